@@ -1,0 +1,71 @@
+// One error class with a closed code union (house-style 4.5). Codes are stable strings users can grep for.
+// Messages are "public": safe for logs, chat and HTTP. They never carry secret values or response bodies.
+
+export type ErrorCode =
+  // configuration and usage
+  | "CONFIG_INVALID"
+  | "USAGE"
+  // per-credential policy (custom_metadata)
+  | "POLICY_INVALID"
+  | "POLICY_SELF_ROTATION"
+  // Vault / OpenBao
+  | "VAULT_UNAVAILABLE"
+  | "VAULT_SEALED"
+  | "VAULT_PERMISSION_DENIED"
+  | "VAULT_AUTH_FAILED"
+  | "VAULT_NOT_FOUND"
+  | "VAULT_CAS_CONFLICT"
+  | "VAULT_BAD_REQUEST"
+  | "VAULT_RATE_LIMITED"
+  | "VAULT_NOT_KV_V2"
+  | "VAULT_NOT_MANAGED"
+  | "VAULT_TLS"
+  | "VAULT_UNEXPECTED_RESPONSE"
+  // Salesforce (the Salesforce issue fills these in)
+  | "SALESFORCE_AUTH_FAILED"
+  | "SALESFORCE_SESSION_EXPIRED"
+  | "SALESFORCE_RATE_LIMITED"
+  | "SALESFORCE_NOT_ENABLED"
+  | "SALESFORCE_NOT_FOUND"
+  | "SALESFORCE_STAGED_CONFLICT"
+  | "SALESFORCE_UNAVAILABLE"
+  | "SALESFORCE_UNEXPECTED_RESPONSE"
+  // sinks
+  | "NOTIFY_FAILED"
+  | "AUDIT_FAILED"
+  | "INTERNAL_INVARIANT";
+
+/** Context is logged; it must hold identifiers only (paths, statuses, request ids), never secret values. */
+export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class RotatorError extends Error {
+  override readonly name = "RotatorError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly context: ErrorContext;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; context?: ErrorContext; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.context = opts.context ?? {};
+  }
+
+  /** One line for terminals and chat: "VAULT_SEALED: Vault is sealed (GET secret/metadata/x)". */
+  toLine(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+export function isRotatorError(err: unknown, code?: ErrorCode): err is RotatorError {
+  return err instanceof RotatorError && (code === undefined || err.code === code);
+}
+
+/** Bounded label for metrics and reports: the code of a RotatorError, else "UNCLASSIFIED". */
+export function classifyError(err: unknown): ErrorCode | "UNCLASSIFIED" {
+  return err instanceof RotatorError ? err.code : "UNCLASSIFIED";
+}
