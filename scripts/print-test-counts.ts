@@ -15,7 +15,9 @@ try {
   };
   const skipped = report.numPendingTests + report.numTodoTests;
   // A file that fails to load has no tests in it: count it as a failure so the total cannot look clean.
-  const brokenFiles = report.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+  const brokenFiles = report.testResults.filter(
+    (f) => f.status === "failed" && f.assertionResults.length === 0,
+  ).length;
   const failed = report.numFailedTests + brokenFiles;
   const tail = skipped > 0 ? `, ${skipped} skipped` : "";
   console.log(`${report.numPassedTests} passed, ${failed} failed${tail}`);

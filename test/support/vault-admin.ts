@@ -8,7 +8,9 @@ import { HOW_TO_GET_VAULT, type VaultTarget } from "./vault-backend.ts";
 export function useVault(): VaultTarget {
   const provided = inject("vault");
   if (!provided.ok) {
-    throw new Error(`this test needs a real Vault/OpenBao server and none is available: ${provided.error}. ${HOW_TO_GET_VAULT}`);
+    throw new Error(
+      `this test needs a real Vault/OpenBao server and none is available: ${provided.error}. ${HOW_TO_GET_VAULT}`,
+    );
   }
   const { ok: _ok, ...target } = provided;
   return target;
@@ -24,16 +26,24 @@ export interface AdminResponse {
 }
 
 export class VaultAdmin {
-  constructor(
-    readonly target: VaultTarget,
-    readonly token: string = target.token,
-  ) {}
+  readonly target: VaultTarget;
+  readonly token: string;
+
+  constructor(target: VaultTarget, token: string = target.token) {
+    this.target = target;
+    this.token = token;
+  }
 
   withToken(token: string): VaultAdmin {
     return new VaultAdmin(this.target, token);
   }
 
-  async request(method: string, apiPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<AdminResponse> {
+  async request(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<AdminResponse> {
     const res = await fetch(`${this.target.addr}/v1/${apiPath.replace(/^\/+/, "")}`, {
       method,
       headers: {
@@ -54,7 +64,12 @@ export class VaultAdmin {
   }
 
   /** Like request(), but throws on a non-2xx answer, with the server's errors in the message. */
-  async must(method: string, apiPath: string, body?: unknown, headers?: Record<string, string>): Promise<unknown> {
+  async must(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<unknown> {
     const res = await this.request(method, apiPath, body, headers);
     if (res.status >= 300) {
       throw new Error(`${method} ${apiPath} → HTTP ${res.status}: ${JSON.stringify(res.body)}`);
@@ -70,7 +85,13 @@ export class VaultAdmin {
     await this.must("PUT", `sys/policies/acl/${name}`, { policy: hcl });
   }
 
-  async createToken(opts: { policies: string[]; ttl?: string; noDefaultPolicy?: boolean; renewable?: boolean; explicitMaxTtl?: string }): Promise<string> {
+  async createToken(opts: {
+    policies: string[];
+    ttl?: string;
+    noDefaultPolicy?: boolean;
+    renewable?: boolean;
+    explicitMaxTtl?: string;
+  }): Promise<string> {
     const body = (await this.must("POST", "auth/token/create", {
       policies: opts.policies,
       ttl: opts.ttl ?? "1h",
@@ -85,7 +106,9 @@ export class VaultAdmin {
     const res = await this.request("POST", `sys/auth/${mountPath}`, { type });
     // 400 "path is already in use" is fine: tests share one server.
     if (res.status >= 300 && !JSON.stringify(res.body).includes("already in use")) {
-      throw new Error(`enable auth ${type} at ${mountPath} → HTTP ${res.status}: ${JSON.stringify(res.body)}`);
+      throw new Error(
+        `enable auth ${type} at ${mountPath} → HTTP ${res.status}: ${JSON.stringify(res.body)}`,
+      );
     }
   }
 
@@ -101,32 +124,49 @@ export class VaultAdmin {
       token_ttl: opts.tokenTtl ?? "1h",
       token_max_ttl: opts.tokenMaxTtl ?? "4h",
     });
-    const roleIdBody = (await this.must("GET", `auth/${mount}/role/${role}/role-id`)) as { data: { role_id: string } };
+    const roleIdBody = (await this.must("GET", `auth/${mount}/role/${role}/role-id`)) as {
+      data: { role_id: string };
+    };
     return { roleId: roleIdBody.data.role_id, secretId: await this.newSecretId(role, mount) };
   }
 
   async newSecretId(role: string, mount = "approle"): Promise<string> {
-    const body = (await this.must("POST", `auth/${mount}/role/${role}/secret-id`, {})) as { data: { secret_id: string } };
+    const body = (await this.must("POST", `auth/${mount}/role/${role}/secret-id`, {})) as {
+      data: { secret_id: string };
+    };
     return body.data.secret_id;
   }
 
   /** A response-wrapped secret id: the single-use wrapping token that unwraps to a secret id. */
   async newWrappedSecretId(role: string, mount = "approle", wrapTtl = "120s"): Promise<string> {
-    const body = (await this.must("POST", `auth/${mount}/role/${role}/secret-id`, {}, { "X-Vault-Wrap-TTL": wrapTtl })) as {
+    const body = (await this.must(
+      "POST",
+      `auth/${mount}/role/${role}/secret-id`,
+      {},
+      { "X-Vault-Wrap-TTL": wrapTtl },
+    )) as {
       wrap_info: { token: string };
     };
     return body.wrap_info.token;
   }
 
   /** Writes one KV v2 entry (a new version) and, when given, replaces its custom_metadata. */
-  async seedKv(mount: string, kvPath: string, data: Record<string, unknown>, customMetadata?: Record<string, string>): Promise<void> {
+  async seedKv(
+    mount: string,
+    kvPath: string,
+    data: Record<string, unknown>,
+    customMetadata?: Record<string, string>,
+  ): Promise<void> {
     await this.must("POST", `${mount}/data/${kvPath}`, { data });
     if (customMetadata) {
       await this.must("POST", `${mount}/metadata/${kvPath}`, { custom_metadata: customMetadata });
     }
   }
 
-  async readMetadata(mount: string, kvPath: string): Promise<{ custom_metadata: Record<string, string> | null; current_version: number }> {
+  async readMetadata(
+    mount: string,
+    kvPath: string,
+  ): Promise<{ custom_metadata: Record<string, string> | null; current_version: number }> {
     const body = (await this.must("GET", `${mount}/metadata/${kvPath}`)) as {
       data: { custom_metadata: Record<string, string> | null; current_version: number };
     };
@@ -135,7 +175,9 @@ export class VaultAdmin {
 
   async readData(mount: string, kvPath: string, version?: number): Promise<Record<string, unknown>> {
     const q = version === undefined ? "" : `?version=${version}`;
-    const body = (await this.must("GET", `${mount}/data/${kvPath}${q}`)) as { data: { data: Record<string, unknown> } };
+    const body = (await this.must("GET", `${mount}/data/${kvPath}${q}`)) as {
+      data: { data: Record<string, unknown> };
+    };
     return body.data.data;
   }
 }

@@ -75,8 +75,17 @@ export async function startDevServer(binary: string, token: string): Promise<Run
   const addr = `http://127.0.0.1:${port}`;
   const proc = spawn(
     binary,
-    ["server", "-dev", `-dev-root-token-id=${token}`, `-dev-listen-address=127.0.0.1:${port}`, "-dev-no-store-token"],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, BAO_LOG_LEVEL: "warn", VAULT_LOG_LEVEL: "warn" } },
+    [
+      "server",
+      "-dev",
+      `-dev-root-token-id=${token}`,
+      `-dev-listen-address=127.0.0.1:${port}`,
+      "-dev-no-store-token",
+    ],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, BAO_LOG_LEVEL: "warn", VAULT_LOG_LEVEL: "warn" },
+    },
   );
   let stderr = "";
   proc.stderr?.on("data", (chunk: Buffer) => {

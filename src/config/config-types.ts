@@ -1,0 +1,99 @@
+// The validated, normalised configuration every other module receives. load-config.ts builds it from the
+// YAML file (product.md section 2), Vault's standard variables (VAULT_* with BAO_* taking precedence, as the
+// OpenBao client does) and defaults. Durations are milliseconds; secrets are SecretValue; paths are plain
+// strings without leading or trailing slashes.
+import type { SecretValue } from "../core/secret-value.ts";
+
+export type VaultAuthConfig =
+  | {
+      readonly method: "token";
+      /** From vault.auth.token_file (re-read on every use), else $BAO_TOKEN / $VAULT_TOKEN. */
+      readonly token: SecretValue | undefined;
+      readonly tokenFile: string | undefined;
+    }
+  | {
+      readonly method: "approle";
+      readonly mount: string; // default "approle"
+      readonly roleId: string | undefined; // role_id, or read from role_id_file
+      readonly roleIdFile: string | undefined;
+      readonly secretIdFile: string; // required; re-read on every login
+      /** The file holds a response-wrapping token that unwraps (once) to the secret id. */
+      readonly secretIdWrapped: boolean;
+    }
+  | {
+      readonly method: "kubernetes";
+      readonly mount: string; // default "kubernetes"
+      readonly role: string;
+      readonly jwtFile: string; // default /var/run/secrets/kubernetes.io/serviceaccount/token; re-read on every login
+    };
+
+export interface VaultTlsConfig {
+  readonly caCertFile: string | undefined; // $VAULT_CACERT
+  readonly caPath: string | undefined; // $VAULT_CAPATH: a folder of PEM files
+  readonly clientCertFile: string | undefined; // $VAULT_CLIENT_CERT
+  readonly clientKeyFile: string | undefined; // $VAULT_CLIENT_KEY
+  readonly serverName: string | undefined; // $VAULT_TLS_SERVER_NAME
+  readonly skipVerify: boolean; // $VAULT_SKIP_VERIFY; default false
+}
+
+export interface VaultConfig {
+  readonly address: string; // URL without trailing slash
+  readonly namespace: string | undefined;
+  readonly auth: VaultAuthConfig;
+  readonly tls: VaultTlsConfig;
+  readonly timeoutMs: number; // per request; default 10_000 ($VAULT_CLIENT_TIMEOUT)
+  readonly maxRetries: number; // idempotent requests only; default 2 ($VAULT_MAX_RETRIES)
+  readonly kvMount: string; // default "secret"
+  readonly prefixes: readonly string[]; // default ["api-credentials"]
+  readonly statePrefix: string; // default "eca-rotator"
+  /** How a scan reads metadata: OpenBao's detailed-metadata LIST when available (auto), or one GET per key. */
+  readonly listing: "auto" | "detailed" | "per-key";
+  readonly scanConcurrency: number; // parallel metadata reads; default 16
+}
+
+export interface SalesforceConnectionConfig {
+  readonly name: string;
+  readonly myDomainUrl: string;
+  readonly apiVersion: string; // "v65.0"
+  readonly credentialsPath: string; // KV path (under kv_mount) holding client_id and client_secret
+  readonly auth: "client_credentials" | "jwt_bearer";
+  readonly jwtUsername: string | undefined;
+  readonly jwtPrivateKeyFile: string | undefined;
+}
+
+export interface RotationConfig {
+  readonly scanIntervalMs: number; // default 60s
+  readonly soakMs: number; // default 15m
+  readonly verifyTimeoutMs: number; // default 10m
+  readonly concurrency: number; // default 4
+  readonly warningWindowMs: number; // default 14d: used when a credential has no warning_window
+  readonly stuckAfterMs: number; // default 2h: an in_progress rotation older than this is reported as stuck
+}
+
+export interface ReportConfig {
+  readonly schedule: string; // cron, UTC; default "0 9 * * 1"
+}
+
+export interface AuditConfig {
+  readonly file: string | undefined;
+}
+
+export interface ServerConfig {
+  readonly listen: string; // host:port; default 127.0.0.1:8080
+}
+
+export interface LogConfig {
+  readonly level: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+}
+
+export interface Config {
+  readonly vault: VaultConfig;
+  readonly salesforce: { readonly connections: readonly SalesforceConnectionConfig[] };
+  readonly rotation: RotationConfig;
+  readonly report: ReportConfig;
+  readonly audit: AuditConfig;
+  readonly server: ServerConfig;
+  readonly log: LogConfig;
+  /** Where the config came from, for `check` ("file /etc/eca-rotator.yaml + env VAULT_ADDR, VAULT_TOKEN"). */
+  readonly sources: readonly string[];
+}
