@@ -1,0 +1,101 @@
+// Durations as operators write them in custom_metadata (`90d`, `12h`, `30m`) and as people read them in
+// reports (`3d 4h`). Pure; never throws.
+//
+// Grammar (documented in the README and product.md 1.2):
+//   one or more `<digits><unit>` parts, units in descending order, each unit at most once, no spaces
+//   inside: `90d`, `2w`, `1d12h`, `1h30m`. Units: w (7 days), d, h, m, s. Lower-case only.
+//   Leading/trailing ASCII spaces and tabs are ignored; anything else (other whitespace, signs, decimals,
+//   upper-case units, non-ASCII look-alikes) is rejected.
+// A duration is at most 10 years (3650d): larger values are almost always typos and would make a
+// credential look healthy forever.
+
+export const SECOND_MS = 1_000;
+export const MINUTE_MS = 60 * SECOND_MS;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+export const WEEK_MS = 7 * DAY_MS;
+export const MAX_DURATION_MS = 3650 * DAY_MS;
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  w: WEEK_MS,
+  d: DAY_MS,
+  h: HOUR_MS,
+  m: MINUTE_MS,
+  s: SECOND_MS,
+};
+const UNIT_ORDER = "wdhms";
+const FORMAT_HINT = "a duration like 90d, 12h, 30m, 45s, 2w or 1d12h";
+// Bounded so the regex stays linear and the numbers stay exact; 12 digits is far past the 10-year cap.
+const WHOLE = /^(?:[0-9]{1,12}[wdhms]){1,5}$/;
+const PART = /([0-9]{1,12})([wdhms])/g;
+
+export type DurationResult =
+  | { readonly ok: true; readonly ms: number }
+  | { readonly ok: false; readonly reason: string };
+
+export interface ParseDurationOptions {
+  /** Accept `0s`/`0d` (e.g. a warning window of zero). Default false: a period must be positive. */
+  readonly allowZero?: boolean;
+  /** Upper bound in ms; default MAX_DURATION_MS (10 years). */
+  readonly maxMs?: number;
+}
+
+/** Parses an operator-written duration. The reason never repeats the input (it may be long or odd). */
+export function parseDuration(text: unknown, opts: ParseDurationOptions = {}): DurationResult {
+  if (typeof text !== "string") return fail("must be a string");
+  const trimmed = text.replace(/^[ \t]+|[ \t]+$/g, "");
+  if (trimmed === "") return fail(`is empty; expected ${FORMAT_HINT}`);
+  if (trimmed.startsWith("-")) return fail("must not be negative");
+  if (!WHOLE.test(trimmed)) return fail(`must be ${FORMAT_HINT}`);
+
+  let total = 0;
+  let lastUnitIndex = -1;
+  for (const match of trimmed.matchAll(PART)) {
+    const digits = match[1] ?? "";
+    const unit = match[2] ?? "";
+    const unitIndex = UNIT_ORDER.indexOf(unit);
+    if (unitIndex <= lastUnitIndex) return fail("must list units once each, largest first (w, d, h, m, s)");
+    lastUnitIndex = unitIndex;
+    total += Number(digits) * (UNIT_MS[unit] ?? 0);
+  }
+
+  const maxMs = opts.maxMs ?? MAX_DURATION_MS;
+  if (total > maxMs) return fail(`is too long; the maximum is ${formatDuration(maxMs)}`);
+  if (total === 0 && opts.allowZero !== true) return fail("must be greater than zero");
+  return { ok: true, ms: total };
+}
+
+/**
+ * For people: the two most significant non-zero units, truncated, e.g. `3d 4h`, `4h 5m`, `45s`, `0s`.
+ * Negative values get a leading `-`. Weeks are shown as days (`21d` reads better than `3w`).
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "?";
+  const sign = ms < 0 ? "-" : "";
+  let rest = Math.floor(Math.abs(ms) / SECOND_MS);
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`);
+    if (parts.length === 2) break;
+  }
+  const shown = parts.filter((p, i) => i === 0 || !p.startsWith("0"));
+  return shown.length === 0 ? "0s" : sign + shown.join(" ");
+}
+
+/** Relative to now, for tables: `in 12d`, `3d 4h ago`, `now`. msFromNow > 0 means in the future. */
+export function formatRelative(msFromNow: number): string {
+  if (!Number.isFinite(msFromNow)) return "?";
+  if (Math.abs(msFromNow) < SECOND_MS) return "now";
+  return msFromNow > 0 ? `in ${formatDuration(msFromNow)}` : `${formatDuration(-msFromNow)} ago`;
+}
+
+function fail(reason: string): DurationResult {
+  return { ok: false, reason };
+}

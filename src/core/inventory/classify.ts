@@ -1,0 +1,159 @@
+// KV metadata + now → one InventoryItem with a state from the closed set (precedence in inventory-item.ts).
+// Pure and total: never throws, whatever the entry holds.
+
+import { toDisplayText } from "../display-text.ts";
+import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, SECOND_MS } from "../duration.ts";
+import { parseRfc3339 } from "../rfc3339.ts";
+import { type CredentialPolicy, parseCredentialPolicy } from "./credential-policy.ts";
+import { computeDeadline, type Deadline } from "./deadline.ts";
+import type { CredentialState, InventoryItem } from "./inventory-item.ts";
+import type { KvEntryMetadata, ScanItem } from "./kv-entry.ts";
+
+export interface ClassifyDefaults {
+  /** For credentials without their own `warning_window` (product default 14d). */
+  readonly warningWindowMs: number;
+  /**
+   * A rotation counts as stuck when the entry has not changed for this long while in_progress, or for the
+   * credential's soak plus this long while awaiting_promotion (waiting out the soak is expected).
+   */
+  readonly stuckAfterMs: number;
+  /** Soak for credentials without their own `soak` (config rotation.soak); default 15m. */
+  readonly soakMs?: number | undefined;
+}
+
+export const DEFAULT_CLASSIFY_DEFAULTS: ClassifyDefaults = {
+  warningWindowMs: 14 * DAY_MS,
+  stuckAfterMs: HOUR_MS,
+  soakMs: 15 * MINUTE_MS,
+};
+
+export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: ClassifyDefaults): InventoryItem {
+  const parsed = parseCredentialPolicy(entry.customMetadata);
+  const common = {
+    path: entry.path,
+    currentVersion: entry.currentVersion,
+    updatedTime: parseRfc3339(entry.updatedTime),
+    stuck: false,
+  };
+  if (parsed.kind === "unmanaged") {
+    return { ...common, state: "unmanaged", reason: "no provider key in custom_metadata", consumers: [] };
+  }
+  if (parsed.kind === "invalid") {
+    const { provider, consumers, rotationContact } = parsed.hints;
+    return {
+      ...common,
+      state: "invalid",
+      reason: parsed.reason,
+      provider,
+      consumers,
+      contact: rotationContact,
+    };
+  }
+  const policy = parsed.policy;
+  const described = describePolicy(policy);
+  if (entry.currentVersionDeleted) {
+    const reason = `current version ${entry.currentVersion} is deleted or destroyed`;
+    return { ...common, ...described, state: "invalid", reason };
+  }
+  const deadline = computeDeadline(policy, entry);
+  if (!deadline.ok) return { ...common, ...described, state: "invalid", reason: deadline.reason };
+
+  const warningWindowMs = policy.warningWindowMs ?? defaults.warningWindowMs;
+  const msToDeadline = deadline.deadline.getTime() - now.getTime();
+  const stuckFor = stuckDuration(policy, common.updatedTime, now, defaults);
+  const { state, reason } = pickState(policy, deadline, msToDeadline, warningWindowMs, stuckFor);
+  return {
+    ...common,
+    ...described,
+    state,
+    reason,
+    deadline: deadline.deadline,
+    deadlineBasis: deadline.basis,
+    periodMs: deadline.periodMs,
+    periodSource: deadline.periodSource,
+    cappedByExpiry: deadline.cappedByExpiry,
+    secondsToDeadline: Math.floor(msToDeadline / SECOND_MS),
+    warningWindowMs,
+    stuck: stuckFor !== undefined,
+  };
+}
+
+/** A scan item: entries are classified; an entry that could not be read is `invalid` with the reason. */
+export function classifyScanItem(item: ScanItem, now: Date, defaults: ClassifyDefaults): InventoryItem {
+  if (item.kind === "entry") return classifyEntry(item.entry, now, defaults);
+  const reason = `unreadable (${toDisplayText(item.code, 40)}): ${toDisplayText(item.message, 160)}`;
+  return { path: item.path, state: "invalid", reason, consumers: [], stuck: false };
+}
+
+function describePolicy(policy: CredentialPolicy) {
+  return {
+    provider: policy.provider,
+    credentialType: policy.credentialType,
+    risk: policy.risk,
+    lastRotated: policy.lastRotated,
+    verifiedAt: policy.rotationVerifiedAt,
+    rotationState: policy.rotationState,
+    lastError: policy.lastRotationError,
+    autoRotate: policy.autoRotate,
+    consumers: policy.consumers,
+    contact: policy.rotationContact,
+    trigger: policy.trigger,
+  };
+}
+
+function pickState(
+  policy: CredentialPolicy,
+  deadline: Deadline,
+  msToDeadline: number,
+  warningWindowMs: number,
+  stuckFor: number | undefined,
+): { state: CredentialState; reason: string | undefined } {
+  const stuckNote = stuckFor === undefined ? "" : `; no change for ${formatDuration(stuckFor)} (stuck)`;
+  switch (policy.rotationState) {
+    case "failed":
+      return { state: "failed", reason: "the last rotation failed" };
+    case "in_progress":
+      return { state: "in_progress", reason: `rotation in progress${stuckNote}` };
+    case "awaiting_promotion":
+      return { state: "awaiting_promotion", reason: `new pair published, awaiting promotion${stuckNote}` };
+    case "idle":
+      break;
+  }
+  if (policy.trigger !== undefined) {
+    return { state: "flagged", reason: `rotate=${policy.trigger.mode} requested` };
+  }
+  const expiryNote = deadline.cappedByExpiry ? " (expires_at)" : "";
+  if (msToDeadline <= 0) {
+    return { state: "overdue", reason: `deadline${expiryNote} passed ${formatDuration(-msToDeadline)} ago` };
+  }
+  if (isUnverified(policy)) {
+    return { state: "unverified", reason: "no rotation_verified_at at or after last_rotated" };
+  }
+  if (msToDeadline <= warningWindowMs) {
+    return { state: "due_soon", reason: `due in ${formatDuration(msToDeadline)}${expiryNote}` };
+  }
+  return { state: "ok", reason: undefined };
+}
+
+function isUnverified(policy: CredentialPolicy): boolean {
+  const { lastRotated, rotationVerifiedAt } = policy;
+  if (lastRotated === undefined) return false;
+  return rotationVerifiedAt === undefined || rotationVerifiedAt.getTime() < lastRotated.getTime();
+}
+
+/** How long a rotation has sat unchanged past its allowance, or undefined when it is not stuck. */
+function stuckDuration(
+  policy: CredentialPolicy,
+  updated: Date | undefined,
+  now: Date,
+  defaults: ClassifyDefaults,
+): number | undefined {
+  if (updated === undefined) return undefined;
+  let allowance: number;
+  if (policy.rotationState === "in_progress") allowance = defaults.stuckAfterMs;
+  else if (policy.rotationState === "awaiting_promotion") {
+    allowance = (policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS) + defaults.stuckAfterMs;
+  } else return undefined;
+  const unchangedFor = now.getTime() - updated.getTime();
+  return unchangedFor > allowance ? unchangedFor : undefined;
+}

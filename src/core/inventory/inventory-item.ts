@@ -1,0 +1,62 @@
+// One row of the inventory: what `scan` lists, what the expiry report groups, what metrics count.
+
+import type { DeadlineBasis, PeriodSource } from "./deadline.ts";
+import type { CredentialType, Provider, Risk, RotationState, TriggerMode } from "./policy-fields.ts";
+
+/**
+ * The closed set of states, in precedence order: when several apply, the first one wins.
+ * - unmanaged: no `provider` key; listed, never written to.
+ * - invalid: metadata that cannot be interpreted, a deleted current version, or an unreadable entry.
+ * - failed: rotation_state=failed; a person must look (last_rotation_error says why).
+ * - in_progress / awaiting_promotion: a rotation is under way (see `stuck`); it will fix any deadline.
+ * - flagged: an operator set `rotate`; the rotator has not picked it up yet.
+ * - overdue: the deadline has passed (now >= deadline). Wins over unverified: the older problem is worse.
+ * - unverified: last_rotated is set but rotation_verified_at is missing or older than it.
+ * - due_soon: inside the warning window (deadline - window <= now < deadline).
+ * - ok: none of the above.
+ */
+export const CREDENTIAL_STATES = [
+  "unmanaged",
+  "invalid",
+  "failed",
+  "in_progress",
+  "awaiting_promotion",
+  "flagged",
+  "overdue",
+  "unverified",
+  "due_soon",
+  "ok",
+] as const;
+export type CredentialState = (typeof CREDENTIAL_STATES)[number];
+
+export interface InventoryItem {
+  /** KV path relative to the mount, e.g. "api-credentials/acme/prod". */
+  readonly path: string;
+  readonly state: CredentialState;
+  /** Short, safe to print (never a long or odd metadata value). Always set for invalid; set for most states. */
+  readonly reason?: string | undefined;
+  readonly provider?: Provider | undefined;
+  readonly credentialType?: CredentialType | undefined;
+  readonly risk?: Risk | undefined;
+  readonly deadline?: Date | undefined;
+  readonly deadlineBasis?: DeadlineBasis | undefined;
+  readonly periodMs?: number | undefined;
+  readonly periodSource?: PeriodSource | undefined;
+  readonly cappedByExpiry?: boolean | undefined;
+  /** Whole seconds from the classification time to the deadline; negative when overdue. */
+  readonly secondsToDeadline?: number | undefined;
+  readonly warningWindowMs?: number | undefined;
+  readonly lastRotated?: Date | undefined;
+  readonly verifiedAt?: Date | undefined;
+  readonly rotationState?: RotationState | undefined;
+  /** last_rotation_error as written by the rotator (free text, at most 512 characters). */
+  readonly lastError?: string | undefined;
+  readonly autoRotate?: boolean | undefined;
+  readonly consumers: readonly string[];
+  readonly contact?: string | undefined;
+  readonly trigger?: { readonly mode: TriggerMode; readonly reason?: string | undefined } | undefined;
+  /** in_progress or awaiting_promotion for longer than expected (see classifyEntry). */
+  readonly stuck: boolean;
+  readonly currentVersion?: number | undefined;
+  readonly updatedTime?: Date | undefined;
+}

@@ -1,0 +1,168 @@
+// zod schemas for the single custom_metadata values of product.md 1.2. Each turns one string into a
+// typed value or an issue whose message starts with a verb phrase ("must be ..."), so the caller can
+// prefix the key: "rotation_period must not be negative". Messages never repeat long or odd input.
+
+import { z } from "zod";
+import { isSafeText, quoteIfShort } from "../display-text.ts";
+import { type ParseDurationOptions, parseDuration } from "../duration.ts";
+import { parseRfc3339 } from "../rfc3339.ts";
+
+export const PROVIDERS = ["salesforce-eca", "sfmc", "generated", "manual"] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export const CREDENTIAL_TYPES = [
+  "api_key",
+  "oauth_client_secret",
+  "service_account_token",
+  "database",
+  "webhook_secret",
+] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+export const RISKS = ["standard", "high"] as const;
+export type Risk = (typeof RISKS)[number];
+
+export const ROTATION_STATES = ["idle", "in_progress", "awaiting_promotion", "failed"] as const;
+export type RotationState = (typeof ROTATION_STATES)[number];
+
+export const TRIGGER_MODES = ["now", "emergency"] as const;
+export type TriggerMode = (typeof TRIGGER_MODES)[number];
+
+/** Vault's own limit for one custom_metadata value (bytes); characters here, which is never stricter. */
+export const MAX_VALUE_CHARS = 512;
+
+/** Minutes after 00:00 UTC. start > end wraps midnight ("22:00-02:00"). */
+export interface RotateWindow {
+  readonly startMinute: number;
+  readonly endMinute: number;
+}
+
+const NOT_A_STRING = "must be a string";
+
+export function enumField<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, {
+    error: (issue) => {
+      const got = quoteIfShort(issue.input);
+      if (issue.input === "") return `is empty; expected one of ${values.join(", ")}`;
+      return `must be one of ${values.join(", ")}${got === "" ? "" : ` (got ${got})`}`;
+    },
+  });
+}
+
+export function durationField(opts: ParseDurationOptions) {
+  return z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
+    const parsed = parseDuration(text, opts);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: "custom", message: parsed.reason });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}
+
+export const timeField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
+  const at = parseRfc3339(text);
+  if (at === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        text === ""
+          ? "is empty; expected an RFC 3339 time"
+          : "must be an RFC 3339 time like 2026-04-01T00:00:00Z",
+    });
+    return z.NEVER;
+  }
+  return at;
+});
+
+/** Free text (contact, reasons, errors): empty means "not set"; control and bidi characters are refused. */
+export const freeTextField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
+  if (text.length > MAX_VALUE_CHARS) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_VALUE_CHARS} characters` });
+    return z.NEVER;
+  }
+  if (!isSafeText(text)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must not contain control, zero-width or bidi-override characters",
+    });
+    return z.NEVER;
+  }
+  const trimmed = text.trim();
+  return trimmed === "" ? undefined : trimmed;
+});
+
+/** "billing-api, crm-sync,,": trimmed, empties dropped, duplicates removed (first spelling kept). */
+export const consumersField = freeTextField.transform((text) => {
+  if (text === undefined) return [];
+  const names = text
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  return [...new Set(names)];
+});
+
+export function patternField(pattern: RegExp, expected: string) {
+  return z.string({ error: NOT_A_STRING }).refine((text) => pattern.test(text), {
+    error: (issue) => (issue.input === "" ? `is empty; expected ${expected}` : `must be ${expected}`),
+  });
+}
+
+// Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics; docs/salesforce-api.md 2.3.
+export const ecaAppIdField = patternField(
+  /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/,
+  "a 15- or 18-character ECA id starting 0xI",
+);
+export const ecaConsumerIdField = patternField(
+  /^888[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/,
+  "a 15- or 18-character OAuth consumer id starting 888",
+);
+// Developer names: a letter, then letters, digits and underscores; an optional `namespace__` prefix.
+export const ecaAppNameField = patternField(
+  /^(?:[A-Za-z][A-Za-z0-9_]{0,14}__)?[A-Za-z][A-Za-z0-9_]{0,79}$/,
+  "a Salesforce developer name (letters, digits, underscores)",
+);
+export const sfConnectionField = patternField(
+  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+  "a connection name from the config (letters, digits, _ . -)",
+);
+
+export const autoRotateField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
+  if (text === "true") return true;
+  if (text === "false") return false;
+  const got = quoteIfShort(text);
+  ctx.addIssue({ code: "custom", message: `must be true or false${got === "" ? "" : ` (got ${got})`}` });
+  return z.NEVER;
+});
+
+const WINDOW = /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/;
+
+export const rotateWindowField = z.string({ error: NOT_A_STRING }).transform((text, ctx): RotateWindow => {
+  const m = WINDOW.exec(text);
+  if (m === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must be a UTC window HH:MM-HH:MM, like 01:00-05:00 or 22:00-02:00",
+    });
+    return z.NEVER;
+  }
+  const startMinute = Number(m[1]) * 60 + Number(m[2]);
+  const endMinute = Number(m[3]) * 60 + Number(m[4]);
+  if (startMinute === endMinute) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must have different start and end times (omit it for any time)",
+    });
+    return z.NEVER;
+  }
+  return { startMinute, endMinute };
+});
+
+/** True when `at` (UTC) falls inside the window; start inclusive, end exclusive; wraps midnight. */
+export function isInRotateWindow(window: RotateWindow | undefined, at: Date): boolean {
+  if (window === undefined) return true;
+  const minute = at.getUTCHours() * 60 + at.getUTCMinutes();
+  return window.startMinute < window.endMinute
+    ? minute >= window.startMinute && minute < window.endMinute
+    : minute >= window.startMinute || minute < window.endMinute;
+}
