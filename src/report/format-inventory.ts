@@ -1,0 +1,75 @@
+// `scan` output: every credential, sorted by path. Table for people, JSON for scripts:
+// { "schema": "eca-rotator/inventory@1", "generated_at": ISO, "count": n,
+//   "by_state": { "<every state>": n }, "items": [InventoryItemJson] }
+
+import {
+  CREDENTIAL_STATES,
+  type CredentialState,
+  type InventoryItem,
+} from "../core/inventory/inventory-item.ts";
+import { type InventoryItemJson, itemToJson } from "./item-json.ts";
+import { cell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { renderTextTable, type TextColumn } from "./text-table.ts";
+
+export const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
+
+export const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
+  { header: "PATH", maxWidth: 60 },
+  { header: "STATE", maxWidth: 18 },
+  { header: "DEADLINE (UTC)", maxWidth: 16 },
+  { header: "IN", maxWidth: 14 },
+  { header: "PROVIDER", maxWidth: 14 },
+  { header: "REASON", maxWidth: 80 },
+];
+
+export interface InventoryJson {
+  readonly schema: typeof INVENTORY_SCHEMA;
+  readonly generated_at: string;
+  readonly count: number;
+  readonly by_state: Readonly<Record<CredentialState, number>>;
+  readonly items: readonly InventoryItemJson[];
+}
+
+export function formatInventoryTable(items: readonly InventoryItem[], now: Date): string {
+  const sorted = sortByPath(items);
+  const rows = sorted.map((item) => [
+    cell(item.path),
+    item.stuck ? `${item.state} (stuck)` : item.state,
+    humanTime(item.deadline),
+    relativeDeadline(item),
+    cell(item.provider),
+    reasonCell(item),
+  ]);
+  const counts = countByState(items);
+  const summary = CREDENTIAL_STATES.filter((s) => counts[s] > 0)
+    .map((s) => `${counts[s]} ${s}`)
+    .join(", ");
+  const noun = items.length === 1 ? "credential" : "credentials";
+  const footer = `${items.length} ${noun} as of ${humanTime(now)} UTC${summary === "" ? "" : `: ${summary}`}`;
+  const table = items.length === 0 ? [] : renderTextTable(INVENTORY_TABLE_COLUMNS, rows);
+  return `${[...table, footer].join("\n")}\n`;
+}
+
+export function inventoryToJson(items: readonly InventoryItem[], now: Date): InventoryJson {
+  return {
+    schema: INVENTORY_SCHEMA,
+    generated_at: now.toISOString(),
+    count: items.length,
+    by_state: countByState(items),
+    items: sortByPath(items).map(itemToJson),
+  };
+}
+
+export function formatInventoryJson(items: readonly InventoryItem[], now: Date): string {
+  return `${JSON.stringify(inventoryToJson(items, now), null, 2)}\n`;
+}
+
+function sortByPath(items: readonly InventoryItem[]): InventoryItem[] {
+  return [...items].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function countByState(items: readonly InventoryItem[]): Record<CredentialState, number> {
+  const counts = Object.fromEntries(CREDENTIAL_STATES.map((s) => [s, 0])) as Record<CredentialState, number>;
+  for (const item of items) counts[item.state] += 1;
+  return counts;
+}

@@ -1,0 +1,61 @@
+// `report --format json`. The shape (version 1; a change of meaning bumps `schema`):
+// {
+//   "schema": "eca-rotator/expiry-report@1",
+//   "generated_at": "2026-05-04T09:00:00.000Z",
+//   "totals": { "all", "managed", "unmanaged", "needing_attention", "stuck",
+//               "by_state": { "<every state of the closed set>": number } },
+//   "sections": [ { "id", "title", "attention", "count", "items": [InventoryItemJson] } ]   // every section, fixed order
+// }
+
+import type { ExpiryReport } from "../core/report/expiry-report.ts";
+import { type InventoryItemJson, itemToJson } from "./item-json.ts";
+
+export const EXPIRY_REPORT_SCHEMA = "eca-rotator/expiry-report@1";
+
+export interface ExpiryReportJson {
+  readonly schema: typeof EXPIRY_REPORT_SCHEMA;
+  readonly generated_at: string;
+  readonly totals: {
+    readonly all: number;
+    readonly managed: number;
+    readonly unmanaged: number;
+    readonly needing_attention: number;
+    readonly stuck: number;
+    readonly by_state: Readonly<Record<string, number>>;
+  };
+  readonly sections: readonly {
+    readonly id: string;
+    readonly title: string;
+    readonly attention: boolean;
+    readonly count: number;
+    readonly items: readonly InventoryItemJson[];
+  }[];
+}
+
+export function expiryReportToJson(report: ExpiryReport): ExpiryReportJson {
+  const { totals } = report;
+  return {
+    schema: EXPIRY_REPORT_SCHEMA,
+    generated_at: report.generatedAt.toISOString(),
+    totals: {
+      all: totals.all,
+      managed: totals.managed,
+      unmanaged: totals.unmanaged,
+      needing_attention: totals.needingAttention,
+      stuck: totals.stuck,
+      by_state: { ...totals.byState },
+    },
+    sections: report.sections.map((s) => ({
+      id: s.id,
+      title: s.title,
+      attention: s.attention,
+      count: s.items.length,
+      items: s.items.map(itemToJson),
+    })),
+  };
+}
+
+/** Pretty-printed with a trailing newline. */
+export function formatReportJson(report: ExpiryReport): string {
+  return `${JSON.stringify(expiryReportToJson(report), null, 2)}\n`;
+}

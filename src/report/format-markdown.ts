@@ -1,0 +1,43 @@
+// `report --format markdown`: for wikis, tickets and chat that renders Markdown. Every value is escaped so
+// a path or contact cannot add links, HTML or table columns.
+
+import type { ExpiryReport } from "../core/report/expiry-report.ts";
+import { cell, consumersCell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { attentionSections, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
+
+export function formatReportMarkdown(report: ExpiryReport): string {
+  const out = [
+    "# Credential expiry report",
+    "",
+    `Generated ${humanTime(report.generatedAt)} UTC. ${summaryLine(report)}.`,
+    "",
+    "| State | Count |",
+    "|---|---:|",
+    ...report.sections.map((s) => `| ${s.title} | ${s.items.length} |`),
+  ];
+  const sections = attentionSections(report);
+  if (sections.length === 0) out.push("", NOTHING_TO_DO);
+  for (const section of sections) {
+    out.push("", `## ${section.title} (${section.items.length})`, "");
+    out.push("| Path | Provider | Deadline (UTC) | In | Consumers | Contact | Reason |");
+    out.push("|---|---|---|---|---|---|---|");
+    for (const item of section.items) {
+      const cells = [
+        cell(item.path),
+        cell(item.provider),
+        humanTime(item.deadline),
+        relativeDeadline(item),
+        consumersCell(item),
+        cell(item.contact),
+        reasonCell(item),
+      ];
+      out.push(`| ${cells.map(escapeMarkdown).join(" | ")} |`);
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** Backslash-escapes the ASCII punctuation that Markdown (CommonMark/GFM) gives meaning to inline. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_[\]<>|~&!#]/g, (ch) => `\\${ch}`);
+}

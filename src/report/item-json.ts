@@ -1,0 +1,65 @@
+// The JSON shape of one credential, shared by `scan --json` and `report --format json`. Stable: keys are
+// snake_case like the custom_metadata keys, every key is always present (null when unknown), dates are
+// ISO 8601 UTC with milliseconds, durations are whole seconds. Values are the raw ones (JSON escapes them).
+
+import type { CredentialState, InventoryItem } from "../core/inventory/inventory-item.ts";
+import { isoOrNull } from "./report-cells.ts";
+
+export interface InventoryItemJson {
+  readonly path: string;
+  readonly state: CredentialState;
+  readonly reason: string | null;
+  readonly provider: string | null;
+  readonly credential_type: string | null;
+  readonly risk: string | null;
+  readonly deadline: string | null;
+  readonly seconds_to_deadline: number | null;
+  readonly deadline_basis: string | null;
+  readonly period_seconds: number | null;
+  readonly period_source: string | null;
+  readonly capped_by_expiry: boolean | null;
+  readonly warning_window_seconds: number | null;
+  readonly last_rotated: string | null;
+  readonly rotation_verified_at: string | null;
+  readonly rotation_state: string | null;
+  readonly last_rotation_error: string | null;
+  readonly auto_rotate: boolean | null;
+  readonly consumers: readonly string[];
+  readonly rotation_contact: string | null;
+  readonly trigger: { readonly mode: string; readonly reason: string | null } | null;
+  readonly stuck: boolean;
+  readonly current_version: number | null;
+  readonly updated_time: string | null;
+}
+
+export function itemToJson(item: InventoryItem): InventoryItemJson {
+  const seconds = (ms: number | undefined): number | null =>
+    ms === undefined ? null : Math.floor(ms / 1000);
+  return {
+    path: item.path,
+    state: item.state,
+    reason: item.reason ?? null,
+    provider: item.provider ?? null,
+    credential_type: item.credentialType ?? null,
+    risk: item.risk ?? null,
+    deadline: isoOrNull(item.deadline),
+    seconds_to_deadline: item.secondsToDeadline ?? null,
+    deadline_basis: item.deadlineBasis ?? null,
+    period_seconds: seconds(item.periodMs),
+    period_source: item.periodSource ?? null,
+    capped_by_expiry: item.cappedByExpiry ?? null,
+    warning_window_seconds: seconds(item.warningWindowMs),
+    last_rotated: isoOrNull(item.lastRotated),
+    rotation_verified_at: isoOrNull(item.verifiedAt),
+    rotation_state: item.rotationState ?? null,
+    last_rotation_error: item.lastError ?? null,
+    auto_rotate: item.autoRotate ?? null,
+    consumers: [...item.consumers],
+    rotation_contact: item.contact ?? null,
+    trigger:
+      item.trigger === undefined ? null : { mode: item.trigger.mode, reason: item.trigger.reason ?? null },
+    stuck: item.stuck,
+    current_version: item.currentVersion ?? null,
+    updated_time: isoOrNull(item.updatedTime),
+  };
+}
