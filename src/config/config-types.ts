@@ -94,6 +94,14 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly server: ServerConfig;
   readonly log: LogConfig;
-  /** Where the config came from, for `check` ("file /etc/eca-rotator.yaml + env VAULT_ADDR, VAULT_TOKEN"). */
+  /**
+   * Where the config came from, for `check`: "file /etc/eca-rotator.yaml", then one "env NAME" per variable
+   * that supplied a value (names only, never values).
+   */
   readonly sources: readonly string[];
+  /**
+   * Which source set each key, by file key path ("vault.address" → "file" | "env BAO_ADDR"; the token is
+   * "vault.auth.token"). Keys not listed took their default. Optional so hand-built test configs need not set it.
+   */
+  readonly origins?: Readonly<Record<string, string>>;
 }

@@ -1,0 +1,312 @@
+// The YAML configuration file (product.md section 2) as a zod 4 schema, snake_case keys exactly as users write
+// them. Every object is strict: an unknown key is an error (load-config.ts adds a "did you mean" hint), because a
+// typo such as `adress` would otherwise be silently ignored. The output is the normalised Config (minus sources).
+// Vault's standard environment variables are merged into the input before parsing (see vault-env.ts); the only
+// value the file cannot hold, the token, reaches the schema through the context.
+import { z } from "zod";
+import type { SecretValue } from "../core/secret-value.ts";
+import {
+  apiVersion,
+  bool,
+  cronSchedule,
+  duration,
+  filePath,
+  isLoopbackHost,
+  kvPath,
+  listenAddress,
+  oneOf,
+  originUrl,
+  text,
+  wholeNumber,
+} from "./config-fields.ts";
+import type { Config, SalesforceConnectionConfig, VaultAuthConfig } from "./config-types.ts";
+
+export const DEFAULT_KUBERNETES_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+export interface ConfigSchemaContext {
+  /** The token from $BAO_TOKEN / $VAULT_TOKEN, used by method token when no token_file is configured. */
+  readonly envToken: SecretValue | undefined;
+}
+
+const AUTH_METHODS = ["token", "approle", "kubernetes"] as const;
+
+const vaultAuthShape = {
+  method: oneOf(AUTH_METHODS).optional(),
+  token_file: filePath().optional(),
+  role_id: text().optional(),
+  role_id_file: filePath().optional(),
+  secret_id_file: filePath().optional(),
+  secret_id_wrapped: bool().optional(),
+  role: text().optional(),
+  jwt_file: filePath().optional(),
+  mount: kvPath().optional(),
+};
+
+const vaultTlsShape = {
+  ca_cert: filePath().optional(),
+  ca_path: filePath().optional(),
+  client_cert: filePath().optional(),
+  client_key: filePath().optional(),
+  server_name: text().optional(),
+  skip_verify: bool().optional(),
+};
+
+const vaultShape = {
+  address: z.unknown(), // checked in vaultSchema: its "missing" message names the environment variables
+  auth: z.unknown(),
+  namespace: kvPath().optional(),
+  tls: z.unknown(),
+  timeout: duration({ maxMs: 10 * 60_000 }).default(10_000),
+  max_retries: wholeNumber(0, 10).default(2),
+  kv_mount: kvPath().default("secret"),
+  prefixes: z
+    .array(kvPath(), { error: "must be a list of KV paths" })
+    .min(1, { error: "must not be empty" })
+    .default(["api-credentials"]),
+  state_prefix: kvPath().default("eca-rotator"),
+  listing: oneOf(["auto", "detailed", "per-key"]).default("auto"),
+  scan_concurrency: wholeNumber(1, 256).default(16),
+};
+
+const connectionShape = {
+  my_domain_url: originUrl({
+    allowHttp: isLoopbackHost,
+    httpHint: "must use https:// (http:// is allowed only for a loopback host such as the local simulator)",
+  }),
+  api_version: apiVersion().default("v65.0"),
+  credentials_path: kvPath(),
+  auth: oneOf(["client_credentials", "jwt_bearer"]).default("client_credentials"),
+  jwt_username: text().optional(),
+  jwt_private_key_file: filePath().optional(),
+};
+
+const rotationShape = {
+  scan_interval: duration().default(60_000),
+  soak: duration({ allowZero: true }).default(15 * 60_000),
+  verify_timeout: duration().default(10 * 60_000),
+  concurrency: wholeNumber(1, 64).default(4),
+  warning_window: duration({ allowZero: true }).default(14 * 86_400_000),
+  stuck_after: duration().default(2 * 3_600_000),
+};
+
+const rootShape = {
+  vault: z.unknown(),
+  salesforce: z.unknown(),
+  rotation: z.unknown(),
+  report: z.unknown(),
+  audit: z.unknown(),
+  server: z.unknown(),
+  log: z.unknown(),
+};
+
+/** Known keys per object, for "did you mean" hints. `*` stands for a connection name. */
+export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "": Object.keys(rootShape),
+  vault: Object.keys(vaultShape),
+  "vault.auth": Object.keys(vaultAuthShape),
+  "vault.tls": Object.keys(vaultTlsShape),
+  salesforce: ["connections"],
+  "salesforce.connections.*": Object.keys(connectionShape),
+  rotation: Object.keys(rotationShape),
+  report: ["schedule"],
+  audit: ["file"],
+  server: ["listen"],
+  log: ["level"],
+};
+
+function section<S extends z.ZodRawShape>(shape: S) {
+  // An absent section parses as {} so its defaults (and required-key messages) apply.
+  return z.strictObject(shape, { error: expectedMapping }).prefault({} as never);
+}
+
+function expectedMapping(issue: { input?: unknown }): string | undefined {
+  return issue.input === undefined ? undefined : "must be a mapping (key: value)";
+}
+
+function vaultAuthSchema(ctx: ConfigSchemaContext) {
+  return section(vaultAuthShape).transform((a, zctx): VaultAuthConfig => {
+    const method = a.method ?? "token";
+    const problem = (key: string, message: string) =>
+      zctx.addIssue({ code: "custom", path: key === "" ? [] : [key], message });
+    const onlyFor: Record<string, string> = {
+      token_file: "token",
+      role_id: "approle",
+      role_id_file: "approle",
+      secret_id_file: "approle",
+      secret_id_wrapped: "approle",
+      role: "kubernetes",
+      jwt_file: "kubernetes",
+      mount: "approle or kubernetes",
+    };
+    for (const [key, owner] of Object.entries(onlyFor)) {
+      if ((a as Record<string, unknown>)[key] !== undefined && !owner.split(" or ").includes(method)) {
+        problem(key, `is only used with method ${owner}`);
+      }
+    }
+    switch (method) {
+      case "token":
+        if (a.token_file === undefined && ctx.envToken === undefined) {
+          problem("", "method token needs a token: set vault.auth.token_file, or VAULT_TOKEN / BAO_TOKEN");
+        }
+        return {
+          method,
+          token: a.token_file === undefined ? ctx.envToken : undefined,
+          tokenFile: a.token_file,
+        };
+      case "approle":
+        if (a.secret_id_file === undefined) problem("secret_id_file", "is required for method approle");
+        if (a.role_id === undefined && a.role_id_file === undefined) {
+          problem("", "method approle needs role_id or role_id_file");
+        }
+        if (a.role_id !== undefined && a.role_id_file !== undefined) {
+          problem("role_id_file", "set only one of role_id and role_id_file");
+        }
+        return {
+          method,
+          mount: a.mount ?? "approle",
+          roleId: a.role_id,
+          roleIdFile: a.role_id_file,
+          secretIdFile: a.secret_id_file ?? "",
+          secretIdWrapped: a.secret_id_wrapped ?? false,
+        };
+      case "kubernetes":
+        if (a.role === undefined) problem("role", "is required for method kubernetes");
+        return {
+          method,
+          mount: a.mount ?? "kubernetes",
+          role: a.role ?? "",
+          jwtFile: a.jwt_file ?? DEFAULT_KUBERNETES_JWT_FILE,
+        };
+    }
+  });
+}
+
+const vaultAddress = z
+  .string({
+    error: (i) =>
+      i.input === undefined
+        ? "is not set: set it in the config file, or VAULT_ADDR / BAO_ADDR"
+        : "must be a string",
+  })
+  .pipe(originUrl({ allowHttp: () => true, httpHint: "" }));
+
+function vaultSchema(ctx: ConfigSchemaContext) {
+  return section({
+    ...vaultShape,
+    address: vaultAddress,
+    auth: vaultAuthSchema(ctx),
+    tls: section(vaultTlsShape),
+  })
+    .superRefine((v, zctx) => {
+      // Prefixes are scanned recursively: a nested one would list its entries twice, and state entries
+      // inside a scanned prefix would show up as credentials. Paths are named by key, never by value.
+      const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+      v.prefixes.forEach((p, i) => {
+        const j = v.prefixes.findIndex((q, k) => k !== i && within(p, q) && (p !== q || k < i));
+        if (j >= 0) {
+          zctx.addIssue({
+            code: "custom",
+            path: ["prefixes", i],
+            message: `lies inside vault.prefixes[${j}] (prefixes are scanned recursively)`,
+          });
+        }
+        if (within(v.state_prefix, p) || within(p, v.state_prefix)) {
+          zctx.addIssue({
+            code: "custom",
+            path: ["state_prefix"],
+            message: `must not overlap vault.prefixes[${i}]: the rotator's own state would be scanned as credentials`,
+          });
+        }
+      });
+    })
+    .transform((v) => ({
+      address: v.address,
+      namespace: v.namespace,
+      auth: v.auth,
+      tls: {
+        caCertFile: v.tls.ca_cert,
+        caPath: v.tls.ca_path,
+        clientCertFile: v.tls.client_cert,
+        clientKeyFile: v.tls.client_key,
+        serverName: v.tls.server_name,
+        skipVerify: v.tls.skip_verify ?? false,
+      },
+      timeoutMs: v.timeout,
+      maxRetries: v.max_retries,
+      kvMount: v.kv_mount,
+      prefixes: v.prefixes,
+      statePrefix: v.state_prefix,
+      listing: v.listing,
+      scanConcurrency: v.scan_concurrency,
+    }));
+}
+
+const connectionSchema = z
+  .strictObject(connectionShape, { error: expectedMapping })
+  .superRefine((c, zctx) => {
+    if (c.auth === "jwt_bearer") {
+      for (const key of ["jwt_username", "jwt_private_key_file"] as const) {
+        if (c[key] === undefined)
+          zctx.addIssue({ code: "custom", path: [key], message: "is required for auth jwt_bearer" });
+      }
+    } else {
+      for (const key of ["jwt_username", "jwt_private_key_file"] as const) {
+        if (c[key] !== undefined)
+          zctx.addIssue({ code: "custom", path: [key], message: "is only used with auth jwt_bearer" });
+      }
+    }
+  });
+
+const salesforceSchema = section({
+  connections: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+        error: "connection names use letters, digits, '.', '_' and '-' (at most 64)",
+      }),
+      connectionSchema,
+      {
+        error: (i) =>
+          i.code === "invalid_type" ? "must be a mapping of connection names to connections" : undefined,
+      },
+    )
+    .default({}),
+}).transform(({ connections }) => ({
+  connections: Object.entries(connections).map(
+    ([name, c]): SalesforceConnectionConfig => ({
+      name,
+      myDomainUrl: c.my_domain_url,
+      apiVersion: c.api_version,
+      credentialsPath: c.credentials_path,
+      auth: c.auth,
+      jwtUsername: c.jwt_username,
+      jwtPrivateKeyFile: c.jwt_private_key_file,
+    }),
+  ),
+}));
+
+const rotationSchema = section(rotationShape).transform((r) => ({
+  scanIntervalMs: r.scan_interval,
+  soakMs: r.soak,
+  verifyTimeoutMs: r.verify_timeout,
+  concurrency: r.concurrency,
+  warningWindowMs: r.warning_window,
+  stuckAfterMs: r.stuck_after,
+}));
+
+/** The whole file. Built per load because the token from the environment takes part in validation. */
+export function configFileSchema(ctx: ConfigSchemaContext) {
+  return z.strictObject(
+    {
+      vault: vaultSchema(ctx),
+      salesforce: salesforceSchema,
+      rotation: rotationSchema,
+      report: section({ schedule: cronSchedule().default("0 9 * * 1") }),
+      audit: section({ file: filePath().optional() }).transform((a) => ({ file: a.file })),
+      server: section({ listen: listenAddress().default("127.0.0.1:8080") }),
+      log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
+    },
+    { error: () => "the config file must be a YAML mapping (key: value) at the top level" },
+  ) satisfies z.ZodType<Omit<Config, "sources" | "origins">>;
+}
+
+export type ConfigFileInput = z.input<ReturnType<typeof configFileSchema>>;

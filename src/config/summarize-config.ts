@@ -1,0 +1,97 @@
+// The redacted summary `check` prints: each setting with the source that set it. Secrets (the token, the
+// AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
+// not to carry credentials (an address with a user, password or query is refused).
+import type { Config, VaultAuthConfig } from "./config-types.ts";
+
+export function summarizeConfig(cfg: Config): string {
+  const origins = cfg.origins ?? {};
+  const lines: string[] = [`sources: ${cfg.sources.length === 0 ? "defaults only" : cfg.sources.join(", ")}`];
+  const add = (key: string, shown: string | undefined) => {
+    const origin = origins[key];
+    const from =
+      origin === undefined ? "default" : origin === "file" ? "file" : `from ${origin.replace(/^env /, "")}`;
+    lines.push(shown === undefined ? `${key}: not set` : `${key}: ${shown} (${from})`);
+  };
+  const v = cfg.vault;
+  add("vault.address", v.address);
+  add("vault.namespace", v.namespace);
+  addAuth(v.auth, add);
+  add("vault.tls.ca_cert", v.tls.caCertFile);
+  add("vault.tls.ca_path", v.tls.caPath);
+  add("vault.tls.client_cert", v.tls.clientCertFile);
+  add("vault.tls.client_key", v.tls.clientKeyFile);
+  add("vault.tls.server_name", v.tls.serverName);
+  add("vault.tls.skip_verify", v.tls.skipVerify ? "true (TLS verification is OFF)" : "false");
+  add("vault.timeout", compactDuration(v.timeoutMs));
+  add("vault.max_retries", String(v.maxRetries));
+  add("vault.kv_mount", v.kvMount);
+  add("vault.prefixes", v.prefixes.join(", "));
+  add("vault.state_prefix", v.statePrefix);
+  add("vault.listing", v.listing);
+  add("vault.scan_concurrency", String(v.scanConcurrency));
+  if (cfg.salesforce.connections.length === 0) lines.push("salesforce.connections: none");
+  for (const c of cfg.salesforce.connections) {
+    const at = `salesforce.connections.${c.name}`;
+    add(`${at}.my_domain_url`, c.myDomainUrl);
+    add(`${at}.api_version`, c.apiVersion);
+    add(`${at}.credentials_path`, c.credentialsPath);
+    add(`${at}.auth`, c.auth);
+    if (c.auth === "jwt_bearer") {
+      add(`${at}.jwt_username`, c.jwtUsername);
+      add(`${at}.jwt_private_key_file`, c.jwtPrivateKeyFile);
+    }
+  }
+  const r = cfg.rotation;
+  add("rotation.scan_interval", compactDuration(r.scanIntervalMs));
+  add("rotation.soak", compactDuration(r.soakMs));
+  add("rotation.verify_timeout", compactDuration(r.verifyTimeoutMs));
+  add("rotation.concurrency", String(r.concurrency));
+  add("rotation.warning_window", compactDuration(r.warningWindowMs));
+  add("rotation.stuck_after", compactDuration(r.stuckAfterMs));
+  add("report.schedule", cfg.report.schedule); // cron, evaluated in UTC
+  add("audit.file", cfg.audit.file);
+  add("server.listen", cfg.server.listen);
+  add("log.level", cfg.log.level);
+  return lines.join("\n");
+}
+
+function addAuth(auth: VaultAuthConfig, add: (key: string, shown: string | undefined) => void): void {
+  add("vault.auth.method", auth.method);
+  switch (auth.method) {
+    case "token":
+      if (auth.tokenFile !== undefined)
+        add("vault.auth.token_file", `${auth.tokenFile} (re-read on every use)`);
+      else add("vault.auth.token", auth.token === undefined ? undefined : "set");
+      break;
+    case "approle":
+      add("vault.auth.mount", auth.mount);
+      if (auth.roleIdFile !== undefined) add("vault.auth.role_id_file", auth.roleIdFile);
+      else add("vault.auth.role_id", auth.roleId === undefined ? undefined : "set");
+      add("vault.auth.secret_id_file", auth.secretIdFile);
+      add("vault.auth.secret_id_wrapped", String(auth.secretIdWrapped));
+      break;
+    case "kubernetes":
+      add("vault.auth.mount", auth.mount);
+      add("vault.auth.role", auth.role);
+      add("vault.auth.jwt_file", auth.jwtFile);
+      break;
+  }
+}
+
+/** Exact, in the file's own syntax: 90000 → "1m30s", 1_209_600_000 → "14d", 0 → "0s". */
+export function compactDuration(ms: number): string {
+  let rest = Math.round(ms / 1000);
+  if (rest === 0) return "0s";
+  let out = "";
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) out += `${n}${unit}`;
+  }
+  return out;
+}
