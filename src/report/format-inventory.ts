@@ -15,7 +15,7 @@ export const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
 
 export const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "PATH", maxWidth: 60 },
-  { header: "STATE", maxWidth: 18 },
+  { header: "STATE", maxWidth: 26 },
   { header: "DEADLINE (UTC)", maxWidth: 16 },
   { header: "IN", maxWidth: 14 },
   { header: "PROVIDER", maxWidth: 14 },
