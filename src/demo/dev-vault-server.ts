@@ -94,4 +94,3 @@ export async function stopProcess(proc: ChildProcess, graceMs = 5_000): Promise<
   await exited;
   clearTimeout(timer);
 }
-

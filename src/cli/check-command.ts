@@ -1,0 +1,150 @@
+// `check`: preflight. Config valid, Vault reachable and unsealed, token valid, the mount is KV v2, and
+// sys/capabilities-self shows the token can do everything the rotator needs on every configured path.
+// Every failing check is its own line naming what is missing; exit 1 when any required check fails.
+import type { VaultClient } from "../adapters/vault/vault-client.ts";
+import { connectVault } from "../app/container.ts";
+import type { Config } from "../config/config-types.ts";
+import { summarizeConfig } from "../config/load-config.ts";
+import { requiredCapabilities } from "../core/access/required-capabilities.ts";
+import { isRotatorError } from "../core/errors.ts";
+import { EXIT } from "./cli-io.ts";
+import type { CommandSpec } from "./commands.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
+
+type Mark = "ok" | "FAIL" | "warn";
+
+export interface CheckLine {
+  readonly mark: Mark;
+  readonly topic: string;
+  readonly text: string;
+}
+
+export const checkCommand: CommandSpec = {
+  name: "check",
+  summary: "preflight: config, Vault reachability, and the token's capabilities on every path",
+  help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose]
+
+Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
+is KV v2; and (via sys/capabilities-self) the token holds every capability the rotator needs on every
+configured path. Each missing capability is named with the reason it is needed.
+  --verbose  also print the effective configuration (where each value came from; secrets as "set")
+Exit 0 when every required check passes, 1 otherwise, 2 when the configuration itself is invalid.`,
+  options: { json: { type: "boolean" }, verbose: { type: "boolean", short: "v" } },
+  async run(ctx) {
+    const cfg = loadCliConfig(ctx);
+    const detail = ctx.values["verbose"] === true ? `\n${summarizeConfig(cfg)}` : "";
+    const lines: CheckLine[] = [
+      { mark: "ok", topic: "config", text: `valid (${cfg.sources.join(", ") || "defaults only"})${detail}` },
+    ];
+    lines.push(...(await checkVault(cfg)));
+    if (ctx.values["json"] === true) {
+      ctx.io.stdout.write(
+        `${JSON.stringify({ ok: !lines.some((l) => l.mark === "FAIL"), checks: lines }, null, 2)}\n`,
+      );
+    } else {
+      for (const line of lines) ctx.io.stdout.write(formatLine(line));
+    }
+    return lines.some((l) => l.mark === "FAIL") ? EXIT.failed : EXIT.ok;
+  },
+};
+
+function formatLine(line: CheckLine): string {
+  const [first, ...more] = line.text.split("\n");
+  const head = `[${line.mark}]`.padEnd(7) + `${line.topic.padEnd(11)}${first ?? ""}\n`;
+  return head + more.map((m) => `${" ".repeat(18)}${m}\n`).join("");
+}
+
+function failure(topic: string, err: unknown): CheckLine {
+  return {
+    mark: "FAIL",
+    topic,
+    text: isRotatorError(err) ? err.toLine() : String((err as Error).message ?? err),
+  };
+}
+
+export async function checkVault(cfg: Config): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  let stack: Awaited<ReturnType<typeof connectVault>>;
+  try {
+    stack = await connectVault(cfg);
+  } catch (err) {
+    return [failure("vault", err)];
+  }
+  try {
+    const health = await stack.client.health();
+    if (health.sealed)
+      return [{ mark: "FAIL", topic: "vault", text: `${cfg.vault.address} is sealed: unseal it first` }];
+    lines.push({
+      mark: "ok",
+      topic: "vault",
+      text: `reachable at ${cfg.vault.address} (version ${health.version})`,
+    });
+    lines.push(await checkToken(stack.client));
+    lines.push(await checkMount(stack.client, cfg));
+    lines.push(...(await checkCapabilities(stack.client, cfg)));
+  } catch (err) {
+    lines.push(failure("vault", err));
+  } finally {
+    await stack.close();
+  }
+  return lines;
+}
+
+async function checkToken(client: VaultClient): Promise<CheckLine> {
+  try {
+    const self = await client.lookupSelf();
+    const ttl = self.ttlSeconds === 0 ? "no expiry" : `ttl ${Math.round(self.ttlSeconds / 60)} min`;
+    const renew = self.renewable ? "renewable" : "not renewable";
+    const warn = self.policies.includes("root")
+      ? " (a root token: use a least-privilege token outside tests)"
+      : "";
+    return {
+      mark: warn ? "warn" : "ok",
+      topic: "token",
+      text: `valid, ${ttl}, ${renew}, policies: ${self.policies.join(", ")}${warn}`,
+    };
+  } catch (err) {
+    return failure("token", err);
+  }
+}
+
+async function checkMount(client: VaultClient, cfg: Config): Promise<CheckLine> {
+  try {
+    const info = await client.mountInfo(cfg.vault.kvMount);
+    if (info.type !== "kv" || info.version !== "2") {
+      const what = info.type === "kv" ? `KV version ${info.version ?? "1"}` : `a "${info.type}" engine`;
+      return {
+        mark: "FAIL",
+        topic: "mount",
+        text: `${cfg.vault.kvMount}/ is ${what}; eca-rotator needs KV version 2`,
+      };
+    }
+    return { mark: "ok", topic: "mount", text: `${cfg.vault.kvMount}/ is KV version 2` };
+  } catch (err) {
+    return failure("mount", err);
+  }
+}
+
+async function checkCapabilities(client: VaultClient, cfg: Config): Promise<CheckLine[]> {
+  const needs = requiredCapabilities(cfg);
+  const granted = await client.capabilitiesSelf([...new Set(needs.map((n) => n.path))]);
+  const lines: CheckLine[] = [];
+  for (const need of needs) {
+    const have = granted[need.path] ?? [];
+    const missing = have.includes("root") ? [] : need.capabilities.filter((c) => !have.includes(c));
+    if (missing.length === 0) {
+      lines.push({
+        mark: "ok",
+        topic: "access",
+        text: `${need.capabilities.join(", ")} on ${need.path} (${need.why})`,
+      });
+    } else {
+      lines.push({
+        mark: need.optional ? "warn" : "FAIL",
+        topic: "access",
+        text: `missing ${missing.map((c) => `"${c}"`).join(", ")} on ${need.path}: needed to ${need.why}${need.optional ? " (optional)" : ""}`,
+      });
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,28 @@
+// Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
+import { connectVault } from "../app/container.ts";
+import type { Config } from "../config/config-types.ts";
+import { systemClock } from "../core/clock.ts";
+import { collectInventory, type Inventory } from "../core/inventory/collect-inventory.ts";
+import type { CliIo } from "./cli-io.ts";
+import { terminalProgress } from "./scan-progress.ts";
+
+export async function runInventory(cfg: Config, io: CliIo): Promise<Inventory> {
+  const vault = await connectVault(cfg);
+  const progress = terminalProgress(io);
+  try {
+    return await collectInventory(
+      vault.source,
+      cfg.vault.prefixes,
+      systemClock.now(),
+      {
+        warningWindowMs: cfg.rotation.warningWindowMs,
+        stuckAfterMs: cfg.rotation.stuckAfterMs,
+        soakMs: cfg.rotation.soakMs,
+      },
+      progress.onProgress,
+    );
+  } finally {
+    progress.done();
+    await vault.close();
+  }
+}

@@ -1,0 +1,92 @@
+// `report`: the weekly expiry report (the daemon's cron sends the same model; see product.md 3).
+import { rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  buildExpiryReport,
+  type ExpiryReport,
+  exitCodeFor,
+  type FailOn,
+} from "../core/report/expiry-report.ts";
+import { formatReportCsv } from "../report/format-csv.ts";
+import { formatReportHtml } from "../report/format-html.ts";
+import { formatReportJson } from "../report/format-json.ts";
+import { formatReportMarkdown } from "../report/format-markdown.ts";
+import { formatReportTable } from "../report/format-table.ts";
+import type { CliIo } from "./cli-io.ts";
+import type { CommandSpec } from "./commands.ts";
+import { runInventory } from "./inventory-run.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
+import { UsageError } from "./usage-error.ts";
+
+const FORMATS = ["table", "markdown", "json", "csv", "html"] as const;
+type Format = (typeof FORMATS)[number];
+const FAIL_ON = ["overdue", "due", "never"] as const;
+
+export const reportCommand: CommandSpec = {
+  name: "report",
+  summary: "the expiry report: overdue, due soon, failed, unverified, stuck and invalid credentials",
+  help: `Usage: eca-rotator report [--format table|markdown|json|csv|html] [--output FILE]
+                          [--fail-on overdue|due|never] [--config FILE]
+
+Totals, then the credentials that need attention, section by section (overdue, due soon, failed, unverified,
+stuck, invalid, flagged, in progress), each sorted by deadline, with consumers and contact.
+  --format    table (default), markdown, json (schema eca-rotator/expiry-report@1), csv, html
+  --output    write to FILE (atomically) instead of stdout
+  --fail-on   overdue: exit 1 when anything is overdue or failed
+              due:     also when anything is due soon, flagged, unverified, invalid or stuck
+              never:   always exit 0 (the default)`,
+  options: {
+    format: { type: "string" },
+    output: { type: "string", short: "o" },
+    "fail-on": { type: "string" },
+  },
+  async run(ctx) {
+    const format = oneOf(ctx.values["format"], FORMATS, "table", "--format");
+    const failOn: FailOn = oneOf(ctx.values["fail-on"], FAIL_ON, "never", "--fail-on");
+    const cfg = loadCliConfig(ctx);
+    const inventory = await runInventory(cfg, ctx.io);
+    const report = buildExpiryReport(inventory.items, inventory.scannedAt);
+    const text = render(report, format, ctx.io);
+    const output = ctx.values["output"];
+    if (typeof output === "string") {
+      await writeAtomically(path.resolve(ctx.io.cwd, output), text);
+      ctx.io.stderr.write(`report written to ${output}\n`);
+    } else {
+      ctx.io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    }
+    return exitCodeFor(report, failOn);
+  },
+};
+
+function render(report: ExpiryReport, format: Format, io: CliIo): string {
+  switch (format) {
+    case "table":
+      return formatReportTable(report, { color: io.stdout.isTTY && !io.env["NO_COLOR"] });
+    case "markdown":
+      return formatReportMarkdown(report);
+    case "json":
+      return formatReportJson(report);
+    case "csv":
+      return formatReportCsv(report);
+    case "html":
+      return formatReportHtml(report);
+  }
+}
+
+function oneOf<const T extends readonly string[]>(
+  value: unknown,
+  allowed: T,
+  fallback: T[number],
+  flag: string,
+): T[number] {
+  if (value === undefined) return fallback;
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T[number];
+  throw new UsageError(`${flag} must be one of ${allowed.join(", ")}`);
+}
+
+/** A reader (a web server, a mail job) never sees a half-written report. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}

@@ -1,0 +1,99 @@
+// Command dispatch: global flags, the command table, and the one place errors become exit codes and lines.
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/load-config.ts";
+import { isRotatorError } from "../core/errors.ts";
+import { type CliIo, EXIT, type ExitCode } from "./cli-io.ts";
+import { COMMANDS, type CommandSpec } from "./commands.ts";
+import { UsageError } from "./usage-error.ts";
+
+const GLOBAL_HELP = `eca-rotator: keeps API credentials stored in Vault/OpenBao KV v2 fresh
+
+Usage: eca-rotator <command> [options] [--config FILE]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join("\n")}
+
+Global options:
+  --config FILE   YAML configuration (default: $ECA_ROTATOR_CONFIG; without one, Vault's
+                  standard variables such as VAULT_ADDR and VAULT_TOKEN are enough to scan)
+  -h, --help      help for a command: eca-rotator <command> --help
+
+Exit codes: 0 success, 1 something failed (or is overdue, where the command says so), 2 usage or config error.
+`;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.stdout.write(GLOBAL_HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "version") {
+    io.stdout.write(`${await packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`error: unknown command "${printable(name)}"; run "eca-rotator --help" for the list\n`);
+    return EXIT.usage;
+  }
+  try {
+    const parsed = parseCommandArgs(command, rest);
+    if (parsed.values["help"] === true) {
+      io.stdout.write(`${command.help}\n`);
+      return EXIT.ok;
+    }
+    return await command.run({ io, values: parsed.values, positionals: parsed.positionals });
+  } catch (err) {
+    return reportError(err, command, io);
+  }
+}
+
+function parseCommandArgs(command: CommandSpec, args: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...args],
+      options: {
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        ...command.options,
+      },
+      allowPositionals: command.positionals !== undefined,
+      strict: true,
+    });
+  } catch (err) {
+    // node's messages name the offending flag; they never contain values of other flags.
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function reportError(err: unknown, command: CommandSpec, io: CliIo): ExitCode {
+  if (err instanceof UsageError) {
+    io.stderr.write(`error: ${err.message}\nrun "eca-rotator ${command.name} --help" for usage\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
+    io.stderr.write(`error: the configuration is not valid:\n${err.message.replace(/^/gm, "  ")}\n`);
+    return EXIT.usage;
+  }
+  if (isRotatorError(err)) {
+    io.stderr.write(`error: ${err.toLine()}\n`);
+    return EXIT.failed;
+  }
+  // Unexpected: one line by default; the stack only on request (it may name internal paths, never secrets).
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`internal error: ${message}\n`);
+  if (io.env["ECA_ROTATOR_DEBUG"] && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+  return EXIT.failed;
+}
+
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 40);
+}
+
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}

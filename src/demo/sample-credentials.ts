@@ -1,0 +1,133 @@
+// The demo's sample credentials: a handful of realistic entries in mixed states, dated relative to "now" so
+// the demo shows the same picture whenever it runs. No value here is a real secret.
+const DAY = 86_400_000;
+
+export interface SampleCredential {
+  readonly path: string;
+  readonly data: Record<string, string>;
+  readonly customMetadata?: Record<string, string>;
+  /** What `scan` should call it; the demo prints this beside the real answer in its tests. */
+  readonly expectedState: string;
+}
+
+function ago(now: Date, days: number): string {
+  return new Date(now.getTime() - days * DAY).toISOString();
+}
+
+function ahead(now: Date, days: number): string {
+  return new Date(now.getTime() + days * DAY).toISOString();
+}
+
+function fakePair(name: string): Record<string, string> {
+  return {
+    client_id: `3MVG9demo${name}`,
+    api_key: `demo-not-a-secret-${name}`,
+    previous_client_id: "",
+    previous_key: "",
+  };
+}
+
+export function sampleCredentials(prefix: string, now: Date): SampleCredential[] {
+  return [
+    {
+      path: `${prefix}/salesforce/crm-integration`,
+      data: fakePair("crm"),
+      customMetadata: {
+        provider: "salesforce-eca",
+        eca_app_name: "CRM_Integration",
+        consumers: "crm-sync,nightly-reporting",
+        rotation_contact: "#crm-oncall",
+        last_rotated: ago(now, 200),
+        rotation_verified_at: ago(now, 200),
+      },
+      expectedState: "overdue",
+    },
+    {
+      path: `${prefix}/salesforce/payments-gateway`,
+      data: fakePair("payments"),
+      customMetadata: {
+        provider: "salesforce-eca",
+        eca_app_id: "0xIHo000000TNYbKAO",
+        risk: "high",
+        consumers: "checkout-api",
+        rotation_contact: "payments-team@example.com",
+        last_rotated: ago(now, 80),
+        rotation_verified_at: ago(now, 80),
+      },
+      expectedState: "due_soon",
+    },
+    {
+      path: `${prefix}/salesforce/partner-portal`,
+      data: fakePair("partner"),
+      customMetadata: {
+        provider: "salesforce-eca",
+        eca_app_name: "Partner_Portal",
+        consumers: "partner-portal-web",
+        last_rotated: ago(now, 20),
+        rotation_verified_at: ago(now, 20),
+      },
+      expectedState: "ok",
+    },
+    {
+      path: `${prefix}/salesforce/support-console`,
+      data: fakePair("support"),
+      customMetadata: {
+        provider: "salesforce-eca",
+        eca_app_name: "Support_Console",
+        rotate: "now",
+        rotate_reason: "INC-4211: secret pasted into a ticket",
+        last_rotated: ago(now, 30),
+        rotation_verified_at: ago(now, 30),
+      },
+      expectedState: "flagged",
+    },
+    {
+      path: `${prefix}/salesforce/analytics-sync`,
+      data: fakePair("analytics"),
+      customMetadata: {
+        provider: "salesforce-eca",
+        eca_app_name: "Analytics_Sync",
+        rotation_state: "failed",
+        last_rotation_error:
+          "SALESFORCE_NOT_ENABLED: consumer secrets are not readable over REST in this org",
+        last_rotated: ago(now, 100),
+        rotation_verified_at: ago(now, 100),
+      },
+      expectedState: "failed",
+    },
+    {
+      path: `${prefix}/marketing/journey-builder-package`,
+      data: { client_id: "demo-mc-client", api_key: "demo-not-a-secret-mc" },
+      customMetadata: {
+        provider: "sfmc",
+        expires_at: ahead(now, 9),
+        consumers: "journey-builder",
+        rotation_contact: "#marketing-ops",
+        last_rotated: ago(now, 171),
+        rotation_verified_at: ago(now, 171),
+      },
+      expectedState: "due_soon",
+    },
+    {
+      path: `${prefix}/webhooks/billing-signing-secret`,
+      data: { current_secret: "demo-not-a-secret-webhook", previous_secret: "" },
+      customMetadata: {
+        provider: "generated",
+        credential_type: "webhook_secret",
+        last_rotated: ago(now, 3),
+      },
+      expectedState: "unverified",
+    },
+    {
+      path: `${prefix}/legacy/erp-export`,
+      data: fakePair("erp"),
+      customMetadata: { provider: "salesforce-eca", eca_app_name: "ERP_Export", rotation_period: "banana" },
+      expectedState: "invalid",
+    },
+    {
+      path: `${prefix}/notes/shared-test-login`,
+      data: { note: "not managed by eca-rotator" },
+      expectedState: "unmanaged",
+    },
+  ];
+}
