@@ -72,8 +72,8 @@ const DEFAULT_MAX_RETRIES = 2;
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 5_000;
 const RETRY_AFTER_CAP_MS = 30_000;
-/** After a token was shown valid, further 403s within this window are real denials: no re-check. */
-const TOKEN_RECHECK_MS = 30_000;
+/** After a 403 led to a token check, further 403s within this window are taken as policy denials: no re-check. */
+const TOKEN_RECHECK_MS = 5_000;
 /** After a failed renewal or re-login, try again this much later. */
 const RENEW_RETRY_MS = 10_000;
 const HEALTH_STATUSES = [200, 429, 472, 473, 501, 503] as const;
@@ -100,6 +100,7 @@ export class VaultClient {
   #tokenCheckedAtMs = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #reauth: Promise<void> | undefined;
+  #recovery: Promise<boolean> | undefined;
   #closed = false;
 
   private constructor(opts: VaultClientOptions, dispatcher: Dispatcher, ownsDispatcher: boolean) {
@@ -235,7 +236,6 @@ export class VaultClient {
   async #authenticate(reason: string): Promise<void> {
     const grant = await this.#auth.authenticate((r) => this.#sendWithRetries(r));
     this.#token = grant.token;
-    this.#tokenCheckedAtMs = performance.now();
     this.#log.debug(
       { authMethod: this.authMethod, ttlSeconds: grant.ttlSeconds, renewable: grant.renewable, reason },
       "vault token obtained",
@@ -326,23 +326,25 @@ export class VaultClient {
   async #recoverFromDenied(tokenUsed: SecretValue | undefined): Promise<boolean> {
     if (!this.#auth.canReauthenticate) return false;
     if (this.#token !== tokenUsed) return true; // someone re-authenticated meanwhile
-    if (this.#reauth) {
-      await this.#reauth;
-      return true;
-    }
+    if (this.#recovery) return this.#recovery;
     if (performance.now() - this.#tokenCheckedAtMs < TOKEN_RECHECK_MS) return false;
-    const res = await this.#sendWithRetries({
-      method: "GET",
-      path: "auth/token/lookup-self",
-      accept: [401, 403],
+    // Stamped whatever the outcome: a token that cannot look itself up (no default policy) must not cause a
+    // re-login per denied request.
+    this.#tokenCheckedAtMs = performance.now();
+    this.#recovery = (async () => {
+      const res = await this.#sendWithRetries({
+        method: "GET",
+        path: "auth/token/lookup-self",
+        accept: [401, 403],
+      });
+      if (res.status < 300) return false;
+      this.#log.warn({ authMethod: this.authMethod }, "vault token no longer valid; getting a new one");
+      await this.reauthenticate();
+      return true;
+    })().finally(() => {
+      this.#recovery = undefined;
     });
-    if (res.status < 300) {
-      this.#tokenCheckedAtMs = performance.now();
-      return false;
-    }
-    this.#log.warn({ authMethod: this.authMethod }, "vault token no longer valid; getting a new one");
-    await this.reauthenticate();
-    return true;
+    return this.#recovery;
   }
 
   // ---- transport ----------------------------------------------------------------------------------------------

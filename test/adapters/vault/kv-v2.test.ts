@@ -38,7 +38,13 @@ describe("KvV2 against the real server", () => {
 
   it("walks every key under a prefix recursively, as paths relative to the mount", async () => {
     expect((await collect(kv.walk(`${base}/tree`))).sort()).toEqual(
-      [`${base}/tree/one`, `${base}/tree/sub`, `${base}/tree/sub/deeper/four`, `${base}/tree/sub/three`, `${base}/tree/two`].sort(),
+      [
+        `${base}/tree/one`,
+        `${base}/tree/sub`,
+        `${base}/tree/sub/deeper/four`,
+        `${base}/tree/sub/three`,
+        `${base}/tree/two`,
+      ].sort(),
     );
   });
 
@@ -64,7 +70,11 @@ describe("KvV2 against the real server", () => {
     await a.seedKv("secret", path, { api_key: "second" });
     await a.seedKv("secret", path, { api_key: "third" });
     expect(await kv.readData(path)).toMatchObject({ data: { api_key: "third" }, version: 3, deleted: false });
-    expect(await kv.readData(path, 1)).toMatchObject({ data: { api_key: "first" }, version: 1, deleted: false });
+    expect(await kv.readData(path, 1)).toMatchObject({
+      data: { api_key: "first" },
+      version: 1,
+      deleted: false,
+    });
     await a.must("POST", `secret/delete/${path}`, { versions: [2] });
     await a.must("PUT", `secret/destroy/${path}`, { versions: [1] });
     const deleted = await kv.readData(path, 2);
@@ -93,7 +103,9 @@ describe("KvV2 against the real server", () => {
   it("patches data as a merge patch: other fields survive, the version goes up, a stale cas conflicts", async () => {
     const path = `${base}/patch/data`;
     await a.seedKv("secret", path, { api_key: "old", client_id: "id-1", note: "keep me" });
-    expect(await kv.patchData(path, { api_key: "new", previous_key: "old" }, { cas: 1 })).toEqual({ version: 2 });
+    expect(await kv.patchData(path, { api_key: "new", previous_key: "old" }, { cas: 1 })).toEqual({
+      version: 2,
+    });
     expect(await a.readData("secret", path)).toEqual({
       api_key: "new",
       previous_key: "old",
@@ -101,7 +113,11 @@ describe("KvV2 against the real server", () => {
       note: "keep me",
     });
     await kv.patchData(path, { note: null }, { cas: 2 });
-    expect(await a.readData("secret", path)).toEqual({ api_key: "new", previous_key: "old", client_id: "id-1" });
+    expect(await a.readData("secret", path)).toEqual({
+      api_key: "new",
+      previous_key: "old",
+      client_id: "id-1",
+    });
     expect(((await caught(kv.patchData(path, { api_key: "x" }, { cas: 1 }))) as RotatorError).code).toBe(
       "VAULT_CAS_CONFLICT",
     );
@@ -155,7 +171,11 @@ describe("KvV2 against the real server", () => {
     const mount = uniqueName("kv1");
     await a.mountKv(mount, 1);
     const v1 = new KvV2Class(client, mount);
-    for (const call of [() => v1.list("x"), () => v1.readMetadata("x"), () => v1.writeData("x", { a: 1 }, { cas: 0 })]) {
+    for (const call of [
+      () => v1.list("x"),
+      () => v1.readMetadata("x"),
+      () => v1.writeData("x", { a: 1 }, { cas: 0 }),
+    ]) {
       const err = (await caught(call)) as RotatorError;
       expect(err.code).toBe("VAULT_NOT_KV_V2");
       expect(err.message).toBe(`"${mount}" is a KV version 1 mount, not KV version 2`);

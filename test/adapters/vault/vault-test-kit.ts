@@ -2,7 +2,11 @@
 // that captures a thrown error.
 import { Agent, type Dispatcher } from "undici";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
-import { VaultClient, type VaultClientOptions, type VaultLog } from "../../../src/adapters/vault/vault-client.ts";
+import {
+  VaultClient,
+  type VaultClientOptions,
+  type VaultLog,
+} from "../../../src/adapters/vault/vault-client.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { useVault } from "../../support/vault-admin.ts";
 
@@ -32,7 +36,12 @@ export async function connectWithToken(
   token: string,
   extra: Partial<VaultClientOptions> = {},
 ): Promise<VaultClient> {
-  return VaultClient.connect({ address: useVault().addr, auth: tokenAuth(token), timeoutMs: 5_000, ...extra });
+  return VaultClient.connect({
+    address: useVault().addr,
+    auth: tokenAuth(token),
+    timeoutMs: 5_000,
+    ...extra,
+  });
 }
 
 export async function rootClient(extra: Partial<VaultClientOptions> = {}): Promise<VaultClient> {

@@ -1,0 +1,272 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
+import { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
+import { RotatorError } from "../../../src/core/errors.ts";
+import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
+import { freePort, stopProcess } from "../../support/vault-backend.ts";
+import { caught, connectWithToken, countingDispatcher, rootClient, tokenAuth } from "./vault-test-kit.ts";
+
+describe("VaultClient against the real server", () => {
+  const a = admin();
+
+  it("reports health, looks up its own token and reads mount info", async () => {
+    const client = await rootClient();
+    try {
+      const health = await client.health();
+      expect(health).toMatchObject({ initialized: true, sealed: false, standby: false });
+      expect(health.version).toMatch(/^\d+\.\d+/);
+      const self = await client.lookupSelf();
+      expect(self.policies).toContain("root");
+      expect(self.ttlSeconds).toBe(0);
+      expect(await client.mountInfo("secret")).toEqual({ type: "kv", version: "2", path: "secret/" });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("lists the capabilities a token has on each path", async () => {
+    const policy = uniqueName("caps");
+    const prefix = uniqueName("caps-prefix");
+    await a.writePolicy(
+      policy,
+      `path "secret/metadata/${prefix}/*" { capabilities = ["list", "read", "patch"] }
+       path "secret/data/${prefix}/*" { capabilities = ["read"] }`,
+    );
+    const client = await connectWithToken(await a.createToken({ policies: [policy] }));
+    try {
+      const caps = await client.capabilitiesSelf([
+        `secret/metadata/${prefix}/x`,
+        `secret/data/${prefix}/x`,
+        "secret/data/other",
+      ]);
+      expect(caps[`secret/metadata/${prefix}/x`]?.sort()).toEqual(["list", "patch", "read"]);
+      expect(caps[`secret/data/${prefix}/x`]).toEqual(["read"]);
+      expect(caps["secret/data/other"]).toEqual(["deny"]);
+      expect(await client.capabilitiesSelf([`secret/data/${prefix}/y`])).toEqual({
+        [`secret/data/${prefix}/y`]: ["read"],
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("fails to connect with a wrong token with VAULT_AUTH_FAILED and one clear line", async () => {
+    const err = (await caught(connectWithToken("s.not-a-real-token-at-all"))) as RotatorError;
+    expect(err).toBeInstanceOf(RotatorError);
+    expect(err.code).toBe("VAULT_AUTH_FAILED");
+    expect(err.toLine()).toBe(
+      "VAULT_AUTH_FAILED: the Vault token was rejected (invalid, expired, or lacking the default policy): " +
+        "GET auth/token/lookup-self → HTTP 403: permission denied",
+    );
+  });
+
+  it("maps a policy denial to VAULT_PERMISSION_DENIED naming the method, path and status", async () => {
+    const client = await connectWithToken(await a.createToken({ policies: ["default"] }));
+    try {
+      const err = (await caught(
+        client.request({ method: "GET", path: "secret/data/forbidden/x" }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_PERMISSION_DENIED");
+      expect(err.message).toBe("GET secret/data/forbidden/x → HTTP 403: permission denied");
+      expect(err.retryable).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("gives VAULT_UNAVAILABLE after bounded retries when nothing listens", async () => {
+    const port = await freePort();
+    const counting = countingDispatcher();
+    try {
+      const started = Date.now();
+      const err = (await caught(
+        VaultClient.connect({
+          address: `http://127.0.0.1:${port}`,
+          auth: tokenAuth("s.whatever"),
+          maxRetries: 2,
+          dispatcher: counting.dispatcher,
+        }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_UNAVAILABLE");
+      expect(err.retryable).toBe(true);
+      expect(err.message).toBe(
+        `GET auth/token/lookup-self: cannot reach Vault at http://127.0.0.1:${port} (ECONNREFUSED)`,
+      );
+      expect(counting.calls).toEqual(Array(3).fill("GET /v1/auth/token/lookup-self"));
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await counting.close();
+    }
+  });
+
+  it("times out a call to a server that never answers", async () => {
+    const { createServer } = await import("node:net");
+    const sockets: import("node:net").Socket[] = [];
+    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const port = (silent.address() as import("node:net").AddressInfo).port;
+    try {
+      const started = Date.now();
+      const err = (await caught(
+        VaultClient.connect({
+          address: `http://127.0.0.1:${port}`,
+          auth: tokenAuth("s.x"),
+          timeoutMs: 300,
+          maxRetries: 1,
+        }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_UNAVAILABLE");
+      expect(err.message).toContain("UND_ERR_HEADERS_TIMEOUT");
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it("sends the namespace header so a namespaced mount is used (OpenBao namespaces)", async () => {
+    const ns = uniqueName("ns");
+    await a.must("POST", `sys/namespaces/${ns}`, {});
+    await a.must(
+      "POST",
+      "sys/mounts/kvns",
+      { type: "kv", options: { version: "2" } },
+      { "X-Vault-Namespace": ns },
+    );
+    const client = await rootClient({ namespace: ns });
+    try {
+      const kv = new KvV2(client, "kvns");
+      await kv.writeData("inside/ns", { v: "1" }, { cas: 0 });
+      expect((await kv.readData("inside/ns"))?.data).toEqual({ v: "1" });
+      const body = (await a.must("GET", "kvns/data/inside/ns", undefined, { "X-Vault-Namespace": ns })) as {
+        data: { data: unknown };
+      };
+      expect(body.data.data).toEqual({ v: "1" });
+      expect((await a.request("GET", "kvns/data/inside/ns")).status).not.toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("VaultClient over TLS (a second dev server with -dev-tls)", () => {
+  let proc: ChildProcess | undefined;
+  let dir = "";
+  let addr = "";
+  const token = "tls-test-root-token";
+
+  beforeAll(async () => {
+    const binary = useVault().binary;
+    if (!binary) throw new Error("this test needs the bao/vault binary (the default bao test backend)");
+    dir = await mkdtemp(path.join(tmpdir(), "eca-tls-"));
+    const port = await freePort();
+    addr = `https://127.0.0.1:${port}`;
+    proc = spawn(
+      binary,
+      [
+        "server",
+        "-dev",
+        "-dev-tls",
+        `-dev-tls-cert-dir=${dir}`,
+        `-dev-root-token-id=${token}`,
+        `-dev-listen-address=127.0.0.1:${port}`,
+        "-dev-no-store-token",
+      ],
+      { stdio: "ignore", env: { ...process.env, BAO_LOG_LEVEL: "error", VAULT_LOG_LEVEL: "error" } },
+    );
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const c = await VaultClient.connect({
+          address: addr,
+          auth: tokenAuth(token),
+          tls: {
+            caCertFile: path.join(dir, "vault-ca.pem"),
+            caPath: undefined,
+            clientCertFile: undefined,
+            clientKeyFile: undefined,
+            serverName: undefined,
+            skipVerify: false,
+          },
+          maxRetries: 0,
+        });
+        await c.close();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    if (proc) await stopProcess(proc);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const tls = (over: Partial<NonNullable<Parameters<typeof VaultClient.connect>[0]["tls"]>>) => ({
+    caCertFile: undefined,
+    caPath: undefined,
+    clientCertFile: undefined,
+    clientKeyFile: undefined,
+    serverName: undefined,
+    skipVerify: false,
+    ...over,
+  });
+
+  it("refuses a server certificate it cannot verify with VAULT_TLS, without retrying", async () => {
+    const counting = countingDispatcher();
+    try {
+      const err = (await caught(
+        VaultClient.connect({ address: addr, auth: tokenAuth(token), dispatcher: counting.dispatcher }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_TLS");
+      expect(err.message).toMatch(
+        /^GET auth\/token\/lookup-self: TLS handshake with Vault at https:\/\/127\.0\.0\.1:\d+ failed \(\w+/,
+      );
+      expect(counting.calls).toHaveLength(1);
+    } finally {
+      await counting.close();
+    }
+  });
+
+  it("trusts a CA file, a CA folder, or skip-verify, and checks the server name", async () => {
+    const caDir = path.join(dir, "ca-only");
+    await mkdir(caDir, { recursive: true });
+    await copyFile(path.join(dir, "vault-ca.pem"), path.join(caDir, "vault-ca.pem"));
+    await writeFile(path.join(caDir, "README.txt"), "not a certificate");
+    for (const t of [
+      tls({ caCertFile: path.join(dir, "vault-ca.pem") }),
+      tls({ caPath: caDir }),
+      tls({ skipVerify: true }),
+      tls({ caCertFile: path.join(dir, "vault-ca.pem"), serverName: "localhost" }),
+    ]) {
+      const client = await VaultClient.connect({ address: addr, auth: tokenAuth(token), tls: t });
+      expect((await client.health()).sealed).toBe(false);
+      await client.close();
+    }
+    const wrongName = (await caught(
+      VaultClient.connect({
+        address: addr,
+        auth: tokenAuth(token),
+        tls: tls({ caCertFile: path.join(dir, "vault-ca.pem"), serverName: "not-this-host.example" }),
+      }),
+    )) as RotatorError;
+    expect(wrongName.code).toBe("VAULT_TLS");
+    const missing = (await caught(
+      VaultClient.connect({
+        address: addr,
+        auth: tokenAuth(token),
+        tls: tls({ caCertFile: path.join(dir, "nope.pem") }),
+      }),
+    )) as RotatorError;
+    expect(missing.code).toBe("VAULT_TLS");
+    expect(missing.message).toBe(
+      `cannot read the CA certificate file ${path.join(dir, "nope.pem")} (ENOENT)`,
+    );
+  });
+});
