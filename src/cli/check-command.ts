@@ -50,7 +50,7 @@ Exit 0 when every required check passes, 1 otherwise, 2 when the configuration i
 
 function formatLine(line: CheckLine): string {
   const [first, ...more] = line.text.split("\n");
-  const head = `[${line.mark}]`.padEnd(7) + `${line.topic.padEnd(11)}${first ?? ""}\n`;
+  const head = `${`[${line.mark}]`.padEnd(7)}${line.topic.padEnd(11)}${first ?? ""}\n`;
   return head + more.map((m) => `${" ".repeat(18)}${m}\n`).join("");
 }
 
