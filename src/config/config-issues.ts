@@ -9,9 +9,14 @@ export function keyPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
+    else out += out === "" ? safeKey(String(part)) : `.${safeKey(String(part))}`;
   }
   return out;
+}
+
+/** Keys are names and are shown; something that cannot be a name (long, control characters) is not. */
+function safeKey(key: string): string {
+  return /^[\x20-\x7e]{1,64}$/.test(key) ? key : `<a ${key.length}-character key>`;
 }
 
 // Keys people try first for values that are deliberately not allowed in the file.
@@ -24,9 +29,8 @@ const NOT_IN_FILE: Readonly<Record<string, string>> = {
 
 export function formatIssue(issue: z.core.$ZodIssue, origins: Origins): string[] {
   if (issue.code === "unrecognized_keys") {
-    const parent = keyPath(issue.path);
     return issue.keys.map(
-      (key) => `${parent === "" ? key : `${parent}.${key}`}: unknown key${unknownKeyHint(issue.path, key)}`,
+      (key) => `${keyPath([...issue.path, key])}: unknown key${unknownKeyHint(issue.path, key)}`,
     );
   }
   const path = keyPath(issue.path);
@@ -46,7 +50,7 @@ function unknownKeyHint(parentPath: readonly PropertyKey[], key: string): string
   const candidates = KNOWN_KEYS[pattern] ?? [];
   const best = closest(key, candidates);
   if (best === undefined) return candidates.length > 0 ? ` (known keys: ${candidates.join(", ")})` : "";
-  return ` (did you mean ${pattern === "" ? best : `${parentPath.join(".")}.${best}`}?)`;
+  return ` (did you mean ${keyPath([...parentPath, best])}?)`;
 }
 
 /** The candidate within a small edit distance (case and `-`/`_` confusions count as one edit). */

@@ -308,5 +308,3 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
     { error: () => "the config file must be a YAML mapping (key: value) at the top level" },
   ) satisfies z.ZodType<Omit<Config, "sources" | "origins">>;
 }
-
-export type ConfigFileInput = z.input<ReturnType<typeof configFileSchema>>;

@@ -44,6 +44,12 @@ describe("loadConfig rejects", () => {
       "log.colour: unknown key (known keys: level)",
     ],
     [
+      "a key that cannot be a name, without showing it",
+      `vault: { "${"x".repeat(80)}": 1 }`,
+      BASE_ENV,
+      "vault.<a 80-character key>: unknown key (known keys: address, auth, namespace, tls, timeout, max_retries, kv_mount, prefixes, state_prefix, listing, scan_concurrency)",
+    ],
+    [
       "an inline token, pointing to the places a token may come from",
       "vault: { auth: { token: abc } }",
       BASE_ENV,
