@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { VaultAuthConfig } from "../../config/config-types.ts";
-import { isRotatorError, RotatorError } from "../../core/errors.ts";
+import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
 import { vaultErrorText } from "./vault-errors.ts";
 import { parseVaultBody, type VaultRequest, type VaultResponse } from "./vault-request.ts";
@@ -15,6 +15,8 @@ export interface AuthGrant {
   /** Seconds left; 0 means the token never expires (root, or no TTL). */
   readonly ttlSeconds: number;
   readonly renewable: boolean;
+  /** The TTL the token was granted with (lookup-self's creation_ttl); a renewal returning less is capped. */
+  readonly grantedTtlSeconds: number;
 }
 
 export type VaultSend = (req: VaultRequest) => Promise<VaultResponse>;
@@ -106,7 +108,12 @@ export class VaultAuthenticator {
       );
     }
     const data = parseVaultBody(LookupSelfSchema, res, call).data;
-    return { token, ttlSeconds: data.ttl, renewable: data.renewable ?? false };
+    return {
+      token,
+      ttlSeconds: data.ttl,
+      renewable: data.renewable ?? false,
+      grantedTtlSeconds: Math.max(data.creation_ttl ?? 0, data.ttl),
+    };
   }
 
   async #appRoleLogin(
@@ -177,10 +184,6 @@ function grantFrom(res: VaultResponse, call: { method: string; path: string }): 
     token: SecretValue.of(auth.client_token),
     ttlSeconds: auth.lease_duration,
     renewable: auth.renewable,
+    grantedTtlSeconds: auth.lease_duration,
   };
-}
-
-/** True for errors that say the credentials are bad, as opposed to Vault being unreachable. */
-export function isAuthRejection(err: unknown): boolean {
-  return isRotatorError(err, "VAULT_AUTH_FAILED") || isRotatorError(err, "VAULT_PERMISSION_DENIED");
 }

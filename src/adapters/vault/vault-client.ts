@@ -96,6 +96,8 @@ export class VaultClient {
   #token: SecretValue | undefined;
   /** The TTL of the last grant or renewal: a renewal that returns less means the max TTL is near. */
   #grantedTtl = 0;
+  /** The last renewal returned less than the grant before it: the token is near its max TTL. */
+  #capped = false;
   #expiresAtMs = Number.POSITIVE_INFINITY;
   #tokenCheckedAtMs = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
@@ -235,17 +237,21 @@ export class VaultClient {
 
   async #authenticate(reason: string): Promise<void> {
     const grant = await this.#auth.authenticate((r) => this.#sendWithRetries(r));
+    const previous = this.#token;
     this.#token = grant.token;
     this.#log.debug(
       { authMethod: this.authMethod, ttlSeconds: grant.ttlSeconds, renewable: grant.renewable, reason },
       "vault token obtained",
     );
-    this.#grantedTtl = grant.ttlSeconds;
-    this.#scheduleFrom(grant, false);
+    // A token file that still holds the same capped token: renewing it again would not help either.
+    const sameCapped = this.#capped && (previous?.equals(grant.token) ?? false);
+    this.#grantedTtl = sameCapped ? this.#grantedTtl : grant.grantedTtlSeconds;
+    this.#scheduleFrom(grant, sameCapped);
   }
 
   /** Renew at about 2/3 of the TTL (jittered down by up to 10 %), or re-login when renewing no longer helps. */
   #scheduleFrom(grant: Pick<AuthGrant, "ttlSeconds" | "renewable">, capped: boolean): void {
+    this.#capped = capped;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     // ttl 0: a token that never expires (root, or no TTL) needs no renewal.

@@ -61,10 +61,17 @@ describe("token auth", () => {
     try {
       // An agent sink would rewrite the file with a fresh token; the client must pick it up by itself.
       await writeFile(file, await a.createToken({ policies: ["default", marker], ttl: "1h" }));
-      await sleep(8_500);
+      // Renewal at ~4 s returns less than 6 s (max TTL 9 s): capped, so the file is re-read at 2/3 of that.
+      const reloaded = () =>
+        log.lines.some((l) => (l.obj as { reason?: string }).reason === "reauthenticate");
+      const deadline = Date.now() + 8_500;
+      while (!reloaded() && Date.now() < deadline) await sleep(100);
       expect(
         log.lines.some((l) => l.msg === "vault token renewed" && (l.obj as { capped: boolean }).capped),
       ).toBe(true);
+      expect(reloaded()).toBe(true);
+      // It happened on schedule, not because a request hit the expired token.
+      expect(log.lines.some((l) => l.msg.includes("no longer valid"))).toBe(false);
       expect((await client.lookupSelf()).policies).toContain(marker);
     } finally {
       await client.close();

@@ -8,7 +8,14 @@ import { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import { RotatorError } from "../../../src/core/errors.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
 import { freePort, stopProcess } from "../../support/vault-backend.ts";
-import { caught, connectWithToken, countingDispatcher, rootClient, tokenAuth } from "./vault-test-kit.ts";
+import {
+  caught,
+  connectWithToken,
+  countingDispatcher,
+  recordingLog,
+  rootClient,
+  tokenAuth,
+} from "./vault-test-kit.ts";
 
 describe("VaultClient against the real server", () => {
   const a = admin();
@@ -125,6 +132,49 @@ describe("VaultClient against the real server", () => {
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();
+    }
+  });
+
+  it("waits as long as Retry-After says on a 429 before retrying a read, and never retries a rate-limited write", async () => {
+    const mount = uniqueName("rl");
+    await a.mountKv(mount, 2);
+    await a.seedKv(mount, "x", { v: 1 });
+    await a.must("POST", "sys/quotas/config", { enable_rate_limit_response_headers: true });
+    const counting = countingDispatcher();
+    const log = recordingLog();
+    const client = await rootClient({ dispatcher: counting.dispatcher, maxRetries: 2, log });
+    try {
+      const kv = new KvV2(client, mount);
+      await kv.checkMount();
+      await a.must("POST", `sys/quotas/rate-limit/${mount}`, { rate: 1, interval: "3s", path: `${mount}/` });
+      counting.calls.length = 0;
+      // The quota allows one request per 3 s: the rest of these reads are answered 429 with Retry-After.
+      await Promise.allSettled([kv.readMetadata("x"), kv.readMetadata("x")]);
+      const retries = log.lines.filter((l) => l.msg === "vault call failed; retrying");
+      expect(retries.length).toBeGreaterThanOrEqual(1);
+      expect(retries.every((r) => (r.obj as { code: string }).code === "VAULT_RATE_LIMITED")).toBe(true);
+      // Our own first backoff step is at most 200 ms; a wait of a second or more came from the server's header.
+      expect(Math.max(...retries.map((r) => (r.obj as { delayMs: number }).delayMs))).toBeGreaterThanOrEqual(
+        1_000,
+      );
+      expect(counting.calls.length).toBeGreaterThan(2);
+
+      counting.calls.length = 0;
+      const write = (await caught(async () => {
+        // Spend the interval's request first, so the write is the one that is limited.
+        await kv.writeData("x", { v: 2 }, { cas: 1 }).catch(() => undefined);
+        await kv.writeData("x", { v: 3 }, { cas: 2 });
+      })) as RotatorError;
+      expect(write.code).toBe("VAULT_RATE_LIMITED");
+      expect(write.retryable).toBe(true);
+      expect(write.message).toBe(
+        `POST ${mount}/data/x → HTTP 429: request path "${mount}/data/x": rate limit quota exceeded`,
+      );
+      expect(counting.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      await a.request("DELETE", `sys/quotas/rate-limit/${mount}`);
+      await client.close();
+      await counting.close();
     }
   });
 

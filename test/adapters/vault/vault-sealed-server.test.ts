@@ -1,7 +1,7 @@
 // A second, non-dev server (raft storage in a temp folder): starts uninitialised and sealed, is initialised and
 // unsealed through the API, and is finally stopped under a connected client.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +42,6 @@ describe("VaultClient against a sealed, then unsealed, then stopped server", () 
        }
 `,
     );
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(path.join(dir, "data"));
     proc = spawn(binary, ["server", `-config=${path.join(dir, "server.hcl")}`], {
       stdio: ["ignore", "ignore", "pipe"],
