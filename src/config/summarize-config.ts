@@ -1,6 +1,7 @@
 // The redacted summary `check` prints: each setting with the source that set it. Secrets (the token, the
 // AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
 // not to carry credentials (an address with a user, password or query is refused).
+import { formatExactDuration } from "../core/duration.ts";
 import type { Config, VaultAuthConfig } from "./config-types.ts";
 
 export function summarizeConfig(cfg: Config): string {
@@ -22,7 +23,7 @@ export function summarizeConfig(cfg: Config): string {
   add("vault.tls.client_key", v.tls.clientKeyFile);
   add("vault.tls.server_name", v.tls.serverName);
   add("vault.tls.skip_verify", v.tls.skipVerify ? "true (TLS verification is OFF)" : "false");
-  add("vault.timeout", compactDuration(v.timeoutMs));
+  add("vault.timeout", formatExactDuration(v.timeoutMs));
   add("vault.max_retries", String(v.maxRetries));
   add("vault.kv_mount", v.kvMount);
   add("vault.prefixes", v.prefixes.join(", "));
@@ -42,12 +43,12 @@ export function summarizeConfig(cfg: Config): string {
     }
   }
   const r = cfg.rotation;
-  add("rotation.scan_interval", compactDuration(r.scanIntervalMs));
-  add("rotation.soak", compactDuration(r.soakMs));
-  add("rotation.verify_timeout", compactDuration(r.verifyTimeoutMs));
+  add("rotation.scan_interval", formatExactDuration(r.scanIntervalMs));
+  add("rotation.soak", formatExactDuration(r.soakMs));
+  add("rotation.verify_timeout", formatExactDuration(r.verifyTimeoutMs));
   add("rotation.concurrency", String(r.concurrency));
-  add("rotation.warning_window", compactDuration(r.warningWindowMs));
-  add("rotation.stuck_after", compactDuration(r.stuckAfterMs));
+  add("rotation.warning_window", formatExactDuration(r.warningWindowMs));
+  add("rotation.stuck_after", formatExactDuration(r.stuckAfterMs));
   add("report.schedule", cfg.report.schedule); // cron, evaluated in UTC
   add("audit.file", cfg.audit.file);
   add("server.listen", cfg.server.listen);
@@ -76,22 +77,4 @@ function addAuth(auth: VaultAuthConfig, add: (key: string, shown: string | undef
       add("vault.auth.jwt_file", auth.jwtFile);
       break;
   }
-}
-
-/** Exact, in the file's own syntax: 90000 → "1m30s", 1_209_600_000 → "14d", 0 → "0s". */
-export function compactDuration(ms: number): string {
-  let rest = Math.round(ms / 1000);
-  if (rest === 0) return "0s";
-  let out = "";
-  for (const [unit, size] of [
-    ["d", 86_400],
-    ["h", 3_600],
-    ["m", 60],
-    ["s", 1],
-  ] as const) {
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    if (n > 0) out += `${n}${unit}`;
-  }
-  return out;
 }

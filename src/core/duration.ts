@@ -72,21 +72,35 @@ export function parseDuration(text: unknown, opts: ParseDurationOptions = {}): D
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "?";
   const sign = ms < 0 ? "-" : "";
-  let rest = Math.floor(Math.abs(ms) / SECOND_MS);
-  const parts: string[] = [];
-  for (const [unit, size] of [
-    ["d", 86_400],
-    ["h", 3_600],
-    ["m", 60],
-    ["s", 1],
-  ] as const) {
+  const parts = splitDuration(Math.floor(Math.abs(ms) / SECOND_MS));
+  // Two parts at most; a zero second part is dropped ("3d", not "3d 0h").
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first === -1) return "0s";
+  const shown = parts.slice(first, first + 2).filter(([n], i) => i === 0 || n > 0);
+  return sign + shown.map(([n, unit]) => `${n}${unit}`).join(" ");
+}
+
+/** Exact, in the syntax parseDuration reads: 90000 → "1m30s", 1_209_600_000 → "14d", 0 → "0s". */
+export function formatExactDuration(ms: number): string {
+  const parts = splitDuration(Math.round(ms / SECOND_MS)).filter(([n]) => n > 0);
+  return parts.length === 0 ? "0s" : parts.map(([n, unit]) => `${n}${unit}`).join("");
+}
+
+/** Whole seconds → [count, unit] for days, hours, minutes and seconds, largest first. */
+function splitDuration(totalSeconds: number): Array<[number, string]> {
+  let rest = totalSeconds;
+  return (
+    [
+      ["d", 86_400],
+      ["h", 3_600],
+      ["m", 60],
+      ["s", 1],
+    ] as const
+  ).map(([unit, size]) => {
     const n = Math.floor(rest / size);
     rest -= n * size;
-    if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`);
-    if (parts.length === 2) break;
-  }
-  const shown = parts.filter((p, i) => i === 0 || !p.startsWith("0"));
-  return shown.length === 0 ? "0s" : sign + shown.join(" ");
+    return [n, unit];
+  });
 }
 
 /** Relative to now, for tables: `in 12d`, `3d 4h ago`, `now`. msFromNow > 0 means in the future. */

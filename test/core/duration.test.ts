@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   DAY_MS,
   formatDuration,
+  formatExactDuration,
   formatRelative,
   HOUR_MS,
   MAX_DURATION_MS,
@@ -112,5 +113,17 @@ describe("formatRelative", () => {
     [0, "now"],
   ])("shows %d ms from now as %j", (ms, text) => {
     expect(formatRelative(ms)).toBe(text);
+  });
+});
+
+describe("formatExactDuration", () => {
+  it.each([
+    [0, "0s"],
+    [90_000, "1m30s"],
+    [14 * 86_400_000, "14d"],
+    [86_400_000 + 2 * 3_600_000 + 5_000, "1d2h5s"],
+  ])("writes %d ms as %s, which parseDuration reads back exactly", (ms, text) => {
+    expect(formatExactDuration(ms)).toBe(text);
+    if (ms > 0) expect(parseDuration(text)).toEqual({ ok: true, ms });
   });
 });
