@@ -1,5 +1,5 @@
-// A second, non-dev server (raft storage in a temp folder): starts uninitialised and sealed, is initialised and
-// unsealed through the API, and is finally stopped under a connected client.
+// A second, non-dev server (test/support/standalone-server.ts): starts uninitialised and sealed, is initialised
+// and unsealed through the API, and is finally stopped under a connected client.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,63 +8,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import type { RotatorError } from "../../../src/core/errors.ts";
+import { type StandaloneServer, startStandaloneServer } from "../../support/standalone-server.ts";
 import { useVault, VaultAdmin } from "../../support/vault-admin.ts";
-import { freePort, stopProcess, waitForHealthy } from "../../support/vault-backend.ts";
+import { waitForHealthy } from "../../support/vault-backend.ts";
 import { caught, countingDispatcher, tokenAuth } from "./vault-test-kit.ts";
 
 describe("VaultClient against a sealed, then unsealed, then stopped server", () => {
-  let proc: ChildProcess | undefined;
-  let dir = "";
+  let server: StandaloneServer | undefined;
   let addr = "";
   let rootToken = "";
-  let stderr = "";
 
   beforeAll(async () => {
     const binary = useVault().binary;
     if (!binary) throw new Error("this test needs the bao/vault binary (the default bao test backend)");
-    dir = await mkdtemp(path.join(tmpdir(), "eca-sealed-"));
-    const [port, clusterPort] = [await freePort(), await freePort()];
-    addr = `http://127.0.0.1:${port}`;
-    // OpenBao 2.7 has no "file" storage any more; single-node raft is its replacement for tests.
-    await writeFile(
-      path.join(dir, "server.hcl"),
-      `disable_mlock = true
-       api_addr = "${addr}"
-       cluster_addr = "http://127.0.0.1:${clusterPort}"
-       storage "raft" {
-         path = "${path.join(dir, "data").replaceAll("\\", "/")}"
-         node_id = "sealed-test"
-       }
-       listener "tcp" {
-         address = "127.0.0.1:${port}"
-         cluster_address = "127.0.0.1:${clusterPort}"
-         tls_disable = true
-       }
-`,
-    );
-    await mkdir(path.join(dir, "data"));
-    proc = spawn(binary, ["server", `-config=${path.join(dir, "server.hcl")}`], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, BAO_LOG_LEVEL: "warn", VAULT_LOG_LEVEL: "warn" },
-    });
-    proc.stderr?.on("data", (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-4000);
-    });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const status = await fetch(`${addr}/v1/sys/health`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status !== 0) break;
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`server did not start: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startStandaloneServer(binary);
+    addr = server.addr;
   });
 
   afterAll(async () => {
-    if (proc) await stopProcess(proc);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it("says the server is sealed (VAULT_SEALED) before it is initialised, then works once unsealed", async () => {
@@ -91,7 +53,7 @@ describe("VaultClient against a sealed, then unsealed, then stopped server", () 
 
     const adm = new VaultAdmin({ addr, token: rootToken, backend: "bao", binary: undefined });
     await adm.must("PUT", "sys/unseal", { key: init.keys_base64[0] });
-    await waitForHealthy(addr, 30_000, proc);
+    await waitForHealthy(addr, 30_000);
     await adm.mountKv("secret", 2);
 
     const client = await VaultClient.connect({ address: addr, auth: tokenAuth(rootToken) });
@@ -117,7 +79,7 @@ describe("VaultClient against a sealed, then unsealed, then stopped server", () 
     try {
       const kv = new KvV2(client, "secret");
       await kv.checkMount();
-      if (proc) await stopProcess(proc);
+      await server?.stop();
       counting.calls.length = 0;
       const read = (await caught(kv.readMetadata("after/unseal"))) as RotatorError;
       expect(read.code).toBe("VAULT_UNAVAILABLE");
