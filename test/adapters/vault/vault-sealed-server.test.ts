@@ -1,9 +1,3 @@
-// A second, non-dev server (test/support/standalone-server.ts): starts uninitialised and sealed, is initialised
-// and unsealed through the API, and is finally stopped under a connected client.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
