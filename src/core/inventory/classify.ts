@@ -95,6 +95,7 @@ function describePolicy(policy: CredentialPolicy) {
     rotationState: policy.rotationState,
     lastError: policy.lastRotationError,
     autoRotate: policy.autoRotate,
+    rotateWindow: policy.rotateWindow,
     consumers: policy.consumers,
     contact: policy.rotationContact,
     trigger: policy.trigger,

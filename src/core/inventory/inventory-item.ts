@@ -1,7 +1,14 @@
 // One row of the inventory: what `scan` lists, what the expiry report groups, what metrics count.
 
 import type { DeadlineBasis, PeriodSource } from "./deadline.ts";
-import type { CredentialType, Provider, Risk, RotationState, TriggerMode } from "./policy-fields.ts";
+import type {
+  CredentialType,
+  Provider,
+  Risk,
+  RotateWindow,
+  RotationState,
+  TriggerMode,
+} from "./policy-fields.ts";
 
 /**
  * The closed set of states, in precedence order: when several apply, the first one wins.
@@ -52,6 +59,8 @@ export interface InventoryItem {
   /** last_rotation_error as written by the rotator (free text, at most 512 characters). */
   readonly lastError?: string | undefined;
   readonly autoRotate?: boolean | undefined;
+  /** rotate_window: when scheduled rotations may start (UTC); undefined means any time. */
+  readonly rotateWindow?: RotateWindow | undefined;
   readonly consumers: readonly string[];
   readonly contact?: string | undefined;
   readonly trigger?: { readonly mode: TriggerMode; readonly reason?: string | undefined } | undefined;

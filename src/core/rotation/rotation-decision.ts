@@ -1,0 +1,84 @@
+// Should the rotator start a rotation of this credential now, and how? Pure: one classified inventory item
+// and the time in, one decision out. The engine (scheduler, `run --once`) acts on it; `scan` could show it.
+//
+// Order of the rules, and why:
+// 1. unmanaged and invalid credentials are never touched (invalid metadata is reported, not guessed at);
+// 2. a rotation under way is left to its journal, which resumes it; a flag set meanwhile waits for it;
+// 3. an operator's flag (rotate=now|emergency) acts at once, whatever the deadline, window or auto_rotate,
+//    and is the only way out of `failed` (no automatic retries after the capped attempts: no endless loops);
+// 4. scheduled rotation honours auto_rotate=false, starts SCHEDULE_LEAD before the deadline (or when the
+//    warning window opens, if that is shorter) so a daily rotate_window always falls before the deadline, and
+//    only inside rotate_window. An overdue credential is due at once, still inside its window.
+import { DAY_MS, formatDuration } from "../duration.ts";
+import type { InventoryItem } from "../inventory/inventory-item.ts";
+import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
+
+export const SCHEDULE_LEAD_MS = DAY_MS;
+
+export type RotationMode = "standard" | "emergency";
+
+export type RotationDecision =
+  | {
+      readonly act: true;
+      readonly mode: RotationMode;
+      readonly trigger: "flag" | "schedule";
+      readonly reason: string;
+    }
+  | { readonly act: false; readonly reason: string; readonly notBefore?: Date | undefined };
+
+export function decideRotation(item: InventoryItem, now: Date): RotationDecision {
+  if (item.state === "unmanaged") return skip("unmanaged: eca-rotator never writes to it");
+  if (item.state === "invalid") return skip(`invalid metadata: ${item.reason ?? "see scan"}`);
+  if (item.rotationState === "in_progress" || item.rotationState === "awaiting_promotion") {
+    return skip(`a rotation is under way (${item.rotationState}); its journal resumes it`);
+  }
+  if (item.trigger !== undefined) {
+    const mode: RotationMode = item.trigger.mode === "emergency" ? "emergency" : "standard";
+    const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
+    return { act: true, mode, trigger: "flag", reason: `rotate=${item.trigger.mode} requested${why}` };
+  }
+  if (item.rotationState === "failed") return skip("the last rotation failed: set rotate=now to try again");
+  if (item.autoRotate === false) return skip("auto_rotate=false: only a flag or the CLI rotates it");
+  if (item.deadline === undefined) return skip("no deadline could be computed");
+
+  const lead = Math.min(item.warningWindowMs ?? SCHEDULE_LEAD_MS, SCHEDULE_LEAD_MS);
+  const dueAt = new Date(item.deadline.getTime() - lead);
+  if (now < dueAt)
+    return {
+      act: false,
+      reason: `not due for ${formatDuration(dueAt.getTime() - now.getTime())}`,
+      notBefore: dueAt,
+    };
+  if (!isInRotateWindow(item.rotateWindow, now)) {
+    return {
+      act: false,
+      reason: `due, waiting for rotate_window ${formatWindow(item.rotateWindow)} UTC`,
+      notBefore: nextWindowStart(item.rotateWindow, now),
+    };
+  }
+  const when =
+    now >= item.deadline
+      ? `overdue by ${formatDuration(now.getTime() - item.deadline.getTime())}`
+      : `deadline in ${formatDuration(item.deadline.getTime() - now.getTime())}`;
+  return { act: true, mode: "standard", trigger: "schedule", reason: `scheduled: ${when}` };
+}
+
+function skip(reason: string): RotationDecision {
+  return { act: false, reason };
+}
+
+function formatWindow(w: RotateWindow | undefined): string {
+  if (w === undefined) return "any time";
+  const hhmm = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+  return `${hhmm(w.startMinute)}-${hhmm(w.endMinute)}`;
+}
+
+/** The next instant (UTC, whole minute) at which the window opens, strictly after `now`'s minute. */
+function nextWindowStart(w: RotateWindow | undefined, now: Date): Date | undefined {
+  if (w === undefined) return undefined;
+  const start = new Date(
+    Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 0, w.startMinute),
+  );
+  return start > now ? start : new Date(start.getTime() + DAY_MS);
+}
