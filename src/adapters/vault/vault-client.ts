@@ -9,6 +9,7 @@ import type { VaultAuthConfig, VaultTlsConfig } from "../../config/config-types.
 import { type Clock, systemClock } from "../../core/clock.ts";
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import { type AuthGrant, VaultAuthenticator } from "./vault-auth.ts";
 import { buildVaultDispatcher } from "./vault-dispatcher.ts";
 import { errorFromAnswer, errorFromTransport } from "./vault-errors.ts";
@@ -456,20 +457,11 @@ function isRetryable(err: unknown): boolean {
   return isRotatorError(err, "VAULT_UNAVAILABLE") || isRotatorError(err, "VAULT_RATE_LIMITED");
 }
 
-/** Exponential backoff with "equal jitter"; a server's Retry-After (capped) wins when it says more. */
+/** Exponential backoff with jitter; a server's Retry-After (capped) wins when it says more. */
 function retryDelayMs(attempt: number, err: unknown): number {
-  const exp = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt);
-  const jittered = exp / 2 + Math.random() * (exp / 2);
+  const jittered = backoffDelayMs(attempt, { baseMs: RETRY_BASE_MS, capMs: RETRY_CAP_MS });
   const { retryAfterMs: ra } = isRotatorError(err) ? err.context : {};
   return typeof ra === "number" ? Math.max(jittered, Math.min(ra, RETRY_AFTER_CAP_MS)) : jittered;
-}
-
-function parseRetryAfter(value: string | undefined, clock: Clock): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - clock.now().getTime());
 }
 
 function codeOf(err: unknown): string {

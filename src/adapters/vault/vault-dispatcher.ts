@@ -2,9 +2,10 @@
 // and TLS from VAULT_CACERT / VAULT_CAPATH / client certificate / server name / skip-verify.
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import type { VaultTlsConfig } from "../../config/config-types.ts";
 import { RotatorError } from "../../core/errors.ts";
+import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 
 async function readTlsFile(file: string, what: string): Promise<Buffer> {
   try {
@@ -48,16 +49,11 @@ export async function buildVaultDispatcher(
     ? await readTlsFile(tls.clientCertFile, "client certificate file")
     : undefined;
   const key = tls?.clientKeyFile ? await readTlsFile(tls.clientKeyFile, "client key file") : undefined;
-  return new Agent({
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: {
-      timeout: timeoutMs,
-      rejectUnauthorized: !(tls?.skipVerify ?? false),
-      ...(ca.length > 0 ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      ...(tls?.serverName ? { servername: tls.serverName } : {}),
-    },
+  return buildTimeoutAgent(timeoutMs, {
+    rejectUnauthorized: !(tls?.skipVerify ?? false),
+    ca,
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(tls?.serverName ? { servername: tls.serverName } : {}),
   });
 }

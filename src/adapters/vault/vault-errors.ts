@@ -2,6 +2,13 @@
 // "<METHOD> <api path> → HTTP <status>: <Vault's error text>". The API path never carries a query string,
 // and Vault's error texts name paths and reasons, not secret values; they are still normalised and truncated.
 import { RotatorError } from "../../core/errors.ts";
+import {
+  isTlsErrorCode,
+  isUnavailableCode,
+  safeOrigin,
+  transportErrorCode,
+  truncateOneLine,
+} from "../http/transport-errors.ts";
 
 const MAX_VAULT_TEXT = 200;
 
@@ -30,12 +37,7 @@ export function vaultErrorText(errors: readonly string[]): string {
     .flatMap((e) => e.split("\n"))
     .map((line) => line.replace(/^\s*\*\s*/, "").trim())
     .filter((line) => line !== "" && !/^\d+ errors? occurred:$/.test(line));
-  return truncate([...new Set(parts)].join("; "), MAX_VAULT_TEXT);
-}
-
-function truncate(text: string, max: number): string {
-  const oneLine = text.replace(/\s+/g, " ").trim();
-  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
+  return truncateOneLine([...new Set(parts)].join("; "), MAX_VAULT_TEXT);
 }
 
 export function isInvalidKvV2Path(warnings: readonly string[]): boolean {
@@ -93,67 +95,21 @@ function defaultText(status: number): string {
   }
 }
 
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_DESTROYED",
-  "UND_ERR_ABORTED",
-  "ABORT_ERR",
-]);
-
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_|HOSTNAME_MISMATCH)/;
-
-/** The first error code found on an error, its cause or (happy-eyeballs) its aggregated errors. */
-function findCode(err: unknown, depth = 0): string | undefined {
-  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown };
-  if (typeof e.code === "string" && e.code !== "") return e.code;
-  if (e.name === "AbortError" || e.name === "TimeoutError") return "ABORT_ERR";
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const code = findCode(inner, depth + 1);
-      if (code) return code;
-    }
-  }
-  return findCode(e.cause, depth + 1);
-}
-
-/** The address without credentials, path or query: safe for messages. */
-export function safeOrigin(address: string): string {
-  try {
-    return new URL(address).origin;
-  } catch {
-    return "(invalid address)";
-  }
-}
-
 /** A transport failure (no HTTP answer) → VAULT_UNAVAILABLE (retryable) or VAULT_TLS. */
 export function errorFromTransport(call: VaultCallInfo, address: string, err: unknown): RotatorError {
-  const code = findCode(err) ?? "UNKNOWN";
+  const code = transportErrorCode(err) ?? "UNKNOWN";
   const where = `${call.method} ${call.path}`;
   const context = { method: call.method, path: call.path, errorCode: code };
-  if (TLS_CODE.test(code)) {
+  if (isTlsErrorCode(code)) {
     return new RotatorError(
       "VAULT_TLS",
       `${where}: TLS handshake with Vault at ${safeOrigin(address)} failed (${code})`,
       { retryable: false, context, cause: err },
     );
   }
-  const reason = UNAVAILABLE_CODES.has(code)
+  const reason = isUnavailableCode(code)
     ? code
-    : `${code}: ${truncate(String((err as Error)?.message ?? err), 120)}`;
+    : `${code}: ${truncateOneLine(String((err as Error)?.message ?? err), 120)}`;
   return new RotatorError(
     "VAULT_UNAVAILABLE",
     `${where}: cannot reach Vault at ${safeOrigin(address)} (${reason})`,
