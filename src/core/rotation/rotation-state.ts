@@ -1,0 +1,107 @@
+// The rotation as an explicit state machine (rotation-protocol.md). A state names the last step that is
+// durably done (written to the journal in Vault); the engine runs the step that leads out of it. Pure data:
+// the step functions that act live beside the engine and consult `nextSteps` before every journal write, so
+// a resumed or duplicated run can never jump the order.
+//
+// Standard:  claimed → inspected → staging → staged → verified → published → promoting → promoted
+//            → verified_main → retired → closed
+//            (published holds promote_after: the soak is a wait between published and promoting, not a state)
+// Emergency: claimed → inspected → staging → staged → promoting → promoted → retired → verified_main
+//            → published → closed   (revoke first, publish last; the outage runs from promoted to published)
+// Rollback:  before promotion (staging … published) → rolling_back → rolled_back
+// Failure:   any non-terminal state → failed (after capped attempts; an operator's flag starts afresh)
+
+export const ROTATION_STATES = [
+  "claimed",
+  "inspected",
+  "staging", // intent journaled before POST staged: an orphaned staged set can be recognised as ours
+  "staged", // the new pair is in the journal (in Vault) from here on
+  "verified", // the new pair can log in (propagation waited out)
+  "published", // the new pair is the current KV version; the old one is previous_*
+  "promoting", // intent journaled before PATCH rotate: on an uncertain answer, re-read the main key
+  "promoted", // Salesforce's main pair is the new one
+  "verified_main", // the new pair works as the main pair
+  "retired", // the old pair is proven dead and previous_* cleared
+  "closed", // metadata stamped (rotation_verified_at, last_rotated, …), journal and lease released
+  "rolling_back",
+  "rolled_back",
+  "failed",
+] as const;
+export type RotationStep = (typeof ROTATION_STATES)[number];
+export type RotationMode = "standard" | "emergency";
+
+export const TERMINAL_STATES: ReadonlySet<RotationStep> = new Set(["closed", "rolled_back", "failed"]);
+
+const STANDARD_ORDER: readonly RotationStep[] = [
+  "claimed",
+  "inspected",
+  "staging",
+  "staged",
+  "verified",
+  "published",
+  "promoting",
+  "promoted",
+  "verified_main",
+  "retired",
+  "closed",
+];
+
+const EMERGENCY_ORDER: readonly RotationStep[] = [
+  "claimed",
+  "inspected",
+  "staging",
+  "staged",
+  "promoting",
+  "promoted",
+  "retired",
+  "verified_main",
+  "published",
+  "closed",
+];
+
+/** States from which the staged set can still be thrown away: Salesforce's main pair is still the old one. */
+const ROLLBACK_FROM: ReadonlySet<RotationStep> = new Set(["staging", "staged", "verified", "published"]);
+
+export function stepOrder(mode: RotationMode): readonly RotationStep[] {
+  return mode === "emergency" ? EMERGENCY_ORDER : STANDARD_ORDER;
+}
+
+/** Every state a journal in `from` may move to next, in this mode. Terminal states lead nowhere. */
+export function nextSteps(mode: RotationMode, from: RotationStep): readonly RotationStep[] {
+  if (TERMINAL_STATES.has(from)) return [];
+  if (from === "rolling_back") return ["rolled_back", "failed"];
+  const order = stepOrder(mode);
+  const i = order.indexOf(from);
+  const out: RotationStep[] = [];
+  const forward = i >= 0 ? order[i + 1] : undefined;
+  if (forward !== undefined) out.push(forward);
+  // Emergency mode promotes before publishing, so it has no rollback window after staging: the old pair is
+  // meant to die. A failed emergency verification is a loud failure, not a silent restore.
+  if (mode === "standard" && ROLLBACK_FROM.has(from)) out.push("rolling_back");
+  out.push("failed");
+  return out;
+}
+
+export function canTransition(mode: RotationMode, from: RotationStep, to: RotationStep): boolean {
+  return nextSteps(mode, from).includes(to);
+}
+
+/** Has Salesforce's main pair possibly changed? From here on there is no way back to the old pair. */
+export function isPastPromotion(mode: RotationMode, step: RotationStep): boolean {
+  const order = stepOrder(mode);
+  const i = order.indexOf(step);
+  return i >= order.indexOf("promoting");
+}
+
+/** The metadata rotation_state an operator sees while a journal is in `step`. */
+export function visibleState(
+  step: RotationStep,
+  promoteAfter?: Date,
+  now?: Date,
+): "in_progress" | "awaiting_promotion" | "idle" | "failed" {
+  if (step === "failed") return "failed";
+  if (step === "closed" || step === "rolled_back") return "idle";
+  if (step === "published" && promoteAfter !== undefined && now !== undefined && now < promoteAfter)
+    return "awaiting_promotion";
+  return "in_progress";
+}
