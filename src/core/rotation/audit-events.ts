@@ -1,0 +1,41 @@
+// The closed list of audit events (product.md 5). One event per step; never a secret: consumer keys appear
+// only as a keyed fingerprint, secrets never.
+import type { RotationMode, RotationStep } from "./rotation-state.ts";
+
+export const AUDIT_EVENT_TYPES = [
+  "rotation.started",
+  "rotation.resumed",
+  "rotation.staged",
+  "rotation.verified",
+  "rotation.published",
+  "rotation.promoted",
+  "rotation.retired",
+  "rotation.completed",
+  "rotation.failed",
+  "rotation.rolled_back",
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export type RotationTrigger = "schedule" | "flag" | "cli" | "http";
+
+export interface AuditEvent {
+  readonly type: AuditEventType;
+  readonly time: string; // RFC 3339
+  readonly rotationId: string;
+  readonly path: string;
+  readonly provider: string;
+  readonly mode: RotationMode;
+  readonly trigger: RotationTrigger;
+  /** Who asked: "scheduler", "operator-flag", "cli", "http:<token name>"; never a token. */
+  readonly actor: string;
+  readonly step: RotationStep;
+  readonly reason?: string | undefined;
+  readonly kvVersion?: number | undefined;
+  readonly stagedId?: string | undefined;
+  /** Keyed fingerprint (HMAC) of the new consumer key: lets two events be matched without showing the key. */
+  readonly keyFingerprint?: string | undefined;
+  readonly errorCode?: string | undefined;
+  /** Emergency mode: milliseconds between promotion (old pair dead) and publication (new pair in KV). */
+  readonly outageMs?: number | undefined;
+  readonly durationMs?: number | undefined;
+}

@@ -1,0 +1,166 @@
+// The rotation journal: one record per credential under rotation, written to Vault (state_prefix) with
+// check-and-set before every irreversible Salesforce call, and holding the new pair from the moment Salesforce
+// returns it. A crashed or killed process loses nothing: the next run reads the record and resumes from its
+// step. Stored as a KV v2 entry of string fields (toJournalFields / parseJournalFields).
+import { z } from "zod";
+import { parseRfc3339 } from "../rfc3339.ts";
+import { SecretValue } from "../secret-value.ts";
+import type { RotationTrigger } from "./audit-events.ts";
+import type { IssuerTarget } from "./rotation-ports.ts";
+import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
+
+export interface JournalRecord {
+  readonly rotationId: string;
+  readonly path: string;
+  readonly provider: string;
+  readonly mode: RotationMode;
+  readonly trigger: RotationTrigger;
+  readonly actor: string;
+  readonly reason: string | undefined;
+  readonly step: RotationStep;
+  /** The lease fence this record was written under; a record from an older fence is stale. */
+  readonly fence: number;
+  readonly owner: string;
+  /** Failed attempts of the current step; capped by rotation.max_attempts. */
+  readonly attempts: number;
+  readonly startedAt: Date;
+  readonly updatedAt: Date;
+  /** The credential's KV version when the rotation started (the version the publish must build on). */
+  readonly kvVersionRead: number;
+  readonly kvVersionPublished: number | undefined;
+  readonly target: IssuerTarget | undefined;
+  readonly oldClientId: string | undefined;
+  readonly stagedId: string | undefined;
+  readonly newClientId: string | undefined;
+  readonly newSecret: SecretValue | undefined;
+  /** Standard mode: when the soak ends and promotion may run. */
+  readonly promoteAfter: Date | undefined;
+  /** When Salesforce's main pair changed (emergency mode's outage starts here). */
+  readonly promotedAt: Date | undefined;
+  /** "CODE: message" of the last failure; never a secret. */
+  readonly lastError: string | undefined;
+}
+
+const SECRET_FIELD = "new_secret";
+
+/** The KV fields of a record: every value a string, the new secret as a SecretValue (revealed only by the store). */
+export function toJournalFields(r: JournalRecord): Record<string, string | SecretValue> {
+  const out: Record<string, string | SecretValue> = {
+    rotation_id: r.rotationId,
+    path: r.path,
+    provider: r.provider,
+    mode: r.mode,
+    trigger: r.trigger,
+    actor: r.actor,
+    step: r.step,
+    fence: String(r.fence),
+    owner: r.owner,
+    attempts: String(r.attempts),
+    started_at: r.startedAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+    kv_version_read: String(r.kvVersionRead),
+  };
+  const optional: Record<string, string | undefined> = {
+    reason: r.reason,
+    kv_version_published: r.kvVersionPublished?.toString(),
+    connection: r.target?.connection,
+    app_id: r.target?.appId,
+    consumer_id: r.target?.consumerId,
+    old_client_id: r.oldClientId,
+    staged_id: r.stagedId,
+    new_client_id: r.newClientId,
+    promote_after: r.promoteAfter?.toISOString(),
+    promoted_at: r.promotedAt?.toISOString(),
+    last_error: r.lastError,
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
+  if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
+  return out;
+}
+
+const text = z.string().min(1);
+const count = z
+  .string()
+  .regex(/^\d{1,12}$/)
+  .transform(Number);
+const time = z.string().transform((s, ctx) => {
+  const d = parseRfc3339(s);
+  if (d === undefined) {
+    ctx.addIssue({ code: "custom", message: "not an RFC 3339 time" });
+    return z.NEVER;
+  }
+  return d;
+});
+
+const JournalFieldsSchema = z.looseObject({
+  rotation_id: text,
+  path: text,
+  provider: text,
+  mode: z.enum(["standard", "emergency"]),
+  trigger: z.enum(["schedule", "flag", "cli", "http"]),
+  actor: text,
+  step: z.enum(ROTATION_STATES),
+  fence: count,
+  owner: text,
+  attempts: count,
+  started_at: time,
+  updated_at: time,
+  kv_version_read: count,
+  reason: z.string().optional(),
+  kv_version_published: count.optional(),
+  connection: text.optional(),
+  app_id: text.optional(),
+  consumer_id: text.optional(),
+  old_client_id: text.optional(),
+  staged_id: text.optional(),
+  new_client_id: text.optional(),
+  new_secret: text.optional(),
+  promote_after: time.optional(),
+  promoted_at: time.optional(),
+  last_error: z.string().optional(),
+});
+
+/** Parses what the store read back. A record that does not parse is reported, never guessed at. */
+export function parseJournalFields(
+  data: Readonly<Record<string, unknown>>,
+): { ok: true; record: JournalRecord } | { ok: false; reason: string } {
+  const parsed = JournalFieldsSchema.safeParse(data);
+  if (!parsed.success) {
+    // Issue paths only: a value could be the secret.
+    const keys = [...new Set(parsed.error.issues.map((i) => i.path.join(".") || "(record)"))];
+    return { ok: false, reason: `journal record has bad or missing fields: ${keys.join(", ")}` };
+  }
+  const f = parsed.data;
+  const target =
+    f.connection !== undefined && f.app_id !== undefined && f.consumer_id !== undefined
+      ? { connection: f.connection, appId: f.app_id, consumerId: f.consumer_id }
+      : undefined;
+  return {
+    ok: true,
+    record: {
+      rotationId: f.rotation_id,
+      path: f.path,
+      provider: f.provider,
+      mode: f.mode,
+      trigger: f.trigger,
+      actor: f.actor,
+      reason: f.reason,
+      step: f.step,
+      fence: f.fence,
+      owner: f.owner,
+      attempts: f.attempts,
+      startedAt: f.started_at,
+      updatedAt: f.updated_at,
+      kvVersionRead: f.kv_version_read,
+      kvVersionPublished: f.kv_version_published,
+      target,
+      oldClientId: f.old_client_id,
+      stagedId: f.staged_id,
+      newClientId: f.new_client_id,
+      newSecret: f.new_secret === undefined ? undefined : SecretValue.of(f.new_secret),
+      promoteAfter: f.promote_after,
+      promotedAt: f.promoted_at,
+      lastError: f.last_error,
+    },
+  };
+}

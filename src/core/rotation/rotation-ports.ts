@@ -1,0 +1,121 @@
+// The ports the rotation engine drives. The engine is core (no I/O of its own); adapters implement these on
+// Vault (src/adapters/vault) and Salesforce (src/adapters/salesforce), fakes implement them in memory for
+// unit tests (test/fakes). Every adapter throws RotatorError; the doc comments fix retry and idempotency.
+import type { SecretValue } from "../secret-value.ts";
+import type { AuditEvent } from "./audit-events.ts";
+import type { JournalRecord } from "./journal-record.ts";
+import type { Lease } from "./lease.ts";
+
+/** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
+export interface IssuerTarget {
+  readonly connection: string;
+  readonly appId: string; // 18 characters
+  readonly consumerId: string;
+}
+
+export interface IssuerTargetRef {
+  readonly connection: string;
+  readonly appId?: string | undefined;
+  readonly appName?: string | undefined;
+  readonly consumerId?: string | undefined;
+}
+
+export interface StagedCredential {
+  readonly id: string;
+  readonly clientId: string;
+  /** Undefined when Salesforce does not return it (the org setting for REST access to secrets is off). */
+  readonly secret: SecretValue | undefined;
+  readonly state: "active" | "rotated" | "expired";
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly elapsedMs: number;
+  readonly attempts: number;
+  /** The error code of the last refusal when !ok. */
+  readonly code?: string | undefined;
+}
+
+/** The provider side: Salesforce's staged-credentials API for one External Client App consumer. */
+export interface CredentialIssuer {
+  /** eca_app_id or eca_app_name (+ eca_consumer_id) → ids. SALESFORCE_NOT_FOUND, or POLICY_INVALID when an app has several consumers and none is named. */
+  resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget>;
+  /** The consumer key Salesforce treats as main now. Idempotent; the adapter retries it. */
+  readMainKey(target: IssuerTarget): Promise<string>;
+  /** Zero or one staged set in practice. Idempotent; the adapter retries it. */
+  listStaged(target: IssuerTarget): Promise<StagedCredential[]>;
+  /** POST staged. Never retried: on an uncertain failure it throws with context.uncertain = true and the caller re-reads with listStaged. */
+  createStaged(target: IssuerTarget): Promise<StagedCredential>;
+  /** DELETE staged/{id}. Idempotent: an id that is already gone counts as done. */
+  deleteStaged(target: IssuerTarget, stagedId: string): Promise<void>;
+  /** PATCH staged/{id} {"command":"rotate"}. Never retried: on uncertainty the caller compares readMainKey with the staged key. */
+  promote(target: IssuerTarget, stagedId: string): Promise<void>;
+  /** Can this pair log in (token + one authenticated call)? Polls through propagation delays up to timeoutMs. */
+  verifyPair(
+    connection: string,
+    clientId: string,
+    secret: SecretValue,
+    timeoutMs: number,
+  ): Promise<VerifyResult>;
+  /** One login attempt with the pair; true when Salesforce refuses it (invalid_client_id / invalid_client). */
+  isPairDead(connection: string, clientId: string, secret: SecretValue): Promise<boolean>;
+  /** The consumer key the rotator itself logs in with on this connection (for POLICY_SELF_ROTATION). */
+  ownClientId(connection: string): Promise<string>;
+}
+
+export interface StoredCredential {
+  readonly version: number;
+  /** The current version's fields; secret fields as SecretValue, others as given. */
+  readonly data: Readonly<Record<string, string | SecretValue>>;
+  readonly customMetadata: Readonly<Record<string, string>>;
+}
+
+/** The managed credential in KV v2. */
+export interface CredentialStore {
+  /** The current version; undefined when the entry or its current version is gone. */
+  read(path: string): Promise<StoredCredential | undefined>;
+  /** A new version holding the current fields merged with `fields`, only if the current version is `expectedVersion`. VAULT_CAS_CONFLICT otherwise: re-read, never blind-retry. */
+  writeFields(
+    path: string,
+    fields: Readonly<Record<string, string | SecretValue>>,
+    expectedVersion: number,
+  ): Promise<{ version: number }>;
+  /** Merge-patch custom_metadata (null removes a key); other teams' keys survive. Idempotent. */
+  patchMetadata(path: string, patch: Readonly<Record<string, string | null>>): Promise<void>;
+}
+
+export interface Versioned<T> {
+  readonly value: T;
+  readonly version: number;
+}
+
+/** The rotator's own state under state_prefix: one journal record and one lease per credential path. */
+export interface RotationStateStore {
+  readJournal(path: string): Promise<Versioned<JournalRecord> | undefined>;
+  /** cas = the version read (0 to create). VAULT_CAS_CONFLICT when someone else wrote in between. */
+  writeJournal(path: string, record: JournalRecord, cas: number): Promise<number>;
+  deleteJournal(path: string): Promise<void>;
+  /** Credential paths that have a journal record (unfinished rotations). */
+  listJournals(): AsyncIterable<string>;
+  readLease(path: string): Promise<Versioned<Lease> | undefined>;
+  writeLease(path: string, lease: Lease, cas: number): Promise<number>;
+  deleteLease(path: string): Promise<void>;
+}
+
+/** Where audit events go. A failing sink never changes a rotation's outcome: the engine logs and counts. */
+export interface AuditSink {
+  emit(event: AuditEvent): Promise<void>;
+}
+
+export interface Notification {
+  readonly kind: "rotation.completed" | "rotation.failed" | "rotation.emergency" | "rotation.rolled_back";
+  readonly path: string;
+  readonly rotationId: string;
+  /** Plain words for people; never a secret. */
+  readonly text: string;
+}
+
+/** Chat. Deduplicated and retried by the adapter; failures never change a rotation's outcome. */
+export interface Notifier {
+  notify(n: Notification): Promise<void>;
+}

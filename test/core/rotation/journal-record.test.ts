@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import {
+  type JournalRecord,
+  parseJournalFields,
+  toJournalFields,
+} from "../../../src/core/rotation/journal-record.ts";
+import { SecretValue } from "../../../src/core/secret-value.ts";
+
+const CANARY = "test-secret-canary-journal";
+
+const record: JournalRecord = {
+  rotationId: "rot-1",
+  path: "api-credentials/crm",
+  provider: "salesforce-eca",
+  mode: "standard",
+  trigger: "flag",
+  actor: "operator-flag",
+  reason: "INC-9",
+  step: "staged",
+  fence: 3,
+  owner: "replica-a",
+  attempts: 0,
+  startedAt: new Date("2026-03-01T10:00:00.000Z"),
+  updatedAt: new Date("2026-03-01T10:00:05.000Z"),
+  kvVersionRead: 7,
+  kvVersionPublished: undefined,
+  target: { connection: "prod", appId: "0xIWt0000003lOzMAI", consumerId: "888Wt00000001IAAA" },
+  oldClientId: "3MVGold",
+  stagedId: "0ugWt00000000w5",
+  newClientId: "3MVGnew",
+  newSecret: SecretValue.of(CANARY),
+  promoteAfter: undefined,
+  promotedAt: undefined,
+  lastError: undefined,
+};
+
+/** What the store does: reveal secrets into plain strings for Vault. */
+function asStored(fields: Record<string, string | SecretValue>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? v : v.reveal()]),
+  );
+}
+
+describe("journal record fields", () => {
+  it("round-trips through the KV representation, secret included", () => {
+    const parsed = parseJournalFields(asStored(toJournalFields(record)));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.record.newSecret?.reveal()).toBe(CANARY);
+    expect({ ...parsed.record, newSecret: undefined }).toEqual({ ...record, newSecret: undefined });
+  });
+
+  it("keeps the secret a SecretValue in the fields, so serialising them never shows it", () => {
+    expect(JSON.stringify(toJournalFields(record))).not.toContain(CANARY);
+  });
+
+  it("omits fields that are not set", () => {
+    const fields = toJournalFields({
+      ...record,
+      stagedId: undefined,
+      newSecret: undefined,
+      reason: undefined,
+    });
+    expect(Object.keys(fields)).not.toContain("staged_id");
+    expect(Object.keys(fields)).not.toContain("new_secret");
+    expect(Object.keys(fields)).not.toContain("reason");
+  });
+
+  it("reports a damaged record by field names only, never by value", () => {
+    const stored = asStored(toJournalFields(record));
+    const parsed = parseJournalFields({ ...stored, step: CANARY, fence: "three", started_at: "yesterday" });
+    expect(parsed).toEqual({
+      ok: false,
+      reason: "journal record has bad or missing fields: step, fence, started_at",
+    });
+    expect(parseJournalFields({})).toMatchObject({ ok: false });
+  });
+});
