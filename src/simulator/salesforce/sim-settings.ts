@@ -1,0 +1,103 @@
+// The simulator's switches: one for every behaviour the sources could not pin down (salesforce-api.md 7 and 8).
+import { z } from "zod";
+import type { Clock } from "../../core/clock.ts";
+import { RotatorError } from "../../core/errors.ts";
+
+export interface SimulatorOptions {
+  host?: string;
+  port?: number;
+  /** `overlap`: the former pair lingers in the staged slot as `rotated`; `immediate`: it dies at promotion. */
+  rotateSemantics?: "overlap" | "immediate";
+  /** POST staged while an `active` staged set exists: `error` answers 409, `replace` deletes it first. */
+  stagedPostWhenActive?: "error" | "replace";
+  postStatus?: 200 | 201;
+  /** New pairs are refused with invalid_client_id until this old (the admin app is exempt). */
+  activationDelayMs?: number;
+  /** Org setting "Allow access to External Client App consumer secrets via REST API". */
+  restSecretsEnabled?: boolean;
+  sessionTimeoutMs?: number;
+  dailyApiLimit?: number;
+  adminApi?: boolean;
+  stateFile?: string;
+  clock?: Clock;
+  /** Token requests per user per trailing hour before `login rate exceeded` (Salesforce: 3600). */
+  loginRatePerHour?: number;
+  /** errorCode of the 403 when the org setting is off (unknown on real orgs). */
+  notEnabledErrorCode?: string;
+  /** Reproduce the seed's quirk: the POST response's staged `url` ends in the 15-char staged id. */
+  stagedUrl15?: boolean;
+  /** Highest API version served; higher versions are 404 like on a real org. */
+  maxApiVersion?: number;
+  /** Called once per answered request with identifiers only (never a query string, header or body). */
+  onRequest?: (event: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+/** The run-time switches, all resolved. */
+export interface SimSettings {
+  rotateSemantics: "overlap" | "immediate";
+  stagedPostWhenActive: "error" | "replace";
+  postStatus: 200 | 201;
+  activationDelayMs: number;
+  restSecretsEnabled: boolean;
+  sessionTimeoutMs: number;
+  dailyApiLimit: number;
+  adminApi: boolean;
+  loginRatePerHour: number;
+  notEnabledErrorCode: string;
+  stagedUrl15: boolean;
+  maxApiVersion: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<SimSettings> = {
+  rotateSemantics: "overlap",
+  stagedPostWhenActive: "error",
+  postStatus: 201,
+  activationDelayMs: 0,
+  restSecretsEnabled: true,
+  sessionTimeoutMs: 2 * 60 * 60 * 1000,
+  dailyApiLimit: 100_000,
+  adminApi: false,
+  loginRatePerHour: 3600,
+  notEnabledErrorCode: "FUNCTIONALITY_NOT_ENABLED",
+  stagedUrl15: false,
+  maxApiVersion: 67,
+};
+
+/** Schema of the patchable switches; also parses the admin API's JSON body. */
+export const settingsPatchSchema = z
+  .object({
+    rotateSemantics: z.enum(["overlap", "immediate"]),
+    stagedPostWhenActive: z.enum(["error", "replace"]),
+    postStatus: z.union([z.literal(200), z.literal(201)]),
+    activationDelayMs: z.number().int().nonnegative(),
+    restSecretsEnabled: z.boolean(),
+    sessionTimeoutMs: z.number().int().positive(),
+    dailyApiLimit: z.number().int().nonnegative(),
+    adminApi: z.boolean(),
+    loginRatePerHour: z.number().int().nonnegative(),
+    notEnabledErrorCode: z.string().regex(/^[A-Z_]{1,80}$/),
+    stagedUrl15: z.boolean(),
+    maxApiVersion: z.number().int().min(20).max(99),
+  })
+  .partial()
+  .strict();
+
+/** Applies a patch after validating it; names the bad key, never echoes a value. */
+export function patchSettings(settings: SimSettings, patch: unknown): void {
+  const parsed = settingsPatchSchema.safeParse(patch);
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((i) => i.path.join(".") || "(options)").join(", ");
+    throw new RotatorError("CONFIG_INVALID", `simulator options not valid: ${keys}`);
+  }
+  for (const [k, v] of Object.entries(parsed.data)) {
+    if (v !== undefined) Object.assign(settings, { [k]: v });
+  }
+}
+
+/** Picks the switches out of SimulatorOptions (host, port, clock, stateFile and hooks are not switches). */
+export function settingsFrom(opts: SimulatorOptions): SimSettings {
+  const settings: SimSettings = { ...DEFAULT_SETTINGS };
+  const { host: _h, port: _p, stateFile: _s, clock: _c, onRequest: _o, ...switches } = opts;
+  patchSettings(settings, switches);
+  return settings;
+}
