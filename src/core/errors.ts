@@ -30,6 +30,8 @@ export type ErrorCode =
   | "SALESFORCE_STAGED_CONFLICT"
   | "SALESFORCE_UNAVAILABLE"
   | "SALESFORCE_UNEXPECTED_RESPONSE"
+  // the rotator's own state under state_prefix (a journal or lease record that does not parse)
+  | "ROTATION_JOURNAL_CORRUPT"
   // sinks
   | "NOTIFY_FAILED"
   | "AUDIT_FAILED"
