@@ -30,13 +30,11 @@ export type ErrorCode =
   | "SALESFORCE_STAGED_CONFLICT"
   | "SALESFORCE_UNAVAILABLE"
   | "SALESFORCE_UNEXPECTED_RESPONSE"
-  // the rotator's own state under state_prefix (a journal or lease record that does not parse)
-  | "ROTATION_JOURNAL_CORRUPT"
-  // the rotation engine (src/core/rotation)
+  // the rotation engine (src/core/rotation) and its state under state_prefix
+  | "ROTATION_JOURNAL_CORRUPT" // a journal or lease record that does not parse: reported, never guessed at
   | "ROTATION_LEASE_HELD" // another owner holds the credential's lease, or ours was taken over (fence moved on)
   | "ROTATION_STATE_MISMATCH" // Salesforce, KV or the journal are not in the state the journal expects
   | "ROTATION_VERIFY_FAILED" // a pair could not log in within verify_timeout, or the old pair still logs in
-  | "ROTATION_JOURNAL_CORRUPT" // a journal or lease record that does not parse: reported, never guessed at
   | "ROTATION_ROLLBACK_REFUSED" // rollback asked for after promotion (no way back at Salesforce) or with no rotation
   // sinks
   | "NOTIFY_FAILED"
