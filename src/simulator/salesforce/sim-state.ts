@@ -271,7 +271,7 @@ export function promoteStaged(
   now: number,
 ): SimStaged {
   const s = c.staged;
-  if (!s || s.state !== "active") {
+  if (s?.state !== "active") {
     throw new RotatorError("INTERNAL_INVARIANT", "promote needs an active staged set");
   }
   const former = c.primary;
