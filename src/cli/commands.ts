@@ -4,6 +4,7 @@ import { checkCommand } from "./check-command.ts";
 import type { CliIo, ExitCode } from "./cli-io.ts";
 import { reportCommand } from "./report-command.ts";
 import { scanCommand } from "./scan-command.ts";
+import { simulateCommand } from "./simulate-command.ts";
 
 export interface CommandContext {
   readonly io: CliIo;
@@ -21,4 +22,4 @@ export interface CommandSpec {
   run(ctx: CommandContext): Promise<ExitCode>;
 }
 
-export const COMMANDS: readonly CommandSpec[] = [scanCommand, reportCommand, checkCommand];
+export const COMMANDS: readonly CommandSpec[] = [scanCommand, reportCommand, checkCommand, simulateCommand];

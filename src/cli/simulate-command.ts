@@ -1,0 +1,184 @@
+// `simulate salesforce`: run the bundled Salesforce simulator in the foreground for dry runs. Prints the fake
+// admin app's credentials and ready-to-paste Vault seeding commands, then serves until SIGINT/SIGTERM.
+import {
+  type SalesforceSimulator,
+  type SimulatedApp,
+  startSalesforceSimulator,
+} from "../simulator/salesforce/salesforce-simulator.ts";
+import { EXIT } from "./cli-io.ts";
+import type { CommandContext, CommandSpec } from "./commands.ts";
+import { UsageError } from "./usage-error.ts";
+
+const SAMPLE_APP = "Sample_Integration";
+const SAMPLE_PATH = "secret/api-credentials/salesforce/sample-integration";
+const CONNECTION_PATH = "eca-rotator/connections/sim";
+
+export const simulateCommand: CommandSpec = {
+  name: "simulate",
+  summary: "run the bundled Salesforce simulator (a fake org) for dry runs",
+  help: `Usage: eca-rotator simulate salesforce [--port N] [--host H] [--semantics overlap|immediate]
+                                    [--state-file FILE] [--admin-api] [--verbose]
+
+Starts a local, fake Salesforce org: the OAuth token endpoint and the External Client App credentials API
+(usage listing, consumers, staged credentials, PATCH rotate). It creates an admin integration app and one
+sample ECA (${SAMPLE_APP}) and prints their FAKE credentials with the vault commands that seed a
+connection and a managed credential, so a Vault setup can be dry-run before pointing at a real org.
+  --port N          listen port (default: a free one)
+  --host H          listen address (default 127.0.0.1)
+  --semantics S     what PATCH rotate does to the former pair: overlap (it stays valid as the "rotated"
+                    staged record until deleted or 30 days pass; default) or immediate (it dies at once)
+  --state-file F    keep the org in this JSON file across restarts
+  --admin-api       enable the test-only /__sim/ endpoints
+  --verbose         print one line per request (method, path, status; never a secret) on stderr
+Runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0.`,
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    semantics: { type: "string" },
+    "state-file": { type: "string" },
+    "admin-api": { type: "boolean" },
+    verbose: { type: "boolean", short: "v" },
+  },
+  positionals: "salesforce",
+  async run(ctx) {
+    const opts = parseOptions(ctx);
+    // Listen for signals before anything is printed: a signal right after the banner must still stop cleanly.
+    const signal = untilSignal();
+    let sim: SalesforceSimulator;
+    try {
+      sim = await listen(ctx, opts);
+    } catch (err) {
+      signal.cancel();
+      throw err;
+    }
+    try {
+      const sample = sim.findApp(SAMPLE_APP) ?? sim.createApp(SAMPLE_APP);
+      ctx.io.stdout.write(banner(sim, sample, opts));
+      if (!/^(127\.|::1$|localhost$)/.test(opts.host)) {
+        ctx.io.stderr.write(
+          "warning: listening beyond loopback; the simulator hands out fake secrets and has no real authentication\n",
+        );
+      }
+      await signal.received;
+    } finally {
+      signal.cancel();
+      await sim.close();
+    }
+    ctx.io.stdout.write("simulator stopped\n");
+    return EXIT.ok;
+  },
+};
+
+interface SimulateOptions {
+  port: number;
+  host: string;
+  semantics: "overlap" | "immediate";
+  stateFile: string | undefined;
+  adminApi: boolean;
+  verbose: boolean;
+}
+
+function parseOptions(ctx: CommandContext): SimulateOptions {
+  if (ctx.positionals.length !== 1 || ctx.positionals[0] !== "salesforce") {
+    throw new UsageError('simulate takes one argument, the system to simulate: "salesforce"');
+  }
+  const v = ctx.values;
+  const portText = typeof v["port"] === "string" ? v["port"] : "0";
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError("--port must be a number from 0 to 65535");
+  const semantics = typeof v["semantics"] === "string" ? v["semantics"] : "overlap";
+  if (semantics !== "overlap" && semantics !== "immediate") {
+    throw new UsageError("--semantics must be overlap or immediate");
+  }
+  return {
+    port,
+    host: typeof v["host"] === "string" ? v["host"] : "127.0.0.1",
+    semantics,
+    stateFile: typeof v["state-file"] === "string" ? v["state-file"] : undefined,
+    adminApi: v["admin-api"] === true,
+    verbose: v["verbose"] === true,
+  };
+}
+
+async function listen(ctx: CommandContext, o: SimulateOptions): Promise<SalesforceSimulator> {
+  try {
+    return await startSalesforceSimulator({
+      host: o.host,
+      port: o.port,
+      rotateSemantics: o.semantics,
+      adminApi: o.adminApi,
+      ...(o.stateFile === undefined ? {} : { stateFile: o.stateFile }),
+      ...(o.verbose
+        ? {
+            onRequest: (e) =>
+              ctx.io.stderr.write(`${e.method} ${e.path} -> ${e.status || "dropped"} (${e.ms} ms)\n`),
+          }
+        : {}),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+      throw new UsageError(`cannot listen on ${o.host}:${o.port} (${code})`);
+    }
+    throw err;
+  }
+}
+
+function banner(sim: SalesforceSimulator, sample: SimulatedApp, o: SimulateOptions): string {
+  const admin = sim.adminApp;
+  const pair = sim.primaryPair(sample.appId, sample.consumerId);
+  const meta = [
+    "provider=salesforce-eca",
+    "sf_connection=sim",
+    `eca_app_id=${sample.appId}`,
+    `eca_consumer_id=${sample.consumerId}`,
+  ]
+    .map((m) => `-custom-metadata=${m}`)
+    .join(" ");
+  return `eca-rotator Salesforce simulator: a FAKE org. Every id, key and secret below is made up and works only here.
+url: ${sim.url}
+rotate semantics: ${o.semantics}; admin API: ${o.adminApi ? "on (/__sim/)" : "off"}; state file: ${o.stateFile ?? "none (in memory)"}
+
+Admin integration app (client_credentials; eca-rotator logs in with it):
+  developer name: ${admin.developerName}
+  client id:      ${admin.consumerKey}
+  client secret:  ${admin.consumerSecret}   (fake, simulator only)
+
+Sample ECA to rotate: ${sample.developerName}
+  app id:         ${sample.appId}
+  consumer id:    ${sample.consumerId}
+
+Seed Vault (KV v2 mount "secret"):
+  vault kv put secret/${CONNECTION_PATH} client_id=${admin.consumerKey} client_secret=${admin.consumerSecret}
+  vault kv put ${SAMPLE_PATH} client_id=${pair.key} api_key=${pair.secret}
+  vault kv metadata put ${meta} ${SAMPLE_PATH}
+
+Connection for the eca-rotator config:
+  salesforce:
+    connections:
+      sim:
+        my_domain_url: ${sim.url}
+        api_version: v65.0
+        credentials_path: ${CONNECTION_PATH}
+
+Running; Ctrl-C stops it.
+`;
+}
+
+function untilSignal(): { received: Promise<void>; cancel(): void } {
+  let resolve = () => {};
+  const received = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const stop = () => {
+    cancel();
+    resolve();
+  };
+  const cancel = () => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return { received, cancel };
+}
