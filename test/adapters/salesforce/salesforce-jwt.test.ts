@@ -43,7 +43,10 @@ describe("JWT bearer assertion", () => {
     await expect(loadPrivateKey(path.join(dir, "absent.pem"))).rejects.toThrow(/cannot read .*\(ENOENT\)/);
     const junk = path.join(dir, "junk.pem");
     await writeFile(junk, "test-secret-canary-not-a-key");
-    const err = await loadPrivateKey(junk).catch((e: unknown) => e as Error);
+    const err = (await loadPrivateKey(junk).then(
+      () => new Error("expected a rejection"),
+      (e: unknown) => e,
+    )) as Error;
     expect(err.message).toMatch(/does not hold an RSA private key/);
     expect(err.message).not.toContain("canary");
   });

@@ -1,0 +1,198 @@
+// OAuth 2.0 token requests against the org's My Domain (salesforce-api.md 1.1–1.4): client_credentials and the
+// JWT bearer grant, form-encoded. API calls go to the instance_url of the token answer. SalesforceSession caches
+// the admin app's token (no expires_in is given: it is kept until Salesforce refuses it) and gets a new one,
+// once for all concurrent callers, when a call meets 401 INVALID_SESSION_ID.
+import type { KeyObject } from "node:crypto";
+import { RotatorError } from "../../core/errors.ts";
+import { SecretValue } from "../../core/secret-value.ts";
+import {
+  describeIssues,
+  errorFromTokenAnswer,
+  type SalesforceCall,
+  unexpectedResponse,
+} from "./salesforce-errors.ts";
+import { bodyValue, type SalesforceHttp } from "./salesforce-http.ts";
+import { loadPrivateKey, signJwtAssertion } from "./salesforce-jwt.ts";
+import { TokenResponseSchema } from "./salesforce-schemas.ts";
+
+export const TOKEN_PATH = "/services/oauth2/token";
+const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+export interface TokenGrant {
+  readonly accessToken: SecretValue;
+  /** Base URL for API calls, from the answer: no trailing slash. */
+  readonly instanceUrl: string;
+}
+
+/** How the client itself logs in (its admin app). */
+export type SalesforceLogin =
+  | { readonly grant: "client_credentials"; readonly clientId: string; readonly clientSecret: SecretValue }
+  | {
+      readonly grant: "jwt_bearer";
+      readonly clientId: string;
+      readonly username: string;
+      readonly privateKeyFile: string;
+      /** The JWT's aud claim: the login host or the My Domain URL. */
+      readonly audience: string;
+    };
+
+export interface TokenRequestOptions {
+  readonly step: string;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly maxRetries?: number;
+}
+
+/** The My Domain URL as an origin ("https://acme.my.salesforce.com"); CONFIG_INVALID when it is not one. */
+export function myDomainOrigin(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.includes("://") ? url : `https://${url}`);
+  } catch {
+    throw new RotatorError("CONFIG_INVALID", "salesforce my_domain_url is not a URL", {
+      context: { field: "my_domain_url" },
+    });
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    throw new RotatorError("CONFIG_INVALID", "salesforce my_domain_url must be an https URL", {
+      context: { field: "my_domain_url" },
+    });
+  }
+  return parsed.origin;
+}
+
+export function clientCredentialsForm(clientId: string, clientSecret: SecretValue): SecretValue {
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: clientId,
+    client_secret: clientSecret.reveal(),
+  });
+  return SecretValue.of(form.toString());
+}
+
+export function jwtBearerForm(assertion: SecretValue): SecretValue {
+  return SecretValue.of(
+    new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: assertion.reveal() }).toString(),
+  );
+}
+
+/** POST a token form; the answer's instance_url must be an http(s) origin. */
+export async function requestToken(
+  http: SalesforceHttp,
+  origin: string,
+  form: SecretValue,
+  opts: TokenRequestOptions,
+): Promise<TokenGrant> {
+  const call: SalesforceCall = { step: opts.step, method: "POST", path: TOKEN_PATH, idempotent: true };
+  const answer = await http.send({
+    call,
+    url: `${origin}${TOKEN_PATH}`,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form.reveal(),
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
+    signal: opts.signal,
+  });
+  if (answer.status < 200 || answer.status >= 300) {
+    throw errorFromTokenAnswer(call, answer.status, bodyValue(answer.body));
+  }
+  if (answer.body.kind !== "json") {
+    throw unexpectedResponse(
+      call,
+      answer.status,
+      "the token answer is not JSON (HTML page or truncated body)",
+    );
+  }
+  const parsed = TokenResponseSchema.safeParse(answer.body.value);
+  if (!parsed.success) {
+    throw unexpectedResponse(
+      call,
+      answer.status,
+      `unexpected token answer (${describeIssues(parsed.error)})`,
+    );
+  }
+  const t = parsed.data;
+  if (t.token_type !== undefined && t.token_type.toLowerCase() !== "bearer") {
+    throw unexpectedResponse(call, answer.status, "the token answer is not a Bearer token");
+  }
+  const instanceUrl = instanceOrigin(t.instance_url);
+  if (!instanceUrl) {
+    throw unexpectedResponse(call, answer.status, "the token answer's instance_url is not an http(s) URL");
+  }
+  return { accessToken: SecretValue.of(t.access_token), instanceUrl };
+}
+
+function instanceOrigin(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== "https:" && u.protocol !== "http:") return undefined;
+    return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The admin session: one cached token, refreshed once per refusal, shared by concurrent callers. */
+export class SalesforceSession {
+  readonly #http: SalesforceHttp;
+  readonly #origin: string;
+  readonly #login: SalesforceLogin;
+  #grant: TokenGrant | undefined;
+  #pending: Promise<TokenGrant> | undefined;
+  #key: KeyObject | undefined;
+
+  constructor(http: SalesforceHttp, origin: string, login: SalesforceLogin) {
+    this.#http = http;
+    this.#origin = origin;
+    this.#login = login;
+  }
+
+  get grantType(): SalesforceLogin["grant"] {
+    return this.#login.grant;
+  }
+
+  /** The cached token, or a new one. */
+  async current(): Promise<TokenGrant> {
+    return this.#grant ?? this.#loginOnce();
+  }
+
+  /** `stale` was refused: get a new token unless someone already did. */
+  async refresh(stale: TokenGrant): Promise<TokenGrant> {
+    if (this.#grant && this.#grant !== stale) return this.#grant;
+    this.#grant = undefined;
+    return this.#loginOnce();
+  }
+
+  #loginOnce(): Promise<TokenGrant> {
+    this.#pending ??= this.#doLogin()
+      .then((g) => {
+        this.#grant = g;
+        return g;
+      })
+      .finally(() => {
+        this.#pending = undefined;
+      });
+    return this.#pending;
+  }
+
+  async #doLogin(): Promise<TokenGrant> {
+    const login = this.#login;
+    if (login.grant === "client_credentials") {
+      return requestToken(
+        this.#http,
+        this.#origin,
+        clientCredentialsForm(login.clientId, login.clientSecret),
+        {
+          step: "login",
+        },
+      );
+    }
+    this.#key ??= await loadPrivateKey(login.privateKeyFile);
+    const assertion = signJwtAssertion(
+      { issuer: login.clientId, subject: login.username, audience: login.audience },
+      this.#key,
+      this.#http.clock,
+    );
+    return requestToken(this.#http, this.#origin, jwtBearerForm(assertion), { step: "login (jwt bearer)" });
+  }
+}

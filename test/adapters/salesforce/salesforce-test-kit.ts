@@ -1,0 +1,119 @@
+// Shared bits for the Salesforce client tests: a simulator per test, a client pointed at it, a dispatcher that
+// records every request (each retry counts), a log that records every line, and a clock the simulator and the
+// client share so propagation delays and session timeouts pass without waiting.
+import { Agent, type Dispatcher } from "undici";
+import {
+  SalesforceClient,
+  type SalesforceClientOptions,
+  type SalesforceLog,
+} from "../../../src/adapters/salesforce/salesforce-client.ts";
+import { FixedClock } from "../../../src/core/clock.ts";
+import { SecretValue } from "../../../src/core/secret-value.ts";
+import {
+  type SalesforceSimulator,
+  type SimulatorOptions,
+  startSalesforceSimulator,
+} from "../../../src/simulator/salesforce/salesforce-simulator.ts";
+
+export interface RecordingDispatcher {
+  readonly dispatcher: Dispatcher;
+  /** "METHOD /path" (no query) of every request sent, in order. */
+  readonly calls: string[];
+  close(): Promise<void>;
+}
+
+export function recordingDispatcher(): RecordingDispatcher {
+  const agent = new Agent({ headersTimeout: 10_000, bodyTimeout: 10_000, connect: { timeout: 5_000 } });
+  const calls: string[] = [];
+  const dispatcher = agent.compose((dispatch) => (opts, handler) => {
+    calls.push(`${opts.method} ${String(opts.path).split("?")[0]}`);
+    return dispatch(opts, handler);
+  });
+  return { dispatcher, calls, close: () => agent.close() };
+}
+
+export interface RecordedLine {
+  level: "debug" | "warn";
+  obj: object;
+  msg: string;
+}
+
+export function recordingLog(): SalesforceLog & { lines: RecordedLine[] } {
+  const lines: RecordedLine[] = [];
+  return {
+    lines,
+    debug: (obj, msg) => lines.push({ level: "debug", obj, msg }),
+    warn: (obj, msg) => lines.push({ level: "warn", obj, msg }),
+  };
+}
+
+/** A FixedClock that the client's sleep advances: backoff pauses take no wall time. */
+export function sharedClock(at = "2026-03-01T09:00:00Z"): {
+  clock: FixedClock;
+  sleep: (ms: number) => Promise<void>;
+  slept: number[];
+} {
+  const clock = new FixedClock(at);
+  const slept: number[] = [];
+  return {
+    clock,
+    slept,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      clock.advance(ms);
+    },
+  };
+}
+
+export interface SimHarness {
+  sim: SalesforceSimulator;
+  rec: RecordingDispatcher;
+  client(extra?: Partial<SalesforceClientOptions>): SalesforceClient;
+  close(): Promise<void>;
+}
+
+/** Starts a simulator and builds clients logged in as its admin app (client_credentials, v65.0). */
+export async function startHarness(opts: SimulatorOptions = {}): Promise<SimHarness> {
+  const sim = await startSalesforceSimulator(opts);
+  const rec = recordingDispatcher();
+  const clients: SalesforceClient[] = [];
+  return {
+    sim,
+    rec,
+    client(extra = {}) {
+      const c = new SalesforceClient({
+        connection: {
+          myDomainUrl: sim.url,
+          apiVersion: "v65.0",
+          auth: "client_credentials",
+          jwtUsername: undefined,
+          jwtPrivateKeyFile: undefined,
+        },
+        clientId: sim.adminApp.consumerKey,
+        clientSecret: SecretValue.of(sim.adminApp.consumerSecret),
+        dispatcher: rec.dispatcher,
+        timeoutMs: 5_000,
+        sleep: async () => {},
+        ...(opts.clock ? { clock: opts.clock } : {}),
+        ...extra,
+      });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await rec.close();
+      await sim.close();
+    },
+  };
+}
+
+/** Awaits `p`, expecting it to reject; returns the rejection. */
+export async function caught(p: Promise<unknown> | (() => Promise<unknown>)): Promise<unknown> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a rejection");
+}
