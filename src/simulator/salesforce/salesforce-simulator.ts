@@ -1,7 +1,7 @@
 // The Salesforce simulator: a real HTTP server on loopback that behaves like an org's OAuth endpoints and the
 // External Client App credentials API (salesforce-api.md section 7). Used by every test, the demo, and by users
 // for dry runs (`eca-rotator simulate salesforce`). Plain node:http; no logging unless `onRequest` is given.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { systemClock } from "../../core/clock.ts";
@@ -29,6 +29,7 @@ import {
 } from "./sim-state.ts";
 import { loadStateFile, saveStateFile } from "./sim-state-file.ts";
 import { handleToken } from "./sim-token-endpoint.ts";
+import { closeServer, readBody, send } from "./sim-wire.ts";
 
 export type { FaultSpec } from "./sim-faults.ts";
 export type { SimulatorOptions } from "./sim-settings.ts";
@@ -76,8 +77,6 @@ export interface SalesforceSimulator {
   clearFaults(): void;
   close(): Promise<void>;
 }
-
-const MAX_BODY = 1024 * 1024;
 
 export async function startSalesforceSimulator(opts: SimulatorOptions = {}): Promise<SalesforceSimulator> {
   const settings = settingsFrom(opts);
@@ -243,39 +242,4 @@ function describeApp(app: SimApp): SimulatedApp {
     consumerSecret: first.primary.secret,
     consumerIds: app.consumers.map((c) => to18(c.id15)),
   };
-}
-
-/** The whole body as text, or undefined past 1 MiB (nothing the real API takes is that large). */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function send(res: ServerResponse, reply: SimReply, limitInfo: string): void {
-  const headers: Record<string, string> = { ...(limitInfo ? { "Sforce-Limit-Info": limitInfo } : {}) };
-  let payload = "";
-  if (reply.body !== undefined && reply.status !== 204) {
-    if (typeof reply.body === "string") {
-      payload = reply.body;
-    } else {
-      payload = JSON.stringify(reply.body);
-      headers["Content-Type"] = "application/json;charset=UTF-8";
-    }
-  }
-  Object.assign(headers, reply.headers);
-  res.writeHead(reply.status, { ...headers, "Content-Length": String(Buffer.byteLength(payload)) });
-  res.end(payload);
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }
