@@ -1,0 +1,179 @@
+// VaultCredentialStore on the real server: the CredentialStore contract with a root token (KV PATCH), with a
+// token whose policy lacks `patch` (read + POST with cas), and with policies/rotator.hcl; plus what only the
+// Vault adapter decides (non-string JSON values, the prefix fence, `provider` is never patched).
+import { afterAll, describe, expect, it } from "vitest";
+import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
+import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
+import {
+  isSecretFieldName,
+  VaultCredentialStore,
+} from "../../../src/adapters/vault/vault-credential-store.ts";
+import { SecretValue } from "../../../src/core/secret-value.ts";
+import {
+  CANARY_NEW,
+  CANARY_OLD,
+  describeCredentialStoreContract,
+  MANAGED,
+} from "../../contract/credential-store-contract.ts";
+import { policyText } from "../../policies/policy-test-helpers.ts";
+import { admin, uniqueName } from "../../support/vault-admin.ts";
+import { credentialFixtureKit, rawEntry, seedVersion } from "./rotation-store-kit.ts";
+import { caught, connectWithToken, rootClient } from "./vault-test-kit.ts";
+
+const MOUNT = "secret";
+const PREFIX = "api-credentials";
+
+const clients: VaultClient[] = [];
+afterAll(async () => {
+  for (const c of clients) await c.close();
+});
+
+async function remember(c: Promise<VaultClient>): Promise<VaultClient> {
+  const client = await c;
+  clients.push(client);
+  return client;
+}
+
+let rootStore: VaultCredentialStore | undefined;
+async function storeWithRoot(): Promise<VaultCredentialStore> {
+  rootStore ??= new VaultCredentialStore(new KvV2(await remember(rootClient()), MOUNT), {
+    prefixes: [PREFIX],
+  });
+  return rootStore;
+}
+
+async function storeWithPolicy(hcl: string): Promise<VaultCredentialStore> {
+  const a = admin();
+  const name = uniqueName("cred-store");
+  await a.writePolicy(name, hcl);
+  // rotator.hcl stands alone; the ad-hoc policy relies on Vault's "default" policy for lookup-self.
+  const token = await a.createToken({ policies: [name], noDefaultPolicy: hcl.includes("lookup-self") });
+  const kv = new KvV2(await remember(connectWithToken(token)), MOUNT);
+  return new VaultCredentialStore(kv, { prefixes: [PREFIX] });
+}
+
+const NO_PATCH_POLICY = `
+path "secret/data/api-credentials/*" { capabilities = ["read", "create", "update"] }
+path "secret/metadata/api-credentials/*" { capabilities = ["read", "list", "patch"] }
+`;
+
+describeCredentialStoreContract("VaultCredentialStore (root token, KV PATCH)", async () => ({
+  ...credentialFixtureKit(MOUNT, PREFIX),
+  store: await storeWithRoot(),
+}));
+
+let noPatchStore: VaultCredentialStore | undefined;
+describeCredentialStoreContract(
+  "VaultCredentialStore (no patch capability: read + POST with cas)",
+  async () => {
+    noPatchStore ??= await storeWithPolicy(NO_PATCH_POLICY);
+    return { ...credentialFixtureKit(MOUNT, PREFIX), store: noPatchStore };
+  },
+);
+
+let rotatorStore: VaultCredentialStore | undefined;
+describeCredentialStoreContract("VaultCredentialStore (policies/rotator.hcl)", async () => {
+  rotatorStore ??= await storeWithPolicy(policyText("rotator.hcl"));
+  return { ...credentialFixtureKit(MOUNT, PREFIX), store: rotatorStore };
+});
+
+describe("VaultCredentialStore", () => {
+  it("writes with KV PATCH under rotator.hcl, and falls back to POST with cas when patch is denied", async () => {
+    const withRotator = await storeWithPolicy(policyText("rotator.hcl"));
+    const withoutPatch = await storeWithPolicy(NO_PATCH_POLICY);
+    for (const store of [withRotator, withoutPatch]) {
+      const f = credentialFixtureKit(MOUNT, PREFIX);
+      const p = f.path("crm");
+      const v = await f.seed(p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+      await store.writeFields(p, { api_key: SecretValue.of(CANARY_NEW) }, v);
+      expect((await f.raw(p))?.data).toEqual({ client_id: "a", api_key: CANARY_NEW });
+    }
+    expect(withRotator.usesPatch).toBe(true);
+    expect(withoutPatch.usesPatch).toBe(false);
+  });
+
+  it("reads non-string JSON values as their JSON text and leaves their types alone when writing", async () => {
+    const store = await storeWithRoot();
+    const a = admin();
+    const p = `${PREFIX}/${uniqueName("json")}/crm`;
+    const v = await seedVersion(
+      a,
+      MOUNT,
+      p,
+      {
+        client_id: "a",
+        api_key: CANARY_OLD,
+        port: 5432,
+        enabled: true,
+        extra: { nested: [1, 2] },
+        none: null,
+      },
+      MANAGED,
+    );
+    const got = await store.read(p);
+    expect(got?.data["port"]).toBe("5432");
+    expect(got?.data["enabled"]).toBe("true");
+    expect(got?.data["extra"]).toBe('{"nested":[1,2]}');
+    expect(got?.data["none"]).toBe("null");
+    await store.writeFields(p, { client_id: "b" }, v);
+    expect((await rawEntry(a, MOUNT, p))?.data).toEqual({
+      client_id: "b",
+      api_key: CANARY_OLD,
+      port: 5432,
+      enabled: true,
+      extra: { nested: [1, 2] },
+      none: null,
+    });
+  });
+
+  it("refuses to write a managed entry outside the configured prefixes", async () => {
+    const store = await storeWithRoot();
+    const p = `${uniqueName("elsewhere")}/crm`;
+    const v = await seedVersion(admin(), MOUNT, p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+    const err = await caught(store.writeFields(p, { client_id: "b" }, v));
+    expect(err).toMatchObject({ code: "VAULT_NOT_MANAGED" });
+    expect(await caught(store.patchMetadata(p, { rotation_state: "idle" }))).toMatchObject({
+      code: "VAULT_NOT_MANAGED",
+    });
+    expect(await caught(store.writeFields(`${PREFIX}/../${p}`, { client_id: "b" }, v))).toMatchObject({
+      code: "VAULT_NOT_MANAGED",
+    });
+    expect((await rawEntry(admin(), MOUNT, p))?.version).toBe(v);
+  });
+
+  it("never changes the provider key, which belongs to the operators", async () => {
+    const store = await storeWithRoot();
+    const p = `${PREFIX}/${uniqueName("prov")}/crm`;
+    await seedVersion(admin(), MOUNT, p, { client_id: "a" }, MANAGED);
+    for (const patch of [{ provider: null }, { provider: "manual" }]) {
+      expect(await caught(store.patchMetadata(p, patch))).toMatchObject({ code: "VAULT_NOT_MANAGED" });
+    }
+    expect((await rawEntry(admin(), MOUNT, p))?.customMetadata).toEqual(MANAGED);
+  });
+
+  it("reports a write against a deleted current version as not found", async () => {
+    for (const store of [await storeWithRoot(), await storeWithPolicy(NO_PATCH_POLICY)]) {
+      const p = `${PREFIX}/${uniqueName("gone")}/crm`;
+      const v = await seedVersion(admin(), MOUNT, p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+      await admin().must("DELETE", `${MOUNT}/data/${p}`);
+      const err = await caught(store.writeFields(p, { client_id: "b" }, v));
+      expect(err).toMatchObject({ code: "VAULT_NOT_FOUND" });
+    }
+  });
+
+  it("treats api keys and secrets as secrets and consumer keys as identifiers", () => {
+    for (const n of [
+      "api_key",
+      "previous_key",
+      "client_secret",
+      "current_secret",
+      "previous_secret",
+      "db_password",
+    ]) {
+      expect(isSecretFieldName(n), n).toBe(true);
+    }
+    for (const n of ["client_id", "previous_client_id", "rotated_at", "rotated_by", "username"]) {
+      expect(isSecretFieldName(n), n).toBe(false);
+    }
+  });
+});
