@@ -1,0 +1,193 @@
+// AuditSink that appends one hash-chained JSON line per event to a file (audit-chain.ts has the format).
+// - Order: emit() calls are queued, so lines appear in call order even when callers do not await each other.
+// - Several processes may share the file (replicas on one host, `run --once` next to `serve`): each append
+//   holds `<file>.lock` (created with O_EXCL) while it reads the last line and writes, so the chain never forks.
+//   A lock left by a killed process is taken over once it is older than STALE_LOCK_MS and its pid is gone.
+// - Continuing an existing file chains from its last line. A file that ends in an incomplete line (a crash
+//   mid-write) is never repaired silently: emit fails with AUDIT_FAILED until a person looks at it.
+// - Only the AuditEvent members are written (AUDIT_FIELDS), so a stray field on an event object cannot carry a
+//   secret into the file. The file is created with mode 0o600, its folder with 0o700.
+import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RotatorError } from "../../core/errors.ts";
+import type { AuditEvent } from "../../core/rotation/audit-events.ts";
+import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
+import { chainLine, GENESIS_PREV, sha256Hex } from "./audit-chain.ts";
+
+/** Every AuditEvent member, in the order written. tsc fails here when AuditEvent gains or loses a member. */
+const AUDIT_FIELDS = {
+  type: true,
+  time: true,
+  rotationId: true,
+  path: true,
+  provider: true,
+  mode: true,
+  trigger: true,
+  actor: true,
+  step: true,
+  reason: true,
+  kvVersion: true,
+  stagedId: true,
+  keyFingerprint: true,
+  errorCode: true,
+  outageMs: true,
+  durationMs: true,
+} as const satisfies Record<keyof AuditEvent, true>;
+
+const STALE_LOCK_MS = 10_000;
+
+export interface JsonlFileAuditSinkOptions {
+  /** fdatasync after every line (default true): an acknowledged event survives a power cut. */
+  readonly fsync?: boolean;
+  /** How long an append waits for another process's lock before failing (default 10 s). */
+  readonly lockTimeoutMs?: number;
+}
+
+export class JsonlFileAuditSink implements AuditSink {
+  readonly file: string;
+  readonly #lockFile: string;
+  readonly #fsync: boolean;
+  readonly #lockTimeoutMs: number;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** The file's size and last line's hash after our own last append: skips re-reading when nobody else wrote. */
+  #tail: { size: number; hash: string } | undefined;
+
+  constructor(file: string, opts: JsonlFileAuditSinkOptions = {}) {
+    this.file = path.resolve(file);
+    this.#lockFile = `${this.file}.lock`;
+    this.#fsync = opts.fsync ?? true;
+    this.#lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+  }
+
+  emit(event: AuditEvent): Promise<void> {
+    const body = pickAuditFields(event); // a snapshot: later changes to `event` do not reach the file
+    const done = this.#queue.then(() => this.#append(body));
+    this.#queue = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Resolves when every event emitted so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    await this.#queue;
+  }
+
+  async #append(body: Record<string, unknown>): Promise<void> {
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      await this.#withLock(async () => {
+        const fh = await open(this.file, "a+", 0o600);
+        try {
+          const { size } = await fh.stat();
+          const prev = this.#tail?.size === size ? this.#tail.hash : await lastLineHash(fh, size, this.file);
+          const line = `${chainLine(body, prev)}\n`;
+          const bytes = Buffer.from(line, "utf8");
+          await fh.write(bytes);
+          if (this.#fsync) await fh.datasync();
+          this.#tail = { size: size + bytes.length, hash: sha256Hex(bytes.subarray(0, -1)) };
+        } finally {
+          await fh.close();
+        }
+      });
+    } catch (err) {
+      this.#tail = undefined;
+      if (err instanceof RotatorError) throw err;
+      throw auditFailed(this.file, "cannot append to the audit file", err);
+    }
+  }
+
+  async #withLock<T>(work: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    for (;;) {
+      try {
+        const fh = await open(this.#lockFile, "wx", 0o600);
+        try {
+          await fh.writeFile(String(process.pid));
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        if (await this.#removeStaleLock()) continue;
+        if (Date.now() >= deadline) {
+          throw auditFailed(this.file, `another process holds ${path.basename(this.#lockFile)}`, err);
+        }
+        await sleep(2 + Math.random() * 8);
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      await unlink(this.#lockFile).catch(() => undefined);
+    }
+  }
+
+  /** A lock file older than STALE_LOCK_MS whose pid is not running was left by a killed process. */
+  async #removeStaleLock(): Promise<boolean> {
+    try {
+      const info = await stat(this.#lockFile);
+      if (Date.now() - info.mtimeMs < STALE_LOCK_MS) return false;
+      const pid = Number((await readFile(this.#lockFile, "utf8")).trim());
+      if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) return false;
+      await unlink(this.#lockFile);
+      return true;
+    } catch (err) {
+      // Gone meanwhile: the holder released it, try again.
+      return (err as NodeJS.ErrnoException).code === "ENOENT";
+    }
+  }
+}
+
+function pickAuditFields(event: AuditEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(AUDIT_FIELDS) as (keyof AuditEvent)[]) {
+    const v = event[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** SHA-256 of the file's last line (GENESIS_PREV for an empty file), reading backwards from the end. */
+async function lastLineHash(
+  fh: Awaited<ReturnType<typeof open>>,
+  size: number,
+  file: string,
+): Promise<string> {
+  if (size === 0) return GENESIS_PREV;
+  for (let window = 4096; ; window *= 4) {
+    const start = Math.max(0, size - window);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    if (buf[buf.length - 1] !== 0x0a) {
+      throw auditFailed(
+        file,
+        "the audit file ends in an incomplete line; inspect it before appending",
+        undefined,
+        false,
+      );
+    }
+    const body = buf.subarray(0, -1);
+    const nl = body.lastIndexOf(0x0a);
+    if (nl >= 0) return sha256Hex(body.subarray(nl + 1));
+    if (start === 0) return sha256Hex(body);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function auditFailed(file: string, what: string, cause: unknown, retryable = true): RotatorError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return new RotatorError("AUDIT_FAILED", `${what} (${file}${code ? `: ${code}` : ""})`, {
+    retryable,
+    context: { file, errorCode: code },
+    cause,
+  });
+}

@@ -1,0 +1,168 @@
+// JsonlFileAuditSink on real files in a temp folder, including other processes appending to the same file.
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { verifyAuditChain } from "../../../src/adapters/audit/audit-chain.ts";
+import { JsonlFileAuditSink } from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
+import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
+import { SecretValue } from "../../../src/core/secret-value.ts";
+
+const CANARY = "test-secret-canary-audit";
+const SINK_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/jsonl-file-audit-sink.ts");
+
+function event(i: number, over: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    type: "rotation.staged",
+    time: "2026-03-01T10:00:00.000Z",
+    rotationId: `rot-${i}`,
+    path: "api-credentials/crm",
+    provider: "salesforce-eca",
+    mode: "standard",
+    trigger: "schedule",
+    actor: "scheduler",
+    step: "staged",
+    stagedId: "0ugWt00000000w5",
+    ...over,
+  };
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "audit-sink-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function lines(file: string): Promise<string[]> {
+  return (await readFile(file, "utf8")).split("\n");
+}
+
+describe("JsonlFileAuditSink", () => {
+  it("writes 200 concurrent emits as 200 lines in emit order with a valid chain", async () => {
+    const file = path.join(dir, "nested", "deeper", "audit.jsonl");
+    const sink = new JsonlFileAuditSink(file);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => sink.emit(event(i))));
+    const all = await lines(file);
+    expect(all.at(-1)).toBe("");
+    expect(all).toHaveLength(201);
+    expect(all.slice(0, -1).map((l) => JSON.parse(l).rotationId)).toEqual(
+      Array.from({ length: 200 }, (_, i) => `rot-${i}`),
+    );
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 200 });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+  });
+
+  it("writes the event's members, then prev and hash, and leaves out absent ones", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    await new JsonlFileAuditSink(file).emit(event(1, { kvVersion: 8, errorCode: undefined }));
+    const line = JSON.parse((await lines(file))[0] ?? "");
+    expect(Object.keys(line)).toEqual([
+      "type",
+      "time",
+      "rotationId",
+      "path",
+      "provider",
+      "mode",
+      "trigger",
+      "actor",
+      "step",
+      "kvVersion",
+      "stagedId",
+      "prev",
+      "hash",
+    ]);
+    expect(line.kvVersion).toBe(8);
+  });
+
+  it("continues the chain of an existing file when reopened", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    const first = new JsonlFileAuditSink(file);
+    for (let i = 0; i < 3; i++) await first.emit(event(i));
+    const second = new JsonlFileAuditSink(file, { fsync: false });
+    await Promise.all([second.emit(event(3)), second.emit(event(4))]);
+    await first.emit(event(5)); // the first sink notices that the file grew meanwhile
+    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 6 });
+  });
+
+  it("keeps one chain when other processes append to the same file at the same time", async () => {
+    const file = path.join(dir, "shared.jsonl");
+    const script = `
+      const { JsonlFileAuditSink } = await import(${JSON.stringify(SINK_MODULE)});
+      const sink = new JsonlFileAuditSink(${JSON.stringify(file)});
+      const e = (i) => ({ type: "rotation.started", time: "2026-03-01T10:00:00.000Z", rotationId: process.argv[1] + "-" + i,
+        path: "p", provider: "salesforce-eca", mode: "standard", trigger: "cli", actor: "cli", step: "claimed" });
+      await Promise.all(Array.from({ length: 100 }, (_, i) => sink.emit(e(i))));
+    `;
+    const run = promisify(execFile);
+    const here = new JsonlFileAuditSink(file);
+    await Promise.all([
+      run(process.execPath, ["--input-type=module", "-e", script, "child-a"]),
+      run(process.execPath, ["--input-type=module", "-e", script, "child-b"]),
+      Promise.all(Array.from({ length: 100 }, (_, i) => here.emit(event(i)))),
+    ]);
+    const all = await lines(file);
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 300 });
+    const ids = all.slice(0, -1).map((l) => JSON.parse(l).rotationId as string);
+    for (const who of ["child-a", "rot"]) {
+      const mine = ids.filter((id) => id.startsWith(`${who}-`));
+      expect(mine).toEqual(Array.from({ length: 100 }, (_, i) => `${who}-${i}`));
+    }
+  });
+
+  it("takes over a lock left by a killed process", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    const dead = spawn(process.execPath, ["-e", ""]);
+    await new Promise((resolve) => dead.on("exit", resolve));
+    await writeFile(`${file}.lock`, String(dead.pid));
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${file}.lock`, old, old);
+    await new JsonlFileAuditSink(file, { lockTimeoutMs: 2_000 }).emit(event(1));
+    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 1 });
+  });
+
+  it("fails with AUDIT_FAILED while a live process holds the lock, and writes nothing", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    await writeFile(`${file}.lock`, String(process.pid));
+    const sink = new JsonlFileAuditSink(file, { lockTimeoutMs: 100 });
+    await expect(sink.emit(event(1))).rejects.toMatchObject({ code: "AUDIT_FAILED", retryable: true });
+    await rm(`${file}.lock`);
+    await sink.emit(event(2)); // a failed emit does not block the queue
+    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 1 });
+  });
+
+  it("refuses to append to a file that ends in an incomplete line, and leaves it as it was", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    await new JsonlFileAuditSink(file).emit(event(1));
+    const torn = `${await readFile(file, "utf8")}{"type":"rotation.sta`;
+    await writeFile(file, torn);
+    await expect(new JsonlFileAuditSink(file).emit(event(2))).rejects.toMatchObject({
+      code: "AUDIT_FAILED",
+      retryable: false,
+    });
+    expect(await readFile(file, "utf8")).toBe(torn);
+  });
+
+  it("writes only audit members, so a secret smuggled onto an event never reaches the file", async () => {
+    const file = path.join(dir, "audit.jsonl");
+    const sink = new JsonlFileAuditSink(file);
+    const smuggled = {
+      ...event(1),
+      newSecret: SecretValue.of(CANARY),
+      api_key: CANARY,
+      context: { secret: CANARY },
+    } as AuditEvent;
+    await sink.emit(smuggled);
+    const e = event(2);
+    const emitted = sink.emit(e);
+    (e as { reason?: string }).reason = CANARY; // mutated after emit: the queued line is a snapshot
+    await emitted;
+    const text = await readFile(file, "utf8");
+    expect(text).not.toContain(CANARY);
+    expect(verifyAuditChain(text.split("\n"))).toEqual({ ok: true, count: 2 });
+  });
+});
