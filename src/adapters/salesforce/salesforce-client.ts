@@ -46,6 +46,7 @@ import {
   clientCredentialsForm,
   myDomainOrigin,
   requestToken,
+  revokeToken,
   type SalesforceLogin,
   SalesforceSession,
   type TokenGrant,
@@ -374,7 +375,9 @@ export class SalesforceClient {
           signal: opts.signal,
         });
         await this.#userInfoWith(grant, step, opts.signal);
-        return { ok: true, elapsedMs: clock.now().getTime() - start, attempts };
+        const elapsedMs = clock.now().getTime() - start;
+        await this.#endTestSession(grant, step);
+        return { ok: true, elapsedMs, attempts };
       } catch (err) {
         if (!isRotatorError(err)) throw err;
         failure = err;
@@ -419,12 +422,19 @@ export class SalesforceClient {
     clientSecret: SecretValue,
     opts: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<PairDeathProof> {
+    const step = "prove pair dead";
     try {
-      await requestToken(this.#http, this.#origin, clientCredentialsForm(clientId, clientSecret), {
-        step: "prove pair dead",
-        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-        signal: opts.signal,
-      });
+      const grant = await requestToken(
+        this.#http,
+        this.#origin,
+        clientCredentialsForm(clientId, clientSecret),
+        {
+          step,
+          ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+          signal: opts.signal,
+        },
+      );
+      await this.#endTestSession(grant, step);
       return { dead: false };
     } catch (err) {
       const reason = isRotatorError(err, "SALESFORCE_AUTH_FAILED") ? refusalOf(err) : undefined;
@@ -503,6 +513,12 @@ export class SalesforceClient {
       );
     }
     this.#parse(answer, call, UserInfoSchema);
+  }
+
+  async #endTestSession(grant: TokenGrant, step: string): Promise<void> {
+    if (!(await revokeToken(this.#http, grant, step))) {
+      this.#log.debug({ step }, "salesforce test session not revoked; it will expire on its own");
+    }
   }
 
   #parse<S extends z.ZodType>(answer: HttpAnswer, call: SalesforceCall, schema: S): z.output<S> {

@@ -16,6 +16,7 @@ import { loadPrivateKey, signJwtAssertion } from "./salesforce-jwt.ts";
 import { TokenResponseSchema } from "./salesforce-schemas.ts";
 
 export const TOKEN_PATH = "/services/oauth2/token";
+export const REVOKE_PATH = "/services/oauth2/revoke";
 const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 export interface TokenGrant {
@@ -120,6 +121,26 @@ export async function requestToken(
     throw unexpectedResponse(call, answer.status, "the token answer's instance_url is not an http(s) URL");
   }
   return { accessToken: SecretValue.of(t.access_token), instanceUrl };
+}
+
+/**
+ * Best effort: ends a session minted only to test a pair, so it does not linger for the org's session timeout.
+ * True when Salesforce confirmed; failures are not errors (the session expires on its own).
+ */
+export async function revokeToken(http: SalesforceHttp, grant: TokenGrant, step: string): Promise<boolean> {
+  const call: SalesforceCall = { step, method: "POST", path: REVOKE_PATH, idempotent: true };
+  try {
+    const answer = await http.send({
+      call,
+      url: `${grant.instanceUrl}${REVOKE_PATH}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: grant.accessToken.reveal() }).toString(),
+      maxRetries: 0,
+    });
+    return answer.status === 200;
+  } catch {
+    return false;
+  }
 }
 
 function instanceOrigin(raw: string): string | undefined {

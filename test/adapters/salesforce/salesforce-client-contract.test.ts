@@ -101,6 +101,9 @@ describe.each<Semantics>(["overlap", "immediate"])("SalesforceClient full flow (
     expect(client.apiUsage?.used).toBeGreaterThan(5);
     // One login for the whole flow: the token is cached.
     expect(h.rec.calls.filter((c) => c === "POST /services/oauth2/token").length).toBe(1 + 2 + 2);
+    // Sessions minted only to test a pair are revoked: two verifications, plus the old pair still alive (overlap).
+    const revokes = h.rec.calls.filter((c) => c === "POST /services/oauth2/revoke").length;
+    expect(revokes).toBe(semantics === "overlap" ? 3 : 2);
   });
 
   it("completes under 120 ms of latency on every call", async () => {
