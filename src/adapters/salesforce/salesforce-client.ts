@@ -1,17 +1,16 @@
 // eca-rotator's Salesforce client (salesforce-api.md 1–3): the admin session (client_credentials or JWT bearer,
 // token cached, one re-login and one retry on 401), the External Client App credentials API (usage listing,
-// consumers, primary key/secret, staged credentials, rotate), pair verification with propagation polling, and
-// the org's API usage from Sforce-Limit-Info. Every call has a timeout; reads, DELETE and token requests are
-// retried (bounded, jittered); POST staged and PATCH rotate never are — an uncertain failure is flagged
-// context.uncertain = true so the caller re-reads the staged state.
+// consumers, primary key/secret, staged credentials, rotate), pair checks, and the org's API usage from
+// Sforce-Limit-Info. Every call has a timeout; reads, DELETE and token requests are retried (bounded, jittered);
+// POST staged and PATCH rotate never are — an uncertain failure is flagged context.uncertain = true (and
+// retryable = false) so the caller re-reads the state.
 import type { Dispatcher } from "undici";
-import type { z } from "zod";
 import type { SalesforceConnectionConfig } from "../../config/config-types.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
-import { isRotatorError, RotatorError } from "../../core/errors.ts";
+import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
-import { backoffDelayMs } from "../http/backoff.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import { callOf, parseAnswer, requireOk } from "./salesforce-answer.ts";
 import { type ApiVersion, parseApiVersion, requireStagedSupport } from "./salesforce-api-version.ts";
 import type {
   ConsumerCredentials,
@@ -22,16 +21,9 @@ import type {
   PairCheck,
   PairDeathProof,
   StagedCredential,
-  StagedState,
   VerifyPairOptions,
 } from "./salesforce-eca-types.ts";
-import {
-  describeIssues,
-  errorFromRestAnswer,
-  type SalesforceCall,
-  type TokenRefusal,
-  unexpectedResponse,
-} from "./salesforce-errors.ts";
+import { unexpectedResponse } from "./salesforce-errors.ts";
 import {
   type HttpAnswer,
   realSleep,
@@ -42,24 +34,18 @@ import {
 } from "./salesforce-http.ts";
 import { requireSalesforceId, sameSalesforceId } from "./salesforce-ids.ts";
 import type { ApiUsage } from "./salesforce-limit-info.ts";
-import {
-  clientCredentialsForm,
-  myDomainOrigin,
-  requestToken,
-  revokeToken,
-  type SalesforceLogin,
-  SalesforceSession,
-  type TokenGrant,
-} from "./salesforce-oauth.ts";
+import { loginFromConfig, myDomainOrigin, SalesforceSession, type TokenGrant } from "./salesforce-oauth.ts";
+import { followPages } from "./salesforce-paging.ts";
+import { type PairCheckDeps, provePairDead, USERINFO_PATH, verifyPair } from "./salesforce-pair-check.ts";
 import {
   ConsumerSchema,
   ConsumersPageSchema,
-  type StagedBody,
   StagedCollectionSchema,
   StagedCreatedSchema,
   UsagePageSchema,
   UserInfoSchema,
 } from "./salesforce-schemas.ts";
+import { onlyStaged, requirePair, toStaged } from "./salesforce-staged.ts";
 
 export type { SalesforceLog, Sleep } from "./salesforce-http.ts";
 
@@ -95,14 +81,11 @@ export interface SalesforceUserInfo {
 
 const DEFAULT_TIMEOUT_MS = 20_000;
 const DEFAULT_MAX_RETRIES = 2;
-const MAX_PAGES = 200;
-const USERINFO_PATH = "/services/oauth2/userinfo";
-const STAGED_STATES: readonly StagedState[] = ["active", "rotated", "expired"];
 
 interface RestSpec {
   readonly step: string;
   readonly method: "GET" | "POST" | "PATCH" | "DELETE";
-  /** Relative path, possibly with a query string. */
+  /** Relative path, possibly with a query string (only the path appears in messages). */
   readonly target: string;
   readonly idempotent: boolean;
   readonly body?: unknown;
@@ -113,35 +96,39 @@ interface RestSpec {
 export class SalesforceClient {
   readonly #http: SalesforceHttp;
   readonly #session: SalesforceSession;
-  readonly #origin: string;
+  readonly #pairs: PairCheckDeps;
   readonly #version: ApiVersion;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #log: SalesforceLog;
-  readonly #sleep: Sleep;
-  readonly #random: () => number;
 
+  /** Validates the configuration (CONFIG_INVALID); no network call until the first request. */
   constructor(opts: SalesforceClientOptions) {
     const { connection } = opts;
     this.#version = parseApiVersion(connection.apiVersion);
-    this.#origin = myDomainOrigin(connection.myDomainUrl);
-    const login = loginFrom(opts, this.#origin);
+    const origin = myDomainOrigin(connection.myDomainUrl);
+    const login = loginFromConfig(connection, {
+      clientId: opts.clientId,
+      clientSecret: opts.clientSecret,
+      jwtAudience: opts.jwtAudience ?? origin,
+    });
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#ownsDispatcher = opts.dispatcher === undefined;
     this.#dispatcher = opts.dispatcher ?? buildTimeoutAgent(timeoutMs);
     this.#log = opts.log ?? silentLog;
-    this.#sleep = opts.sleep ?? realSleep;
-    this.#random = opts.random ?? Math.random;
+    const sleep = opts.sleep ?? realSleep;
+    const random = opts.random ?? Math.random;
     this.#http = new SalesforceHttp({
       dispatcher: this.#dispatcher,
       clock: opts.clock ?? systemClock,
       timeoutMs,
       maxRetries: Math.max(0, opts.maxRetries ?? DEFAULT_MAX_RETRIES),
-      sleep: this.#sleep,
-      random: this.#random,
+      sleep,
+      random,
       log: this.#log,
     });
-    this.#session = new SalesforceSession(this.#http, this.#origin, login);
+    this.#session = new SalesforceSession(this.#http, origin, login);
+    this.#pairs = { http: this.#http, origin, log: this.#log, sleep, random };
   }
 
   /** The latest `Sforce-Limit-Info: api-usage=used/max`, for metrics and throttling; undefined before any. */
@@ -164,24 +151,27 @@ export class SalesforceClient {
   async userInfo(): Promise<SalesforceUserInfo> {
     const step = "userinfo";
     const answer = await this.#rest({ step, method: "GET", target: USERINFO_PATH, idempotent: true });
-    const info = this.#parse(answer, callOf(step, "GET", USERINFO_PATH, true), UserInfoSchema);
+    const info = parseAnswer(answer, callOf(step, "GET", USERINFO_PATH, true), UserInfoSchema);
     return { userId: info.user_id ?? info.sub, organizationId: info.organization_id };
   }
 
   // ---- External Client App credentials API -----------------------------------------------------------------
 
-  /** Every ECA in the OAuth usage listing: follows nextPageUrl (present on every page) until an empty page. */
+  /** Every ECA in the OAuth usage listing (app ids as listed: 15 characters). */
   async listApps(): Promise<EcaApp[]> {
-    const items = await this.#pages(
-      "list apps",
-      `${this.#base()}/apps/oauth/usage`,
-      UsagePageSchema,
-      (page) => ({
+    const step = "list apps";
+    const apps = await followPages({
+      step,
+      first: `${this.#base()}/apps/oauth/usage`,
+      schema: UsagePageSchema,
+      fetch: (target) => this.#rest({ step, method: "GET", target, idempotent: true }),
+      read: (page) => ({
         items: page.apps.map((a) => ({ key: a.identifier, value: a })),
         next: page.nextPageUrl ?? undefined,
       }),
-    );
-    return items.map((a) => ({ appId: a.identifier, developerName: a.developerName }));
+      log: this.#log,
+    });
+    return apps.map((a) => ({ appId: a.identifier, developerName: a.developerName }));
   }
 
   /** The app id for a developer name (exact match first, then a unique case-insensitive one). */
@@ -202,12 +192,19 @@ export class SalesforceClient {
 
   /** An app's consumers (GET credentials/{appId}); follows nextPageUrl when present. */
   async listConsumers(appId: string): Promise<EcaConsumer[]> {
-    const path = `${this.#base()}/apps/oauth/credentials/${requireSalesforceId(appId, "app id")}`;
-    const items = await this.#pages("list consumers", path, ConsumersPageSchema, (page) => ({
-      items: page.consumers.map((c) => ({ key: c.id, value: c })),
-      next: page.nextPageUrl ?? undefined,
-    }));
-    return items.map((c) => ({
+    const step = "list consumers";
+    const consumers = await followPages({
+      step,
+      first: `${this.#base()}/apps/oauth/credentials/${requireSalesforceId(appId, "app id")}`,
+      schema: ConsumersPageSchema,
+      fetch: (target) => this.#rest({ step, method: "GET", target, idempotent: true }),
+      read: (page) => ({
+        items: page.consumers.map((c) => ({ key: c.id, value: c })),
+        next: page.nextPageUrl ?? undefined,
+      }),
+      log: this.#log,
+    });
+    return consumers.map((c) => ({
       id: c.id,
       key: c.key,
       name: c.name ?? undefined,
@@ -223,14 +220,14 @@ export class SalesforceClient {
   async readConsumer(appId: string, consumerId: string, part: ConsumerPart): Promise<ConsumerCredentials> {
     const step = "read consumer";
     const path = this.#consumerPath(appId, consumerId);
+    const call = callOf(step, "GET", path, true);
     const answer = await this.#rest({
       step,
       method: "GET",
       target: `${path}?part=${part}`,
       idempotent: true,
     });
-    const call = callOf(step, "GET", path, true);
-    const c = this.#parse(answer, call, ConsumerSchema);
+    const c = parseAnswer(answer, call, ConsumerSchema);
     if (!sameSalesforceId(c.id, consumerId)) {
       throw unexpectedResponse(call, answer.status, "the answer is about another consumer");
     }
@@ -260,18 +257,18 @@ export class SalesforceClient {
     const path = `${this.#consumerPath(appId, consumerId)}/staged`;
     const call = callOf(step, "GET", path, true);
     const answer = await this.#rest({ step, method: "GET", target: path, idempotent: true });
-    const body = this.#parse(answer, call, StagedCollectionSchema);
+    const body = parseAnswer(answer, call, StagedCollectionSchema);
     return body.stagedCredentials.map((s) => toStaged(s, call, answer.status, false));
   }
 
+  /** One staged set; SALESFORCE_NOT_FOUND when it is gone. */
   async getStaged(appId: string, consumerId: string, stagedId: string): Promise<StagedCredential> {
     const step = "get staged";
     requireStagedSupport(this.#version, step);
     const path = this.#stagedPath(appId, consumerId, stagedId);
     const call = callOf(step, "GET", path, true);
     const answer = await this.#rest({ step, method: "GET", target: path, idempotent: true });
-    const items = this.#parse(answer, call, StagedCreatedSchema);
-    const item = items.find((s) => sameSalesforceId(s.id, stagedId));
+    const item = parseAnswer(answer, call, StagedCreatedSchema).find((s) => sameSalesforceId(s.id, stagedId));
     if (!item) throw unexpectedResponse(call, answer.status, "the answer is about another staged set");
     return toStaged(item, call, answer.status, false);
   }
@@ -287,19 +284,8 @@ export class SalesforceClient {
     const path = `${this.#consumerPath(appId, consumerId)}/staged`;
     const call = callOf(step, "POST", path, false);
     const answer = await this.#rest({ step, method: "POST", target: path, idempotent: false, body: {} });
-    const items = this.#parse(answer, call, StagedCreatedSchema);
-    if (items.length !== 1 || !items[0]) {
-      throw unexpectedResponse(call, answer.status, `expected one staged set, got ${items.length}`, {
-        uncertain: true,
-      });
-    }
-    const staged = toStaged(items[0], call, answer.status, true);
-    if (staged.state !== "active") {
-      throw unexpectedResponse(call, answer.status, `the new staged set is ${staged.state}, not active`, {
-        uncertain: true,
-      });
-    }
-    return requirePair(staged, call, answer.status);
+    const items = parseAnswer(answer, call, StagedCreatedSchema);
+    return requirePair(onlyStaged(items, call, answer.status, "active"), call, answer.status);
   }
 
   /** DELETE a staged set. Idempotent: 404 means it is already gone ({deleted: false}). */
@@ -326,26 +312,9 @@ export class SalesforceClient {
     requireStagedSupport(this.#version, step);
     const path = this.#stagedPath(appId, consumerId, stagedId);
     const call = callOf(step, "PATCH", path, false);
-    const answer = await this.#rest({
-      step,
-      method: "PATCH",
-      target: path,
-      idempotent: false,
-      body: { command: "rotate" },
-    });
-    const items = this.#parse(answer, call, StagedCreatedSchema);
-    if (items.length !== 1 || !items[0]) {
-      throw unexpectedResponse(call, answer.status, `expected one staged set, got ${items.length}`, {
-        uncertain: true,
-      });
-    }
-    const staged = toStaged(items[0], call, answer.status, true);
-    if (staged.state !== "rotated") {
-      throw unexpectedResponse(call, answer.status, `after rotate the staged set is ${staged.state}`, {
-        uncertain: true,
-      });
-    }
-    return staged;
+    const body = { command: "rotate" };
+    const answer = await this.#rest({ step, method: "PATCH", target: path, idempotent: false, body });
+    return onlyStaged(parseAnswer(answer, call, StagedCreatedSchema), call, answer.status, "rotated");
   }
 
   // ---- pairs -----------------------------------------------------------------------------------------------
@@ -356,91 +325,20 @@ export class SalesforceClient {
    * backoff and jitter until the deadline (the last attempt may end up to one call timeout after it). Other
    * failures end at once. Never throws a RotatorError.
    */
-  async verifyPair(clientId: string, clientSecret: SecretValue, opts: VerifyPairOptions): Promise<PairCheck> {
-    const step = "verify pair";
-    const clock = this.#http.clock;
-    const start = clock.now().getTime();
-    const deadline = start + opts.timeoutMs;
-    const initial = opts.initialDelayMs ?? 1_000;
-    const cap = opts.maxDelayMs ?? 30_000;
-    const form = clientCredentialsForm(clientId, clientSecret);
-    for (let attempts = 1; ; attempts++) {
-      let failure: RotatorError;
-      try {
-        // Each attempt gets the full call timeout: the deadline decides whether another attempt starts, so the
-        // last one (at the deadline) is not cut short into a meaningless timeout.
-        const grant = await requestToken(this.#http, this.#origin, form, {
-          step,
-          maxRetries: 0,
-          signal: opts.signal,
-        });
-        await this.#userInfoWith(grant, step, opts.signal);
-        const elapsedMs = clock.now().getTime() - start;
-        await this.#endTestSession(grant, step);
-        return { ok: true, elapsedMs, attempts };
-      } catch (err) {
-        if (!isRotatorError(err)) throw err;
-        failure = err;
-      }
-      const reason = refusalOf(failure);
-      const now = clock.now().getTime();
-      const fail = (): PairCheck => ({
-        ok: false,
-        code: failure.code,
-        reason,
-        error: failure,
-        elapsedMs: clock.now().getTime() - start,
-        attempts,
-      });
-      const pollable =
-        (failure.code === "SALESFORCE_AUTH_FAILED" &&
-          (reason === "invalid_client_id" || reason === "invalid_client")) ||
-        (failure.code === "SALESFORCE_UNAVAILABLE" && failure.retryable);
-      if (!pollable || now >= deadline || opts.signal?.aborted) return fail();
-      const delayMs = Math.min(
-        deadline - now,
-        backoffDelayMs(attempts - 1, { baseMs: initial, capMs: cap, random: this.#random }),
-      );
-      this.#log.debug(
-        { step, attempt: attempts, code: failure.code, reason, delayMs },
-        "pair not accepted yet",
-      );
-      try {
-        await this.#sleep(delayMs, opts.signal);
-      } catch {
-        return fail();
-      }
-    }
+  verifyPair(clientId: string, clientSecret: SecretValue, opts: VerifyPairOptions): Promise<PairCheck> {
+    return verifyPair(this.#pairs, clientId, clientSecret, opts);
   }
 
   /**
    * One token request that must be refused with invalid_client_id / invalid_client (the retire step). A token
    * that is issued means the pair still works ({dead: false}); any other failure is thrown (inconclusive).
    */
-  async provePairDead(
+  provePairDead(
     clientId: string,
     clientSecret: SecretValue,
     opts: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<PairDeathProof> {
-    const step = "prove pair dead";
-    try {
-      const grant = await requestToken(
-        this.#http,
-        this.#origin,
-        clientCredentialsForm(clientId, clientSecret),
-        {
-          step,
-          ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-          signal: opts.signal,
-        },
-      );
-      await this.#endTestSession(grant, step);
-      return { dead: false };
-    } catch (err) {
-      const reason = isRotatorError(err, "SALESFORCE_AUTH_FAILED") ? refusalOf(err) : undefined;
-      if (reason === "invalid_client_id" || reason === "invalid_client") return { dead: true, reason };
-      throw err;
-    }
+    return provePairDead(this.#pairs, clientId, clientSecret, opts);
   }
 
   /** Closes the dispatcher this client built (an injected one stays open). */
@@ -477,15 +375,10 @@ export class SalesforceClient {
       grant = await this.#session.refresh(grant);
       answer = await this.#send(grant, spec, call);
     }
-    if ((answer.status >= 200 && answer.status < 300) || spec.accept?.includes(answer.status)) return answer;
-    throw errorFromRestAnswer(
-      call,
-      answer.status,
-      answer.body.kind === "json" ? answer.body.value : undefined,
-    );
+    return requireOk(answer, call, spec.accept);
   }
 
-  #send(grant: TokenGrant, spec: RestSpec, call: SalesforceCall): Promise<HttpAnswer> {
+  #send(grant: TokenGrant, spec: RestSpec, call: ReturnType<typeof callOf>): Promise<HttpAnswer> {
     const headers: Record<string, string> = { authorization: `Bearer ${grant.accessToken.reveal()}` };
     if (spec.body !== undefined) headers["content-type"] = "application/json";
     return this.#http.send({
@@ -495,160 +388,4 @@ export class SalesforceClient {
       ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
     });
   }
-
-  async #userInfoWith(grant: TokenGrant, step: string, signal: AbortSignal | undefined): Promise<void> {
-    const call = callOf(step, "GET", USERINFO_PATH, true);
-    const answer = await this.#http.send({
-      call,
-      url: `${grant.instanceUrl}${USERINFO_PATH}`,
-      headers: { authorization: `Bearer ${grant.accessToken.reveal()}` },
-      maxRetries: 0,
-      signal,
-    });
-    if (answer.status < 200 || answer.status >= 300) {
-      throw errorFromRestAnswer(
-        call,
-        answer.status,
-        answer.body.kind === "json" ? answer.body.value : undefined,
-      );
-    }
-    this.#parse(answer, call, UserInfoSchema);
-  }
-
-  async #endTestSession(grant: TokenGrant, step: string): Promise<void> {
-    if (!(await revokeToken(this.#http, grant, step))) {
-      this.#log.debug({ step }, "salesforce test session not revoked; it will expire on its own");
-    }
-  }
-
-  #parse<S extends z.ZodType>(answer: HttpAnswer, call: SalesforceCall, schema: S): z.output<S> {
-    const uncertain = !call.idempotent;
-    if (answer.body.kind !== "json") {
-      throw unexpectedResponse(call, answer.status, "the answer is not JSON (HTML page or truncated body)", {
-        uncertain,
-      });
-    }
-    const parsed = schema.safeParse(answer.body.value);
-    if (!parsed.success) {
-      throw unexpectedResponse(
-        call,
-        answer.status,
-        `unexpected response shape (${describeIssues(parsed.error)})`,
-        { uncertain },
-      );
-    }
-    return parsed.data;
-  }
-
-  /**
-   * Follows nextPageUrl until an empty page, a page without one, a URL already visited or a page that brings no
-   * new item (a server ignoring the page parameter); more than MAX_PAGES pages is an error.
-   */
-  async #pages<S extends z.ZodType, T>(
-    step: string,
-    first: string,
-    schema: S,
-    read: (page: z.output<S>) => { items: { key: string; value: T }[]; next: string | undefined },
-  ): Promise<T[]> {
-    const out: T[] = [];
-    const seenKeys = new Set<string>();
-    const seenUrls = new Set<string>();
-    let target = first;
-    for (let n = 0; ; n++) {
-      const call = callOf(step, "GET", target.split("?")[0] ?? target, true);
-      if (n >= MAX_PAGES) {
-        throw unexpectedResponse(call, 200, `more than ${MAX_PAGES} pages; the listing never ended`);
-      }
-      seenUrls.add(target);
-      const answer = await this.#rest({ step, method: "GET", target, idempotent: true });
-      const { items, next } = read(this.#parse(answer, call, schema));
-      if (items.length === 0) return out;
-      let fresh = 0;
-      for (const item of items) {
-        const k = item.key.slice(0, 15);
-        if (seenKeys.has(k)) continue;
-        seenKeys.add(k);
-        out.push(item.value);
-        fresh++;
-      }
-      if (!next) return out;
-      const rel = relativePath(next);
-      if (!rel) throw unexpectedResponse(call, answer.status, "nextPageUrl is not a relative path");
-      if (fresh === 0 || seenUrls.has(rel)) {
-        this.#log.warn({ step, pages: n + 1 }, "salesforce paging repeats itself; stopping");
-        return out;
-      }
-      target = rel;
-    }
-  }
-}
-
-function callOf(step: string, method: string, path: string, idempotent: boolean): SalesforceCall {
-  return { step, method, path, idempotent };
-}
-
-/** Returned URLs are opaque, but must stay on the instance: a relative path, never a scheme or "//host". */
-function relativePath(url: string): string | undefined {
-  return /^\/(?!\/)[^\s\\]*$/.test(url) ? url : undefined;
-}
-
-function refusalOf(err: RotatorError): TokenRefusal | undefined {
-  const r = err.context["reason"];
-  return typeof r === "string" ? (r as TokenRefusal) : undefined;
-}
-
-function toStaged(s: StagedBody, call: SalesforceCall, status: number, uncertain: boolean): StagedCredential {
-  const state = s.state.toLowerCase() as StagedState;
-  if (!STAGED_STATES.includes(state)) {
-    throw unexpectedResponse(call, status, "a staged set has an unknown state", { uncertain });
-  }
-  return {
-    id: s.id,
-    state,
-    key: s.key,
-    secret: s.secret === undefined ? undefined : SecretValue.of(s.secret),
-    createdBy: s.createdBy ?? undefined,
-    createdDate: s.createdDate ?? undefined,
-    expirationDate: s.expirationDate ?? undefined,
-    url: s.url ?? undefined,
-  };
-}
-
-function requirePair(s: StagedCredential, call: SalesforceCall, status: number): IssuedStagedCredential {
-  if (!s.key || !s.secret) {
-    throw unexpectedResponse(call, status, "the new staged set comes without key and secret", {
-      uncertain: true,
-    });
-  }
-  return { ...s, key: s.key, secret: s.secret };
-}
-
-function loginFrom(opts: SalesforceClientOptions, origin: string): SalesforceLogin {
-  const { connection } = opts;
-  if (connection.auth === "client_credentials") {
-    if (!opts.clientSecret) {
-      throw new RotatorError(
-        "CONFIG_INVALID",
-        "salesforce client_credentials login needs the client secret",
-        {
-          context: { field: "client_secret" },
-        },
-      );
-    }
-    return { grant: "client_credentials", clientId: opts.clientId, clientSecret: opts.clientSecret };
-  }
-  if (!connection.jwtUsername || !connection.jwtPrivateKeyFile) {
-    throw new RotatorError(
-      "CONFIG_INVALID",
-      "salesforce jwt_bearer login needs jwt_username and jwt_private_key_file",
-      { context: { field: "jwt_username" } },
-    );
-  }
-  return {
-    grant: "jwt_bearer",
-    clientId: opts.clientId,
-    username: connection.jwtUsername,
-    privateKeyFile: connection.jwtPrivateKeyFile,
-    audience: opts.jwtAudience ?? origin,
-  };
 }

@@ -3,6 +3,7 @@
 // the admin app's token (no expires_in is given: it is kept until Salesforce refuses it) and gets a new one,
 // once for all concurrent callers, when a call meets 401 INVALID_SESSION_ID.
 import type { KeyObject } from "node:crypto";
+import type { SalesforceConnectionConfig } from "../../config/config-types.ts";
 import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
 import {
@@ -216,4 +217,38 @@ export class SalesforceSession {
     );
     return requestToken(this.#http, this.#origin, jwtBearerForm(assertion), { step: "login (jwt bearer)" });
   }
+}
+
+/** The admin login from a connection's config and the credentials the caller read from Vault. */
+export function loginFromConfig(
+  connection: Pick<SalesforceConnectionConfig, "auth" | "jwtUsername" | "jwtPrivateKeyFile">,
+  credentials: { clientId: string; clientSecret: SecretValue | undefined; jwtAudience: string },
+): SalesforceLogin {
+  const { clientId, clientSecret } = credentials;
+  if (connection.auth === "client_credentials") {
+    if (!clientSecret) {
+      throw new RotatorError(
+        "CONFIG_INVALID",
+        "salesforce client_credentials login needs the client secret",
+        {
+          context: { field: "client_secret" },
+        },
+      );
+    }
+    return { grant: "client_credentials", clientId, clientSecret };
+  }
+  if (!connection.jwtUsername || !connection.jwtPrivateKeyFile) {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      "salesforce jwt_bearer login needs jwt_username and jwt_private_key_file",
+      { context: { field: "jwt_username" } },
+    );
+  }
+  return {
+    grant: "jwt_bearer",
+    clientId,
+    username: connection.jwtUsername,
+    privateKeyFile: connection.jwtPrivateKeyFile,
+    audience: credentials.jwtAudience,
+  };
 }

@@ -155,7 +155,7 @@ describe("SalesforceClient against malformed answers", () => {
     peer.on(`PATCH ${CONSUMER_PATH}/staged/${STAGED}`, json(200, stagedItem({ state: "active" })));
     const e = await expectUnexpected(
       peer.client().rotateStaged(APP, CONSUMER, STAGED),
-      /after rotate the staged set is active/,
+      /the staged set is active, expected rotated/,
     );
     expect(e.context["uncertain"]).toBe(true);
   });

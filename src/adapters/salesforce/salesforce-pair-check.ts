@@ -1,0 +1,144 @@
+// Does a pair work? verifyPair: a token request with the pair, then one cheap authenticated call (userinfo),
+// polled with exponential backoff and jitter while Salesforce still answers invalid_client_id / invalid_client
+// (a new pair propagating; salesforce-api.md 1.7) or is unavailable. provePairDead: one token request that must
+// be refused. Sessions minted only for the test are revoked (best effort).
+import type { Clock } from "../../core/clock.ts";
+import { isRotatorError, type RotatorError } from "../../core/errors.ts";
+import type { SecretValue } from "../../core/secret-value.ts";
+import { backoffDelayMs } from "../http/backoff.ts";
+import { callOf, parseAnswer, requireOk } from "./salesforce-answer.ts";
+import type { PairCheck, PairDeathProof, VerifyPairOptions } from "./salesforce-eca-types.ts";
+import type { TokenRefusal } from "./salesforce-errors.ts";
+import type { SalesforceHttp, SalesforceLog, Sleep } from "./salesforce-http.ts";
+import { clientCredentialsForm, requestToken, revokeToken, type TokenGrant } from "./salesforce-oauth.ts";
+import { UserInfoSchema } from "./salesforce-schemas.ts";
+
+export const USERINFO_PATH = "/services/oauth2/userinfo";
+
+export interface PairCheckDeps {
+  readonly http: SalesforceHttp;
+  /** My Domain origin: where token requests go. */
+  readonly origin: string;
+  readonly log: SalesforceLog;
+  readonly sleep: Sleep;
+  readonly random: () => number;
+}
+
+export function refusalOf(err: RotatorError): TokenRefusal | undefined {
+  const r = err.context["reason"];
+  return typeof r === "string" ? (r as TokenRefusal) : undefined;
+}
+
+function isPropagationRefusal(err: RotatorError): boolean {
+  const reason = refusalOf(err);
+  return (
+    err.code === "SALESFORCE_AUTH_FAILED" && (reason === "invalid_client_id" || reason === "invalid_client")
+  );
+}
+
+/** Never throws a RotatorError: failures are a {ok: false} value. */
+export async function verifyPair(
+  deps: PairCheckDeps,
+  clientId: string,
+  clientSecret: SecretValue,
+  opts: VerifyPairOptions,
+): Promise<PairCheck> {
+  const step = "verify pair";
+  const clock: Clock = deps.http.clock;
+  const start = clock.now().getTime();
+  const deadline = start + opts.timeoutMs;
+  const form = clientCredentialsForm(clientId, clientSecret);
+  for (let attempts = 1; ; attempts++) {
+    let failure: RotatorError;
+    try {
+      // Each attempt gets the full call timeout: the deadline decides whether another attempt starts, so the
+      // last one (at the deadline) is not cut short into a meaningless timeout.
+      const grant = await requestToken(deps.http, deps.origin, form, {
+        step,
+        maxRetries: 0,
+        signal: opts.signal,
+      });
+      await userInfoWith(deps, grant, step, opts.signal);
+      const elapsedMs = clock.now().getTime() - start;
+      await endTestSession(deps, grant, step);
+      return { ok: true, elapsedMs, attempts };
+    } catch (err) {
+      if (!isRotatorError(err)) throw err;
+      failure = err;
+    }
+    const reason = refusalOf(failure);
+    const fail = (): PairCheck => ({
+      ok: false,
+      code: failure.code,
+      reason,
+      error: failure,
+      elapsedMs: clock.now().getTime() - start,
+      attempts,
+    });
+    const pollable =
+      isPropagationRefusal(failure) || (failure.code === "SALESFORCE_UNAVAILABLE" && failure.retryable);
+    const now = clock.now().getTime();
+    if (!pollable || now >= deadline || opts.signal?.aborted) return fail();
+    const delayMs = Math.min(
+      deadline - now,
+      backoffDelayMs(attempts - 1, {
+        baseMs: opts.initialDelayMs ?? 1_000,
+        capMs: opts.maxDelayMs ?? 30_000,
+        random: deps.random,
+      }),
+    );
+    deps.log.debug({ step, attempt: attempts, code: failure.code, reason, delayMs }, "pair not accepted yet");
+    try {
+      await deps.sleep(delayMs, opts.signal);
+    } catch {
+      return fail();
+    }
+  }
+}
+
+/** {dead: true} on invalid_client_id / invalid_client, {dead: false} when a token is issued; else throws. */
+export async function provePairDead(
+  deps: PairCheckDeps,
+  clientId: string,
+  clientSecret: SecretValue,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<PairDeathProof> {
+  const step = "prove pair dead";
+  let grant: TokenGrant;
+  try {
+    grant = await requestToken(deps.http, deps.origin, clientCredentialsForm(clientId, clientSecret), {
+      step,
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    const reason = isRotatorError(err, "SALESFORCE_AUTH_FAILED") ? refusalOf(err) : undefined;
+    if (reason === "invalid_client_id" || reason === "invalid_client") return { dead: true, reason };
+    throw err;
+  }
+  await endTestSession(deps, grant, step);
+  return { dead: false };
+}
+
+async function userInfoWith(
+  deps: PairCheckDeps,
+  grant: TokenGrant,
+  step: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const call = callOf(step, "GET", USERINFO_PATH, true);
+  const answer = await deps.http.send({
+    call,
+    url: `${grant.instanceUrl}${USERINFO_PATH}`,
+    headers: { authorization: `Bearer ${grant.accessToken.reveal()}` },
+    maxRetries: 0,
+    signal,
+  });
+  parseAnswer(requireOk(answer, call), call, UserInfoSchema);
+}
+
+async function endTestSession(deps: PairCheckDeps, grant: TokenGrant, step: string): Promise<void> {
+  if (!(await revokeToken(deps.http, grant, step))) {
+    deps.log.debug({ step }, "salesforce test session not revoked; it will expire on its own");
+  }
+}
