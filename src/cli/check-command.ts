@@ -1,9 +1,12 @@
 // `check`: preflight. Config valid, Vault reachable and unsealed, token valid, the mount is KV v2, and
 // sys/capabilities-self shows the token can do everything the rotator needs on every configured path.
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
+
+import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
 import { connectVault } from "../app/container.ts";
-import type { Config } from "../config/config-types.ts";
+import { connectSalesforce } from "../app/salesforce-connection.ts";
+import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { summarizeConfig } from "../config/load-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
@@ -25,8 +28,9 @@ export const checkCommand: CommandSpec = {
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose]
 
 Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
-is KV v2; and (via sys/capabilities-self) the token holds every capability the rotator needs on every
-configured path. Each missing capability is named with the reason it is needed.
+is KV v2; (via sys/capabilities-self) the token holds every capability the rotator needs on every configured
+path, each missing one named with the reason it is needed; and for each Salesforce connection: its admin
+app's pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST.
   --verbose  also print the effective configuration (where each value came from; secrets as "set")
 Exit 0 when every required check passes, 1 otherwise, 2 when the configuration itself is invalid.`,
   options: { json: { type: "boolean" }, verbose: { type: "boolean", short: "v" } },
@@ -82,6 +86,7 @@ export async function checkVault(cfg: Config): Promise<CheckLine[]> {
     lines.push(await checkToken(stack.client));
     lines.push(await checkMount(stack.client, cfg));
     lines.push(...(await checkCapabilities(stack.client, cfg)));
+    for (const conn of cfg.salesforce.connections) lines.push(...(await checkSalesforce(conn, stack.kv)));
   } catch (err) {
     lines.push(failure("vault", err));
   } finally {
@@ -147,4 +152,49 @@ async function checkCapabilities(client: VaultClient, cfg: Config): Promise<Chec
     }
   }
   return lines;
+}
+
+/**
+ * Salesforce preflight for one connection, read-only: log in with the admin app's pair from KV, list the
+ * External Client Apps (the ECA credentials API answers and the user has the permissions), and read one
+ * consumer's secret (the org setting for REST access to consumer secrets is on). Nothing is created.
+ */
+export async function checkSalesforce(conn: SalesforceConnectionConfig, kv: KvV2): Promise<CheckLine[]> {
+  const topic = `sf:${conn.name}`;
+  let client: Awaited<ReturnType<typeof connectSalesforce>> | undefined;
+  try {
+    client = await connectSalesforce(conn, kv);
+    const { instanceUrl } = await client.login();
+    const lines: CheckLine[] = [
+      { mark: "ok", topic, text: `the admin app logs in (${instanceUrl}, API ${conn.apiVersion})` },
+    ];
+    const apps = await client.listApps();
+    lines.push({
+      mark: "ok",
+      topic,
+      text: `the ECA credentials API answers (${apps.length} External Client App${apps.length === 1 ? "" : "s"} visible)`,
+    });
+    for (const app of apps) {
+      const consumers = await client.listConsumers(app.appId);
+      const first = consumers[0];
+      if (!first) continue;
+      await client.readConsumer(app.appId, first.id, "secret");
+      lines.push({
+        mark: "ok",
+        topic,
+        text: `consumer secrets are readable over REST (checked on ${app.developerName})`,
+      });
+      return lines;
+    }
+    lines.push({
+      mark: "warn",
+      topic,
+      text: "no app with a consumer to check that consumer secrets are readable",
+    });
+    return lines;
+  } catch (err) {
+    return [failure(topic, err)];
+  } finally {
+    await client?.close();
+  }
 }
