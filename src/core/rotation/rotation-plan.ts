@@ -1,0 +1,110 @@
+// --dry-run: what a rotation of this credential would do, and the preflight checks it would run first. Reads
+// only (journal, lease, the KV entry, Salesforce's main key and staged list, the rotator's own key); never
+// claims a lease, never writes anything anywhere.
+import { classifyError, isRotatorError } from "../errors.ts";
+import type { RotationEngineDeps } from "./engine-deps.ts";
+import { type RotationMode, type RotationStep, stepOrder } from "./rotation-state.ts";
+import { inspectCredential, inspectionProblems, rotatablePolicy } from "./steps/inspect-step.ts";
+
+export interface PlanCheck {
+  readonly name: "journal" | "lease" | "credential" | "policy" | "salesforce" | "preflight";
+  readonly ok: boolean;
+  /** Plain words; never a secret. */
+  readonly detail: string;
+}
+
+export interface RotationPlan {
+  readonly path: string;
+  readonly mode: RotationMode;
+  /** True when every check passed: a real run would start (or resume) now. */
+  readonly wouldRotate: boolean;
+  /** An unfinished rotation this run would resume instead of starting a new one. */
+  readonly resumesFrom: RotationStep | undefined;
+  /** The steps that would run, in order. */
+  readonly steps: readonly RotationStep[];
+  /** The soak between publishing and promoting (0 in emergency mode). */
+  readonly soakMs: number;
+  readonly checks: readonly PlanCheck[];
+}
+
+export async function planRotation(
+  deps: RotationEngineDeps,
+  path: string,
+  mode: RotationMode,
+): Promise<RotationPlan> {
+  const checks: PlanCheck[] = [];
+  const add = (name: PlanCheck["name"], ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const problem = (err: unknown) =>
+    `${classifyError(err)}: ${isRotatorError(err) ? err.message : "unexpected error"}`;
+  let effectiveMode = mode;
+  let resumesFrom: RotationStep | undefined;
+  let soakMs = mode === "emergency" ? 0 : deps.settings.soakMs;
+
+  try {
+    const journal = await deps.state.readJournal(path);
+    if (journal === undefined) add("journal", true, "no rotation under way");
+    else {
+      const r = journal.value;
+      effectiveMode = r.mode;
+      resumesFrom = r.step === "failed" ? r.failedStep : r.step;
+      add(
+        "journal",
+        r.step !== "failed",
+        r.step === "failed"
+          ? `rotation ${r.rotationId} failed at ${r.failedStep ?? "?"} (${r.lastError ?? "?"}); rotate=now resumes it`
+          : `rotation ${r.rotationId} (${r.mode}) is at ${r.step}; it would be resumed, not started again`,
+      );
+    }
+  } catch (err) {
+    add("journal", false, problem(err));
+  }
+
+  try {
+    const lease = await deps.state.readLease(path);
+    const now = deps.clock.now();
+    if (lease === undefined || lease.value.expiresAt <= now || lease.value.owner === deps.owner) {
+      add("lease", true, "free");
+    } else {
+      add("lease", false, `held by ${lease.value.owner} until ${lease.value.expiresAt.toISOString()}`);
+    }
+  } catch (err) {
+    add("lease", false, problem(err));
+  }
+
+  try {
+    const cred = await deps.store.read(path);
+    if (cred === undefined) add("credential", false, "not in KV");
+    else {
+      add("credential", true, `KV version ${cred.version}`);
+      const policy = rotatablePolicy(cred, path);
+      if (effectiveMode === "standard") soakMs = policy.soakMs ?? deps.settings.soakMs;
+      add("policy", true, `provider ${policy.provider}`);
+      if (resumesFrom === undefined) {
+        const inspection = await inspectCredential(deps, path, cred);
+        add(
+          "salesforce",
+          true,
+          `app ${inspection.target.appId}, consumer ${inspection.target.consumerId} on ${inspection.target.connection}`,
+        );
+        const problems = inspectionProblems(inspection, path);
+        if (problems.length === 0)
+          add("preflight", true, "not self-rotation; KV matches Salesforce; nothing staged");
+        for (const p of problems) add("preflight", false, `${p.code}: ${p.message}`);
+      }
+    }
+  } catch (err) {
+    add(checks.some((c) => c.name === "policy") ? "salesforce" : "policy", false, problem(err));
+  }
+
+  const order = stepOrder(effectiveMode);
+  const from = resumesFrom === undefined ? 0 : Math.max(0, order.indexOf(resumesFrom) + 1);
+  return {
+    path,
+    mode: effectiveMode,
+    wouldRotate: checks.every((c) => c.ok),
+    resumesFrom,
+    steps: resumesFrom === undefined ? order : order.slice(from),
+    soakMs,
+    checks,
+  };
+}

@@ -1,0 +1,81 @@
+// Step 8, close: stamp the metadata (rotation_verified_at, last_rotated, next_rotation_due, rotation_state=idle,
+// trigger and last error cleared), tell audit and chat, then delete the journal and the lease. Every part is
+// idempotent; a crash before the journal is gone repeats the stamps (audit and chat are at-least-once, the
+// notifier deduplicates by rotation id).
+
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { computeDeadline } from "../../inventory/deadline.ts";
+import type { RotationOutcome } from "../rotation-outcome.ts";
+import type { RotationRun } from "../rotation-run.ts";
+import { outageOf } from "./publish-steps.ts";
+import type { StepResult } from "./step-result.ts";
+
+export async function closeStep(run: RotationRun): Promise<StepResult> {
+  const { state } = run.deps;
+  const now = run.now();
+  const stamp = now.toISOString();
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  // The next deadline counts from now with the credential's own period (product.md 1.2); when its metadata
+  // became invalid meanwhile the old value is removed rather than guessed.
+  let nextDue: string | null = null;
+  if (parsed.kind === "managed") {
+    const due = computeDeadline(
+      { ...parsed.policy, lastRotated: now },
+      { createdTime: stamp, currentVersionCreatedTime: stamp },
+    );
+    if (due.ok) nextDue = due.deadline.toISOString();
+  }
+  await run.patchMetadata({
+    rotation_verified_at: stamp,
+    last_rotated: stamp,
+    next_rotation_due: nextDue,
+    rotation_state: "idle",
+    rotate: null,
+    rotate_reason: null,
+    last_rotation_error: null,
+  });
+
+  const r = run.record;
+  const durationMs = now.getTime() - r.startedAt.getTime();
+  const outageMs =
+    r.mode === "emergency" && r.publishedAt !== undefined ? outageOf(run, r.publishedAt) : undefined;
+  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs, outageMs });
+  await run.notify(
+    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+    completedText(run, outageMs),
+  );
+
+  await run.guard();
+  await state.deleteJournal(run.path);
+  await run.guard();
+  await state.deleteLease(run.path);
+
+  const outcome: RotationOutcome = {
+    kind: "completed",
+    path: run.path,
+    rotationId: r.rotationId,
+    mode: r.mode,
+    sinkFailures: run.sinkFailures,
+    kvVersion: r.kvVersionPublished,
+    keyFingerprint: run.fingerprint(),
+    durationMs,
+    outageMs,
+  };
+  return { kind: "done", outcome };
+}
+
+function completedText(run: RotationRun, outageMs: number | undefined): string {
+  const r = run.record;
+  const by = `${r.trigger} by ${r.actor}`;
+  const why = r.reason ? ` Reason: ${r.reason}.` : "";
+  const key = `new consumer key ${run.fingerprint() ?? "?"}, KV version ${r.kvVersionPublished ?? "?"}`;
+  if (r.mode === "emergency") {
+    const outage =
+      outageMs === undefined
+        ? ""
+        : ` Outage from promotion to publication: ${run.describeDuration(outageMs)}.`;
+    return `EMERGENCY rotation of ${r.path} done (${by}): the old pair is revoked and proven dead; ${key}.${outage}${why}`;
+  }
+  return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${why}`;
+}

@@ -1,0 +1,67 @@
+// Step 5-6, soak and promote. The soak is not a state: the journal holds promote_after and the engine returns
+// "waiting" until then, so no process blocks on it and any replica can finish it. The intent (`promoting`) is
+// journaled before PATCH rotate, which is never retried blindly: on an uncertain answer the main key is read
+// back to see whether it happened, and only when it plainly did not is the PATCH sent once more.
+import { isRotatorError, RotatorError } from "../../errors.ts";
+import type { RotationRun } from "../rotation-run.ts";
+import type { StepResult } from "./step-result.ts";
+
+/** Standard published → promoting, once the soak is over. */
+export async function soakStep(run: RotationRun): Promise<StepResult> {
+  const until = run.record.promoteAfter;
+  if (until !== undefined && run.now() < until) return { kind: "wait", waiting: "soak", until };
+  await run.advance("promoting");
+  await run.patchMetadata({ rotation_state: "in_progress" });
+  return undefined;
+}
+
+/** Emergency staged → promoting: no soak, no verification first (revoke first). */
+export async function promoteIntentStep(run: RotationRun): Promise<StepResult> {
+  await run.advance("promoting");
+  return undefined;
+}
+
+/** promoting → promoted. */
+export async function promoteStep(run: RotationRun): Promise<StepResult> {
+  const { issuer } = run.deps;
+  const target = run.target;
+  const { clientId: newKey } = run.newPair;
+  const main = await issuer.readMainKey(target);
+  if (main !== newKey) {
+    if (main !== run.oldClientId)
+      throw mismatch(run, "Salesforce's main key is neither the old nor the new one");
+    const staged = await issuer.listStaged(target);
+    if (!staged.some((s) => s.id === run.record.stagedId && s.state === "active")) {
+      throw mismatch(
+        run,
+        "the staged set is gone and Salesforce still uses the old pair; it cannot be promoted",
+      );
+    }
+    await promoteOnce(run, true);
+  }
+  await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
+  await run.emit("rotation.promoted");
+  return undefined;
+}
+
+async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> {
+  const { issuer } = run.deps;
+  const stagedId = run.record.stagedId;
+  if (stagedId === undefined) throw mismatch(run, "no staged id in the journal");
+  await run.guard();
+  try {
+    await issuer.promote(run.target, stagedId);
+  } catch (err) {
+    if (!isRotatorError(err) || err.context["uncertain"] !== true) throw err;
+    const main = await issuer.readMainKey(run.target);
+    if (main === run.newPair.clientId) return; // it happened; only the answer was lost
+    if (main !== run.oldClientId || !mayRepeat) throw err;
+    await promoteOnce(run, false);
+  }
+}
+
+function mismatch(run: RotationRun, message: string): RotatorError {
+  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
+    context: { path: run.path, step: run.record.step },
+  });
+}

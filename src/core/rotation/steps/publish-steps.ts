@@ -1,0 +1,94 @@
+// Step 4, publish: a new KV version with the new pair, written with cas against the version just read.
+// Check before act: a current version that already holds the new client_id is our own write whose answer was
+// lost, and is only recorded. A version that moved on since the rotation read it is merged over only when the
+// other writer left client_id alone (they changed fields the rotator does not own); a different client_id means
+// someone replaced the credential under us, which is a clear failure, never an overwrite.
+import { isRotatorError, RotatorError } from "../../errors.ts";
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import type { SecretValue } from "../../secret-value.ts";
+import {
+  API_KEY,
+  CLIENT_ID,
+  keyField,
+  PREVIOUS_CLIENT_ID,
+  PREVIOUS_KEY,
+  ROTATED_AT,
+  ROTATED_BY,
+  secretField,
+} from "../credential-fields.ts";
+import type { StoredCredential } from "../rotation-ports.ts";
+import type { RotationRun } from "../rotation-run.ts";
+import type { StepResult } from "./step-result.ts";
+
+/** Standard verified → published: previous_* = the old pair, which still works until retire. */
+export async function publishStandardStep(run: RotationRun): Promise<StepResult> {
+  const written = await publish(run, (cred) => {
+    const oldSecret = secretField(cred, API_KEY);
+    if (oldSecret === undefined) throw mismatch(run, "KV lost its api_key during the rotation");
+    return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
+  });
+  const policy = parseCredentialPolicy(written.cred.customMetadata);
+  const soakMs = (policy.kind === "managed" ? policy.policy.soakMs : undefined) ?? run.deps.settings.soakMs;
+  const now = run.now();
+  const promoteAfter = new Date(now.getTime() + soakMs);
+  await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
+  if (soakMs > 0) await run.patchMetadata({ rotation_state: "awaiting_promotion" });
+  await run.emit("rotation.published", { kvVersion: written.version });
+  return undefined;
+}
+
+/** Emergency retired → published: the old pair is dead already, so previous_* are cleared at once. */
+export async function publishEmergencyStep(run: RotationRun): Promise<StepResult> {
+  const written = await publish(run, () => ({ [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" }));
+  const now = run.now();
+  const outageMs = outageOf(run, now);
+  await run.advance("published", { kvVersionPublished: written.version, publishedAt: now });
+  await run.emit("rotation.published", { kvVersion: written.version, outageMs });
+  return undefined;
+}
+
+export function outageOf(run: RotationRun, publishedAt: Date): number | undefined {
+  const promotedAt = run.record.promotedAt;
+  return promotedAt === undefined ? undefined : Math.max(0, publishedAt.getTime() - promotedAt.getTime());
+}
+
+const CAS_RETRIES = 3;
+
+async function publish(
+  run: RotationRun,
+  previous: (cred: StoredCredential) => Record<string, string | SecretValue>,
+): Promise<{ version: number; cred: StoredCredential }> {
+  const { clientId, secret } = run.newPair;
+  for (let i = 0; ; i++) {
+    const cred = await run.readCredential();
+    const current = keyField(cred, CLIENT_ID);
+    if (current === clientId) return { version: cred.version, cred };
+    if (current !== run.oldClientId) {
+      throw mismatch(
+        run,
+        "KV client_id was changed to a key this rotation does not know; not overwriting it",
+      );
+    }
+    const fields = {
+      [CLIENT_ID]: clientId,
+      [API_KEY]: secret,
+      ...previous(cred),
+      [ROTATED_AT]: run.now().toISOString(),
+      [ROTATED_BY]: run.record.actor,
+    };
+    await run.guard();
+    try {
+      const { version } = await run.deps.store.writeFields(run.path, fields, cred.version);
+      return { version, cred };
+    } catch (err) {
+      // Someone wrote between our read and our write: read again and decide again.
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+}
+
+function mismatch(run: RotationRun, message: string): RotatorError {
+  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
+    context: { path: run.path, step: run.record.step },
+  });
+}

@@ -1,0 +1,75 @@
+// Step 2, stage: inspected → staging (the intent, journaled before the POST) → staged (the new pair, journaled
+// before anything else happens with it). POST staged is never retried blindly. An active staged set seen while
+// the journal says `staging` is taken to be our own POST whose answer was lost (the inspect step proved none
+// existed before the intent was written): it is adopted when its secret can be read back, else deleted and
+// staged afresh. An uncertain or conflicting POST is answered the same way, by re-reading the staged list.
+import { isRotatorError, RotatorError } from "../../errors.ts";
+import type { StagedCredential } from "../rotation-ports.ts";
+import type { RotationRun } from "../rotation-run.ts";
+import type { StepResult } from "./step-result.ts";
+
+/** inspected → staging. */
+export async function stagingIntentStep(run: RotationRun): Promise<StepResult> {
+  await run.advance("staging");
+  return undefined;
+}
+
+/** staging → staged. */
+export async function stageStep(run: RotationRun): Promise<StepResult> {
+  const { issuer } = run.deps;
+  const target = run.target;
+  const existing = await adoptOrClear(run);
+  if (existing !== undefined) return journalStaged(run, existing);
+
+  await run.guard();
+  let created: StagedCredential;
+  try {
+    created = await issuer.createStaged(target);
+  } catch (err) {
+    const uncertain = isRotatorError(err) && err.context["uncertain"] === true;
+    if (!uncertain && !isRotatorError(err, "SALESFORCE_STAGED_CONFLICT")) throw err;
+    // Did our POST happen after all? Look instead of posting again.
+    const adopted = await adoptOrClear(run);
+    if (adopted !== undefined) return journalStaged(run, adopted);
+    throw err;
+  }
+  if (created.secret === undefined) {
+    await run.guard();
+    await issuer.deleteStaged(target, created.id);
+    throw secretsHidden(run.path);
+  }
+  return journalStaged(run, created);
+}
+
+/**
+ * An active staged set now, with the journal at `staging`, is ours: the adoptable one is returned; one whose
+ * secret cannot be read is deleted (it was never distributed) so a fresh POST can follow.
+ */
+async function adoptOrClear(run: RotationRun): Promise<StagedCredential | undefined> {
+  const { issuer } = run.deps;
+  const active = (await issuer.listStaged(run.target)).find((s) => s.state === "active");
+  if (active === undefined) return undefined;
+  if (active.secret !== undefined) return active;
+  await run.guard();
+  await issuer.deleteStaged(run.target, active.id);
+  return undefined;
+}
+
+async function journalStaged(run: RotationRun, staged: StagedCredential): Promise<StepResult> {
+  if (staged.secret === undefined) throw secretsHidden(run.path);
+  await run.advance("staged", {
+    stagedId: staged.id,
+    newClientId: staged.clientId,
+    newSecret: staged.secret,
+  });
+  await run.emit("rotation.staged");
+  return undefined;
+}
+
+function secretsHidden(path: string): RotatorError {
+  return new RotatorError(
+    "SALESFORCE_NOT_ENABLED",
+    "Salesforce did not return the staged secret; enable REST API access to consumer secrets for the org",
+    { context: { path } },
+  );
+}

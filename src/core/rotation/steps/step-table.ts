@@ -1,0 +1,48 @@
+// Which step function leads out of each state, per mode (rotation-state.ts has the orders). Each function ends
+// with run.advance(next), which refuses anything but the allowed transition.
+import type { RotationMode, RotationStep } from "../rotation-state.ts";
+import { closeStep } from "./close-step.ts";
+import { inspectStep } from "./inspect-step.ts";
+import { promoteIntentStep, promoteStep, soakStep } from "./promote-steps.ts";
+import { publishEmergencyStep, publishStandardStep } from "./publish-steps.ts";
+import { retireStep } from "./retire-step.ts";
+import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
+import { stageStep, stagingIntentStep } from "./stage-step.ts";
+import type { StepFunction } from "./step-result.ts";
+import { verifyMainStep, verifyNewStep } from "./verify-steps.ts";
+
+type StepTable = Partial<Record<RotationStep, StepFunction>>;
+
+const ROLLBACK: StepTable = { rolling_back: rollbackStep, rolled_back: finishRollbackStep };
+
+const STANDARD: StepTable = {
+  claimed: inspectStep,
+  inspected: stagingIntentStep,
+  staging: stageStep,
+  staged: verifyNewStep,
+  verified: publishStandardStep,
+  published: soakStep,
+  promoting: promoteStep,
+  promoted: verifyMainStep,
+  verified_main: retireStep,
+  retired: closeStep,
+  ...ROLLBACK,
+};
+
+const EMERGENCY: StepTable = {
+  claimed: inspectStep,
+  inspected: stagingIntentStep,
+  staging: stageStep,
+  staged: promoteIntentStep,
+  promoting: promoteStep,
+  promoted: retireStep,
+  retired: publishEmergencyStep,
+  published: verifyMainStep,
+  verified_main: closeStep,
+  ...ROLLBACK,
+};
+
+/** The function that moves a journal on from `step`; undefined for `failed` (parked until an operator acts). */
+export function stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined {
+  return (mode === "emergency" ? EMERGENCY : STANDARD)[step];
+}

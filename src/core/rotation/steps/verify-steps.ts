@@ -1,0 +1,37 @@
+// Steps 3 and 6b: the new pair logs in, first as the staged pair (standard mode, before anything is published),
+// then as the main pair after promotion. verifyPair waits out Salesforce's propagation delay up to
+// verify_timeout, so the lease is renewed first to cover the whole wait.
+import { RotatorError } from "../../errors.ts";
+import type { RotationRun } from "../rotation-run.ts";
+import type { StepResult } from "./step-result.ts";
+
+/** Standard staged → verified. A refusal is final: the engine rolls the rotation back (nothing was published). */
+export async function verifyNewStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new staged pair", false);
+  await run.advance("verified");
+  await run.emit("rotation.verified");
+  return undefined;
+}
+
+/** promoted → verified_main (standard) and published → verified_main (emergency). A refusal is retried. */
+export async function verifyMainStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new main pair", true);
+  await run.advance("verified_main");
+  await run.emit("rotation.verified");
+  return undefined;
+}
+
+async function checkLogin(run: RotationRun, what: string, retryable: boolean): Promise<void> {
+  const { issuer, settings } = run.deps;
+  const { clientId, secret } = run.newPair;
+  await run.guard({ renew: true });
+  const result = await issuer.verifyPair(run.target.connection, clientId, secret, settings.verifyTimeoutMs);
+  if (!result.ok) {
+    const code = result.code === undefined ? "" : ` (last answer: ${result.code})`;
+    throw new RotatorError(
+      "ROTATION_VERIFY_FAILED",
+      `${what} could not log in within ${run.describeDuration(settings.verifyTimeoutMs)}${code}`,
+      { retryable, context: { path: run.path, attempts: result.attempts } },
+    );
+  }
+}

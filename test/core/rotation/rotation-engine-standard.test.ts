@@ -1,0 +1,222 @@
+import { describe, expect, it } from "vitest";
+import {
+  expectRotatedCleanly,
+  FLAG_START,
+  fingerprint,
+  Interceptor,
+  MINUTE,
+  makeEngine,
+  makeWorld,
+  PATH,
+  SETTINGS,
+  T0,
+} from "./rotation-world.ts";
+
+const SEMANTICS = ["overlap", "immediate"] as const;
+
+describe("rotation engine, standard mode", () => {
+  it.each(SEMANTICS)("%s: rotates end to end, waiting out the soak before promoting", async (semantics) => {
+    const w = makeWorld({ semantics });
+    const engine = makeEngine(w);
+
+    const first = await engine.start(PATH, { ...FLAG_START, reason: "INC-42" });
+    expect(first).toMatchObject({ kind: "waiting", waiting: "soak", step: "published" });
+    if (first.kind !== "waiting") return;
+    expect(first.until.getTime()).toBe(Date.parse(T0) + SETTINGS.soakMs);
+
+    // During the soak both pairs work and KV offers both: consumers switch at their own pace.
+    const soaking = w.store.current(PATH);
+    expect(soaking.data["previous_client_id"]).toBe(w.original.clientId);
+    expect(soaking.data["previous_key"]).toBe(w.original.secret);
+    expect(soaking.metadata["rotation_state"]).toBe("awaiting_promotion");
+    expect(w.issuer.validPairs().map((p) => p.role)).toEqual(["main", "staged"]);
+    expect(w.issuer.promotions).toBe(0);
+
+    w.clock.advance(5 * MINUTE);
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "waiting", waiting: "soak" });
+    expect(w.issuer.promotions).toBe(0);
+
+    w.clock.advance(10 * MINUTE);
+    const done = await engine.resume(PATH);
+    expect(done).toMatchObject({ kind: "completed", mode: "standard", sinkFailures: 0, outageMs: undefined });
+    expectRotatedCleanly(w);
+
+    const kv = w.store.current(PATH);
+    const main = w.issuer.mainPair(w.target);
+    expect(done).toMatchObject({ keyFingerprint: fingerprint(main.clientId), kvVersion: 2 });
+    // Version 1 the seed, 2 the publish, 3 previous_* cleared.
+    expect(kv.version).toBe(3);
+    expect(kv.data["rotated_by"]).toBe("operator-flag");
+    const now = w.clock.now().toISOString();
+    expect(kv.metadata).toMatchObject({
+      rotation_verified_at: now,
+      last_rotated: now,
+      next_rotation_due: new Date(w.clock.now().getTime() + 30 * 24 * 60 * MINUTE).toISOString(),
+    });
+    expect(kv.metadata["rotate_reason"]).toBeUndefined();
+    expect(kv.metadata["last_rotation_error"]).toBeUndefined();
+    expect(w.state.lease(PATH)).toBeUndefined();
+
+    expect(w.audit.types()).toEqual([
+      "rotation.started",
+      "rotation.staged",
+      "rotation.verified",
+      "rotation.published",
+      "rotation.resumed",
+      "rotation.promoted",
+      "rotation.verified",
+      "rotation.retired",
+      "rotation.completed",
+    ]);
+    for (const e of w.audit.events) {
+      expect(e).toMatchObject({ path: PATH, mode: "standard", trigger: "flag", reason: "INC-42" });
+    }
+    expect(w.audit.events.at(-1)?.keyFingerprint).toBe(fingerprint(main.clientId));
+    expect(w.notifier.sent).toHaveLength(1);
+    expect(w.notifier.sent[0]).toMatchObject({ kind: "rotation.completed", path: PATH });
+    expect(w.notifier.sent[0]?.text).toContain("INC-42");
+  });
+
+  it("with soak 0 in the metadata, rotates in one call", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+    expectRotatedCleanly(w);
+  });
+
+  it("takes the soak from the credential's metadata over the configured default", async () => {
+    const w = makeWorld({ metadata: { soak: "2h" } });
+    const out = await makeEngine(w).start(PATH, FLAG_START);
+    expect(out.kind === "waiting" && out.until.getTime() - Date.parse(T0)).toBe(120 * MINUTE);
+  });
+
+  it("needs no lease and writes nothing to report a soak that is still running", async () => {
+    const w = makeWorld();
+    await makeEngine(w).start(PATH, FLAG_START);
+    const before = [w.state.snapshot(), w.store.snapshot(), w.issuer.snapshot()];
+    const other = makeEngine(w, { owner: "replica-b" });
+    expect(await other.resume(PATH)).toMatchObject({ kind: "waiting", waiting: "soak" });
+    expect([w.state.snapshot(), w.store.snapshot(), w.issuer.snapshot()]).toEqual(before);
+  });
+
+  it("lets any replica finish after the soak: the lease was released, the fence goes up", async () => {
+    const w = makeWorld();
+    await makeEngine(w).start(PATH, FLAG_START);
+    expect(w.state.journal(PATH)?.fence).toBe(1);
+    expect(w.state.lease(PATH)?.expiresAt.getTime()).toBe(w.clock.now().getTime());
+    w.clock.advance(SETTINGS.soakMs);
+    const fences = new Set<number>();
+    const interceptor = new Interceptor({
+      before: () => {
+        const j = w.state.journal(PATH);
+        if (j !== undefined) fences.add(j.fence);
+      },
+    });
+    const out = await makeEngine(w, { owner: "replica-b", interceptor }).resume(PATH);
+    expect(out.kind).toBe("completed");
+    expect([...fences]).toEqual([1, 2]);
+    expect(w.audit.events.find((e) => e.type === "rotation.resumed")).toBeDefined();
+    expectRotatedCleanly(w);
+  });
+
+  it("waits for retire_after before killing the old pair, which keeps working meanwhile", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    const engine = makeEngine(w, { settings: { retireAfterMs: 60 * MINUTE } });
+    const out = await engine.start(PATH, FLAG_START);
+    expect(out).toMatchObject({ kind: "waiting", waiting: "retire", step: "verified_main" });
+    expect(w.issuer.validPairs().some((p) => p.clientId === w.original.clientId)).toBe(true);
+    w.clock.advance(60 * MINUTE);
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+    expectRotatedCleanly(w);
+  });
+
+  it("waits out Salesforce's propagation delay when verifying the new pair", async () => {
+    const w = makeWorld({ propagationDelayMs: 40_000, metadata: { soak: "0s" } });
+    expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+    expectRotatedCleanly(w);
+  });
+
+  it("starts from the CLI without a flag, and takes the reason it was given", async () => {
+    const w = makeWorld({ metadata: { rotate: undefined, soak: "0s" } });
+    const out = await makeEngine(w).start(PATH, {
+      mode: "standard",
+      trigger: "cli",
+      actor: "cli",
+      reason: "drill",
+    });
+    expect(out.kind).toBe("completed");
+    expect(w.audit.events[0]).toMatchObject({ trigger: "cli", actor: "cli", reason: "drill" });
+  });
+
+  it("takes rotate_reason from the metadata when a flag started it", async () => {
+    const w = makeWorld({ metadata: { rotate_reason: "CHG-7", soak: "0s" } });
+    await makeEngine(w).start(PATH, FLAG_START);
+    expect(w.audit.events.every((e) => e.reason === "CHG-7")).toBe(true);
+    expect(w.store.current(PATH).metadata["rotate_reason"]).toBeUndefined();
+  });
+
+  it("skips a flag trigger whose flag is already cleared (another process handled it)", async () => {
+    const w = makeWorld({ metadata: { rotate: undefined } });
+    const out = await makeEngine(w).start(PATH, FLAG_START);
+    expect(out).toMatchObject({ kind: "skipped" });
+    expect(w.issuer.stagedPosts).toBe(0);
+    expect(w.state.lease(PATH)).toBeUndefined();
+  });
+
+  it("skips when the credential changed since the scheduler decided", async () => {
+    const w = makeWorld();
+    const out = await makeEngine(w).start(PATH, { ...FLAG_START, trigger: "schedule", expectKvVersion: 7 });
+    expect(out).toMatchObject({ kind: "skipped" });
+    expect(w.issuer.stagedPosts).toBe(0);
+  });
+
+  it("skips invalid metadata with the reason, and touches nothing", async () => {
+    const w = makeWorld({ metadata: { rotation_period: "soon" } });
+    const before = w.store.snapshot();
+    const out = await makeEngine(w).start(PATH, FLAG_START);
+    expect(out).toMatchObject({ kind: "skipped", code: "POLICY_INVALID" });
+    expect(out.kind === "skipped" && out.reason).toContain("rotation_period");
+    expect(w.store.snapshot()).toEqual(before);
+  });
+
+  it("skips an unmanaged entry and a provider it does not rotate", async () => {
+    const w = makeWorld({ metadata: { provider: "manual" } });
+    expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "skipped" });
+    const missing = await makeEngine(w).start("api-credentials/nope", FLAG_START);
+    expect(missing).toMatchObject({ kind: "skipped", code: "VAULT_NOT_FOUND" });
+  });
+
+  it("resumes the unfinished rotation when asked to start again, never starting a second one", async () => {
+    const w = makeWorld();
+    const engine = makeEngine(w);
+    await engine.start(PATH, FLAG_START);
+    const again = await engine.start(PATH, FLAG_START);
+    expect(again).toMatchObject({ kind: "waiting" });
+    expect(w.issuer.stagedPosts).toBe(1);
+  });
+
+  it("merges over a KV version someone else wrote meanwhile when they left the pair alone", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    w.issuer.failNext("verifyPair", new Error("network blip"));
+    const engine = makeEngine(w);
+    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "failed", willRetry: true });
+    const cur = w.store.current(PATH);
+    w.store.put(PATH, { ...cur.data, endpoint: "https://crm2.example.com" });
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+    expect(w.store.current(PATH).data["endpoint"]).toBe("https://crm2.example.com");
+    expect(w.issuer.mainPair(w.target).clientId).toBe(w.store.current(PATH).data["client_id"]);
+  });
+
+  it("rolls back, not overwrites, when someone replaced the pair in KV during the rotation", async () => {
+    const w = makeWorld();
+    w.issuer.failNext("verifyPair", new Error("network blip"));
+    const engine = makeEngine(w);
+    await engine.start(PATH, FLAG_START);
+    const cur = w.store.current(PATH);
+    w.store.put(PATH, { ...cur.data, client_id: "3MVG-hand-made", api_key: "test-secret-canary-hand" });
+    const out = await engine.resume(PATH);
+    expect(out).toMatchObject({ kind: "rolled_back", code: "ROTATION_STATE_MISMATCH" });
+    expect(w.store.current(PATH).data["client_id"]).toBe("3MVG-hand-made");
+    expect(w.issuer.stagedRecord(w.target)).toBeUndefined();
+    expect(w.issuer.promotions).toBe(0);
+  });
+});

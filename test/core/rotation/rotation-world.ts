@@ -1,0 +1,227 @@
+// A whole small world for engine tests: a fake clock, a fake Salesforce with one ECA consumer, a KV entry that
+// holds its pair, the rotator's state store, an audit sink and a notifier. Also a call interceptor that can
+// make "the process" die after N port calls (optionally after the Nth call took effect), and the invariants a
+// rotation must leave behind whatever happened on the way.
+import { createHash } from "node:crypto";
+import { expect } from "vitest";
+import { FixedClock } from "../../../src/core/clock.ts";
+import type { RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
+import {
+  createRotationEngine,
+  type RotationEngine,
+  type StartOptions,
+} from "../../../src/core/rotation/rotation-engine.ts";
+import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
+import type { IssuerTarget } from "../../../src/core/rotation/rotation-ports.ts";
+import { InMemoryCredentialIssuer, type RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
+import { InMemoryCredentialStore } from "../../fakes/in-memory-credential-store.ts";
+import { InMemoryStateStore } from "../../fakes/in-memory-state-store.ts";
+import { RecordingAuditSink } from "../../fakes/recording-audit-sink.ts";
+import { RecordingNotifier } from "../../fakes/recording-notifier.ts";
+
+export const PATH = "api-credentials/team-a/crm";
+export const T0 = "2026-03-02T10:00:00.000Z";
+export const MINUTE = 60_000;
+
+export const SETTINGS: RotationEngineSettings = {
+  leaseTtlMs: 15 * MINUTE,
+  soakMs: 15 * MINUTE,
+  verifyTimeoutMs: 2 * MINUTE,
+  maxAttempts: 3,
+  defaultConnection: "prod",
+};
+
+export interface World {
+  readonly clock: FixedClock;
+  readonly issuer: InMemoryCredentialIssuer;
+  readonly store: InMemoryCredentialStore;
+  readonly state: InMemoryStateStore;
+  readonly audit: RecordingAuditSink;
+  readonly notifier: RecordingNotifier;
+  readonly target: IssuerTarget;
+  /** The pair in KV and at Salesforce before the rotation. */
+  readonly original: { readonly clientId: string; readonly secret: string };
+}
+
+export interface WorldOptions {
+  semantics?: RotateSemantics;
+  metadata?: Record<string, string | undefined>;
+  propagationDelayMs?: number;
+}
+
+export function makeWorld(opts: WorldOptions = {}): World {
+  const clock = new FixedClock(T0);
+  const issuer = new InMemoryCredentialIssuer(clock, {
+    semantics: opts.semantics ?? "overlap",
+    propagationDelayMs: opts.propagationDelayMs ?? 0,
+  });
+  const app = issuer.addConsumer("Crm_Integration");
+  const store = new InMemoryCredentialStore();
+  const metadata: Record<string, string> = {};
+  const wanted: Record<string, string | undefined> = {
+    provider: "salesforce-eca",
+    eca_app_id: app.appId,
+    eca_consumer_id: app.consumerId,
+    sf_connection: "prod",
+    rotation_period: "30d",
+    consumers: "crm-sync",
+    team_owner: "team-a", // another team's key: must survive every patch
+    rotate: "now",
+    ...opts.metadata,
+  };
+  for (const [k, v] of Object.entries(wanted)) if (v !== undefined) metadata[k] = v;
+  store.put(
+    PATH,
+    { client_id: app.clientId, api_key: app.secret, endpoint: "https://crm.example.com" },
+    metadata,
+  );
+  return {
+    clock,
+    issuer,
+    store,
+    state: new InMemoryStateStore(),
+    audit: new RecordingAuditSink(),
+    notifier: new RecordingNotifier(),
+    target: { connection: "prod", appId: app.appId, consumerId: app.consumerId },
+    original: { clientId: app.clientId, secret: app.secret },
+  };
+}
+
+export function fingerprint(clientId: string): string {
+  return `fp:${createHash("sha256").update(`test-key:${clientId}`).digest("hex").slice(0, 12)}`;
+}
+
+let idSerial = 0;
+
+export interface EngineOptions {
+  owner?: string;
+  settings?: Partial<RotationEngineSettings>;
+  interceptor?: Interceptor;
+  onSinkFailure?: (sink: "audit" | "notify", error: unknown) => void;
+}
+
+export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
+  const i = opts.interceptor;
+  const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
+  return createRotationEngine({
+    issuer: wrap("issuer", w.issuer),
+    store: wrap("store", w.store),
+    state: wrap("state", w.state),
+    audit: wrap("audit", w.audit),
+    notifier: wrap("notifier", w.notifier),
+    clock: w.clock,
+    ids: () => `rot-${++idSerial}`,
+    owner: opts.owner ?? "replica-a",
+    fingerprint,
+    settings: { ...SETTINGS, ...opts.settings },
+    onSinkFailure: opts.onSinkFailure,
+  });
+}
+
+export const FLAG_START: StartOptions = { mode: "standard", trigger: "flag", actor: "operator-flag" };
+
+/** The process died: every port call from now on fails, and nothing it would do happens. */
+export class Crash extends Error {
+  override readonly name = "Crash";
+}
+
+/**
+ * Wraps ports so every call passes through one counter. `crashAfter` calls go through normally; the next one
+ * crashes the process: without commit it never happens, with commit it takes effect and its answer is lost.
+ * `before` sees every call first (name like "issuer.promote") and may change the world (another replica).
+ */
+export class Interceptor {
+  readonly log: string[] = [];
+  crashAfter: number | undefined;
+  commit: boolean;
+  crashed = false;
+  before: ((name: string, index: number) => void) | undefined;
+
+  constructor(
+    opts: { crashAfter?: number; commit?: boolean; before?: (name: string, index: number) => void } = {},
+  ) {
+    this.crashAfter = opts.crashAfter;
+    this.commit = opts.commit ?? false;
+    this.before = opts.before;
+  }
+
+  wrap<T extends object>(portName: string, port: T): T {
+    return new Proxy(port, {
+      get: (target, prop, receiver) => {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function" || typeof prop !== "string") return value;
+        return (...args: unknown[]) => this.#call(`${portName}.${prop}`, () => value.apply(target, args));
+      },
+    });
+  }
+
+  #call(name: string, run: () => unknown): unknown {
+    if (this.crashed) return Promise.reject(new Crash(`dead before ${name}`));
+    const index = this.log.length;
+    this.log.push(name);
+    this.before?.(name, index);
+    if (this.crashAfter !== undefined && index === this.crashAfter) {
+      this.crashed = true;
+      if (!this.commit) return Promise.reject(new Crash(`died before ${name}`));
+      return Promise.resolve()
+        .then(run)
+        .then(
+          () => Promise.reject(new Crash(`died after ${name}`)),
+          () => Promise.reject(new Crash(`died after ${name}`)),
+        );
+    }
+    return run();
+  }
+}
+
+/**
+ * What the daemon does after a restart: resume the journal if there is one, else act on the flag if it is
+ * still set, moving the clock over soaks and expired leases, until the rotation settles.
+ */
+export async function settle(
+  w: World,
+  engine: () => RotationEngine,
+  start: StartOptions = FLAG_START,
+): Promise<RotationOutcome[]> {
+  const outcomes: RotationOutcome[] = [];
+  for (let i = 0; i < 40; i++) {
+    const hasJournal = w.state.journal(PATH) !== undefined;
+    const out = hasJournal ? await engine().resume(PATH) : await engine().start(PATH, start);
+    outcomes.push(out);
+    if (out.kind === "completed" || out.kind === "rolled_back") return outcomes;
+    if (out.kind === "failed" && !out.willRetry) return outcomes;
+    if (out.kind === "waiting") w.clock.advance(out.until.getTime() - w.clock.now().getTime());
+    else if (out.kind === "skipped" && out.code === "ROTATION_LEASE_HELD")
+      w.clock.advance(SETTINGS.leaseTtlMs);
+    else if (out.kind === "skipped" && !hasJournal) return outcomes; // the flag was handled already
+  }
+  throw new Error(`did not settle: ${JSON.stringify(outcomes.slice(-3))}`);
+}
+
+/** What must hold after a rotation settled successfully, however it got there. */
+export function expectRotatedCleanly(w: World, opts: { leaseOwnerMayLinger?: string } = {}): void {
+  const kv = w.store.current(PATH);
+  const main = w.issuer.mainPair(w.target);
+  // Salesforce's main pair is exactly KV's current pair, and it is a new one.
+  expect(main).toEqual({ clientId: kv.data["client_id"], secret: kv.data["api_key"] });
+  expect(main.clientId).not.toBe(w.original.clientId);
+  // Every pair that can log in is the one in KV: nothing orphaned, the old pair dead.
+  for (const p of w.issuer.validPairs()) expect(p.clientId).toBe(main.clientId);
+  expect(w.issuer.stagedRecord(w.target)?.state).not.toBe("active");
+  expect(w.issuer.promotions).toBe(1);
+  expect(kv.data["previous_client_id"]).toBe("");
+  expect(kv.data["previous_key"]).toBe("");
+  expect(kv.data["endpoint"]).toBe("https://crm.example.com");
+  expect(kv.metadata["rotation_state"]).toBe("idle");
+  expect(kv.metadata["rotate"]).toBeUndefined();
+  expect(kv.metadata["team_owner"]).toBe("team-a");
+  expect(kv.metadata["rotation_verified_at"]).toBeDefined();
+  expect(w.state.journal(PATH)).toBeUndefined();
+  const lease = w.state.lease(PATH);
+  if (lease !== undefined) expect(lease.owner).toBe(opts.leaseOwnerMayLinger);
+}
+
+/** Every string the engine handed out or wrote outside Salesforce and KV data, for leak checks. */
+export function everythingVisible(w: World, outcomes: readonly unknown[]): string {
+  return JSON.stringify({ audit: w.audit.events, notes: w.notifier.sent, outcomes });
+}

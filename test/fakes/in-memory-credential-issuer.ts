@@ -1,0 +1,337 @@
+// CredentialIssuer for unit tests: Salesforce's staged-credentials semantics (salesforce-api.md 2.7-2.9 and the
+// simulator contract, section 7) modelled in memory, on the test's clock.
+// - One main pair per consumer, at most one staged record (active | rotated | expired).
+// - POST staged: a rotated/expired record is deleted first (revoking a former pair it holds); an active one is
+//   SALESFORCE_STAGED_CONFLICT (or replaced, when `stagedPostWhenActive` is "replace").
+// - PATCH rotate: overlap → the former main moves into the record (state rotated) and lives until DELETE;
+//   immediate → the record keeps the promoted pair and the former main dies at once.
+// - A new pair can log in only `propagationDelayMs` after it was created; verifyPair waits for it by moving
+//   the clock (time passes while a real adapter polls), up to its timeout.
+// - Faults: failNext(method, error, { commit }) makes the next call throw; with commit the call takes effect
+//   first (Salesforce did it, the answer was lost), which is what `context.uncertain` is for.
+import type { FixedClock } from "../../src/core/clock.ts";
+import { RotatorError } from "../../src/core/errors.ts";
+import type {
+  CredentialIssuer,
+  IssuerTarget,
+  IssuerTargetRef,
+  StagedCredential,
+  VerifyResult,
+} from "../../src/core/rotation/rotation-ports.ts";
+import { SecretValue } from "../../src/core/secret-value.ts";
+
+export type RotateSemantics = "overlap" | "immediate";
+
+interface FakePair {
+  clientId: string;
+  secret: string;
+  createdAt: number;
+}
+
+interface FakeStaged {
+  id: string;
+  pair: FakePair;
+  state: "active" | "rotated" | "expired";
+  /** Overlap semantics: a rotated record holding the former main pair, valid until DELETE. */
+  holdsFormer: boolean;
+}
+
+interface FakeConsumer {
+  appId: string;
+  appName: string;
+  consumerId: string;
+  main: FakePair;
+  staged: FakeStaged | undefined;
+}
+
+export type IssuerMethod = keyof CredentialIssuer;
+
+interface Fault {
+  error: Error;
+  commit: boolean;
+}
+
+export interface IssuerOptions {
+  semantics?: RotateSemantics;
+  stagedPostWhenActive?: "error" | "replace";
+  propagationDelayMs?: number;
+  /** false: Salesforce does not return staged secrets (the org setting for REST access to secrets is off). */
+  secretsReadable?: boolean;
+}
+
+export interface LivePair {
+  readonly clientId: string;
+  readonly secret: string;
+  readonly role: "main" | "staged" | "rotated";
+  readonly appId: string;
+  readonly consumerId: string;
+}
+
+export class InMemoryCredentialIssuer implements CredentialIssuer {
+  readonly #clock: FixedClock;
+  readonly #consumers: FakeConsumer[] = [];
+  readonly #own = new Map<string, string>();
+  readonly #faults = new Map<IssuerMethod, Fault[]>();
+  #serial = 0;
+  semantics: RotateSemantics;
+  stagedPostWhenActive: "error" | "replace";
+  propagationDelayMs: number;
+  secretsReadable: boolean;
+  /** Successful PATCH rotate calls (including ones whose answer was lost). */
+  promotions = 0;
+  stagedPosts = 0;
+  /** Every call, by method name, in order. */
+  readonly calls: IssuerMethod[] = [];
+
+  constructor(clock: FixedClock, opts: IssuerOptions = {}) {
+    this.#clock = clock;
+    this.semantics = opts.semantics ?? "overlap";
+    this.stagedPostWhenActive = opts.stagedPostWhenActive ?? "error";
+    this.propagationDelayMs = opts.propagationDelayMs ?? 0;
+    this.secretsReadable = opts.secretsReadable ?? true;
+  }
+
+  /** An ECA consumer with a main pair that has been live for a long time. Returns its ids and pair. */
+  addConsumer(appName: string, pair?: { clientId: string; secret: string }): IssuerTarget & FakePair {
+    const n = ++this.#serial;
+    const consumer: FakeConsumer = {
+      appId: `0xIWt${String(n).padStart(10, "0")}AAA`,
+      appName,
+      consumerId: `888Wt${String(n).padStart(10, "0")}AAA`,
+      main: { ...(pair ?? this.#newPair()), createdAt: 0 },
+      staged: undefined,
+    };
+    this.#consumers.push(consumer);
+    return { connection: "", appId: consumer.appId, consumerId: consumer.consumerId, ...consumer.main };
+  }
+
+  /** The consumer key the rotator logs in with on `connection`. */
+  setOwnClientId(connection: string, clientId: string): void {
+    this.#own.set(connection, clientId);
+  }
+
+  failNext(method: IssuerMethod, error: Error, opts: { commit?: boolean; times?: number } = {}): void {
+    const list = this.#faults.get(method) ?? [];
+    for (let i = 0; i < (opts.times ?? 1); i++) list.push({ error, commit: opts.commit ?? false });
+    this.#faults.set(method, list);
+  }
+
+  /** A person staging a set by hand in Setup (not through the rotator). */
+  personStages(target: Pick<IssuerTarget, "appId" | "consumerId">): { id: string; clientId: string } {
+    const c = this.#find(target);
+    const staged: FakeStaged = {
+      id: this.#stagedId(),
+      pair: this.#newPair(),
+      state: "active",
+      holdsFormer: false,
+    };
+    c.staged = staged;
+    return { id: staged.id, clientId: staged.pair.clientId };
+  }
+
+  /** A person deleting the staged record by hand. */
+  personDeletesStaged(target: Pick<IssuerTarget, "appId" | "consumerId">): void {
+    this.#find(target).staged = undefined;
+  }
+
+  mainPair(target: Pick<IssuerTarget, "appId" | "consumerId">): { clientId: string; secret: string } {
+    const { clientId, secret } = this.#find(target).main;
+    return { clientId, secret };
+  }
+
+  stagedRecord(
+    target: Pick<IssuerTarget, "appId" | "consumerId">,
+  ): { id: string; clientId: string; state: string } | undefined {
+    const s = this.#find(target).staged;
+    return s === undefined ? undefined : { id: s.id, clientId: s.pair.clientId, state: s.state };
+  }
+
+  /** Every pair that can log in now (propagation aside), with its role. */
+  validPairs(): LivePair[] {
+    const out: LivePair[] = [];
+    for (const c of this.#consumers) {
+      const ids = { appId: c.appId, consumerId: c.consumerId };
+      out.push({ clientId: c.main.clientId, secret: c.main.secret, role: "main", ...ids });
+      const s = c.staged;
+      if (s?.state === "active")
+        out.push({ clientId: s.pair.clientId, secret: s.pair.secret, role: "staged", ...ids });
+      if (s?.state === "rotated" && s.holdsFormer)
+        out.push({ clientId: s.pair.clientId, secret: s.pair.secret, role: "rotated", ...ids });
+    }
+    return out;
+  }
+
+  /** Plain data of everything, for before/after comparisons. */
+  snapshot(): unknown {
+    return structuredClone({
+      consumers: this.#consumers,
+      promotions: this.promotions,
+      stagedPosts: this.stagedPosts,
+    });
+  }
+
+  async resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget> {
+    this.#enter("resolveTarget");
+    const apps = this.#consumers.filter((c) =>
+      ref.appId !== undefined ? c.appId === ref.appId : c.appName === ref.appName,
+    );
+    if (apps.length === 0) throw new RotatorError("SALESFORCE_NOT_FOUND", "no such External Client App");
+    const picked = ref.consumerId === undefined ? apps : apps.filter((c) => c.consumerId === ref.consumerId);
+    if (picked.length !== 1 || picked[0] === undefined) {
+      throw new RotatorError(
+        picked.length === 0 ? "SALESFORCE_NOT_FOUND" : "POLICY_INVALID",
+        picked.length === 0 ? "no such consumer" : "the app has several consumers; set eca_consumer_id",
+      );
+    }
+    return this.#exit("resolveTarget", () => ({
+      connection: ref.connection,
+      appId: picked[0]?.appId ?? "",
+      consumerId: picked[0]?.consumerId ?? "",
+    }));
+  }
+
+  async readMainKey(target: IssuerTarget): Promise<string> {
+    this.#enter("readMainKey");
+    return this.#exit("readMainKey", () => this.#find(target).main.clientId);
+  }
+
+  async listStaged(target: IssuerTarget): Promise<StagedCredential[]> {
+    this.#enter("listStaged");
+    return this.#exit("listStaged", () => {
+      const s = this.#find(target).staged;
+      return s === undefined ? [] : [this.#view(s)];
+    });
+  }
+
+  async createStaged(target: IssuerTarget): Promise<StagedCredential> {
+    this.#enter("createStaged");
+    return this.#exit("createStaged", () => {
+      const c = this.#find(target);
+      if (c.staged?.state === "active" && this.stagedPostWhenActive === "error") {
+        throw new RotatorError("SALESFORCE_STAGED_CONFLICT", "an active staged set exists; delete it first");
+      }
+      const staged: FakeStaged = {
+        id: this.#stagedId(),
+        pair: this.#newPair(),
+        state: "active",
+        holdsFormer: false,
+      };
+      c.staged = staged; // a rotated record (and the former pair it holds) goes with it
+      this.stagedPosts += 1;
+      return this.#view(staged);
+    });
+  }
+
+  async deleteStaged(target: IssuerTarget, stagedId: string): Promise<void> {
+    this.#enter("deleteStaged");
+    return this.#exit("deleteStaged", () => {
+      const c = this.#find(target);
+      if (c.staged?.id === stagedId) c.staged = undefined;
+    });
+  }
+
+  async promote(target: IssuerTarget, stagedId: string): Promise<void> {
+    this.#enter("promote");
+    return this.#exit("promote", () => {
+      const c = this.#find(target);
+      const s = c.staged;
+      if (s === undefined || s.id !== stagedId)
+        throw new RotatorError("SALESFORCE_NOT_FOUND", "no such staged set");
+      if (s.state !== "active") {
+        throw new RotatorError("SALESFORCE_UNEXPECTED_RESPONSE", "only an active staged set can be rotated");
+      }
+      const former = c.main;
+      c.main = s.pair;
+      s.state = "rotated";
+      if (this.semantics === "overlap") {
+        s.pair = former;
+        s.holdsFormer = true;
+      }
+      this.promotions += 1;
+    });
+  }
+
+  async verifyPair(
+    _connection: string,
+    clientId: string,
+    secret: SecretValue,
+    timeoutMs: number,
+  ): Promise<VerifyResult> {
+    this.#enter("verifyPair");
+    return this.#exit("verifyPair", () => {
+      const pair = this.#live(clientId, secret.reveal());
+      if (pair === undefined) {
+        this.#clock.advance(timeoutMs);
+        return { ok: false, elapsedMs: timeoutMs, attempts: 3, code: "invalid_client_id" };
+      }
+      const wait = Math.max(0, pair.createdAt + this.propagationDelayMs - this.#clock.now().getTime());
+      if (wait > timeoutMs) {
+        this.#clock.advance(timeoutMs);
+        return { ok: false, elapsedMs: timeoutMs, attempts: 3, code: "invalid_client_id" };
+      }
+      this.#clock.advance(wait);
+      return { ok: true, elapsedMs: wait, attempts: wait === 0 ? 1 : 2 };
+    });
+  }
+
+  async isPairDead(_connection: string, clientId: string, secret: SecretValue): Promise<boolean> {
+    this.#enter("isPairDead");
+    return this.#exit("isPairDead", () => this.#live(clientId, secret.reveal()) === undefined);
+  }
+
+  async ownClientId(connection: string): Promise<string> {
+    this.#enter("ownClientId");
+    return this.#exit("ownClientId", () => this.#own.get(connection) ?? "3MVG-rotator-admin-key");
+  }
+
+  #enter(method: IssuerMethod): void {
+    this.calls.push(method);
+  }
+
+  /** Runs the call, honouring a queued fault (before the effect, or after it with commit). */
+  #exit<T>(method: IssuerMethod, effect: () => T): T {
+    const fault = this.#faults.get(method)?.shift();
+    if (fault === undefined) return effect();
+    if (fault.commit) effect();
+    throw fault.error;
+  }
+
+  #live(clientId: string, secret: string): FakePair | undefined {
+    for (const c of this.#consumers) {
+      const candidates = [c.main];
+      if (c.staged?.state === "active" || (c.staged?.state === "rotated" && c.staged.holdsFormer))
+        candidates.push(c.staged.pair);
+      const hit = candidates.find((p) => p.clientId === clientId && p.secret === secret);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  #view(s: FakeStaged): StagedCredential {
+    return {
+      id: s.id,
+      clientId: s.pair.clientId,
+      secret: this.secretsReadable ? SecretValue.of(s.pair.secret) : undefined,
+      state: s.state,
+    };
+  }
+
+  #find(target: Pick<IssuerTarget, "appId" | "consumerId">): FakeConsumer {
+    const c = this.#consumers.find((x) => x.appId === target.appId && x.consumerId === target.consumerId);
+    if (c === undefined) throw new RotatorError("SALESFORCE_NOT_FOUND", "no such consumer");
+    return c;
+  }
+
+  #newPair(): FakePair {
+    const n = ++this.#serial;
+    return {
+      clientId: `3MVG-key-${n}`,
+      secret: `test-secret-canary-sf-${n}`,
+      createdAt: this.#clock.now().getTime(),
+    };
+  }
+
+  #stagedId(): string {
+    return `0ugWt${String(++this.#serial).padStart(10, "0")}`;
+  }
+}
