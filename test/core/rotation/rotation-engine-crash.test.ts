@@ -1,0 +1,146 @@
+// The process dies at every port-call boundary of a rotation (before the call, or after the call took effect
+// and before its answer arrived: "journal intent written, Salesforce call not made" and "Salesforce call made,
+// answer lost" are both among them). A new engine, the same owner restarted or another replica after the lease
+// expired, then settles the rotation. Whatever the moment, the result is one clean rotation.
+import { describe, expect, it } from "vitest";
+import { RotatorError } from "../../../src/core/errors.ts";
+import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
+import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
+import type { RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
+import {
+  everythingVisible,
+  expectRotatedCleanly,
+  FLAG_START,
+  Interceptor,
+  makeEngine,
+  makeWorld,
+  PATH,
+  settle,
+  type World,
+} from "./rotation-world.ts";
+
+const SCENARIOS: Array<{ mode: "standard" | "emergency"; semantics: RotateSemantics }> = [
+  { mode: "standard", semantics: "overlap" },
+  { mode: "standard", semantics: "immediate" },
+  { mode: "emergency", semantics: "overlap" },
+  { mode: "emergency", semantics: "immediate" },
+];
+
+/** Runs with the interceptor until the rotation completes or the process died; moves the clock over soaks. */
+async function runUntilDeath(w: World, interceptor: Interceptor, start: StartOptions): Promise<void> {
+  for (let i = 0; i < 10 && !interceptor.crashed; i++) {
+    const engine = makeEngine(w, { interceptor });
+    const hasJournal = w.state.journal(PATH) !== undefined;
+    const out: RotationOutcome = hasJournal ? await engine.resume(PATH) : await engine.start(PATH, start);
+    if (out.kind === "completed") return;
+    if (out.kind === "waiting") w.clock.advance(out.until.getTime() - w.clock.now().getTime());
+  }
+}
+
+/** The number of port calls a clean rotation makes. */
+async function cleanCallCount(mode: "standard" | "emergency", semantics: RotateSemantics): Promise<string[]> {
+  const w = makeWorld({ semantics });
+  const interceptor = new Interceptor();
+  await runUntilDeath(w, interceptor, { ...FLAG_START, mode });
+  expectRotatedCleanly(w);
+  return interceptor.log;
+}
+
+describe("rotation engine, killed at every step boundary", () => {
+  for (const { mode, semantics } of SCENARIOS) {
+    for (const commit of [false, true]) {
+      for (const successor of ["replica-a", "replica-b"]) {
+        const when = commit ? "right after" : "right before";
+        it(`${mode}/${semantics}: dies ${when} each port call, then ${successor} settles it cleanly`, async () => {
+          const calls = await cleanCallCount(mode, semantics);
+          expect(calls.length).toBeGreaterThan(30);
+          for (let k = 0; k < calls.length; k++) {
+            const w = makeWorld({ semantics });
+            const start = { ...FLAG_START, mode };
+            const dying = new Interceptor({ crashAfter: k, commit });
+            await runUntilDeath(w, dying, start);
+            const outcomes = await settle(w, () => makeEngine(w, { owner: successor }), start);
+            const context = `crash ${when} call ${k} (${dying.log[k] ?? "?"})`;
+            const last = outcomes.at(-1);
+            expect(last?.kind === "completed" || last?.kind === "skipped", context).toBe(true);
+            try {
+              expectRotatedCleanly(w, { leaseOwnerMayLinger: "replica-a" });
+            } catch (err) {
+              throw new Error(`${context}: ${String(err)}`);
+            }
+            // One rotation: one id in every event and notification, at least one "completed" message.
+            const ids = new Set([...w.audit.events, ...w.notifier.sent].map((e) => e.rotationId));
+            expect(ids.size, context).toBe(1);
+            expect(w.notifier.sent.length, context).toBeGreaterThanOrEqual(1);
+            expect(new Set(w.notifier.sent.map((n) => n.kind)).size, context).toBe(1);
+            expect(everythingVisible(w, outcomes), context).not.toContain("test-secret-canary");
+          }
+        });
+      }
+    }
+  }
+});
+
+describe("rotation engine, uncertain Salesforce answers", () => {
+  const uncertain = () =>
+    new RotatorError("SALESFORCE_UNAVAILABLE", "connection reset after the request was sent", {
+      retryable: true,
+      context: { uncertain: true },
+    });
+
+  for (const semantics of ["overlap", "immediate"] as const) {
+    it(`${semantics}: adopts the staged set a POST made before its answer was lost`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      w.issuer.failNext("createStaged", uncertain(), { commit: true });
+      expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+      expect(w.issuer.stagedPosts).toBe(1);
+      expectRotatedCleanly(w);
+    });
+
+    it(`${semantics}: posts again (counting an attempt) when the uncertain POST did not happen`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      w.issuer.failNext("createStaged", uncertain(), { commit: false });
+      const engine = makeEngine(w);
+      expect(await engine.start(PATH, FLAG_START)).toMatchObject({
+        kind: "failed",
+        willRetry: true,
+        attempts: 1,
+      });
+      expect(w.state.journal(PATH)?.step).toBe("staging");
+      expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+      expect(w.issuer.stagedPosts).toBe(1);
+      expectRotatedCleanly(w);
+    });
+
+    it(`${semantics}: reads the main key back after an uncertain PATCH that happened, and promotes once`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      w.issuer.failNext("promote", uncertain(), { commit: true });
+      expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+      expect(w.issuer.promotions).toBe(1);
+      expectRotatedCleanly(w);
+    });
+
+    it(`${semantics}: sends the PATCH once more when the main key shows it did not happen`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      w.issuer.failNext("promote", uncertain(), { commit: false });
+      expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+      expect(w.issuer.calls.filter((c) => c === "promote")).toHaveLength(2);
+      expectRotatedCleanly(w);
+    });
+  }
+
+  it("adopts an unreadable set no more: deletes it and stages afresh", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    // Our POST landed but its answer was lost, and the staged list hides secrets this once.
+    w.issuer.failNext("createStaged", uncertain(), { commit: true });
+    w.issuer.secretsReadable = false;
+    const engine = makeEngine(w);
+    const first = await engine.start(PATH, FLAG_START);
+    expect(first).toMatchObject({ kind: "failed", willRetry: true });
+    expect(w.issuer.stagedRecord(w.target)).toBeUndefined();
+    w.issuer.secretsReadable = true;
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+    expect(w.issuer.stagedPosts).toBe(2);
+    expectRotatedCleanly(w);
+  });
+});
