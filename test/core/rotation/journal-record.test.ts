@@ -66,6 +66,21 @@ describe("journal record fields", () => {
     expect(Object.keys(fields)).not.toContain("reason");
   });
 
+  it("round-trips the publication time and the step a failed rotation stopped at", () => {
+    const failed: JournalRecord = {
+      ...record,
+      step: "failed",
+      failedStep: "promoting",
+      publishedAt: new Date("2026-03-01T10:01:00.000Z"),
+    };
+    const fields = asStored(toJournalFields(failed));
+    expect(fields).toMatchObject({ failed_step: "promoting", published_at: "2026-03-01T10:01:00.000Z" });
+    const parsed = parseJournalFields(fields);
+    expect(parsed.ok && parsed.record.failedStep).toBe("promoting");
+    expect(parsed.ok && parsed.record.publishedAt?.toISOString()).toBe("2026-03-01T10:01:00.000Z");
+    expect(parseJournalFields({ ...fields, failed_step: "nowhere" })).toMatchObject({ ok: false });
+  });
+
   it("reports a damaged record by field names only, never by value", () => {
     const stored = asStored(toJournalFields(record));
     const parsed = parseJournalFields({ ...stored, step: CANARY, fence: "three", started_at: "yesterday" });

@@ -28,6 +28,8 @@ describe("rotation state machine", () => {
     const em = stepOrder("emergency");
     expect(em.indexOf("retired")).toBeLessThan(em.indexOf("published"));
     expect(em).not.toContain("verified");
+    // Emergency publishes the promoted pair before verifying it: KV must hold what Salesforce accepts.
+    expect(em.indexOf("published")).toBeLessThan(em.indexOf("verified_main"));
   });
 
   it.each(MODES)("%s: never skips a step or goes backwards", (mode) => {
