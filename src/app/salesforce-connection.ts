@@ -35,10 +35,11 @@ export async function connectSalesforce(
       `salesforce.connections.${conn.name}: the KV entry at ${conn.credentialsPath} has no client_secret`,
     );
   }
-  return new SalesforceClient({
+  const client = new SalesforceClient({
     connection: conn,
     clientId,
     clientSecret: typeof secret === "string" && secret !== "" ? SecretValue.of(secret) : undefined,
     ...(clock ? { clock } : {}),
   });
+  return { client, clientId };
 }

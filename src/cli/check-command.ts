@@ -2,6 +2,7 @@
 // sys/capabilities-self shows the token can do everything the rotator needs on every configured path.
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
 
+import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
 import { connectVault } from "../app/container.ts";
@@ -161,9 +162,9 @@ async function checkCapabilities(client: VaultClient, cfg: Config): Promise<Chec
  */
 export async function checkSalesforce(conn: SalesforceConnectionConfig, kv: KvV2): Promise<CheckLine[]> {
   const topic = `sf:${conn.name}`;
-  let client: Awaited<ReturnType<typeof connectSalesforce>> | undefined;
+  let client: SalesforceClient | undefined;
   try {
-    client = await connectSalesforce(conn, kv);
+    client = (await connectSalesforce(conn, kv)).client;
     const { instanceUrl } = await client.login();
     const lines: CheckLine[] = [
       { mark: "ok", topic, text: `the admin app logs in (${instanceUrl}, API ${conn.apiVersion})` },
