@@ -8,11 +8,17 @@ import type { Clock } from "../core/clock.ts";
 import { RotatorError } from "../core/errors.ts";
 import { SecretValue } from "../core/secret-value.ts";
 
+export interface SalesforceConnection {
+  readonly client: SalesforceClient;
+  /** The admin app's consumer key: the rotator must never rotate it (POLICY_SELF_ROTATION). */
+  readonly clientId: string;
+}
+
 export async function connectSalesforce(
   conn: SalesforceConnectionConfig,
   kv: KvV2,
   clock?: Clock,
-): Promise<SalesforceClient> {
+): Promise<SalesforceConnection> {
   const stored = await kv.readData(conn.credentialsPath);
   const data = stored?.data ?? undefined;
   if (!stored || stored.deleted || !data) {
