@@ -10,26 +10,21 @@
 // The engine holds a lease only while it runs steps. Whenever it returns with the journal still there (waiting
 // for the soak, or after a counted failure) it expires the lease in place, so any replica can carry on and
 // gets a higher fence; the journal is deleted only when the rotation is closed or rolled back.
-//
-// Failures: a retryable error counts an attempt in the journal and returns failed{willRetry}. At max_attempts,
-// or at once for a non-retryable error: a standard rotation before promotion is rolled back automatically;
-// one that has not staged anything is abandoned; anything else is parked as `failed` (the journal keeps the new
-// pair) until an operator's rotate=now revives it. Each ends with rotation_state=failed, last_rotation_error,
-// the trigger cleared, one audit event and one notification.
+// Failure handling lives in rotation-drive.ts.
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import type { RotationTrigger } from "./audit-events.ts";
 import { CLIENT_ID, keyField } from "./credential-fields.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import { claimLease, type Lease } from "./lease.ts";
-import type { FailedOutcome, RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
+import type { Lease } from "./lease.ts";
+import { codeOf, isRetryable, parked, publicMessage, refused, skipped, waiting } from "./outcome-builders.ts";
+import { drive, onError, unrecorded } from "./rotation-drive.ts";
+import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
-import { RotationRun, type RotationRun as Run, releaseLease } from "./rotation-run.ts";
-import { canTransition, isPastPromotion, type RotationMode, type RotationStep } from "./rotation-state.ts";
+import { claimFor, RotationRun, releaseLease } from "./rotation-run.ts";
+import { canTransition, isPastPromotion, type RotationMode } from "./rotation-state.ts";
 import { ENGINE_PROVIDER } from "./steps/inspect-step.ts";
-import { codeOf } from "./steps/rollback-steps.ts";
-import { stepFunction } from "./steps/step-table.ts";
 
 export interface StartOptions {
   readonly mode: RotationMode;
@@ -54,9 +49,6 @@ export interface RotationEngine {
   plan(path: string, opts: { readonly mode: RotationMode }): Promise<RotationPlan>;
 }
 
-// Steps can loop only by moving the journal forward; more iterations than states means a bug.
-const MAX_STEPS_PER_CALL = 40;
-
 export function createRotationEngine(deps: RotationEngineDeps): RotationEngine {
   const { settings } = deps;
   if (!(settings.maxAttempts >= 1) || !(settings.leaseTtlMs > settings.verifyTimeoutMs)) {
@@ -77,7 +69,9 @@ async function start(deps: RotationEngineDeps, path: string, opts: StartOptions)
   const claim = await claimFor(deps, path);
   if (!claim.ok) return claim.outcome;
   const lease = claim.lease;
-  let prepared: { kind: "run"; run: Run; existing: boolean } | { kind: "skip"; outcome: SkippedOutcome };
+  let prepared:
+    | { kind: "run"; run: RotationRun; existing: boolean }
+    | { kind: "skip"; outcome: SkippedOutcome };
   try {
     prepared = await prepareStart(deps, path, opts, lease);
   } catch (err) {
@@ -111,7 +105,7 @@ async function prepareStart(
   path: string,
   opts: StartOptions,
   lease: Lease,
-): Promise<{ kind: "run"; run: Run; existing: boolean } | { kind: "skip"; outcome: SkippedOutcome }> {
+): Promise<{ kind: "run"; run: RotationRun; existing: boolean } | { kind: "skip"; outcome: SkippedOutcome }> {
   const found = await deps.state.readJournal(path);
   if (found !== undefined) {
     return { kind: "run", run: new RotationRun(deps, found.value, found.version, lease), existing: true };
@@ -164,7 +158,7 @@ async function prepareStart(
 }
 
 /** start() found a journal: carry on with it rather than start a second rotation. */
-async function continueExisting(run: Run, opts: StartOptions): Promise<RotationOutcome> {
+async function continueExisting(run: RotationRun, opts: StartOptions): Promise<RotationOutcome> {
   const r = run.record;
   try {
     if (r.step === "failed") {
@@ -278,106 +272,6 @@ async function rollback(
   return drive(run);
 }
 
-/** Runs steps until the rotation is done, must wait, or fails. */
-async function drive(run: Run): Promise<RotationOutcome> {
-  for (let i = 0; i < MAX_STEPS_PER_CALL; i++) {
-    const r = run.record;
-    if (r.step === "failed") return parked(run);
-    const fn = stepFunction(r.mode, r.step);
-    if (fn === undefined) {
-      throw new RotatorError("INTERNAL_INVARIANT", `no step leads out of ${r.step}`, {
-        context: { path: run.path },
-      });
-    }
-    let result: Awaited<ReturnType<typeof fn>>;
-    try {
-      result = await fn(run);
-    } catch (err) {
-      return onError(run, err);
-    }
-    if (result?.kind === "done") return result.outcome;
-    if (result?.kind === "wait") {
-      await run.releaseLease();
-      return waiting(run.path, run.record, result, run.sinkFailures);
-    }
-  }
-  throw new RotatorError("INTERNAL_INVARIANT", "the rotation made no progress", {
-    context: { path: run.path },
-  });
-}
-
-async function onError(run: Run, err: unknown): Promise<RotationOutcome> {
-  if (isRotatorError(err, "INTERNAL_INVARIANT")) throw err;
-  if (isRotatorError(err, "ROTATION_LEASE_HELD")) {
-    return skipped(run.path, run.record.rotationId, run.record.mode, err.message, err.code);
-  }
-  const line = errorLine(err);
-  const attempts = run.record.attempts + 1;
-  if (isRetryable(err) && attempts < run.deps.settings.maxAttempts) {
-    try {
-      await run.update({ attempts, lastError: line });
-    } catch (writeErr) {
-      return unrecorded(run, writeErr, err);
-    }
-    await run.releaseLease();
-    return failed(run, err, true, attempts);
-  }
-  try {
-    return await failForGood(run, err, line, attempts);
-  } catch (writeErr) {
-    return unrecorded(run, writeErr, err);
-  }
-}
-
-async function failForGood(run: Run, err: unknown, line: string, attempts: number): Promise<RotationOutcome> {
-  const r = run.record;
-  const step = r.step;
-  if (step === "rolled_back") {
-    // Only the finishing touches failed (metadata, journal delete): the journal stays and a resume finishes.
-    await run.releaseLease();
-    return failed(run, err, true, attempts);
-  }
-  if (canTransition(r.mode, step, "rolling_back")) {
-    await run.advance("rolling_back", { lastError: line });
-    return drive(run);
-  }
-  const abandon = step === "claimed" || step === "inspected";
-  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts });
-  await run.patchMetadata({
-    rotation_state: "failed",
-    last_rotation_error: line.slice(0, 300),
-    rotate: null,
-    rotate_reason: null,
-  });
-  await run.emit("rotation.failed", { step, errorCode: classifyError(err) });
-  const next = abandon
-    ? "Nothing was changed at Salesforce or in KV."
-    : isPastPromotion(r.mode, step)
-      ? "Salesforce already uses the new pair, which the journal keeps; fix the cause and set rotate=now to resume."
-      : "The journal keeps the staged pair; fix the cause and set rotate=now to resume.";
-  await run.notify(
-    "rotation.failed",
-    `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}`,
-  );
-  if (abandon) {
-    await run.guard();
-    await run.deps.state.deleteJournal(run.path);
-    await releaseLease(run.deps, run.path, run.lease, false);
-  } else {
-    await run.releaseLease();
-  }
-  return { ...failed(run, err, false, attempts), step };
-}
-
-/** The failure could not even be recorded (Vault down, or we lost the lease while recording it). */
-function unrecorded(run: Run, writeErr: unknown, cause: unknown = writeErr): RotationOutcome {
-  if (isRotatorError(writeErr, "INTERNAL_INVARIANT")) throw writeErr;
-  if (isRotatorError(writeErr, "ROTATION_LEASE_HELD")) {
-    return skipped(run.path, run.record.rotationId, run.record.mode, writeErr.message, writeErr.code);
-  }
-  return failed(run, cause, true, run.record.attempts);
-}
-
 /** Wraps a public call: anything but INTERNAL_INVARIANT that escapes becomes a failed outcome. */
 async function contained(path: string, body: () => Promise<RotationOutcome>): Promise<RotationOutcome> {
   try {
@@ -399,26 +293,6 @@ async function contained(path: string, body: () => Promise<RotationOutcome>): Pr
   }
 }
 
-type Claim = { ok: true; lease: Lease } | { ok: false; outcome: SkippedOutcome };
-
-async function claimFor(deps: RotationEngineDeps, path: string): Promise<Claim> {
-  const current = await deps.state.readLease(path);
-  const now = deps.clock.now();
-  const claim = claimLease(current?.value, deps.owner, now, deps.settings.leaseTtlMs);
-  if (!claim.ok) {
-    const reason = `another process (${claim.heldBy}) holds the lease until ${claim.until.toISOString()}`;
-    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
-  }
-  try {
-    await deps.state.writeLease(path, claim.lease, current?.version ?? 0);
-  } catch (err) {
-    if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
-    const reason = "another process claimed the lease at the same moment";
-    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
-  }
-  return { ok: true, lease: claim.lease };
-}
-
 /** A wait that needs no lease to report: the soak or retire_after still running. */
 function waitingFor(
   r: JournalRecord,
@@ -435,101 +309,4 @@ function waitingFor(
     if (now < until) return { waiting: "retire", until };
   }
   return undefined;
-}
-
-function isRetryable(err: unknown): boolean {
-  if (!(err instanceof RotatorError)) return true; // unknown: counted, and capped like any other
-  // A cas conflict means "read again and decide again", which the next attempt does.
-  return err.retryable || err.code === "VAULT_CAS_CONFLICT";
-}
-
-/** Public text of an error: RotatorError messages are safe by contract; anything else is named, not quoted. */
-function publicMessage(err: unknown): string {
-  if (err instanceof RotatorError) return err.message;
-  const name = err instanceof Error ? err.name : typeof err;
-  return `unexpected ${name}`;
-}
-
-function errorLine(err: unknown): string {
-  return `${classifyError(err)}: ${publicMessage(err)}`;
-}
-
-function failed(run: Run, err: unknown, willRetry: boolean, attempts: number): FailedOutcome {
-  return {
-    kind: "failed",
-    path: run.path,
-    rotationId: run.record.rotationId,
-    mode: run.record.mode,
-    sinkFailures: run.sinkFailures,
-    step: run.record.step,
-    code: classifyError(err),
-    message: publicMessage(err),
-    willRetry,
-    attempts,
-  };
-}
-
-function parked(run: Run): FailedOutcome {
-  const r = run.record;
-  return {
-    kind: "failed",
-    path: run.path,
-    rotationId: r.rotationId,
-    mode: r.mode,
-    sinkFailures: run.sinkFailures,
-    step: r.failedStep ?? r.step,
-    code: codeOf(r.lastError) ?? "ROTATION_STATE_MISMATCH",
-    message: `${r.lastError ?? "failed"}; set rotate=now to resume`,
-    willRetry: false,
-    attempts: r.attempts,
-  };
-}
-
-function refused(
-  path: string,
-  rotationId: string | undefined,
-  mode: RotationMode | undefined,
-  step: RotationStep | undefined,
-  message: string,
-): FailedOutcome {
-  return {
-    kind: "failed",
-    path,
-    rotationId,
-    mode,
-    sinkFailures: 0,
-    step,
-    code: "ROTATION_ROLLBACK_REFUSED",
-    message,
-    willRetry: false,
-    attempts: 0,
-  };
-}
-
-function skipped(
-  path: string,
-  rotationId: string | undefined,
-  mode: RotationMode | undefined,
-  reason: string,
-  code: RotatorError["code"] | undefined,
-): SkippedOutcome {
-  return { kind: "skipped", path, rotationId, mode, sinkFailures: 0, reason, code };
-}
-
-function waiting(
-  path: string,
-  r: JournalRecord,
-  w: { waiting: "soak" | "retire"; until: Date },
-  sinkFailures: number,
-): RotationOutcome {
-  return {
-    kind: "waiting",
-    path,
-    rotationId: r.rotationId,
-    mode: r.mode,
-    sinkFailures,
-    step: r.step,
-    waiting: w.waiting,
-    until: w.until,
-  };
 }

@@ -9,6 +9,8 @@ import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import { claimLease, isFenceCurrent, type Lease } from "./lease.ts";
+import { skipped } from "./outcome-builders.ts";
+import type { SkippedOutcome } from "./rotation-outcome.ts";
 import type { IssuerTarget, Notification, StoredCredential } from "./rotation-ports.ts";
 import { canTransition, type RotationStep } from "./rotation-state.ts";
 
@@ -233,4 +235,25 @@ export function invariant(record: Pick<JournalRecord, "path" | "step">, message:
 
 function dropUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Takes (or renews, or takes over when expired) the credential's lease with cas; a lost race is "held". */
+export type Claim = { ok: true; lease: Lease } | { ok: false; outcome: SkippedOutcome };
+
+export async function claimFor(deps: RotationEngineDeps, path: string): Promise<Claim> {
+  const current = await deps.state.readLease(path);
+  const now = deps.clock.now();
+  const claim = claimLease(current?.value, deps.owner, now, deps.settings.leaseTtlMs);
+  if (!claim.ok) {
+    const reason = `another process (${claim.heldBy}) holds the lease until ${claim.until.toISOString()}`;
+    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
+  }
+  try {
+    await deps.state.writeLease(path, claim.lease, current?.version ?? 0);
+  } catch (err) {
+    if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
+    const reason = "another process claimed the lease at the same moment";
+    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
+  }
+  return { ok: true, lease: claim.lease };
 }

@@ -14,6 +14,7 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
+import { codeOf } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
@@ -99,12 +100,6 @@ export async function finishRollbackStep(run: RotationRun): Promise<StepResult> 
     kvVersion: r.kvVersionPublished,
   };
   return { kind: "done", outcome };
-}
-
-/** The code of a "CODE: message" line, when it starts with one. */
-export function codeOf(line: string | undefined): RotatorError["code"] | undefined {
-  const m = line === undefined ? null : /^([A-Z][A-Z0-9_]+): /.exec(line);
-  return (m?.[1] as RotatorError["code"] | undefined) ?? undefined;
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {

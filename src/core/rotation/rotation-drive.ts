@@ -1,0 +1,120 @@
+// Driving a run: step after step until the rotation is done, must wait, or fails; and what a failure means.
+// A retryable error counts an attempt in the journal and returns failed{willRetry}. At max_attempts, or at once
+// for an error retrying cannot fix: a standard rotation before promotion is rolled back automatically; one that
+// has not staged anything is abandoned; anything else is parked as `failed` (the journal keeps the new pair)
+// until an operator's rotate=now revives it. Each ends with rotation_state=failed, last_rotation_error, the
+// trigger cleared, one audit event and one notification.
+import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
+import { errorLine, failed, isRetryable, parked, skipped, waiting } from "./outcome-builders.ts";
+import type { RotationOutcome } from "./rotation-outcome.ts";
+import { type RotationRun, releaseLease } from "./rotation-run.ts";
+import { canTransition, isPastPromotion } from "./rotation-state.ts";
+import { stepFunction } from "./steps/step-table.ts";
+
+// Steps can loop only by moving the journal forward; more iterations than states means a bug.
+const MAX_STEPS_PER_CALL = 40;
+
+/** Runs steps until the rotation is done, must wait, or fails. */
+export async function drive(run: RotationRun): Promise<RotationOutcome> {
+  for (let i = 0; i < MAX_STEPS_PER_CALL; i++) {
+    const r = run.record;
+    if (r.step === "failed") return parked(run);
+    const fn = stepFunction(r.mode, r.step);
+    if (fn === undefined) {
+      throw new RotatorError("INTERNAL_INVARIANT", `no step leads out of ${r.step}`, {
+        context: { path: run.path },
+      });
+    }
+    let result: Awaited<ReturnType<typeof fn>>;
+    try {
+      result = await fn(run);
+    } catch (err) {
+      return onError(run, err);
+    }
+    if (result?.kind === "done") return result.outcome;
+    if (result?.kind === "wait") {
+      await run.releaseLease();
+      return waiting(run.path, run.record, result, run.sinkFailures);
+    }
+  }
+  throw new RotatorError("INTERNAL_INVARIANT", "the rotation made no progress", {
+    context: { path: run.path },
+  });
+}
+
+export async function onError(run: RotationRun, err: unknown): Promise<RotationOutcome> {
+  if (isRotatorError(err, "INTERNAL_INVARIANT")) throw err;
+  if (isRotatorError(err, "ROTATION_LEASE_HELD")) {
+    return skipped(run.path, run.record.rotationId, run.record.mode, err.message, err.code);
+  }
+  const line = errorLine(err);
+  const attempts = run.record.attempts + 1;
+  if (isRetryable(err) && attempts < run.deps.settings.maxAttempts) {
+    try {
+      await run.update({ attempts, lastError: line });
+    } catch (writeErr) {
+      return unrecorded(run, writeErr, err);
+    }
+    await run.releaseLease();
+    return failed(run, err, true, attempts);
+  }
+  try {
+    return await failForGood(run, err, line, attempts);
+  } catch (writeErr) {
+    return unrecorded(run, writeErr, err);
+  }
+}
+
+async function failForGood(
+  run: RotationRun,
+  err: unknown,
+  line: string,
+  attempts: number,
+): Promise<RotationOutcome> {
+  const r = run.record;
+  const step = r.step;
+  if (step === "rolled_back") {
+    // Only the finishing touches failed (metadata, journal delete): the journal stays and a resume finishes.
+    await run.releaseLease();
+    return failed(run, err, true, attempts);
+  }
+  if (canTransition(r.mode, step, "rolling_back")) {
+    await run.advance("rolling_back", { lastError: line });
+    return drive(run);
+  }
+  const abandon = step === "claimed" || step === "inspected";
+  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts });
+  await run.patchMetadata({
+    rotation_state: "failed",
+    last_rotation_error: line.slice(0, 300),
+    rotate: null,
+    rotate_reason: null,
+  });
+  await run.emit("rotation.failed", { step, errorCode: classifyError(err) });
+  const next = abandon
+    ? "Nothing was changed at Salesforce or in KV."
+    : isPastPromotion(r.mode, step)
+      ? "Salesforce already uses the new pair, which the journal keeps; fix the cause and set rotate=now to resume."
+      : "The journal keeps the staged pair; fix the cause and set rotate=now to resume.";
+  await run.notify(
+    "rotation.failed",
+    `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}`,
+  );
+  if (abandon) {
+    await run.guard();
+    await run.deps.state.deleteJournal(run.path);
+    await releaseLease(run.deps, run.path, run.lease, false);
+  } else {
+    await run.releaseLease();
+  }
+  return { ...failed(run, err, false, attempts), step };
+}
+
+/** The failure could not even be recorded (Vault down, or we lost the lease while recording it). */
+export function unrecorded(run: RotationRun, writeErr: unknown, cause: unknown = writeErr): RotationOutcome {
+  if (isRotatorError(writeErr, "INTERNAL_INVARIANT")) throw writeErr;
+  if (isRotatorError(writeErr, "ROTATION_LEASE_HELD")) {
+    return skipped(run.path, run.record.rotationId, run.record.mode, writeErr.message, writeErr.code);
+  }
+  return failed(run, cause, true, run.record.attempts);
+}
