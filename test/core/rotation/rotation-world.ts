@@ -199,7 +199,10 @@ export async function settle(
 }
 
 /** What must hold after a rotation settled successfully, however it got there. */
-export function expectRotatedCleanly(w: World, opts: { leaseOwnerMayLinger?: string } = {}): void {
+export function expectRotatedCleanly(
+  w: World,
+  opts: { leaseOwnerMayLinger?: string | undefined } = {},
+): void {
   const kv = w.store.current(PATH);
   const main = w.issuer.mainPair(w.target);
   // Salesforce's main pair is exactly KV's current pair, and it is a new one.
