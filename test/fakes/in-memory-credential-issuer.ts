@@ -91,18 +91,22 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     this.secretsReadable = opts.secretsReadable ?? true;
   }
 
-  /** An ECA consumer with a main pair that has been live for a long time. Returns its ids and pair. */
+  /**
+   * A consumer with a main pair that has been live for a long time. A new app name makes a new app; a name
+   * used before adds a consumer to that app (an app with several consumers).
+   */
   addConsumer(appName: string, pair?: { clientId: string; secret: string }): IssuerTarget & FakePair {
-    const n = ++this.#serial;
+    const sibling = this.#consumers.find((c) => c.appName === appName);
+    const appId = sibling?.appId ?? `0xIWt${String(++this.#serial).padStart(10, "0")}AAA`;
     const consumer: FakeConsumer = {
-      appId: `0xIWt${String(n).padStart(10, "0")}AAA`,
+      appId,
       appName,
-      consumerId: `888Wt${String(n).padStart(10, "0")}AAA`,
+      consumerId: `888Wt${String(++this.#serial).padStart(10, "0")}AAA`,
       main: { ...(pair ?? this.#newPair()), createdAt: 0 },
       staged: undefined,
     };
     this.#consumers.push(consumer);
-    return { connection: "", appId: consumer.appId, consumerId: consumer.consumerId, ...consumer.main };
+    return { connection: "", appId, consumerId: consumer.consumerId, ...consumer.main };
   }
 
   /** The consumer key the rotator logs in with on `connection`. */
@@ -172,11 +176,14 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
 
   async resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget> {
     this.#enter("resolveTarget");
+    // Salesforce accepts the 15-character form of an id as well as the 18-character one.
+    const sameId = (a: string, b: string | undefined) => b !== undefined && a.slice(0, 15) === b.slice(0, 15);
     const apps = this.#consumers.filter((c) =>
-      ref.appId !== undefined ? c.appId === ref.appId : c.appName === ref.appName,
+      ref.appId !== undefined ? sameId(c.appId, ref.appId) : c.appName === ref.appName,
     );
     if (apps.length === 0) throw new RotatorError("SALESFORCE_NOT_FOUND", "no such External Client App");
-    const picked = ref.consumerId === undefined ? apps : apps.filter((c) => c.consumerId === ref.consumerId);
+    const picked =
+      ref.consumerId === undefined ? apps : apps.filter((c) => sameId(c.consumerId, ref.consumerId));
     if (picked.length !== 1 || picked[0] === undefined) {
       throw new RotatorError(
         picked.length === 0 ? "SALESFORCE_NOT_FOUND" : "POLICY_INVALID",

@@ -1,7 +1,8 @@
 // CredentialStore for unit tests, with KV v2's semantics as the port fixes them: every write is a new version
 // merged over the current one, made only when `expectedVersion` is the current version (VAULT_CAS_CONFLICT
-// otherwise); custom_metadata is merge-patched (null removes a key) and is not versioned. Secret-looking fields
-// come back as SecretValue, as the Vault adapter returns them. failNext(method, error, { commit }) injects a
+// otherwise); custom_metadata is merge-patched (null removes a key) and is not versioned; entries without a
+// `provider` are never written (VAULT_NOT_MANAGED). Secret-looking fields come back as SecretValue, as the Vault
+// adapter returns them. failNext(method, error, { commit }) injects a
 // fault before the effect, or after it (the write happened, the answer was lost).
 import { RotatorError } from "../../src/core/errors.ts";
 import type { CredentialStore, StoredCredential } from "../../src/core/rotation/rotation-ports.ts";
@@ -12,6 +13,8 @@ type Method = keyof CredentialStore;
 interface Entry {
   versions: Record<string, string>[];
   metadata: Record<string, string>;
+  /** The current version was soft-deleted (`kv delete`). */
+  currentDeleted: boolean;
 }
 
 const NEVER_SECRET = new Set(["client_id", "previous_client_id"]);
@@ -24,16 +27,28 @@ export class InMemoryCredentialStore implements CredentialStore {
 
   /** Seeds (or overwrites, as a person would) an entry: a new version with exactly these fields. */
   put(path: string, data: Record<string, string>, metadata?: Record<string, string>): number {
-    const entry = this.#entries.get(path) ?? { versions: [], metadata: {} };
+    const entry = this.#entries.get(path) ?? { versions: [], metadata: {}, currentDeleted: false };
     entry.versions.push({ ...data });
+    entry.currentDeleted = false;
     if (metadata !== undefined) entry.metadata = { ...metadata };
     this.#entries.set(path, entry);
     return entry.versions.length;
   }
 
+  /** What `kv delete` does: the current version is soft-deleted and reads as absent. */
+  deleteCurrentVersion(path: string): void {
+    const entry = this.#entries.get(path);
+    if (entry !== undefined) entry.currentDeleted = true;
+  }
+
   /** A person editing metadata directly (merge, null removes). */
   patchByHand(path: string, patch: Record<string, string | null>): void {
-    this.#patch(path, patch);
+    const entry = this.#entries.get(path);
+    if (entry === undefined) throw new Error(`no entry at ${path}`);
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete entry.metadata[k];
+      else entry.metadata[k] = v;
+    }
   }
 
   failNext(method: Method, error: Error, opts: { commit?: boolean; times?: number } = {}): void {
@@ -46,7 +61,8 @@ export class InMemoryCredentialStore implements CredentialStore {
   current(path: string): { version: number; data: Record<string, string>; metadata: Record<string, string> } {
     const entry = this.#entries.get(path);
     const data = entry?.versions.at(-1);
-    if (entry === undefined || data === undefined) throw new Error(`no entry at ${path}`);
+    if (entry === undefined || data === undefined || entry.currentDeleted)
+      throw new Error(`no entry at ${path}`);
     return { version: entry.versions.length, data: { ...data }, metadata: { ...entry.metadata } };
   }
 
@@ -64,7 +80,7 @@ export class InMemoryCredentialStore implements CredentialStore {
     return this.#run("read", () => {
       const entry = this.#entries.get(path);
       const data = entry?.versions.at(-1);
-      if (entry === undefined || data === undefined) return undefined;
+      if (entry === undefined || data === undefined || entry.currentDeleted) return undefined;
       const out: Record<string, string | SecretValue> = {};
       for (const [k, v] of Object.entries(data)) out[k] = isSecretField(k) ? SecretValue.of(v) : v;
       return { version: entry.versions.length, data: out, customMetadata: { ...entry.metadata } };
@@ -78,8 +94,7 @@ export class InMemoryCredentialStore implements CredentialStore {
   ): Promise<{ version: number }> {
     this.calls.push("writeFields");
     return this.#run("writeFields", () => {
-      const entry = this.#entries.get(path);
-      if (entry === undefined) throw new RotatorError("VAULT_NOT_FOUND", `no entry at "${path}"`);
+      const entry = this.#managed(path);
       if (entry.versions.length !== expectedVersion) {
         throw new RotatorError(
           "VAULT_CAS_CONFLICT",
@@ -101,9 +116,19 @@ export class InMemoryCredentialStore implements CredentialStore {
     return this.#run("patchMetadata", () => this.#patch(path, patch));
   }
 
-  #patch(path: string, patch: Readonly<Record<string, string | null>>): void {
+  #managed(path: string): Entry {
     const entry = this.#entries.get(path);
     if (entry === undefined) throw new RotatorError("VAULT_NOT_FOUND", `no entry at "${path}"`);
+    if (entry.metadata["provider"] === undefined) {
+      throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" is not a managed credential`, {
+        context: { path },
+      });
+    }
+    return entry;
+  }
+
+  #patch(path: string, patch: Readonly<Record<string, string | null>>): void {
+    const entry = this.#managed(path);
     if (Object.hasOwn(patch, "provider")) throw new RotatorError("VAULT_NOT_MANAGED", "provider is not ours");
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) delete entry.metadata[k];
