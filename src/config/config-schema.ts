@@ -87,6 +87,17 @@ const rotationShape = {
   concurrency: wholeNumber(1, 64).default(4),
   warning_window: duration({ allowZero: true }).default(14 * 86_400_000),
   stuck_after: duration().default(2 * 3_600_000),
+  max_attempts: wholeNumber(1, 100).default(5),
+  lease_ttl: duration().optional(), // default verify_timeout + LEASE_TTL_MARGIN_MS
+  retire_after: duration({ allowZero: true }).default(0),
+};
+
+/** The default lease outlives verify_timeout by this much (one Salesforce round trip and a Vault write, with room). */
+export const LEASE_TTL_MARGIN_MS = 5 * 60_000;
+
+const auditShape = {
+  file: filePath().optional(),
+  fingerprint_key_file: filePath().optional(),
 };
 
 const rootShape = {
@@ -109,7 +120,7 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "salesforce.connections.*": Object.keys(connectionShape),
   rotation: Object.keys(rotationShape),
   report: ["schedule"],
-  audit: ["file"],
+  audit: Object.keys(auditShape),
   server: ["listen"],
   log: ["level"],
 };
@@ -284,14 +295,29 @@ const salesforceSchema = section({
   ),
 }));
 
-const rotationSchema = section(rotationShape).transform((r) => ({
-  scanIntervalMs: r.scan_interval,
-  soakMs: r.soak,
-  verifyTimeoutMs: r.verify_timeout,
-  concurrency: r.concurrency,
-  warningWindowMs: r.warning_window,
-  stuckAfterMs: r.stuck_after,
-}));
+const rotationSchema = section(rotationShape)
+  .superRefine((r, zctx) => {
+    // A lease that can expire during the longest wait (verifyPair polls up to verify_timeout) would let a
+    // second process take the credential over from a live owner.
+    if (r.lease_ttl !== undefined && r.lease_ttl <= r.verify_timeout) {
+      zctx.addIssue({
+        code: "custom",
+        path: ["lease_ttl"],
+        message: "must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
+      });
+    }
+  })
+  .transform((r) => ({
+    scanIntervalMs: r.scan_interval,
+    soakMs: r.soak,
+    verifyTimeoutMs: r.verify_timeout,
+    concurrency: r.concurrency,
+    warningWindowMs: r.warning_window,
+    stuckAfterMs: r.stuck_after,
+    maxAttempts: r.max_attempts,
+    leaseTtlMs: r.lease_ttl ?? r.verify_timeout + LEASE_TTL_MARGIN_MS,
+    retireAfterMs: r.retire_after,
+  }));
 
 /** The whole file. Built per load because the token from the environment takes part in validation. */
 export function configFileSchema(ctx: ConfigSchemaContext) {
@@ -301,7 +327,10 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
       salesforce: salesforceSchema,
       rotation: rotationSchema,
       report: section({ schedule: cronSchedule().default("0 9 * * 1") }),
-      audit: section({ file: filePath().optional() }).transform((a) => ({ file: a.file })),
+      audit: section(auditShape).transform((a) => ({
+        file: a.file,
+        fingerprintKeyFile: a.fingerprint_key_file,
+      })),
       server: section({ listen: listenAddress().default("127.0.0.1:8080") }),
       log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
     },

@@ -68,6 +68,9 @@ export interface RotationConfig {
   readonly concurrency: number; // default 4
   readonly warningWindowMs: number; // default 14d: used when a credential has no warning_window
   readonly stuckAfterMs: number; // default 2h: an in_progress rotation older than this is reported as stuck
+  readonly maxAttempts: number; // default 5: failed attempts of one step before rotation_state=failed
+  readonly leaseTtlMs: number; // default verify_timeout + 5m; always longer than verify_timeout
+  readonly retireAfterMs: number; // default 0: how long the old pair may live after promotion (standard mode)
 }
 
 export interface ReportConfig {
@@ -76,6 +79,8 @@ export interface ReportConfig {
 
 export interface AuditConfig {
   readonly file: string | undefined;
+  /** HMAC key for consumer-key fingerprints; without it a per-installation key is kept in KV (rotation-stack.ts). */
+  readonly fingerprintKeyFile: string | undefined;
 }
 
 export interface ServerConfig {

@@ -49,8 +49,12 @@ export function summarizeConfig(cfg: Config): string {
   add("rotation.concurrency", String(r.concurrency));
   add("rotation.warning_window", formatExactDuration(r.warningWindowMs));
   add("rotation.stuck_after", formatExactDuration(r.stuckAfterMs));
+  add("rotation.max_attempts", String(r.maxAttempts));
+  add("rotation.lease_ttl", formatExactDuration(r.leaseTtlMs));
+  add("rotation.retire_after", formatExactDuration(r.retireAfterMs));
   add("report.schedule", cfg.report.schedule); // cron, evaluated in UTC
   add("audit.file", cfg.audit.file);
+  add("audit.fingerprint_key_file", cfg.audit.fingerprintKeyFile); // not set: a per-installation key in KV
   add("server.listen", cfg.server.listen);
   add("log.level", cfg.log.level);
   return lines.join("\n");

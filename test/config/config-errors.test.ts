@@ -182,6 +182,24 @@ describe("loadConfig rejects", () => {
       "rotation.scan_interval: must not be negative",
     ],
     [
+      "a lease that does not outlive verify_timeout",
+      "rotation: { verify_timeout: 10m, lease_ttl: 10m }",
+      BASE_ENV,
+      "rotation.lease_ttl: must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
+    ],
+    [
+      "zero attempts",
+      "rotation: { max_attempts: 0 }",
+      BASE_ENV,
+      "rotation.max_attempts: must be a whole number from 1 to 100",
+    ],
+    [
+      "a misspelt fingerprint key setting",
+      "audit: { fingerprint_keyfile: /k }",
+      BASE_ENV,
+      "audit.fingerprint_keyfile: unknown key (did you mean audit.fingerprint_key_file?)",
+    ],
+    [
       "a zero scan interval",
       "rotation: { scan_interval: 0s }",
       BASE_ENV,

@@ -32,9 +32,12 @@ describe("loadConfig", () => {
       concurrency: 4,
       warningWindowMs: 14 * DAY,
       stuckAfterMs: 2 * 3_600_000,
+      maxAttempts: 5,
+      leaseTtlMs: 15 * 60_000,
+      retireAfterMs: 0,
     });
     expect(cfg.report.schedule).toBe("0 9 * * 1");
-    expect(cfg.audit.file).toBeUndefined();
+    expect(cfg.audit).toEqual({ file: undefined, fingerprintKeyFile: undefined });
     expect(cfg.server.listen).toBe("127.0.0.1:8080");
     expect(cfg.log.level).toBe("info");
     expect(cfg.sources).toEqual(["env VAULT_ADDR", "env VAULT_TOKEN"]);
@@ -101,6 +104,27 @@ server:
       [90 * 60_000, 14 * DAY],
     ],
     ["accepts a zero soak", "rotation: { soak: 0s }", BASE_ENV, (c) => c.rotation.soakMs, 0],
+    [
+      "defaults lease_ttl to verify_timeout plus five minutes",
+      "rotation: { verify_timeout: 2m }",
+      BASE_ENV,
+      (c) => c.rotation.leaseTtlMs,
+      7 * 60_000,
+    ],
+    [
+      "reads the rotation attempts, lease and retire settings",
+      "rotation: { max_attempts: 3, verify_timeout: 5s, lease_ttl: 6s, retire_after: 1h }",
+      BASE_ENV,
+      (c) => [c.rotation.maxAttempts, c.rotation.leaseTtlMs, c.rotation.retireAfterMs],
+      [3, 6_000, 3_600_000],
+    ],
+    [
+      "reads the fingerprint key file",
+      "audit: { fingerprint_key_file: /etc/eca/fp.key }",
+      BASE_ENV,
+      (c) => c.audit.fingerprintKeyFile,
+      "/etc/eca/fp.key",
+    ],
     [
       "takes vault.timeout as a duration",
       "vault: { timeout: 30s }",

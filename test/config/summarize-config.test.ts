@@ -30,6 +30,10 @@ describe("summarizeConfig", () => {
         "salesforce.connections.prod.my_domain_url: https://acme.my.salesforce.com (file)",
         "salesforce.connections.prod.api_version: v65.0 (default)",
         "audit.file: not set",
+        "audit.fingerprint_key_file: not set",
+        "rotation.max_attempts: 5 (default)",
+        "rotation.lease_ttl: 15m (default)",
+        "rotation.retire_after: 0s (default)",
       ]),
     );
     expect(lines.some((l) => l.startsWith("vault.auth.token:"))).toBe(false);
