@@ -1,0 +1,101 @@
+// One cycle of the rotator (`run --once` now, every scan_interval in the daemon later):
+// 1. resume every unfinished journal (a crash, a soak that has run out, a takeover from a dead replica);
+// 2. scan the inventory (metadata only), after the resumes so the decisions see the state they left;
+// 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due.
+// Resumes and starts each run with at most rotation.concurrency in flight. Only salesforce-eca is rotated in
+// this release; other providers are listed with a reason. The engine never throws for a credential (it returns
+// an outcome), so one bad credential never stops the cycle.
+import type { Clock } from "../core/clock.ts";
+import type { ClassifyDefaults } from "../core/inventory/classify.ts";
+import { collectInventory, type ScanProgress } from "../core/inventory/collect-inventory.ts";
+import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import type { MetadataSource } from "../core/inventory/kv-entry.ts";
+import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
+import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
+import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import { ENGINE_PROVIDER } from "../core/rotation/steps/inspect-step.ts";
+import { forEachBounded } from "./bounded-parallel.ts";
+
+export interface CycleRow {
+  readonly path: string;
+  /** resume: an unfinished journal; rotate: a new rotation was started; none: left alone. */
+  readonly action: "resume" | "rotate" | "none";
+  /** Why: the decision's reason (for rotate and none), or "unfinished rotation" (for resume). */
+  readonly reason: string;
+  /** Undefined when nothing was called (action none). */
+  readonly outcome: RotationOutcome | undefined;
+}
+
+export interface CycleResult {
+  /** One row per credential that has a journal or is managed (or invalid), sorted by path. */
+  readonly rows: readonly CycleRow[];
+  readonly scannedAt: Date;
+  /** Entries without `provider`: never touched, only counted. */
+  readonly unmanaged: number;
+}
+
+export interface CycleDeps {
+  readonly engine: RotationEngine;
+  readonly state: RotationStateStore;
+  readonly source: MetadataSource;
+  readonly prefixes: readonly string[];
+  readonly defaults: ClassifyDefaults;
+  readonly clock: Clock;
+  readonly concurrency: number;
+  readonly onProgress?: ScanProgress | undefined;
+}
+
+export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
+  const rows = new Map<string, CycleRow>();
+
+  const journals: string[] = [];
+  for await (const path of deps.state.listJournals()) journals.push(path);
+  await forEachBounded(journals, deps.concurrency, async (path) => {
+    const outcome = await deps.engine.resume(path);
+    rows.set(path, { path, action: "resume", reason: "unfinished rotation", outcome });
+  });
+
+  const now = deps.clock.now();
+  const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
+  let unmanaged = 0;
+  const starts: Array<{ item: InventoryItem; decision: Extract<RotationDecision, { act: true }> }> = [];
+  for (const item of inventory.items) {
+    if (item.state === "unmanaged") {
+      unmanaged += 1;
+      continue;
+    }
+    const resumed = rows.get(item.path);
+    // A resume that did something settles this credential for the cycle. A skipped one (parked after a
+    // failure, or another owner's lease) leaves room for an operator's flag to act on it now.
+    if (resumed !== undefined && resumed.outcome?.kind !== "skipped") continue;
+    const decision = decideRotation(item, now);
+    if (!decision.act) {
+      if (resumed === undefined) rows.set(item.path, none(item.path, decision.reason));
+      continue;
+    }
+    if (item.provider !== ENGINE_PROVIDER) {
+      rows.set(item.path, none(item.path, `provider ${item.provider ?? "?"} is not rotated in this release`));
+      continue;
+    }
+    starts.push({ item, decision });
+  }
+
+  await forEachBounded(starts, deps.concurrency, async ({ item, decision }) => {
+    const outcome = await deps.engine.start(item.path, {
+      mode: decision.mode,
+      trigger: decision.trigger,
+      actor: decision.trigger === "flag" ? "operator-flag" : "scheduler",
+      // The schedule acts on what it saw: a credential changed since the scan is decided again next cycle.
+      expectKvVersion: decision.trigger === "schedule" ? item.currentVersion : undefined,
+    });
+    rows.set(item.path, { path: item.path, action: "rotate", reason: decision.reason, outcome });
+  });
+
+  const sorted = [...rows.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { rows: sorted, scannedAt: now, unmanaged };
+}
+
+function none(path: string, reason: string): CycleRow {
+  return { path, action: "none", reason, outcome: undefined };
+}

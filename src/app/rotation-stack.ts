@@ -1,0 +1,140 @@
+// Composition of the rotation engine from a Config and a connected Vault: the KV credential and state stores,
+// one Salesforce client per configured connection behind the issuer, the audit sink (audit.file, else JSON
+// lines on stderr), a notifier (one human line on stderr; chat comes with the daemon), the fingerprint key,
+// and this process's lease owner name. The CLI's rotate, rollback and run --once use it; the daemon will too.
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { JsonlFileAuditSink } from "../adapters/audit/jsonl-file-audit-sink.ts";
+import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
+import {
+  SalesforceEcaIssuer,
+  type SalesforceIssuerConnection,
+} from "../adapters/salesforce/salesforce-eca-issuer.ts";
+import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
+import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
+import type { Config } from "../config/config-types.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import { classifyError } from "../core/errors.ts";
+import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
+import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
+import type {
+  AuditSink,
+  CredentialIssuer,
+  CredentialStore,
+  Notifier,
+  RotationStateStore,
+} from "../core/rotation/rotation-ports.ts";
+import type { VaultStack } from "./container.ts";
+import { CrashInjector, crashSpecFromEnv } from "./crash-injection.ts";
+import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
+import { connectSalesforce } from "./salesforce-connection.ts";
+import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
+
+export interface RotationStack {
+  readonly engine: RotationEngine;
+  readonly issuer: CredentialIssuer;
+  readonly store: CredentialStore;
+  readonly state: RotationStateStore;
+  /** This process's lease owner name (host:pid:random). */
+  readonly owner: string;
+  /** Closes the Salesforce clients and waits for queued audit lines; the Vault stack is the caller's. */
+  close(): Promise<void>;
+}
+
+export interface RotationStackOptions {
+  /** Where human lines and stderr audit lines go (the CLI passes its stderr). */
+  readonly stderr: LineWriter;
+  /** For the test-only crash switch (crash-injection.ts); the CLI passes its environment. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** --dry-run: create nothing anywhere (not even the fingerprint key). */
+  readonly readOnly?: boolean;
+  readonly clock?: Clock;
+  /** Told about audit or notification failures (they never change an outcome). */
+  readonly onSinkFailure?: RotationEngineDeps["onSinkFailure"];
+}
+
+export async function buildRotationStack(
+  cfg: Config,
+  vault: VaultStack,
+  opts: RotationStackOptions,
+): Promise<RotationStack> {
+  const clock = opts.clock ?? systemClock;
+  const crash = crashSpecFromEnv(opts.env ?? {}, opts.stderr);
+  const key = await loadFingerprintKey({
+    keyFile: cfg.audit.fingerprintKeyFile,
+    kv: vault.kv,
+    statePrefix: cfg.vault.statePrefix,
+    readOnly: opts.readOnly === true,
+  });
+
+  const clients: SalesforceClient[] = [];
+  const connections = new Map<string, SalesforceIssuerConnection>();
+  try {
+    for (const conn of cfg.salesforce.connections) {
+      const { client, clientId } = await connectSalesforce(conn, vault.kv, clock);
+      clients.push(client);
+      connections.set(conn.name, { client, adminClientId: clientId });
+    }
+  } catch (err) {
+    await Promise.all(clients.map((c) => c.close()));
+    throw err;
+  }
+
+  const fileSink = cfg.audit.file === undefined ? undefined : new JsonlFileAuditSink(cfg.audit.file);
+  const ports: {
+    issuer: CredentialIssuer;
+    store: CredentialStore;
+    state: RotationStateStore;
+    audit: AuditSink;
+    notifier: Notifier;
+  } = {
+    issuer: new SalesforceEcaIssuer(connections),
+    store: new VaultCredentialStore(vault.kv, { prefixes: cfg.vault.prefixes }),
+    state: new VaultStateStore(vault.kv),
+    audit: fileSink ?? new StderrAuditSink(opts.stderr),
+    notifier: new StderrNotifier(opts.stderr),
+  };
+  if (crash !== undefined) {
+    const injector = new CrashInjector(crash);
+    ports.issuer = injector.wrap("issuer", ports.issuer);
+    ports.store = injector.wrap("store", ports.store);
+    ports.state = injector.wrap("state", ports.state);
+    ports.audit = injector.wrap("audit", ports.audit);
+    ports.notifier = injector.wrap("notifier", ports.notifier);
+  }
+
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const only = cfg.salesforce.connections.length === 1 ? cfg.salesforce.connections[0] : undefined;
+  const r = cfg.rotation;
+  const engine = createRotationEngine({
+    ...ports,
+    clock,
+    ids: randomUUID,
+    owner,
+    fingerprint: makeFingerprint(key),
+    settings: {
+      leaseTtlMs: r.leaseTtlMs,
+      soakMs: r.soakMs,
+      verifyTimeoutMs: r.verifyTimeoutMs,
+      maxAttempts: r.maxAttempts,
+      retireAfterMs: r.retireAfterMs,
+      defaultConnection: only?.name,
+    },
+    onSinkFailure:
+      opts.onSinkFailure ??
+      ((sink, err) =>
+        opts.stderr(`warning: the ${sink} sink failed (${classifyError(err)}); the rotation goes on`)),
+  });
+
+  return {
+    engine,
+    issuer: ports.issuer,
+    store: ports.store,
+    state: ports.state,
+    owner,
+    async close() {
+      await fileSink?.flush();
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
