@@ -3,6 +3,9 @@ import type { ParseArgsOptionsConfig } from "node:util";
 import { checkCommand } from "./check-command.ts";
 import type { CliIo, ExitCode } from "./cli-io.ts";
 import { reportCommand } from "./report-command.ts";
+import { rollbackCommand } from "./rollback-command.ts";
+import { rotateCommand } from "./rotate-command.ts";
+import { runCommand } from "./run-command.ts";
 import { scanCommand } from "./scan-command.ts";
 import { simulateCommand } from "./simulate-command.ts";
 
@@ -22,4 +25,12 @@ export interface CommandSpec {
   run(ctx: CommandContext): Promise<ExitCode>;
 }
 
-export const COMMANDS: readonly CommandSpec[] = [scanCommand, reportCommand, checkCommand, simulateCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  scanCommand,
+  reportCommand,
+  checkCommand,
+  runCommand,
+  rotateCommand,
+  rollbackCommand,
+  simulateCommand,
+];

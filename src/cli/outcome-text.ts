@@ -1,0 +1,122 @@
+// Rotation outcomes and plans in plain words, for `rotate`, `rollback` and `run --once`. Outcomes carry ids,
+// codes, public messages and fingerprints only, so nothing here can print a secret.
+import type { CycleRow } from "../app/rotation-cycle.ts";
+import { formatDuration, formatRelative } from "../core/duration.ts";
+import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+import type { RotationPlan } from "../core/rotation/rotation-plan.ts";
+import { renderTextTable } from "../report/text-table.ts";
+
+/** One line: what happened to the credential and what comes next. */
+export function describeOutcome(o: RotationOutcome, now: Date = new Date()): string {
+  switch (o.kind) {
+    case "completed": {
+      const outage =
+        o.outageMs === undefined
+          ? ""
+          : `; outage ${preciseDuration(o.outageMs)} (from revoking the old pair to publishing the new one)`;
+      return (
+        `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
+        `new pair published as KV version ${o.kvVersion ?? "?"}, key fingerprint ${o.keyFingerprint ?? "?"}; ` +
+        `the old pair is proven dead${outage}`
+      );
+    }
+    case "waiting":
+      return o.waiting === "soak"
+        ? `waiting: ${o.path}: the new pair is published and both pairs work; promotion after the soak at ` +
+            `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`
+        : `waiting: ${o.path}: promoted; the old pair is retired at ${o.until.toISOString()} ` +
+            `(${formatRelative(o.until.getTime() - now.getTime())})`;
+    case "failed": {
+      const at = o.step === undefined ? "" : ` at step ${o.step}`;
+      const next = o.willRetry
+        ? ` (attempt ${o.attempts}; the next run tries again)`
+        : o.attempts > 0
+          ? ` (after ${o.attempts} attempts; fix the cause, then set rotate=now)`
+          : "";
+      return `failed: ${o.path}: ${o.code}${at}: ${o.message}${next}`;
+    }
+    case "rolled_back": {
+      const kv =
+        o.kvVersion === undefined
+          ? "nothing had been published"
+          : `KV holds the old pair again (KV version ${o.kvVersion})`;
+      const cause = o.code === undefined ? o.message : `${o.code}: ${o.message.replace(/^[A-Z_]+: /, "")}`;
+      return `rolled back: ${o.path}: the staged pair is deleted and ${kv}; ${cause}`;
+    }
+    case "skipped":
+      return `skipped: ${o.path}: ${o.reason}`;
+  }
+}
+
+export function describePlan(plan: RotationPlan): string {
+  const failedChecks = plan.checks.filter((c) => !c.ok).length;
+  const rows = plan.checks.map((c) => [c.ok ? "ok" : "FAIL", c.name, c.detail]);
+  const table = renderTextTable(
+    [
+      { header: "CHECK", maxWidth: 4 },
+      { header: "TOPIC", maxWidth: 10 },
+      { header: "DETAIL", maxWidth: 160 },
+    ],
+    rows,
+  );
+  return [
+    `dry run: rotate ${plan.path} (${plan.mode}); nothing was changed`,
+    ...table.map((l) => `  ${l}`),
+    `steps: ${plan.steps.join(" → ")}`,
+    plan.resumesFrom === undefined
+      ? undefined
+      : `resumes the unfinished rotation after step ${plan.resumesFrom}`,
+    `soak: ${formatDuration(plan.soakMs)} between publishing and promoting`,
+    plan.wouldRotate ? "would rotate: yes" : `would rotate: no (${failedChecks} check(s) failed)`,
+  ]
+    .filter((l): l is string => l !== undefined)
+    .join("\n");
+}
+
+/** The `run --once` table: one row per credential with what was done and how it ended. */
+export function describeCycle(rows: readonly CycleRow[], now: Date): string[] {
+  const table = renderTextTable(
+    [
+      { header: "PATH", maxWidth: 70 },
+      { header: "ACTION", maxWidth: 24 },
+      { header: "RESULT", maxWidth: 160 },
+    ],
+    rows.map((r) => [r.path, actionText(r), resultText(r, now)]),
+  );
+  return table;
+}
+
+function actionText(r: CycleRow): string {
+  if (r.action === "none") return "-";
+  if (r.action === "resume") return "resume";
+  const flag = /^rotate=(now|emergency)/.exec(r.reason);
+  if (flag?.[1] === "emergency") return "rotate (emergency flag)";
+  return flag ? "rotate (flag)" : "rotate (schedule)";
+}
+
+function resultText(r: CycleRow, now: Date): string {
+  const o = r.outcome;
+  if (o === undefined) return r.reason;
+  switch (o.kind) {
+    case "completed":
+      return (
+        `completed: KV version ${o.kvVersion ?? "?"}, key ${o.keyFingerprint ?? "?"}, ` +
+        `${preciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${preciseDuration(o.outageMs)}`}`
+      );
+    case "waiting":
+      return `waiting for the ${o.waiting === "soak" ? "soak" : "retirement"} until ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+    case "failed":
+      return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}: ${o.message}`;
+    case "rolled_back":
+      return `ROLLED BACK: ${o.message}`;
+    case "skipped":
+      return `skipped: ${o.reason}`;
+  }
+}
+
+/** Sub-second precision where it matters (outages, fast rotations), whole units above a minute. */
+export function preciseDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return formatDuration(ms);
+}

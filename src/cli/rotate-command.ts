@@ -1,0 +1,95 @@
+// `rotate PATH`: one credential through the whole protocol now, waiting out the soak with a countdown unless
+// --no-wait leaves promotion to `run --once` (or the daemon). --dry-run prints the plan and changes nothing.
+
+import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+import type { RotationMode } from "../core/rotation/rotation-state.ts";
+import { EXIT, type ExitCode } from "./cli-io.ts";
+import type { CommandContext, CommandSpec } from "./commands.ts";
+import { describeOutcome, describePlan } from "./outcome-text.ts";
+import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
+import { countdown } from "./soak-countdown.ts";
+
+export const rotateCommand: CommandSpec = {
+  name: "rotate",
+  summary: "rotate one credential now (standard, or --emergency revoke-first)",
+  help: `Usage: eca-rotator rotate PATH [--emergency] [--reason TEXT] [--dry-run] [--no-wait] [--config FILE]
+
+Rotates the credential at PATH (relative to the KV mount, e.g. api-credentials/team-a/crm) through the whole
+protocol: claim, stage a new pair at Salesforce, verify it, publish it to KV (the old pair stays in
+previous_*), wait out the soak, promote, verify, retire the old pair and prove it dead, stamp the metadata.
+An unfinished rotation of PATH is resumed instead of starting a second one.
+  --emergency     revoke first: promote at once so the old pair dies now, then publish (an outage until
+                  the new pair is in KV, measured and reported); no soak
+  --reason TEXT   why (an incident reference); copied into the journal, audit and notifications
+  --dry-run       print the steps and the preflight checks; change nothing anywhere
+  --no-wait       return once the new pair is published; run --once (or the daemon) promotes after the soak
+Progress and audit lines go to stderr (audit lines only without audit.file); stdout has one line per outcome.
+Exit 0 when the rotation completed (or, with --no-wait, is waiting for the soak; with --dry-run, would
+run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error.`,
+  options: {
+    emergency: { type: "boolean" },
+    reason: { type: "string" },
+    "dry-run": { type: "boolean" },
+    "no-wait": { type: "boolean" },
+  },
+  positionals: "PATH",
+  async run(ctx) {
+    const mode: RotationMode = ctx.values["emergency"] === true ? "emergency" : "standard";
+    const reason = reasonArg(ctx);
+    const dryRun = ctx.values["dry-run"] === true;
+    const session = await openRotationSession(ctx, { readOnly: dryRun });
+    try {
+      const path = credentialPathArg(ctx, session.cfg, "rotate");
+      const { engine } = session.stack;
+      if (dryRun) {
+        const plan = await engine.plan(path, { mode });
+        ctx.io.stdout.write(`${describePlan(plan)}\n`);
+        return plan.wouldRotate ? EXIT.ok : EXIT.failed;
+      }
+      let outcome = await engine.start(path, { mode, trigger: "cli", actor: "cli", reason });
+      ctx.io.stdout.write(`${describeOutcome(outcome)}\n`);
+      if (ctx.values["no-wait"] === true) return exitFor(outcome);
+      while (outcome.kind === "waiting") {
+        if (!(await waitFor(ctx, outcome.path, outcome.until, outcome.waiting))) {
+          ctx.io.stderr.write(
+            `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "soak" ? "published (both pairs work)" : "promoted"}; ` +
+              `"eca-rotator run --once" after ${outcome.until.toISOString()} finishes it\n`,
+          );
+          return EXIT.failed;
+        }
+        outcome = await engine.resume(path);
+        ctx.io.stdout.write(`${describeOutcome(outcome)}\n`);
+      }
+      return exitFor(outcome);
+    } finally {
+      await session.close();
+    }
+  },
+};
+
+/** completed, and waiting (only reached with --no-wait), are success; everything else needs a look. */
+function exitFor(o: RotationOutcome): ExitCode {
+  return o.kind === "completed" || o.kind === "waiting" ? EXIT.ok : EXIT.failed;
+}
+
+/** The countdown, with Ctrl-C stopping the wait (not the rotation: it stays resumable). */
+async function waitFor(
+  ctx: CommandContext,
+  path: string,
+  until: Date,
+  what: "soak" | "retire",
+): Promise<boolean> {
+  const stop = new AbortController();
+  const onInt = () => stop.abort();
+  process.once("SIGINT", onInt);
+  try {
+    return await countdown(
+      ctx.io,
+      until,
+      `${what === "soak" ? "soak" : "retire wait"} of ${path}`,
+      stop.signal,
+    );
+  } finally {
+    process.off("SIGINT", onInt);
+  }
+}

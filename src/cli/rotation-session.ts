@@ -1,0 +1,80 @@
+// Shared by `rotate`, `rollback` and `run`: config, Vault, the rotation stack, and the credential path check.
+import { connectVault, type VaultStack } from "../app/container.ts";
+import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
+import type { Config } from "../config/config-types.ts";
+import type { CommandContext } from "./commands.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
+import { UsageError } from "./usage-error.ts";
+
+export interface RotationSession {
+  readonly cfg: Config;
+  readonly vault: VaultStack;
+  readonly stack: RotationStack;
+  close(): Promise<void>;
+}
+
+export async function openRotationSession(
+  ctx: CommandContext,
+  opts: { readonly readOnly?: boolean } = {},
+): Promise<RotationSession> {
+  const cfg = loadCliConfig(ctx);
+  const vault = await connectVault(cfg);
+  try {
+    const stack = await buildRotationStack(cfg, vault, {
+      stderr: (line) => ctx.io.stderr.write(`${line}\n`),
+      env: ctx.io.env,
+      readOnly: opts.readOnly === true,
+    });
+    return {
+      cfg,
+      vault,
+      stack,
+      async close() {
+        await stack.close();
+        await vault.close();
+      },
+    };
+  } catch (err) {
+    await vault.close();
+    throw err;
+  }
+}
+
+/**
+ * The one PATH argument, relative to the KV mount and under a configured prefix. `secret/api-credentials/x`
+ * and `secret/data/api-credentials/x` (as `vault kv` users type them) are accepted for `api-credentials/x`.
+ */
+export function credentialPathArg(ctx: CommandContext, cfg: Config, command: string): string {
+  if (ctx.positionals.length !== 1) {
+    throw new UsageError(`${command} needs exactly one credential PATH, e.g. api-credentials/team-a/crm`);
+  }
+  const given = (ctx.positionals[0] ?? "").replace(/^\/+|\/+$/g, "");
+  if (given.split("/").some((s) => s === "" || s === "." || s === "..")) {
+    throw new UsageError("PATH must be a KV path without empty, . or .. segments");
+  }
+  const under = (p: string) => cfg.vault.prefixes.some((pre) => p.startsWith(`${pre}/`));
+  const mount = cfg.vault.kvMount;
+  for (const candidate of [given, strip(given, `${mount}/data/`), strip(given, `${mount}/`)]) {
+    if (candidate !== undefined && under(candidate)) return candidate;
+  }
+  throw new UsageError(
+    `PATH must lie under one of the configured prefixes (${cfg.vault.prefixes.join(", ")}), relative to the mount ${mount}`,
+  );
+}
+
+function strip(p: string, head: string): string | undefined {
+  return p.startsWith(head) ? p.slice(head.length) : undefined;
+}
+
+const MAX_REASON = 300;
+
+/** --reason TEXT: free text copied into the journal, audit and chat (and rotate_reason semantics). */
+export function reasonArg(ctx: CommandContext): string | undefined {
+  const r = ctx.values["reason"];
+  if (r === undefined) return undefined;
+  if (typeof r !== "string" || r.trim() === "") throw new UsageError("--reason needs a text");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\x00-\x1f\x7f]/.test(r)) throw new UsageError("--reason must be one line of printable text");
+  if (r.length > MAX_REASON) throw new UsageError(`--reason must be at most ${MAX_REASON} characters`);
+  return r.trim();
+}

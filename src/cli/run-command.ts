@@ -1,0 +1,67 @@
+// `run --once`: one full cycle (resume unfinished rotations, scan, act on flags, rotate what is due), a table of
+// what happened, then exit. The continuous daemon (`serve`) comes in a later release.
+import { runRotationCycle } from "../app/rotation-cycle.ts";
+import { systemClock } from "../core/clock.ts";
+import { EXIT } from "./cli-io.ts";
+import type { CommandSpec } from "./commands.ts";
+import { describeCycle } from "./outcome-text.ts";
+import { openRotationSession } from "./rotation-session.ts";
+import { terminalProgress } from "./scan-progress.ts";
+import { UsageError } from "./usage-error.ts";
+
+export const runCommand: CommandSpec = {
+  name: "run",
+  summary: "run --once: one cycle: resume, scan, act on flags, rotate what is due",
+  help: `Usage: eca-rotator run --once [--config FILE]
+
+One full cycle, then exit:
+  1. resume every unfinished rotation (after a crash, a soak that has run out, or --no-wait);
+  2. scan the prefixes (metadata only);
+  3. act on rotate=now / rotate=emergency flags, and rotate what the schedule says is due (inside
+     rotate_window, unless auto_rotate=false).
+At most rotation.concurrency rotations run at once. Only provider salesforce-eca is rotated. Prints one row
+per credential (PATH, ACTION, RESULT) and a summary line.
+Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a usage or config error.`,
+  options: { once: { type: "boolean" } },
+  async run(ctx) {
+    if (ctx.values["once"] !== true) {
+      throw new UsageError(
+        "run needs --once: the daemon that runs cycles continuously (serve) is not in this release",
+      );
+    }
+    const session = await openRotationSession(ctx);
+    const progress = terminalProgress(ctx.io);
+    try {
+      const { cfg } = session;
+      const result = await runRotationCycle({
+        engine: session.stack.engine,
+        state: session.stack.state,
+        source: session.vault.source,
+        prefixes: cfg.vault.prefixes,
+        defaults: {
+          warningWindowMs: cfg.rotation.warningWindowMs,
+          stuckAfterMs: cfg.rotation.stuckAfterMs,
+          soakMs: cfg.rotation.soakMs,
+        },
+        clock: systemClock,
+        concurrency: cfg.rotation.concurrency,
+        onProgress: progress.onProgress,
+      });
+      progress.done();
+      const count = (k: string) => result.rows.filter((r) => r.outcome?.kind === k).length;
+      const leftAlone = result.rows.filter((r) => r.outcome === undefined).length;
+      const lines = [
+        `run --once at ${result.scannedAt.toISOString()}: ${result.rows.length} credential(s)`,
+        ...(result.rows.length === 0 ? [] : describeCycle(result.rows, new Date())),
+        `summary: ${count("completed")} completed, ${count("waiting")} waiting, ${count("failed")} failed, ` +
+          `${count("rolled_back")} rolled back, ${count("skipped")} skipped, ${leftAlone} left alone; ` +
+          `${result.unmanaged} unmanaged not listed`,
+      ];
+      ctx.io.stdout.write(`${lines.join("\n")}\n`);
+      return count("failed") + count("rolled_back") > 0 ? EXIT.failed : EXIT.ok;
+    } finally {
+      progress.done();
+      await session.close();
+    }
+  },
+};
