@@ -1,0 +1,237 @@
+// End-to-end kit: the real `eca-rotator` executable as a child process, the run's real bao server, and a
+// Salesforce simulator in the test process (the CLI reaches it over loopback HTTP). Each world has its own KV
+// folder e2e/<unique>/ holding the credentials (creds/), the rotator's state (state/) and the admin
+// connection's pair (conn/), its own YAML config and its own audit file.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "vitest";
+import { verifyAuditChain } from "../../src/adapters/audit/audit-chain.ts";
+import type {
+  SalesforceSimulator,
+  SimulatedApp,
+} from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
+
+const CLI = path.resolve(import.meta.dirname, "../../src/cli.ts");
+export const MOUNT = "secret";
+export const CANARY = "test-secret-canary-e2e-7f3a";
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface WorldOptions {
+  readonly soak?: string;
+  readonly verifyTimeout?: string;
+  readonly leaseTtl?: string;
+  /** false: no audit.file, so audit lines go to stderr. */
+  readonly auditFile?: boolean;
+}
+
+export interface Credential {
+  readonly path: string;
+  readonly app: SimulatedApp;
+  /** The pair KV and Salesforce held before the test acted. */
+  readonly oldPair: { key: string; secret: string };
+}
+
+export class E2eWorld {
+  readonly sim: SalesforceSimulator;
+  readonly root: string;
+  readonly prefix: string;
+  readonly statePrefix: string;
+  readonly connPath: string;
+  readonly dir: string;
+  readonly auditFile: string | undefined;
+  readonly configFile: string;
+  /** Every stdout and stderr of every CLI run, for the secret checks. */
+  readonly outputs: string[] = [];
+
+  private constructor(sim: SalesforceSimulator, opts: WorldOptions) {
+    this.sim = sim;
+    this.root = `e2e/${uniqueName("w")}`;
+    this.prefix = `${this.root}/creds`;
+    this.statePrefix = `${this.root}/state`;
+    this.connPath = `${this.root}/conn/sim`;
+    this.dir = mkdtempSync(path.join(tmpdir(), "eca-e2e-"));
+    this.auditFile = opts.auditFile === false ? undefined : path.join(this.dir, "audit.jsonl");
+    this.configFile = path.join(this.dir, "config.yaml");
+    writeFileSync(
+      this.configFile,
+      [
+        "vault:",
+        `  kv_mount: ${MOUNT}`,
+        `  prefixes: [${this.prefix}]`,
+        `  state_prefix: ${this.statePrefix}`,
+        "salesforce:",
+        "  connections:",
+        "    sim:",
+        `      my_domain_url: ${sim.url}`,
+        `      credentials_path: ${this.connPath}`,
+        "rotation:",
+        `  soak: ${opts.soak ?? "0s"}`,
+        `  verify_timeout: ${opts.verifyTimeout ?? "20s"}`,
+        ...(opts.leaseTtl === undefined ? [] : [`  lease_ttl: ${opts.leaseTtl}`]),
+        ...(this.auditFile === undefined ? [] : ["audit:", `  file: ${this.auditFile}`]),
+        "",
+      ].join("\n"),
+    );
+  }
+
+  static async create(sim: SalesforceSimulator, opts: WorldOptions = {}): Promise<E2eWorld> {
+    const w = new E2eWorld(sim, opts);
+    await admin().seedKv(MOUNT, w.connPath, {
+      client_id: sim.adminApp.consumerKey,
+      client_secret: sim.adminApp.consumerSecret,
+    });
+    return w;
+  }
+
+  /** A new ECA in the simulator and a managed credential in KV holding its current pair. */
+  async credential(
+    name: string,
+    metadata: Record<string, string> = {},
+    data: Record<string, string> = {},
+  ): Promise<Credential> {
+    const app = this.sim.createApp(uniqueName(name).replace(/-/g, "_"));
+    const oldPair = this.sim.primaryPair(app.appId, app.consumerId);
+    const credPath = `${this.prefix}/${name}`;
+    await admin().seedKv(
+      MOUNT,
+      credPath,
+      { client_id: oldPair.key, api_key: oldPair.secret, ...data },
+      { provider: "salesforce-eca", eca_app_id: app.appId, ...metadata },
+    );
+    return { path: credPath, app, oldPair };
+  }
+
+  /** Runs the CLI with this world's config against the run's Vault. */
+  async cli(args: readonly string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
+    const vault = useVault();
+    const run = await runCli([...args, "--config", this.configFile], {
+      VAULT_ADDR: vault.addr,
+      VAULT_TOKEN: vault.token,
+      ...extraEnv,
+    });
+    this.outputs.push(run.stdout, run.stderr);
+    return run;
+  }
+
+  auditLines(): string[] {
+    if (this.auditFile === undefined) return [];
+    try {
+      return readFileSync(this.auditFile, "utf8").split("\n");
+    } catch {
+      return [];
+    }
+  }
+
+  /** The audit file's chain holds, and its event types in order. */
+  auditEvents(): Array<{ type: string; rotationId: string; path: string; [k: string]: unknown }> {
+    const lines = this.auditLines();
+    expect(verifyAuditChain(lines)).toMatchObject({ ok: true });
+    return lines.filter((l) => l !== "").map((l) => JSON.parse(l));
+  }
+
+  /** None of these strings appears in any CLI output or in the audit file. */
+  expectNoLeak(secrets: readonly string[]): void {
+    const haystacks = [...this.outputs, this.auditLines().join("\n")];
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(8);
+      for (const h of haystacks) expect(h).not.toContain(secret);
+    }
+  }
+
+  async entry(p: string): Promise<KvEntry | undefined> {
+    return readEntry(p);
+  }
+
+  async journal(credPath: string): Promise<KvEntry | undefined> {
+    return readEntry(`${this.statePrefix}/journal/${credPath}`);
+  }
+
+  async lease(credPath: string): Promise<KvEntry | undefined> {
+    return readEntry(`${this.statePrefix}/leases/${credPath}`);
+  }
+
+  /** Every KV entry of this world with all version records, metadata and current data. */
+  async snapshot(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const key of await walk(this.root)) {
+      const meta = (await admin().must("GET", `${MOUNT}/metadata/${key}`)) as { data: unknown };
+      out[key] = { metadata: meta.data, data: (await readEntry(key))?.data };
+    }
+    return out;
+  }
+
+  /** What Salesforce would change on a rotation: pairs that log in, primary pair, staged posts, promotions. */
+  simState(app: SimulatedApp): unknown {
+    const { promotions, stagedPosts } = this.sim.counters();
+    return {
+      valid: this.sim.validPairs(app.appId, app.consumerId),
+      primary: this.sim.primaryPair(app.appId, app.consumerId),
+      promotions,
+      stagedPosts,
+    };
+  }
+}
+
+export interface KvEntry {
+  readonly version: number;
+  readonly data: Record<string, unknown>;
+  readonly meta: Record<string, string>;
+}
+
+async function readEntry(p: string): Promise<KvEntry | undefined> {
+  const meta = await admin().request("GET", `${MOUNT}/metadata/${p}`);
+  if (meta.status === 404) return undefined;
+  const m = (
+    meta.body as { data: { current_version: number; custom_metadata: Record<string, string> | null } }
+  ).data;
+  const data = await admin().request("GET", `${MOUNT}/data/${p}?version=${m.current_version}`);
+  const d = data.status === 404 ? {} : (data.body as { data: { data: Record<string, unknown> } }).data.data;
+  return { version: m.current_version, data: d, meta: m.custom_metadata ?? {} };
+}
+
+async function walk(folder: string): Promise<string[]> {
+  const res = await admin().request("LIST", `${MOUNT}/metadata/${folder}`);
+  if (res.status === 404) return [];
+  const keys = (res.body as { data: { keys: string[] } }).data.keys;
+  const out: string[] = [];
+  for (const k of keys) {
+    if (k.endsWith("/")) out.push(...(await walk(`${folder}/${k.slice(0, -1)}`)));
+    else out.push(`${folder}/${k}`);
+  }
+  return out.sort();
+}
+
+/** The executable under this Node, with only the given environment (plus PATH and HOME). */
+export async function runCli(
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<CliRun> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("close", (c, s) => resolve([c, s])),
+  );
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
