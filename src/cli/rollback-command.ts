@@ -1,6 +1,7 @@
 // `rollback PATH`: before promotion, delete the staged pair and make the old pair current in KV again.
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
 import { describeOutcome } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
@@ -20,9 +21,10 @@ Exit 0 when rolled back, 1 when refused or failed, 2 on a usage or config error.
   positionals: "PATH",
   async run(ctx) {
     const reason = reasonArg(ctx);
-    const session = await openRotationSession(ctx);
+    const cfg = loadCliConfig(ctx);
+    const path = credentialPathArg(ctx, cfg, "rollback");
+    const session = await openRotationSession(ctx, cfg);
     try {
-      const path = credentialPathArg(ctx, session.cfg, "rollback");
       const outcome = await session.stack.engine.rollback(path, { actor: "cli", reason });
       ctx.io.stdout.write(`${describeOutcome(outcome)}\n`);
       return outcome.kind === "rolled_back" ? EXIT.ok : EXIT.failed;

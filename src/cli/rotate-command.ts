@@ -5,6 +5,7 @@ import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
 import { EXIT, type ExitCode } from "./cli-io.ts";
 import type { CommandContext, CommandSpec } from "./commands.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
 import { describeOutcome, describePlan } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 import { countdown } from "./soak-countdown.ts";
@@ -37,9 +38,10 @@ run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error
     const mode: RotationMode = ctx.values["emergency"] === true ? "emergency" : "standard";
     const reason = reasonArg(ctx);
     const dryRun = ctx.values["dry-run"] === true;
-    const session = await openRotationSession(ctx, { readOnly: dryRun });
+    const cfg = loadCliConfig(ctx);
+    const path = credentialPathArg(ctx, cfg, "rotate");
+    const session = await openRotationSession(ctx, cfg, { readOnly: dryRun });
     try {
-      const path = credentialPathArg(ctx, session.cfg, "rotate");
       const { engine } = session.stack;
       if (dryRun) {
         const plan = await engine.plan(path, { mode });
@@ -83,12 +85,9 @@ async function waitFor(
   const onInt = () => stop.abort();
   process.once("SIGINT", onInt);
   try {
-    return await countdown(
-      ctx.io,
-      until,
-      `${what === "soak" ? "soak" : "retire wait"} of ${path}`,
-      stop.signal,
-    );
+    const label =
+      what === "soak" ? `soak of ${path}: promotion` : `retire_after of ${path}: retiring the old pair`;
+    return await countdown(ctx.io, until, label, stop.signal);
   } finally {
     process.off("SIGINT", onInt);
   }

@@ -3,7 +3,6 @@ import { connectVault, type VaultStack } from "../app/container.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
 import type { CommandContext } from "./commands.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface RotationSession {
@@ -13,11 +12,12 @@ export interface RotationSession {
   close(): Promise<void>;
 }
 
+/** Connects with `cfg` (from loadCliConfig, so arguments can be checked against it before anything connects). */
 export async function openRotationSession(
   ctx: CommandContext,
+  cfg: Config,
   opts: { readonly readOnly?: boolean } = {},
 ): Promise<RotationSession> {
-  const cfg = loadCliConfig(ctx);
   const vault = await connectVault(cfg);
   try {
     const stack = await buildRotationStack(cfg, vault, {

@@ -4,6 +4,7 @@ import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { systemClock } from "../core/clock.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
+import { loadCliConfig } from "./load-cli-config.ts";
 import { describeCycle } from "./outcome-text.ts";
 import { openRotationSession } from "./rotation-session.ts";
 import { terminalProgress } from "./scan-progress.ts";
@@ -29,7 +30,7 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
         "run needs --once: the daemon that runs cycles continuously (serve) is not in this release",
       );
     }
-    const session = await openRotationSession(ctx);
+    const session = await openRotationSession(ctx, loadCliConfig(ctx));
     const progress = terminalProgress(ctx.io);
     try {
       const { cfg } = session;

@@ -10,7 +10,7 @@ const LOG_EVERY_MS = 30_000;
 const AFTER_MS = 50;
 
 /**
- * Waits until `until` (plus a margin), showing `label` and the time left. Resolves true when the time came,
+ * Waits until `until` (plus a margin), showing `<label> in <time left>`. Resolves true when the time came,
  * false when `signal` aborted the wait (Ctrl-C).
  */
 export async function countdown(
@@ -27,7 +27,7 @@ export async function countdown(
     for (;;) {
       const left = end - now();
       if (left <= 0) break;
-      const text = `${label}: promotion in ${formatDuration(Math.max(left, 1_000))} (Ctrl-C stops waiting; run --once promotes later)`;
+      const text = `${label} in ${formatDuration(Math.max(left, 1_000))} (Ctrl-C stops waiting; run --once finishes later)`;
       if (tty) io.stderr.write(`\r${text}\x1b[K`);
       else if (now() - lastLogged >= LOG_EVERY_MS) {
         io.stderr.write(`${text}\n`);

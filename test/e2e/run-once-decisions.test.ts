@@ -97,7 +97,7 @@ describe("eca-rotator run --once", () => {
     );
     const run = await w.cli(["run", "--once"]);
     expect(run.stdout).toMatch(
-      new RegExp(`${cred.path}\\s+rotate \\(flag\\)\\s+FAILED SALESFORCE_STAGED_CONFLICT`),
+      new RegExp(`${cred.path}\\s+rotate \\(flag\\)\\s+FAILED SALESFORCE_STAGED_CONFLICT at [a-z_]+: `),
     );
     expect(run.code).toBe(1);
   }, 60_000);
