@@ -1,0 +1,138 @@
+// The crash matrix's shared machinery: one `run --once` process killed with SIGKILL at a named port call (the
+// test-only ECA_ROTATOR_TEST_CRASH_AT switch), then `run --once` repeated until the rotation settled, then the
+// invariants. Every case gets its own simulator (the promotion counter and the rotate semantics are per
+// simulator) and its own world, so cases in one file run concurrently.
+import { expect } from "vitest";
+import {
+  type SalesforceSimulator,
+  startSalesforceSimulator,
+} from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { expectRotatedClean } from "./e2e-invariants.ts";
+import { type CliRun, type Credential, E2eWorld } from "./e2e-kit.ts";
+
+export type Semantics = "overlap" | "immediate";
+export type Mode = "standard" | "emergency";
+
+/** Short enough for a quick takeover of a dead owner's lease; verify_timeout must stay below it. */
+export const LEASE_TTL_MS = 3_000;
+const WORLD = { verifyTimeout: "2s", leaseTtl: `${LEASE_TTL_MS / 1000}s` } as const;
+
+/**
+ * How often a clean rotation calls each irreversible or state-changing port method: the engine's call log (see
+ * test/core/rotation/rotation-engine-crash.test.ts) less the soak wait and its resume, which soak: 0s skips
+ * (one patchMetadata, one writeJournal and two writeLease fewer). A boundary the process never reaches fails.
+ */
+export const CALLS: Record<Mode, Record<Semantics, Record<string, number>>> = {
+  standard: {
+    overlap: {
+      createStaged: 1,
+      promote: 1,
+      deleteStaged: 1,
+      writeFields: 2,
+      patchMetadata: 3,
+      writeJournal: 10,
+      writeLease: 3,
+      deleteJournal: 1,
+      deleteLease: 1,
+    },
+    immediate: {
+      createStaged: 1,
+      promote: 1,
+      writeFields: 2,
+      patchMetadata: 3,
+      writeJournal: 10,
+      writeLease: 3,
+      deleteJournal: 1,
+      deleteLease: 1,
+    },
+  },
+  emergency: {
+    overlap: { createStaged: 1, promote: 1, deleteStaged: 1, writeFields: 1, deleteJournal: 1 },
+    immediate: { createStaged: 1, promote: 1, writeFields: 1, deleteJournal: 1 },
+  },
+};
+
+/**
+ * The boundaries to kill at: right after every call of `counts` (the call took effect, its answer was lost), and
+ * right before the first lease write and before each Salesforce call (the journal's intent is written, the call
+ * never made). "Before" any other call leaves exactly what "after" the previous state-changing call left (only
+ * reads lie between; a SIGKILL keeps no memory), so those cases would repeat others at ~4 CPU-seconds each.
+ */
+export function boundaries(counts: Record<string, number>): string[] {
+  const out: string[] = [];
+  for (const [method, n] of Object.entries(counts)) {
+    for (let i = 1; i <= n; i++) {
+      if (BEFORE_TOO.has(`${method}#${i}`)) out.push(`before:${method}#${i}`);
+      out.push(`after:${method}#${i}`);
+    }
+  }
+  return out;
+}
+
+const BEFORE_TOO = new Set(["writeLease#1", "createStaged#1", "promote#1", "deleteStaged#1"]);
+
+export interface CrashWorld {
+  readonly sim: SalesforceSimulator;
+  readonly w: E2eWorld;
+  readonly cred: Credential;
+  readonly promotionsBefore: number;
+}
+
+/** A fresh simulator and world with one credential flagged for rotation (rotate=now or rotate=emergency). */
+export async function crashWorld(mode: Mode, semantics: Semantics): Promise<CrashWorld> {
+  const sim = await startSalesforceSimulator({ rotateSemantics: semantics });
+  const w = await E2eWorld.create(sim, WORLD);
+  const cred = await w.credential("crash", {
+    rotate: mode === "emergency" ? "emergency" : "now",
+    rotate_reason: "CHG-crash",
+  });
+  return { sim, w, cred, promotionsBefore: sim.counters().promotions };
+}
+
+export const TEST_MODE = { ECA_ROTATOR_TEST_MODE: "1" } as const;
+
+/**
+ * `run --once` until this credential has no journal and no live lease (at most 12 runs). A lease left by a killed
+ * process is waited out: the next run starts once it must have expired, and skipped runs are retried shortly.
+ */
+export async function settle(w: E2eWorld, credPath: string, diedAt: number): Promise<CliRun[]> {
+  const runs: CliRun[] = [];
+  for (let i = 0; i < 12; i++) {
+    const [journal, lease] = [await w.journal(credPath), await w.lease(credPath)];
+    const leaseLive = lease !== undefined && Date.parse(String(lease.data["expires_at"])) > Date.now();
+    if (i > 0 && journal === undefined && !leaseLive) break;
+    if (lease !== undefined) {
+      const wait = diedAt + LEASE_TTL_MS + 250 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const run = await w.cli(["run", "--once"]);
+    runs.push(run);
+    expect(run.signal, run.stdout + run.stderr).toBeNull();
+    if (/skipped: another process/.test(run.stdout)) await new Promise((r) => setTimeout(r, 400));
+  }
+  return runs;
+}
+
+/** Kills `run --once` at `spec`, settles, and checks the invariants; closes the simulator either way. */
+export async function crashAndSettle(spec: string, mode: Mode, semantics: Semantics): Promise<void> {
+  const cw = await crashWorld(mode, semantics);
+  try {
+    const { w, cred } = cw;
+    const dead = await w.cli(["run", "--once"], { ...TEST_MODE, ECA_ROTATOR_TEST_CRASH_AT: spec });
+    const diedAt = Date.now();
+    expect(dead.signal, `${spec} never reached:\n${dead.stdout}${dead.stderr}`).toBe("SIGKILL");
+    const runs = await settle(w, cred.path, diedAt);
+    const last = runs.at(-1);
+    expect(last?.code, last?.stdout ?? "").toBe(0);
+    await expectSettledClean(cw);
+  } finally {
+    await cw.sim.close();
+  }
+}
+
+/** The invariants of a settled crash: one clean rotation, the audit chain intact. */
+export async function expectSettledClean(cw: CrashWorld): Promise<void> {
+  await expectRotatedClean(cw.w, cw.cred, cw.promotionsBefore, { expiredLeaseMayLinger: true });
+  const events = cw.w.auditEvents().filter((e) => e.path === cw.cred.path);
+  expect(events.at(-1)?.type).toBe("rotation.completed");
+}
