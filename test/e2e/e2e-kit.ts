@@ -110,14 +110,18 @@ export class E2eWorld {
     return { path: credPath, app, oldPair };
   }
 
-  /** Runs the CLI with this world's config against the run's Vault. */
-  async cli(args: readonly string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
+  /** Runs the CLI with this world's config against the run's Vault; SIGKILLed after `killAfterMs`. */
+  async cli(
+    args: readonly string[],
+    extraEnv: Record<string, string> = {},
+    killAfterMs?: number,
+  ): Promise<CliRun> {
     const vault = useVault();
-    const run = await runCli([...args, "--config", this.configFile], {
-      VAULT_ADDR: vault.addr,
-      VAULT_TOKEN: vault.token,
-      ...extraEnv,
-    });
+    const run = await runCli(
+      [...args, "--config", this.configFile],
+      { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token, ...extraEnv },
+      killAfterMs,
+    );
     this.outputs.push(run.stdout, run.stderr);
     return run;
   }
