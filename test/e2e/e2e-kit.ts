@@ -12,7 +12,8 @@ import type {
   SalesforceSimulator,
   SimulatedApp,
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
-import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
+import { uniqueName, useVault, VaultAdmin } from "../support/vault-admin.ts";
+import type { VaultTarget } from "../support/vault-backend.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../src/cli.ts");
 export const MOUNT = "secret";
@@ -31,6 +32,8 @@ export interface WorldOptions {
   readonly leaseTtl?: string;
   /** false: no audit.file, so audit lines go to stderr. */
   readonly auditFile?: boolean;
+  /** Another Vault than the run's dev server (e.g. a standalone server the test restarts); root token. */
+  readonly vault?: VaultTarget;
 }
 
 export interface Credential {
@@ -51,9 +54,13 @@ export class E2eWorld {
   readonly configFile: string;
   /** Every stdout and stderr of every CLI run, for the secret checks. */
   readonly outputs: string[] = [];
+  readonly vault: VaultTarget;
+  readonly admin: VaultAdmin;
 
   private constructor(sim: SalesforceSimulator, opts: WorldOptions) {
     this.sim = sim;
+    this.vault = opts.vault ?? useVault();
+    this.admin = new VaultAdmin(this.vault);
     this.root = `e2e/${uniqueName("w")}`;
     this.prefix = `${this.root}/creds`;
     this.statePrefix = `${this.root}/state`;
@@ -85,7 +92,7 @@ export class E2eWorld {
 
   static async create(sim: SalesforceSimulator, opts: WorldOptions = {}): Promise<E2eWorld> {
     const w = new E2eWorld(sim, opts);
-    await admin().seedKv(MOUNT, w.connPath, {
+    await w.admin.seedKv(MOUNT, w.connPath, {
       client_id: sim.adminApp.consumerKey,
       client_secret: sim.adminApp.consumerSecret,
     });
@@ -101,7 +108,7 @@ export class E2eWorld {
     const app = this.sim.createApp(uniqueName(name).replace(/-/g, "_"));
     const oldPair = this.sim.primaryPair(app.appId, app.consumerId);
     const credPath = `${this.prefix}/${name}`;
-    await admin().seedKv(
+    await this.admin.seedKv(
       MOUNT,
       credPath,
       { client_id: oldPair.key, api_key: oldPair.secret, ...data },
@@ -116,7 +123,7 @@ export class E2eWorld {
     extraEnv: Record<string, string> = {},
     killAfterMs?: number,
   ): Promise<CliRun> {
-    const vault = useVault();
+    const vault = this.vault;
     const run = await runCli(
       [...args, "--config", this.configFile],
       { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token, ...extraEnv },
@@ -152,23 +159,23 @@ export class E2eWorld {
   }
 
   async entry(p: string): Promise<KvEntry | undefined> {
-    return readEntry(p);
+    return readEntry(this.admin, p);
   }
 
   async journal(credPath: string): Promise<KvEntry | undefined> {
-    return readEntry(`${this.statePrefix}/journal/${credPath}`);
+    return readEntry(this.admin, `${this.statePrefix}/journal/${credPath}`);
   }
 
   async lease(credPath: string): Promise<KvEntry | undefined> {
-    return readEntry(`${this.statePrefix}/leases/${credPath}`);
+    return readEntry(this.admin, `${this.statePrefix}/leases/${credPath}`);
   }
 
   /** Every KV entry of this world with all version records, metadata and current data. */
   async snapshot(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const key of await walk(this.root)) {
-      const meta = (await admin().must("GET", `${MOUNT}/metadata/${key}`)) as { data: unknown };
-      out[key] = { metadata: meta.data, data: (await readEntry(key))?.data };
+    for (const key of await walk(this.admin, this.root)) {
+      const meta = (await this.admin.must("GET", `${MOUNT}/metadata/${key}`)) as { data: unknown };
+      out[key] = { metadata: meta.data, data: (await readEntry(this.admin, key))?.data };
     }
     return out;
   }
@@ -191,24 +198,24 @@ export interface KvEntry {
   readonly meta: Record<string, string>;
 }
 
-async function readEntry(p: string): Promise<KvEntry | undefined> {
-  const meta = await admin().request("GET", `${MOUNT}/metadata/${p}`);
+async function readEntry(admin: VaultAdmin, p: string): Promise<KvEntry | undefined> {
+  const meta = await admin.request("GET", `${MOUNT}/metadata/${p}`);
   if (meta.status === 404) return undefined;
   const m = (
     meta.body as { data: { current_version: number; custom_metadata: Record<string, string> | null } }
   ).data;
-  const data = await admin().request("GET", `${MOUNT}/data/${p}?version=${m.current_version}`);
+  const data = await admin.request("GET", `${MOUNT}/data/${p}?version=${m.current_version}`);
   const d = data.status === 404 ? {} : (data.body as { data: { data: Record<string, unknown> } }).data.data;
   return { version: m.current_version, data: d, meta: m.custom_metadata ?? {} };
 }
 
-async function walk(folder: string): Promise<string[]> {
-  const res = await admin().request("LIST", `${MOUNT}/metadata/${folder}`);
+async function walk(admin: VaultAdmin, folder: string): Promise<string[]> {
+  const res = await admin.request("LIST", `${MOUNT}/metadata/${folder}`);
   if (res.status === 404) return [];
   const keys = (res.body as { data: { keys: string[] } }).data.keys;
   const out: string[] = [];
   for (const k of keys) {
-    if (k.endsWith("/")) out.push(...(await walk(`${folder}/${k.slice(0, -1)}`)));
+    if (k.endsWith("/")) out.push(...(await walk(admin, `${folder}/${k.slice(0, -1)}`)));
     else out.push(`${folder}/${k}`);
   }
   return out.sort();

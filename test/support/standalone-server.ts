@@ -14,6 +14,11 @@ export interface StandaloneServer {
   /** PUT sys/init with one key share; returns the root token and the unseal key. */
   initialise(): Promise<{ rootToken: string; unsealKey: string }>;
   unseal(key: string): Promise<void>;
+  /**
+   * Stops the server (SIGKILL with `hard`, like a crash; SIGTERM otherwise) and starts it again on the same data
+   * folder and port. It comes back sealed: unseal it again.
+   */
+  restart(opts?: { hard?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,7 +44,46 @@ listener "tcp" {
 ${extraHcl}
 `,
   );
-  const proc: ChildProcess = spawn(binary, ["server", `-config=${path.join(dir, "server.hcl")}`], {
+  const config = path.join(dir, "server.hcl");
+  let proc = await launch(binary, config, addr);
+  const put = async (apiPath: string, body: unknown) => {
+    const res = await fetch(`${addr}/v1/${apiPath}`, { method: "PUT", body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`PUT ${apiPath} → HTTP ${res.status}`);
+    return res.json() as Promise<Record<string, unknown>>;
+  };
+  return {
+    addr,
+    dir,
+    async initialise() {
+      const init = (await put("sys/init", { secret_shares: 1, secret_threshold: 1 })) as {
+        keys_base64: string[];
+        root_token: string;
+      };
+      return { rootToken: init.root_token, unsealKey: init.keys_base64[0] ?? "" };
+    },
+    async unseal(key) {
+      await put("sys/unseal", { key });
+    },
+    async restart(opts = {}) {
+      if (opts.hard === true) {
+        const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+        await exited;
+      } else {
+        await stopProcess(proc);
+      }
+      proc = await launch(binary, config, addr);
+    },
+    async stop() {
+      await stopProcess(proc);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts `bao server` on the config and waits until its listener answers. */
+async function launch(binary: string, config: string, addr: string): Promise<ChildProcess> {
+  const proc: ChildProcess = spawn(binary, ["server", `-config=${config}`], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, BAO_LOG_LEVEL: "warn", VAULT_LOG_LEVEL: "warn" },
   });
@@ -61,27 +105,5 @@ ${extraHcl}
     }
     await sleep(100);
   }
-  const put = async (apiPath: string, body: unknown) => {
-    const res = await fetch(`${addr}/v1/${apiPath}`, { method: "PUT", body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`PUT ${apiPath} → HTTP ${res.status}`);
-    return res.json() as Promise<Record<string, unknown>>;
-  };
-  return {
-    addr,
-    dir,
-    async initialise() {
-      const init = (await put("sys/init", { secret_shares: 1, secret_threshold: 1 })) as {
-        keys_base64: string[];
-        root_token: string;
-      };
-      return { rootToken: init.root_token, unsealKey: init.keys_base64[0] ?? "" };
-    },
-    async unseal(key) {
-      await put("sys/unseal", { key });
-    },
-    async stop() {
-      await stopProcess(proc);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return proc;
 }
