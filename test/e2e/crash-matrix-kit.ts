@@ -102,7 +102,9 @@ export async function settle(w: E2eWorld, credPath: string, diedAt: number): Pro
     const leaseLive = lease !== undefined && Date.parse(String(lease.data["expires_at"])) > Date.now();
     if (i > 0 && journal === undefined && !leaseLive) break;
     if (lease !== undefined) {
-      const wait = diedAt + LEASE_TTL_MS + 250 - Date.now();
+      // The dead owner's lease ends at its expires_at (written before the death, so never after diedAt + TTL).
+      const expires = Math.min(Date.parse(String(lease.data["expires_at"])), diedAt + LEASE_TTL_MS);
+      const wait = expires + 150 - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     const run = await w.cli(["run", "--once"]);
