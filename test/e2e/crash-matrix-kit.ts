@@ -5,6 +5,7 @@
 import { expect } from "vitest";
 import {
   type SalesforceSimulator,
+  type SimulatorOptions,
   startSalesforceSimulator,
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
 import { expectRotatedClean } from "./e2e-invariants.ts";
@@ -79,8 +80,12 @@ export interface CrashWorld {
 }
 
 /** A fresh simulator and world with one credential flagged for rotation (rotate=now or rotate=emergency). */
-export async function crashWorld(mode: Mode, semantics: Semantics): Promise<CrashWorld> {
-  const sim = await startSalesforceSimulator({ rotateSemantics: semantics });
+export async function crashWorld(
+  mode: Mode,
+  semantics: Semantics,
+  simOptions: SimulatorOptions = {},
+): Promise<CrashWorld> {
+  const sim = await startSalesforceSimulator({ ...simOptions, rotateSemantics: semantics });
   const w = await E2eWorld.create(sim, WORLD);
   const cred = await w.credential("crash", {
     rotate: mode === "emergency" ? "emergency" : "now",

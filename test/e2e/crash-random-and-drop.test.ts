@@ -55,7 +55,10 @@ describe("Salesforce commits a write and drops the connection before answering",
   for (const { name, fault } of CASES) {
     for (const semantics of ["overlap", "immediate"] as Semantics[]) {
       it.concurrent(`${semantics}: ${name} committed then dropped; re-read state, staged and promoted once`, async () => {
-        const cw = await crashWorld("standard", semantics);
+        const dropped: string[] = []; // status 0: the simulator did the work and destroyed the socket
+        const cw = await crashWorld("standard", semantics, {
+          onRequest: (e) => e.status === 0 && dropped.push(`${e.method} ${e.path}`),
+        });
         try {
           const before = cw.sim.counters();
           cw.sim.addFault({ ...fault, commitThenDrop: true, times: 1 });
@@ -63,6 +66,9 @@ describe("Salesforce commits a write and drops the connection before answering",
           const runs = await settle(cw.w, cw.cred.path, Date.now());
           expect(runs.at(-1)?.code).toBe(0);
           await expectSettledClean(cw);
+          expect(dropped).toEqual([
+            expect.stringMatching(fault.method === "POST" ? /^POST .*\/staged$/ : /^PATCH /),
+          ]);
           expect(cw.sim.counters().stagedPosts - before.stagedPosts).toBe(1);
           expect(cw.sim.counters().promotions - before.promotions).toBe(1);
         } finally {
