@@ -1,7 +1,3 @@
-// Shared bits for the Salesforce client tests: a simulator per test, a client pointed at it, a dispatcher that
-// records every request (each retry counts), a log that records every line, and a clock the simulator and the
-// client share so propagation delays and session timeouts pass without waiting.
-import { Agent, type Dispatcher } from "undici";
 import {
   SalesforceClient,
   type SalesforceClientOptions,
@@ -15,22 +11,9 @@ import {
   startSalesforceSimulator,
 } from "../../../src/simulator/salesforce/salesforce-simulator.ts";
 
-export interface RecordingDispatcher {
-  readonly dispatcher: Dispatcher;
-  /** "METHOD /path" (no query) of every request sent, in order. */
-  readonly calls: string[];
-  close(): Promise<void>;
-}
+import { type RecordingDispatcher, recordingDispatcher } from "../../support/recording-dispatcher.ts";
 
-export function recordingDispatcher(): RecordingDispatcher {
-  const agent = new Agent({ headersTimeout: 10_000, bodyTimeout: 10_000, connect: { timeout: 5_000 } });
-  const calls: string[] = [];
-  const dispatcher = agent.compose((dispatch) => (opts, handler) => {
-    calls.push(`${opts.method} ${String(opts.path).split("?")[0]}`);
-    return dispatch(opts, handler);
-  });
-  return { dispatcher, calls, close: () => agent.close() };
-}
+export { type RecordingDispatcher, recordingDispatcher };
 
 export interface RecordedLine {
   level: "debug" | "warn";

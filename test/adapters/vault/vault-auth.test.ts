@@ -11,7 +11,7 @@ import {
   type TokenReviewServer,
 } from "../../support/k8s-token-review-server.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
-import { caught, connectWithToken, countingDispatcher, recordingLog } from "./vault-test-kit.ts";
+import { caught, connectWithToken, recordingDispatcher, recordingLog } from "./vault-test-kit.ts";
 
 const a = admin();
 let dir = "";
@@ -100,7 +100,7 @@ describe("token auth", () => {
 
   it("does not retry a denied request when the token came from the environment and cannot be replaced", async () => {
     const token = await a.createToken({ policies: ["default"] });
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     const client = await connectWithToken(token, { dispatcher: counting.dispatcher });
     try {
       counting.calls.length = 0;
@@ -127,7 +127,7 @@ describe("AppRole auth", () => {
     const { roleId, secretId } = await a.createAppRole(role, { policies: [policy] });
     const secretIdFile = path.join(dir, uniqueName("secret-id"));
     await writeFile(secretIdFile, `${secretId}\n`);
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     const client = await VaultClient.connect({
       address: useVault().addr,
       auth: {
@@ -192,7 +192,7 @@ describe("AppRole auth", () => {
     const wrapped = await a.newWrappedSecretId(role);
     const file = path.join(dir, uniqueName("wrapped"));
     await writeFile(file, wrapped);
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     const client = await VaultClient.connect({
       address: useVault().addr,
       auth: {

@@ -11,7 +11,7 @@ import { freePort, stopProcess } from "../../support/vault-backend.ts";
 import {
   caught,
   connectWithToken,
-  countingDispatcher,
+  recordingDispatcher,
   recordingLog,
   rootClient,
   tokenAuth,
@@ -87,7 +87,7 @@ describe("VaultClient against the real server", () => {
 
   it("gives VAULT_UNAVAILABLE after bounded retries when nothing listens", async () => {
     const port = await freePort();
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     try {
       const started = Date.now();
       const err = (await caught(
@@ -140,7 +140,7 @@ describe("VaultClient against the real server", () => {
     await a.mountKv(mount, 2);
     await a.seedKv(mount, "x", { v: 1 });
     await a.must("POST", "sys/quotas/config", { enable_rate_limit_response_headers: true });
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     const log = recordingLog();
     const client = await rootClient({ dispatcher: counting.dispatcher, maxRetries: 2, log });
     try {
@@ -269,7 +269,7 @@ describe("VaultClient over TLS (a second dev server with -dev-tls)", () => {
   });
 
   it("refuses a server certificate it cannot verify with VAULT_TLS, without retrying", async () => {
-    const counting = countingDispatcher();
+    const counting = recordingDispatcher();
     try {
       const err = (await caught(
         VaultClient.connect({ address: addr, auth: tokenAuth(token), dispatcher: counting.dispatcher }),

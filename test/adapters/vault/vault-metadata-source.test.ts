@@ -6,11 +6,11 @@ import { RotatorError } from "../../../src/core/errors.ts";
 import type { ScanItem } from "../../../src/core/inventory/kv-entry.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
 import {
-  type CountingDispatcher,
   caught,
   collect,
   connectWithToken,
-  countingDispatcher,
+  type RecordingDispatcher,
+  recordingDispatcher,
 } from "./vault-test-kit.ts";
 
 function byPath(items: ScanItem[]): ScanItem[] {
@@ -29,7 +29,7 @@ describe("VaultMetadataSource against the real server", () => {
     `${base}/team-b/x/y`,
   ];
   const keys: string[] = [];
-  let counting: CountingDispatcher;
+  let counting: RecordingDispatcher;
   let client: VaultClient;
 
   beforeAll(async () => {
@@ -52,7 +52,7 @@ describe("VaultMetadataSource against the real server", () => {
     await a.seedKv("secret", keys[2] as string, { api_key: "v2" });
     await a.must("DELETE", `secret/data/${keys[2]}`);
     await a.must("PUT", `secret/destroy/${keys[3]}`, { versions: [1] });
-    counting = countingDispatcher();
+    counting = recordingDispatcher();
     client = await connectWithToken(useVault().token, { dispatcher: counting.dispatcher });
   });
 

@@ -1,6 +1,3 @@
-// Shared bits for the Vault adapter tests: a root-token client, a dispatcher that counts requests, and a helper
-// that captures a thrown error.
-import { Agent, type Dispatcher } from "undici";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import {
   VaultClient,
@@ -10,23 +7,7 @@ import {
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { useVault } from "../../support/vault-admin.ts";
 
-export interface CountingDispatcher {
-  readonly dispatcher: Dispatcher;
-  /** "METHOD /v1/path" of every request sent, in order. */
-  readonly calls: string[];
-  close(): Promise<void>;
-}
-
-/** An undici Agent that records every request it dispatches (each retry counts). */
-export function countingDispatcher(): CountingDispatcher {
-  const agent = new Agent({ headersTimeout: 10_000, bodyTimeout: 10_000, connect: { timeout: 5_000 } });
-  const calls: string[] = [];
-  const dispatcher = agent.compose((dispatch) => (opts, handler) => {
-    calls.push(`${opts.method} ${String(opts.path).split("?")[0]}`);
-    return dispatch(opts, handler);
-  });
-  return { dispatcher, calls, close: () => agent.close() };
-}
+export { type RecordingDispatcher, recordingDispatcher } from "../../support/recording-dispatcher.ts";
 
 export function tokenAuth(token: string): VaultClientOptions["auth"] {
   return { method: "token", token: SecretValue.of(token), tokenFile: undefined };
