@@ -2,7 +2,7 @@
 // mail or a browser. Every value is HTML-escaped; a CSP meta tag forbids scripts as a second net.
 
 import type { ExpiryReport, ReportSectionId } from "../core/report/expiry-report.ts";
-import { cell, consumersCell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { attentionRowCells, humanTime } from "./report-cells.ts";
 import { attentionSections, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24}
@@ -51,15 +51,8 @@ export function formatReportHtml(report: ExpiryReport): string {
     );
     out.push("</tr></thead><tbody>");
     for (const item of section.items) {
-      const cells = [
-        `<code>${escapeHtml(cell(item.path))}</code>`,
-        escapeHtml(cell(item.provider)),
-        escapeHtml(humanTime(item.deadline)),
-        escapeHtml(relativeDeadline(item)),
-        escapeHtml(consumersCell(item)),
-        escapeHtml(cell(item.contact)),
-        escapeHtml(reasonCell(item)),
-      ];
+      const [path, ...rest] = attentionRowCells(item).map(escapeHtml);
+      const cells = [`<code>${path ?? ""}</code>`, ...rest];
       out.push(`<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`);
     }
     out.push("</tbody></table>");

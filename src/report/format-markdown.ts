@@ -2,7 +2,7 @@
 // a path or contact cannot add links, HTML or table columns.
 
 import type { ExpiryReport } from "../core/report/expiry-report.ts";
-import { cell, consumersCell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { attentionRowCells, humanTime } from "./report-cells.ts";
 import { attentionSections, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
 
 export function formatReportMarkdown(report: ExpiryReport): string {
@@ -22,16 +22,7 @@ export function formatReportMarkdown(report: ExpiryReport): string {
     out.push("| Path | Provider | Deadline (UTC) | In | Consumers | Contact | Reason |");
     out.push("|---|---|---|---|---|---|---|");
     for (const item of section.items) {
-      const cells = [
-        cell(item.path),
-        cell(item.provider),
-        humanTime(item.deadline),
-        relativeDeadline(item),
-        consumersCell(item),
-        cell(item.contact),
-        reasonCell(item),
-      ];
-      out.push(`| ${cells.map(escapeMarkdown).join(" | ")} |`);
+      out.push(`| ${attentionRowCells(item).map(escapeMarkdown).join(" | ")} |`);
     }
   }
   return `${out.join("\n")}\n`;

@@ -2,7 +2,7 @@
 // when asked (the CLI asks when stdout is a TTY and NO_COLOR is unset).
 
 import type { ExpiryReport, ReportSectionId } from "../core/report/expiry-report.ts";
-import { cell, consumersCell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { attentionRowCells, humanTime } from "./report-cells.ts";
 import { attentionSections, countsLine, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
 import { renderTextTable, type TextColumn } from "./text-table.ts";
 
@@ -34,15 +34,7 @@ export function formatReportTable(report: ExpiryReport, opts: TableFormatOptions
   for (const section of sections) {
     const title = `${section.title.toUpperCase()} (${section.items.length})`;
     out.push("", opts.color === true ? paint(title, section.id) : title);
-    const rows = section.items.map((item) => [
-      cell(item.path),
-      cell(item.provider),
-      humanTime(item.deadline),
-      relativeDeadline(item),
-      consumersCell(item),
-      cell(item.contact),
-      reasonCell(item),
-    ]);
+    const rows = section.items.map(attentionRowCells);
     out.push(...renderTextTable(REPORT_TABLE_COLUMNS, rows));
   }
   return `${out.join("\n")}\n`;

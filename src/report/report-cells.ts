@@ -36,3 +36,16 @@ export function reasonCell(item: InventoryItem, max = 200): string {
   if (item.trigger?.reason !== undefined && item.state === "flagged") parts.push(item.trigger.reason);
   return cell(parts.filter((p) => p !== undefined && p !== "").join(": "), max);
 }
+
+/** The columns of a report section row, in every format: path, provider, deadline, in, consumers, contact, reason. */
+export function attentionRowCells(item: InventoryItem): string[] {
+  return [
+    cell(item.path),
+    cell(item.provider),
+    humanTime(item.deadline),
+    relativeDeadline(item),
+    consumersCell(item),
+    cell(item.contact),
+    reasonCell(item),
+  ];
+}
