@@ -5,7 +5,7 @@
 # The last line is always "N passed, N failed" with the real counts.
 set -uo pipefail
 cd "$(dirname "$0")"
-source scripts/setup.sh || exit 1
+SETUP_TEST_PACKAGES=1 source scripts/setup.sh || exit 1
 
 status=0
 echo "[test] typecheck" >&2

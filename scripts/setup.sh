@@ -59,3 +59,23 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
   echo "$LOCK_SUM" >"$STAMP"
 fi
+
+# --- System packages the daemon's tests use (test.sh sets SETUP_TEST_PACKAGES=1) ---------------------
+# chromium renders the status page, rsyslog receives the syslog audit sink, promtool (package prometheus)
+# checks the metrics exposition. Installed with apt-get when missing and possible; otherwise the tests that
+# need them fail with a message naming the package (test/support/system-tools.ts).
+if [ "${SETUP_TEST_PACKAGES:-0}" = "1" ]; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+      say "installing system packages for the tests: ${missing[*]}"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2 \
+        || say "apt-get could not install ${missing[*]}; the tests that need them will fail naming the package"
+    else
+      say "missing system packages ${missing[*]} (need root and apt-get to install); the tests that need them will fail"
+    fi
+  fi
+fi
