@@ -45,7 +45,9 @@ function unknownKeyHint(parentPath: readonly PropertyKey[], key: string): string
   const special = NOT_IN_FILE[key];
   if (special !== undefined) return ` (${special})`;
   const pattern = parentPath
-    .map((p, i) => (i === 2 && parentPath[0] === "salesforce" ? "*" : String(p)))
+    .map((p, i) =>
+      i === 2 && (parentPath[0] === "salesforce" || parentPath[0] === "notifications") ? "*" : String(p),
+    )
     .join(".");
   const candidates = KNOWN_KEYS[pattern] ?? [];
   const best = closest(key, candidates);

@@ -20,6 +20,18 @@ import {
   wholeNumber,
 } from "./config-fields.ts";
 import type { Config, SalesforceConnectionConfig, VaultAuthConfig } from "./config-types.ts";
+import {
+  apiBudgetShape,
+  apiTokensSchema,
+  httpSinkSchema,
+  httpSinkShape,
+  keyed,
+  notificationsSchema,
+  notificationsShape,
+  serverShape,
+  syslogShape,
+  TARGET_KEYS,
+} from "./daemon-sections.ts";
 
 export const DEFAULT_KUBERNETES_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -90,6 +102,7 @@ const rotationShape = {
   max_attempts: wholeNumber(1, 100).default(5),
   lease_ttl: duration().optional(), // default verify_timeout + LEASE_TTL_MARGIN_MS
   retire_after: duration({ allowZero: true }).default(0),
+  api_budget: z.unknown(),
 };
 
 /** The default lease outlives verify_timeout by this much (one Salesforce round trip and a Vault write, with room). */
@@ -98,6 +111,8 @@ export const LEASE_TTL_MARGIN_MS = 5 * 60_000;
 const auditShape = {
   file: filePath().optional(),
   fingerprint_key_file: filePath().optional(),
+  syslog: z.unknown(),
+  http: z.unknown(),
 };
 
 const rootShape = {
@@ -108,6 +123,7 @@ const rootShape = {
   audit: z.unknown(),
   server: z.unknown(),
   log: z.unknown(),
+  notifications: z.unknown(),
 };
 
 /** Known keys per object, for "did you mean" hints. `*` stands for a connection name. */
@@ -121,7 +137,12 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   rotation: Object.keys(rotationShape),
   report: ["schedule"],
   audit: Object.keys(auditShape),
-  server: ["listen"],
+  "audit.syslog": Object.keys(syslogShape),
+  "audit.http": Object.keys(httpSinkShape),
+  server: Object.keys(serverShape),
+  notifications: Object.keys(notificationsShape),
+  "notifications.targets.*": TARGET_KEYS,
+  "rotation.api_budget": Object.keys(apiBudgetShape),
   log: ["level"],
 };
 
@@ -295,7 +316,17 @@ const salesforceSchema = section({
   ),
 }));
 
-const rotationSchema = section(rotationShape)
+const rotationSchema = section({
+  ...rotationShape,
+  api_budget: section(apiBudgetShape).superRefine((b, zctx) => {
+    if (b.stop_at <= b.slow_at)
+      zctx.addIssue({
+        code: "custom",
+        path: ["stop_at"],
+        message: "must be greater than rotation.api_budget.slow_at",
+      });
+  }),
+})
   .superRefine((r, zctx) => {
     // A lease that can expire during the longest wait (verifyPair polls up to verify_timeout) would let a
     // second process take the credential over from a live owner.
@@ -317,6 +348,7 @@ const rotationSchema = section(rotationShape)
     maxAttempts: r.max_attempts,
     leaseTtlMs: r.lease_ttl ?? r.verify_timeout + LEASE_TTL_MARGIN_MS,
     retireAfterMs: r.retire_after,
+    apiBudget: { slowAt: r.api_budget.slow_at, stopAt: r.api_budget.stop_at },
   }));
 
 /** The whole file. Built per load because the token from the environment takes part in validation. */
@@ -327,11 +359,46 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
       salesforce: salesforceSchema,
       rotation: rotationSchema,
       report: section({ schedule: cronSchedule().default("0 9 * * 1") }),
-      audit: section(auditShape).transform((a) => ({
+      audit: section({
+        ...auditShape,
+        syslog: z.strictObject(syslogShape, { error: expectedMapping }).optional(),
+        http: httpSinkSchema.optional(),
+      }).transform((a) => ({
         file: a.file,
         fingerprintKeyFile: a.fingerprint_key_file,
+        syslog:
+          a.syslog === undefined
+            ? undefined
+            : (() => {
+                const m = /^(udp|tcp):\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(a.syslog.address);
+                return {
+                  transport: (m?.[1] ?? "udp") as "udp" | "tcp",
+                  host: m?.[2] ?? "",
+                  port: Number(m?.[3] ?? 0),
+                  appName: a.syslog.app_name,
+                  facility: a.syslog.facility,
+                };
+              })(),
+        http:
+          a.http === undefined
+            ? undefined
+            : {
+                url: keyed(a.http.url, "audit.http.url"),
+                batchSize: a.http.batch_size,
+                flushIntervalMs: a.http.flush_interval,
+              },
       })),
-      server: section({ listen: listenAddress().default("127.0.0.1:8080") }),
+      server: section({
+        ...serverShape,
+        listen: listenAddress().default("127.0.0.1:8080"),
+        api_tokens: apiTokensSchema(),
+      }).transform((s) => ({
+        listen: s.listen,
+        apiTokens: s.api_tokens,
+        shutdownTimeoutMs: s.shutdown_timeout,
+        statusRefreshMs: s.status_refresh,
+      })),
+      notifications: notificationsSchema(),
       log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
     },
     { error: () => "the config file must be a YAML mapping (key: value) at the top level" },

@@ -71,20 +71,66 @@ export interface RotationConfig {
   readonly maxAttempts: number; // default 5: failed attempts of one step before rotation_state=failed
   readonly leaseTtlMs: number; // default verify_timeout + 5m; always longer than verify_timeout
   readonly retireAfterMs: number; // default 0: how long the old pair may live after promotion (standard mode)
+  /** Fractions of a connection's daily API limit: above slowAt one new rotation per connection and cycle, above stopAt none (emergencies still run). */
+  readonly apiBudget: { readonly slowAt: number; readonly stopAt: number };
 }
 
 export interface ReportConfig {
   readonly schedule: string; // cron, UTC; default "0 9 * * 1"
 }
 
+/** A secret the file names but never holds (config/daemon-sections.ts); `key` is the config key it came from. */
+export type SecretRef =
+  | { readonly kind: "file"; readonly path: string; readonly key: string }
+  | { readonly kind: "env"; readonly name: string; readonly key: string }
+  | { readonly kind: "vault"; readonly path: string; readonly field: string; readonly key: string };
+
+export interface ChatTargetConfig {
+  readonly name: string;
+  readonly type: "slack" | "teams" | "webhook";
+  readonly url: SecretRef;
+  /** HMAC key; type webhook only (required there). */
+  readonly secret: SecretRef | undefined;
+  /** Which events this target gets; default all. */
+  readonly events: readonly string[];
+}
+
+export interface NotificationsConfig {
+  readonly targets: readonly ChatTargetConfig[];
+  /** due_soon / overdue reminders: at most one per credential, deadline and this period; default 1d. */
+  readonly reminderRepeatMs: number;
+}
+
+export interface SyslogSinkConfig {
+  readonly transport: "udp" | "tcp";
+  readonly host: string;
+  readonly port: number;
+  readonly appName: string;
+  readonly facility: number;
+}
+
+export interface HttpAuditSinkConfig {
+  readonly url: SecretRef;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+}
+
 export interface AuditConfig {
   readonly file: string | undefined;
+  readonly syslog: SyslogSinkConfig | undefined;
+  readonly http: HttpAuditSinkConfig | undefined;
   /** HMAC key for consumer-key fingerprints; without it a per-installation key is kept in KV (rotation-stack.ts). */
   readonly fingerprintKeyFile: string | undefined;
 }
 
 export interface ServerConfig {
   readonly listen: string; // host:port; default 127.0.0.1:8080
+  /** Bearer tokens for POST /v1/credentials/{path}/rotate; none = writes refused. */
+  readonly apiTokens: readonly { readonly name: string; readonly ref: SecretRef }[];
+  /** SIGTERM: how long in-flight steps may take to reach a safe point; default 30s. */
+  readonly shutdownTimeoutMs: number;
+  /** The status page's auto-refresh; default 30s. */
+  readonly statusRefreshMs: number;
 }
 
 export interface LogConfig {
@@ -99,6 +145,7 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly server: ServerConfig;
   readonly log: LogConfig;
+  readonly notifications: NotificationsConfig;
   /**
    * Where the config came from, for `check`: "file /etc/eca-rotator.yaml", then one "env NAME" per variable
    * that supplied a value (names only, never values).

@@ -35,9 +35,15 @@ describe("loadConfig", () => {
       maxAttempts: 5,
       leaseTtlMs: 15 * 60_000,
       retireAfterMs: 0,
+      apiBudget: { slowAt: 0.5, stopAt: 0.9 },
     });
     expect(cfg.report.schedule).toBe("0 9 * * 1");
-    expect(cfg.audit).toEqual({ file: undefined, fingerprintKeyFile: undefined });
+    expect(cfg.audit).toEqual({
+      file: undefined,
+      fingerprintKeyFile: undefined,
+      syslog: undefined,
+      http: undefined,
+    });
     expect(cfg.server.listen).toBe("127.0.0.1:8080");
     expect(cfg.log.level).toBe("info");
     expect(cfg.sources).toEqual(["env VAULT_ADDR", "env VAULT_TOKEN"]);

@@ -1,0 +1,170 @@
+// The config sections only the daemon uses (product.md 2, last paragraph): chat targets, the extra audit sinks,
+// the HTTP API tokens and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
+// the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
+// that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
+import { z } from "zod";
+import { duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
+import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
+
+export const CHAT_EVENTS = [
+  "rotation.completed",
+  "rotation.failed",
+  "rotation.emergency",
+  "rotation.rolled_back",
+  "credential.due_soon",
+  "credential.overdue",
+  "report.weekly",
+] as const;
+
+const INLINE_SECRET =
+  'is a secret and is never written inline: use {file: PATH}, {env: NAME} or {vault: "KV_PATH#FIELD"}';
+
+/** `{file}`, `{env}` or `{vault: "path#field"}`; exactly one. `key` (the config key, for start-up errors) is set by the caller. */
+export function secretRef() {
+  return z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (typeof v === "string") ctx.addIssue({ code: "custom", message: INLINE_SECRET });
+    })
+    .pipe(
+      z
+        .strictObject(
+          {
+            file: filePath().optional(),
+            env: text()
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" })
+              .optional(),
+            vault: text()
+              .regex(/^[^#\s]+#[^#\s]+$/, { error: 'must be "KV_PATH#FIELD" (under vault.kv_mount)' })
+              .optional(),
+          },
+          { error: (i) => (i.input === undefined ? "is required" : INLINE_SECRET) },
+        )
+        .transform((r, ctx): SecretRef => {
+          const set = [r.file, r.env, r.vault].filter((x) => x !== undefined).length;
+          if (set !== 1) {
+            ctx.addIssue({ code: "custom", message: "set exactly one of file, env and vault" });
+            return z.NEVER;
+          }
+          if (r.file !== undefined) return { kind: "file", path: r.file, key: "" };
+          if (r.env !== undefined) return { kind: "env", name: r.env, key: "" };
+          const [path = "", field = ""] = (r.vault ?? "").split("#");
+          const parsed = kvPath().safeParse(path);
+          if (!parsed.success) {
+            ctx.addIssue({ code: "custom", path: ["vault"], message: "the part before # must be a KV path" });
+            return z.NEVER;
+          }
+          return { kind: "vault", path: parsed.data, field, key: "" };
+        }),
+    );
+}
+
+const targetShape = {
+  type: oneOf(["slack", "teams", "webhook"]),
+  url: z.unknown(),
+  secret: z.unknown(),
+  events: z.array(oneOf(CHAT_EVENTS), { error: "must be a list of event names" }).min(1).optional(),
+};
+export const TARGET_KEYS = Object.keys(targetShape);
+
+const targetSchema = z
+  .strictObject(
+    { ...targetShape, url: secretRef(), secret: secretRef().optional() },
+    { error: () => "must be a mapping (type, url, secret, events)" },
+  )
+  .superRefine((t, ctx) => {
+    if (t.type === "webhook" && t.secret === undefined)
+      ctx.addIssue({ code: "custom", path: ["secret"], message: "is required for type webhook (HMAC key)" });
+    if (t.type !== "webhook" && t.secret !== undefined)
+      ctx.addIssue({ code: "custom", path: ["secret"], message: "is only used with type webhook" });
+  });
+
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  error: "target names use letters, digits, '.', '_' and '-' (at most 64)",
+});
+
+export const notificationsShape = {
+  targets: z.unknown(),
+  reminders: z.unknown(),
+};
+
+export function notificationsSchema() {
+  return z
+    .strictObject(
+      {
+        targets: z
+          .record(targetName, targetSchema, {
+            error: (i) =>
+              i.code === "invalid_type" ? "must be a mapping of target names to targets" : undefined,
+          })
+          .default({}),
+        // due_soon/overdue messages: at most one per credential and deadline, re-sent after this long.
+        reminders: z.strictObject({ repeat: duration().default(86_400_000) }).prefault({}),
+      },
+      { error: () => "must be a mapping (targets, reminders)" },
+    )
+    .prefault({})
+    .transform((n) => ({
+      targets: Object.entries(n.targets).map(
+        ([name, t]): ChatTargetConfig => ({
+          name,
+          type: t.type,
+          url: keyed(t.url, `notifications.targets.${name}.url`),
+          secret:
+            t.secret === undefined ? undefined : keyed(t.secret, `notifications.targets.${name}.secret`),
+          events: t.events ?? [...CHAT_EVENTS],
+        }),
+      ),
+      reminderRepeatMs: n.reminders.repeat,
+    }));
+}
+
+export function keyed(ref: SecretRef, key: string): SecretRef {
+  return { ...ref, key };
+}
+
+export const syslogShape = {
+  address: text().regex(/^(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):[0-9]{1,5}$/, {
+    error: "must be udp://HOST:PORT or tcp://HOST:PORT",
+  }),
+  app_name: text()
+    .regex(/^[\x21-\x7e]{1,48}$/, { error: "must be 1-48 printable ASCII characters" })
+    .default("eca-rotator"),
+  facility: wholeNumber(0, 23).default(13),
+};
+
+export const httpSinkShape = {
+  url: z.unknown(),
+  batch_size: wholeNumber(1, 1000).default(50),
+  flush_interval: duration().default(1000),
+};
+
+export const httpSinkSchema = z.strictObject(
+  { ...httpSinkShape, url: secretRef() },
+  { error: () => "must be a mapping (url, batch_size, flush_interval)" },
+);
+
+export const serverShape = {
+  listen: z.unknown(),
+  api_tokens: z.unknown(),
+  shutdown_timeout: duration().default(30_000),
+  status_refresh: duration().default(30_000),
+};
+
+export function apiTokensSchema() {
+  return z
+    .record(targetName, secretRef(), {
+      error: (i) =>
+        i.code === "invalid_type" ? "must be a mapping of token names to secret references" : undefined,
+    })
+    .default({})
+    .transform((m) =>
+      Object.entries(m).map(([name, ref]) => ({ name, ref: keyed(ref, `server.api_tokens.${name}`) })),
+    );
+}
+
+/** Fractions of the org's daily API limit (Sforce-Limit-Info) at which new rotations slow down and stop. */
+export const apiBudgetShape = {
+  slow_at: z.number({ error: "must be a fraction such as 0.5" }).gt(0).lt(1).default(0.5),
+  stop_at: z.number({ error: "must be a fraction such as 0.9" }).gt(0).max(1).default(0.9),
+};
