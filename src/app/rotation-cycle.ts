@@ -10,6 +10,7 @@ import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import { collectInventory, type ScanProgress } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
+import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
@@ -28,6 +29,8 @@ export interface CycleRow {
 }
 
 export interface CycleResult {
+  /** The whole scan, for the daemon's inventory view and metrics. */
+  readonly items: readonly InventoryItem[];
   /** One row per credential that has a journal or is managed (or invalid), sorted by path. */
   readonly rows: readonly CycleRow[];
   readonly scannedAt: Date;
@@ -44,6 +47,8 @@ export interface CycleDeps {
   readonly clock: Clock;
   readonly concurrency: number;
   readonly onProgress?: ScanProgress | undefined;
+  /** The Salesforce API budget per connection (api-budget.ts); absent: no pacing (run --once, tests). */
+  readonly budgetLevel?: ((connection: string | undefined) => BudgetLevel) | undefined;
 }
 
 export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
@@ -59,7 +64,7 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   const now = deps.clock.now();
   const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
   let unmanaged = 0;
-  const starts: Array<{ item: InventoryItem; decision: Extract<RotationDecision, { act: true }> }> = [];
+  const starts: Start[] = [];
   for (const item of inventory.items) {
     if (item.state === "unmanaged") {
       unmanaged += 1;
@@ -81,7 +86,23 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
     starts.push({ item, decision });
   }
 
-  await forEachBounded(starts, deps.concurrency, async ({ item, decision }) => {
+  // Operators first (emergencies, then flags), then the schedule by deadline: what the budget lets through
+  // should be what matters most.
+  starts.sort((a, b) => rank(a) - rank(b) || deadlineOf(a) - deadlineOf(b));
+  const budget = applyBudget(
+    starts.map(({ item, decision }) => ({
+      connection: item.sfConnection,
+      emergency: decision.mode === "emergency",
+    })),
+    deps.budgetLevel ?? (() => "normal"),
+  );
+  for (const [i, reason] of budget.held) {
+    const held = starts[i];
+    if (held !== undefined) rows.set(held.item.path, none(held.item.path, reason));
+  }
+  const allowed = budget.start.flatMap((i) => (starts[i] === undefined ? [] : [starts[i]]));
+
+  await forEachBounded(allowed, deps.concurrency, async ({ item, decision }) => {
     const outcome = await deps.engine.start(item.path, {
       mode: decision.mode,
       trigger: decision.trigger,
@@ -93,7 +114,18 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   });
 
   const sorted = [...rows.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { rows: sorted, scannedAt: now, unmanaged };
+  return { rows: sorted, scannedAt: now, unmanaged, items: inventory.items };
+}
+
+type Start = { readonly item: InventoryItem; readonly decision: Extract<RotationDecision, { act: true }> };
+
+function rank({ decision }: Start): number {
+  if (decision.mode === "emergency") return 0;
+  return decision.trigger === "flag" ? 1 : 2;
+}
+
+function deadlineOf({ item }: Start): number {
+  return item.deadline?.getTime() ?? Number.POSITIVE_INFINITY;
 }
 
 function none(path: string, reason: string): CycleRow {

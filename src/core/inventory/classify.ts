@@ -99,6 +99,7 @@ function describePolicy(policy: CredentialPolicy) {
     consumers: policy.consumers,
     contact: policy.rotationContact,
     trigger: policy.trigger,
+    sfConnection: policy.sfConnection,
   };
 }
 

@@ -63,6 +63,8 @@ export interface InventoryItem {
   readonly rotateWindow?: RotateWindow | undefined;
   readonly consumers: readonly string[];
   readonly contact?: string | undefined;
+  /** sf_connection: which configured Salesforce connection rotates it (undefined: the only one). */
+  readonly sfConnection?: string | undefined;
   readonly trigger?: { readonly mode: TriggerMode; readonly reason?: string | undefined } | undefined;
   /** in_progress or awaiting_promotion for longer than expected (see classifyEntry). */
   readonly stuck: boolean;

@@ -35,6 +35,8 @@ export interface StartOptions {
   readonly reason?: string | undefined;
   /** Skip unless the KV version is still the one the decision was made on (the scheduler passes it). */
   readonly expectKvVersion?: number | undefined;
+  /** The new rotation's id when the caller must know it first (the HTTP API answers with it); default deps.ids(). */
+  readonly rotationId?: string | undefined;
 }
 
 export interface RollbackOptions {
@@ -130,7 +132,7 @@ async function prepareStart(
   }
   const now = deps.clock.now();
   const record: JournalRecord = {
-    rotationId: deps.ids(),
+    rotationId: opts.rotationId ?? deps.ids(),
     path,
     provider: ENGINE_PROVIDER,
     mode: opts.mode,

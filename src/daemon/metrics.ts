@@ -1,0 +1,184 @@
+// The daemon's Prometheus metrics (product.md 5), on a registry of its own so tests can build several. Label
+// values come only from closed sets (states, outcomes, providers, audit event types, sink and target kinds,
+// connection names fixed at start-up) with one deliberate exception: `path` on the deadline gauge, because the
+// contract asks for "seconds to each deadline". Its cardinality is the managed inventory, and the gauge is
+// rebuilt on every scan so a deleted credential disappears with the next one.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { CREDENTIAL_STATES, type InventoryItem } from "../core/inventory/inventory-item.ts";
+import { PROVIDERS } from "../core/inventory/policy-fields.ts";
+import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-events.ts";
+import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+
+const OUTCOMES = ["completed", "waiting", "failed", "rolled_back", "skipped"] as const;
+export const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;
+export const TARGET_KINDS = ["slack", "teams", "webhook", "stderr"] as const;
+
+export interface DaemonMetrics {
+  readonly registry: Registry;
+  recordScan(items: readonly InventoryItem[], at: Date, durationMs: number): void;
+  recordScanFailure(): void;
+  recordOutcome(outcome: RotationOutcome, provider: string | undefined): void;
+  recordStep(event: AuditEventType, seconds: number): void;
+  recordAuditFailure(sink: string): void;
+  recordNotification(kind: string, ok: boolean): void;
+  recordApiUsage(connection: string, used: number, max: number): void;
+  recordReportSent(): void;
+  text(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Maps a value outside a closed set to "other" so a label can never carry free text. */
+function closed<T extends string>(set: readonly T[], value: string | undefined): T | "other" {
+  return (set as readonly string[]).includes(value ?? "") ? (value as T) : "other";
+}
+
+export function createDaemonMetrics(opts: {
+  version: string;
+  connections: readonly string[];
+}): DaemonMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "eca_rotator_" });
+  // prom-client names three of its default gauges *_total, which promtool's lint (rightly) rejects.
+  for (const suffix of ["active_handles_total", "active_requests_total", "active_resources_total"]) {
+    registry.removeSingleMetric(`eca_rotator_nodejs_${suffix}`);
+  }
+  const connections = new Set(opts.connections);
+
+  new Gauge({
+    name: "eca_rotator_build_info",
+    help: "Always 1; the version label says which build runs.",
+    labelNames: ["version"],
+    registers: [registry],
+  }).set({ version: opts.version }, 1);
+
+  const rotations = new Counter({
+    name: "eca_rotator_rotations_total",
+    help: "Rotation engine calls by outcome and provider (waiting: soaking; skipped: nothing to do or owned elsewhere).",
+    labelNames: ["outcome", "provider"],
+    registers: [registry],
+  });
+  const rotationSeconds = new Histogram({
+    name: "eca_rotator_rotation_duration_seconds",
+    help: "Completed rotations, from start to close (including soak and propagation waits).",
+    labelNames: ["mode"],
+    buckets: [1, 5, 30, 60, 300, 900, 1800, 3600, 7200, 86_400],
+    registers: [registry],
+  });
+  const stepSeconds = new Histogram({
+    name: "eca_rotator_rotation_step_duration_seconds",
+    help: "Time from the previous audit event of the same rotation to this one, by the event that ends the step.",
+    labelNames: ["event"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    registers: [registry],
+  });
+  const deadline = new Gauge({
+    name: "eca_rotator_credential_deadline_seconds",
+    help: "Seconds until each managed credential's rotation deadline (negative when overdue), as of the last scan.",
+    labelNames: ["path", "provider"],
+    registers: [registry],
+  });
+  const byState = new Gauge({
+    name: "eca_rotator_credentials",
+    help: "Credentials by state, as of the last scan.",
+    labelNames: ["state"],
+    registers: [registry],
+  });
+  const lastScan = new Gauge({
+    name: "eca_rotator_last_successful_scan_timestamp_seconds",
+    help: "Unix time of the last scan that completed.",
+    registers: [registry],
+  });
+  const scanSeconds = new Histogram({
+    name: "eca_rotator_scan_duration_seconds",
+    help: "Wall time of a scan-and-act cycle.",
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const scanFailures = new Counter({
+    name: "eca_rotator_scan_failures_total",
+    help: "Cycles that could not scan (Vault unreachable, token refused).",
+    registers: [registry],
+  });
+  const auditFailures = new Counter({
+    name: "eca_rotator_audit_failures_total",
+    help: "Audit events a sink could not take after its retries (the rotation went on).",
+    labelNames: ["sink"],
+    registers: [registry],
+  });
+  const notifications = new Counter({
+    name: "eca_rotator_notifications_total",
+    help: "Chat messages by target kind and result (failed: after retries; the rotation went on).",
+    labelNames: ["target", "result"],
+    registers: [registry],
+  });
+  const apiUsage = new Gauge({
+    name: "eca_rotator_salesforce_api_usage_ratio",
+    help: "Share of the org's daily API limit used, from the last Sforce-Limit-Info header per connection.",
+    labelNames: ["connection"],
+    registers: [registry],
+  });
+  const reports = new Counter({
+    name: "eca_rotator_weekly_reports_sent_total",
+    help: "Weekly expiry reports this replica sent (one per period across all replicas).",
+    registers: [registry],
+  });
+
+  // Closed label sets start at zero so dashboards and alerts see the series before the first event.
+  for (const state of CREDENTIAL_STATES) byState.set({ state }, 0);
+  for (const sink of SINK_NAMES) auditFailures.inc({ sink }, 0);
+  for (const target of TARGET_KINDS) {
+    notifications.inc({ target, result: "sent" }, 0);
+    notifications.inc({ target, result: "failed" }, 0);
+  }
+  for (const outcome of OUTCOMES) rotations.inc({ outcome, provider: "salesforce-eca" }, 0);
+
+  return {
+    registry,
+    recordScan(items, at, durationMs) {
+      const counts = new Map<string, number>(CREDENTIAL_STATES.map((s) => [s, 0]));
+      deadline.reset();
+      for (const item of items) {
+        counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+        if (item.state !== "unmanaged" && item.secondsToDeadline !== undefined) {
+          deadline.set(
+            { path: item.path, provider: closed(PROVIDERS, item.provider) },
+            item.secondsToDeadline,
+          );
+        }
+      }
+      for (const [state, n] of counts) byState.set({ state }, n);
+      lastScan.set(at.getTime() / 1000);
+      scanSeconds.observe(durationMs / 1000);
+    },
+    recordScanFailure() {
+      scanFailures.inc();
+    },
+    recordOutcome(outcome, provider) {
+      rotations.inc({ outcome: closed(OUTCOMES, outcome.kind), provider: closed(PROVIDERS, provider) });
+      if (outcome.kind === "completed") {
+        rotationSeconds.observe(
+          { mode: closed(["standard", "emergency"], outcome.mode) },
+          outcome.durationMs / 1000,
+        );
+      }
+    },
+    recordStep(event, seconds) {
+      stepSeconds.observe({ event: closed(AUDIT_EVENT_TYPES, event) }, seconds);
+    },
+    recordAuditFailure(sink) {
+      auditFailures.inc({ sink: closed(SINK_NAMES, sink) });
+    },
+    recordNotification(kind, ok) {
+      notifications.inc({ target: closed(TARGET_KINDS, kind), result: ok ? "sent" : "failed" });
+    },
+    recordApiUsage(connection, used, max) {
+      if (!connections.has(connection) || max <= 0) return;
+      apiUsage.set({ connection }, used / max);
+    },
+    recordReportSent() {
+      reports.inc();
+    },
+    async text() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

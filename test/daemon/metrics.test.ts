@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import type { InventoryItem } from "../../src/core/inventory/inventory-item.ts";
+import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
+import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
+import { requireTool, runTool } from "../support/system-tools.ts";
+
+const at = new Date("2026-11-23T09:00:00Z");
+
+function item(path: string, state: InventoryItem["state"], secondsToDeadline?: number): InventoryItem {
+  return {
+    path,
+    state,
+    provider: state === "unmanaged" ? undefined : "salesforce-eca",
+    consumers: [],
+    stuck: false,
+    secondsToDeadline,
+  };
+}
+
+function completed(): RotationOutcome {
+  return {
+    kind: "completed",
+    path: "api-credentials/a",
+    rotationId: "r1",
+    mode: "standard",
+    sinkFailures: 0,
+    kvVersion: 3,
+    keyFingerprint: "fp",
+    durationMs: 4_200,
+    outageMs: undefined,
+  };
+}
+
+describe("daemon metrics", () => {
+  it("passes promtool check metrics after a scan, rotations, failures and odd paths", async () => {
+    const promtool = requireTool("promtool", "prometheus");
+    const m = createDaemonMetrics({ version: "0.1.0", connections: ["prod"] });
+    m.recordScan(
+      [
+        item("api-credentials/ok", "ok", 86_400 * 30),
+        item("api-credentials/late", "overdue", -3_600),
+        item('api-credentials/we"ird\\path\nx', "due_soon", 600),
+        item("other/unmanaged", "unmanaged"),
+      ],
+      at,
+      1_250,
+    );
+    m.recordOutcome(completed(), "salesforce-eca");
+    m.recordStep("rotation.staged", 0.42);
+    m.recordAuditFailure("syslog");
+    m.recordNotification("slack", false);
+    m.recordApiUsage("prod", 250, 15_000);
+    m.recordReportSent();
+    const { body, contentType } = await m.text();
+    expect(contentType).toMatch(/^text\/plain/);
+    const check = await runTool(promtool, ["check", "metrics"], body);
+    expect(check.stderr + check.stdout).toBe("");
+    expect(check.code).toBe(0);
+
+    expect(body).toContain('eca_rotator_credentials{state="overdue"} 1');
+    expect(body).toContain('eca_rotator_credentials{state="failed"} 0');
+    expect(body).toContain(
+      'eca_rotator_credential_deadline_seconds{path="api-credentials/late",provider="salesforce-eca"} -3600',
+    );
+    expect(body).not.toContain('path="other/unmanaged"');
+    expect(body).toContain(`eca_rotator_last_successful_scan_timestamp_seconds ${at.getTime() / 1000}`);
+    expect(body).toContain('eca_rotator_rotations_total{outcome="completed",provider="salesforce-eca"} 1');
+    expect(body).toContain('eca_rotator_audit_failures_total{sink="syslog"} 1');
+    expect(body).toContain('eca_rotator_notifications_total{target="slack",result="failed"} 1');
+    expect(body).toContain('eca_rotator_salesforce_api_usage_ratio{connection="prod"} 0.016666666666666666');
+  });
+
+  it("maps label values outside the closed sets to other and ignores unknown connections", async () => {
+    const m = createDaemonMetrics({ version: "0.1.0", connections: ["prod"] });
+    m.recordAuditFailure("test-secret-canary-sink");
+    m.recordNotification("https://hooks.example/test-secret-canary", true);
+    m.recordApiUsage("test-secret-canary-conn", 1, 2);
+    const { body } = await m.text();
+    expect(body).not.toContain("canary");
+    expect(body).toContain('eca_rotator_audit_failures_total{sink="other"} 1');
+    expect(body).toContain('eca_rotator_notifications_total{target="other",result="sent"} 1');
+  });
+
+  it("drops a credential's deadline series when a later scan no longer lists it", async () => {
+    const m = createDaemonMetrics({ version: "0.1.0", connections: [] });
+    m.recordScan([item("api-credentials/gone", "ok", 100)], at, 10);
+    expect((await m.text()).body).toContain('path="api-credentials/gone"');
+    m.recordScan([], at, 10);
+    expect((await m.text()).body).not.toContain('path="api-credentials/gone"');
+  });
+});
