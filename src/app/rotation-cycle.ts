@@ -63,44 +63,18 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
 
   const now = deps.clock.now();
   const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
-  let unmanaged = 0;
-  const starts: Start[] = [];
-  for (const item of inventory.items) {
-    if (item.state === "unmanaged") {
-      unmanaged += 1;
-      continue;
-    }
-    const resumed = rows.get(item.path);
+  const selection = selectStarts(inventory.items, now, {
     // A resume that did something settles this credential for the cycle. A skipped one (parked after a
     // failure, or another owner's lease) leaves room for an operator's flag to act on it now.
-    if (resumed !== undefined && resumed.outcome?.kind !== "skipped") continue;
-    const decision = decideRotation(item, now);
-    if (!decision.act) {
-      if (resumed === undefined) rows.set(item.path, none(item.path, decision.reason));
-      continue;
-    }
-    if (item.provider !== ENGINE_PROVIDER) {
-      rows.set(item.path, none(item.path, `provider ${item.provider ?? "?"} is not rotated in this release`));
-      continue;
-    }
-    starts.push({ item, decision });
-  }
-
-  // Operators first (emergencies, then flags), then the schedule by deadline: what the budget lets through
-  // should be what matters most.
-  starts.sort((a, b) => rank(a) - rank(b) || deadlineOf(a) - deadlineOf(b));
-  const budget = applyBudget(
-    starts.map(({ item, decision }) => ({
-      connection: item.sfConnection,
-      emergency: decision.mode === "emergency",
-    })),
-    deps.budgetLevel ?? (() => "normal"),
-  );
-  for (const [i, reason] of budget.held) {
-    const held = starts[i];
-    if (held !== undefined) rows.set(held.item.path, none(held.item.path, reason));
-  }
-  const allowed = budget.start.flatMap((i) => (starts[i] === undefined ? [] : [starts[i]]));
+    settled: (path) => {
+      const resumed = rows.get(path);
+      return resumed === undefined ? undefined : resumed.outcome?.kind !== "skipped";
+    },
+    budgetLevel: deps.budgetLevel,
+  });
+  for (const row of selection.leftAlone) if (!rows.has(row.path)) rows.set(row.path, row);
+  const unmanaged = selection.unmanaged;
+  const allowed = selection.starts;
 
   await forEachBounded(allowed, deps.concurrency, async ({ item, decision }) => {
     const outcome = await deps.engine.start(item.path, {
@@ -117,7 +91,67 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   return { rows: sorted, scannedAt: now, unmanaged, items: inventory.items };
 }
 
-type Start = { readonly item: InventoryItem; readonly decision: Extract<RotationDecision, { act: true }> };
+export type Start = {
+  readonly item: InventoryItem;
+  readonly decision: Extract<RotationDecision, { act: true }>;
+};
+
+export interface Selection {
+  /** What to start now, most urgent first (operators' emergencies, flags, then the schedule by deadline). */
+  readonly starts: readonly Start[];
+  /** Managed or invalid credentials left alone, with why (not due, held by the API budget, other provider). */
+  readonly leftAlone: readonly CycleRow[];
+  readonly unmanaged: number;
+}
+
+/**
+ * The decisions of one cycle over a scan, shared by run --once and the daemon. `settled(path)`: true when the
+ * credential was already dealt with this cycle (skip it silently), false when it was looked at but may still be
+ * started (a parked resume), undefined when untouched.
+ */
+export function selectStarts(
+  items: readonly InventoryItem[],
+  now: Date,
+  opts: {
+    readonly settled?: (path: string) => boolean | undefined;
+    readonly budgetLevel?: ((connection: string | undefined) => BudgetLevel) | undefined;
+  } = {},
+): Selection {
+  const leftAlone: CycleRow[] = [];
+  const starts: Start[] = [];
+  let unmanaged = 0;
+  for (const item of items) {
+    if (item.state === "unmanaged") {
+      unmanaged += 1;
+      continue;
+    }
+    const settled = opts.settled?.(item.path);
+    if (settled === true) continue;
+    const decision = decideRotation(item, now);
+    if (!decision.act) {
+      if (settled === undefined) leftAlone.push(none(item.path, decision.reason));
+      continue;
+    }
+    if (item.provider !== ENGINE_PROVIDER) {
+      leftAlone.push(none(item.path, `provider ${item.provider ?? "?"} is not rotated in this release`));
+      continue;
+    }
+    starts.push({ item, decision });
+  }
+  starts.sort((a, b) => rank(a) - rank(b) || deadlineOf(a) - deadlineOf(b));
+  const budget = applyBudget(
+    starts.map(({ item, decision }) => ({
+      connection: item.sfConnection,
+      emergency: decision.mode === "emergency",
+    })),
+    opts.budgetLevel ?? (() => "normal"),
+  );
+  for (const [i, reason] of budget.held) {
+    const held = starts[i];
+    if (held !== undefined) leftAlone.push(none(held.item.path, reason));
+  }
+  return { starts: budget.start.flatMap((i) => starts[i] ?? []), leftAlone, unmanaged };
+}
 
 function rank({ decision }: Start): number {
   if (decision.mode === "emergency") return 0;

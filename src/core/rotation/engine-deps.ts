@@ -40,4 +40,6 @@ export interface RotationEngineDeps {
   readonly settings: RotationEngineSettings;
   /** Told about every audit or notification failure (for metrics and /readyz); never changes an outcome. */
   readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;
+  /** True once the daemon is stopping: a running rotation stops at the next step boundary (journal kept, lease released). */
+  readonly shouldPause?: (() => boolean) | undefined;
 }

@@ -19,6 +19,18 @@ export async function drive(run: RotationRun): Promise<RotationOutcome> {
   for (let i = 0; i < MAX_STEPS_PER_CALL; i++) {
     const r = run.record;
     if (r.step === "failed") return parked(run);
+    // A stopping daemon: every step boundary is a safe point (the journal says where to go on), so hand the
+    // credential back at once rather than start a step that may wait for minutes.
+    if (i > 0 && run.deps.shouldPause?.() === true) {
+      await run.releaseLease();
+      return skipped(
+        run.path,
+        r.rotationId,
+        r.mode,
+        `paused at ${r.step} because the rotator is stopping; the journal keeps it and the next cycle resumes it`,
+        undefined,
+      );
+    }
     const fn = stepFunction(r.mode, r.step);
     if (fn === undefined) {
       throw new RotatorError("INTERNAL_INVARIANT", `no step leads out of ${r.step}`, {

@@ -98,6 +98,7 @@ export interface EngineOptions {
   settings?: Partial<RotationEngineSettings>;
   interceptor?: Interceptor;
   onSinkFailure?: (sink: "audit" | "notify", error: unknown) => void;
+  shouldPause?: () => boolean;
 }
 
 export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
@@ -115,6 +116,7 @@ export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
     fingerprint,
     settings: { ...SETTINGS, ...opts.settings },
     onSinkFailure: opts.onSinkFailure,
+    shouldPause: opts.shouldPause,
   });
 }
 

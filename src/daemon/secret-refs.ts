@@ -1,0 +1,45 @@
+// Resolves the config's secret references ({file}, {env}, {vault: "path#field"}) into SecretValues. Errors name
+// the config key and the reference's location (a file path, a variable name, a KV path), never a value.
+import { readFile } from "node:fs/promises";
+import type { KvV2 } from "../adapters/vault/kv-v2.ts";
+import type { SecretRef } from "../config/config-types.ts";
+import { RotatorError } from "../core/errors.ts";
+import { SecretValue } from "../core/secret-value.ts";
+
+export interface SecretRefContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly kv: Pick<KvV2, "readData">;
+}
+
+export async function resolveSecretRef(ref: SecretRef, ctx: SecretRefContext): Promise<SecretValue> {
+  const fail = (problem: string, cause?: unknown) =>
+    new RotatorError("CONFIG_INVALID", `${ref.key}: ${problem}`, cause === undefined ? {} : { cause });
+  let value: string | undefined;
+  switch (ref.kind) {
+    case "file":
+      try {
+        value = (await readFile(ref.path, "utf8")).trim();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+        throw fail(`the file ${ref.path} cannot be read (${code})`);
+      }
+      if (value === "") throw fail(`the file ${ref.path} is empty`);
+      break;
+    case "env":
+      value = ctx.env[ref.name];
+      if (value === undefined || value.trim() === "")
+        throw fail(`the environment variable ${ref.name} is not set`);
+      value = value.trim();
+      break;
+    case "vault": {
+      const found = await ctx.kv.readData(ref.path);
+      const field = found?.data?.[ref.field];
+      if (found === undefined || found.data === null) throw fail(`there is no KV entry at ${ref.path}`);
+      if (typeof field !== "string" || field.trim() === "")
+        throw fail(`the KV entry ${ref.path} has no non-empty string field ${ref.field}`);
+      value = field.trim();
+      break;
+    }
+  }
+  return SecretValue.of(value);
+}
