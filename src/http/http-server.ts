@@ -1,0 +1,103 @@
+// The daemon's HTTP face: probes, metrics, the JSON API and the status page, over the DaemonView port.
+// buildHttpApp never listens (tests use inject()); startHttpServer listens and returns a closer.
+// Fastify's own logger is off: one access record per request goes to deps.log, without headers or paths.
+
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { classifyError } from "../core/errors.ts";
+import { registerCredentialRoutes } from "./credential-routes.ts";
+import { registerHealthRoutes } from "./health-routes.ts";
+import type { HttpDeps } from "./http-deps.ts";
+import { mapError, sendError } from "./http-errors.ts";
+import { registerRotationRoutes } from "./rotation-routes.ts";
+import { SECURITY_HEADERS } from "./security-headers.ts";
+import { registerStatusPageRoute } from "./status-page-route.ts";
+
+export type { HttpAccessRecord, HttpDeps } from "./http-deps.ts";
+
+/** The rotate body is tiny; anything larger is a mistake or an attack. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export function buildHttpApp(deps: HttpDeps): FastifyInstance {
+  const failures = new WeakMap<FastifyRequest, string>();
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+    // Never trust a caller's request id: it ends up in logs.
+    requestIdHeader: false,
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    return503OnClosing: true,
+    frameworkErrors: (err, _request, reply) => {
+      const mapped = mapError(err);
+      sendError(reply, mapped.status, mapped.code, mapped.message);
+    },
+  });
+
+  // JSON only: fastify also parses text/plain by default, which no route here wants (→ 415).
+  app.removeContentTypeParser("text/plain");
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    reply.header("x-request-id", request.id);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    return payload;
+  });
+
+  if (deps.log !== undefined) {
+    const log = deps.log;
+    app.addHook("onResponse", async (request, reply) => {
+      const error = failures.get(request);
+      log({
+        msg: "http request",
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        requestId: request.id,
+        ...(error === undefined ? {} : { error }),
+      });
+    });
+  }
+
+  app.setErrorHandler((err, request, reply) => {
+    const mapped = mapError(err);
+    if (mapped.status >= 500) failures.set(request, classifyError(err));
+    return sendError(reply, mapped.status, mapped.code, mapped.message);
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "NOT_FOUND", "no such route"));
+
+  registerHealthRoutes(app, deps);
+  registerCredentialRoutes(app, deps);
+  registerRotationRoutes(app, deps);
+  registerStatusPageRoute(app, deps);
+  return app;
+}
+
+export interface RunningHttpServer {
+  /** e.g. "http://127.0.0.1:8080" (a wildcard listen address is shown as loopback). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(
+  deps: HttpDeps,
+  listen: { readonly host: string; readonly port: number },
+): Promise<RunningHttpServer> {
+  const app = buildHttpApp(deps);
+  await app.listen({ host: listen.host, port: listen.port });
+  const address = app.server.address() as AddressInfo;
+  return {
+    url: `http://${displayHost(address)}:${address.port}`,
+    close: async () => {
+      await app.close();
+    },
+  };
+}
+
+function displayHost(address: AddressInfo): string {
+  if (address.address === "0.0.0.0") return "127.0.0.1";
+  if (address.address === "::") return "[::1]";
+  return address.family === "IPv6" ? `[${address.address}]` : address.address;
+}

@@ -1,0 +1,35 @@
+// GET /v1/rotations/{id}: one rotation as JSON, snake_case like the credential JSON, every key present.
+
+import type { RotationView } from "./daemon-view.ts";
+
+export interface RotationJson {
+  readonly rotation_id: string;
+  readonly path: string;
+  readonly mode: string;
+  readonly status: RotationView["status"];
+  readonly step: string | null;
+  readonly trigger: RotationView["trigger"];
+  readonly actor: string;
+  readonly requested_at: string;
+  readonly finished_at: string | null;
+  readonly waiting_until: string | null;
+  readonly error_code: string | null;
+  readonly message: string | null;
+}
+
+export function rotationToJson(r: RotationView): RotationJson {
+  return {
+    rotation_id: r.rotationId,
+    path: r.path,
+    mode: r.mode,
+    status: r.status,
+    step: r.step ?? null,
+    trigger: r.trigger,
+    actor: r.actor,
+    requested_at: r.requestedAt.toISOString(),
+    finished_at: r.finishedAt?.toISOString() ?? null,
+    waiting_until: r.waitingUntil?.toISOString() ?? null,
+    error_code: r.errorCode ?? null,
+    message: r.message ?? null,
+  };
+}
