@@ -1,0 +1,70 @@
+// The concrete next step each chat message ends with: a command a person can paste, naming the credential. Users
+// of other rotators complain most about alerts that say something broke but not what to do about it.
+import type {
+  ChatCredential,
+  DeadlineChatEvent,
+  RotationChatEvent,
+  WeeklyReportChatEvent,
+} from "./chat-event.ts";
+import { formatUtc, listText, oneLine } from "./chat-text.ts";
+
+/** The rotator rotates this provider itself; for the others a person rotates at the provider. */
+const ROTATABLE_PROVIDERS: ReadonlySet<string> = new Set(["salesforce-eca"]);
+
+function kvPath(mount: string, path: string): string {
+  return oneLine(`${mount}/${path}`, 240);
+}
+
+function rotateNowCommand(mount: string, path: string): string {
+  return `vault kv metadata patch -custom-metadata=rotate=now ${kvPath(mount, path)}`;
+}
+
+function isRotatable(c: ChatCredential): boolean {
+  return c.provider === undefined || ROTATABLE_PROVIDERS.has(c.provider);
+}
+
+export function rotationNextStep(e: RotationChatEvent, mount: string): string {
+  const c = e.credential;
+  const kv = kvPath(mount, c.path);
+  const path = oneLine(c.path, 200);
+  const consumers = listText(c.consumers);
+  switch (e.kind) {
+    case "rotation.completed":
+      return consumers === undefined
+        ? `Nothing to do. If a consumer fails to log in, make it re-read ${kv} from Vault (and record it in the consumers metadata key).`
+        : `Nothing to do. If a consumer (${consumers}) fails to log in, make it re-read ${kv} from Vault.`;
+    case "rotation.emergency":
+      return `The old pair is dead: restart ${consumers ?? "every consumer"} now so they read the new pair from ${kv}, then close the incident.`;
+    case "rotation.failed":
+      return (
+        `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then run ` +
+        `\`eca-rotator rotate ${path}\` to resume or \`eca-rotator rollback ${path}\` to undo (before promotion only).`
+      );
+    case "rotation.rolled_back":
+      return `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then try again: ${rotateNowCommand(mount, c.path)}`;
+  }
+}
+
+export function deadlineNextStep(e: DeadlineChatEvent, mount: string): string {
+  const c = e.credential;
+  const kv = kvPath(mount, c.path);
+  if (!isRotatable(c)) {
+    const provider = oneLine(c.provider ?? "", 40);
+    return `Rotate it at the provider (${provider}) before ${formatUtc(e.deadline)}, write the new value to ${kv} and record last_rotated.`;
+  }
+  if (e.kind === "credential.overdue") return `Rotate now: ${rotateNowCommand(mount, c.path)}`;
+  return (
+    `The rotator rotates it in its rotate_window when it falls due (unless auto_rotate is false). ` +
+    `To rotate it now: ${rotateNowCommand(mount, c.path)}`
+  );
+}
+
+export function weeklyNextStep(e: WeeklyReportChatEvent, mount: string): string {
+  if (e.totals.needingAttention === 0) return "Nothing needs attention this week.";
+  const first = e.topItems[0];
+  const example = first === undefined ? `${mount}/PATH` : kvPath(mount, first.path);
+  return (
+    "Run `eca-rotator report` for the full list. Rotate overdue credentials first, e.g. " +
+    `vault kv metadata patch -custom-metadata=rotate=now ${example}`
+  );
+}
