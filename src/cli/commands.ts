@@ -1,5 +1,6 @@
 // The command table. Each command lives in its own file; this file only lists them.
 import type { ParseArgsOptionsConfig } from "node:util";
+import { auditCommand } from "./audit-command.ts";
 import { checkCommand } from "./check-command.ts";
 import type { CliIo, ExitCode } from "./cli-io.ts";
 import { reportCommand } from "./report-command.ts";
@@ -7,6 +8,7 @@ import { rollbackCommand } from "./rollback-command.ts";
 import { rotateCommand } from "./rotate-command.ts";
 import { runCommand } from "./run-command.ts";
 import { scanCommand } from "./scan-command.ts";
+import { serveCommand } from "./serve-command.ts";
 import { simulateCommand } from "./simulate-command.ts";
 
 export interface CommandContext {
@@ -29,8 +31,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   scanCommand,
   reportCommand,
   checkCommand,
+  serveCommand,
   runCommand,
   rotateCommand,
   rollbackCommand,
   simulateCommand,
+  auditCommand,
 ];
