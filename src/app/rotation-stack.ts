@@ -37,6 +37,8 @@ export interface RotationStack {
   readonly state: RotationStateStore;
   /** This process's lease owner name (host:pid:random). */
   readonly owner: string;
+  /** The latest Sforce-Limit-Info usage per configured connection (undefined before its first answer). */
+  apiUsage(connection: string): { used: number; max: number } | undefined;
   /** Closes the Salesforce clients and waits for queued audit lines; the Vault stack is the caller's. */
   close(): Promise<void>;
 }
@@ -51,6 +53,13 @@ export interface RotationStackOptions {
   readonly clock?: Clock;
   /** Told about audit or notification failures (they never change an outcome). */
   readonly onSinkFailure?: RotationEngineDeps["onSinkFailure"];
+  /** The daemon's sinks (fan-out audit, chat); default: audit.file or stderr, and one stderr line per notice. */
+  readonly audit?: AuditSink | undefined;
+  readonly notifier?: Notifier | undefined;
+  /** The daemon is stopping: rotations pause at the next step boundary. */
+  readonly shouldPause?: (() => boolean) | undefined;
+  /** New rotation ids; default randomUUID. */
+  readonly ids?: (() => string) | undefined;
 }
 
 export async function buildRotationStack(
@@ -68,11 +77,13 @@ export async function buildRotationStack(
   });
 
   const clients: SalesforceClient[] = [];
+  const byName = new Map<string, SalesforceClient>();
   const connections = new Map<string, SalesforceIssuerConnection>();
   try {
     for (const conn of cfg.salesforce.connections) {
       const { client, clientId } = await connectSalesforce(conn, vault.kv, clock);
       clients.push(client);
+      byName.set(conn.name, client);
       connections.set(conn.name, { client, adminClientId: clientId });
     }
   } catch (err) {
@@ -80,7 +91,10 @@ export async function buildRotationStack(
     throw err;
   }
 
-  const fileSink = cfg.audit.file === undefined ? undefined : new JsonlFileAuditSink(cfg.audit.file);
+  const fileSink =
+    opts.audit !== undefined || cfg.audit.file === undefined
+      ? undefined
+      : new JsonlFileAuditSink(cfg.audit.file);
   const ports: {
     issuer: CredentialIssuer;
     store: CredentialStore;
@@ -91,8 +105,8 @@ export async function buildRotationStack(
     issuer: new SalesforceEcaIssuer(connections),
     store: new VaultCredentialStore(vault.kv, { prefixes: cfg.vault.prefixes }),
     state: new VaultStateStore(vault.kv),
-    audit: fileSink ?? new StderrAuditSink(opts.stderr),
-    notifier: new StderrNotifier(opts.stderr),
+    audit: opts.audit ?? fileSink ?? new StderrAuditSink(opts.stderr),
+    notifier: opts.notifier ?? new StderrNotifier(opts.stderr),
   };
   if (crash !== undefined) {
     const injector = new CrashInjector(crash);
@@ -109,7 +123,7 @@ export async function buildRotationStack(
   const engine = createRotationEngine({
     ...ports,
     clock,
-    ids: randomUUID,
+    ids: opts.ids ?? randomUUID,
     owner,
     fingerprint: makeFingerprint(key),
     settings: {
@@ -124,6 +138,7 @@ export async function buildRotationStack(
       opts.onSinkFailure ??
       ((sink, err) =>
         opts.stderr(`warning: the ${sink} sink failed (${classifyError(err)}); the rotation goes on`)),
+    shouldPause: opts.shouldPause,
   });
 
   return {
@@ -132,6 +147,7 @@ export async function buildRotationStack(
     store: ports.store,
     state: ports.state,
     owner,
+    apiUsage: (connection) => byName.get(connection)?.apiUsage,
     async close() {
       await fileSink?.flush();
       await Promise.all(clients.map((c) => c.close()));

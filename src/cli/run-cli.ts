@@ -77,7 +77,8 @@ function reportError(err: unknown, command: CommandSpec, io: CliIo): ExitCode {
   }
   if (isRotatorError(err)) {
     io.stderr.write(`error: ${err.toLine()}\n`);
-    return EXIT.failed;
+    // A config value that is well-formed but unusable (a secret file that is missing) is still a config error.
+    return err.code === "CONFIG_INVALID" ? EXIT.usage : EXIT.failed;
   }
   // Unexpected: one line by default; the stack only on request (it may name internal paths, never secrets).
   const message = err instanceof Error ? err.message : String(err);

@@ -96,9 +96,8 @@ export interface ChatTargetConfig {
 }
 
 export interface NotificationsConfig {
+  /** due_soon / overdue messages go out once per credential and deadline (the weekly report repeats them). */
   readonly targets: readonly ChatTargetConfig[];
-  /** due_soon / overdue reminders: at most one per credential, deadline and this period; default 1d. */
-  readonly reminderRepeatMs: number;
 }
 
 export interface SyslogSinkConfig {

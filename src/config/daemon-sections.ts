@@ -85,7 +85,6 @@ const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
 
 export const notificationsShape = {
   targets: z.unknown(),
-  reminders: z.unknown(),
 };
 
 export function notificationsSchema() {
@@ -98,10 +97,8 @@ export function notificationsSchema() {
               i.code === "invalid_type" ? "must be a mapping of target names to targets" : undefined,
           })
           .default({}),
-        // due_soon/overdue messages: at most one per credential and deadline, re-sent after this long.
-        reminders: z.strictObject({ repeat: duration().default(86_400_000) }).prefault({}),
       },
-      { error: () => "must be a mapping (targets, reminders)" },
+      { error: () => "must be a mapping (targets)" },
     )
     .prefault({})
     .transform((n) => ({
@@ -115,7 +112,6 @@ export function notificationsSchema() {
           events: t.events ?? [...CHAT_EVENTS],
         }),
       ),
-      reminderRepeatMs: n.reminders.repeat,
     }));
 }
 

@@ -4,7 +4,7 @@ import { load, problemsOf } from "./config-test-helpers.ts";
 describe("daemon config sections", () => {
   it("defaults to no chat targets, no extra audit sinks, no API tokens and a 50%/90% API budget", () => {
     const cfg = load("");
-    expect(cfg.notifications).toEqual({ targets: [], reminderRepeatMs: 86_400_000 });
+    expect(cfg.notifications).toEqual({ targets: [] });
     expect(cfg.audit.syslog).toBeUndefined();
     expect(cfg.audit.http).toBeUndefined();
     expect(cfg.server).toEqual({

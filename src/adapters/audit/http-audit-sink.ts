@@ -54,6 +54,8 @@ export interface HttpAuditSinkHealth {
   readonly failures: number;
   /** The last failure as a code only ("HTTP_503", "ECONNREFUSED", "QUEUE_FULL"); never the address. */
   readonly lastError: string | undefined;
+  /** False from a failed batch (or a full queue) until a batch is delivered again: what /readyz shows. */
+  readonly ok: boolean;
 }
 
 type Attempt =
@@ -84,6 +86,7 @@ export class HttpAuditSink implements AuditSink {
   #closed = false;
   #failures = 0;
   #lastError: string | undefined;
+  #ok = true;
 
   constructor(opts: HttpAuditSinkOptions) {
     const { url, basic } = parseEndpoint(opts.url);
@@ -112,6 +115,7 @@ export class HttpAuditSink implements AuditSink {
     if (this.#queue.length + this.#inFlight >= this.#maxQueue) {
       this.#failures++;
       this.#lastError = "QUEUE_FULL";
+      this.#ok = false;
       throw new RotatorError(
         "AUDIT_FAILED",
         `${this.#maxQueue} audit events are waiting for ${ENDPOINT}; this one is refused`,
@@ -150,6 +154,7 @@ export class HttpAuditSink implements AuditSink {
       queued: this.#queue.length + this.#inFlight,
       failures: this.#failures,
       lastError: this.#lastError,
+      ok: this.#ok,
     };
   }
 
@@ -195,9 +200,13 @@ export class HttpAuditSink implements AuditSink {
     const body = JSON.stringify({ events: batch });
     for (let attempt = 0; ; attempt++) {
       const result = await this.#post(body, batch.length);
-      if (result.ok) return;
+      if (result.ok) {
+        this.#ok = true;
+        return;
+      }
       if (!result.error.retryable || attempt >= this.#maxRetries) {
         this.#failures++;
+        this.#ok = false;
         this.#lastError = String(result.error.context["errorCode"] ?? result.error.code);
         try {
           this.#onDeliveryFailure?.(result.error, batch.length);

@@ -120,7 +120,7 @@ describe("HttpAuditSink", () => {
     expect(c.received[0]?.headers["content-type"]).toBe("application/json");
     expect(c.received[0]?.headers["x-api-key"]).toBe(HEADER_CANARY);
     await sink.flush(); // the collector has the batch; the sink may not have read the answer yet
-    expect(sink.health()).toEqual({ queued: 0, failures: 0, lastError: undefined });
+    expect(sink.health()).toEqual({ queued: 0, failures: 0, lastError: undefined, ok: true });
     await sink.close();
   });
 
@@ -158,7 +158,7 @@ describe("HttpAuditSink", () => {
       ["rot-1", "rot-2"],
     ]);
     expect(failures).toEqual([]);
-    expect(sink.health()).toEqual({ queued: 0, failures: 0, lastError: undefined });
+    expect(sink.health()).toEqual({ queued: 0, failures: 0, lastError: undefined, ok: true });
     await sink.close();
   });
 
@@ -184,7 +184,7 @@ describe("HttpAuditSink", () => {
     expect(failure?.err.message).toBe("the audit HTTP endpoint answered 400 to a batch of 2 events");
     expect(failure?.err.retryable).toBe(false);
     expectNoCanary(failure?.err);
-    expect(sink.health()).toEqual({ queued: 0, failures: 1, lastError: "HTTP_400" });
+    expect(sink.health()).toEqual({ queued: 0, failures: 1, lastError: "HTTP_400", ok: false });
 
     await sink.emit(event(3));
     await sink.close();
@@ -252,7 +252,7 @@ describe("HttpAuditSink", () => {
     expect(failures[0]?.dropped).toBe(1);
     expect(failures[0]?.err.message).toBe("the audit HTTP endpoint could not be reached (ECONNREFUSED)");
     expectNoCanary(failures[0]?.err);
-    expect(sink.health()).toEqual({ queued: 0, failures: 1, lastError: "ECONNREFUSED" });
+    expect(sink.health()).toEqual({ queued: 0, failures: 1, lastError: "ECONNREFUSED", ok: false });
     expect(JSON.stringify(sink.health())).not.toContain(URL_CANARY);
   });
 
@@ -271,7 +271,7 @@ describe("HttpAuditSink", () => {
     const err = await sink.emit(event(4)).catch((e: unknown) => e);
     expect(isRotatorError(err, "AUDIT_FAILED")).toBe(true);
     expectNoCanary(err);
-    expect(sink.health()).toMatchObject({ queued: 3, failures: 1, lastError: "QUEUE_FULL" });
+    expect(sink.health()).toMatchObject({ queued: 3, failures: 1, lastError: "QUEUE_FULL", ok: false });
     await sink.close();
     expect(c.received.flatMap(ids).slice(-3)).toEqual(["rot-1", "rot-2", "rot-3"]);
   });

@@ -1,0 +1,170 @@
+// Builds what leaves the daemon besides logs and metrics: the audit fan-out (file, syslog, HTTP; stderr when
+// none is configured) and the chat notifier (Slack, Teams, signed webhook; the log when none is configured).
+// Secret references are resolved here, once, at start-up: a missing file or variable stops start-up naming
+// the config key.
+import { HttpAuditSink } from "../adapters/audit/http-audit-sink.ts";
+import { JsonlFileAuditSink } from "../adapters/audit/jsonl-file-audit-sink.ts";
+import { SyslogAuditSink } from "../adapters/audit/syslog-audit-sink.ts";
+import type { ChatTarget } from "../adapters/chat/chat-target.ts";
+import { SignedWebhookTarget } from "../adapters/chat/signed-webhook.ts";
+import { SlackWebhookTarget } from "../adapters/chat/slack-webhook.ts";
+import { TeamsWorkflowTarget } from "../adapters/chat/teams-webhook.ts";
+import { AuditFanout, type NamedAuditSink } from "../app/audit-fanout.ts";
+import { ChatNotifier, type ChatSubscription } from "../app/chat-notifier.ts";
+import type { VaultStack } from "../app/container.ts";
+import { StderrAuditSink } from "../app/stderr-sinks.ts";
+import { VaultDedupStore } from "../app/vault-dedup-store.ts";
+import type { Config } from "../config/config-types.ts";
+import type { Clock } from "../core/clock.ts";
+import { classifyError } from "../core/errors.ts";
+import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
+import type { Logger } from "./logger.ts";
+import type { DaemonMetrics } from "./metrics.ts";
+import { resolveSecretRef } from "./secret-refs.ts";
+
+export interface DaemonSinks {
+  readonly audit: AuditFanout;
+  readonly httpAudit: HttpAuditSink | undefined;
+  readonly chat: ChatNotifier;
+  /** Names and kinds of the configured chat targets (for metrics labels). */
+  readonly targetKinds: ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+export async function buildDaemonSinks(
+  cfg: Config,
+  deps: {
+    readonly vault: VaultStack;
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly log: Logger;
+    readonly metrics: DaemonMetrics;
+    readonly clock: Clock;
+    readonly lookup: (path: string) => ChatCredential | undefined;
+    readonly writeStderr: (line: string) => void;
+  },
+): Promise<DaemonSinks> {
+  const ctx = { env: deps.env, kv: deps.vault.kv };
+  const sinks: NamedAuditSink[] = [];
+  let httpAudit: HttpAuditSink | undefined;
+  if (cfg.audit.file !== undefined)
+    sinks.push({ name: "file", sink: new JsonlFileAuditSink(cfg.audit.file) });
+  if (cfg.audit.syslog !== undefined) {
+    const s = cfg.audit.syslog;
+    sinks.push({
+      name: "syslog",
+      sink: new SyslogAuditSink({
+        transport: s.transport,
+        host: s.host,
+        port: s.port,
+        appName: s.appName,
+        facility: s.facility,
+      }),
+    });
+  }
+  if (cfg.audit.http !== undefined) {
+    const h = cfg.audit.http;
+    httpAudit = new HttpAuditSink({
+      url: await resolveSecretRef(h.url, ctx),
+      batchSize: h.batchSize,
+      flushIntervalMs: h.flushIntervalMs,
+      clock: deps.clock,
+      onDeliveryFailure: (err, dropped) => {
+        deps.metrics.recordAuditFailure("http");
+        deps.log.error(
+          { sink: "http", code: err.code, dropped },
+          "audit events could not be delivered to the HTTP sink",
+        );
+      },
+    });
+    sinks.push({ name: "http", sink: httpAudit });
+  }
+  // Without any audit sink the events still go somewhere a container runtime keeps: stderr, one JSON per line.
+  if (sinks.length === 0) sinks.push({ name: "stderr", sink: new StderrAuditSink(deps.writeStderr) });
+  const audit = new AuditFanout(sinks, {
+    clock: deps.clock,
+    onFailure: (sink, err) => {
+      deps.metrics.recordAuditFailure(sink);
+      deps.log.error({ sink, code: classifyError(err) }, "an audit sink failed; the rotation goes on");
+    },
+  });
+
+  const targetKinds = new Map<string, string>();
+  const subs: ChatSubscription[] = [];
+  for (const t of cfg.notifications.targets) {
+    const url = await resolveSecretRef(t.url, ctx);
+    const secret = t.secret === undefined ? undefined : await resolveSecretRef(t.secret, ctx);
+    const opts = { name: t.name, url, secret, clock: deps.clock };
+    const target: ChatTarget =
+      t.type === "slack"
+        ? new SlackWebhookTarget(opts)
+        : t.type === "teams"
+          ? new TeamsWorkflowTarget(opts)
+          : new SignedWebhookTarget(opts);
+    targetKinds.set(t.name, t.type);
+    subs.push({ target, events: new Set<ChatEventKind>(t.events as ChatEventKind[]) });
+  }
+  if (subs.length === 0) subs.push({ target: logTarget(deps.log), events: new Set(ALL_KINDS) });
+  const chat = new ChatNotifier({
+    targets: subs,
+    dedup: new VaultDedupStore(deps.vault.kv, cfg.vault.statePrefix, deps.clock),
+    lookup: deps.lookup,
+    clock: deps.clock,
+    mount: cfg.vault.kvMount,
+    onSent: (target, kind) => {
+      deps.metrics.recordNotification(targetKinds.get(target) ?? "stderr", true);
+      deps.log.info({ target, kind }, "chat message sent");
+    },
+    onFailure: (target, err) => {
+      deps.metrics.recordNotification(targetKinds.get(target) ?? "other", false);
+      deps.log.error(
+        { target, code: classifyError(err) },
+        "a chat message could not be sent; the rotation goes on",
+      );
+    },
+    onDedupFailure: (err) =>
+      deps.log.warn({ code: classifyError(err) }, "the chat dedup store failed; sending anyway"),
+  });
+
+  return {
+    audit,
+    httpAudit,
+    chat,
+    targetKinds,
+    async close() {
+      await audit.close();
+      await chat.close();
+    },
+  };
+}
+
+const ALL_KINDS: readonly ChatEventKind[] = [
+  "rotation.completed",
+  "rotation.failed",
+  "rotation.emergency",
+  "rotation.rolled_back",
+  "credential.due_soon",
+  "credential.overdue",
+  "report.weekly",
+];
+
+/** No chat target configured: the messages people would have read go to the log instead, in full. */
+function logTarget(log: Logger): ChatTarget {
+  return {
+    name: "log",
+    kind: "webhook",
+    async send(message) {
+      log.info(
+        {
+          chat: {
+            kind: message.kind,
+            severity: message.severity,
+            title: message.title,
+            summary: message.summary,
+            next_step: message.nextStep,
+          },
+        },
+        "chat message (no chat target configured)",
+      );
+    },
+  };
+}

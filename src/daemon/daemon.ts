@@ -1,0 +1,301 @@
+// The composition root of `serve`: Vault, the sinks, the rotation engine, the loop, the weekly report and the
+// HTTP face, wired once; stop() takes them down in the reverse order within server.shutdown_timeout.
+import { randomUUID } from "node:crypto";
+import { connectVault, type VaultStack } from "../app/container.ts";
+import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
+import type { Config } from "../config/config-types.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import { classifyError } from "../core/errors.ts";
+import { collectInventory } from "../core/inventory/collect-inventory.ts";
+import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import type { ChatCredential } from "../core/notify/chat-event.ts";
+import { budgetLevel } from "../core/rotation/api-budget.ts";
+import type { SecretValue } from "../core/secret-value.ts";
+import type { InventorySnapshot } from "../http/daemon-view.ts";
+import { startHttpServer } from "../http/http-server.ts";
+import { buildDaemonSinks, type DaemonSinks } from "./daemon-sinks.ts";
+import { createDaemonView } from "./daemon-view-impl.ts";
+import type { Logger } from "./logger.ts";
+import { createDaemonMetrics } from "./metrics.ts";
+import { RotationLoop } from "./rotation-loop.ts";
+import { RotationTracker } from "./rotation-tracker.ts";
+import { resolveSecretRef } from "./secret-refs.ts";
+import { WeeklyReportJob } from "./weekly-report.ts";
+
+export interface DaemonOptions {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly version: string;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Where audit lines go when no audit sink is configured, and the engine's own warnings. */
+  readonly writeStderr: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  /** http://host:port of the HTTP API. */
+  readonly url: string;
+  /** Stops within server.shutdown_timeout (plus a few seconds for the sinks); idempotent. */
+  stop(reason: string): Promise<void>;
+}
+
+const API_TOKEN_CACHE_MS = 10_000;
+
+export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<RunningDaemon> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log;
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ code: classifyError(err) }, "a component did not close cleanly");
+      }
+    }
+  };
+
+  try {
+    const vault: VaultStack = await connectVault(cfg, clock);
+    closers.push(() => vault.close());
+    const metrics = createDaemonMetrics({
+      version: opts.version,
+      connections: cfg.salesforce.connections.map((c) => c.name),
+    });
+
+    let snapshot: InventorySnapshot | undefined;
+    const lookup = (path: string): ChatCredential | undefined => {
+      const item = snapshot?.items.find((i) => i.path === path);
+      return item === undefined ? undefined : chatCredential(item);
+    };
+    const sinks: DaemonSinks = await buildDaemonSinks(cfg, {
+      vault,
+      env: opts.env,
+      log,
+      metrics,
+      clock,
+      lookup,
+      writeStderr: opts.writeStderr,
+    });
+    closers.push(() => sinks.close());
+
+    const tracker = new RotationTracker();
+    const stepStarts = new Map<string, number>();
+    let stopping = false;
+    const stack: RotationStack = await buildRotationStack(cfg, vault, {
+      stderr: opts.writeStderr,
+      env: opts.env,
+      clock,
+      audit: {
+        // The tracker and the step timings see every event first; then the fan-out delivers it.
+        emit: async (event) => {
+          tracker.onEvent(event);
+          const t = Date.parse(event.time);
+          const prev = stepStarts.get(event.rotationId);
+          if (prev !== undefined) metrics.recordStep(event.type, Math.max(0, t - prev) / 1000);
+          if (
+            event.type === "rotation.completed" ||
+            event.type === "rotation.failed" ||
+            event.type === "rotation.rolled_back"
+          ) {
+            stepStarts.delete(event.rotationId);
+          } else {
+            stepStarts.set(event.rotationId, t);
+          }
+          await sinks.audit.emit(event);
+        },
+      },
+      notifier: sinks.chat,
+      shouldPause: () => stopping,
+      onSinkFailure: (sink, err) =>
+        log.warn({ sink, code: classifyError(err) }, "a sink failed; the rotation goes on"),
+    });
+    closers.push(() => stack.close());
+
+    const defaults = {
+      warningWindowMs: cfg.rotation.warningWindowMs,
+      stuckAfterMs: cfg.rotation.stuckAfterMs,
+      soakMs: cfg.rotation.soakMs,
+    };
+    const only = cfg.salesforce.connections.length === 1 ? cfg.salesforce.connections[0]?.name : undefined;
+    const loop = new RotationLoop({
+      engine: stack.engine,
+      state: stack.state,
+      source: vault.source,
+      prefixes: cfg.vault.prefixes,
+      defaults,
+      clock,
+      concurrency: cfg.rotation.concurrency,
+      intervalMs: cfg.rotation.scanIntervalMs,
+      budgetLevel: (connection) => {
+        const name = connection ?? only;
+        return name === undefined ? "normal" : budgetLevel(stack.apiUsage(name), cfg.rotation.apiBudget);
+      },
+      tracker,
+      ids: randomUUID,
+      onScan: async (items, scannedAt, durationMs) => {
+        snapshot = { scannedAt, items };
+        metrics.recordScan(items, scannedAt, durationMs);
+        for (const conn of cfg.salesforce.connections) {
+          const usage = stack.apiUsage(conn.name);
+          if (usage !== undefined) metrics.recordApiUsage(conn.name, usage.used, usage.max);
+        }
+        log.debug({ credentials: items.length, ms: Math.round(durationMs) }, "scan finished");
+        await sendDeadlineWarnings(items, scannedAt);
+      },
+      onScanFailure: (err) => {
+        metrics.recordScanFailure();
+        log.error({ code: classifyError(err) }, "scan failed; retrying at the next interval");
+      },
+      onOutcome: (outcome, task) => {
+        metrics.recordOutcome(outcome, "salesforce-eca");
+        const rlog = log.child({ rotationId: outcome.rotationId, path: outcome.path });
+        const fields = {
+          task: task.kind,
+          outcome: outcome.kind,
+          ...(outcome.kind === "failed" || outcome.kind === "rolled_back" ? { code: outcome.code } : {}),
+          ...(outcome.kind === "waiting" ? { until: outcome.until.toISOString(), step: outcome.step } : {}),
+          ...(outcome.kind === "skipped" ? { reason: outcome.reason } : {}),
+        };
+        if (outcome.kind === "failed" || outcome.kind === "rolled_back")
+          rlog.error(fields, "rotation did not complete");
+        else if (outcome.kind === "skipped" && outcome.rotationId === undefined)
+          rlog.debug(fields, "nothing to do");
+        else rlog.info(fields, `rotation ${outcome.kind}`);
+      },
+      onTaskError: (err, path) =>
+        log.error({ path, code: classifyError(err) }, "rotation task threw (a bug)"),
+    });
+
+    async function sendDeadlineWarnings(items: readonly InventoryItem[], at: Date): Promise<void> {
+      for (const item of items) {
+        if ((item.state !== "due_soon" && item.state !== "overdue") || item.deadline === undefined) continue;
+        await sinks.chat.send({
+          kind: item.state === "overdue" ? "credential.overdue" : "credential.due_soon",
+          credential: chatCredential(item),
+          deadline: item.deadline,
+          at,
+        });
+      }
+    }
+
+    const weekly = new WeeklyReportJob({
+      schedule: cfg.report.schedule,
+      kv: vault.kv,
+      entryPath: `${cfg.vault.statePrefix}/reports/weekly`,
+      owner: stack.owner,
+      clock,
+      log: log.child({ job: "weekly-report" }),
+      scan: async () =>
+        (await collectInventory(vault.source, cfg.vault.prefixes, clock.now(), defaults)).items,
+      send: async (event) => {
+        await sinks.chat.send(event);
+      },
+      onSent: () => metrics.recordReportSent(),
+    });
+
+    const view = createDaemonView({
+      vault,
+      prefixes: cfg.vault.prefixes,
+      defaults,
+      state: stack.state,
+      loop,
+      tracker,
+      audit: sinks.audit,
+      httpAudit: sinks.httpAudit,
+      metrics,
+      clock,
+      scanIntervalMs: cfg.rotation.scanIntervalMs,
+      ids: randomUUID,
+      snapshot: () => snapshot,
+    });
+
+    let tokens: { at: number; list: { name: string; token: SecretValue }[] } | undefined;
+    const apiTokens = async () => {
+      // Re-read every few seconds so a rotated API token file takes effect without a restart.
+      const now = Date.now();
+      if (tokens === undefined || now - tokens.at > API_TOKEN_CACHE_MS) {
+        const list = [];
+        for (const t of cfg.server.apiTokens) {
+          list.push({ name: t.name, token: await resolveSecretRef(t.ref, { env: opts.env, kv: vault.kv }) });
+        }
+        tokens = { at: now, list };
+      }
+      return tokens.list;
+    };
+    await apiTokens(); // a missing token file stops start-up, naming the key
+
+    const [host, port] = splitListen(cfg.server.listen);
+    const http = await startHttpServer(
+      {
+        view,
+        apiTokens,
+        version: opts.version,
+        kvMount: cfg.vault.kvMount,
+        refreshSeconds: Math.max(1, Math.round(cfg.server.statusRefreshMs / 1000)),
+        log: (line) => log.info(line),
+        now: () => clock.now(),
+      },
+      { host, port },
+    );
+    closers.push(() => http.close());
+
+    loop.start();
+    void weekly.start().then((late) => {
+      if (late !== undefined) log.info({ result: late }, "weekly report: caught up a missed period");
+    });
+    closers.push(async () => weekly.stop());
+    log.info(
+      {
+        url: undefined,
+        listen: http.url,
+        scanIntervalMs: cfg.rotation.scanIntervalMs,
+        prefixes: cfg.vault.prefixes,
+        owner: stack.owner,
+        nextReport: weekly.nextRun()?.toISOString(),
+      },
+      "eca-rotator serving",
+    );
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: http.url,
+      stop(reason: string) {
+        stopped ??= (async () => {
+          log.info({ reason }, "stopping: no new work; running rotations pause at their next step");
+          stopping = true;
+          weekly.stop();
+          const still = await loop.stop(cfg.server.shutdownTimeoutMs);
+          if (still > 0) {
+            log.warn(
+              { running: still },
+              "rotations still running at the shutdown deadline; their journals resume them",
+            );
+          }
+          await closeAll();
+          log.info({}, "stopped");
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function chatCredential(item: InventoryItem): ChatCredential {
+  return {
+    path: item.path,
+    provider: item.provider,
+    consumers: item.consumers,
+    contact: item.contact,
+    deadline: item.deadline,
+    state: item.state,
+  };
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, "");
+  return [host, Number(listen.slice(i + 1))];
+}
