@@ -34,6 +34,9 @@ export interface WorldOptions {
   readonly auditFile?: boolean;
   /** Another Vault than the run's dev server (e.g. a standalone server the test restarts); root token. */
   readonly vault?: VaultTarget;
+  /** More `rotation:` keys (e.g. "scan_interval: 2s"), and more top-level YAML (the daemon's sections). */
+  readonly rotationExtra?: readonly string[];
+  readonly extraYaml?: readonly string[];
 }
 
 export interface Credential {
@@ -84,7 +87,9 @@ export class E2eWorld {
         `  soak: ${opts.soak ?? "0s"}`,
         `  verify_timeout: ${opts.verifyTimeout ?? "20s"}`,
         ...(opts.leaseTtl === undefined ? [] : [`  lease_ttl: ${opts.leaseTtl}`]),
+        ...(opts.rotationExtra ?? []).map((line) => `  ${line}`),
         ...(this.auditFile === undefined ? [] : ["audit:", `  file: ${this.auditFile}`]),
+        ...(opts.extraYaml ?? []),
         "",
       ].join("\n"),
     );
