@@ -88,6 +88,38 @@ export async function buildDaemonSinks(
     },
   });
 
+  const { chat, targetKinds } = await buildChatNotifier(cfg, deps);
+
+  return {
+    audit,
+    httpAudit,
+    chat,
+    targetKinds,
+    async close() {
+      await audit.close();
+      await chat.close();
+    },
+  };
+}
+
+export interface ChatNotifierDeps {
+  readonly vault: VaultStack;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: Logger;
+  readonly metrics?: DaemonMetrics | undefined;
+  readonly clock: Clock;
+  readonly lookup: (path: string) => ChatCredential | undefined;
+}
+
+/**
+ * The chat notifier of the config's targets (or one that logs, when none is configured), with dedup in Vault.
+ * Shared by serve, `report --send` and `check --notify-test`.
+ */
+export async function buildChatNotifier(
+  cfg: Config,
+  deps: ChatNotifierDeps,
+): Promise<{ chat: ChatNotifier; targetKinds: ReadonlyMap<string, string>; configured: boolean }> {
+  const ctx = { env: deps.env, kv: deps.vault.kv };
   const targetKinds = new Map<string, string>();
   const subs: ChatSubscription[] = [];
   for (const t of cfg.notifications.targets) {
@@ -111,11 +143,11 @@ export async function buildDaemonSinks(
     clock: deps.clock,
     mount: cfg.vault.kvMount,
     onSent: (target, kind) => {
-      deps.metrics.recordNotification(targetKinds.get(target) ?? "stderr", true);
+      deps.metrics?.recordNotification(targetKinds.get(target) ?? "stderr", true);
       deps.log.info({ target, kind }, "chat message sent");
     },
     onFailure: (target, err) => {
-      deps.metrics.recordNotification(targetKinds.get(target) ?? "other", false);
+      deps.metrics?.recordNotification(targetKinds.get(target) ?? "other", false);
       deps.log.error(
         { target, code: classifyError(err) },
         "a chat message could not be sent; the rotation goes on",
@@ -125,16 +157,7 @@ export async function buildDaemonSinks(
       deps.log.warn({ code: classifyError(err) }, "the chat dedup store failed; sending anyway"),
   });
 
-  return {
-    audit,
-    httpAudit,
-    chat,
-    targetKinds,
-    async close() {
-      await audit.close();
-      await chat.close();
-    },
-  };
+  return { chat, targetKinds, configured: cfg.notifications.targets.length > 0 };
 }
 
 const ALL_KINDS: readonly ChatEventKind[] = [
