@@ -109,8 +109,11 @@ export class AuditFanout implements AuditSink {
         this.#succeeded(state);
         return;
       } catch (err) {
+        // A sink already known to be down gets one attempt per event, not retries: every event of every
+        // rotation waits for this fan-out, and a dead sink must not slow rotations down.
         const final =
           attempt >= this.#retries ||
+          !state.ok ||
           err instanceof AttemptTimeout ||
           (isRotatorError(err) && !err.retryable);
         if (final) {

@@ -142,6 +142,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
         log.debug({ credentials: items.length, ms: Math.round(durationMs) }, "scan finished");
         await sendDeadlineWarnings(items, scannedAt);
       },
+      onHeld: (rows) => {
+        for (const r of rows) log.info({ path: r.path, reason: r.reason }, "rotation held by the Salesforce API budget");
+      },
       onScanFailure: (err) => {
         metrics.recordScanFailure();
         log.error({ code: classifyError(err) }, "scan failed; retrying at the next interval");

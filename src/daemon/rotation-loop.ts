@@ -34,6 +34,8 @@ export interface RotationLoopDeps {
     durationMs: number,
   ) => Promise<void> | void;
   readonly onScanFailure: (err: unknown) => void;
+  /** Credentials that were due or flagged but held back this tick (the Salesforce API budget), with why. */
+  readonly onHeld?: ((rows: readonly { path: string; reason: string }[]) => void) | undefined;
   readonly onOutcome: (outcome: RotationOutcome, task: { path: string; kind: "resume" | "start" }) => void;
   /** An engine call threw (a bug: the engine returns outcomes); logged, never fatal. */
   readonly onTaskError: (err: unknown, path: string) => void;
@@ -158,6 +160,8 @@ export class RotationLoop {
         settled: (path) => (this.#inFlight.has(path) ? true : undefined),
         budgetLevel: d.budgetLevel,
       });
+      const held = selection.leftAlone.filter((r) => r.reason.startsWith("Salesforce API usage"));
+      if (held.length > 0) d.onHeld?.(held);
       for (const { item, decision } of selection.starts) {
         if (this.#stopping) break;
         const rotationId = d.ids();

@@ -205,3 +205,32 @@ describe("AuditFanout", () => {
     expect(fanout.health()[0]).toMatchObject({ ok: false, failures: 1, lastError: "UNCLASSIFIED" });
   });
 });
+
+describe("AuditFanout, a sink known to be down", () => {
+  it("gets one attempt per event instead of retries until it succeeds again", async () => {
+    let calls = 0;
+    let down = true;
+    const flaky: NamedAuditSink = {
+      name: "http",
+      sink: {
+        async emit() {
+          calls++;
+          if (down)
+            throw new RotatorError("AUDIT_FAILED", "the audit HTTP endpoint answered 503", {
+              retryable: true,
+            });
+        },
+      },
+    };
+    const fanout = new AuditFanout([flaky], { retries: 2, retryDelayMs: 1 });
+    await fanout.emit(event(1));
+    expect(calls).toBe(3); // healthy until now: first attempt plus two retries
+    await fanout.emit(event(2));
+    await fanout.emit(event(3));
+    expect(calls).toBe(5); // known down: one attempt each
+    down = false;
+    await fanout.emit(event(4));
+    expect(calls).toBe(6);
+    expect(fanout.health()[0]).toMatchObject({ ok: true, failures: 3 });
+  });
+});
