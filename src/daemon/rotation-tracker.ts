@@ -45,17 +45,18 @@ export class RotationTracker {
   onOutcome(outcome: RotationOutcome, requestedId: string | undefined, at: Date): void {
     const id = outcome.rotationId ?? requestedId;
     if (id === undefined) return;
-    let view = this.#byId.get(id);
-    if (view === undefined && requestedId !== undefined && requestedId !== id) {
-      // The engine carried on with an existing rotation instead of the one asked for: say so on the request.
+    if (requestedId !== undefined && requestedId !== id) {
+      // The engine carried on with an existing rotation instead of the one asked for: say so on the request,
+      // which is closed here (left running, it would block every later request for the path). The outcome
+      // belongs to the existing rotation, whether or not its events already made a view of it here.
       const asked = this.#byId.get(requestedId);
-      if (asked !== undefined) {
+      if (asked !== undefined && (asked.status === "queued" || asked.status === "running")) {
         asked.status = "skipped";
         asked.message = `joined the rotation already under way (${id})`;
         asked.finishedAt = at;
       }
     }
-    view ??= this.#byId.get(requestedId ?? "");
+    const view = this.#byId.get(id);
     if (view === undefined) return;
     switch (outcome.kind) {
       case "completed":
