@@ -1,5 +1,5 @@
 // `run --once`: one full cycle (resume unfinished rotations, scan, act on flags, rotate what is due), a table of
-// what happened, then exit. The continuous daemon (`serve`) comes in a later release.
+// what happened, then exit. `serve` runs the same decisions continuously (src/daemon/rotation-loop.ts).
 import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { systemClock } from "../core/clock.ts";
 import { EXIT } from "./cli-io.ts";
@@ -27,7 +27,7 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
   async run(ctx) {
     if (ctx.values["once"] !== true) {
       throw new UsageError(
-        "run needs --once: the daemon that runs cycles continuously (serve) is not in this release",
+        "run needs --once (for cycles every rotation.scan_interval, run the daemon: eca-rotator serve)",
       );
     }
     const session = await openRotationSession(ctx, loadCliConfig(ctx));

@@ -249,7 +249,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     closers.push(async () => weekly.stop());
     log.info(
       {
-        url: undefined,
         listen: http.url,
         scanIntervalMs: cfg.rotation.scanIntervalMs,
         prefixes: cfg.vault.prefixes,
