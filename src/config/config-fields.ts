@@ -1,5 +1,6 @@
 // Field schemas shared by config-schema.ts. Every message names the problem and never repeats the input:
 // the input may be a secret pasted into the wrong key.
+import { Cron } from "croner";
 import { z } from "zod";
 import { type ParseDurationOptions, parseDuration } from "../core/duration.ts";
 
@@ -118,13 +119,17 @@ export function listenAddress() {
   );
 }
 
-/** Five cron fields (minute hour day-of-month month day-of-week), evaluated in UTC. */
+/** Five cron fields (minute hour day-of-month month day-of-week), evaluated in UTC; checked by croner itself. */
 export function cronSchedule() {
   return text().refine(
     (s) => {
-      const fields = s.split(/\s+/);
-      return fields.length === 5 && fields.every((f) => /^[0-9A-Za-z*,/-]+$/.test(f));
+      if (s.split(/\s+/).length !== 5) return false;
+      try {
+        return new Cron(s, { timezone: "UTC", paused: true }).nextRun() !== null;
+      } catch {
+        return false;
+      }
     },
-    { error: 'must be a 5-field cron expression in UTC, such as "0 9 * * 1"' },
+    { error: 'must be a 5-field cron expression in UTC that fires, such as "0 9 * * 1"' },
   );
 }

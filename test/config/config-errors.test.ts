@@ -306,7 +306,13 @@ describe("loadConfig rejects", () => {
       "a bad cron schedule",
       "report: { schedule: 'every monday' }",
       BASE_ENV,
-      'report.schedule: must be a 5-field cron expression in UTC, such as "0 9 * * 1"',
+      'report.schedule: must be a 5-field cron expression in UTC that fires, such as "0 9 * * 1"',
+    ],
+    [
+      "a cron schedule with five fields that croner rejects",
+      "report: { schedule: '0 25 * * 1' }",
+      BASE_ENV,
+      'report.schedule: must be a 5-field cron expression in UTC that fires, such as "0 9 * * 1"',
     ],
     [
       "a bad listen address",

@@ -96,10 +96,10 @@ describe("eca-rotator serve", () => {
   it("rotates a flagged credential within a scan interval, tells chat, and exposes it through every face", async () => {
     const w = await daemonWorld();
     const flagged = await w.credential("flagged", {
-      rotate: "now",
-      rotate_reason: "INC-7",
       consumers: "billing",
       rotation_contact: "team-crm",
+      last_rotated: new Date().toISOString(),
+      rotation_verified_at: new Date().toISOString(),
     });
     const healthy = await w.credential("healthy", {
       last_rotated: new Date().toISOString(),
@@ -117,8 +117,18 @@ describe("eca-rotator serve", () => {
     const daemon = await serve(w);
     const outputs: string[] = [];
     try {
-      // Within one interval (1 s) of start-up plus the rotation's own work.
+      // An operator flags the credential while the daemon runs: it is rotated within one scan interval (1 s)
+      // plus the rotation's own work (well under a second against the simulator), with room for a busy CI.
+      await daemon.waitForLog((r) => r.msg === "scan finished", 20_000);
+      await w.admin.must(
+        "PATCH",
+        `${MOUNT}/metadata/${flagged.path}`,
+        { custom_metadata: { rotate: "now", rotate_reason: "INC-7" } },
+        { "Content-Type": "application/merge-patch+json" },
+      );
+      const flaggedAt = Date.now();
       await daemon.waitForLog((r) => r.msg === "rotation completed" && r["path"] === flagged.path, 20_000);
+      expect(Date.now() - flaggedAt).toBeLessThan(6_000);
       const main = await expectRotatedClean(w, flagged, before);
       expect(sim.primaryPair(healthy.app.appId, healthy.app.consumerId).key).toBe(healthy.oldPair.key);
 
