@@ -6,6 +6,7 @@
 
 import { selectStarts } from "../app/rotation-cycle.ts";
 import type { Clock } from "../core/clock.ts";
+import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
@@ -231,6 +232,27 @@ export class RotationLoop {
       d.onOutcome(outcome, { path: task.path, kind: task.kind });
     } catch (err) {
       d.onTaskError(err, task.path);
+      // Close the rotation this task stood for: left "running" in the tracker, it would answer every later
+      // rotate request for the path with 409. An unfinished journal is still resumed by the next tick.
+      const rotationId = task.rotationId ?? d.tracker.activeFor(task.path)?.rotationId;
+      if (rotationId !== undefined) {
+        d.tracker.onOutcome(
+          {
+            kind: "failed",
+            path: task.path,
+            rotationId,
+            mode: task.opts?.mode,
+            sinkFailures: 0,
+            step: undefined,
+            code: classifyError(err),
+            message: "the rotation stopped on an unexpected error; the rotator's log has the details",
+            willRetry: false,
+            attempts: 0,
+          },
+          rotationId,
+          d.clock.now(),
+        );
+      }
     }
   }
 }
