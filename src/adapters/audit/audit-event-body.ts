@@ -1,5 +1,5 @@
 // What the network sinks (syslog, HTTP) send of an AuditEvent: its declared members only, so a stray field on an
-// event object can never carry a secret out of the process. Same list and order as the file sink's lines.
+// event object can never carry a secret out of the process. The file sink writes the same members, in this order.
 import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 
 /** Every AuditEvent member, in the order sent. tsc fails here when AuditEvent gains or loses a member. */

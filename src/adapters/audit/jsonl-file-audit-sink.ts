@@ -5,7 +5,7 @@
 //   A lock left by a killed process is taken over once it is older than STALE_LOCK_MS and its pid is gone.
 // - Continuing an existing file chains from its last line. A file that ends in an incomplete line (a crash
 //   mid-write) is never repaired silently: emit fails with AUDIT_FAILED until a person looks at it.
-// - Only the AuditEvent members are written (AUDIT_FIELDS), so a stray field on an event object cannot carry a
+// - Only the AuditEvent members are written (audit-event-body.ts), so a stray field on an event object cannot carry a
 //   secret into the file. The file is created with mode 0o600, its folder with 0o700.
 import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -14,26 +14,9 @@ import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import { chainLine, GENESIS_PREV, sha256Hex } from "./audit-chain.ts";
+import { auditEventBody } from "./audit-event-body.ts";
 
 /** Every AuditEvent member, in the order written. tsc fails here when AuditEvent gains or loses a member. */
-const AUDIT_FIELDS = {
-  type: true,
-  time: true,
-  rotationId: true,
-  path: true,
-  provider: true,
-  mode: true,
-  trigger: true,
-  actor: true,
-  step: true,
-  reason: true,
-  kvVersion: true,
-  stagedId: true,
-  keyFingerprint: true,
-  errorCode: true,
-  outageMs: true,
-  durationMs: true,
-} as const satisfies Record<keyof AuditEvent, true>;
 
 const STALE_LOCK_MS = 10_000;
 
@@ -61,7 +44,7 @@ export class JsonlFileAuditSink implements AuditSink {
   }
 
   emit(event: AuditEvent): Promise<void> {
-    const body = pickAuditFields(event); // a snapshot: later changes to `event` do not reach the file
+    const body = auditEventBody(event); // a snapshot: later changes to `event` do not reach the file
     const done = this.#queue.then(() => this.#append(body));
     this.#queue = done.catch(() => undefined);
     return done;
@@ -137,15 +120,6 @@ export class JsonlFileAuditSink implements AuditSink {
       return (err as NodeJS.ErrnoException).code === "ENOENT";
     }
   }
-}
-
-function pickAuditFields(event: AuditEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(AUDIT_FIELDS) as (keyof AuditEvent)[]) {
-    const v = event[key];
-    if (v !== undefined) out[key] = v;
-  }
-  return out;
 }
 
 /** SHA-256 of the file's last line (GENESIS_PREV for an empty file), reading backwards from the end. */
