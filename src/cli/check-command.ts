@@ -1,5 +1,6 @@
-// `check`: preflight. Config valid, Vault reachable and unsealed, token valid, the mount is KV v2, and
-// sys/capabilities-self shows the token can do everything the rotator needs on every configured path.
+// `check`: preflight. Config valid, Vault reachable and unsealed, token valid, the mount is KV v2,
+// sys/capabilities-self shows the token can do everything the rotator needs on every configured path, each
+// Salesforce connection works, and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
 
 import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
@@ -11,6 +12,7 @@ import type { Config, SalesforceConnectionConfig } from "../config/config-types.
 import { summarizeConfig } from "../config/load-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
+import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
@@ -25,31 +27,51 @@ export interface CheckLine {
 
 export const checkCommand: CommandSpec = {
   name: "check",
-  summary: "preflight: config, Vault reachability, and the token's capabilities on every path",
-  help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose]
+  summary: "preflight: config, Vault, the token's capabilities, Salesforce connections, chat targets",
+  help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
 is KV v2; (via sys/capabilities-self) the token holds every capability the rotator needs on every configured
-path, each missing one named with the reason it is needed; and for each Salesforce connection: its admin
-app's pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST.
-  --verbose  also print the effective configuration (where each value came from; secrets as "set")
-Exit 0 when every required check passes, 1 otherwise, 2 when the configuration itself is invalid.`,
-  options: { json: { type: "boolean" }, verbose: { type: "boolean", short: "v" } },
+path, each missing one named with the reason it is needed; for each Salesforce connection: its admin app's
+pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST; and for each
+chat target (notifications.targets): its secret references resolve (file readable, variable set, KV field
+present). Targets are not contacted unless --notify-test is given.
+  --verbose        also print the effective configuration (where each value came from; secrets as "set")
+  --notify-test    send a test message to every chat target and report each: ok, or the error code and
+                   HTTP status (never the webhook URL)
+  --notify-target  with --notify-test: only the target named NAME
+  --json           the same checks as JSON: {ok, checks: [{mark, topic, text}]}
+Exit 0 when every required check passes (a test message that failed counts as failed), 1 otherwise, 2 when the
+configuration itself is invalid (including a chat target's secret reference that does not resolve).`,
+  options: {
+    json: { type: "boolean" },
+    verbose: { type: "boolean", short: "v" },
+    "notify-test": { type: "boolean" },
+    "notify-target": { type: "string" },
+  },
   async run(ctx) {
     const cfg = loadCliConfig(ctx);
+    const target = ctx.values["notify-target"];
+    const notify = {
+      send: ctx.values["notify-test"] === true,
+      only: typeof target === "string" ? target : undefined,
+    };
+    validateNotifyOptions(cfg, notify);
     const detail = ctx.values["verbose"] === true ? `\n${summarizeConfig(cfg)}` : "";
     const lines: CheckLine[] = [
       { mark: "ok", topic: "config", text: `valid (${cfg.sources.join(", ") || "defaults only"})${detail}` },
     ];
     lines.push(...(await checkVault(cfg)));
+    const chat = await checkNotifications(cfg, ctx.io, notify);
+    lines.push(...chat.lines);
+    const failed = lines.some((l) => l.mark === "FAIL");
     if (ctx.values["json"] === true) {
-      ctx.io.stdout.write(
-        `${JSON.stringify({ ok: !lines.some((l) => l.mark === "FAIL"), checks: lines }, null, 2)}\n`,
-      );
+      ctx.io.stdout.write(`${JSON.stringify({ ok: !failed, checks: lines }, null, 2)}\n`);
     } else {
       for (const line of lines) ctx.io.stdout.write(formatLine(line));
     }
-    return lines.some((l) => l.mark === "FAIL") ? EXIT.failed : EXIT.ok;
+    if (chat.configError) return EXIT.usage;
+    return failed ? EXIT.failed : EXIT.ok;
   },
 };
 
