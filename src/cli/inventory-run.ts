@@ -1,17 +1,18 @@
 // Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
-import { connectVault } from "../app/container.ts";
+import { connectVault, type VaultStack } from "../app/container.ts";
 import type { Config } from "../config/config-types.ts";
 import { systemClock } from "../core/clock.ts";
 import { collectInventory, type Inventory } from "../core/inventory/collect-inventory.ts";
 import type { CliIo } from "./cli-io.ts";
 import { terminalProgress } from "./scan-progress.ts";
 
-export async function runInventory(cfg: Config, io: CliIo): Promise<Inventory> {
-  const vault = await connectVault(cfg);
+/** Scans through `vault` when given (the caller closes it), else through a connection of its own. */
+export async function runInventory(cfg: Config, io: CliIo, vault?: VaultStack): Promise<Inventory> {
+  const stack = vault ?? (await connectVault(cfg));
   const progress = terminalProgress(io);
   try {
     return await collectInventory(
-      vault.source,
+      stack.source,
       cfg.vault.prefixes,
       systemClock.now(),
       {
@@ -23,6 +24,6 @@ export async function runInventory(cfg: Config, io: CliIo): Promise<Inventory> {
     );
   } finally {
     progress.done();
-    await vault.close();
+    if (vault === undefined) await stack.close();
   }
 }

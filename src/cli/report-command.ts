@@ -1,6 +1,9 @@
-// `report`: the weekly expiry report (the daemon's cron sends the same model; see product.md 3).
+// `report`: the weekly expiry report (the daemon's cron sends the same model; see product.md 3); with --send
+// also as the chat message (report-send.ts).
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { ChatNotifier } from "../app/chat-notifier.ts";
+import { connectVault } from "../app/container.ts";
 import {
   buildExpiryReport,
   type ExpiryReport,
@@ -12,10 +15,12 @@ import { formatReportHtml } from "../report/format-html.ts";
 import { formatReportJson } from "../report/format-json.ts";
 import { formatReportMarkdown } from "../report/format-markdown.ts";
 import { formatReportTable } from "../report/format-table.ts";
-import type { CliIo } from "./cli-io.ts";
+import { buildCliChat } from "./cli-chat.ts";
+import { type CliIo, EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { runInventory } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
+import { assertReportTargets, sendReport } from "./report-send.ts";
 import { UsageError } from "./usage-error.ts";
 
 const FORMATS = ["table", "markdown", "json", "csv", "html"] as const;
@@ -25,36 +30,54 @@ const FAIL_ON = ["overdue", "due", "never"] as const;
 export const reportCommand: CommandSpec = {
   name: "report",
   summary: "the expiry report: overdue, due soon, failed, unverified, stuck and invalid credentials",
-  help: `Usage: eca-rotator report [--format table|markdown|json|csv|html] [--output FILE]
+  help: `Usage: eca-rotator report [--format table|markdown|json|csv|html] [--output FILE] [--send]
                           [--fail-on overdue|due|never] [--config FILE]
 
 Totals, then the credentials that need attention, section by section (overdue, due soon, failed, unverified,
 stuck, invalid, flagged, in progress), each sorted by deadline, with consumers and contact.
   --format    table (default), markdown, json (schema eca-rotator/expiry-report@1), csv, html
   --output    write to FILE (atomically) instead of stdout
+  --send      also send it, as the weekly report message, to the chat targets subscribed to report.weekly
+              (notifications.targets); one line per target on stderr: sent or NOT sent. Every run sends
+              (a manual report is not deduplicated against the scheduled one). Exit 1 when it reached no
+              target, 2 when no target is configured for it.
   --fail-on   overdue: exit 1 when anything is overdue or failed
               due:     also when anything is due soon, flagged, unverified, invalid or stuck
-              never:   always exit 0 (the default)`,
+              never:   always exit 0 (the default)
+              With --send, the worse of this and the sending result.`,
   options: {
     format: { type: "string" },
     output: { type: "string", short: "o" },
     "fail-on": { type: "string" },
+    send: { type: "boolean" },
   },
   async run(ctx) {
     const format = oneOf(ctx.values["format"], FORMATS, "table", "--format");
     const failOn: FailOn = oneOf(ctx.values["fail-on"], FAIL_ON, "never", "--fail-on");
+    const send = ctx.values["send"] === true;
     const cfg = loadCliConfig(ctx);
-    const inventory = await runInventory(cfg, ctx.io);
-    const report = buildExpiryReport(inventory.items, inventory.scannedAt);
-    const text = render(report, format, ctx.io);
-    const output = ctx.values["output"];
-    if (typeof output === "string") {
-      await writeAtomically(path.resolve(ctx.io.cwd, output), text);
-      ctx.io.stderr.write(`report written to ${output}\n`);
-    } else {
-      ctx.io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    if (send) assertReportTargets(cfg);
+    // With --send the targets are built first: a secret that does not resolve stops before any output.
+    const vault = send ? await connectVault(cfg) : undefined;
+    let chat: ChatNotifier | undefined;
+    try {
+      chat = vault === undefined ? undefined : await buildCliChat(cfg, vault, ctx.io);
+      const inventory = await runInventory(cfg, ctx.io, vault);
+      const report = buildExpiryReport(inventory.items, inventory.scannedAt);
+      const text = render(report, format, ctx.io);
+      const output = ctx.values["output"];
+      if (typeof output === "string") {
+        await writeAtomically(path.resolve(ctx.io.cwd, output), text);
+        ctx.io.stderr.write(`report written to ${output}\n`);
+      } else {
+        ctx.io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      }
+      const sent = chat === undefined ? EXIT.ok : await sendReport(chat, inventory, ctx.io);
+      return sent === EXIT.failed ? EXIT.failed : exitCodeFor(report, failOn);
+    } finally {
+      await chat?.close();
+      await vault?.close();
     }
-    return exitCodeFor(report, failOn);
   },
 };
 
