@@ -105,7 +105,9 @@ describe("eca-rotator run --once", () => {
   it("refuses run without --once with a usage error (exit 2)", async () => {
     const w = await E2eWorld.create(sim);
     const run = await w.cli(["run"]);
-    expect(run.stderr).toMatch(/^error: run needs --once \(for cycles every rotation.scan_interval, run the daemon: eca-rotator serve\)$/m);
+    expect(run.stderr).toMatch(
+      /^error: run needs --once \(for cycles every rotation.scan_interval, run the daemon: eca-rotator serve\)$/m,
+    );
     expect(run.code).toBe(2);
   }, 60_000);
 
