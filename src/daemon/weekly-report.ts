@@ -41,8 +41,7 @@ export class WeeklyReportJob {
   /** Starts the schedule; returns the late run for a missed period, if one is due (for logging and tests). */
   start(): Promise<ReportRun | undefined> {
     this.#cron = new Cron(this.#d.schedule, { timezone: "UTC", protect: true }, async (self: Cron) => {
-      // currentRun() is the scheduled time, not the (slightly later) time the callback runs.
-      await this.runFor(self.currentRun() ?? this.#d.clock.now());
+      await this.runFor(scheduledRunAt(this.#d.schedule, self.currentRun() ?? this.#d.clock.now()));
     });
     const now = this.#d.clock.now();
     const missed = new Cron(this.#d.schedule, { timezone: "UTC", paused: true }).previousRuns(1, now)[0];
@@ -79,6 +78,17 @@ export class WeeklyReportJob {
       return "failed";
     }
   }
+}
+
+/**
+ * The scheduled time a run that fired at `firedAt` belongs to. Croner's currentRun() is the time the callback
+ * actually started, not the scheduled one: a timer that fires a minute late (a busy event loop, a suspended VM)
+ * would name another period, and its claim would win over the on-time replica's, sending the report twice.
+ */
+export function scheduledRunAt(schedule: string, firedAt: Date): Date {
+  // previousRuns() excludes its reference instant itself: one millisecond later includes a run at firedAt.
+  const at = new Date(firedAt.getTime() + 1);
+  return new Cron(schedule, { timezone: "UTC", paused: true }).previousRuns(1, at)[0] ?? firedAt;
 }
 
 export function weeklyEvent(
