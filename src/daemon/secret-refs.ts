@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { SecretRef } from "../config/config-types.ts";
-import { RotatorError } from "../core/errors.ts";
+import { isRotatorError, RotatorError } from "../core/errors.ts";
 import { SecretValue } from "../core/secret-value.ts";
 
 export interface SecretRefContext {
@@ -32,7 +32,22 @@ export async function resolveSecretRef(ref: SecretRef, ctx: SecretRefContext): P
       value = value.trim();
       break;
     case "vault": {
-      const found = await ctx.kv.readData(ref.path);
+      let found: Awaited<ReturnType<typeof ctx.kv.readData>>;
+      try {
+        found = await ctx.kv.readData(ref.path);
+      } catch (err) {
+        // Keep Vault's code and retryability (a refused token is not a config typo), but name the config key.
+        if (!isRotatorError(err)) throw err;
+        throw new RotatorError(
+          err.code,
+          `${ref.key}: the KV entry ${ref.path} cannot be read (${err.message})`,
+          {
+            retryable: err.retryable,
+            context: err.context,
+            cause: err,
+          },
+        );
+      }
       const field = found?.data?.[ref.field];
       if (found === undefined || found.data === null) throw fail(`there is no KV entry at ${ref.path}`);
       if (typeof field !== "string" || field.trim() === "")
