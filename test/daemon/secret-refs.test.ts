@@ -1,0 +1,167 @@
+// resolveSecretRef: {file}, {env} and {vault: "path#field"} references, the vault ones against the real server.
+// Every secret is a canary: no error message, context or cause may carry it.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
+import type { SecretRef } from "../../src/config/config-types.ts";
+import { RotatorError } from "../../src/core/errors.ts";
+import { resolveSecretRef, type SecretRefContext } from "../../src/daemon/secret-refs.ts";
+import { caught, connectWithToken, rootKv } from "../adapters/vault/vault-test-kit.ts";
+import { admin, uniqueName } from "../support/vault-admin.ts";
+
+const MOUNT = "secret";
+const CANARY = `test-secret-canary-${uniqueName("ref")}`;
+const KEY = "server.api_token[0].token";
+
+let dir: string;
+let kv: KvV2;
+const clients: KvV2[] = [];
+const base = uniqueName("secret-refs");
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "secret-refs-"));
+  kv = await rootKv(MOUNT);
+  clients.push(kv);
+  await admin().seedKv(MOUNT, `${base}/tokens`, {
+    api: `  ${CANARY}\n`,
+    blank: "   ",
+    number: 42,
+  });
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  for (const c of clients) await c.client.close();
+});
+
+function ctx(
+  env: Record<string, string | undefined> = {},
+  store: Pick<KvV2, "readData"> = kv,
+): SecretRefContext {
+  return { env, kv: store };
+}
+
+/** Everything an error shows: message, context, cause chain, and how it prints. */
+function visible(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e !== undefined; i++) {
+    if (e instanceof Error) {
+      parts.push(e.message, String(e), e.stack ?? "");
+      if (e instanceof RotatorError) parts.push(JSON.stringify(e.context), e.toLine());
+      e = e.cause;
+    } else {
+      parts.push(JSON.stringify(e) ?? String(e));
+      e = undefined;
+    }
+  }
+  return parts.join("\n");
+}
+
+async function failure(ref: SecretRef, c: SecretRefContext = ctx()): Promise<RotatorError> {
+  const err = await caught(resolveSecretRef(ref, c));
+  expect(err).toBeInstanceOf(RotatorError);
+  expect(visible(err)).not.toContain(CANARY);
+  return err as RotatorError;
+}
+
+describe("resolveSecretRef: file", () => {
+  it("reads the file and trims surrounding whitespace", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `\n  ${CANARY} \n\n`);
+    const value = await resolveSecretRef({ kind: "file", path, key: KEY }, ctx());
+    expect(value.reveal()).toBe(CANARY);
+    expect(String(value)).not.toContain(CANARY);
+  });
+
+  it("names the config key and the path of a missing file", async () => {
+    const path = join(dir, "missing");
+    const err = await failure({ kind: "file", path, key: KEY });
+    expect(err.code).toBe("CONFIG_INVALID");
+    expect(err.message).toBe(`${KEY}: the file ${path} cannot be read (ENOENT)`);
+  });
+
+  it("never shows the content of a file it cannot use", async () => {
+    // A directory cannot be read as a file: the error names it, with the system's code only.
+    const err = await failure({ kind: "file", path: dir, key: KEY });
+    expect(err.message).toBe(`${KEY}: the file ${dir} cannot be read (EISDIR)`);
+  });
+
+  it("refuses an empty or whitespace-only file", async () => {
+    const path = join(dir, "empty");
+    await writeFile(path, " \n\t\n");
+    const err = await failure({ kind: "file", path, key: KEY });
+    expect(err.code).toBe("CONFIG_INVALID");
+    expect(err.message).toBe(`${KEY}: the file ${path} is empty`);
+  });
+});
+
+describe("resolveSecretRef: env", () => {
+  it("reads the variable, trimmed", async () => {
+    const value = await resolveSecretRef(
+      { kind: "env", name: "ROTATOR_API_TOKEN", key: KEY },
+      ctx({ ROTATOR_API_TOKEN: ` ${CANARY} ` }),
+    );
+    expect(value.reveal()).toBe(CANARY);
+  });
+
+  it("names the config key and the variable when it is unset or blank", async () => {
+    for (const env of [{}, { ROTATOR_API_TOKEN: "" }, { ROTATOR_API_TOKEN: "  " }, { OTHER: CANARY }]) {
+      const err = await failure({ kind: "env", name: "ROTATOR_API_TOKEN", key: KEY }, ctx(env));
+      expect(err.code).toBe("CONFIG_INVALID");
+      expect(err.message).toBe(`${KEY}: the environment variable ROTATOR_API_TOKEN is not set`);
+    }
+  });
+});
+
+describe("resolveSecretRef: vault", () => {
+  it("reads a string field of a KV entry, trimmed", async () => {
+    const value = await resolveSecretRef(
+      { kind: "vault", path: `${base}/tokens`, field: "api", key: KEY },
+      ctx(),
+    );
+    expect(value.reveal()).toBe(CANARY);
+  });
+
+  it("names the key and the KV path when there is no such entry", async () => {
+    const path = `${base}/nothing-here`;
+    const err = await failure({ kind: "vault", path, field: "api", key: KEY });
+    expect(err.code).toBe("CONFIG_INVALID");
+    expect(err.message).toBe(`${KEY}: there is no KV entry at ${path}`);
+  });
+
+  it("names the key, the path and the field when the field is missing, blank or not a string", async () => {
+    for (const field of ["nope", "blank", "number"]) {
+      const err = await failure({ kind: "vault", path: `${base}/tokens`, field, key: KEY });
+      expect(err.code).toBe("CONFIG_INVALID");
+      expect(err.message).toBe(`${KEY}: the KV entry ${base}/tokens has no non-empty string field ${field}`);
+    }
+  });
+
+  it("treats an entry whose current version was deleted as missing", async () => {
+    const path = `${base}/deleted`;
+    await admin().seedKv(MOUNT, path, { api: CANARY });
+    await admin().must("DELETE", `${MOUNT}/data/${path}`);
+    const err = await failure({ kind: "vault", path, field: "api", key: KEY });
+    expect(err.message).toBe(`${KEY}: there is no KV entry at ${path}`);
+  });
+
+  it("names the key and keeps Vault's code when the token may not read the entry", async () => {
+    const policy = uniqueName("no-read");
+    await admin().writePolicy(policy, `path "${MOUNT}/data/${base}/other/*" { capabilities = ["read"] }`);
+    const token = await admin().createToken({ policies: [policy] });
+    const client = await connectWithToken(token);
+    const weak = new KvV2(client, MOUNT);
+    clients.push(weak);
+    const err = await failure(
+      { kind: "vault", path: `${base}/tokens`, field: "api", key: KEY },
+      ctx({}, weak),
+    );
+    expect(err.code).toBe("VAULT_PERMISSION_DENIED");
+    expect(err.message).toContain(KEY);
+    expect(err.message).toContain(`${base}/tokens`);
+    expect(visible(err)).not.toContain(token);
+  });
+});
