@@ -42,7 +42,11 @@ export interface DaemonViewDeps {
 }
 
 export function createDaemonView(d: DaemonViewDeps): DaemonView {
-  const inScope = (path: string) => d.prefixes.some((p) => path === p || path.startsWith(`${p}/`));
+  // A "." or ".." segment would be resolved in the request URL and read outside the prefixes (the HTTP routes
+  // refuse such paths already; this port must not depend on that).
+  const inScope = (path: string) =>
+    !path.split("/").some((s) => s === "" || s === "." || s === "..") &&
+    d.prefixes.some((p) => path === p || path.startsWith(`${p}/`));
 
   async function credential(path: string): Promise<InventoryItem | undefined> {
     if (!inScope(path)) return undefined;
@@ -97,8 +101,9 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
         return d.loop.stopping
           ? { status: "unavailable", message: "the rotator is stopping" }
           : {
+              // Another request for the path got in while this one read Vault.
               status: "conflict",
-              rotationId: undefined,
+              rotationId: d.tracker.activeFor(path)?.rotationId,
               message: "a rotation of this credential is already queued",
             };
       }
