@@ -336,22 +336,10 @@ describe("DaemonView lookups", () => {
 
   it("finds another replica's rotation by id in the journals, and nothing for an unknown id", async () => {
     const s = await setup();
-    const path = `${PREFIX}/journaled`;
+    const path = `${PREFIX}/soaking`; // the journal is all a lookup needs
     const soakEnds = new Date("2026-03-02T10:15:00.000Z");
-    await s.state
-      .writeJournal(
-        path,
-        journalRecord(path, "rot-soaking", { step: "published", promoteAfter: soakEnds }),
-        0,
-      )
-      .catch(async () => {
-        const cur = await s.state.readJournal(path);
-        await s.state.writeJournal(
-          path,
-          journalRecord(path, "rot-soaking", { step: "published", promoteAfter: soakEnds }),
-          cur?.version ?? 0,
-        );
-      });
+    const record = journalRecord(path, "rot-soaking", { step: "published", promoteAfter: soakEnds });
+    await s.state.writeJournal(path, record, 0);
     expect(await s.view.rotation("rot-soaking")).toEqual({
       rotationId: "rot-soaking",
       path,
@@ -363,6 +351,13 @@ describe("DaemonView lookups", () => {
       requestedAt: new Date(T0),
       waitingUntil: soakEnds,
     });
+    const failedPath = `${PREFIX}/failed-elsewhere`;
+    await s.state.writeJournal(
+      failedPath,
+      journalRecord(failedPath, "rot-failed", { step: "failed", failedStep: "staged" }),
+      0,
+    );
+    expect(await s.view.rotation("rot-failed")).toMatchObject({ status: "failed", step: "failed" });
     expect(await s.view.rotation("rot-unknown")).toBeUndefined();
   });
 
