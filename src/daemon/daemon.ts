@@ -100,6 +100,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
             stepStarts.delete(event.rotationId);
           } else {
             stepStarts.set(event.rotationId, t);
+            // Parked or abandoned rotations never send a final event: keep the map bounded.
+            if (stepStarts.size > 1_000) stepStarts.delete(stepStarts.keys().next().value ?? "");
           }
           await sinks.audit.emit(event);
         },
@@ -143,14 +145,16 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
         await sendDeadlineWarnings(items, scannedAt);
       },
       onHeld: (rows) => {
-        for (const r of rows) log.info({ path: r.path, reason: r.reason }, "rotation held by the Salesforce API budget");
+        for (const r of rows)
+          log.info({ path: r.path, reason: r.reason }, "rotation held by the Salesforce API budget");
       },
       onScanFailure: (err) => {
         metrics.recordScanFailure();
         log.error({ code: classifyError(err) }, "scan failed; retrying at the next interval");
       },
       onOutcome: (outcome, task) => {
-        metrics.recordOutcome(outcome, "salesforce-eca");
+        // A skip did nothing (a parked failure resumed every tick, a flag already handled): not a rotation.
+        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, "salesforce-eca");
         const rlog = log.child({ rotationId: outcome.rotationId, path: outcome.path });
         const fields = {
           task: task.kind,
@@ -246,7 +250,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     void weekly.start().then((late) => {
       if (late !== undefined) log.info({ result: late }, "weekly report: caught up a missed period");
     });
-    closers.push(async () => weekly.stop());
+    closers.push(() => weekly.stop());
     log.info(
       {
         listen: http.url,
@@ -265,7 +269,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
         stopped ??= (async () => {
           log.info({ reason }, "stopping: no new work; running rotations pause at their next step");
           stopping = true;
-          weekly.stop();
+          const weeklyDone = weekly.stop();
           const still = await loop.stop(cfg.server.shutdownTimeoutMs);
           if (still > 0) {
             log.warn(
@@ -273,6 +277,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
               "rotations still running at the shutdown deadline; their journals resume them",
             );
           }
+          await weeklyDone;
           await closeAll();
           log.info({}, "stopped");
         })();

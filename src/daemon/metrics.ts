@@ -9,7 +9,7 @@ import { PROVIDERS } from "../core/inventory/policy-fields.ts";
 import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-events.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 
-const OUTCOMES = ["completed", "waiting", "failed", "rolled_back", "skipped"] as const;
+const OUTCOMES = ["completed", "waiting", "failed", "rolled_back"] as const;
 export const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;
 export const TARGET_KINDS = ["slack", "teams", "webhook", "stderr"] as const;
 
@@ -52,7 +52,7 @@ export function createDaemonMetrics(opts: {
 
   const rotations = new Counter({
     name: "eca_rotator_rotations_total",
-    help: "Rotation engine calls by outcome and provider (waiting: soaking; skipped: nothing to do or owned elsewhere).",
+    help: "Rotation engine calls that did something, by outcome and provider (waiting: published, soaking; failed: an attempt failed).",
     labelNames: ["outcome", "provider"],
     registers: [registry],
   });

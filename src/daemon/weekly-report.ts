@@ -54,11 +54,21 @@ export class WeeklyReportJob {
     return this.#cron?.nextRun() ?? undefined;
   }
 
-  stop(): void {
+  /** Stops the schedule and waits for a run already under way (a report half-sent at shutdown helps nobody). */
+  async stop(): Promise<void> {
     this.#cron?.stop();
+    await Promise.allSettled([...this.#runs]);
   }
 
-  async runFor(scheduledAt: Date): Promise<ReportRun> {
+  readonly #runs = new Set<Promise<ReportRun>>();
+
+  runFor(scheduledAt: Date): Promise<ReportRun> {
+    const run = this.#runFor(scheduledAt).finally(() => this.#runs.delete(run));
+    this.#runs.add(run);
+    return run;
+  }
+
+  async #runFor(scheduledAt: Date): Promise<ReportRun> {
     const d = this.#d;
     const period = reportPeriod(scheduledAt);
     try {
