@@ -1,21 +1,57 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile TypeScript once, ship production dependencies and dist/ on Node 24 slim,
-# run as a non-root user. State lives in Vault, so the root filesystem can be read-only.
+# eca-rotator container image. Build from the repository root:
+#   docker build -t eca-rotator:0.1.0 .
+#   docker run --rm eca-rotator:0.1.0 --help
+# Stages: deps (production node_modules only), build (compiles src/ to dist/ with the dev dependencies),
+# runtime (node:24-slim + deps + dist; non-root; writes nothing outside /var/lib/eca-rotator).
+# For reproducible builds pin the base by digest in all three FROM lines, e.g.
+#   FROM node:24-slim@sha256:<digest>   (docker buildx imagetools inspect node:24-slim)
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No dependency needs an install script; --ignore-scripts keeps a compromised package from running at build time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-FROM node:24-slim
-ENV NODE_ENV=production
+FROM node:24-slim AS runtime
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="eca-rotator" \
+      org.opencontainers.image.description="Credential-rotation sidecar for HashiCorp Vault / OpenBao: rotates Salesforce External Client App secrets with no downtime" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/node:24-slim"
+# NODE_ENV: production code paths in the dependencies. Nothing here runs npm, so nothing writes to $HOME.
+ENV NODE_ENV=production \
+    NO_UPDATE_NOTIFIER=1
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+# Application files stay owned by root: the process (uid 1000) can read them but never change them.
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY policies ./policies
-USER node
-ENTRYPOINT ["node", "/app/dist/cli.js"]
-CMD ["--help"]
+# The only writable place: the audit file (audit.file: /var/lib/eca-rotator/audit.jsonl) and its lock file.
+# All rotation state lives in Vault, so the root filesystem can be mounted read-only.
+RUN mkdir -p /var/lib/eca-rotator && chown 1000:1000 /var/lib/eca-rotator && chmod 0700 /var/lib/eca-rotator
+VOLUME ["/var/lib/eca-rotator"]
+# The base image's `node` user, by number so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 1000:1000
+EXPOSE 8080
+# `serve` handles SIGTERM itself (rotations pause at a step boundary within server.shutdown_timeout, default
+# 30s), so give `docker stop` more than that: docker stop -t 45 (compose: stop_grace_period). node runs as
+# PID 1 (exec-form ENTRYPOINT), receives the signal directly and starts no child processes; `docker run
+# --init` (tini) is harmless but not needed.
+STOPSIGNAL SIGTERM
+# Liveness of `serve`. Assumes server.listen on port 8080 (e.g. 0.0.0.0:8080); slim images have no curl, so
+# node asks. One-shot commands (scan, report, check) exit long before the first check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/cli.js"]
+CMD ["serve"]
