@@ -1,17 +1,35 @@
-// ./run.sh: start a throw-away OpenBao dev server, seed sample credentials in mixed states, and show what
-// eca-rotator sees (`scan`, `report`, `check`) by running the real CLI against it. Ctrl-C (or the end of the
-// demo) stops the server; --keep leaves it running until Ctrl-C so you can try the commands yourself.
-import { spawn } from "node:child_process";
+// ./run.sh: the whole product in one command. Starts a throw-away OpenBao dev server (or uses your Vault when
+// VAULT_ADDR and VAULT_TOKEN are set) and the bundled Salesforce simulator on free loopback ports, seeds
+// realistic credentials, starts `eca-rotator serve` with a short soak, and narrates what the daemon does: the
+// scan, each rotation step, the chat message, then the report and the status page. Ctrl-C stops everything it
+// started (and removes what it wrote to your Vault); --exit-when-done stops once the rotations are done.
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { KvV2 } from "../adapters/vault/kv-v2.ts";
-import { VaultClient } from "../adapters/vault/vault-client.ts";
-import { SecretValue } from "../core/secret-value.ts";
-import { type DevServer, findServerBinary, startDevServer } from "./dev-vault-server.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type SalesforceSimulator,
+  startSalesforceSimulator,
+} from "../simulator/salesforce/salesforce-simulator.ts";
+import { narrateAudit, narrateLog } from "./demo-narrator.ts";
+import { DEMO_MOUNT, type DemoVault, openDemoVault } from "./demo-vault.ts";
+import { freePort } from "./dev-vault-server.ts";
+import { SAMPLE_APPS, type SamplePair } from "./sample-credentials.ts";
 import { seedSamples } from "./seed-samples.ts";
 
-const PREFIX = "api-credentials";
 const CLI = path.resolve(import.meta.dirname, "../cli.ts");
+const WHAT_HAPPENS: Readonly<Record<string, string>> = {
+  overdue: "past its deadline: the scheduler rotates it",
+  flagged: "an operator set rotate=now: rotated at once",
+  due_soon: "inside its warning window: rotated a day before the deadline, not now",
+  ok: "healthy: left alone",
+  failed: "its last rotation failed: waits for an operator",
+  unverified: "rotated but never verified: reported",
+  invalid: "broken metadata: reported, never touched",
+  unmanaged: "no provider: never touched",
+};
 
 function say(text = ""): void {
   process.stdout.write(`${text}\n`);
@@ -19,71 +37,258 @@ function say(text = ""): void {
 
 function banner(text: string): void {
   say();
-  say(`── ${text} ${"─".repeat(Math.max(0, 70 - text.length))}`);
-}
-
-async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  say(`$ eca-rotator ${args.join(" ")}`);
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: "inherit", env });
-  const [code] = (await once(child, "exit")) as [number | null];
-  return code ?? 1;
+  say(`── ${text} ${"─".repeat(Math.max(0, 74 - text.length))}`);
 }
 
 export async function runDemo(argv: readonly string[]): Promise<number> {
-  const keep = argv.includes("--keep");
-  const binary = findServerBinary();
-  if (!binary) {
-    say("No bao or vault binary found. ./run.sh installs one; or put bao/vault on PATH.");
+  const exitWhenDone = argv.includes("--exit-when-done");
+  const unknown = argv.filter((a) => a !== "--exit-when-done");
+  if (unknown.length > 0) {
+    say(`unknown option ${unknown[0]}; usage: ./run.sh [--exit-when-done]`);
     return 2;
   }
-  let server: DevServer | undefined;
-  const stop = async () => {
-    await server?.stop();
-    server = undefined;
-  };
-  process.once("SIGINT", () => void stop().then(() => process.exit(130)));
-  process.once("SIGTERM", () => void stop().then(() => process.exit(143)));
+  const dir = mkdtempSync(path.join(tmpdir(), "eca-demo-"));
+  let vault: DemoVault | undefined;
+  let sim: SalesforceSimulator | undefined;
+  let serve: ChildProcess | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      if (serve !== undefined && serve.exitCode === null) {
+        serve.kill("SIGTERM");
+        await Promise.race([once(serve, "exit"), sleep(20_000, undefined, { ref: false })]);
+      }
+      await sim?.close();
+      await vault?.close();
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  // A second Ctrl-C while stopping must not kill the demo half-way: the servers it started would outlive it.
+  let presses = 0;
+  const interrupted = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      presses += 1;
+      if (presses > 1) say("still stopping what the demo started…");
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+
   try {
-    banner("1. Starting a throw-away OpenBao dev server (in memory, loopback only)");
-    server = await startDevServer(binary, "eca-demo-root");
-    say(`${path.basename(binary)} dev server at ${server.addr}`);
+    banner("1. Vault");
+    vault = await openDemoVault(process.env);
+    say(
+      vault.kind === "dev"
+        ? `A throw-away OpenBao dev server (in memory, loopback only) at ${vault.addr}`
+        : `Your Vault at ${vault.addr}: everything goes under ${DEMO_MOUNT}/${vault.prefix.split("/")[0]}/ and is deleted at the end`,
+    );
 
-    banner(`2. Seeding sample credentials under secret/${PREFIX}/`);
-    const client = await VaultClient.connect({
-      address: server.addr,
-      auth: { method: "token", token: SecretValue.of(server.token), tokenFile: undefined },
-    });
-    const samples = await seedSamples(new KvV2(client, "secret"), PREFIX, new Date());
-    await client.close();
-    for (const s of samples) say(`  ${s.path.padEnd(48)} (should show as ${s.expectedState})`);
+    banner("2. Salesforce");
+    sim = await startSalesforceSimulator({ adminApi: false });
+    const pairs = new Map<string, SamplePair>();
+    for (const name of SAMPLE_APPS) {
+      const app = sim.createApp(name);
+      pairs.set(name, { appId: app.appId, clientId: app.consumerKey, secret: app.consumerSecret });
+    }
+    await vault.kv.writeData(
+      vault.connectionPath,
+      { client_id: sim.adminApp.consumerKey, client_secret: sim.adminApp.consumerSecret },
+      { cas: 0 },
+    );
+    say(`The bundled Salesforce simulator at ${sim.url}: an org with the External Client Apps`);
+    say(`${SAMPLE_APPS.join(", ")}, and an admin app whose pair the rotator reads from KV.`);
 
-    // BAO_* would win over VAULT_* (as in the OpenBao client): clear them so the demo talks to its own server.
+    banner(`3. Credentials in ${DEMO_MOUNT}/${vault.prefix}/`);
+    const samples = await seedSamples(vault.kv, vault.prefix, new Date(), pairs);
+    for (const s of samples)
+      say(
+        `  ${s.path.slice(vault.prefix.length + 1).padEnd(38)} ${WHAT_HAPPENS[s.expectedState] ?? s.expectedState}`,
+      );
+    const expected = samples
+      .filter((s) => s.expectedState === "overdue" || s.expectedState === "flagged")
+      .map((s) => s.path);
+
+    banner("4. eca-rotator serve");
+    const port = await freePort();
+    const auditFile = path.join(dir, "audit.jsonl");
+    const configFile = path.join(dir, "config.yaml");
+    writeFileSync(
+      configFile,
+      [
+        "vault:",
+        `  kv_mount: ${DEMO_MOUNT}`,
+        `  prefixes: [${vault.prefix}]`,
+        `  state_prefix: ${vault.statePrefix}`,
+        "salesforce:",
+        "  connections:",
+        "    sim:",
+        `      my_domain_url: ${sim.url}`,
+        `      credentials_path: ${vault.connectionPath}`,
+        "rotation: { scan_interval: 2s, soak: 6s, verify_timeout: 30s }",
+        `audit: { file: ${auditFile} }`,
+        `server: { listen: "127.0.0.1:${port}", status_refresh: 3s, shutdown_timeout: 10s }`,
+        "",
+      ].join("\n"),
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      VAULT_ADDR: server.addr,
-      VAULT_TOKEN: server.token,
+      VAULT_ADDR: vault.addr,
+      VAULT_TOKEN: vault.token,
       ECA_ROTATOR_CONFIG: "",
     };
-    for (const key of Object.keys(env)) if (key.startsWith("BAO_")) env[key] = undefined;
-    banner("3. The inventory: every credential with its deadline and state (metadata only)");
-    await runCli(["scan"], env);
-    banner("4. The expiry report the weekly cron sends");
-    await runCli(["report"], env);
-    banner("5. Preflight: is the token allowed to do what the rotator needs?");
-    await runCli(["check"], env);
+    for (const key of Object.keys(env)) if (key.startsWith("BAO_")) delete env[key];
+    say("Scans every 2 s, soaks 6 s (15 min by default): the config it runs with is");
+    say(readFileSync(configFile, "utf8").replace(/^/gm, "  | ").trimEnd());
 
-    if (keep) {
-      banner("The server keeps running; press Ctrl-C to stop it");
-      say(`export VAULT_ADDR=${server.addr} VAULT_TOKEN=${server.token}`);
-      say("then try: node src/cli.ts scan --json | node src/cli.ts report --format markdown");
-      await new Promise(() => {});
+    const done = new Set<string>();
+    let allDone: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      allDone = resolve;
+    });
+    serve = spawn(process.execPath, [CLI, "serve", "--config", configFile], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const up = watchLog(serve, (r) => {
+      if (r["msg"] === "eca-rotator serving") return true;
+      const line = narrateLog(r);
+      // The audit file is polled every 100 ms: a short delay keeps log lines after the step they follow.
+      if (line !== undefined) setTimeout(() => say(line), 250);
+      return false;
+    });
+    let stderr = "";
+    serve.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const started = await Promise.race([
+      up,
+      once(serve, "exit").then(() => false),
+      interrupted.then(() => false),
+    ]);
+    if (started !== true) {
+      say(`serve did not start:\n${stderr}`);
+      return 1;
     }
-    say();
-    say("Done. The dev server is stopped and nothing is left running. Run ./run.sh --keep to explore.");
+    const url = `http://127.0.0.1:${port}`;
+    say(`Up. Status page ${url}/ · metrics ${url}/metrics · API ${url}/v1/credentials`);
+
+    banner("5. What the daemon does (from its audit file and log)");
+    const tail = tailAudit(auditFile, (e) => {
+      const line = narrateAudit(e);
+      if (line !== undefined) say(line);
+      if (e["type"] === "rotation.completed" && expected.includes(String(e["path"]))) {
+        done.add(String(e["path"]));
+        if (done.size === expected.length) allDone();
+      }
+    });
+    const outcome = await Promise.race([
+      finished.then(() => "done" as const),
+      sleep(120_000, undefined, { ref: false }).then(() => "timeout" as const),
+      interrupted.then(() => "interrupted" as const),
+      once(serve, "exit").then(() => "exited" as const),
+    ]);
+    await sleep(500); // the chat lines of the last rotation come just after its audit event
+    tail.stop();
+    if (outcome === "interrupted") return 130;
+    if (outcome !== "done") {
+      say(`the rotations did not finish (${outcome}):\n${stderr}`);
+      return 1;
+    }
+
+    banner("6. The report (what the weekly message and `eca-rotator report` show)");
+    await runCli(["report", "--config", configFile], env);
+
+    banner("7. Look around");
+    say(`Status page:  ${url}/`);
+    say(`Metrics:      ${url}/metrics`);
+    say(`Credentials:  curl -s ${url}/v1/credentials`);
+    say(`Audit file:   eca-rotator audit verify ${auditFile}`);
+    if (exitWhenDone) {
+      say();
+      say("Stopping everything (--exit-when-done).");
+      return 0;
+    }
+    say(
+      `Try: VAULT_ADDR=${vault.addr} VAULT_TOKEN=${vault.token} vault kv metadata patch -custom-metadata=rotate=now ${DEMO_MOUNT}/${samples.find((s) => s.expectedState === "ok")?.path ?? ""}`,
+    );
+    say("Press Ctrl-C to stop everything the demo started.");
+    const live = tailAudit(
+      auditFile,
+      (e) => {
+        const line = narrateAudit(e);
+        if (line !== undefined) say(line);
+      },
+      true,
+    );
+    await Promise.race([interrupted, once(serve, "exit")]);
+    live.stop();
     return 0;
   } finally {
-    await stop();
+    await stopAll();
+    say(
+      vault?.kind === "existing"
+        ? "Stopped the daemon and the simulator, and deleted the demo's entries from your Vault. Nothing is left running."
+        : "Stopped the daemon, the simulator and the Vault dev server. Nothing is left running.",
+    );
   }
+}
+
+/** Calls `onRecord` for each JSON log line on the child's stdout; resolves true when it returns true. */
+function watchLog(child: ChildProcess, onRecord: (r: Record<string, unknown>) => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    let partial = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      partial += c.toString();
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        try {
+          if (onRecord(JSON.parse(line) as Record<string, unknown>)) resolve(true);
+        } catch {
+          // not a log record
+        }
+      }
+    });
+  });
+}
+
+/** Polls the audit file for new lines. `fromEnd`: skip what is already there. */
+function tailAudit(
+  file: string,
+  onEvent: (e: Record<string, unknown>) => void,
+  fromEnd = false,
+): { stop(): void } {
+  let offset = fromEnd ? safeRead(file).length : 0;
+  const timer = setInterval(() => {
+    const text = safeRead(file);
+    const complete = text.lastIndexOf("\n") + 1;
+    if (complete <= offset) return;
+    for (const line of text.slice(offset, complete).split("\n")) {
+      if (line.trim() === "") continue;
+      try {
+        onEvent(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a torn line is completed on the next poll
+      }
+    }
+    offset = complete;
+  }, 100);
+  return { stop: () => clearInterval(timer) };
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  say(`$ eca-rotator ${args.filter((a, i) => a !== "--config" && args[i - 1] !== "--config").join(" ")}`);
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: "inherit", env });
+  const [code] = (await once(child, "exit")) as [number | null];
+  return code ?? 1;
 }
 
 process.exitCode = await runDemo(process.argv.slice(2));

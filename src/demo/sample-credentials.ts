@@ -2,6 +2,21 @@
 // the demo shows the same picture whenever it runs. No value here is a real secret.
 const DAY = 86_400_000;
 
+/** A consumer's real pair in the Salesforce simulator, by the app's developer name (eca_app_name). */
+export interface SamplePair {
+  readonly appId: string;
+  readonly clientId: string;
+  readonly secret: string;
+}
+
+/** The External Client Apps the samples name; the demo creates them in its simulator so they can rotate. */
+export const SAMPLE_APPS = [
+  "CRM_Integration",
+  "Payments_Gateway",
+  "Partner_Portal",
+  "Support_Console",
+] as const;
+
 export interface SampleCredential {
   readonly path: string;
   readonly data: Record<string, string>;
@@ -27,8 +42,16 @@ function fakePair(name: string): Record<string, string> {
   };
 }
 
-export function sampleCredentials(prefix: string, now: Date): SampleCredential[] {
-  return [
+/**
+ * The samples under `prefix`. With `pairs`, the Salesforce samples whose app is in it hold that app's real pair
+ * and name it by id (eca_app_id), so a rotator pointed at the simulator can rotate them.
+ */
+export function sampleCredentials(
+  prefix: string,
+  now: Date,
+  pairs: ReadonlyMap<string, SamplePair> = new Map(),
+): SampleCredential[] {
+  return withPairs(pairs, [
     {
       path: `${prefix}/salesforce/crm-integration`,
       data: fakePair("crm"),
@@ -47,7 +70,7 @@ export function sampleCredentials(prefix: string, now: Date): SampleCredential[]
       data: fakePair("payments"),
       customMetadata: {
         provider: "salesforce-eca",
-        eca_app_id: "0xIHo000000TNYbKAO",
+        eca_app_name: "Payments_Gateway",
         risk: "high",
         consumers: "checkout-api",
         rotation_contact: "payments-team@example.com",
@@ -129,5 +152,19 @@ export function sampleCredentials(prefix: string, now: Date): SampleCredential[]
       data: { note: "not managed by eca-rotator" },
       expectedState: "unmanaged",
     },
-  ];
+  ]);
+}
+
+function withPairs(pairs: ReadonlyMap<string, SamplePair>, samples: SampleCredential[]): SampleCredential[] {
+  return samples.map((sample) => {
+    const app = sample.customMetadata?.["eca_app_name"];
+    const pair = app === undefined ? undefined : pairs.get(app);
+    if (pair === undefined || sample.customMetadata === undefined) return sample;
+    const { eca_app_name: _name, ...metadata } = sample.customMetadata;
+    return {
+      ...sample,
+      data: { ...sample.data, client_id: pair.clientId, api_key: pair.secret },
+      customMetadata: { ...metadata, eca_app_id: pair.appId },
+    };
+  });
 }

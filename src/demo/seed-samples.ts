@@ -1,9 +1,14 @@
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
-import { type SampleCredential, sampleCredentials } from "./sample-credentials.ts";
+import { type SampleCredential, type SamplePair, sampleCredentials } from "./sample-credentials.ts";
 
 /** Writes the demo's sample credentials through our own client (a new version each, metadata merged in). */
-export async function seedSamples(kv: KvV2, prefix: string, now: Date): Promise<SampleCredential[]> {
-  const samples = sampleCredentials(prefix, now);
+export async function seedSamples(
+  kv: KvV2,
+  prefix: string,
+  now: Date,
+  pairs: ReadonlyMap<string, SamplePair> = new Map(),
+): Promise<SampleCredential[]> {
+  const samples = sampleCredentials(prefix, now, pairs);
   for (const sample of samples) {
     const current = await kv.readMetadata(sample.path);
     await kv.writeData(sample.path, sample.data, { cas: current?.currentVersion ?? 0 });

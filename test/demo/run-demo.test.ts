@@ -1,39 +1,115 @@
-// ./run.sh is the README's first command: its demo must show every sample in its intended state and leave
-// nothing running.
+// ./run.sh is the README's first command: on its own dev server, or on an existing Vault, the demo must show
+// the daemon rotating the flagged and the overdue credential step by step, print the chat message and the
+// report, and leave nothing running (nor anything behind in an existing Vault).
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { sampleCredentials } from "../../src/demo/sample-credentials.ts";
+import { useVault, VaultAdmin } from "../support/vault-admin.ts";
 
 const DEMO = path.resolve(import.meta.dirname, "../../src/demo/run-demo.ts");
 
-describe("the demo", () => {
-  it("shows each sample credential in its intended state and stops its server", async () => {
-    const child = spawn(process.execPath, [DEMO], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    expect(code, out).toBe(0);
-
-    const scan = out.slice(out.indexOf("$ eca-rotator scan"), out.indexOf("$ eca-rotator report"));
-    for (const sample of sampleCredentials("api-credentials", new Date())) {
-      const row = scan.split("\n").find((line) => line.startsWith(`${sample.path} `));
-      expect(row, `${sample.path} in:\n${scan}`).toBeDefined();
-      expect(row?.split(/\s+/)[1]).toBe(sample.expectedState);
+async function runDemo(
+  env: Record<string, string>,
+  opts: { interruptAfter?: string } = {},
+): Promise<{ code: number | null; out: string }> {
+  const args = opts.interruptAfter === undefined ? [DEMO, "--exit-when-done"] : [DEMO];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", NO_COLOR: "1", ...env },
+  });
+  let out = "";
+  let pressed = false;
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    // Like a person pressing Ctrl-C once the demo says so.
+    if (opts.interruptAfter !== undefined && out.includes(opts.interruptAfter) && !pressed) {
+      pressed = true;
+      child.kill("SIGINT");
     }
-    expect(out).toContain("Expiry report");
-    expect(out).toMatch(/\[ok\]\s+mount\s+secret\/ is KV version 2/);
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, out };
+}
 
-    const addr = /dev server at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    expect(addr).toBeDefined();
-    await expect(fetch(`${addr}/v1/sys/health`)).rejects.toThrow();
-  }, 60_000);
+function expectNarratedRotations(out: string, prefix: string): void {
+  for (const name of ["support-console", "crm-integration"]) {
+    const p = `${prefix}/salesforce/${name}`;
+    const lines = out.split("\n").filter((l) => l.includes(`${p}:`));
+    const order = [
+      "rotation started",
+      "Salesforce staged a second",
+      "KV version 2 holds the new pair",
+      "promoted",
+      "revoked and proven dead",
+      "✔",
+    ].map((step) => lines.findIndex((l) => l.includes(step)));
+    expect(
+      order.every((i) => i >= 0),
+      `${p}:\n${lines.join("\n")}`,
+    ).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  }
+  expect(out).toMatch(/rotation started \(standard, an operator set rotate: INC-4211/);
+  expect(out).toMatch(/crm-integration: rotation started \(standard, by schedule\)/);
+  expect(out).toMatch(/💬 chat \(printed here, since no webhook is configured\): Rotated: .*support-console/);
+  expect(out).toContain("Expiry report");
+  expect(out).toMatch(/Status page: {2}http:\/\/127\.0\.0\.1:\d+\//);
+}
+
+async function closed(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe("the demo (./run.sh)", () => {
+  it("on its own dev server: narrates two rotations, the chat message and the report, then stops everything", async () => {
+    const { code, out } = await runDemo({});
+    expect(code, out).toBe(0);
+    expectNarratedRotations(out, "api-credentials");
+    const vault = /OpenBao dev server \(in memory, loopback only\) at (http:\/\/127\.0\.0\.1:\d+)/.exec(
+      out,
+    )?.[1];
+    const sim = /Salesforce simulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    const page = /Status page: {2}(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
+    for (const url of [vault, sim, page]) {
+      expect(url).toBeDefined();
+      expect(await closed(`${url}/`), `${url} still answers`).toBe(true);
+    }
+    expect(out).toContain("Nothing is left running.");
+  }, 120_000);
+
+  it("keeps running until Ctrl-C, then stops everything it started", async () => {
+    const { code, out } = await runDemo({}, { interruptAfter: "Press Ctrl-C to stop everything" });
+    expect(code, out).toBe(0);
+    expect(out).toMatch(
+      /Try: VAULT_ADDR=\S+ VAULT_TOKEN=\S+ vault kv metadata patch -custom-metadata=rotate=now secret\/api-credentials\//,
+    );
+    for (const url of [
+      /OpenBao dev server \(in memory, loopback only\) at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1],
+      /Status page: {2}(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1],
+    ]) {
+      expect(url).toBeDefined();
+      expect(await closed(`${url}/`), `${url} still answers`).toBe(true);
+    }
+    expect(out).toContain("Nothing is left running.");
+  }, 120_000);
+
+  it("on an existing Vault: works under a demo folder and deletes it afterwards", async () => {
+    const target = useVault();
+    const { code, out } = await runDemo({ VAULT_ADDR: target.addr, VAULT_TOKEN: target.token });
+    expect(code, out).toBe(0);
+    const folder = /everything goes under secret\/(eca-rotator-demo-[0-9a-f]{8})\//.exec(out)?.[1];
+    expect(folder, out).toBeDefined();
+    expectNarratedRotations(out, `${folder}/api-credentials`);
+    const list = await new VaultAdmin(target).request("LIST", `secret/metadata/${folder}`);
+    expect(list.status).toBe(404);
+    expect(out).toContain("deleted the demo's entries from your Vault");
+  }, 120_000);
 });
