@@ -77,6 +77,19 @@ describe("decideRotation", () => {
     });
   });
 
+  it("acts on rotate=emergency during the soak (ending it), but not on rotate=now or while staging", () => {
+    expect(
+      decide(1, { rotate: "emergency", rotate_reason: "leaked", rotation_state: "awaiting_promotion" }),
+    ).toEqual({
+      act: true,
+      mode: "emergency",
+      trigger: "flag",
+      reason: "rotate=emergency during the soak: leaked: promote now",
+    });
+    expect(decide(1, { rotate: "now", rotation_state: "awaiting_promotion" })).toMatchObject({ act: false });
+    expect(decide(1, { rotate: "emergency", rotation_state: "in_progress" })).toMatchObject({ act: false });
+  });
+
   it("says when a waiting credential becomes due: the deadline less a day, or the next window opening", () => {
     const notDue = decide(10);
     expect(notDue.act === false && notDue.notBefore?.toISOString()).toBe(
