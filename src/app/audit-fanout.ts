@@ -129,7 +129,8 @@ export class AuditFanout implements AuditSink {
     const deadline = Date.now() + this.#closeTimeoutMs;
     await Promise.all(
       this.#states.map(async (state) => {
-        const call = state.entry.sink[method];
+        // A sink without close (the file sink) is at least flushed on close.
+        const call = state.entry.sink[method] ?? (method === "close" ? state.entry.sink.flush : undefined);
         if (!call) return;
         try {
           await withTimeout(call.call(state.entry.sink), Math.max(1, deadline - Date.now()));

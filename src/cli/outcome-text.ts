@@ -31,7 +31,7 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
       const next = o.willRetry
         ? ` (attempt ${o.attempts}; the next run tries again)`
         : o.attempts > 0
-          ? ` (after ${o.attempts} attempts; fix the cause, then set rotate=now)`
+          ? ` (after ${o.attempts} ${o.attempts === 1 ? "attempt" : "attempts"}; fix the cause, then set rotate=now)`
           : "";
       return `failed: ${o.path}: ${o.code}${at}: ${o.message}${next}`;
     }

@@ -1,7 +1,11 @@
 // Shared by `rotate`, `rollback` and `run`: config, Vault, the rotation stack, and the credential path check.
+
+import type { AuditFanout } from "../app/audit-fanout.ts";
 import { connectVault, type VaultStack } from "../app/container.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
+import { systemClock } from "../core/clock.ts";
+import { buildAuditFanout } from "../daemon/daemon-sinks.ts";
 import type { CommandContext } from "./commands.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -19,22 +23,37 @@ export async function openRotationSession(
   opts: { readonly readOnly?: boolean } = {},
 ): Promise<RotationSession> {
   const vault = await connectVault(cfg);
+  const stderr = (line: string) => ctx.io.stderr.write(`${line}\n`);
+  let audit: AuditFanout | undefined;
   try {
+    // The same audit trail as the daemon: file, syslog and HTTP sinks as configured (stderr when none).
+    ({ audit } = await buildAuditFanout(cfg, {
+      vault,
+      env: ctx.io.env,
+      clock: systemClock,
+      writeStderr: stderr,
+      onFailure: (sink, code) =>
+        stderr(`warning: the ${sink} audit sink failed (${code}); the rotation goes on`),
+    }));
     const stack = await buildRotationStack(cfg, vault, {
-      stderr: (line) => ctx.io.stderr.write(`${line}\n`),
+      stderr,
       env: ctx.io.env,
       readOnly: opts.readOnly === true,
+      audit,
     });
+    const fanout = audit;
     return {
       cfg,
       vault,
       stack,
       async close() {
         await stack.close();
+        await fanout.close();
         await vault.close();
       },
     };
   } catch (err) {
+    await audit?.close();
     await vault.close();
     throw err;
   }

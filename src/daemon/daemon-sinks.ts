@@ -43,7 +43,46 @@ export async function buildDaemonSinks(
     readonly writeStderr: (line: string) => void;
   },
 ): Promise<DaemonSinks> {
-  const ctx = { env: deps.env, kv: deps.vault.kv };
+  const { audit, httpAudit } = await buildAuditFanout(cfg, {
+    ...deps,
+    onFailure: (sink, code, dropped) => {
+      deps.metrics.recordAuditFailure(sink);
+      deps.log.error(
+        { sink, code, ...(dropped === undefined ? {} : { dropped }) },
+        "an audit sink failed; the rotation goes on",
+      );
+    },
+  });
+
+  const { chat, targetKinds } = await buildChatNotifier(cfg, deps);
+
+  return {
+    audit,
+    httpAudit,
+    chat,
+    targetKinds,
+    async close() {
+      await audit.close();
+      await chat.close();
+    },
+  };
+}
+
+/**
+ * Every configured audit sink behind one fan-out: the file, syslog and HTTP sinks, or stderr when none is
+ * configured. Used by serve and by the CLI's rotate, rollback and run --once, so a rotation from either reaches
+ * the same audit trail. `onFailure` hears of each event a sink finally failed (dropped: HTTP batches).
+ */
+export async function buildAuditFanout(
+  cfg: Config,
+  deps: {
+    readonly vault: VaultStack;
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly clock: Clock;
+    readonly writeStderr: (line: string) => void;
+    readonly onFailure: (sink: string, code: string, dropped?: number) => void;
+  },
+): Promise<{ audit: AuditFanout; httpAudit: HttpAuditSink | undefined }> {
   const sinks: NamedAuditSink[] = [];
   let httpAudit: HttpAuditSink | undefined;
   if (cfg.audit.file !== undefined)
@@ -64,17 +103,11 @@ export async function buildDaemonSinks(
   if (cfg.audit.http !== undefined) {
     const h = cfg.audit.http;
     httpAudit = new HttpAuditSink({
-      url: await resolveSecretRef(h.url, ctx),
+      url: await resolveSecretRef(h.url, { env: deps.env, kv: deps.vault.kv }),
       batchSize: h.batchSize,
       flushIntervalMs: h.flushIntervalMs,
       clock: deps.clock,
-      onDeliveryFailure: (err, dropped) => {
-        deps.metrics.recordAuditFailure("http");
-        deps.log.error(
-          { sink: "http", code: err.code, dropped },
-          "audit events could not be delivered to the HTTP sink",
-        );
-      },
+      onDeliveryFailure: (err, dropped) => deps.onFailure("http", err.code, dropped),
     });
     sinks.push({ name: "http", sink: httpAudit });
   }
@@ -82,24 +115,9 @@ export async function buildDaemonSinks(
   if (sinks.length === 0) sinks.push({ name: "stderr", sink: new StderrAuditSink(deps.writeStderr) });
   const audit = new AuditFanout(sinks, {
     clock: deps.clock,
-    onFailure: (sink, err) => {
-      deps.metrics.recordAuditFailure(sink);
-      deps.log.error({ sink, code: classifyError(err) }, "an audit sink failed; the rotation goes on");
-    },
+    onFailure: (sink, err) => deps.onFailure(sink, classifyError(err)),
   });
-
-  const { chat, targetKinds } = await buildChatNotifier(cfg, deps);
-
-  return {
-    audit,
-    httpAudit,
-    chat,
-    targetKinds,
-    async close() {
-      await audit.close();
-      await chat.close();
-    },
-  };
+  return { audit, httpAudit };
 }
 
 export interface ChatNotifierDeps {
