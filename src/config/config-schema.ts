@@ -358,7 +358,10 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
       vault: vaultSchema(ctx),
       salesforce: salesforceSchema,
       rotation: rotationSchema,
-      report: section({ schedule: cronSchedule().default("0 9 * * 1") }),
+      // "off": the daemon sends no weekly report (a CronJob running `report --send` does instead).
+      report: section({
+        schedule: z.union([z.literal("off"), cronSchedule()]).default("0 9 * * 1"),
+      }).transform((r) => ({ schedule: r.schedule === "off" ? undefined : r.schedule })),
       audit: section({
         ...auditShape,
         syslog: z.strictObject(syslogShape, { error: expectedMapping }).optional(),

@@ -76,7 +76,7 @@ export interface RotationConfig {
 }
 
 export interface ReportConfig {
-  readonly schedule: string; // cron, UTC; default "0 9 * * 1"
+  readonly schedule: string | undefined; // cron, UTC; default "0 9 * * 1"; undefined: "off"
 }
 
 /** A secret the file names but never holds (config/daemon-sections.ts); `key` is the config key it came from. */

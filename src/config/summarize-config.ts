@@ -52,7 +52,7 @@ export function summarizeConfig(cfg: Config): string {
   add("rotation.max_attempts", String(r.maxAttempts));
   add("rotation.lease_ttl", formatExactDuration(r.leaseTtlMs));
   add("rotation.retire_after", formatExactDuration(r.retireAfterMs));
-  add("report.schedule", cfg.report.schedule); // cron, evaluated in UTC
+  add("report.schedule", cfg.report.schedule ?? "off"); // cron, evaluated in UTC
   add("audit.file", cfg.audit.file);
   add("audit.fingerprint_key_file", cfg.audit.fingerprintKeyFile); // not set: a per-installation key in KV
   add("server.listen", cfg.server.listen);

@@ -185,20 +185,24 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       }
     }
 
-    const weekly = new WeeklyReportJob({
-      schedule: cfg.report.schedule,
-      kv: vault.kv,
-      entryPath: `${cfg.vault.statePrefix}/reports/weekly`,
-      owner: stack.owner,
-      clock,
-      log: log.child({ job: "weekly-report" }),
-      scan: async () =>
-        (await collectInventory(vault.source, cfg.vault.prefixes, clock.now(), defaults)).items,
-      send: async (event) => {
-        await sinks.chat.send(event);
-      },
-      onSent: () => metrics.recordReportSent(),
-    });
+    const schedule = cfg.report.schedule;
+    const weekly =
+      schedule === undefined
+        ? undefined
+        : new WeeklyReportJob({
+            schedule,
+            kv: vault.kv,
+            entryPath: `${cfg.vault.statePrefix}/reports/weekly`,
+            owner: stack.owner,
+            clock,
+            log: log.child({ job: "weekly-report" }),
+            scan: async () =>
+              (await collectInventory(vault.source, cfg.vault.prefixes, clock.now(), defaults)).items,
+            send: async (event) => {
+              await sinks.chat.send(event);
+            },
+            onSent: () => metrics.recordReportSent(),
+          });
 
     const view = createDaemonView({
       vault,
@@ -247,17 +251,17 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     closers.push(() => http.close());
 
     loop.start();
-    void weekly.start().then((late) => {
+    void weekly?.start().then((late) => {
       if (late !== undefined) log.info({ result: late }, "weekly report: caught up a missed period");
     });
-    closers.push(() => weekly.stop());
+    closers.push(async () => weekly?.stop());
     log.info(
       {
         listen: http.url,
         scanIntervalMs: cfg.rotation.scanIntervalMs,
         prefixes: cfg.vault.prefixes,
         owner: stack.owner,
-        nextReport: weekly.nextRun()?.toISOString(),
+        nextReport: weekly?.nextRun()?.toISOString() ?? "off (report.schedule)",
       },
       "eca-rotator serving",
     );
@@ -269,7 +273,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
         stopped ??= (async () => {
           log.info({ reason }, "stopping: no new work; running rotations pause at their next step");
           stopping = true;
-          const weeklyDone = weekly.stop();
+          const weeklyDone = weekly?.stop();
           const still = await loop.stop(cfg.server.shutdownTimeoutMs);
           if (still > 0) {
             log.warn(

@@ -121,3 +121,11 @@ audit:
     ]);
   });
 });
+
+describe("report.schedule", () => {
+  it("defaults to Mondays 09:00 UTC and accepts off (no weekly report from the daemon)", () => {
+    expect(load("").report.schedule).toBe("0 9 * * 1");
+    expect(load("report: { schedule: 'off' }").report.schedule).toBeUndefined();
+    expect(load("report: { schedule: '30 7 * * 1-5' }").report.schedule).toBe("30 7 * * 1-5");
+  });
+});
