@@ -79,6 +79,16 @@ export class VaultAdmin {
 
   async mountKv(mount: string, version: 1 | 2 = 2): Promise<void> {
     await this.must("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: String(version) } });
+    if (version === 1) return;
+    // A new KV v2 mount first "upgrades from non-versioned data" and answers 400 to every data call meanwhile
+    // (seconds on a fresh raft server): wait until a read of a missing key is an ordinary 404.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const probe = await this.request("GET", `${mount}/data/eca-rotator-mount-ready-probe`);
+      if (probe.status === 404 || probe.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`KV v2 mount ${mount} not ready: HTTP ${probe.status}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async writePolicy(name: string, hcl: string): Promise<void> {
