@@ -1,0 +1,86 @@
+// Counts and times every HTTP request undici sends in this process, per origin (Vault, the simulator), from
+// undici's diagnostics channels: nothing in src/ is wrapped or changed to be measured. A request is attributed
+// to the unit of work (one rotation) whose AsyncLocalStorage scope was active when it was created, so a
+// rotation's own work can be computed as its wall time minus the time it spent waiting on the network.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+
+export interface WorkScope {
+  /** Request intervals [start, end] in performance.now() ms. */
+  readonly intervals: Array<[number, number]>;
+  readonly calls: Map<string, number>;
+}
+
+interface Pending {
+  readonly t0: number;
+  readonly origin: string;
+  readonly scope: WorkScope | undefined;
+}
+
+interface UndiciRequest {
+  readonly origin?: string | URL;
+}
+
+export class RequestMeter {
+  readonly #scope = new AsyncLocalStorage<WorkScope>();
+  readonly #pending = new WeakMap<object, Pending>();
+  readonly #counts = new Map<string, number>();
+  readonly #onCreate = (msg: unknown) => {
+    const request = (msg as { request: UndiciRequest & object }).request;
+    const origin = String(request.origin ?? "").replace(/\/+$/, "");
+    this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
+    const scope = this.#scope.getStore();
+    if (scope !== undefined) scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
+    this.#pending.set(request, { t0: performance.now(), origin, scope });
+  };
+  readonly #onEnd = (msg: unknown) => {
+    const request = (msg as { request: object }).request;
+    const p = this.#pending.get(request);
+    if (p === undefined) return;
+    this.#pending.delete(request);
+    p.scope?.intervals.push([p.t0, performance.now()]);
+  };
+
+  constructor() {
+    subscribe("undici:request:create", this.#onCreate);
+    subscribe("undici:request:trailers", this.#onEnd);
+    subscribe("undici:request:error", this.#onEnd);
+  }
+
+  /** Requests created so far to `origin` (http://host:port), over the whole process. */
+  count(origin: string): number {
+    return this.#counts.get(origin.replace(/\/+$/, "")) ?? 0;
+  }
+
+  /** Runs `fn` with its requests attributed to a fresh scope. */
+  async within<T>(fn: () => Promise<T>): Promise<{ value: T; scope: WorkScope }> {
+    const scope: WorkScope = { intervals: [], calls: new Map() };
+    const value = await this.#scope.run(scope, fn);
+    return { value, scope };
+  }
+
+  close(): void {
+    unsubscribe("undici:request:create", this.#onCreate);
+    unsubscribe("undici:request:trailers", this.#onEnd);
+    unsubscribe("undici:request:error", this.#onEnd);
+  }
+}
+
+/** Total length of the union of intervals: overlapping waits count once. */
+export function unionMs(intervals: ReadonlyArray<readonly [number, number]>): number {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let curStart = Number.NEGATIVE_INFINITY;
+  let curEnd = Number.NEGATIVE_INFINITY;
+  for (const [s, e] of sorted) {
+    if (s > curEnd) {
+      if (curEnd > curStart) total += curEnd - curStart;
+      curStart = s;
+      curEnd = e;
+    } else if (e > curEnd) {
+      curEnd = e;
+    }
+  }
+  if (curEnd > curStart) total += curEnd - curStart;
+  return total;
+}
