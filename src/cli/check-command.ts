@@ -3,6 +3,7 @@
 // Salesforce connection works, and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
 
+import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-api-version.ts";
 import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
@@ -191,6 +192,16 @@ export async function checkSalesforce(conn: SalesforceConnectionConfig, kv: KvV2
     const lines: CheckLine[] = [
       { mark: "ok", topic, text: `the admin app logs in (${instanceUrl}, API ${conn.apiVersion})` },
     ];
+    // The credentials API answers from v60.0, the staged resources only from v65.0: a lower version passes
+    // every read above and fails the first rotation, so say it here.
+    const version = parseApiVersion(conn.apiVersion);
+    if (version.major < STAGED_MIN_API_VERSION) {
+      lines.push({
+        mark: "FAIL",
+        topic,
+        text: `api_version ${version.segment} has no staged credentials: rotation needs v${STAGED_MIN_API_VERSION}.0 or later`,
+      });
+    }
     const apps = await client.listApps();
     lines.push({
       mark: "ok",

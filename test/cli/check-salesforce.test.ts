@@ -20,19 +20,23 @@ describe("eca-rotator check with a Salesforce connection", () => {
   let env: Record<string, string>;
   const credsPath = `eca-rotator/connections/${uniqueName("sim")}`;
 
-  function config(credentialsPath: string): string {
+  function config(credentialsPath: string, apiVersion = "v65.0"): string {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-sf-")), "config.yaml");
     writeFileSync(
       file,
-      `salesforce:\n  connections:\n    sim:\n      my_domain_url: ${sim.url}\n      credentials_path: ${credentialsPath}\n`,
+      `salesforce:\n  connections:\n    sim:\n      my_domain_url: ${sim.url}\n      credentials_path: ${credentialsPath}\n      api_version: ${apiVersion}\n`,
     );
     return file;
   }
 
   async function check(
     credentialsPath = credsPath,
+    apiVersion?: string,
   ): Promise<{ code: number | null; out: CheckJson; raw: string }> {
-    const res = await runCliProcess(["check", "--json", "--config", config(credentialsPath)], env);
+    const res = await runCliProcess(
+      ["check", "--json", "--config", config(credentialsPath, apiVersion)],
+      env,
+    );
     return { code: res.code, out: JSON.parse(res.stdout) as CheckJson, raw: res.stdout + res.stderr };
   }
 
@@ -59,6 +63,19 @@ describe("eca-rotator check with a Salesforce connection", () => {
     expect(sfLines(out)[2]?.text).toMatch(/consumer secrets are readable/);
     expect(code).toBe(0);
     expect(raw).not.toContain(sim.adminApp.consumerSecret);
+  });
+
+  it("fails an api_version older than v65.0, which has no staged credentials, though every read works", async () => {
+    const { code, out } = await check(credsPath, "v64.0");
+    expect(code).toBe(1);
+    expect(sfLines(out)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          mark: "FAIL",
+          text: "api_version v64.0 has no staged credentials: rotation needs v65.0 or later",
+        }),
+      ]),
+    );
   });
 
   it("fails naming the org setting when REST access to consumer secrets is off", async () => {
