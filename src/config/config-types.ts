@@ -96,8 +96,13 @@ export interface ChatTargetConfig {
 }
 
 export interface NotificationsConfig {
-  /** due_soon / overdue messages go out once per credential and deadline (the weekly report repeats them). */
+  /** due_soon goes out once per credential and deadline; overdue once at the deadline, then per overdueRepeatMs. */
   readonly targets: readonly ChatTargetConfig[];
+  /**
+   * notifications.overdue_repeat (default 7d): an overdue credential is reminded of again each time this much
+   * more has passed since its deadline. undefined ("off"): one overdue message per deadline.
+   */
+  readonly overdueRepeatMs: number | undefined;
 }
 
 export interface SyslogSinkConfig {

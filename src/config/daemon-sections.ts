@@ -3,6 +3,7 @@
 // the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
 import { z } from "zod";
+import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
 import { duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
 import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
 
@@ -85,7 +86,11 @@ const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
 
 export const notificationsShape = {
   targets: z.unknown(),
+  overdue_repeat: z.unknown(),
 };
+
+/** Below this, overdue reminders would be noise: a scan interval or two apart. */
+const MIN_OVERDUE_REPEAT_MS = HOUR_MS;
 
 export function notificationsSchema() {
   return z
@@ -97,11 +102,14 @@ export function notificationsSchema() {
               i.code === "invalid_type" ? "must be a mapping of target names to targets" : undefined,
           })
           .default({}),
+        // How often an overdue credential is reminded of again while it stays overdue; "off": only once.
+        overdue_repeat: overdueRepeat().default(7 * DAY_MS),
       },
-      { error: () => "must be a mapping (targets)" },
+      { error: () => "must be a mapping (targets, overdue_repeat)" },
     )
     .prefault({})
     .transform((n) => ({
+      overdueRepeatMs: n.overdue_repeat === "off" ? undefined : n.overdue_repeat,
       targets: Object.entries(n.targets).map(
         ([name, t]): ChatTargetConfig => ({
           name,
@@ -113,6 +121,20 @@ export function notificationsSchema() {
         }),
       ),
     }));
+}
+
+/** A duration of at least 1h, or "off". */
+function overdueRepeat() {
+  const problem = 'must be a duration of at least 1h, such as 7d (or "off" for a single overdue message)';
+  return z.string({ error: problem }).transform((s, ctx): number | "off" => {
+    if (s.trim() === "off") return "off";
+    const parsed = parseDuration(s);
+    if (!parsed.ok || parsed.ms < MIN_OVERDUE_REPEAT_MS) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
 }
 
 export function keyed(ref: SecretRef, key: string): SecretRef {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../../src/core/duration.ts";
 import { load, problemsOf } from "./config-test-helpers.ts";
 
 describe("daemon config sections", () => {
   it("defaults to no chat targets, no extra audit sinks, no API tokens and a 50%/90% API budget", () => {
     const cfg = load("");
-    expect(cfg.notifications).toEqual({ targets: [] });
+    expect(cfg.notifications).toEqual({ targets: [], overdueRepeatMs: 7 * DAY_MS });
     expect(cfg.audit.syslog).toBeUndefined();
     expect(cfg.audit.http).toBeUndefined();
     expect(cfg.server).toEqual({
@@ -48,6 +49,16 @@ notifications:
         secret: { kind: "file", path: "/run/secrets/hmac", key: "notifications.targets.siem.secret" },
       }),
     ]);
+  });
+
+  it("reads notifications.overdue_repeat as a duration, off as no repeats, and refuses less than an hour", () => {
+    expect(load("notifications: { overdue_repeat: 3d }").notifications.overdueRepeatMs).toBe(3 * DAY_MS);
+    expect(load("notifications: { overdue_repeat: off }").notifications.overdueRepeatMs).toBeUndefined();
+    const problem =
+      'notifications.overdue_repeat: must be a duration of at least 1h, such as 7d (or "off" for a single overdue message)';
+    expect(problemsOf("notifications: { overdue_repeat: 10m }")).toEqual([problem]);
+    expect(problemsOf("notifications: { overdue_repeat: weekly }")).toEqual([problem]);
+    expect(problemsOf("notifications: { overdue_repeat: 5 }")).toEqual([problem]);
   });
 
   it("refuses an inline webhook URL without repeating it", () => {
