@@ -33,6 +33,7 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     path: entry.path,
     currentVersion: entry.currentVersion,
     updatedTime: parseRfc3339(entry.updatedTime),
+    versionCreated: parseRfc3339(entry.currentVersionCreatedTime),
     stuck: false,
   };
   if (parsed.kind === "unmanaged") {
@@ -100,6 +101,7 @@ function describePolicy(policy: CredentialPolicy) {
     contact: policy.rotationContact,
     trigger: policy.trigger,
     sfConnection: policy.sfConnection,
+    expiresAt: policy.expiresAt,
   };
 }
 

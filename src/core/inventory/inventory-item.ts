@@ -70,4 +70,8 @@ export interface InventoryItem {
   readonly stuck: boolean;
   readonly currentVersion?: number | undefined;
   readonly updatedTime?: Date | undefined;
+  /** When the current KV version was written (from metadata); provider=manual records new values by it. */
+  readonly versionCreated?: Date | undefined;
+  /** expires_at: a hard expiry the provider enforces. */
+  readonly expiresAt?: Date | undefined;
 }
