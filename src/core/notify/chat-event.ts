@@ -42,6 +42,11 @@ export interface DeadlineChatEvent {
   readonly credential: ChatCredential;
   readonly deadline: Date;
   readonly at: Date;
+  /**
+   * credential.overdue only: which repeat this is (1 = the first reminder one notifications.overdue_repeat after
+   * the deadline). Absent or 0: the message at the deadline itself. Each repeat is its own message (dedup key).
+   */
+  readonly reminder?: number | undefined;
 }
 
 export interface WeeklyReportTotals {

@@ -100,9 +100,12 @@ function rotationMessage(e: RotationChatEvent, mount: string): ChatMessage {
 function deadlineMessage(e: DeadlineChatEvent, mount: string): ChatMessage {
   const c = e.credential;
   const when = formatDeadline(e.deadline, e.at);
+  const reminder =
+    e.kind === "credential.overdue" && e.reminder !== undefined && e.reminder > 0 ? e.reminder : 0;
   const summary =
     e.kind === "credential.overdue"
-      ? `${c.path} passed its rotation deadline ${when} and has not been rotated.`
+      ? `${c.path} passed its rotation deadline ${when} and has not been rotated` +
+        (reminder > 0 ? ` (reminder ${reminder}: repeated while it stays overdue).` : ".")
       : `${c.path} must be rotated by ${when}.`;
   return finish({
     kind: e.kind,
@@ -111,7 +114,8 @@ function deadlineMessage(e: DeadlineChatEvent, mount: string): ChatMessage {
     summary,
     facts: credentialFacts({ ...c, deadline: e.deadline }, e.at),
     nextStep: deadlineNextStep(e, mount),
-    dedupKey: `${e.kind}:${c.path}:${e.deadline.toISOString()}`,
+    // One message per credential and deadline, and one per overdue reminder period after it.
+    dedupKey: `${e.kind}:${c.path}:${e.deadline.toISOString()}${reminder > 0 ? `:${reminder}` : ""}`,
   });
 }
 

@@ -48,6 +48,7 @@ export function rotationNextStep(e: RotationChatEvent, mount: string): string {
 export function deadlineNextStep(e: DeadlineChatEvent, mount: string): string {
   const c = e.credential;
   const kv = kvPath(mount, c.path);
+  if (c.provider === "manual") return manualDeadlineNextStep(e, kv);
   if (!isRotatable(c)) {
     const provider = oneLine(c.provider ?? "", 40);
     return `Rotate it at the provider (${provider}) before ${formatUtc(e.deadline)}, write the new value to ${kv} and record last_rotated.`;
@@ -56,6 +57,16 @@ export function deadlineNextStep(e: DeadlineChatEvent, mount: string): string {
   return (
     `The rotator rotates it in its rotate_window when it falls due (unless auto_rotate is false). ` +
     `To rotate it now: ${rotateNowCommand(mount, c.path)}`
+  );
+}
+
+/** provider=manual: the rotator has no API for it; the owner rotates by hand and the rotator records the write. */
+function manualDeadlineNextStep(e: DeadlineChatEvent, kv: string): string {
+  const when = e.kind === "credential.overdue" ? "now" : `before ${formatUtc(e.deadline)}`;
+  return (
+    `The rotator has no API for this provider: rotate it by hand at the provider ${when}, then write the new ` +
+    `value to Vault (vault kv patch ${kv} FIELD=NEW_VALUE, or vault kv put with every field). The rotator records ` +
+    "the new KV version at its next scan (last_rotated, rotation_verified_at); do not set last_rotated yourself."
   );
 }
 

@@ -121,10 +121,34 @@ describe("buildChatMessage", () => {
 
   it("tells a person to rotate by hand at a provider the rotator cannot rotate", () => {
     const m = buildChatMessage(
-      eventOf("credential.overdue", { credential: { ...credential, provider: "manual" } }),
+      eventOf("credential.overdue", { credential: { ...credential, provider: "sfmc" } }),
     );
-    expect(m.nextStep).toContain("Rotate it at the provider (manual)");
+    expect(m.nextStep).toContain("Rotate it at the provider (sfmc)");
     expect(m.nextStep).not.toContain("rotate=now");
+  });
+
+  it("tells the owner of a manual credential to rotate by hand and write the new value, which the rotator records", () => {
+    const manual = { ...credential, provider: "manual" };
+    const overdue = buildChatMessage(eventOf("credential.overdue", { credential: manual }));
+    expect(overdue.nextStep).toContain("rotate it by hand at the provider now");
+    expect(overdue.nextStep).toContain("vault kv patch secret/api-credentials/team-a/crm FIELD=NEW_VALUE");
+    expect(overdue.nextStep).toContain("The rotator records the new KV version at its next scan");
+    expect(overdue.nextStep).toContain("do not set last_rotated yourself");
+    expect(overdue.nextStep).not.toContain("rotate=now");
+    const soon = buildChatMessage(eventOf("credential.due_soon", { credential: manual }));
+    expect(soon.nextStep).toContain("rotate it by hand at the provider before 2026-03-10 12:00 UTC");
+  });
+
+  it("gives each overdue reminder its own key and says it is a reminder", () => {
+    const first = buildChatMessage(eventOf("credential.overdue"));
+    const zero = buildChatMessage(eventOf("credential.overdue", { reminder: 0 }));
+    const one = buildChatMessage(eventOf("credential.overdue", { reminder: 1 }));
+    const two = buildChatMessage(eventOf("credential.overdue", { reminder: 2 }));
+    expect(zero.dedupKey).toBe(first.dedupKey);
+    expect(one.dedupKey).toBe(`${first.dedupKey}:1`);
+    expect(new Set([first.dedupKey, one.dedupKey, two.dedupKey]).size).toBe(3);
+    expect(first.summary).not.toContain("reminder");
+    expect(two.summary).toContain("(reminder 2: repeated while it stays overdue)");
   });
 
   it("says when consumers and contact are not recorded instead of leaving them out", () => {
