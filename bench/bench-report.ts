@@ -185,8 +185,8 @@ export function renderMarkdown(r: BenchResults): string {
     "ours per-key / shell",
   ]);
   for (const s of r.scans) {
-    const cell = (x: { ms: number; credsPerSec: number; requestsPerCred: number }) =>
-      `${fmt(x.ms)} ms · ${fmt(x.credsPerSec)}/s · ${fmt(x.requestsPerCred, 2)} req/cred`;
+    const cell = (x: { ms: number; credsPerSec: number; requestsPerCred: number; cpuUsPerCred: number }) =>
+      `${fmt(x.ms)} ms · ${fmt(x.credsPerSec)}/s · ${fmt(x.requestsPerCred, 2)} req/cred · ${fmt(x.cpuUsPerCred)} µs CPU/cred`;
     row([
       fmt(s.n),
       cell(s.oursPerKey),
@@ -202,7 +202,10 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
   lines.push(
     "Vault requests per credential: per-key = 1 GET + 1/100 LIST (one per folder of 100); detailed = 1/100. " +
-      "The shell loop makes the same HTTP requests as per-key, but starts two processes (`bao`, `jq`) per key.",
+      "The shell loop makes the same HTTP requests as per-key, but starts two processes (`bao`, `jq`) per key. " +
+      "µs CPU/cred = user + system CPU of the bench process per credential (the client side only; the server's " +
+      `CPU is not in it). On ${m.cores} cores the client and the server share the CPUs, so every microsecond the ` +
+      "client spends is taken from the server: the per-key ratio follows the CPU column.",
     "",
   );
 

@@ -22,6 +22,8 @@ export interface ScanMeasure {
   readonly runs: readonly number[];
   readonly credsPerSec: number;
   readonly requestsPerCred: number;
+  /** CPU time (user + system) of this process per credential: the client's own cost, median of the runs. */
+  readonly cpuUsPerCred: number;
 }
 
 export interface ScanRow {
@@ -76,18 +78,21 @@ export async function benchScan(ctx: ScanContext, n: number): Promise<ScanRow> {
   variants["bare-per-key"] = () => barePerKey(ctx, agent);
   variants["bare-detailed"] = () => bareDetailed(ctx, agent);
 
-  const results = new Map<string, { runs: number[]; requests: number }>();
+  const results = new Map<string, { runs: number[]; cpu: number[]; requests: number }>();
   try {
     for (const fn of Object.values(variants)) await fn(); // warm-up: connections, JIT, mount check
     for (let r = 0; r < ctx.repeats; r++) {
       for (const [name, fn] of Object.entries(variants)) {
         const before = ctx.meter.count(ctx.vault.addr);
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const seen = await fn();
         const ms = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
         if (seen !== n) throw new Error(`${name} saw ${seen} entries, expected ${n}`);
-        const entry = results.get(name) ?? { runs: [], requests: 0 };
+        const entry = results.get(name) ?? { runs: [], cpu: [], requests: 0 };
         entry.runs.push(ms);
+        entry.cpu.push((cpu.user + cpu.system) / n);
         entry.requests = ctx.meter.count(ctx.vault.addr) - before;
         results.set(name, entry);
       }
@@ -99,7 +104,13 @@ export async function benchScan(ctx: ScanContext, n: number): Promise<ScanRow> {
     const r = results.get(name);
     if (r === undefined) throw new Error(`no result for ${name}`);
     const ms = median(r.runs);
-    return { ms, runs: r.runs, credsPerSec: (n / ms) * 1000, requestsPerCred: r.requests / n };
+    return {
+      ms,
+      runs: r.runs,
+      credsPerSec: (n / ms) * 1000,
+      requestsPerCred: r.requests / n,
+      cpuUsPerCred: median(r.cpu),
+    };
   };
   return {
     n,
