@@ -38,6 +38,13 @@ export const MANUAL_PROVIDER = "manual";
 export const MANUAL_ROTATE_MESSAGE =
   "provider manual has no rotation API: rotate it at the provider, then write the new value to KV; the rotator records it";
 
+/** Why a rotation of a credential of `provider` is not started (rotate PATH, a flag, POST /rotate, run --once). */
+export function notRotatedMessage(provider: string | undefined): string {
+  return provider === MANUAL_PROVIDER
+    ? MANUAL_ROTATE_MESSAGE
+    : `provider ${provider ?? "?"} is not rotated in this release`;
+}
+
 export function manualActions(items: readonly InventoryItem[]): ManualAction[] {
   const actions: ManualAction[] = [];
   for (const item of items) {

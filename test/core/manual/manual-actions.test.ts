@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
 import type { KvEntryMetadata } from "../../../src/core/inventory/kv-entry.ts";
-import { manualAction, manualActions } from "../../../src/core/manual/manual-actions.ts";
+import { manualAction, manualActions, notRotatedMessage } from "../../../src/core/manual/manual-actions.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
 const NOW = new Date("2026-05-04T09:00:00Z");
@@ -137,5 +137,14 @@ describe("manualActions", () => {
       ["record", PATH],
       ["adopt", "api-credentials/vendor/other"],
     ]);
+  });
+});
+
+describe("notRotatedMessage", () => {
+  it("tells what to do instead for a manual credential, and names any other provider", () => {
+    expect(notRotatedMessage("manual")).toBe(
+      "provider manual has no rotation API: rotate it at the provider, then write the new value to KV; the rotator records it",
+    );
+    expect(notRotatedMessage("sfmc")).toBe("provider sfmc is not rotated in this release");
   });
 });
