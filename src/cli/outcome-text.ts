@@ -10,6 +10,12 @@ import { renderTextTable } from "../report/text-table.ts";
 export function describeOutcome(o: RotationOutcome, now: Date = new Date()): string {
   switch (o.kind) {
     case "completed": {
+      if (o.provider === "generated") {
+        return (
+          `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
+          `new generated secret published as KV version ${o.kvVersion ?? "?"}; previous_secret is cleared`
+        );
+      }
       const outage =
         o.outageMs === undefined
           ? ""
@@ -21,6 +27,13 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
       );
     }
     case "waiting":
+      if (o.provider === "generated") {
+        return o.waiting === "confirm"
+          ? `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept); ` +
+              "once the sender uses the new secret, set rotate=now (or run rotate PATH again) to end the overlap"
+          : `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept) until ` +
+              `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+      }
       return o.waiting === "soak"
         ? `waiting: ${o.path}: the new pair is published and both pairs work; promotion after the soak at ` +
             `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`
@@ -36,6 +49,13 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
       return `failed: ${o.path}: ${o.code}${at}: ${o.message}${next}`;
     }
     case "rolled_back": {
+      if (o.provider === "generated") {
+        const restored =
+          o.kvVersion === undefined
+            ? "nothing had been published"
+            : `the old secret is current_secret again (KV version ${o.kvVersion})`;
+        return `rolled back: ${o.path}: ${restored}; ${o.message}`;
+      }
       const kv =
         o.kvVersion === undefined
           ? "nothing had been published"
@@ -104,6 +124,7 @@ function resultText(r: CycleRow, now: Date): string {
         `${preciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${preciseDuration(o.outageMs)}`}`
       );
     case "waiting":
+      if (o.waiting === "confirm") return "waiting for an operator's rotate=now (dual-accept overlap)";
       return `waiting for the ${o.waiting === "soak" ? "soak" : "retirement"} until ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
     case "failed":
       return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}: ${o.message}`;

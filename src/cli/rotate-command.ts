@@ -24,6 +24,9 @@ An unfinished rotation of PATH is resumed instead of starting a second one.
   --reason TEXT   why (an incident reference); copied into the journal, audit and notifications
   --dry-run       print the steps and the preflight checks; change nothing anywhere
   --no-wait       return once the new pair is published; run --once (or the daemon) promotes after the soak
+A provider=generated credential gets a new random secret: published as current_secret with the old one as
+previous_secret (rotation_phase=dual-accept); after the soak (or, with confirm_by=flag, once an operator sets
+rotate=now or runs rotate PATH again) previous_secret is cleared. --emergency drops the old secret at once.
 Progress and audit lines go to stderr (audit lines only without audit.file); stdout has one line per outcome.
 Exit 0 when the rotation completed (or, with --no-wait, is waiting for the soak; with --dry-run, would
 run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error.`,
@@ -52,6 +55,8 @@ run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error
       ctx.io.stdout.write(`${describeOutcome(outcome)}\n`);
       if (ctx.values["no-wait"] === true) return exitFor(outcome);
       while (outcome.kind === "waiting") {
+        // A generated secret waiting for the operator's confirmation: nothing to count down to.
+        if (outcome.waiting === "confirm") return EXIT.ok;
         if (!(await waitFor(ctx, outcome.path, outcome.until, outcome.waiting))) {
           ctx.io.stderr.write(
             `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "soak" ? "published (both pairs work)" : "promoted"}; ` +

@@ -7,6 +7,8 @@ import { z } from "zod";
 import { DAY_MS } from "../duration.ts";
 import {
   autoRotateField,
+  CONFIRM_BY,
+  type ConfirmBy,
   CREDENTIAL_TYPES,
   type CredentialType,
   consumersField,
@@ -62,6 +64,8 @@ export interface CredentialPolicy {
   /** `idle` when the key is absent. */
   readonly rotationState: RotationState;
   readonly lastRotationError: string | undefined;
+  /** provider=generated, `confirm_by`: absent means `soak`. Set only when the key is present. */
+  readonly confirmBy?: ConfirmBy | undefined;
 }
 
 /** What can still be shown for an invalid entry, so the report can say whom to tell. */
@@ -92,6 +96,7 @@ const FIELDS = {
   warning_window: durationField({ allowZero: true }),
   soak: durationField({ allowZero: true }),
   rotate_window: rotateWindowField,
+  confirm_by: enumField(CONFIRM_BY),
   auto_rotate: autoRotateField,
   consumers: consumersField,
   rotation_contact: freeTextField,
@@ -171,6 +176,7 @@ export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResul
       nextRotationDue: m.next_rotation_due,
       rotationState: m.rotation_state ?? "idle",
       lastRotationError: m.last_rotation_error,
+      ...(m.confirm_by === undefined ? {} : { confirmBy: m.confirm_by }),
     },
   };
 }

@@ -28,6 +28,10 @@ export type RotationState = (typeof ROTATION_STATES)[number];
 export const TRIGGER_MODES = ["now", "emergency"] as const;
 export type TriggerMode = (typeof TRIGGER_MODES)[number];
 
+/** provider=generated: what ends the dual-accept overlap (the soak, or only an operator's rotate=now). */
+export const CONFIRM_BY = ["soak", "flag"] as const;
+export type ConfirmBy = (typeof CONFIRM_BY)[number];
+
 /** Vault's own limit for one custom_metadata value (bytes); characters here, which is never stricter. */
 export const MAX_VALUE_CHARS = 512;
 

@@ -37,6 +37,11 @@ export interface RotationEngineDeps {
   readonly owner: string;
   /** Keyed fingerprint (HMAC) of a consumer key, for audit and chat. */
   readonly fingerprint: (clientId: string) => string;
+  /**
+   * The CSPRNG provider=generated draws new secrets from (node:crypto randomBytes in production; fixed bytes in
+   * tests). Without it generated credentials fail at their first step and nothing is changed.
+   */
+  readonly randomBytes?: ((size: number) => Uint8Array) | undefined;
   readonly settings: RotationEngineSettings;
   /** Told about every audit or notification failure (for metrics and /readyz); never changes an outcome. */
   readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;

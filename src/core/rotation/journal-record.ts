@@ -43,6 +43,11 @@ export interface JournalRecord {
   readonly publishedAt?: Date | undefined;
   /** With step `failed`: the step the rotation failed in, where an operator's flag resumes it. */
   readonly failedStep?: RotationStep | undefined;
+  /**
+   * provider=generated: keyed fingerprint of the secret that was current when the rotation began ("none" when
+   * there was none), to tell our own KV writes from someone else's without keeping the old secret.
+   */
+  readonly oldSecretFingerprint?: string | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -78,6 +83,7 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     last_error: r.lastError,
     published_at: r.publishedAt?.toISOString(),
     failed_step: r.failedStep,
+    old_secret_fingerprint: r.oldSecretFingerprint,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -126,6 +132,7 @@ const JournalFieldsSchema = z.looseObject({
   last_error: z.string().optional(),
   published_at: time.optional(),
   failed_step: z.enum(ROTATION_STATES).optional(),
+  old_secret_fingerprint: text.optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -171,6 +178,7 @@ export function parseJournalFields(
       lastError: f.last_error,
       publishedAt: f.published_at,
       failedStep: f.failed_step,
+      oldSecretFingerprint: f.old_secret_fingerprint,
     },
   };
 }

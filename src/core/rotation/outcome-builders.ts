@@ -3,6 +3,7 @@
 import { classifyError, type ErrorCode, RotatorError } from "../errors.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { FailedOutcome, RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
+import type { WaitKind } from "./rotation-provider.ts";
 import type { RotationRun } from "./rotation-run.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 
@@ -25,6 +26,7 @@ export function errorLine(err: unknown): string {
 
 export function failed(run: RotationRun, err: unknown, willRetry: boolean, attempts: number): FailedOutcome {
   return {
+    ...providerTag(run.record.provider),
     kind: "failed",
     path: run.path,
     rotationId: run.record.rotationId,
@@ -41,6 +43,7 @@ export function failed(run: RotationRun, err: unknown, willRetry: boolean, attem
 export function parked(run: RotationRun): FailedOutcome {
   const r = run.record;
   return {
+    ...providerTag(r.provider),
     kind: "failed",
     path: run.path,
     rotationId: r.rotationId,
@@ -88,10 +91,11 @@ export function skipped(
 export function waiting(
   path: string,
   r: JournalRecord,
-  w: { waiting: "soak" | "retire"; until: Date },
+  w: { waiting: WaitKind; until: Date },
   sinkFailures: number,
 ): RotationOutcome {
   return {
+    ...providerTag(r.provider),
     kind: "waiting",
     path,
     rotationId: r.rotationId,
@@ -107,4 +111,9 @@ export function waiting(
 export function codeOf(line: string | undefined): ErrorCode | undefined {
   const m = line === undefined ? null : /^([A-Z][A-Z0-9_]+): /.exec(line);
   return (m?.[1] as ErrorCode | undefined) ?? undefined;
+}
+
+/** `{ provider }` for every provider but salesforce-eca, whose outcomes keep their original shape. */
+export function providerTag(provider: string): { provider?: string } {
+  return provider === "salesforce-eca" ? {} : { provider };
 }

@@ -13,6 +13,7 @@
 import { DAY_MS, formatDuration } from "../duration.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
+import { rotationProvider } from "../providers/provider-registry.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
 export const SCHEDULE_LEAD_MS = DAY_MS;
@@ -38,6 +39,21 @@ export function decideRotation(item: InventoryItem, now: Date): RotationDecision
       mode: "emergency",
       trigger: "flag",
       reason: `rotate=emergency during the soak${why}: promote now`,
+    };
+  }
+  // provider=generated: rotate=now during the dual-accept overlap is the operator's word that the sender uses
+  // the new secret; the engine ends the overlap (the provider's onRepeatStart).
+  if (
+    item.rotationState === "awaiting_promotion" &&
+    item.trigger?.mode === "now" &&
+    rotationProvider(item.provider)?.flagEndsOverlap === true
+  ) {
+    const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
+    return {
+      act: true,
+      mode: "standard",
+      trigger: "flag",
+      reason: `rotate=now during the overlap${why}: end it now`,
     };
   }
   if (item.rotationState === "in_progress" || item.rotationState === "awaiting_promotion") {

@@ -8,8 +8,7 @@ import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { errorLine, failed, isRetryable, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
 import { type RotationRun, releaseLease } from "./rotation-run.ts";
-import { canTransition, isPastPromotion } from "./rotation-state.ts";
-import { stepFunction } from "./steps/step-table.ts";
+import { canTransition } from "./rotation-state.ts";
 
 // Steps can loop only by moving the journal forward; more iterations than states means a bug.
 const MAX_STEPS_PER_CALL = 40;
@@ -31,7 +30,7 @@ export async function drive(run: RotationRun): Promise<RotationOutcome> {
         undefined,
       );
     }
-    const fn = stepFunction(r.mode, r.step);
+    const fn = run.provider.stepFunction(r.mode, r.step);
     if (fn === undefined) {
       throw new RotatorError("INTERNAL_INVARIANT", `no step leads out of ${r.step}`, {
         context: { path: run.path },
@@ -90,7 +89,7 @@ async function failForGood(
     await run.releaseLease();
     return failed(run, err, true, attempts);
   }
-  if (canTransition(r.mode, step, "rolling_back")) {
+  if (canTransition(r.mode, step, "rolling_back", run.provider.machine)) {
     await run.advance("rolling_back", { lastError: line });
     return drive(run);
   }
@@ -103,11 +102,7 @@ async function failForGood(
     rotate_reason: null,
   });
   await run.emit("rotation.failed", { step, errorCode: classifyError(err) });
-  const next = abandon
-    ? "Nothing was changed at Salesforce or in KV."
-    : isPastPromotion(r.mode, step)
-      ? "Salesforce already uses the new pair, which the journal keeps; fix the cause and set rotate=now to resume."
-      : "The journal keeps the staged pair; fix the cause and set rotate=now to resume.";
+  const next = run.provider.failureAdvice(r.mode, step, abandon);
   await run.notify(
     "rotation.failed",
     `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}`,

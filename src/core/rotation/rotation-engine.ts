@@ -13,8 +13,8 @@
 // Failure handling lives in rotation-drive.ts.
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
 import type { RotationTrigger } from "./audit-events.ts";
-import { CLIENT_ID, keyField } from "./credential-fields.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { Lease } from "./lease.ts";
@@ -22,9 +22,9 @@ import { codeOf, isRetryable, parked, publicMessage, refused, skipped, waiting }
 import { drive, onError, unrecorded } from "./rotation-drive.ts";
 import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
+import type { WaitKind } from "./rotation-provider.ts";
 import { claimFor, RotationRun, releaseLease } from "./rotation-run.ts";
-import { canTransition, isPastPromotion, type RotationMode } from "./rotation-state.ts";
-import { ENGINE_PROVIDER } from "./steps/inspect-step.ts";
+import { canTransition, type RotationMode } from "./rotation-state.ts";
 
 export interface StartOptions {
   readonly mode: RotationMode;
@@ -121,8 +121,15 @@ async function prepareStart(
   const policy = parseCredentialPolicy(cred.customMetadata);
   if (policy.kind === "unmanaged") return skip("unmanaged: no provider in the metadata", "VAULT_NOT_MANAGED");
   if (policy.kind === "invalid") return skip(`invalid metadata: ${policy.reason}`, "POLICY_INVALID");
-  if (policy.policy.provider !== ENGINE_PROVIDER) {
+  const provider = rotationProvider(policy.policy.provider);
+  if (provider === undefined) {
     return skip(`provider ${policy.policy.provider} is not rotated by this engine`, "POLICY_INVALID");
+  }
+  try {
+    provider.checkPolicy(policy.policy, path);
+  } catch (err) {
+    if (err instanceof RotatorError) return skip(err.message, err.code);
+    throw err;
   }
   if (opts.expectKvVersion !== undefined && cred.version !== opts.expectKvVersion) {
     return skip(`the credential changed since the decision (now version ${cred.version}): decide again`);
@@ -134,7 +141,7 @@ async function prepareStart(
   const record: JournalRecord = {
     rotationId: opts.rotationId ?? deps.ids(),
     path,
-    provider: ENGINE_PROVIDER,
+    provider: provider.name,
     mode: opts.mode,
     trigger: opts.trigger,
     actor: opts.actor,
@@ -148,13 +155,14 @@ async function prepareStart(
     kvVersionRead: cred.version,
     kvVersionPublished: undefined,
     target: undefined,
-    oldClientId: keyField(cred, CLIENT_ID),
+    oldClientId: undefined,
     stagedId: undefined,
     newClientId: undefined,
     newSecret: undefined,
     promoteAfter: undefined,
     promotedAt: undefined,
     lastError: undefined,
+    ...provider.claimFields(cred),
   };
   return { kind: "run", run: new RotationRun(deps, record, 0, lease), existing: false };
 }
@@ -180,11 +188,9 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
       // An operator asked again: the rotation goes on from where it failed, with fresh attempts.
       await run.revive(r.failedStep);
       await run.patchMetadata({ rotation_state: "in_progress" });
-    } else if (opts.mode === "emergency" && r.mode === "standard" && r.step === "published") {
-      // An emergency flag on a soaking rotation ends the soak: promote now.
-      await run.update({ promoteAfter: run.now() });
     } else {
-      await run.update({});
+      // The provider says what a second request changes (an emergency flag ends a soak, for one).
+      await run.update(run.provider.onRepeatStart(r, opts, run.now()));
     }
     await run.emit("rotation.resumed");
   } catch (err) {
@@ -254,16 +260,12 @@ async function rollback(
   const why = `rolled back by ${opts.actor}${opts.reason ? `: ${opts.reason}` : ""}`;
   const allowed =
     at !== undefined &&
-    (at === "rolling_back" || at === "rolled_back" || canTransition(r.mode, at, "rolling_back"));
+    (at === "rolling_back" ||
+      at === "rolled_back" ||
+      canTransition(r.mode, at, "rolling_back", run.provider.machine));
   if (!allowed || at === undefined) {
     await run.releaseLease();
-    const message =
-      r.mode === "emergency"
-        ? "an emergency rotation revokes first and is never rolled back; let it finish"
-        : at !== undefined && isPastPromotion(r.mode, at)
-          ? "Salesforce has promoted the new pair: there is no way back; let the rotation finish"
-          : "nothing has been staged yet; the rotation can only go on or fail";
-    return refused(path, r.rotationId, r.mode, at, message);
+    return refused(path, r.rotationId, r.mode, at, run.provider.rollbackRefusal(r.mode, at));
   }
   try {
     if (r.step === "failed") await run.revive(at);
@@ -295,20 +297,10 @@ async function contained(path: string, body: () => Promise<RotationOutcome>): Pr
   }
 }
 
-/** A wait that needs no lease to report: the soak or retire_after still running. */
+/** A wait that needs no lease to report: the soak, retire_after, or an operator's confirmation still to come. */
 function waitingFor(
   r: JournalRecord,
   deps: RotationEngineDeps,
-): { waiting: "soak" | "retire"; until: Date } | undefined {
-  const now = deps.clock.now();
-  if (r.mode !== "standard") return undefined;
-  if (r.step === "published" && r.promoteAfter !== undefined && now < r.promoteAfter) {
-    return { waiting: "soak", until: r.promoteAfter };
-  }
-  const retireAfter = deps.settings.retireAfterMs ?? 0;
-  if (r.step === "verified_main" && retireAfter > 0 && r.promotedAt !== undefined) {
-    const until = new Date(r.promotedAt.getTime() + retireAfter);
-    if (now < until) return { waiting: "retire", until };
-  }
-  return undefined;
+): { waiting: WaitKind; until: Date } | undefined {
+  return journalProvider(r.provider, r.path).waitingFor(r, deps);
 }

@@ -1,6 +1,7 @@
 // What every engine call ends in: an explicit value, never a thrown error (house-style 4.1, principle 4).
 // Outcomes carry ids, codes and public messages only: never a secret, never a consumer key (fingerprints).
 import type { ErrorCode } from "../errors.ts";
+import type { WaitKind } from "./rotation-provider.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 
 interface OutcomeBase {
@@ -10,6 +11,8 @@ interface OutcomeBase {
   readonly mode: RotationMode | undefined;
   /** Audit events and notifications that could not be delivered during this call (they never change the outcome). */
   readonly sinkFailures: number;
+  /** Set for providers other than salesforce-eca (absent means salesforce-eca), so words can fit the credential. */
+  readonly provider?: string | undefined;
 }
 
 /** The rotation finished: Salesforce's main pair is the new one, KV holds it, the old pair is proven dead. */
@@ -22,11 +25,14 @@ export interface CompletedOutcome extends OutcomeBase {
   readonly outageMs: number | undefined;
 }
 
-/** Nothing to do until `until` (the soak, or retire_after); call resume then. The lease is released meanwhile. */
+/**
+ * Nothing to do until `until` (the soak, or retire_after); call resume then. The lease is released meanwhile.
+ * `confirm`: a generated secret's overlap waits for an operator's rotate=now; `until` is only when to look again.
+ */
 export interface WaitingOutcome extends OutcomeBase {
   readonly kind: "waiting";
   readonly step: RotationStep;
-  readonly waiting: "soak" | "retire";
+  readonly waiting: WaitKind;
   readonly until: Date;
 }
 

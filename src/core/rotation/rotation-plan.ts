@@ -2,9 +2,10 @@
 // only (journal, lease, the KV entry, Salesforce's main key and staged list, the rotator's own key); never
 // claims a lease, never writes anything anywhere.
 import { classifyError, isRotatorError } from "../errors.ts";
+import { rotatableCredential, rotationProvider } from "../providers/provider-registry.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
+import type { RotationProvider } from "./rotation-provider.ts";
 import { type RotationMode, type RotationStep, stepOrder } from "./rotation-state.ts";
-import { inspectCredential, inspectionProblems, rotatablePolicy } from "./steps/inspect-step.ts";
 
 export interface PlanCheck {
   readonly name: "journal" | "lease" | "credential" | "policy" | "salesforce" | "preflight";
@@ -39,6 +40,7 @@ export async function planRotation(
   let effectiveMode = mode;
   let resumesFrom: RotationStep | undefined;
   let soakMs = mode === "emergency" ? 0 : deps.settings.soakMs;
+  let provider: RotationProvider | undefined;
 
   try {
     const journal = await deps.state.readJournal(path);
@@ -46,6 +48,7 @@ export async function planRotation(
     else {
       const r = journal.value;
       effectiveMode = r.mode;
+      provider = rotationProvider(r.provider);
       resumesFrom = r.step === "failed" ? r.failedStep : r.step;
       add(
         "journal",
@@ -76,27 +79,17 @@ export async function planRotation(
     if (cred === undefined) add("credential", false, "not in KV");
     else {
       add("credential", true, `KV version ${cred.version}`);
-      const policy = rotatablePolicy(cred, path);
-      if (effectiveMode === "standard") soakMs = policy.soakMs ?? deps.settings.soakMs;
-      add("policy", true, `provider ${policy.provider}`);
-      if (resumesFrom === undefined) {
-        const inspection = await inspectCredential(deps, path, cred);
-        add(
-          "salesforce",
-          true,
-          `app ${inspection.target.appId}, consumer ${inspection.target.consumerId} on ${inspection.target.connection}`,
-        );
-        const problems = inspectionProblems(inspection, path);
-        if (problems.length === 0)
-          add("preflight", true, "not self-rotation; KV matches Salesforce; nothing staged");
-        for (const p of problems) add("preflight", false, `${p.code}: ${p.message}`);
-      }
+      const rotatable = rotatableCredential(cred, path);
+      provider ??= rotatable.provider;
+      if (effectiveMode === "standard") soakMs = rotatable.provider.planSoakMs(rotatable.policy, deps);
+      add("policy", true, `provider ${rotatable.policy.provider}`);
+      if (resumesFrom === undefined) await rotatable.provider.planChecks(deps, path, cred, add);
     }
   } catch (err) {
     add(checks.some((c) => c.name === "policy") ? "salesforce" : "policy", false, problem(err));
   }
 
-  const order = stepOrder(effectiveMode);
+  const order = stepOrder(effectiveMode, provider?.machine);
   const from = resumesFrom === undefined ? 0 : Math.max(0, order.indexOf(resumesFrom) + 1);
   return {
     path,

@@ -5,6 +5,7 @@
 // carry the fence, and may only follow the state machine.
 import { formatDuration } from "../duration.ts";
 import { isRotatorError, RotatorError } from "../errors.ts";
+import { journalProvider } from "../providers/provider-registry.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
@@ -12,6 +13,7 @@ import { claimLease, isFenceCurrent, type Lease } from "./lease.ts";
 import { skipped } from "./outcome-builders.ts";
 import type { SkippedOutcome } from "./rotation-outcome.ts";
 import type { IssuerTarget, Notification, StoredCredential } from "./rotation-ports.ts";
+import type { RotationProvider } from "./rotation-provider.ts";
 import { canTransition, type RotationStep } from "./rotation-state.ts";
 
 /** Journal fields a step may change; the run fills in fence, owner, updatedAt and attempts. */
@@ -37,6 +39,11 @@ export class RotationRun {
 
   now(): Date {
     return this.deps.clock.now();
+  }
+
+  /** The provider named in the journal: its state machine and steps drive this run. */
+  get provider(): RotationProvider {
+    return journalProvider(this.record.provider, this.path);
   }
 
   /** The target the inspect step resolved; a later step without one is a bug. */
@@ -87,7 +94,7 @@ export class RotationRun {
 
   /** Moves the journal to `step` (an allowed transition), resetting the attempt count. */
   async advance(step: RotationStep, changes: JournalChanges = {}): Promise<void> {
-    if (!canTransition(this.record.mode, this.record.step, step)) {
+    if (!canTransition(this.record.mode, this.record.step, step, this.provider.machine)) {
       throw invariant(this.record, `the journal may not go from ${this.record.step} to ${step}`);
     }
     await this.write({ ...this.record, ...changes, attempts: 0, lastError: changes.lastError, step });

@@ -66,35 +66,68 @@ const EMERGENCY_ORDER: readonly RotationStep[] = [
 /** States from which the staged set can still be thrown away: Salesforce's main pair is still the old one. */
 const ROLLBACK_FROM: ReadonlySet<RotationStep> = new Set(["staging", "staged", "verified", "published"]);
 
-export function stepOrder(mode: RotationMode): readonly RotationStep[] {
-  return mode === "emergency" ? EMERGENCY_ORDER : STANDARD_ORDER;
+/**
+ * A provider's state machine over the shared states: its order per mode, where a standard rotation may still
+ * be rolled back, and its point of no return (the first step after which the old credential may be gone).
+ * Emergency mode never rolls back, whatever the provider.
+ */
+export interface StepMachine {
+  readonly standard: readonly RotationStep[];
+  readonly emergency: readonly RotationStep[];
+  readonly rollbackFrom: ReadonlySet<RotationStep>;
+  readonly noReturn: RotationStep;
+}
+
+/** salesforce-eca's machine (rotation-protocol.md); the mode-only functions below use it. */
+export const ECA_MACHINE: StepMachine = {
+  standard: STANDARD_ORDER,
+  emergency: EMERGENCY_ORDER,
+  rollbackFrom: ROLLBACK_FROM,
+  noReturn: "promoting",
+};
+
+export function stepOrder(mode: RotationMode, machine: StepMachine = ECA_MACHINE): readonly RotationStep[] {
+  return mode === "emergency" ? machine.emergency : machine.standard;
 }
 
 /** Every state a journal in `from` may move to next, in this mode. Terminal states lead nowhere. */
-export function nextSteps(mode: RotationMode, from: RotationStep): readonly RotationStep[] {
+export function nextSteps(
+  mode: RotationMode,
+  from: RotationStep,
+  machine: StepMachine = ECA_MACHINE,
+): readonly RotationStep[] {
   if (TERMINAL_STATES.has(from)) return [];
   if (from === "rolling_back") return ["rolled_back", "failed"];
-  const order = stepOrder(mode);
+  const order = stepOrder(mode, machine);
   const i = order.indexOf(from);
   const out: RotationStep[] = [];
   const forward = i >= 0 ? order[i + 1] : undefined;
   if (forward !== undefined) out.push(forward);
   // Emergency mode promotes before publishing, so it has no rollback window after staging: the old pair is
   // meant to die. A failed emergency verification is a loud failure, not a silent restore.
-  if (mode === "standard" && ROLLBACK_FROM.has(from)) out.push("rolling_back");
+  if (mode === "standard" && machine.rollbackFrom.has(from)) out.push("rolling_back");
   out.push("failed");
   return out;
 }
 
-export function canTransition(mode: RotationMode, from: RotationStep, to: RotationStep): boolean {
-  return nextSteps(mode, from).includes(to);
+export function canTransition(
+  mode: RotationMode,
+  from: RotationStep,
+  to: RotationStep,
+  machine: StepMachine = ECA_MACHINE,
+): boolean {
+  return nextSteps(mode, from, machine).includes(to);
 }
 
 /** Has Salesforce's main pair possibly changed? From here on there is no way back to the old pair. */
-export function isPastPromotion(mode: RotationMode, step: RotationStep): boolean {
-  const order = stepOrder(mode);
+export function isPastPromotion(
+  mode: RotationMode,
+  step: RotationStep,
+  machine: StepMachine = ECA_MACHINE,
+): boolean {
+  const order = stepOrder(mode, machine);
   const i = order.indexOf(step);
-  return i >= order.indexOf("promoting");
+  return i >= order.indexOf(machine.noReturn);
 }
 
 /** The metadata rotation_state an operator sees while a journal is in `step`. */

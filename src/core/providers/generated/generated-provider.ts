@@ -1,0 +1,106 @@
+// provider=generated: webhook signing secrets and other shared secrets the rotator makes itself (seed 003's
+// dual-accept handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import type { RotationProvider } from "../../rotation/rotation-provider.ts";
+import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
+import type { StepFunction } from "../../rotation/steps/step-result.ts";
+import { currentSecret } from "./generated-fields.ts";
+import { finishGeneratedRollbackStep, rollbackGeneratedStep } from "./generated-rollback.ts";
+import {
+  CONFIRM_RECHECK_MS,
+  closeGeneratedStep,
+  endOverlapStep,
+  generateStep,
+  publishAloneStep,
+  publishDualAcceptStep,
+} from "./generated-steps.ts";
+
+export const GENERATED_MACHINE: StepMachine = {
+  standard: ["claimed", "staged", "published", "retired", "closed"],
+  // Emergency drops the old secret at publication: there is no overlap to end.
+  emergency: ["claimed", "staged", "published", "closed"],
+  rollbackFrom: new Set(["staged", "published"]),
+  noReturn: "retired",
+};
+
+type StepTable = Partial<Record<RotationStep, StepFunction>>;
+
+const ROLLBACK: StepTable = { rolling_back: rollbackGeneratedStep, rolled_back: finishGeneratedRollbackStep };
+
+const STANDARD: StepTable = {
+  claimed: generateStep,
+  staged: publishDualAcceptStep,
+  published: endOverlapStep,
+  retired: closeGeneratedStep,
+  ...ROLLBACK,
+};
+
+const EMERGENCY: StepTable = {
+  claimed: generateStep,
+  staged: publishAloneStep,
+  published: closeGeneratedStep,
+  ...ROLLBACK,
+};
+
+export const generatedProvider: RotationProvider = {
+  name: "generated",
+  machine: GENERATED_MACHINE,
+  checkPolicy: () => undefined,
+  claimFields: () => ({}),
+  stepFunction: (mode, step) => (mode === "emergency" ? EMERGENCY : STANDARD)[step],
+
+  waitingFor(r, deps) {
+    if (r.mode !== "standard" || r.step !== "published") return undefined;
+    const now = deps.clock.now();
+    if (r.promoteAfter === undefined) {
+      return { waiting: "confirm", until: new Date(now.getTime() + CONFIRM_RECHECK_MS) };
+    }
+    return now < r.promoteAfter ? { waiting: "soak", until: r.promoteAfter } : undefined;
+  },
+
+  // During the overlap an operator's request (rotate=now, rotate PATH, the HTTP API, or an emergency) means
+  // "the sender uses the new secret": end the overlap now. The schedule never confirms anything.
+  onRepeatStart: (r, opts, now) =>
+    r.mode === "standard" &&
+    r.step === "published" &&
+    (opts.trigger !== "schedule" || opts.mode === "emergency")
+      ? { promoteAfter: now }
+      : {},
+  flagEndsOverlap: true,
+
+  rollbackRefusal: (mode, at) =>
+    mode === "emergency"
+      ? "an emergency rotation drops the old secret at once and is never rolled back; let it finish"
+      : at === "retired" || at === "closed"
+        ? "previous_secret is already cleared, the old secret is no longer kept; let the rotation finish"
+        : "nothing has been generated yet; the rotation can only go on or fail",
+
+  failureAdvice: (_mode, step, abandoned) =>
+    abandoned
+      ? "Nothing was changed in KV."
+      : step === "published" || step === "retired"
+        ? "KV already holds the new secret, which the journal keeps; fix the cause and set rotate=now to resume."
+        : "The journal keeps the new secret (not yet in KV); fix the cause and set rotate=now to resume.",
+
+  planSoakMs: (policy, deps) => (policy.confirmBy === "flag" ? 0 : (policy.soakMs ?? deps.settings.soakMs)),
+
+  async planChecks(deps, _path, cred, add) {
+    add(
+      "preflight",
+      true,
+      currentSecret(cred) === undefined
+        ? "no current_secret yet: the first secret is generated, with nothing to overlap"
+        : "KV has a current_secret; it stays accepted as previous_secret during the overlap",
+    );
+    const parsed = parseCredentialPolicy(cred.customMetadata);
+    const flag = parsed.kind === "managed" && parsed.policy.confirmBy === "flag";
+    add(
+      "preflight",
+      true,
+      flag
+        ? "confirm_by=flag: the overlap ends when an operator sets rotate=now once the sender uses the new secret"
+        : "the overlap ends after the soak (or earlier when an operator sets rotate=now)",
+    );
+    if (deps.randomBytes === undefined) add("preflight", false, "no random source for generated secrets");
+  },
+};

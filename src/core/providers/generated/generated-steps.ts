@@ -1,0 +1,224 @@
+// provider=generated, the dual-accept handshake of seed 003 as steps of the shared engine:
+//   claimed → staged      a new secret from the CSPRNG, journaled before anything else sees it
+//   staged → published    KV: current_secret=new, previous_secret=old, rotation_phase=dual-accept (emergency:
+//                         previous_secret="" and rotation_phase=complete at once: the old secret is dropped)
+//   published → retired   after the soak, or an operator's rotate=now: previous_secret="", rotation_phase=complete
+//   retired → closed      metadata stamped, audit and chat, journal and lease deleted (emergency: from published)
+// Every KV write is cas against the version just read, and every step checks before it acts: a version that
+// already holds the new secret is our own write whose answer was lost, so a resumed run never generates a
+// second secret and never publishes twice. A current_secret that is neither ours nor the old one (by its
+// fingerprint) was written by someone else and is never overwritten.
+import { HOUR_MS } from "../../duration.ts";
+import { isRotatorError, RotatorError } from "../../errors.ts";
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { computeDeadline } from "../../inventory/deadline.ts";
+import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
+import { providerTag } from "../../rotation/outcome-builders.ts";
+import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import type { RotationRun } from "../../rotation/rotation-run.ts";
+import type { StepResult } from "../../rotation/steps/step-result.ts";
+import { SecretValue } from "../../secret-value.ts";
+import {
+  CURRENT_SECRET,
+  currentSecret,
+  journaledSecret,
+  mismatch,
+  PHASE_COMPLETE,
+  PHASE_DUAL_ACCEPT,
+  PREVIOUS_SECRET,
+  ROTATION_PHASE,
+  SECRET_BYTES,
+  sameSecret,
+  secretFingerprint,
+} from "./generated-fields.ts";
+
+/** How often a rotation waiting for an operator's confirmation is looked at again (it costs one journal read). */
+export const CONFIRM_RECHECK_MS = HOUR_MS;
+
+const CAS_RETRIES = 3;
+
+/** claimed → staged: the new secret exists only in the journal until it is published. */
+export async function generateStep(run: RotationRun): Promise<StepResult> {
+  const cred = await run.readCredential();
+  const random = run.deps.randomBytes;
+  if (random === undefined) {
+    throw new RotatorError("CONFIG_INVALID", "no random source for generated secrets is configured", {
+      context: { path: run.path },
+    });
+  }
+  const bytes = random(SECRET_BYTES);
+  if (bytes.length !== SECRET_BYTES) {
+    throw new RotatorError("INTERNAL_INVARIANT", "the random source returned the wrong number of bytes", {
+      context: { path: run.path },
+    });
+  }
+  await run.advance("staged", {
+    newSecret: SecretValue.of(Buffer.from(bytes).toString("hex")),
+    kvVersionRead: cred.version,
+    oldSecretFingerprint: secretFingerprint(run, currentSecret(cred)),
+  });
+  await run.emit("rotation.staged");
+  return undefined;
+}
+
+/** Standard staged → published: both secrets are accepted until the overlap ends. */
+export async function publishDualAcceptStep(run: RotationRun): Promise<StepResult> {
+  const written = await publish(run, (old) => ({
+    [PREVIOUS_SECRET]: old ?? "",
+    [ROTATION_PHASE]: PHASE_DUAL_ACCEPT,
+  }));
+  const parsed = parseCredentialPolicy(written.cred.customMetadata);
+  const policy = parsed.kind === "managed" ? parsed.policy : undefined;
+  const now = run.now();
+  // confirm_by=flag: no end time until an operator confirms (onRepeatStart sets it to "now").
+  const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
+  const promoteAfter = policy?.confirmBy === "flag" ? undefined : new Date(now.getTime() + soakMs);
+  await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
+  if (promoteAfter === undefined || soakMs > 0) {
+    // The flag that started the rotation is spent: from now on rotate=now means "the sender is updated".
+    await run.patchMetadata({ rotation_state: "awaiting_promotion", rotate: null, rotate_reason: null });
+  }
+  await run.emit("rotation.published", { kvVersion: written.version });
+  return undefined;
+}
+
+/** Emergency staged → published: the old secret is dropped at once (previous_secret empty). */
+export async function publishAloneStep(run: RotationRun): Promise<StepResult> {
+  const written = await publish(run, () => ({ [PREVIOUS_SECRET]: "", [ROTATION_PHASE]: PHASE_COMPLETE }));
+  const now = run.now();
+  await run.advance("published", { kvVersionPublished: written.version, publishedAt: now });
+  await run.emit("rotation.published", { kvVersion: written.version });
+  return undefined;
+}
+
+async function publish(
+  run: RotationRun,
+  rest: (old: SecretValue | undefined) => Record<string, string | SecretValue>,
+): Promise<{ version: number; cred: StoredCredential }> {
+  const secret = journaledSecret(run);
+  for (let i = 0; ; i++) {
+    const cred = await run.readCredential();
+    const current = currentSecret(cred);
+    if (sameSecret(current, secret)) return { version: cred.version, cred }; // ours; the answer was lost
+    if (
+      cred.version !== run.record.kvVersionRead &&
+      secretFingerprint(run, current) !== run.record.oldSecretFingerprint
+    ) {
+      throw mismatch(
+        run,
+        "KV current_secret was changed by someone else during the rotation; not overwriting it",
+      );
+    }
+    const fields = {
+      [CURRENT_SECRET]: secret,
+      ...rest(current),
+      [ROTATED_AT]: run.now().toISOString(),
+      [ROTATED_BY]: run.record.actor,
+    };
+    await run.guard();
+    try {
+      const { version } = await run.deps.store.writeFields(run.path, fields, cred.version);
+      return { version, cred };
+    } catch (err) {
+      // Someone wrote between our read and our write: read again and decide again.
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+}
+
+/** Standard published → retired, once the soak is over or an operator confirmed: the old secret is dropped. */
+export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  const until = run.record.promoteAfter;
+  if (until === undefined) {
+    return { kind: "wait", waiting: "confirm", until: new Date(now.getTime() + CONFIRM_RECHECK_MS) };
+  }
+  if (now < until) return { kind: "wait", waiting: "soak", until };
+  const secret = journaledSecret(run);
+  let version: number | undefined;
+  for (let i = 0; version === undefined; i++) {
+    const cred = await run.readCredential();
+    if (!sameSecret(currentSecret(cred), secret)) {
+      throw mismatch(
+        run,
+        "KV current_secret is no longer the secret this rotation published; not touching it",
+      );
+    }
+    if (isEmpty(cred, PREVIOUS_SECRET) && cred.data[ROTATION_PHASE] === PHASE_COMPLETE) {
+      version = cred.version; // done already; only the journal did not say so
+      break;
+    }
+    const fields = { [PREVIOUS_SECRET]: "", [ROTATION_PHASE]: PHASE_COMPLETE };
+    await run.guard();
+    try {
+      version = (await run.deps.store.writeFields(run.path, fields, cred.version)).version;
+    } catch (err) {
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+  await run.advance("retired");
+  await run.emit("rotation.retired", { kvVersion: version });
+  return undefined;
+}
+
+function isEmpty(cred: StoredCredential, field: string): boolean {
+  const v = cred.data[field];
+  return v === undefined || (typeof v === "string" ? v : v.reveal()) === "";
+}
+
+/** retired → closed (standard), published → closed (emergency). Every part is idempotent. */
+export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  const stamp = now.toISOString();
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  let nextDue: string | null = null;
+  if (parsed.kind === "managed") {
+    const due = computeDeadline(
+      { ...parsed.policy, lastRotated: now },
+      { createdTime: stamp, currentVersionCreatedTime: stamp },
+    );
+    if (due.ok) nextDue = due.deadline.toISOString();
+  }
+  // rotation_verified_at: there is no issuer to ask; here it means "the overlap completed".
+  await run.patchMetadata({
+    rotation_verified_at: stamp,
+    last_rotated: stamp,
+    next_rotation_due: nextDue,
+    rotation_state: "idle",
+    rotate: null,
+    rotate_reason: null,
+    last_rotation_error: null,
+  });
+  const r = run.record;
+  const durationMs = now.getTime() - r.startedAt.getTime();
+  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
+  const by = `${r.trigger} by ${r.actor}`;
+  const why = r.reason ? ` Reason: ${r.reason}.` : "";
+  const version = `KV version ${r.kvVersionPublished ?? "?"}`;
+  await run.notify(
+    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+    r.mode === "emergency"
+      ? `EMERGENCY rotation of ${r.path} done (${by}): a new generated secret is current_secret (${version}) and the old one is no longer kept (previous_secret empty); update the sender now.${why}`
+      : `Rotated ${r.path} (${by}): a new generated secret is current_secret (${version}); the dual-accept overlap is over and previous_secret is cleared.${why}`,
+  );
+  await run.guard();
+  await run.deps.state.deleteJournal(run.path);
+  await run.guard();
+  await run.deps.state.deleteLease(run.path);
+  return {
+    kind: "done",
+    outcome: {
+      ...providerTag(r.provider),
+      kind: "completed",
+      path: run.path,
+      rotationId: r.rotationId,
+      mode: r.mode,
+      sinkFailures: run.sinkFailures,
+      kvVersion: r.kvVersionPublished,
+      keyFingerprint: undefined,
+      durationMs,
+      outageMs: undefined,
+    },
+  };
+}

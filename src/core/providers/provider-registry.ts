@@ -1,0 +1,64 @@
+// The providers the engine rotates, by the `provider` metadata key (and the journal's `provider` field).
+// sfmc and manual are tracked (deadlines, report, chat) but not rotated by the engine: they are not here.
+import { RotatorError } from "../errors.ts";
+import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import type { StoredCredential } from "../rotation/rotation-ports.ts";
+import type { RotationProvider } from "../rotation/rotation-provider.ts";
+import { generatedProvider } from "./generated/generated-provider.ts";
+import { salesforceEcaProvider } from "./salesforce-eca/salesforce-eca-provider.ts";
+
+const PROVIDERS: ReadonlyMap<string, RotationProvider> = new Map(
+  [salesforceEcaProvider, generatedProvider].map((p) => [p.name, p]),
+);
+
+/** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */
+export function rotationProvider(name: string | undefined): RotationProvider | undefined {
+  return name === undefined ? undefined : PROVIDERS.get(name);
+}
+
+export function isRotatedByEngine(name: string | undefined): boolean {
+  return rotationProvider(name) !== undefined;
+}
+
+/** The journal's provider; a journal naming one the engine does not know is corrupt, never guessed at. */
+export function journalProvider(name: string, path: string): RotationProvider {
+  const p = PROVIDERS.get(name);
+  if (p === undefined) {
+    throw new RotatorError(
+      "ROTATION_JOURNAL_CORRUPT",
+      `the journal names provider "${name}", which the engine does not rotate`,
+      {
+        context: { path },
+      },
+    );
+  }
+  return p;
+}
+
+/** The credential's policy and provider, when the engine may rotate it; why not otherwise (a final error). */
+export function rotatableCredential(
+  cred: StoredCredential,
+  path: string,
+): { policy: CredentialPolicy; provider: RotationProvider } {
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  if (parsed.kind === "unmanaged") {
+    throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
+      context: { path },
+    });
+  }
+  if (parsed.kind === "invalid") {
+    throw new RotatorError("POLICY_INVALID", `invalid metadata: ${parsed.reason}`, { context: { path } });
+  }
+  const provider = rotationProvider(parsed.policy.provider);
+  if (provider === undefined) {
+    throw new RotatorError(
+      "POLICY_INVALID",
+      `provider ${parsed.policy.provider} is not rotated by this engine`,
+      {
+        context: { path },
+      },
+    );
+  }
+  provider.checkPolicy(parsed.policy, path);
+  return { policy: parsed.policy, provider };
+}

@@ -1,0 +1,65 @@
+// provider=salesforce-eca: Salesforce's staged-credentials API (rotation-protocol.md). Its steps live in
+// src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
+import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
+import type { RotationProvider } from "../../rotation/rotation-provider.ts";
+import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
+import { inspectCredential, inspectionProblems } from "../../rotation/steps/inspect-step.ts";
+import { stepFunction } from "../../rotation/steps/step-table.ts";
+
+export const salesforceEcaProvider: RotationProvider = {
+  name: "salesforce-eca",
+  machine: ECA_MACHINE,
+  // parseCredentialPolicy already requires eca_app_id or eca_app_name; the rest is resolved at inspect.
+  checkPolicy: () => undefined,
+  claimFields: (cred) => ({ oldClientId: keyField(cred, CLIENT_ID) }),
+  stepFunction,
+
+  waitingFor(r, deps) {
+    // The soak or retire_after still running.
+    const now = deps.clock.now();
+    if (r.mode !== "standard") return undefined;
+    if (r.step === "published" && r.promoteAfter !== undefined && now < r.promoteAfter) {
+      return { waiting: "soak", until: r.promoteAfter };
+    }
+    const retireAfter = deps.settings.retireAfterMs ?? 0;
+    if (r.step === "verified_main" && retireAfter > 0 && r.promotedAt !== undefined) {
+      const until = new Date(r.promotedAt.getTime() + retireAfter);
+      if (now < until) return { waiting: "retire", until };
+    }
+    return undefined;
+  },
+
+  // An emergency flag on a soaking rotation ends the soak: promote now.
+  onRepeatStart: (r, opts, now) =>
+    opts.mode === "emergency" && r.mode === "standard" && r.step === "published" ? { promoteAfter: now } : {},
+  flagEndsOverlap: false,
+
+  rollbackRefusal: (mode, at) =>
+    mode === "emergency"
+      ? "an emergency rotation revokes first and is never rolled back; let it finish"
+      : at !== undefined && isPastPromotion(mode, at)
+        ? "Salesforce has promoted the new pair: there is no way back; let the rotation finish"
+        : "nothing has been staged yet; the rotation can only go on or fail",
+
+  failureAdvice: (mode, step, abandoned) =>
+    abandoned
+      ? "Nothing was changed at Salesforce or in KV."
+      : isPastPromotion(mode, step)
+        ? "Salesforce already uses the new pair, which the journal keeps; fix the cause and set rotate=now to resume."
+        : "The journal keeps the staged pair; fix the cause and set rotate=now to resume.",
+
+  planSoakMs: (policy, deps) => policy.soakMs ?? deps.settings.soakMs,
+
+  async planChecks(deps, path, cred, add) {
+    const inspection = await inspectCredential(deps, path, cred);
+    add(
+      "salesforce",
+      true,
+      `app ${inspection.target.appId}, consumer ${inspection.target.consumerId} on ${inspection.target.connection}`,
+    );
+    const problems = inspectionProblems(inspection, path);
+    if (problems.length === 0)
+      add("preflight", true, "not self-rotation; KV matches Salesforce; nothing staged");
+    for (const p of problems) add("preflight", false, `${p.code}: ${p.message}`);
+  },
+};

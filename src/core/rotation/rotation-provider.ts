@@ -1,0 +1,46 @@
+// What a provider supplies to the shared engine. The engine owns the lease, the journal (cas + fence), the drive
+// loop, failure handling (counted attempts, rollback before the point of no return, parking), audit, chat and
+// outcomes; a provider owns what is specific to its credentials: which policies it accepts, its state machine
+// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
+// src/core/providers/<name>/ and are looked up by the journal's (or the metadata's) `provider`.
+import type { CredentialPolicy } from "../inventory/credential-policy.ts";
+import type { Provider } from "../inventory/policy-fields.ts";
+import type { RotationEngineDeps } from "./engine-deps.ts";
+import type { JournalRecord } from "./journal-record.ts";
+import type { StartOptions } from "./rotation-engine.ts";
+import type { PlanCheck } from "./rotation-plan.ts";
+import type { StoredCredential } from "./rotation-ports.ts";
+import type { JournalChanges } from "./rotation-run.ts";
+import type { RotationMode, RotationStep, StepMachine } from "./rotation-state.ts";
+import type { StepFunction } from "./steps/step-result.ts";
+
+export type WaitKind = "soak" | "retire" | "confirm";
+
+export interface RotationProvider {
+  readonly name: Provider;
+  readonly machine: StepMachine;
+  /** Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider; the parser checked the rest. */
+  checkPolicy(policy: CredentialPolicy, path: string): void;
+  /** The provider's fields of a new `claimed` journal, from the credential as read at claim time. */
+  claimFields(cred: StoredCredential): JournalChanges;
+  /** The function that moves a journal on from `step`; undefined for `failed`. */
+  stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined;
+  /** A wait that the journal alone shows (resume's peek, without the lease). */
+  waitingFor(r: JournalRecord, deps: RotationEngineDeps): { waiting: WaitKind; until: Date } | undefined;
+  /** start() found an unfinished journal of this provider: what the new request changes in it. */
+  onRepeatStart(r: JournalRecord, opts: StartOptions, now: Date): JournalChanges;
+  /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
+  readonly flagEndsOverlap: boolean;
+  /** Why `rollback` is refused for a journal at `at`. */
+  rollbackRefusal(mode: RotationMode, at: RotationStep | undefined): string;
+  /** The last sentence of a failure notice: what was changed and what to do. */
+  failureAdvice(mode: RotationMode, step: RotationStep, abandoned: boolean): string;
+  /** Dry run: the soak a standard rotation would wait, and the provider's own read-only checks. */
+  planSoakMs(policy: CredentialPolicy, deps: RotationEngineDeps): number;
+  planChecks(
+    deps: RotationEngineDeps,
+    path: string,
+    cred: StoredCredential,
+    add: (name: PlanCheck["name"], ok: boolean, detail: string) => void,
+  ): Promise<void>;
+}
