@@ -2,20 +2,20 @@
 // 1. resume every unfinished journal (a crash, a soak that has run out, a takeover from a dead replica);
 // 2. scan the inventory (metadata only), after the resumes so the decisions see the state they left;
 // 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due.
-// Resumes and starts each run with at most rotation.concurrency in flight. Only salesforce-eca is rotated in
-// this release; other providers are listed with a reason. The engine never throws for a credential (it returns
+// Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
+// its registry (salesforce-eca, generated); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
 import type { Clock } from "../core/clock.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import { collectInventory, type ScanProgress } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
+import { isRotatedByEngine } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
-import { ENGINE_PROVIDER } from "../core/rotation/steps/inspect-step.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
 
 export interface CycleRow {
@@ -65,10 +65,13 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
   const selection = selectStarts(inventory.items, now, {
     // A resume that did something settles this credential for the cycle. A skipped one (parked after a
-    // failure, or another owner's lease) leaves room for an operator's flag to act on it now.
+    // failure, or another owner's lease), or an overlap waiting for an operator's confirmation, leaves room
+    // for an operator's flag to act on it now.
     settled: (path) => {
       const resumed = rows.get(path);
-      return resumed === undefined ? undefined : resumed.outcome?.kind !== "skipped";
+      if (resumed === undefined) return undefined;
+      const o = resumed.outcome;
+      return o?.kind !== "skipped" && !(o?.kind === "waiting" && o.waiting === "confirm");
     },
     budgetLevel: deps.budgetLevel,
   });
@@ -132,7 +135,7 @@ export function selectStarts(
       if (settled === undefined) leftAlone.push(none(item.path, decision.reason));
       continue;
     }
-    if (item.provider !== ENGINE_PROVIDER) {
+    if (!isRotatedByEngine(item.provider)) {
       leftAlone.push(none(item.path, `provider ${item.provider ?? "?"} is not rotated in this release`));
       continue;
     }

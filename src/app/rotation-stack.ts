@@ -126,6 +126,8 @@ export async function buildRotationStack(
     ids: opts.ids ?? randomUUID,
     owner,
     fingerprint: makeFingerprint(key),
+    // provider=generated draws its secrets here (never logged; the journal holds them until published).
+    randomBytes: (size) => randomBytes(size),
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,

@@ -10,8 +10,8 @@ import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { isRotatedByEngine, rotationProvider } from "../core/providers/provider-registry.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
-import { ENGINE_PROVIDER } from "../core/rotation/steps/inspect-step.ts";
 import type {
   DaemonView,
   InventorySnapshot,
@@ -76,21 +76,28 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
         return { status: "not_rotatable", message: "unmanaged: no provider in custom_metadata" };
       if (item.state === "invalid")
         return { status: "not_rotatable", message: `invalid metadata: ${item.reason ?? "?"}` };
-      if (item.provider !== ENGINE_PROVIDER) {
+      if (!isRotatedByEngine(item.provider)) {
         return {
           status: "not_rotatable",
           message: `provider ${item.provider ?? "?"} is not rotated in this release`,
         };
       }
       const journal = await d.state.readJournal(path);
-      if (journal !== undefined) {
+      // A generated secret's dual-accept overlap: the request is the operator's word that the sender uses
+      // the new secret, and the engine ends the overlap (the provider's onRepeatStart).
+      const confirms =
+        journal !== undefined &&
+        journal.value.mode === "standard" &&
+        journal.value.step === "published" &&
+        rotationProvider(journal.value.provider)?.flagEndsOverlap === true;
+      if (journal !== undefined && !confirms) {
         return {
           status: "conflict",
           rotationId: journal.value.rotationId,
           message: `a rotation is already under way (step ${journal.value.step})`,
         };
       }
-      const rotationId = d.ids();
+      const rotationId = confirms && journal !== undefined ? journal.value.rotationId : d.ids();
       const accepted = d.loop.requestStart(path, rotationId, {
         mode: req.mode === "emergency" ? "emergency" : "standard",
         trigger: "http",
@@ -122,7 +129,13 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
           rotationId: r.rotationId,
           path: r.path,
           mode: r.mode,
-          status: r.step === "failed" ? "failed" : r.promoteAfter !== undefined ? "waiting" : "running",
+          // A standard journal at published waits: for the soak, or (generated) for an operator's confirmation.
+          status:
+            r.step === "failed"
+              ? "failed"
+              : r.promoteAfter !== undefined || (r.mode === "standard" && r.step === "published")
+                ? "waiting"
+                : "running",
           step: r.step,
           trigger: r.trigger,
           actor: r.actor,
