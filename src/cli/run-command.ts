@@ -1,7 +1,9 @@
 // `run --once`: one full cycle (resume unfinished rotations, scan, act on flags, rotate what is due), a table of
 // what happened, then exit. `serve` runs the same decisions continuously (src/daemon/rotation-loop.ts).
+import { followUpScan } from "../app/manual-tracker.ts";
 import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { systemClock } from "../core/clock.ts";
+import { buildCliChat } from "./cli-chat.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
@@ -19,7 +21,9 @@ One full cycle, then exit:
   1. resume every unfinished rotation (after a crash, a soak that has run out, or --no-wait);
   2. scan the prefixes (metadata only);
   3. act on rotate=now / rotate=emergency flags, and rotate what the schedule says is due (inside
-     rotate_window, unless auto_rotate=false).
+     rotate_window, unless auto_rotate=false);
+  4. record manual rotations (provider=manual: a new KV version written since the last one recorded) and send
+     due-soon and overdue reminders to the chat targets (deduplicated with serve's, in Vault).
 At most rotation.concurrency rotations run at once. Only provider salesforce-eca is rotated. Prints one row
 per credential (PATH, ACTION, RESULT) and a summary line.
 Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a usage or config error.`,
@@ -49,11 +53,32 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
         onProgress: progress.onProgress,
       });
       progress.done();
+      // As serve does after each scan: record manual rotations, send due-soon and overdue reminders (deduplicated
+      // in Vault with serve's, so cron and daemon never repeat each other).
+      const chat =
+        cfg.notifications.targets.length > 0 ? await buildCliChat(cfg, session.vault, ctx.io) : undefined;
+      const recorded: string[] = [];
+      try {
+        await followUpScan(result.items, result.scannedAt, {
+          store: session.stack.store,
+          chat,
+          overdueRepeatMs: cfg.notifications.overdueRepeatMs,
+          onStamped: (a) => {
+            if (a.kind === "record")
+              recorded.push(`recorded: ${a.path}: manual rotation (KV version ${a.version})`);
+          },
+          onFailure: (path, code) =>
+            ctx.io.stderr.write(`warning: ${path}: manual tracking failed (${code})\n`),
+        });
+      } finally {
+        await chat?.close();
+      }
       const count = (k: string) => result.rows.filter((r) => r.outcome?.kind === k).length;
       const leftAlone = result.rows.filter((r) => r.outcome === undefined).length;
       const lines = [
         `run --once at ${result.scannedAt.toISOString()}: ${result.rows.length} credential(s)`,
         ...(result.rows.length === 0 ? [] : describeCycle(result.rows, new Date())),
+        ...recorded,
         `summary: ${count("completed")} completed, ${count("waiting")} waiting, ${count("failed")} failed, ` +
           `${count("rolled_back")} rolled back, ${count("skipped")} skipped, ${leftAlone} left alone; ` +
           `${result.unmanaged} unmanaged not listed`,

@@ -2,6 +2,7 @@
 // HTTP face, wired once; stop() takes them down in the reverse order within server.shutdown_timeout.
 import { randomUUID } from "node:crypto";
 import { connectVault, type VaultStack } from "../app/container.ts";
+import { followUpScan } from "../app/manual-tracker.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
@@ -142,7 +143,19 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
           if (usage !== undefined) metrics.recordApiUsage(conn.name, usage.used, usage.max);
         }
         log.debug({ credentials: items.length, ms: Math.round(durationMs) }, "scan finished");
-        await sendDeadlineWarnings(items, scannedAt);
+        // Manual credentials whose new value was written get recorded; then due-soon and overdue reminders.
+        await followUpScan(items, scannedAt, {
+          store: stack.store,
+          chat: sinks.chat,
+          overdueRepeatMs: cfg.notifications.overdueRepeatMs,
+          onStamped: (a) =>
+            log.info(
+              { path: a.path, kvVersion: a.version, action: a.kind },
+              a.kind === "record" ? "recorded a manual rotation" : "manual credential adopted",
+            ),
+          onFailure: (path, code) =>
+            log.warn({ path, code }, "manual tracking: stamp or chat failed; next scan retries"),
+        });
       },
       onHeld: (rows) => {
         for (const r of rows)
@@ -172,18 +185,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       onTaskError: (err, path) =>
         log.error({ path, code: classifyError(err) }, "rotation task threw (a bug)"),
     });
-
-    async function sendDeadlineWarnings(items: readonly InventoryItem[], at: Date): Promise<void> {
-      for (const item of items) {
-        if ((item.state !== "due_soon" && item.state !== "overdue") || item.deadline === undefined) continue;
-        await sinks.chat.send({
-          kind: item.state === "overdue" ? "credential.overdue" : "credential.due_soon",
-          credential: chatCredential(item),
-          deadline: item.deadline,
-          at,
-        });
-      }
-    }
 
     const schedule = cfg.report.schedule;
     const weekly =
