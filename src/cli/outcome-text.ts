@@ -119,6 +119,9 @@ function resultText(r: CycleRow, now: Date): string {
   if (o === undefined) return r.reason;
   switch (o.kind) {
     case "completed":
+      if (o.provider === "generated") {
+        return `completed: new generated secret, KV version ${o.kvVersion ?? "?"}, ${preciseDuration(o.durationMs)}`;
+      }
       return (
         `completed: KV version ${o.kvVersion ?? "?"}, key ${o.keyFingerprint ?? "?"}, ` +
         `${preciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${preciseDuration(o.outageMs)}`}`

@@ -167,7 +167,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       onOutcome: (outcome, task) => {
         // A skip did nothing (a parked failure resumed every tick, a flag already handled): not a rotation.
-        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, "salesforce-eca");
+        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, outcome.provider ?? "salesforce-eca");
         const rlog = log.child({ rotationId: outcome.rotationId, path: outcome.path });
         const fields = {
           task: task.kind,
