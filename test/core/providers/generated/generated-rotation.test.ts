@@ -149,6 +149,25 @@ describe("provider=generated, standard mode", () => {
     expect(w.state.journal(GPATH)).toBeUndefined();
   });
 
+  it("refuses a rollback once the overlap has ended, and the rotation still finishes", async () => {
+    const w = makeGeneratedWorld({ metadata: { soak: "0s" } });
+    const i: Interceptor = new Interceptor({
+      before: (_name, index) => {
+        if (i.crashAfter === undefined && w.state.journal(GPATH)?.step === "retired") i.crashAfter = index;
+      },
+    });
+    await makeGeneratedEngine(w, { interceptor: i, owner: "dead" })
+      .start(GPATH, FLAG)
+      .catch(() => undefined);
+    expect(w.state.journal(GPATH)?.step).toBe("retired");
+    w.clock.advance(20 * MINUTE);
+    const refused = await makeGeneratedEngine(w).rollback(GPATH, { actor: "cli" });
+    expect(refused).toMatchObject({ kind: "failed", code: "ROTATION_ROLLBACK_REFUSED", step: "retired" });
+    expect(refused.kind === "failed" && refused.message).toContain("previous_secret is already cleared");
+    expect(await makeGeneratedEngine(w).resume(GPATH)).toMatchObject({ kind: "completed" });
+    expectGeneratedCleanly(w);
+  });
+
   it("generates a first secret for an entry that has none yet", async () => {
     const w = makeGeneratedWorld({
       data: { endpoint: "https://hooks.example.com" },
