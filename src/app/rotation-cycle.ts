@@ -5,11 +5,13 @@
 // Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
 // its registry (salesforce-eca, generated); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
+
 import type { Clock } from "../core/clock.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import { collectInventory, type ScanProgress } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
+import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
@@ -136,7 +138,7 @@ export function selectStarts(
       continue;
     }
     if (!isRotatedByEngine(item.provider)) {
-      leftAlone.push(none(item.path, `provider ${item.provider ?? "?"} is not rotated in this release`));
+      leftAlone.push(none(item.path, notRotatedMessage(item.provider)));
       continue;
     }
     starts.push({ item, decision });

@@ -10,6 +10,7 @@ import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, rotationProvider } from "../core/providers/provider-registry.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import type {
@@ -79,7 +80,7 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
       if (!isRotatedByEngine(item.provider)) {
         return {
           status: "not_rotatable",
-          message: `provider ${item.provider ?? "?"} is not rotated in this release`,
+          message: notRotatedMessage(item.provider),
         };
       }
       const journal = await d.state.readJournal(path);

@@ -273,7 +273,8 @@ describe("DaemonView.requestRotation", () => {
     expect(invalid.status === "not_rotatable" && invalid.message).toMatch(/^invalid metadata: .*eca_app_id/);
     expect(await s.view.requestRotation(`${PREFIX}/manual`, REQUEST)).toEqual({
       status: "not_rotatable",
-      message: "provider manual is not rotated in this release",
+      message:
+        "provider manual has no rotation API: rotate it at the provider, then write the new value to KV; the rotator records it",
     });
     expect(s.engine.calls).toEqual([]);
   });

@@ -1,7 +1,9 @@
 // The providers the engine rotates, by the `provider` metadata key (and the journal's `provider` field).
 // sfmc and manual are tracked (deadlines, report, chat) but not rotated by the engine: they are not here.
+
 import { RotatorError } from "../errors.ts";
 import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { StoredCredential } from "../rotation/rotation-ports.ts";
 import type { RotationProvider } from "../rotation/rotation-provider.ts";
 import { generatedProvider } from "./generated/generated-provider.ts";
@@ -51,13 +53,9 @@ export function rotatableCredential(
   }
   const provider = rotationProvider(parsed.policy.provider);
   if (provider === undefined) {
-    throw new RotatorError(
-      "POLICY_INVALID",
-      `provider ${parsed.policy.provider} is not rotated by this engine`,
-      {
-        context: { path },
-      },
-    );
+    throw new RotatorError("POLICY_INVALID", notRotatedMessage(parsed.policy.provider), {
+      context: { path },
+    });
   }
   provider.checkPolicy(parsed.policy, path);
   return { policy: parsed.policy, provider };

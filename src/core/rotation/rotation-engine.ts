@@ -11,8 +11,10 @@
 // for the soak, or after a counted failure) it expires the lease in place, so any replica can carry on and
 // gets a higher fence; the journal is deleted only when the rotation is closed or rolled back.
 // Failure handling lives in rotation-drive.ts.
+
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
 import type { RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
@@ -123,7 +125,7 @@ async function prepareStart(
   if (policy.kind === "invalid") return skip(`invalid metadata: ${policy.reason}`, "POLICY_INVALID");
   const provider = rotationProvider(policy.policy.provider);
   if (provider === undefined) {
-    return skip(`provider ${policy.policy.provider} is not rotated by this engine`, "POLICY_INVALID");
+    return skip(notRotatedMessage(policy.policy.provider), "POLICY_INVALID");
   }
   try {
     provider.checkPolicy(policy.policy, path);
