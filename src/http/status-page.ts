@@ -127,6 +127,7 @@ function credentialsTable(items: readonly InventoryItem[], now: Date): string {
     const cells = [
       td("Path", pathHtml(item.path), "path"),
       td("State", `<span class="state tone-${tone}">${groupLabel(group)}</span>${reason}`),
+      td("Provider", esc(cell(item.provider))),
       td("Deadline", deadlineHtml(item.deadline, now)),
       td("Last rotation", pastHtml(item.lastRotated, now)),
       td("Verified", pastHtml(item.verifiedAt, now)),
@@ -137,7 +138,7 @@ function credentialsTable(items: readonly InventoryItem[], now: Date): string {
   });
   return [
     '<table id="credentials">',
-    "<thead><tr><th>Path</th><th>State</th><th>Deadline</th><th>Last rotation</th><th>Verified</th><th>Consumers</th><th>Contact</th></tr></thead>",
+    "<thead><tr><th>Path</th><th>State</th><th>Provider</th><th>Deadline</th><th>Last rotation</th><th>Verified</th><th>Consumers</th><th>Contact</th></tr></thead>",
     `<tbody>${rows.join("\n")}</tbody>`,
     "</table>",
   ].join("\n");

@@ -113,6 +113,23 @@ describe("renderStatusPage", () => {
     expect(html.indexOf("p/<wbr>failed-early</td>")).toBeLessThan(html.indexOf("p/<wbr>failed</td>"));
   });
 
+  it("shows each credential's provider, and nothing for an unmanaged one", () => {
+    const html = page({
+      snapshot: {
+        scannedAt: NOW,
+        items: [
+          inventoryItem("api-credentials/hooks/billing", "ok", { provider: "generated" }),
+          inventoryItem("api-credentials/erp/password", "due_soon", { provider: "manual" }),
+          inventoryItem("notes/free-text", "unmanaged"),
+        ],
+      },
+    });
+    expect(html).toContain("<th>Provider</th>");
+    expect(html).toContain('data-label="Provider">generated</td>');
+    expect(html).toContain('data-label="Provider">manual</td>');
+    expect(html).toContain('data-label="Provider"></td>');
+  });
+
   it("escapes markup in paths, contacts, consumers, reasons and rotation fields", () => {
     const evil = '<script>alert("x")</script>';
     const html = page({
