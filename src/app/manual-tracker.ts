@@ -3,13 +3,14 @@
 // due_soon, overdue, and an overdue reminder every notifications.overdue_repeat. Reads scan metadata only, never
 // a secret. Safe with several replicas: the stamps are idempotent merge patches of the same values, and chat goes
 // through the notifier's shared dedup store (one message per credential and KV version, or per reminder period).
+
 import { classifyError, type ErrorCode } from "../core/errors.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { type ManualAction, manualActions } from "../core/manual/manual-actions.ts";
 import type { ChatEvent, RotationChatEvent } from "../core/notify/chat-event.ts";
 import { formatUtc, listText } from "../core/notify/chat-text.ts";
 import { chatCredentialOf, deadlineReminders } from "../core/notify/deadline-reminders.ts";
-import type { CredentialStore } from "../core/rotation/rotation-ports.ts";
+import type { AuditSink, CredentialStore } from "../core/rotation/rotation-ports.ts";
 
 type FailureCode = ErrorCode | "UNCLASSIFIED";
 
@@ -22,6 +23,8 @@ export interface ScanFollowUpDeps {
   readonly overdueRepeatMs: number | undefined;
   /** A manual rotation was recorded, or a manual credential adopted (for the log). */
   readonly onStamped?: ((action: ManualAction) => void) | undefined;
+  /** Where rotation.recorded goes (the same audit sinks as engine rotations); undefined: none. */
+  readonly audit?: AuditSink | undefined;
   /** A stamp could not be written; the next scan tries again. */
   readonly onFailure?: ((path: string, code: FailureCode) => void) | undefined;
 }
@@ -76,6 +79,7 @@ export async function applyManualActions(
       continue;
     }
     recorded.push(action);
+    await auditQuietly(deps, action, at);
     await sendQuietly(deps, recordedEvent(action, at));
   }
   return { recorded, adopted, failed };
@@ -105,6 +109,26 @@ function recordedEvent(action: ManualAction, at: Date): RotationChatEvent {
       "the provider if it is still valid.",
     at,
   };
+}
+
+async function auditQuietly(deps: ScanFollowUpDeps, action: ManualAction, at: Date): Promise<void> {
+  if (deps.audit === undefined) return;
+  try {
+    await deps.audit.emit({
+      type: "rotation.recorded",
+      time: at.toISOString(),
+      rotationId: manualRotationId(action),
+      path: action.path,
+      provider: "manual",
+      mode: "standard",
+      trigger: "manual",
+      actor: "kv-write",
+      step: "closed",
+      kvVersion: action.version,
+    });
+  } catch (err) {
+    deps.onFailure?.(action.path, classifyError(err));
+  }
 }
 
 async function sendQuietly(deps: ScanFollowUpDeps, event: ChatEvent): Promise<void> {

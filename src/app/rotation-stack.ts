@@ -35,6 +35,8 @@ export interface RotationStack {
   readonly issuer: CredentialIssuer;
   readonly store: CredentialStore;
   readonly state: RotationStateStore;
+  /** The audit sink the engine writes to (for events outside the engine, e.g. recorded manual rotations). */
+  readonly audit: AuditSink;
   /** This process's lease owner name (host:pid:random). */
   readonly owner: string;
   /** The latest Sforce-Limit-Info usage per configured connection (undefined before its first answer). */
@@ -148,6 +150,7 @@ export async function buildRotationStack(
     issuer: ports.issuer,
     store: ports.store,
     state: ports.state,
+    audit: ports.audit,
     owner,
     apiUsage: (connection) => byName.get(connection)?.apiUsage,
     async close() {

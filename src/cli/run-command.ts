@@ -62,6 +62,7 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
         await followUpScan(result.items, result.scannedAt, {
           store: session.stack.store,
           chat,
+          audit: session.stack.audit,
           overdueRepeatMs: cfg.notifications.overdueRepeatMs,
           onStamped: (a) => {
             if (a.kind === "record")

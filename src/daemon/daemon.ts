@@ -147,6 +147,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
         await followUpScan(items, scannedAt, {
           store: stack.store,
           chat: sinks.chat,
+          audit: sinks.audit,
           overdueRepeatMs: cfg.notifications.overdueRepeatMs,
           onStamped: (a) =>
             log.info(

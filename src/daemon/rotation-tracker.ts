@@ -25,6 +25,9 @@ export class RotationTracker {
   /** Called for every audit event, before the sinks. */
   onEvent(event: AuditEvent): void {
     const existing = this.#byId.get(event.rotationId);
+    // A recorded manual rotation is over when it is announced: nothing to track.
+    if (event.trigger === "manual") return;
+    const trigger = event.trigger;
     const view =
       existing ??
       this.#put({
@@ -32,7 +35,7 @@ export class RotationTracker {
         path: event.path,
         mode: event.mode,
         status: "running",
-        trigger: event.trigger,
+        trigger,
         actor: event.actor,
         requestedAt: new Date(event.time),
       });

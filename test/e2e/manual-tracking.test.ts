@@ -47,8 +47,19 @@ describe("provider=manual", () => {
       Date.parse(String(adopted?.meta["rotation_verified_at"])),
     );
 
+    // The same audit trail as engine rotations: one rotation.recorded event, in the hash-chained file.
+    const events = w.auditEvents().filter((e) => e.path === path);
+    expect(events.map((e) => e.type)).toEqual(["rotation.recorded"]);
+    expect(events[0]).toMatchObject({
+      provider: "manual",
+      trigger: "manual",
+      actor: "kv-write",
+      kvVersion: 2,
+    });
+
     const third = await w.cli(["run", "--once"]);
     expect(third.stdout).not.toContain("recorded:");
+    expect(w.auditEvents().filter((e) => e.path === path)).toHaveLength(1);
     w.expectNoLeak([SECRET_V2, "test-secret-canary-manual-v1"]);
   }, 60_000);
 

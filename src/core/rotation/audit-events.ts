@@ -13,6 +13,8 @@ export const AUDIT_EVENT_TYPES = [
   "rotation.completed",
   "rotation.failed",
   "rotation.rolled_back",
+  // provider=manual: an operator wrote a new value and the rotator recorded it (no engine run, no journal).
+  "rotation.recorded",
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -25,7 +27,8 @@ export interface AuditEvent {
   readonly path: string;
   readonly provider: string;
   readonly mode: RotationMode;
-  readonly trigger: RotationTrigger;
+  /** "manual": a rotation an operator made by hand and the rotator recorded (rotation.recorded). */
+  readonly trigger: RotationTrigger | "manual";
   /** Who asked: "scheduler", "operator-flag", "cli", "http:<token name>"; never a token. */
   readonly actor: string;
   readonly step: RotationStep;
