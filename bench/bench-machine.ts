@@ -84,3 +84,60 @@ export function loadAverage(): string {
     .map((n) => n.toFixed(2))
     .join(", ");
 }
+
+export interface PhaseLoad {
+  readonly phase: string;
+  readonly seconds: number;
+  /** Distinct other processes (vitest, serve, demo) seen at any sample during the phase. */
+  readonly others: readonly string[];
+  readonly maxLoad1: number;
+}
+
+/** Samples other runs and the 1-minute load average every few seconds, per benchmark phase. */
+export class LoadMonitor {
+  readonly #phases: Array<{ phase: string; t0: number; t1: number; others: Set<string>; maxLoad1: number }> =
+    [];
+  readonly #timer: NodeJS.Timeout;
+  readonly #ownPids: () => ReadonlySet<string>;
+
+  /** `ownPids`: this bench's child processes (its serve processes match the pattern too). */
+  constructor(ownPids: () => ReadonlySet<string>, everyMs = 5_000) {
+    this.#ownPids = ownPids;
+    this.#timer = setInterval(() => this.#sample(), everyMs);
+    this.#timer.unref();
+  }
+
+  phase(name: string): void {
+    const now = performance.now();
+    const last = this.#phases[this.#phases.length - 1];
+    if (last !== undefined) last.t1 = now;
+    this.#phases.push({ phase: name, t0: now, t1: now, others: new Set(), maxLoad1: 0 });
+    this.#sample();
+  }
+
+  stop(): PhaseLoad[] {
+    clearInterval(this.#timer);
+    this.#sample();
+    const last = this.#phases[this.#phases.length - 1];
+    if (last !== undefined) last.t1 = performance.now();
+    return this.#phases.map((p) => ({
+      phase: p.phase,
+      seconds: (p.t1 - p.t0) / 1000,
+      others: [...p.others],
+      maxLoad1: p.maxLoad1,
+    }));
+  }
+
+  #sample(): void {
+    const current = this.#phases[this.#phases.length - 1];
+    if (current === undefined) return;
+    const own = this.#ownPids();
+    for (const line of otherLoad()) {
+      const pid = line.split(" ")[0] ?? "";
+      if (own.has(pid)) continue;
+      // The command without its pid: one test run shows as one entry however often it is sampled.
+      current.others.add(line.slice(pid.length + 1, pid.length + 90));
+    }
+    current.maxLoad1 = Math.max(current.maxLoad1, os.loadavg()[0] ?? 0);
+  }
+}

@@ -1,7 +1,7 @@
 // Turns the measurements into BENCHMARKS.md: machine and conditions, the targets with met / not met, then one
 // table per benchmark. Every number printed here comes from the results object; nothing is typed in by hand.
 import type { BenchPlan } from "./bench-args.ts";
-import type { MachineInfo } from "./bench-machine.ts";
+import type { MachineInfo, PhaseLoad } from "./bench-machine.ts";
 import { fmt } from "./bench-stats.ts";
 import type { LatencyResult } from "./latency-bench.ts";
 import type { MemoryResult } from "./memory-bench.ts";
@@ -19,6 +19,7 @@ export interface BenchResults {
     readonly otherAtEnd: readonly string[];
     readonly loadAtStart: string;
     readonly loadAtEnd: string;
+    readonly phases: readonly PhaseLoad[];
   };
   readonly scans: readonly ScanRow[];
   readonly shell: ShellLoopResult;
@@ -150,6 +151,21 @@ export function renderMarkdown(r: BenchResults): string {
       ? "none"
       : `\`${r.conditions.otherAtEnd.map((l) => l.replace(/\|/g, "/")).join("`; `")}\``,
   ]);
+  lines.push("");
+  lines.push(
+    `What else ran during each phase (sampled every 5 s; a phase with other runs or a 1-minute load above ` +
+      `${m.cores} shared the CPUs and its numbers are slower than a quiet machine's):`,
+    "",
+  );
+  head(["phase", "duration", "max 1-min load", "other runs seen"]);
+  for (const p of r.conditions.phases) {
+    row([
+      p.phase,
+      `${fmt(p.seconds)} s`,
+      fmt(p.maxLoad1, 2),
+      p.others.length === 0 ? "none" : `\`${p.others.map((o) => o.replace(/\|/g, "/")).join("`; `")}\``,
+    ]);
+  }
   lines.push("");
 
   lines.push("## Targets", "");

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parsePlan, USAGE } from "./bench-args.ts";
-import { loadAverage, machineInfo, otherLoad, waitForQuiet } from "./bench-machine.ts";
+import { LoadMonitor, loadAverage, machineInfo, otherLoad, waitForQuiet } from "./bench-machine.ts";
 import { type BenchResults, evaluateTargets, renderMarkdown } from "./bench-report.ts";
 import { startBenchSim } from "./bench-sim.ts";
 import { fmt } from "./bench-stats.ts";
@@ -16,6 +16,7 @@ import { benchMemory, type MemoryResult } from "./memory-bench.ts";
 import { RequestMeter } from "./request-meter.ts";
 import { benchRotations, type RotationRow } from "./rotation-bench.ts";
 import { benchScan, benchShellLoop, type ScanRow } from "./scan-bench.ts";
+import { ownServePids } from "./serve-process.ts";
 
 const SCAN_PREFIX = "bench/scan";
 
@@ -33,6 +34,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const t0 = performance.now();
   const dir = mkdtempSync(path.join(tmpdir(), "eca-bench-"));
   const meter = new RequestMeter();
+  const monitor = new LoadMonitor(() => ownServePids);
   const vault = await startBenchVault();
   const sim = await startBenchSim().catch(async (err: unknown) => {
     await vault.close();
@@ -46,6 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
     let latency: LatencyResult | undefined;
     let seeded = 0;
     for (const n of plan.sizes) {
+      monitor.phase(`scan ${fmt(n)}`);
       const ts = performance.now();
       await seed(vault, managedEntries(SCAN_PREFIX, seeded, n));
       seeded = n;
@@ -60,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
           `ours detailed ${fmt(scan.oursDetailed.ms)} ms, bare detailed ${fmt(scan.bareDetailed.ms)} ms`,
       );
       if (n === plan.memoryEntries) {
+        monitor.phase("memory");
         memory = await benchMemory({
           vault,
           dir,
@@ -73,6 +77,7 @@ async function main(argv: readonly string[]): Promise<number> {
         say(
           `memory: ${fmt(memory.cycles)} cycles in ${fmt(memory.seconds)} s, RSS ${fmt(last?.rssMb ?? 0, 1)} MB`,
         );
+        monitor.phase("flag latency");
         latency = await benchFlagLatency({
           vault,
           sim,
@@ -85,6 +90,7 @@ async function main(argv: readonly string[]): Promise<number> {
         say(`flag latency: started after ${fmt(latency.startMedianMs)} ms median`);
       }
     }
+    monitor.phase("shell loop");
     const firstFolder = `${SCAN_PREFIX}/team-000`;
     const shell = await benchShellLoop(
       vault,
@@ -94,6 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
     say(`shell loop: ${shell.sample} keys in ${fmt(shell.ms)} ms`);
     const rotations: RotationRow[] = [];
     for (const c of plan.rotationConcurrency) {
+      monitor.phase(`rotations, concurrency ${c}`);
       const row = await benchRotations({ vault, sim, meter, dir }, plan.rotations, c);
       rotations.push(row);
       say(
@@ -112,6 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
         otherAtEnd: otherLoad(),
         loadAtStart,
         loadAtEnd: loadAverage(),
+        phases: monitor.stop(),
       },
       scans,
       shell,
@@ -125,6 +133,7 @@ async function main(argv: readonly string[]): Promise<number> {
     say(`wrote ${plan.out} (${fmt(results.seconds)} s)`);
     return 0;
   } finally {
+    monitor.stop();
     meter.close();
     await sim.close();
     await vault.close();

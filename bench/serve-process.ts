@@ -15,8 +15,12 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
+/** Pids of the serve processes this bench started (the load monitor must not count them as other runs). */
+export const ownServePids = new Set<string>();
+
 export function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv): ServeProcess {
   const child = spawn(process.execPath, [...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid !== undefined) ownServePids.add(String(child.pid));
   const listeners: Array<(rec: LogRecord, at: number) => void> = [];
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
