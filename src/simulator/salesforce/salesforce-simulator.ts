@@ -12,6 +12,13 @@ import { maintenancePage, notFound, restError } from "./sim-errors.ts";
 import { type FaultSpec, FaultTable } from "./sim-faults.ts";
 import type { SimReply, SimRequest } from "./sim-http.ts";
 import { to18 } from "./sim-ids.ts";
+import {
+  type CreatePackageOptions,
+  McPackages,
+  type McPackageView,
+  type McSecretState,
+} from "./sim-mc-packages.ts";
+import { handleMcToken } from "./sim-mc-token.ts";
 import { handleIdentity, handleIntrospect, handleRevoke, handleUserinfo } from "./sim-oauth-routes.ts";
 import { handleData } from "./sim-rest-routes.ts";
 import { apiUsage, pruneSessions } from "./sim-sessions.ts";
@@ -56,7 +63,20 @@ export interface CreateAppOptions {
   clientCredentialsUser?: boolean;
 }
 
+/** Marketing Cloud installed packages; Setup's stage/activate are test hooks (there is no public API). */
+export interface MarketingCloudSim {
+  createPackage(name: string, opts?: CreatePackageOptions): McPackageView;
+  /** Generate a staged secret as Setup does (shown once); it authenticates 5 minutes later. */
+  stageSecret(clientId: string): string;
+  /** Activate the staged secret; the previously active one stops working at once. */
+  activateStaged(clientId: string): void;
+  /** Secrets that authenticate now (expiry and the 5-minute staging delay applied). */
+  validSecrets(clientId: string): Array<{ secret: string; state: McSecretState }>;
+}
+
 export interface SalesforceSimulator {
+  /** The Marketing Cloud side: `POST /v2/token` on the same base URL. */
+  readonly mc: MarketingCloudSim;
   /** http://127.0.0.1:PORT, also the instance_url of every token. */
   readonly url: string;
   /** The admin integration app eca-rotator logs in with (client_credentials, run-as user with the perms). */
@@ -101,7 +121,15 @@ export async function startSalesforceSimulator(opts: SimulatorOptions = {}): Pro
     return c;
   };
 
+  const mcPackages = new McPackages();
+  const mcNow = () => clock.now().getTime();
   const sim: SalesforceSimulator = {
+    mc: {
+      createPackage: (name, o) => mcPackages.create(name, mcNow(), o),
+      stageSecret: (clientId) => mcPackages.stage(clientId, mcNow()),
+      activateStaged: (clientId) => mcPackages.activate(clientId, mcNow()),
+      validSecrets: (clientId) => mcPackages.validSecrets(clientId, mcNow()),
+    },
     get url() {
       return url;
     },
@@ -155,6 +183,7 @@ export async function startSalesforceSimulator(opts: SimulatorOptions = {}): Pro
     const p = req.path;
     if (p.startsWith("/services/data")) return handleData(ctx, req);
     if (p === "/services/oauth2/token") return req.method === "POST" ? handleToken(ctx, req) : notFound();
+    if (p === "/v2/token") return req.method === "POST" ? handleMcToken(ctx, mcPackages, req) : notFound();
     if (p === "/services/oauth2/userinfo") return handleUserinfo(ctx, req);
     if (p === "/services/oauth2/revoke") return handleRevoke(ctx, req);
     if (p === "/services/oauth2/introspect")
