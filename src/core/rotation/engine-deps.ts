@@ -1,6 +1,7 @@
 // What the rotation engine is built from: the ports, the clock, an id source, this process's lease owner name
 // and the settings from config (rotation.*). The composition root (src/app/container.ts) fills it in.
 import type { Clock } from "../clock.ts";
+import type { SecretValue } from "../secret-value.ts";
 import type {
   AuditSink,
   CredentialIssuer,
@@ -24,6 +25,19 @@ export interface RotationEngineSettings {
   readonly defaultConnection?: string | undefined;
 }
 
+/** A Marketing Cloud v2/token answer for one secret: issued, or refused with the OAuth error code. */
+export type SfmcTokenAnswer = { readonly ok: true } | { readonly ok: false; readonly refusal: string };
+
+/**
+ * Asks a Marketing Cloud tenant's auth host for a token with this secret (provider=sfmc). Throws a RotatorError
+ * (SALESFORCE_UNAVAILABLE, retryable) when there is no answer; never puts the secret in an error.
+ */
+export type SfmcTokenCheck = (
+  authUrl: string,
+  clientId: string,
+  secret: SecretValue,
+) => Promise<SfmcTokenAnswer>;
+
 export interface RotationEngineDeps {
   readonly issuer: CredentialIssuer;
   readonly store: CredentialStore;
@@ -42,6 +56,8 @@ export interface RotationEngineDeps {
    * tests). Without it generated credentials fail at their first step and nothing is changed.
    */
   readonly randomBytes?: ((size: number) => Uint8Array) | undefined;
+  /** provider=sfmc verifies secrets here; without it sfmc credentials fail at their first step, unchanged. */
+  readonly sfmcTokenCheck?: SfmcTokenCheck | undefined;
   readonly settings: RotationEngineSettings;
   /** Told about every audit or notification failure (for metrics and /readyz); never changes an outcome. */
   readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;

@@ -1,0 +1,93 @@
+// Does a Marketing Cloud installed-package secret work? One client_credentials request to the tenant's
+// `POST {auth}/v2/token` (salesforce-api.md 4.1, JSON body). 200 with an access token → ok; an OAuth error
+// answer (401 invalid_client, 400 …) → refused with its code; no answer, a 5xx or a 429 → a retryable
+// SALESFORCE_UNAVAILABLE. The token is thrown away unused: it lives 20 minutes and cannot be revoked.
+import { type Dispatcher, request } from "undici";
+import { RotatorError } from "../../core/errors.ts";
+import type { SfmcTokenAnswer } from "../../core/rotation/engine-deps.ts";
+import type { SecretValue } from "../../core/secret-value.ts";
+import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import { safeOrigin, transportErrorCode } from "../http/transport-errors.ts";
+
+export interface SfmcTokenCheckOptions {
+  /** Injected in tests; by default a timeout agent closed after the call. */
+  readonly dispatcher?: Dispatcher;
+}
+
+export async function verifySfmcSecret(
+  authBaseUrl: string,
+  clientId: string,
+  secret: SecretValue,
+  timeoutMs: number,
+  opts: SfmcTokenCheckOptions = {},
+): Promise<SfmcTokenAnswer> {
+  const url = `${authBaseUrl.replace(/\/+$/, "")}/v2/token`;
+  const where = safeOrigin(url);
+  const dispatcher: Dispatcher = opts.dispatcher ?? buildTimeoutAgent(timeoutMs);
+  const own = opts.dispatcher === undefined ? dispatcher : undefined;
+  try {
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({
+          grant_type: "client_credentials",
+          client_id: clientId,
+          client_secret: secret.reveal(),
+        }),
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      const code = transportErrorCode(err) ?? "UNKNOWN";
+      throw new RotatorError(
+        "SALESFORCE_UNAVAILABLE",
+        `no answer from Marketing Cloud at ${where} (${code})`,
+        {
+          retryable: true,
+          context: { step: "sfmc token", origin: where, transport: code },
+        },
+      );
+    }
+    return classify(status, text, where);
+  } finally {
+    await own?.close();
+  }
+}
+
+function classify(status: number, text: string, where: string): SfmcTokenAnswer {
+  const body = parse(text);
+  if (status === 200 && typeof body?.["access_token"] === "string" && body["access_token"] !== "") {
+    return { ok: true };
+  }
+  if (status >= 500 || status === 429) {
+    throw new RotatorError("SALESFORCE_UNAVAILABLE", `Marketing Cloud at ${where} answered HTTP ${status}`, {
+      retryable: true,
+      context: { step: "sfmc token", origin: where, status },
+    });
+  }
+  const error = body?.["error"];
+  if (status >= 400 && typeof error === "string" && /^[a-z_]{1,64}$/.test(error)) {
+    return { ok: false, refusal: error };
+  }
+  throw new RotatorError(
+    "SALESFORCE_UNEXPECTED_RESPONSE",
+    `Marketing Cloud at ${where} answered HTTP ${status} without a token or an OAuth error`,
+    { context: { step: "sfmc token", origin: where, status } },
+  );
+}
+
+function parse(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
