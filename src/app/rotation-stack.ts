@@ -2,6 +2,7 @@
 // one Salesforce client per configured connection behind the issuer, the audit sink (audit.file, else JSON
 // lines on stderr), a notifier (one human line on stderr; chat comes with the daemon), the fingerprint key,
 // and this process's lease owner name. The CLI's rotate, rollback and run --once use it; the daemon will too.
+
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { JsonlFileAuditSink } from "../adapters/audit/jsonl-file-audit-sink.ts";
@@ -10,6 +11,7 @@ import {
   SalesforceEcaIssuer,
   type SalesforceIssuerConnection,
 } from "../adapters/salesforce/salesforce-eca-issuer.ts";
+import { verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config } from "../config/config-types.ts";
@@ -29,6 +31,9 @@ import { CrashInjector, crashSpecFromEnv } from "./crash-injection.ts";
 import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
 import { connectSalesforce } from "./salesforce-connection.ts";
 import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
+
+/** One Marketing Cloud v2/token request (provider=sfmc). */
+const SFMC_CALL_TIMEOUT_MS = 15_000;
 
 export interface RotationStack {
   readonly engine: RotationEngine;
@@ -130,6 +135,8 @@ export async function buildRotationStack(
     fingerprint: makeFingerprint(key),
     // provider=generated draws its secrets here (never logged; the journal holds them until published).
     randomBytes: (size) => randomBytes(size),
+    // provider=sfmc asks the tenant's v2/token whether a secret works.
+    sfmcTokenCheck: (url, clientId, secret) => verifySfmcSecret(url, clientId, secret, SFMC_CALL_TIMEOUT_MS),
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,

@@ -38,7 +38,7 @@ describe("eca-rotator run --once", () => {
       { api_key: CANARY },
       {
         provider: "sfmc",
-        rotate: "now",
+        expires_at: "2024-01-01T00:00:00Z",
       },
     );
     await admin().seedKv(MOUNT, `${w.prefix}/plain`, { note: "not managed" });
@@ -67,7 +67,7 @@ describe("eca-rotator run --once", () => {
         new RegExp(`^${paused.path}\\s+-\\s+auto_rotate=false: only a flag or the CLI rotates it$`),
       ),
       expect.stringMatching(
-        new RegExp(`^${w.prefix}/sfmc\\s+-\\s+provider sfmc is not rotated in this release$`),
+        new RegExp(`^${w.prefix}/sfmc\\s+-\\s+assisted rotation: an operator stages the new secret`),
       ),
     ]);
     expect(rows[7]).toBe(

@@ -1,5 +1,6 @@
 // The providers the engine rotates, by the `provider` metadata key (and the journal's `provider` field).
-// sfmc and manual are tracked (deadlines, report, chat) but not rotated by the engine: they are not here.
+// manual is tracked (deadlines, report, chat) but not rotated by the engine: it is not here. sfmc is rotated
+// only on an operator's flag (assisted: startsOnSchedule=false).
 
 import { RotatorError } from "../errors.ts";
 import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
@@ -8,9 +9,10 @@ import type { StoredCredential } from "../rotation/rotation-ports.ts";
 import type { RotationProvider } from "../rotation/rotation-provider.ts";
 import { generatedProvider } from "./generated/generated-provider.ts";
 import { salesforceEcaProvider } from "./salesforce-eca/salesforce-eca-provider.ts";
+import { sfmcProvider } from "./sfmc/sfmc-provider.ts";
 
 const PROVIDERS: ReadonlyMap<string, RotationProvider> = new Map(
-  [salesforceEcaProvider, generatedProvider].map((p) => [p.name, p]),
+  [salesforceEcaProvider, generatedProvider, sfmcProvider].map((p) => [p.name, p]),
 );
 
 /** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */

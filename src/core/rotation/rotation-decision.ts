@@ -66,6 +66,11 @@ export function decideRotation(item: InventoryItem, now: Date): RotationDecision
   }
   if (item.rotationState === "failed") return skip("the last rotation failed: set rotate=now to try again");
   if (item.autoRotate === false) return skip("auto_rotate=false: only a flag or the CLI rotates it");
+  if (rotationProvider(item.provider)?.startsOnSchedule === false) {
+    return skip(
+      "assisted rotation: an operator stages the new secret and sets rotate=now; deadlines only remind",
+    );
+  }
   if (item.deadline === undefined) return skip("no deadline could be computed");
 
   const lead = Math.min(item.warningWindowMs ?? SCHEDULE_LEAD_MS, SCHEDULE_LEAD_MS);

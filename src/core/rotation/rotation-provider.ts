@@ -31,6 +31,8 @@ export interface RotationProvider {
   onRepeatStart(r: JournalRecord, opts: StartOptions, now: Date): JournalChanges;
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
+  /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
+  readonly startsOnSchedule?: false;
   /** Why `rollback` is refused for a journal at `at`. */
   rollbackRefusal(mode: RotationMode, at: RotationStep | undefined): string;
   /** The last sentence of a failure notice: what was changed and what to do. */

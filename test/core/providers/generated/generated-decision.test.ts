@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { selectStarts } from "../../../../src/app/rotation-cycle.ts";
 import { classifyEntry, DEFAULT_CLASSIFY_DEFAULTS } from "../../../../src/core/inventory/classify.ts";
+import { MANUAL_ROTATE_MESSAGE } from "../../../../src/core/manual/manual-actions.ts";
 import { decideRotation } from "../../../../src/core/rotation/rotation-decision.ts";
 import { kvEntry } from "../../../fakes/kv-entry-builder.ts";
 
@@ -42,7 +43,7 @@ describe("decisions for provider=generated", () => {
     const sel = selectStarts(
       [
         item("api-credentials/hook", { provider: "generated", rotate: "now" }),
-        item("api-credentials/mc", { provider: "sfmc", rotate: "now" }),
+        item("api-credentials/mc", { provider: "manual", rotate: "now" }),
       ],
       NOW,
     );
@@ -51,7 +52,7 @@ describe("decisions for provider=generated", () => {
       {
         path: "api-credentials/mc",
         action: "none",
-        reason: "provider sfmc is not rotated in this release",
+        reason: MANUAL_ROTATE_MESSAGE,
         outcome: undefined,
       },
     ]);

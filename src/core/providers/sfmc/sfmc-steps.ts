@@ -1,0 +1,246 @@
+// provider=sfmc, assisted rotation (salesforce-api.md 4.3: staging and activation are Setup-only, no API):
+//   claimed → staged      the operator's pending_api_key must get a token at v2/token; then it is journaled.
+//                         A refused secret fails here: the rotation is abandoned and nothing is published.
+//   staged → published    KV: api_key=new, previous_key=old, pending_api_key="" (one cas write); chat asks the
+//                         operator to activate the staged secret in Setup once the soak is over.
+//   published → retired   after the soak (or an operator's rotate=now): the new secret must still work and the
+//                         old one must be refused (activated in Setup); then previous_key="". While the old
+//                         secret still works the step waits (confirm) and looks again later.
+//   retired → closed      metadata stamped (rotation_verified_at, last_rotated, expires_at), journal and lease
+//                         deleted.
+// Every KV write is cas against the version just read and checks before it acts, like provider=generated.
+import { HOUR_MS } from "../../duration.ts";
+import { isRotatorError, RotatorError } from "../../errors.ts";
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { computeDeadline } from "../../inventory/deadline.ts";
+import {
+  API_KEY,
+  PREVIOUS_KEY,
+  ROTATED_AT,
+  ROTATED_BY,
+  secretField,
+} from "../../rotation/credential-fields.ts";
+import { providerTag } from "../../rotation/outcome-builders.ts";
+import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import type { RotationRun } from "../../rotation/rotation-run.ts";
+import type { StepResult } from "../../rotation/steps/step-result.ts";
+import type { SecretValue } from "../../secret-value.ts";
+import {
+  fingerprintOf,
+  journaledSecret,
+  mismatch,
+  PENDING_API_KEY,
+  pendingSecret,
+  SFMC_SECRET_TTL_MS,
+  sameSecret,
+  sfmcAuthUrl,
+} from "./sfmc-fields.ts";
+
+/** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
+export const SFMC_RECHECK_MS = HOUR_MS;
+
+const CAS_RETRIES = 3;
+
+async function tokenCheck(run: RotationRun, cred: StoredCredential, secret: SecretValue) {
+  const check = run.deps.sfmcTokenCheck;
+  if (check === undefined) {
+    throw new RotatorError("CONFIG_INVALID", "no Marketing Cloud token check is configured", {
+      context: { path: run.path },
+    });
+  }
+  const url = sfmcAuthUrl(cred);
+  if (!url.ok) throw new RotatorError("POLICY_INVALID", url.why, { context: { path: run.path } });
+  const clientId = cred.data["client_id"];
+  const id = typeof clientId === "string" ? clientId : clientId?.reveal();
+  if (id === undefined || id === "") {
+    throw new RotatorError("POLICY_INVALID", "no client_id in the secret data (the installed package's)", {
+      context: { path: run.path },
+    });
+  }
+  return check(url.url, id, secret);
+}
+
+/** claimed → staged. */
+export async function verifyPendingStep(run: RotationRun): Promise<StepResult> {
+  const cred = await run.readCredential();
+  const pending = pendingSecret(cred);
+  if (pending === undefined) {
+    throw new RotatorError(
+      "USAGE",
+      `no ${PENDING_API_KEY} in KV: stage a secret in Setup (Installed Packages), paste it into ${PENDING_API_KEY}, then set rotate=now`,
+      { context: { path: run.path } },
+    );
+  }
+  const current = secretField(cred, API_KEY);
+  if (sameSecret(pending, current)) {
+    throw new RotatorError(
+      "USAGE",
+      `${PENDING_API_KEY} is the secret already in api_key; nothing to rotate`,
+      {
+        context: { path: run.path },
+      },
+    );
+  }
+  const answer = await tokenCheck(run, cred, pending);
+  if (!answer.ok) {
+    throw new RotatorError(
+      "ROTATION_VERIFY_FAILED",
+      `Marketing Cloud refused the secret in ${PENDING_API_KEY} (${answer.refusal}); nothing was published. Check that it is the package's staged secret (a staged secret works 5 minutes after it was generated) and paste it again`,
+      { context: { path: run.path, refusal: answer.refusal } },
+    );
+  }
+  await run.advance("staged", {
+    newSecret: pending,
+    kvVersionRead: cred.version,
+    oldSecretFingerprint: fingerprintOf(run, current),
+  });
+  await run.emit("rotation.staged");
+  return undefined;
+}
+
+/** staged → published. */
+export async function publishStep(run: RotationRun): Promise<StepResult> {
+  const secret = journaledSecret(run);
+  let version: number | undefined;
+  for (let i = 0; version === undefined; i++) {
+    const cred = await run.readCredential();
+    const current = secretField(cred, API_KEY);
+    if (sameSecret(current, secret)) {
+      version = cred.version; // ours; the answer was lost
+      break;
+    }
+    if (fingerprintOf(run, current) !== run.record.oldSecretFingerprint) {
+      throw mismatch(run, "KV api_key was changed by someone else during the rotation; not overwriting it");
+    }
+    const fields = {
+      [API_KEY]: secret,
+      [PREVIOUS_KEY]: current ?? "",
+      [PENDING_API_KEY]: "",
+      [ROTATED_AT]: run.now().toISOString(),
+      [ROTATED_BY]: run.record.actor,
+    };
+    await run.guard();
+    try {
+      version = (await run.deps.store.writeFields(run.path, fields, cred.version)).version;
+    } catch (err) {
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+  const now = run.now();
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const soakMs =
+    run.record.mode === "emergency"
+      ? 0
+      : ((parsed.kind === "managed" ? parsed.policy.soakMs : undefined) ?? run.deps.settings.soakMs);
+  const promoteAfter = new Date(now.getTime() + soakMs);
+  await run.advance("published", { kvVersionPublished: version, promoteAfter, publishedAt: now });
+  await run.patchMetadata({ rotation_state: "awaiting_promotion", rotate: null, rotate_reason: null });
+  await run.emit("rotation.published", { kvVersion: version });
+  const when =
+    soakMs === 0 ? "now" : `after ${promoteAfter.toISOString()} (the soak lets every consumer pick it up)`;
+  await run.notify(
+    run.record.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+    `Marketing Cloud secret of ${run.path} published (KV version ${version}): api_key holds the newly staged secret, previous_key the old one. ACTION: activate the staged secret in Setup → Installed Packages ${when}, then set rotate=now; the rotator then proves the old secret is refused and clears previous_key.`,
+  );
+  return undefined;
+}
+
+/** published → retired. */
+export async function proveOldDeadStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  const until = run.record.promoteAfter;
+  if (until !== undefined && now < until) return { kind: "wait", waiting: "soak", until };
+  const secret = journaledSecret(run);
+  const cred = await run.readCredential();
+  if (!sameSecret(secretField(cred, API_KEY), secret)) {
+    throw mismatch(run, "KV api_key is no longer the secret this rotation published; not touching it");
+  }
+  const old = secretField(cred, PREVIOUS_KEY);
+  if (old !== undefined && fingerprintOf(run, old) !== run.record.oldSecretFingerprint) {
+    throw mismatch(run, "KV previous_key no longer holds the old secret; not touching it");
+  }
+  const fresh = await tokenCheck(run, cred, secret);
+  if (!fresh.ok) {
+    throw new RotatorError(
+      "ROTATION_VERIFY_FAILED",
+      `Marketing Cloud refuses the new secret in api_key (${fresh.refusal}): was another secret staged or activated in Setup?`,
+      { context: { path: run.path, refusal: fresh.refusal } },
+    );
+  }
+  if (old !== undefined) {
+    const stale = await tokenCheck(run, cred, old);
+    if (stale.ok) {
+      // Not activated in Setup yet: the old secret still gets tokens. Look again later (or on rotate=now).
+      return { kind: "wait", waiting: "confirm", until: new Date(now.getTime() + SFMC_RECHECK_MS) };
+    }
+    await clearPrevious(run);
+  }
+  await run.advance("retired");
+  await run.emit("rotation.retired", { kvVersion: run.record.kvVersionPublished });
+  return undefined;
+}
+
+async function clearPrevious(run: RotationRun): Promise<void> {
+  for (let i = 0; ; i++) {
+    const cred = await run.readCredential();
+    if (secretField(cred, PREVIOUS_KEY) === undefined) return;
+    await run.guard();
+    try {
+      await run.deps.store.writeFields(run.path, { [PREVIOUS_KEY]: "" }, cred.version);
+      return;
+    } catch (err) {
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+}
+
+/** retired → closed. Every part is idempotent. */
+export async function closeSfmcStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  const stamp = now.toISOString();
+  const r = run.record;
+  // The secret was generated in Setup before the rotation began: its 180 days started no later than that.
+  const expiresAt = new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS);
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  let nextDue: string | null = null;
+  if (parsed.kind === "managed") {
+    const due = computeDeadline(
+      { ...parsed.policy, lastRotated: now, expiresAt },
+      { createdTime: stamp, currentVersionCreatedTime: stamp },
+    );
+    if (due.ok) nextDue = due.deadline.toISOString();
+  }
+  await run.patchMetadata({
+    rotation_verified_at: stamp,
+    last_rotated: stamp,
+    expires_at: expiresAt.toISOString(),
+    next_rotation_due: nextDue,
+    rotation_state: "idle",
+    rotate: null,
+    rotate_reason: null,
+    last_rotation_error: null,
+  });
+  const durationMs = now.getTime() - r.startedAt.getTime();
+  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
+  await run.guard();
+  await run.deps.state.deleteJournal(run.path);
+  await run.guard();
+  await run.deps.state.deleteLease(run.path);
+  return {
+    kind: "done",
+    outcome: {
+      ...providerTag(r.provider),
+      kind: "completed",
+      path: run.path,
+      rotationId: r.rotationId,
+      mode: r.mode,
+      sinkFailures: run.sinkFailures,
+      kvVersion: r.kvVersionPublished,
+      keyFingerprint: undefined,
+      durationMs,
+      outageMs: undefined,
+    },
+  };
+}
