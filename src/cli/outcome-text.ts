@@ -10,6 +10,12 @@ import { renderTextTable } from "../report/text-table.ts";
 export function describeOutcome(o: RotationOutcome, now: Date = new Date()): string {
   switch (o.kind) {
     case "completed": {
+      if (o.provider === "sfmc") {
+        return (
+          `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
+          `the staged Marketing Cloud secret is api_key (KV version ${o.kvVersion ?? "?"}); the old one is refused and previous_key is cleared`
+        );
+      }
       if (o.provider === "generated") {
         return (
           `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
@@ -27,6 +33,13 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
       );
     }
     case "waiting":
+      if (o.provider === "sfmc") {
+        return o.waiting === "confirm"
+          ? `waiting: ${o.path}: the new secret is published; the old one still gets tokens: activate the staged ` +
+              "secret in Setup (Installed Packages), then set rotate=now (or run rotate PATH again)"
+          : `waiting: ${o.path}: the new secret is published (api_key, old one in previous_key); activate it in ` +
+              `Setup after the soak at ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+      }
       if (o.provider === "generated") {
         return o.waiting === "confirm"
           ? `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept); ` +
@@ -119,6 +132,9 @@ function resultText(r: CycleRow, now: Date): string {
   if (o === undefined) return r.reason;
   switch (o.kind) {
     case "completed":
+      if (o.provider === "sfmc") {
+        return `completed: staged Marketing Cloud secret, KV version ${o.kvVersion ?? "?"}, ${preciseDuration(o.durationMs)}`;
+      }
       if (o.provider === "generated") {
         return `completed: new generated secret, KV version ${o.kvVersion ?? "?"}, ${preciseDuration(o.durationMs)}`;
       }
@@ -127,6 +143,9 @@ function resultText(r: CycleRow, now: Date): string {
         `${preciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${preciseDuration(o.outageMs)}`}`
       );
     case "waiting":
+      if (o.waiting === "confirm" && o.provider === "sfmc") {
+        return "waiting: activate the staged secret in Setup, then set rotate=now";
+      }
       if (o.waiting === "confirm") return "waiting for an operator's rotate=now (dual-accept overlap)";
       return `waiting for the ${o.waiting === "soak" ? "soak" : "retirement"} until ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
     case "failed":
