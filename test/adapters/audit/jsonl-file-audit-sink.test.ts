@@ -79,6 +79,19 @@ describe("JsonlFileAuditSink", () => {
     expect(line.kvVersion).toBe(8);
   });
 
+  it("writes concurrent emits in emit order, each durable when its promise resolves (group commit)", async () => {
+    const file = path.join(dir, "group.jsonl");
+    const sink = new JsonlFileAuditSink(file);
+    const ids = Array.from({ length: 60 }, (_, i) => i);
+    await Promise.all(ids.map((i) => sink.emit(event(i))));
+    const written = await lines(file);
+    expect(verifyAuditChain(written)).toEqual({ ok: true, count: 60 });
+    const order = written
+      .filter((l) => l !== "")
+      .map((l) => (JSON.parse(l) as { rotationId: string }).rotationId);
+    expect(order).toEqual(ids.map((i) => event(i).rotationId));
+  });
+
   it("continues the chain of an existing file when reopened", async () => {
     const file = path.join(dir, "audit.jsonl");
     const first = new JsonlFileAuditSink(file);
