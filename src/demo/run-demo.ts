@@ -208,9 +208,10 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       say("Stopping everything (--exit-when-done).");
       return 0;
     }
-    say(
-      `Try: VAULT_ADDR=${vault.addr} VAULT_TOKEN=${vault.token} vault kv metadata patch -custom-metadata=rotate=now ${DEMO_MOUNT}/${samples.find((s) => s.expectedState === "ok")?.path ?? ""}`,
-    );
+    // The dev server's root token is the demo's own throw-away value; a token for your Vault is never printed.
+    const auth = vault.kind === "dev" ? `VAULT_ADDR=${vault.addr} VAULT_TOKEN=${vault.token} ` : "";
+    const okPath = samples.find((s) => s.expectedState === "ok")?.path ?? "";
+    say(`Try: ${auth}vault kv metadata patch -custom-metadata=rotate=now ${DEMO_MOUNT}/${okPath}`);
     say("Press Ctrl-C to stop everything the demo started.");
     const live = tailAudit(
       auditFile,

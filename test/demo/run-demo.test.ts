@@ -103,7 +103,11 @@ describe("the demo (./run.sh)", () => {
 
   it("on an existing Vault: works under a demo folder and deletes it afterwards", async () => {
     const target = useVault();
-    const { code, out } = await runDemo({ VAULT_ADDR: target.addr, VAULT_TOKEN: target.token });
+    // Runs until Ctrl-C so every line it prints, the "Try:" hint too, is checked for the token.
+    const { code, out } = await runDemo(
+      { VAULT_ADDR: target.addr, VAULT_TOKEN: target.token },
+      { interruptAfter: "Press Ctrl-C to stop everything" },
+    );
     expect(code, out).toBe(0);
     const folder = /everything goes under secret\/(eca-rotator-demo-[0-9a-f]{8})\//.exec(out)?.[1];
     expect(folder, out).toBeDefined();
@@ -111,5 +115,6 @@ describe("the demo (./run.sh)", () => {
     const list = await new VaultAdmin(target).request("LIST", `secret/metadata/${folder}`);
     expect(list.status).toBe(404);
     expect(out).toContain("deleted the demo's entries from your Vault");
+    expect(out).not.toContain(target.token);
   }, 120_000);
 });
