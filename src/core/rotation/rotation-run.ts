@@ -143,6 +143,14 @@ export class RotationRun {
     await this.deps.store.patchMetadata(this.path, patch);
   }
 
+  /** The rotation is over (closed or rolled back): delete the journal, then the lease, each still under it. */
+  async endJournal(): Promise<void> {
+    await this.guard();
+    await this.deps.state.deleteJournal(this.path);
+    await this.guard();
+    await this.deps.state.deleteLease(this.path);
+  }
+
   /** Releases the lease while the journal stays (waiting, or a counted failure): anyone may take over now. */
   async releaseLease(): Promise<void> {
     await releaseLease(this.deps, this.path, this.lease, true);

@@ -77,10 +77,7 @@ export async function finishGeneratedRollbackStep(run: RotationRun): Promise<Ste
     "rotation.rolled_back",
     `Rotation of ${r.path} was rolled back (${why}): ${restored}. Set rotate=now to try again.`,
   );
-  await run.guard();
-  await run.deps.state.deleteJournal(run.path);
-  await run.guard();
-  await run.deps.state.deleteLease(run.path);
+  await run.endJournal();
   return {
     kind: "done",
     outcome: {

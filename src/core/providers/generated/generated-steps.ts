@@ -11,11 +11,11 @@
 import { HOUR_MS } from "../../duration.ts";
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { computeDeadline } from "../../inventory/deadline.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import { providerTag } from "../../rotation/outcome-builders.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
+import { stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import { SecretValue } from "../../secret-value.ts";
 import {
@@ -169,27 +169,8 @@ function isEmpty(cred: StoredCredential, field: string): boolean {
 /** retired → closed (standard), published → closed (emergency). Every part is idempotent. */
 export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();
-  const stamp = now.toISOString();
-  const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
-  let nextDue: string | null = null;
-  if (parsed.kind === "managed") {
-    const due = computeDeadline(
-      { ...parsed.policy, lastRotated: now },
-      { createdTime: stamp, currentVersionCreatedTime: stamp },
-    );
-    if (due.ok) nextDue = due.deadline.toISOString();
-  }
   // rotation_verified_at: there is no issuer to ask; here it means "the overlap completed".
-  await run.patchMetadata({
-    rotation_verified_at: stamp,
-    last_rotated: stamp,
-    next_rotation_due: nextDue,
-    rotation_state: "idle",
-    rotate: null,
-    rotate_reason: null,
-    last_rotation_error: null,
-  });
+  await stampClosed(run, now);
   const r = run.record;
   const durationMs = now.getTime() - r.startedAt.getTime();
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
@@ -202,10 +183,7 @@ export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> 
       ? `EMERGENCY rotation of ${r.path} done (${by}): a new generated secret is current_secret (${version}) and the old one is no longer kept (previous_secret empty); update the sender now.${why}`
       : `Rotated ${r.path} (${by}): a new generated secret is current_secret (${version}); the dual-accept overlap is over and previous_secret is cleared.${why}`,
   );
-  await run.guard();
-  await run.deps.state.deleteJournal(run.path);
-  await run.guard();
-  await run.deps.state.deleteLease(run.path);
+  await run.endJournal();
   return {
     kind: "done",
     outcome: {

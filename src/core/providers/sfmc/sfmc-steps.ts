@@ -12,7 +12,6 @@
 import { HOUR_MS } from "../../duration.ts";
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { computeDeadline } from "../../inventory/deadline.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -23,6 +22,7 @@ import {
 import { providerTag } from "../../rotation/outcome-builders.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
+import { stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
@@ -198,36 +198,12 @@ async function clearPrevious(run: RotationRun): Promise<void> {
 /** retired → closed. Every part is idempotent. */
 export async function closeSfmcStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();
-  const stamp = now.toISOString();
   const r = run.record;
   // The secret was generated in Setup before the rotation began: its 180 days started no later than that.
-  const expiresAt = new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS);
-  const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
-  let nextDue: string | null = null;
-  if (parsed.kind === "managed") {
-    const due = computeDeadline(
-      { ...parsed.policy, lastRotated: now, expiresAt },
-      { createdTime: stamp, currentVersionCreatedTime: stamp },
-    );
-    if (due.ok) nextDue = due.deadline.toISOString();
-  }
-  await run.patchMetadata({
-    rotation_verified_at: stamp,
-    last_rotated: stamp,
-    expires_at: expiresAt.toISOString(),
-    next_rotation_due: nextDue,
-    rotation_state: "idle",
-    rotate: null,
-    rotate_reason: null,
-    last_rotation_error: null,
-  });
+  await stampClosed(run, now, { expiresAt: new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS) });
   const durationMs = now.getTime() - r.startedAt.getTime();
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
-  await run.guard();
-  await run.deps.state.deleteJournal(run.path);
-  await run.guard();
-  await run.deps.state.deleteLease(run.path);
+  await run.endJournal();
   return {
     kind: "done",
     outcome: {

@@ -11,30 +11,8 @@ import { outageOf } from "./publish-steps.ts";
 import type { StepResult } from "./step-result.ts";
 
 export async function closeStep(run: RotationRun): Promise<StepResult> {
-  const { state } = run.deps;
   const now = run.now();
-  const stamp = now.toISOString();
-  const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
-  // The next deadline counts from now with the credential's own period (product.md 1.2); when its metadata
-  // became invalid meanwhile the old value is removed rather than guessed.
-  let nextDue: string | null = null;
-  if (parsed.kind === "managed") {
-    const due = computeDeadline(
-      { ...parsed.policy, lastRotated: now },
-      { createdTime: stamp, currentVersionCreatedTime: stamp },
-    );
-    if (due.ok) nextDue = due.deadline.toISOString();
-  }
-  await run.patchMetadata({
-    rotation_verified_at: stamp,
-    last_rotated: stamp,
-    next_rotation_due: nextDue,
-    rotation_state: "idle",
-    rotate: null,
-    rotate_reason: null,
-    last_rotation_error: null,
-  });
+  await stampClosed(run, now);
 
   const r = run.record;
   const durationMs = now.getTime() - r.startedAt.getTime();
@@ -46,10 +24,7 @@ export async function closeStep(run: RotationRun): Promise<StepResult> {
     completedText(run, outageMs),
   );
 
-  await run.guard();
-  await state.deleteJournal(run.path);
-  await run.guard();
-  await state.deleteLease(run.path);
+  await run.endJournal();
 
   const outcome: RotationOutcome = {
     kind: "completed",
@@ -78,4 +53,38 @@ function completedText(run: RotationRun, outageMs: number | undefined): string {
     return `EMERGENCY rotation of ${r.path} done (${by}): the old pair is revoked and proven dead; ${key}.${outage}${why}`;
   }
   return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${why}`;
+}
+
+/**
+ * The metadata every provider stamps when a rotation closes: verified and rotated now, the next deadline counted
+ * from now with the credential's own period (product.md 1.2; removed rather than guessed when the metadata
+ * became invalid meanwhile), idle, trigger and last error cleared. `expiresAt`: a new expiry to record too.
+ */
+export async function stampClosed(
+  run: RotationRun,
+  now: Date,
+  opts: { expiresAt?: Date } = {},
+): Promise<void> {
+  const stamp = now.toISOString();
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  let nextDue: string | null = null;
+  if (parsed.kind === "managed") {
+    const policy = { ...parsed.policy, lastRotated: now };
+    const due = computeDeadline(
+      opts.expiresAt === undefined ? policy : { ...policy, expiresAt: opts.expiresAt },
+      { createdTime: stamp, currentVersionCreatedTime: stamp },
+    );
+    if (due.ok) nextDue = due.deadline.toISOString();
+  }
+  await run.patchMetadata({
+    rotation_verified_at: stamp,
+    last_rotated: stamp,
+    ...(opts.expiresAt === undefined ? {} : { expires_at: opts.expiresAt.toISOString() }),
+    next_rotation_due: nextDue,
+    rotation_state: "idle",
+    rotate: null,
+    rotate_reason: null,
+    last_rotation_error: null,
+  });
 }

@@ -85,10 +85,7 @@ export async function finishRollbackStep(run: RotationRun): Promise<StepResult> 
     "rotation.rolled_back",
     `Rotation of ${r.path} was rolled back (${why}): the staged set is deleted and ${restored}. Set rotate=now to try again.`,
   );
-  await run.guard();
-  await run.deps.state.deleteJournal(run.path);
-  await run.guard();
-  await run.deps.state.deleteLease(run.path);
+  await run.endJournal();
   const outcome: RotationOutcome = {
     kind: "rolled_back",
     path: r.path,
