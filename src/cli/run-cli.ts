@@ -1,9 +1,11 @@
 // Command dispatch: global flags, the command table, and the one place errors become exit codes and lines.
+
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/load-config.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { type CliIo, EXIT, type ExitCode } from "./cli-io.ts";
 import { COMMANDS, type CommandSpec } from "./commands.ts";
+import { packageVersion } from "./package-version.ts";
 import { UsageError } from "./usage-error.ts";
 
 const GLOBAL_HELP = `eca-rotator: keeps API credentials stored in Vault/OpenBao KV v2 fresh
@@ -89,12 +91,4 @@ function reportError(err: unknown, command: CommandSpec, io: CliIo): ExitCode {
 
 function printable(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 40);
-}
-
-async function packageVersion(): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
 }

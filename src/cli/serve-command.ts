@@ -1,12 +1,13 @@
 // `serve`: the daemon. Logs are pino JSON on stdout; the process runs until SIGTERM or SIGINT, then stops
 // taking work, lets running rotations reach their next step boundary (bounded by server.shutdown_timeout),
 // flushes the audit sinks and exits 0. A second signal exits at once (the journals make that safe too).
-import { readFile } from "node:fs/promises";
+
 import { startDaemon } from "../daemon/daemon.ts";
 import { createLogger } from "../daemon/logger.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
+import { packageVersion } from "./package-version.ts";
 
 export const serveCommand: CommandSpec = {
   name: "serve",
@@ -46,10 +47,3 @@ Exit 2 on a configuration error (named by key), 1 when start-up fails (Vault unr
     return EXIT.ok;
   },
 };
-
-async function packageVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
-}

@@ -15,6 +15,7 @@ import type { VaultStack } from "../app/container.ts";
 import { StderrAuditSink } from "../app/stderr-sinks.ts";
 import { VaultDedupStore } from "../app/vault-dedup-store.ts";
 import type { Config } from "../config/config-types.ts";
+import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
@@ -153,7 +154,8 @@ export async function buildChatNotifier(
     targetKinds.set(t.name, t.type);
     subs.push({ target, events: new Set<ChatEventKind>(t.events as ChatEventKind[]) });
   }
-  if (subs.length === 0) subs.push({ target: logTarget(deps.log), events: new Set(ALL_KINDS) });
+  if (subs.length === 0)
+    subs.push({ target: logTarget(deps.log), events: new Set<ChatEventKind>(CHAT_EVENTS) });
   const chat = new ChatNotifier({
     targets: subs,
     dedup: new VaultDedupStore(deps.vault.kv, cfg.vault.statePrefix, deps.clock),
@@ -177,16 +179,6 @@ export async function buildChatNotifier(
 
   return { chat, targetKinds, configured: cfg.notifications.targets.length > 0 };
 }
-
-const ALL_KINDS: readonly ChatEventKind[] = [
-  "rotation.completed",
-  "rotation.failed",
-  "rotation.emergency",
-  "rotation.rolled_back",
-  "credential.due_soon",
-  "credential.overdue",
-  "report.weekly",
-];
 
 /** No chat target configured: the messages people would have read go to the log instead, in full. */
 function logTarget(log: Logger): ChatTarget {

@@ -8,8 +8,8 @@ import type { Config } from "../config/config-types.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
-import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { ChatCredential } from "../core/notify/chat-event.ts";
+import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/api-budget.ts";
 import type { SecretValue } from "../core/secret-value.ts";
 import type { InventorySnapshot } from "../http/daemon-view.ts";
@@ -66,7 +66,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     let snapshot: InventorySnapshot | undefined;
     const lookup = (path: string): ChatCredential | undefined => {
       const item = snapshot?.items.find((i) => i.path === path);
-      return item === undefined ? undefined : chatCredential(item);
+      return item === undefined ? undefined : chatCredentialOf(item);
     };
     const sinks: DaemonSinks = await buildDaemonSinks(cfg, {
       vault,
@@ -294,17 +294,6 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     await closeAll();
     throw err;
   }
-}
-
-function chatCredential(item: InventoryItem): ChatCredential {
-  return {
-    path: item.path,
-    provider: item.provider,
-    consumers: item.consumers,
-    contact: item.contact,
-    deadline: item.deadline,
-    state: item.state,
-  };
 }
 
 function splitListen(listen: string): [string, number] {
