@@ -18,6 +18,8 @@ export interface InventoryItemJson {
   readonly period_seconds: number | null;
   readonly period_source: string | null;
   readonly capped_by_expiry: boolean | null;
+  /** expires_at: the hard expiry the provider enforces (an sfmc secret's 180 days), when known. */
+  readonly expires_at: string | null;
   readonly warning_window_seconds: number | null;
   readonly last_rotated: string | null;
   readonly rotation_verified_at: string | null;
@@ -48,6 +50,7 @@ export function itemToJson(item: InventoryItem): InventoryItemJson {
     period_seconds: seconds(item.periodMs),
     period_source: item.periodSource ?? null,
     capped_by_expiry: item.cappedByExpiry ?? null,
+    expires_at: isoOrNull(item.expiresAt),
     warning_window_seconds: seconds(item.warningWindowMs),
     last_rotated: isoOrNull(item.lastRotated),
     rotation_verified_at: isoOrNull(item.verifiedAt),

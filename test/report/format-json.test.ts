@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatReportJson } from "../../src/report/format-json.ts";
+import { itemToJson } from "../../src/report/item-json.ts";
 import { fixtureReport } from "./report-fixture.ts";
 
 const ITEM_KEYS = [
@@ -15,6 +16,7 @@ const ITEM_KEYS = [
   "period_seconds",
   "period_source",
   "capped_by_expiry",
+  "expires_at",
   "warning_window_seconds",
   "last_rotated",
   "rotation_verified_at",
@@ -90,5 +92,14 @@ describe("formatReportJson", () => {
     });
     const flagged = json.sections[6].items[0];
     expect(flagged.trigger).toEqual({ mode: "emergency", reason: "INC-9" });
+  });
+
+  it("gives a credential's expires_at (an sfmc secret's hard expiry) as an ISO date, null when there is none", () => {
+    const base = { path: "mc/sync", state: "ok", provider: "sfmc", consumers: [], stuck: false } as const;
+    expect(itemToJson({ ...base, expiresAt: new Date("2027-03-01T10:00:00Z") }).expires_at).toBe(
+      "2027-03-01T10:00:00.000Z",
+    );
+    expect(itemToJson(base).expires_at).toBeNull();
+    expect(json.sections[0].items[0].expires_at).toBeNull();
   });
 });
