@@ -1,9 +1,10 @@
 // One cycle of the rotator (`run --once` now, every scan_interval in the daemon later):
 // 1. resume every unfinished journal (a crash, a soak that has run out, a takeover from a dead replica);
 // 2. scan the inventory (metadata only), after the resumes so the decisions see the state they left;
-// 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due.
+// 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due, plus every sfmc
+//    credential with a freshly pasted pending_api_key (sfmc-pending.ts: one data read each).
 // Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
-// its registry (salesforce-eca, generated); others are listed with a reason. The engine never throws for a credential (it returns
+// its registry (salesforce-eca, generated, sfmc); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
 
 import type { Clock } from "../core/clock.ts";
@@ -14,11 +15,13 @@ import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
+import { actorOf } from "../core/rotation/audit-events.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
-import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
+import { findPastedSecrets } from "./sfmc-pending.ts";
 
 export interface CycleRow {
   readonly path: string;
@@ -28,6 +31,8 @@ export interface CycleRow {
   readonly reason: string;
   /** Undefined when nothing was called (action none). */
   readonly outcome: RotationOutcome | undefined;
+  /** action rotate: what started it. */
+  readonly started?: Pick<Start["decision"], "mode" | "trigger"> | undefined;
 }
 
 export interface CycleResult {
@@ -43,6 +48,8 @@ export interface CycleResult {
 export interface CycleDeps {
   readonly engine: RotationEngine;
   readonly state: RotationStateStore;
+  /** Reads the data of sfmc entries that may hold a pasted pending_api_key. */
+  readonly store: Pick<CredentialStore, "read">;
   readonly source: MetadataSource;
   readonly prefixes: readonly string[];
   readonly defaults: ClassifyDefaults;
@@ -79,17 +86,26 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   });
   for (const row of selection.leftAlone) if (!rows.has(row.path)) rows.set(row.path, row);
   const unmanaged = selection.unmanaged;
-  const allowed = selection.starts;
+  const flaggedOrDue = new Set(selection.starts.map((s) => s.item.path));
+  const pasted = await findPastedSecrets(inventory.items, {
+    store: deps.store,
+    hasJournal: (path) => rows.has(path) && rows.get(path)?.action === "resume",
+    busy: (path) => flaggedOrDue.has(path),
+    concurrency: deps.concurrency,
+  });
+  for (const row of pasted.unread) rows.set(row.path, row);
+  const allowed = [...selection.starts, ...pasted.starts];
 
   await forEachBounded(allowed, deps.concurrency, async ({ item, decision }) => {
     const outcome = await deps.engine.start(item.path, {
       mode: decision.mode,
       trigger: decision.trigger,
-      actor: decision.trigger === "flag" ? "operator-flag" : "scheduler",
-      // The schedule acts on what it saw: a credential changed since the scan is decided again next cycle.
-      expectKvVersion: decision.trigger === "schedule" ? item.currentVersion : undefined,
+      actor: actorOf(decision.trigger),
+      // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided again.
+      expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
     });
-    rows.set(item.path, { path: item.path, action: "rotate", reason: decision.reason, outcome });
+    const started = { mode: decision.mode, trigger: decision.trigger };
+    rows.set(item.path, { path: item.path, action: "rotate", reason: decision.reason, outcome, started });
   });
 
   const sorted = [...rows.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

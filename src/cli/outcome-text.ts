@@ -99,7 +99,7 @@ export function describePlan(plan: RotationPlan): string {
     plan.resumesFrom === undefined
       ? undefined
       : `resumes the unfinished rotation after step ${plan.resumesFrom}`,
-    `soak: ${formatDuration(plan.soakMs)} between publishing and promoting`,
+    plan.waitText ?? `soak: ${formatDuration(plan.soakMs)}`,
     plan.wouldRotate ? "would rotate: yes" : `would rotate: no (${failedChecks} check(s) failed)`,
   ]
     .filter((l): l is string => l !== undefined)
@@ -122,9 +122,14 @@ export function describeCycle(rows: readonly CycleRow[], now: Date): string[] {
 function actionText(r: CycleRow): string {
   if (r.action === "none") return "-";
   if (r.action === "resume") return "resume";
-  const flag = /^rotate=(now|emergency)/.exec(r.reason);
-  if (flag?.[1] === "emergency") return "rotate (emergency flag)";
-  return flag ? "rotate (flag)" : "rotate (schedule)";
+  switch (r.started?.trigger) {
+    case "flag":
+      return r.started.mode === "emergency" ? "rotate (emergency flag)" : "rotate (flag)";
+    case "pending":
+      return "rotate (pasted secret)";
+    default:
+      return "rotate (schedule)";
+  }
 }
 
 function resultText(r: CycleRow, now: Date): string {

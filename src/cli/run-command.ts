@@ -41,6 +41,7 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
       const result = await runRotationCycle({
         engine: session.stack.engine,
         state: session.stack.state,
+        store: session.stack.store,
         source: session.vault.source,
         prefixes: cfg.vault.prefixes,
         defaults: {

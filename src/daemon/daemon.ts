@@ -123,6 +123,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     const loop = new RotationLoop({
       engine: stack.engine,
       state: stack.state,
+      store: stack.store,
       source: vault.source,
       prefixes: cfg.vault.prefixes,
       defaults,
@@ -161,6 +162,9 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       onHeld: (rows) => {
         for (const r of rows)
           log.info({ path: r.path, reason: r.reason }, "rotation held by the Salesforce API budget");
+      },
+      onPendingUnread: (rows) => {
+        for (const r of rows) log.warn({ path: r.path, reason: r.reason }, "pending_api_key not read");
       },
       onScanFailure: (err) => {
         metrics.recordScanFailure();

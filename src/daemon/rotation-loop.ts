@@ -4,7 +4,8 @@
 // later ticks keep scanning, and a credential already queued or running here is left out of new decisions.
 // Leases in Vault keep replicas apart; this file only keeps one process from racing itself.
 
-import { selectStarts } from "../app/rotation-cycle.ts";
+import { type Start, selectStarts } from "../app/rotation-cycle.ts";
+import { findPastedSecrets } from "../app/sfmc-pending.ts";
 import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
@@ -12,14 +13,17 @@ import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import type { BudgetLevel } from "../core/rotation/api-budget.ts";
+import { actorOf } from "../core/rotation/audit-events.ts";
 import type { RotationEngine, StartOptions } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
-import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import type { RotationTracker } from "./rotation-tracker.ts";
 
 export interface RotationLoopDeps {
   readonly engine: RotationEngine;
   readonly state: RotationStateStore;
+  /** Reads the data of sfmc entries that may hold a pasted pending_api_key. */
+  readonly store: Pick<CredentialStore, "read">;
   readonly source: MetadataSource;
   readonly prefixes: readonly string[];
   readonly defaults: ClassifyDefaults;
@@ -35,6 +39,8 @@ export interface RotationLoopDeps {
     durationMs: number,
   ) => Promise<void> | void;
   readonly onScanFailure: (err: unknown) => void;
+  /** sfmc entries whose data could not be read to look for a pasted pending_api_key (next tick tries again). */
+  readonly onPendingUnread?: ((rows: readonly { path: string; reason: string }[]) => void) | undefined;
   /** Credentials that were due or flagged but held back this tick (the Salesforce API budget), with why. */
   readonly onHeld?: ((rows: readonly { path: string; reason: string }[]) => void) | undefined;
   readonly onOutcome: (outcome: RotationOutcome, task: { path: string; kind: "resume" | "start" }) => void;
@@ -150,8 +156,10 @@ export class RotationLoop {
     const started = performance.now();
     try {
       const nowMs = d.clock.now().getTime();
+      const journals = new Set<string>();
       for await (const path of d.state.listJournals()) {
         if (this.#stopping) return;
+        journals.add(path);
         if (this.#inFlight.has(path) || (this.#notBefore.get(path) ?? 0) > nowMs) continue;
         this.#enqueue({ path, kind: "resume", rotationId: undefined, opts: undefined });
       }
@@ -163,7 +171,16 @@ export class RotationLoop {
       });
       const held = selection.leftAlone.filter((r) => r.reason.startsWith("Salesforce API usage"));
       if (held.length > 0) d.onHeld?.(held);
-      for (const { item, decision } of selection.starts) {
+      const chosen = new Set(selection.starts.map((s) => s.item.path));
+      const pasted = await findPastedSecrets(inventory.items, {
+        store: d.store,
+        hasJournal: (path) => journals.has(path),
+        busy: (path) => this.#inFlight.has(path) || chosen.has(path),
+        concurrency: d.concurrency,
+      });
+      if (pasted.unread.length > 0) d.onPendingUnread?.(pasted.unread);
+      const starts: Start[] = [...selection.starts, ...pasted.starts];
+      for (const { item, decision } of starts) {
         if (this.#stopping) break;
         const rotationId = d.ids();
         this.#enqueue({
@@ -173,9 +190,10 @@ export class RotationLoop {
           opts: {
             mode: decision.mode,
             trigger: decision.trigger,
-            actor: decision.trigger === "flag" ? "operator-flag" : "scheduler",
-            // The schedule acts on what it saw: a credential changed since the scan is decided again next tick.
-            expectKvVersion: decision.trigger === "schedule" ? item.currentVersion : undefined,
+            actor: actorOf(decision.trigger),
+            // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided
+            // again next tick.
+            expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
             rotationId,
           },
         });

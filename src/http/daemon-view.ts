@@ -2,6 +2,7 @@
 // scan and ask for rotations through this interface only, so they are tested with an in-memory fake and the
 // daemon (src/daemon) implements it over the real scheduler, Vault and engine. Nothing here holds a secret.
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import type { RotationTrigger } from "../core/rotation/audit-events.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
 
 /** The last completed scan; undefined until the first one finishes. */
@@ -18,7 +19,7 @@ export interface RotationView {
   /** running: in flight in this process; waiting: soaking or before retirement; the rest are final. */
   readonly status: "queued" | "running" | "waiting" | "completed" | "failed" | "rolled_back" | "skipped";
   readonly step?: string | undefined;
-  readonly trigger: "schedule" | "flag" | "cli" | "http";
+  readonly trigger: RotationTrigger;
   readonly actor: string;
   readonly requestedAt: Date;
   readonly finishedAt?: Date | undefined;

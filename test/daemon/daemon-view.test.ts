@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpAuditSink } from "../../src/adapters/audit/http-audit-sink.ts";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../src/adapters/vault/vault-client.ts";
+import { VaultCredentialStore } from "../../src/adapters/vault/vault-credential-store.ts";
 import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-source.ts";
 import { VaultStateStore } from "../../src/adapters/vault/vault-state-store.ts";
 import { AuditFanout } from "../../src/app/audit-fanout.ts";
@@ -144,6 +145,7 @@ async function setup(
   const loop = new RotationLoop({
     engine,
     state,
+    store: new VaultCredentialStore(kv, { prefixes }),
     source: opts.failScan
       ? {
           // biome-ignore lint/correctness/useYield: a scan that fails before its first item

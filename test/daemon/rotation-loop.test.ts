@@ -11,12 +11,14 @@ import type { RotationEngine, StartOptions } from "../../src/core/rotation/rotat
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
 import { RotationLoop, type RotationLoopDeps } from "../../src/daemon/rotation-loop.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
+import { MPATH, makeSfmcEngine, makeSfmcWorld, NEW } from "../core/providers/sfmc/sfmc-world.ts";
 import {
   makeEngine,
   makeWorld,
   PATH as WORLD_PATH,
   T0 as WORLD_T0,
 } from "../core/rotation/rotation-world.ts";
+import { InMemoryCredentialStore } from "../fakes/in-memory-credential-store.ts";
 import { InMemoryMetadataSource } from "../fakes/in-memory-metadata-source.ts";
 import { InMemoryStateStore } from "../fakes/in-memory-state-store.ts";
 import { kvEntry } from "../fakes/kv-entry-builder.ts";
@@ -201,6 +203,7 @@ function harness(
   const deps: RotationLoopDeps = {
     engine,
     state,
+    store: new InMemoryCredentialStore(),
     source,
     prefixes: [PREFIX],
     defaults: DEFAULT_CLASSIFY_DEFAULTS,
@@ -595,6 +598,7 @@ describe("RotationLoop with the real engine", () => {
     const loop = new RotationLoop({
       engine,
       state: w.state,
+      store: w.store,
       source,
       prefixes: ["api-credentials"],
       defaults: DEFAULT_CLASSIFY_DEFAULTS,
@@ -639,6 +643,65 @@ describe("RotationLoop with the real engine", () => {
     expect(outcomes.map((o) => o.kind)).toEqual(["waiting", "completed"]);
     expect(w.state.journal(WORLD_PATH)).toBeUndefined();
     expect(w.store.current(WORLD_PATH).metadata["rotate"]).toBeUndefined();
+    expect(await loop.stop(1_000)).toBe(0);
+  });
+});
+
+describe("RotationLoop with provider=sfmc", () => {
+  it("starts a rotation when an operator pastes a staged secret into pending_api_key, without a flag", async () => {
+    const w = makeSfmcWorld({ metadata: { rotate: undefined } });
+    const engine = makeSfmcEngine(w);
+    const source: MetadataSource = {
+      async *scan() {
+        const cur = w.store.current(MPATH);
+        yield {
+          kind: "entry",
+          entry: kvEntry(MPATH, cur.metadata, { currentVersion: cur.version, createdTime: WORLD_T0 }),
+        };
+      },
+    };
+    const tracker = new RotationTracker();
+    const outcomes: RotationOutcome[] = [];
+    let serial = 0;
+    const loop = new RotationLoop({
+      engine,
+      state: w.state,
+      store: w.store,
+      source,
+      prefixes: ["api-credentials"],
+      defaults: DEFAULT_CLASSIFY_DEFAULTS,
+      clock: w.clock,
+      concurrency: 2,
+      intervalMs: 60 * MINUTE,
+      budgetLevel: () => "normal",
+      tracker,
+      ids: () => `rot-paste-${++serial}`,
+      onScan: () => {},
+      onScanFailure: (err) => {
+        throw err;
+      },
+      onOutcome: (outcome) => outcomes.push(outcome),
+      onTaskError: (err) => {
+        throw err;
+      },
+    });
+    const tick = async () => {
+      await loop.tickNow();
+      for (let i = 0; i < 50 && loop.isBusy(MPATH); i++) await flush();
+    };
+
+    await tick();
+    expect(outcomes.map((o) => o.kind)).toEqual(["waiting"]);
+    expect(tracker.get("rot-paste-1")).toMatchObject({ trigger: "pending", actor: "operator-paste" });
+    expect(w.store.current(MPATH).data["api_key"]).toBe(NEW);
+    expect(w.store.current(MPATH).data["pending_api_key"]).toBe("");
+
+    // Published and waiting for Setup: later ticks resume the journal, never start a second rotation.
+    w.clock.advance(2 * 60 * MINUTE);
+    await tick();
+    expect(outcomes.map((o) => o.kind)).toEqual(["waiting", "waiting"]);
+    expect(tracker.get("rot-paste-2")).toBeUndefined();
+    expect(w.audit.events.filter((e) => e.type === "rotation.started")).toHaveLength(1);
     expect(await loop.stop(1_000)).toBe(0);
   });
 });

@@ -67,7 +67,9 @@ describe("eca-rotator run --once", () => {
         new RegExp(`^${paused.path}\\s+-\\s+auto_rotate=false: only a flag or the CLI rotates it$`),
       ),
       expect.stringMatching(
-        new RegExp(`^${w.prefix}/sfmc\\s+-\\s+assisted rotation: an operator stages the new secret`),
+        new RegExp(
+          `^${w.prefix}/sfmc\\s+-\\s+assisted rotation: an operator stages a new secret in Setup and pastes it into pending_api_key`,
+        ),
       ),
     ]);
     expect(rows[7]).toBe(

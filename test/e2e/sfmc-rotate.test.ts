@@ -50,7 +50,9 @@ describe("provider=sfmc through the CLI", () => {
       `waiting: ${p}: the new secret is published; the old one still gets tokens`,
     );
     expect(first.code).toBe(0);
-    expect(first.stderr).toContain("activate the staged secret in Setup");
+    expect(first.stderr).toContain(
+      "ACTION: activate the staged secret in Setup → Installed Packages now, then set rotate=now",
+    );
     const during = await w.entry(p);
     expect(during?.data["api_key"]).toBe(staged);
     expect(during?.data["previous_key"]).toBe(pkg.clientSecret);
@@ -67,6 +69,11 @@ describe("provider=sfmc through the CLI", () => {
       ),
     );
     expect(second.code).toBe(0);
+    // The closing step says so in plain words (the publication notice asked for the activation).
+    expect(second.stderr).toMatch(
+      new RegExp(`notice: Rotated ${p} \\(cli by cli\\): Marketing Cloud refuses the old secret`),
+    );
+    expect(second.stderr).not.toContain("ACTION:");
     const after = await w.entry(p);
     expect(after?.data["api_key"]).toBe(staged);
     expect(after?.data["previous_key"]).toBe("");
@@ -104,6 +111,61 @@ describe("provider=sfmc through the CLI", () => {
     expect(await w.journal(p)).toBeUndefined();
     w.expectNoLeak([bad, pkg.clientSecret]);
   }, 60_000);
+
+  it("run --once picks up a pasted secret without a flag, and tries a refused one only once", async () => {
+    const w = await E2eWorld.create(sim, { soak: "0s" });
+    const { p, pkg, paste } = await mcCredential(w, "mc-paste");
+    const idle = await w.cli(["run", "--once"]);
+    expect(idle.stdout).toMatch(new RegExp(`${p}\\s+-\\s+assisted rotation: an operator stages`));
+
+    const bad = "test-secret-canary-sfmc-paste-typo-41d7";
+    await paste(bad);
+    const refused = await w.cli(["run", "--once"]);
+    expect(refused.stdout).toMatch(
+      new RegExp(`${p}\\s+rotate \\(pasted secret\\)\\s+FAILED ROTATION_VERIFY_FAILED at claimed`),
+    );
+    expect(refused.code).toBe(1);
+    const failed = await w.entry(p);
+    expect(failed?.meta["rotation_state"]).toBe("failed");
+    expect(failed?.data["pending_api_key"]).toBe(bad); // kept for the operator to look at
+
+    // The same refused secret is not tried again on every scan.
+    const again = await w.cli(["run", "--once"]);
+    expect(again.stdout).toMatch(new RegExp(`${p}\\s+-\\s+the last rotation failed`));
+    expect(again.code).toBe(0);
+
+    // A new paste (a newer KV version) is picked up: verified, published, then finished after activation.
+    const staged = sim.mc.stageSecret(pkg.clientId);
+    clock.advance(FIVE_MINUTES);
+    await paste(staged);
+    const published = await w.cli(["run", "--once"]);
+    expect(published.stdout).toMatch(
+      new RegExp(`${p}\\s+rotate \\(pasted secret\\)\\s+waiting: activate the staged secret in Setup`),
+    );
+    const during = await w.entry(p);
+    expect(during?.data["api_key"]).toBe(staged);
+    expect(during?.data["previous_key"]).toBe(pkg.clientSecret);
+    expect(during?.data["pending_api_key"]).toBe("");
+
+    clock.advance(FIVE_MINUTES);
+    sim.mc.activateStaged(pkg.clientId);
+    const done = await w.cli(["run", "--once"]);
+    expect(done.stdout).toMatch(new RegExp(`${p}\\s+resume\\s+completed`));
+    const after = await w.entry(p);
+    expect(after?.data["previous_key"]).toBe("");
+    expect(after?.meta["rotation_state"]).toBe("idle");
+    expect(after?.meta["rotation_verified_at"]).toMatch(/Z$/);
+
+    // Nothing pasted since: later scans read nothing and start nothing.
+    const quiet = await w.cli(["run", "--once"]);
+    expect(quiet.stdout).toMatch(new RegExp(`${p}\\s+-\\s+`));
+    const started = w.auditEvents().filter((e) => e.path === p && e.type === "rotation.started");
+    expect(started.map((e) => [e["trigger"], e["actor"]])).toEqual([
+      ["pending", "operator-paste"],
+      ["pending", "operator-paste"],
+    ]);
+    w.expectNoLeak([bad, staged, pkg.clientSecret]);
+  }, 90_000);
 
   it("a process killed right after publishing is resumed by run --once and finished after activation", async () => {
     const w = await E2eWorld.create(sim, { soak: "0s", leaseTtl: "2s", verifyTimeout: "1s" });

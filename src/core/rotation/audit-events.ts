@@ -18,7 +18,22 @@ export const AUDIT_EVENT_TYPES = [
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-export type RotationTrigger = "schedule" | "flag" | "cli" | "http";
+/**
+ * What started a rotation. "pending": provider=sfmc, the scan found a secret an operator pasted into
+ * pending_api_key (no flag needed). Only an operator's request (flag, cli, http) may also end a wait.
+ */
+export const ROTATION_TRIGGERS = ["schedule", "flag", "cli", "http", "pending"] as const;
+export type RotationTrigger = (typeof ROTATION_TRIGGERS)[number];
+
+/** True for the triggers that are a person's explicit request: they end a soak or an overlap early. */
+export function isOperatorRequest(trigger: RotationTrigger): boolean {
+  return trigger === "flag" || trigger === "cli" || trigger === "http";
+}
+
+/** The actor of a rotation the rotator itself starts (the CLI and the API name their own). */
+export function actorOf(trigger: "schedule" | "flag" | "pending"): string {
+  return trigger === "flag" ? "operator-flag" : trigger === "pending" ? "operator-paste" : "scheduler";
+}
 
 export interface AuditEvent {
   readonly type: AuditEventType;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { parseRfc3339 } from "../rfc3339.ts";
 import { SecretValue } from "../secret-value.ts";
-import type { RotationTrigger } from "./audit-events.ts";
+import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
 import type { IssuerTarget } from "./rotation-ports.ts";
 import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
 
@@ -109,7 +109,7 @@ const JournalFieldsSchema = z.looseObject({
   path: text,
   provider: text,
   mode: z.enum(["standard", "emergency"]),
-  trigger: z.enum(["schedule", "flag", "cli", "http"]),
+  trigger: z.enum(ROTATION_TRIGGERS),
   actor: text,
   step: z.enum(ROTATION_STATES),
   fence: count,

@@ -22,7 +22,8 @@ export type RotationDecision =
   | {
       readonly act: true;
       readonly mode: RotationMode;
-      readonly trigger: "flag" | "schedule";
+      /** "pending": provider=sfmc, a secret pasted into pending_api_key (decided in sfmc-pickup.ts). */
+      readonly trigger: "flag" | "schedule" | "pending";
       readonly reason: string;
     }
   | { readonly act: false; readonly reason: string; readonly notBefore?: Date | undefined };
@@ -68,7 +69,7 @@ export function decideRotation(item: InventoryItem, now: Date): RotationDecision
   if (item.autoRotate === false) return skip("auto_rotate=false: only a flag or the CLI rotates it");
   if (rotationProvider(item.provider)?.startsOnSchedule === false) {
     return skip(
-      "assisted rotation: an operator stages the new secret and sets rotate=now; deadlines only remind",
+      "assisted rotation: an operator stages a new secret in Setup and pastes it into pending_api_key (or sets rotate=now); deadlines only remind",
     );
   }
   if (item.deadline === undefined) return skip("no deadline could be computed");

@@ -16,7 +16,7 @@ import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
-import type { RotationTrigger } from "./audit-events.ts";
+import { isOperatorRequest, type RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { Lease } from "./lease.ts";
@@ -174,7 +174,7 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
   const r = run.record;
   try {
     if (r.step === "failed") {
-      if (opts.trigger === "schedule") {
+      if (!isOperatorRequest(opts.trigger)) {
         await run.releaseLease();
         return parked(run);
       }

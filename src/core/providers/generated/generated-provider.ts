@@ -1,6 +1,8 @@
 // provider=generated: webhook signing secrets and other shared secrets the rotator makes itself (seed 003's
 // dual-accept handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
+import { formatDuration } from "../../duration.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
 import type { StepFunction } from "../../rotation/steps/step-result.ts";
@@ -63,7 +65,7 @@ export const generatedProvider: RotationProvider = {
   onRepeatStart: (r, opts, now) =>
     r.mode === "standard" &&
     r.step === "published" &&
-    (opts.trigger !== "schedule" || opts.mode === "emergency")
+    (isOperatorRequest(opts.trigger) || opts.mode === "emergency")
       ? { promoteAfter: now }
       : {},
   flagEndsOverlap: true,
@@ -82,7 +84,25 @@ export const generatedProvider: RotationProvider = {
         ? "KV already holds the new secret, which the journal keeps; fix the cause and set rotate=now to resume."
         : "The journal keeps the new secret (not yet in KV); fix the cause and set rotate=now to resume.",
 
-  planSoakMs: (policy, deps) => (policy.confirmBy === "flag" ? 0 : (policy.soakMs ?? deps.settings.soakMs)),
+  planWait(policy, mode, deps) {
+    if (mode === "emergency") {
+      return {
+        soakMs: 0,
+        text: "overlap: none (emergency: the old secret is dropped when the new one is published)",
+      };
+    }
+    if (policy.confirmBy === "flag") {
+      return {
+        soakMs: 0,
+        text: "overlap: both secrets are accepted until an operator sets rotate=now (confirm_by=flag)",
+      };
+    }
+    const soakMs = policy.soakMs ?? deps.settings.soakMs;
+    return {
+      soakMs,
+      text: `overlap: both secrets are accepted for ${formatDuration(soakMs)}, then previous_secret is cleared`,
+    };
+  },
 
   async planChecks(deps, _path, cred, add) {
     add(

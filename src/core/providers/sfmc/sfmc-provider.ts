@@ -2,6 +2,8 @@
 // activate a secret (salesforce-api.md 4.3), so an operator stages one in Setup and pastes it into
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
+import { formatDuration } from "../../duration.ts";
+import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import { API_KEY, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
@@ -48,9 +50,10 @@ export const sfmcProvider: RotationProvider = {
     return now < r.promoteAfter ? { waiting: "soak", until: r.promoteAfter } : undefined;
   },
 
-  // While published, an operator's request means "activated in Setup": end the soak and look at once.
+  // While published, an operator's request means "activated in Setup": end the soak and look at once. The
+  // scan's pickup of a pasted secret ("pending") is not a request: it never cuts a soak short.
   onRepeatStart: (r, opts, now) =>
-    r.step === "published" && (opts.trigger !== "schedule" || opts.mode === "emergency")
+    r.step === "published" && (isOperatorRequest(opts.trigger) || opts.mode === "emergency")
       ? { promoteAfter: now }
       : {},
   flagEndsOverlap: true,
@@ -65,7 +68,14 @@ export const sfmcProvider: RotationProvider = {
         ? "The journal holds the verified secret (not yet in KV); fix the cause and set rotate=now to resume."
         : "KV already holds the new secret in api_key and the old one in previous_key; fix the cause and set rotate=now to resume.",
 
-  planSoakMs: (policy, deps) => policy.soakMs ?? deps.settings.soakMs,
+  planWait(policy, mode, deps) {
+    const soakMs = mode === "emergency" ? 0 : (policy.soakMs ?? deps.settings.soakMs);
+    const when = soakMs === 0 ? "at once" : `after a soak of ${formatDuration(soakMs)}`;
+    return {
+      soakMs,
+      text: `overlap: both secrets work until an operator activates the new one in Setup (${when}), then previous_key is cleared`,
+    };
+  },
 
   async planChecks(deps, _path, cred, add) {
     const url = sfmcAuthUrl(cred);
