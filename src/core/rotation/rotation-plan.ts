@@ -25,6 +25,8 @@ export interface RotationPlan {
   readonly steps: readonly RotationStep[];
   /** The soak between publishing and promoting (0 in emergency mode). */
   readonly soakMs: number;
+  /** The wait in the provider's words (what ends it); undefined when the credential could not be read. */
+  readonly waitText: string | undefined;
   readonly checks: readonly PlanCheck[];
 }
 
@@ -40,6 +42,7 @@ export async function planRotation(
   let effectiveMode = mode;
   let resumesFrom: RotationStep | undefined;
   let soakMs = mode === "emergency" ? 0 : deps.settings.soakMs;
+  let waitText: string | undefined;
   let provider: RotationProvider | undefined;
 
   try {
@@ -81,7 +84,9 @@ export async function planRotation(
       add("credential", true, `KV version ${cred.version}`);
       const rotatable = rotatableCredential(cred, path);
       provider ??= rotatable.provider;
-      if (effectiveMode === "standard") soakMs = rotatable.provider.planSoakMs(rotatable.policy, deps);
+      const wait = rotatable.provider.planWait(rotatable.policy, effectiveMode, deps);
+      soakMs = wait.soakMs;
+      waitText = wait.text;
       add("policy", true, `provider ${rotatable.policy.provider}`);
       if (resumesFrom === undefined) await rotatable.provider.planChecks(deps, path, cred, add);
     }
@@ -98,6 +103,7 @@ export async function planRotation(
     resumesFrom,
     steps: resumesFrom === undefined ? order : order.slice(from),
     soakMs,
+    waitText,
     checks,
   };
 }

@@ -16,6 +16,12 @@ import type { StepFunction } from "./steps/step-result.ts";
 
 export type WaitKind = "soak" | "retire" | "confirm";
 
+export interface PlanWait {
+  readonly soakMs: number;
+  /** One line for people, e.g. "soak: 15m between publishing and promoting". */
+  readonly text: string;
+}
+
 export interface RotationProvider {
   readonly name: Provider;
   readonly machine: StepMachine;
@@ -37,8 +43,9 @@ export interface RotationProvider {
   rollbackRefusal(mode: RotationMode, at: RotationStep | undefined): string;
   /** The last sentence of a failure notice: what was changed and what to do. */
   failureAdvice(mode: RotationMode, step: RotationStep, abandoned: boolean): string;
-  /** Dry run: the soak a standard rotation would wait, and the provider's own read-only checks. */
-  planSoakMs(policy: CredentialPolicy, deps: RotationEngineDeps): number;
+  /** Dry run: the soak a rotation in `mode` would wait, and what the wait is, in the provider's words. */
+  planWait(policy: CredentialPolicy, mode: RotationMode, deps: RotationEngineDeps): PlanWait;
+  /** Dry run: the provider's own read-only checks. */
   planChecks(
     deps: RotationEngineDeps,
     path: string,

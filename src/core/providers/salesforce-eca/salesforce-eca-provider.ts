@@ -1,5 +1,6 @@
 // provider=salesforce-eca: Salesforce's staged-credentials API (rotation-protocol.md). Its steps live in
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
+import { formatDuration } from "../../duration.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
@@ -48,7 +49,13 @@ export const salesforceEcaProvider: RotationProvider = {
         ? "Salesforce already uses the new pair, which the journal keeps; fix the cause and set rotate=now to resume."
         : "The journal keeps the staged pair; fix the cause and set rotate=now to resume.",
 
-  planSoakMs: (policy, deps) => policy.soakMs ?? deps.settings.soakMs,
+  planWait(policy, mode, deps) {
+    if (mode === "emergency") {
+      return { soakMs: 0, text: "soak: none (emergency: the old pair dies at once)" };
+    }
+    const soakMs = policy.soakMs ?? deps.settings.soakMs;
+    return { soakMs, text: `soak: ${formatDuration(soakMs)} between publishing and promoting` };
+  },
 
   async planChecks(deps, path, cred, add) {
     const inspection = await inspectCredential(deps, path, cred);
