@@ -119,7 +119,7 @@ function pickState(
     case "in_progress":
       return { state: "in_progress", reason: `rotation in progress${stuckNote}` };
     case "awaiting_promotion":
-      return { state: "awaiting_promotion", reason: `new pair published, awaiting promotion${stuckNote}` };
+      return { state: "awaiting_promotion", reason: `${awaitingWhat(policy)}${stuckNote}` };
     case "idle":
       break;
   }
@@ -139,6 +139,28 @@ function pickState(
   return { state: "ok", reason: undefined };
 }
 
+/** What a published rotation waits for, in the provider's words. */
+function awaitingWhat(policy: CredentialPolicy): string {
+  switch (policy.provider) {
+    case "generated":
+      return policy.confirmBy === "flag"
+        ? "new secret published, both accepted: waiting for an operator's rotate=now once the sender uses it"
+        : "new secret published, both accepted until the soak ends";
+    case "sfmc":
+      return "new secret published: activate it in Setup once the soak is over, then set rotate=now";
+    default:
+      return "new pair published, awaiting promotion";
+  }
+}
+
+/**
+ * A wait that only a person ends (an sfmc secret to activate in Setup, a generated secret's sender to update
+ * under confirm_by=flag) is expected to take long: it is never called stuck; the reason says what it waits for.
+ */
+function waitsForPerson(policy: CredentialPolicy): boolean {
+  return policy.provider === "sfmc" || (policy.provider === "generated" && policy.confirmBy === "flag");
+}
+
 function isUnverified(policy: CredentialPolicy): boolean {
   const { lastRotated, rotationVerifiedAt } = policy;
   if (lastRotated === undefined) return false;
@@ -156,6 +178,7 @@ function stuckDuration(
   let allowance: number;
   if (policy.rotationState === "in_progress") allowance = defaults.stuckAfterMs;
   else if (policy.rotationState === "awaiting_promotion") {
+    if (waitsForPerson(policy)) return undefined;
     allowance = (policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS) + defaults.stuckAfterMs;
   } else return undefined;
   const unchangedFor = now.getTime() - updated.getTime();

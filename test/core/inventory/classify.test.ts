@@ -250,6 +250,36 @@ describe("classifyEntry stuck rotations", () => {
     if (stuck) expect(item.reason).toContain("(stuck)");
   });
 
+  it.each([
+    [
+      "a generated secret whose overlap waits for an operator (confirm_by=flag)",
+      { provider: "generated", confirm_by: "flag" },
+      "waiting for an operator's rotate=now once the sender uses it",
+    ],
+    [
+      "a Marketing Cloud secret waiting for its activation in Setup",
+      { provider: "sfmc" },
+      "activate it in Setup once the soak is over, then set rotate=now",
+    ],
+  ])("is never stuck while %s, and says what it waits for", (_why, meta, words) => {
+    const item = classify(
+      { ...ECA, ...meta, rotation_state: "awaiting_promotion" },
+      { updatedTime: at(-10 * DAY_MS) },
+    );
+    expect(item).toMatchObject({ state: "awaiting_promotion", stuck: false });
+    expect(item.reason).toContain(words);
+    expect(item.reason).not.toContain("stuck");
+  });
+
+  it("calls a generated overlap that ends after its soak stuck once it has long outlived the soak", () => {
+    const item = classify(
+      { ...ECA, provider: "generated", rotation_state: "awaiting_promotion" },
+      { updatedTime: at(-80 * MINUTE_MS) },
+    );
+    expect(item).toMatchObject({ stuck: true });
+    expect(item.reason).toContain("both accepted until the soak ends");
+  });
+
   it("is not stuck when the update time is unreadable", () => {
     expect(classify({ ...ECA, rotation_state: "in_progress" }, { updatedTime: "?" }).stuck).toBe(false);
   });
