@@ -12,6 +12,7 @@ export const CHAT_EVENTS = [
   "rotation.failed",
   "rotation.emergency",
   "rotation.rolled_back",
+  "rotation.action_needed",
   "credential.due_soon",
   "credential.overdue",
   "report.weekly",

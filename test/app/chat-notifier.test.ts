@@ -205,6 +205,35 @@ describe("ChatNotifier", () => {
     );
   });
 
+  it("delivers an action-needed notice as a warning with the provider's next step, only to subscribed targets", async () => {
+    const actions = new Set<ChatEventKind>(["rotation.action_needed"]);
+    const failures = new Set<ChatEventKind>(["rotation.failed"]);
+    const { n, rec } = notifier([failures, all, actions], {
+      lookup: (path) => ({ path, provider: "generated", consumers: ["billing-api"], contact: "#team-a" }),
+    });
+    await n.notify({
+      kind: "rotation.action_needed",
+      path: "api-credentials/webhooks/events",
+      rotationId: "rot-7",
+      text: "Overlap started for api-credentials/webhooks/events (KV version 2): receivers now accept both current_secret and previous_secret.",
+    });
+    expect(rec.sent).toEqual([
+      ["teams-ops", "rotation.action_needed"],
+      ["hook", "rotation.action_needed"],
+    ]);
+    expect(slackRx.requests).toHaveLength(0);
+    const body = (await hookRx.waitFor(1))[0]?.body as Record<string, unknown>;
+    expect(body["kind"]).toBe("rotation.action_needed");
+    expect(body["severity"]).toBe("warning");
+    expect(body["title"]).toBe("Action needed: api-credentials/webhooks/events");
+    expect(body["dedup_key"]).toBe("rotation.action_needed:api-credentials/webhooks/events:rot-7");
+    expect(String(body["next_step"])).toContain("Update the sender to sign with current_secret");
+    expect(String(body["next_step"])).toContain(
+      "-custom-metadata=rotate=now secret/api-credentials/webhooks/events",
+    );
+    expect(JSON.stringify(teamsRx.requests[0]?.body)).toContain("Action needed");
+  });
+
   it("sends a notice about an unknown credential with no consumers, and never throws from notify", async () => {
     for (const rx of [slackRx, teamsRx, hookRx])
       rx.respondByDefault({ status: 400, body: "invalid_payload" });

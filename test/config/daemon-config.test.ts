@@ -21,7 +21,7 @@ describe("daemon config sections", () => {
     const cfg = load(`
 notifications:
   targets:
-    ops-slack: { type: slack, url: { env: SLACK_URL }, events: [rotation.failed, credential.overdue] }
+    ops-slack: { type: slack, url: { env: SLACK_URL }, events: [rotation.failed, rotation.action_needed, credential.overdue] }
     teams: { type: teams, url: { file: /run/secrets/teams-url } }
     siem: { type: webhook, url: { vault: "eca-rotator/webhooks/siem#url" }, secret: { file: /run/secrets/hmac } }
 `);
@@ -31,12 +31,13 @@ notifications:
         type: "slack",
         url: { kind: "env", name: "SLACK_URL", key: "notifications.targets.ops-slack.url" },
         secret: undefined,
-        events: ["rotation.failed", "credential.overdue"],
+        events: ["rotation.failed", "rotation.action_needed", "credential.overdue"],
       },
       expect.objectContaining({
         name: "teams",
         url: { kind: "file", path: "/run/secrets/teams-url", key: "notifications.targets.teams.url" },
-        events: expect.arrayContaining(["report.weekly", "rotation.completed"]),
+        // Without an events list a target gets every event, rotation.action_needed included.
+        events: expect.arrayContaining(["report.weekly", "rotation.completed", "rotation.action_needed"]),
       }),
       expect.objectContaining({
         name: "siem",

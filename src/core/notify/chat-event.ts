@@ -6,6 +6,7 @@ export const CHAT_EVENT_KINDS = [
   "rotation.failed",
   "rotation.emergency",
   "rotation.rolled_back",
+  "rotation.action_needed",
   "credential.due_soon",
   "credential.overdue",
   "report.weekly",
@@ -25,7 +26,13 @@ export interface ChatCredential {
 }
 
 export interface RotationChatEvent {
-  readonly kind: "rotation.completed" | "rotation.failed" | "rotation.emergency" | "rotation.rolled_back";
+  /** rotation.action_needed: the rotation waits for a person to act (assisted providers, confirm_by=flag). */
+  readonly kind:
+    | "rotation.completed"
+    | "rotation.failed"
+    | "rotation.emergency"
+    | "rotation.rolled_back"
+    | "rotation.action_needed";
   readonly credential: ChatCredential;
   readonly rotationId: string;
   readonly mode?: "standard" | "emergency" | undefined;

@@ -51,6 +51,7 @@ const TITLE_PREFIX: Readonly<Record<RotationChatEvent["kind"] | DeadlineChatEven
   "rotation.failed": "Rotation failed",
   "rotation.emergency": "Emergency rotation completed",
   "rotation.rolled_back": "Rotation rolled back",
+  "rotation.action_needed": "Action needed",
   "credential.due_soon": "Rotation due soon",
   "credential.overdue": "Rotation overdue",
 };
@@ -60,6 +61,7 @@ const ROTATION_SEVERITY: Readonly<Record<RotationChatEvent["kind"], ChatSeverity
   "rotation.failed": "critical",
   "rotation.emergency": "critical",
   "rotation.rolled_back": "warning",
+  "rotation.action_needed": "warning",
 };
 
 export function buildChatMessage(event: ChatEvent, opts: ChatMessageOptions = {}): ChatMessage {
@@ -69,6 +71,7 @@ export function buildChatMessage(event: ChatEvent, opts: ChatMessageOptions = {}
     case "rotation.failed":
     case "rotation.emergency":
     case "rotation.rolled_back":
+    case "rotation.action_needed":
       return rotationMessage(event, mount);
     case "credential.due_soon":
     case "credential.overdue":

@@ -8,8 +8,11 @@ import type {
 } from "./chat-event.ts";
 import { formatUtc, listText, oneLine } from "./chat-text.ts";
 
-/** The rotator rotates this provider itself; for the others a person rotates at the provider. */
-const ROTATABLE_PROVIDERS: ReadonlySet<string> = new Set(["salesforce-eca"]);
+/**
+ * The rotator rotates these providers (sfmc assisted: a person stages and activates in Setup, the rotator verifies,
+ * publishes and proves the old secret dead); for the others a person rotates at the provider.
+ */
+const ROTATABLE_PROVIDERS: ReadonlySet<string> = new Set(["salesforce-eca", "generated", "sfmc"]);
 
 function kvPath(mount: string, path: string): string {
   return oneLine(`${mount}/${path}`, 240);
@@ -42,6 +45,28 @@ export function rotationNextStep(e: RotationChatEvent, mount: string): string {
       );
     case "rotation.rolled_back":
       return `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then try again: ${rotateNowCommand(mount, c.path)}`;
+    case "rotation.action_needed":
+      return actionNextStep(c, mount);
+  }
+}
+
+/** The rotation waits for a person: what they do, then the flag that tells the rotator it is done. */
+function actionNextStep(c: ChatCredential, mount: string): string {
+  const kv = kvPath(mount, c.path);
+  const flag = rotateNowCommand(mount, c.path);
+  switch (c.provider) {
+    case "sfmc":
+      return (
+        `Activate the staged secret (now api_key in ${kv}) in Setup → Installed Packages, then run: ${flag} ` +
+        "(the rotator then proves the old secret is refused and clears previous_key)."
+      );
+    case "generated":
+      return (
+        `Update the sender to sign with current_secret from ${kv} (receivers accept current_secret and ` +
+        `previous_secret meanwhile), then end the overlap: ${flag}`
+      );
+    default:
+      return `Do what the summary asks, then tell the rotator it is done: ${flag}`;
   }
 }
 
@@ -49,6 +74,7 @@ export function deadlineNextStep(e: DeadlineChatEvent, mount: string): string {
   const c = e.credential;
   const kv = kvPath(mount, c.path);
   if (c.provider === "manual") return manualDeadlineNextStep(e, kv);
+  if (c.provider === "sfmc") return sfmcDeadlineNextStep(e, mount);
   if (!isRotatable(c)) {
     const provider = oneLine(c.provider ?? "", 40);
     return `Rotate it at the provider (${provider}) before ${formatUtc(e.deadline)}, write the new value to ${kv} and record last_rotated.`;
@@ -57,6 +83,20 @@ export function deadlineNextStep(e: DeadlineChatEvent, mount: string): string {
   return (
     `The rotator rotates it in its rotate_window when it falls due (unless auto_rotate is false). ` +
     `To rotate it now: ${rotateNowCommand(mount, c.path)}`
+  );
+}
+
+/**
+ * provider=sfmc: the schedule never starts one (Marketing Cloud stages secrets in Setup only); the scan picks up a
+ * secret pasted into pending_api_key, and rotate=now starts at once.
+ */
+function sfmcDeadlineNextStep(e: DeadlineChatEvent, mount: string): string {
+  const when = e.kind === "credential.overdue" ? "now" : `before ${formatUtc(e.deadline)}`;
+  return (
+    `Stage a new secret in Setup → Installed Packages ${when}, wait 5 minutes, then paste it into pending_api_key ` +
+    `(vault kv patch ${kvPath(mount, e.credential.path)} pending_api_key=- reads it from stdin). The rotator ` +
+    `verifies and publishes it at its next scan (${rotateNowCommand(mount, e.credential.path)} starts at once), ` +
+    "then asks you to activate it in Setup."
   );
 }
 

@@ -107,8 +107,16 @@ export interface AuditSink {
   emit(event: AuditEvent): Promise<void>;
 }
 
+/** rotation.action_needed: the rotation waits for a person (activate in Setup, update the sender, …). */
+export type RotationNoticeKind =
+  | "rotation.completed"
+  | "rotation.failed"
+  | "rotation.emergency"
+  | "rotation.rolled_back"
+  | "rotation.action_needed";
+
 export interface Notification {
-  readonly kind: "rotation.completed" | "rotation.failed" | "rotation.emergency" | "rotation.rolled_back";
+  readonly kind: RotationNoticeKind;
   readonly path: string;
   readonly rotationId: string;
   /** Plain words for people; never a secret. */

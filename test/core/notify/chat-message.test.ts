@@ -20,6 +20,7 @@ function eventOf(kind: ChatEventKind, over: Partial<Record<string, unknown>> = {
     case "rotation.failed":
     case "rotation.emergency":
     case "rotation.rolled_back":
+    case "rotation.action_needed":
       return {
         kind,
         credential,
@@ -82,6 +83,7 @@ describe("buildChatMessage", () => {
     "rotation.failed",
     "rotation.emergency",
     "rotation.rolled_back",
+    "rotation.action_needed",
     "credential.due_soon",
     "credential.overdue",
   ] as const)("names the credential, its consumers and its contact in %s", (kind) => {
@@ -106,6 +108,7 @@ describe("buildChatMessage", () => {
     ["credential.due_soon", "warning", "-custom-metadata=rotate=now secret/api-credentials/team-a/crm"],
     ["rotation.rolled_back", "warning", "-custom-metadata=rotate=now secret/api-credentials/team-a/crm"],
     ["rotation.completed", "info", "billing-api, crm-sync"],
+    ["rotation.action_needed", "warning", "-custom-metadata=rotate=now secret/api-credentials/team-a/crm"],
     ["report.weekly", "critical", "eca-rotator report"],
     ["test", "info", "this target works"],
   ] as const)("gives %s severity %s and a next step containing %j", (kind, severity, text) => {
@@ -121,10 +124,81 @@ describe("buildChatMessage", () => {
 
   it("tells a person to rotate by hand at a provider the rotator cannot rotate", () => {
     const m = buildChatMessage(
-      eventOf("credential.overdue", { credential: { ...credential, provider: "sfmc" } }),
+      eventOf("credential.overdue", { credential: { ...credential, provider: "stripe" } }),
     );
-    expect(m.nextStep).toContain("Rotate it at the provider (sfmc)");
+    expect(m.nextStep).toContain("Rotate it at the provider (stripe)");
     expect(m.nextStep).not.toContain("rotate=now");
+  });
+
+  it("tells the owner of a generated credential that the rotator rotates it, or rotates it now on rotate=now", () => {
+    const generated = { ...credential, provider: "generated" };
+    const soon = buildChatMessage(eventOf("credential.due_soon", { credential: generated }));
+    expect(soon.nextStep).toContain("The rotator rotates it in its rotate_window");
+    expect(soon.nextStep).toContain("rotate=now secret/api-credentials/team-a/crm");
+    const overdue = buildChatMessage(eventOf("credential.overdue", { credential: generated }));
+    expect(overdue.nextStep).toBe(
+      "Rotate now: vault kv metadata patch -custom-metadata=rotate=now secret/api-credentials/team-a/crm",
+    );
+  });
+
+  it("tells the owner of an sfmc credential to stage a secret in Setup and paste it, which the scan picks up", () => {
+    const sfmc = { ...credential, provider: "sfmc" };
+    const soon = buildChatMessage(eventOf("credential.due_soon", { credential: sfmc }));
+    expect(soon.nextStep).toContain(
+      "Stage a new secret in Setup → Installed Packages before 2026-03-10 12:00 UTC, wait 5 minutes",
+    );
+    expect(soon.nextStep).toContain("vault kv patch secret/api-credentials/team-a/crm pending_api_key=-");
+    expect(soon.nextStep).toContain("The rotator verifies and publishes it at its next scan");
+    expect(soon.nextStep).toContain(
+      "-custom-metadata=rotate=now secret/api-credentials/team-a/crm starts at once",
+    );
+    expect(soon.nextStep).not.toContain("rotate_window");
+    const overdue = buildChatMessage(eventOf("credential.overdue", { credential: sfmc }));
+    expect(overdue.nextStep).toContain("Stage a new secret in Setup → Installed Packages now");
+  });
+
+  describe("rotation.action_needed", () => {
+    const action = (provider: string | undefined, text = "The rotation waits for you.") =>
+      buildChatMessage(eventOf("rotation.action_needed", { credential: { ...credential, provider }, text }), {
+        mount: "kv-prod",
+      });
+
+    it("is a warning titled Action needed, keyed by kind, path and rotation apart from the completion", () => {
+      const m = action("sfmc");
+      expect(m.severity).toBe("warning");
+      expect(m.title).toBe("Action needed: api-credentials/team-a/crm");
+      expect(m.summary).toBe("The rotation waits for you.");
+      expect(m.dedupKey).toBe("rotation.action_needed:api-credentials/team-a/crm:rot-123");
+      const completed = buildChatMessage(eventOf("rotation.completed"));
+      expect(completed.dedupKey).not.toBe(m.dedupKey);
+      expectBounded(m);
+    });
+
+    it("asks an sfmc owner to activate the staged secret in Setup, then to set rotate=now", () => {
+      expect(action("sfmc").nextStep).toBe(
+        "Activate the staged secret (now api_key in kv-prod/api-credentials/team-a/crm) in Setup → Installed " +
+          "Packages, then run: vault kv metadata patch -custom-metadata=rotate=now kv-prod/api-credentials/team-a/crm " +
+          "(the rotator then proves the old secret is refused and clears previous_key).",
+      );
+    });
+
+    it("asks a generated owner to switch the sender to current_secret, then to end the overlap", () => {
+      expect(action("generated").nextStep).toBe(
+        "Update the sender to sign with current_secret from kv-prod/api-credentials/team-a/crm (receivers " +
+          "accept current_secret and previous_secret meanwhile), then end the overlap: vault kv metadata patch " +
+          "-custom-metadata=rotate=now kv-prod/api-credentials/team-a/crm",
+      );
+    });
+
+    it.each([["salesforce-eca"], [undefined]])(
+      "points any other provider (%s) to the summary, then to rotate=now",
+      (provider) => {
+        expect(action(provider).nextStep).toBe(
+          "Do what the summary asks, then tell the rotator it is done: vault kv metadata patch " +
+            "-custom-metadata=rotate=now kv-prod/api-credentials/team-a/crm",
+        );
+      },
+    );
   });
 
   it("tells the owner of a manual credential to rotate by hand and write the new value, which the rotator records", () => {
@@ -195,6 +269,7 @@ describe("buildChatMessage", () => {
 
   it.each([
     ["rotation.completed", {}, "rotation.completed:api-credentials/team-a/crm:rot-123"],
+    ["rotation.action_needed", {}, "rotation.action_needed:api-credentials/team-a/crm:rot-123"],
     ["credential.overdue", {}, "credential.overdue:api-credentials/team-a/crm:2026-03-10T12:00:00.000Z"],
     ["credential.due_soon", {}, "credential.due_soon:api-credentials/team-a/crm:2026-03-10T12:00:00.000Z"],
     ["report.weekly", {}, "report.weekly:2026-W10"],
