@@ -1,7 +1,9 @@
 // provider=generated, the dual-accept handshake of seed 003 as steps of the shared engine:
 //   claimed → staged      a new secret from the CSPRNG, journaled before anything else sees it
 //   staged → published    KV: current_secret=new, previous_secret=old, rotation_phase=dual-accept (emergency:
-//                         previous_secret="" and rotation_phase=complete at once: the old secret is dropped)
+//                         previous_secret="" and rotation_phase=complete at once: the old secret is dropped);
+//                         with confirm_by=flag, chat (rotation.action_needed) asks the operator to switch the sender
+//                         and confirm with rotate=now
 //   published → retired   after the soak, or an operator's rotate=now: previous_secret="", rotation_phase=complete
 //   retired → closed      metadata stamped, audit and chat, journal and lease deleted (emergency: from published)
 // Every KV write is cas against the version just read, and every step checks before it acts: a version that
@@ -79,6 +81,13 @@ export async function publishDualAcceptStep(run: RotationRun): Promise<StepResul
     await run.patchMetadata({ rotation_state: "awaiting_promotion", rotate: null, rotate_reason: null });
   }
   await run.emit("rotation.published", { kvVersion: written.version });
+  if (promoteAfter === undefined) {
+    // Nobody ends this overlap but an operator: tell them (after the flag above is spent, so theirs counts).
+    await run.notify(
+      "rotation.action_needed",
+      `Overlap started for ${run.path} (KV version ${written.version}): receivers now accept both current_secret (the new generated secret) and previous_secret (the old one). ACTION: update the sender to sign with current_secret, then set rotate=now to end the overlap; previous_secret is then cleared. It waits for that flag however long it takes (confirm_by=flag).`,
+    );
+  }
   return undefined;
 }
 

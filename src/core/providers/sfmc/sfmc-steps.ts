@@ -1,13 +1,14 @@
 // provider=sfmc, assisted rotation (salesforce-api.md 4.3: staging and activation are Setup-only, no API):
 //   claimed → staged      the operator's pending_api_key must get a token at v2/token; then it is journaled.
 //                         A refused secret fails here: the rotation is abandoned and nothing is published.
-//   staged → published    KV: api_key=new, previous_key=old, pending_api_key="" (one cas write); chat asks the
-//                         operator to activate the staged secret in Setup once the soak is over.
+//   staged → published    KV: api_key=new, previous_key=old, pending_api_key="" (one cas write); chat
+//                         (rotation.action_needed) asks the operator to activate the staged secret in Setup once
+//                         the soak is over, emergency included: the old secret only dies on that activation.
 //   published → retired   after the soak (or an operator's rotate=now): the new secret must still work and the
 //                         old one must be refused (activated in Setup); then previous_key="". While the old
 //                         secret still works the step waits (confirm) and looks again later.
-//   retired → closed      metadata stamped (rotation_verified_at, last_rotated, expires_at), journal and lease
-//                         deleted.
+//   retired → closed      metadata stamped (rotation_verified_at, last_rotated, expires_at), audit and chat,
+//                         journal and lease deleted.
 // Every KV write is cas against the version just read and checks before it acts, like provider=generated.
 import { HOUR_MS } from "../../duration.ts";
 import { isRotatorError, RotatorError } from "../../errors.ts";
@@ -139,9 +140,13 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
   await run.emit("rotation.published", { kvVersion: version });
   const when =
     soakMs === 0 ? "now" : `after ${promoteAfter.toISOString()} (the soak lets every consumer pick it up)`;
+  const lead =
+    run.record.mode === "emergency"
+      ? `EMERGENCY rotation of ${run.path} (emergency): the newly staged Marketing Cloud secret is published`
+      : `Marketing Cloud secret of ${run.path} published`;
   await run.notify(
-    run.record.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
-    `Marketing Cloud secret of ${run.path} published (KV version ${version}): api_key holds the newly staged secret, previous_key the old one. ACTION: activate the staged secret in Setup → Installed Packages ${when}, then set rotate=now; the rotator then proves the old secret is refused and clears previous_key.`,
+    "rotation.action_needed",
+    `${lead} (KV version ${version}): api_key holds the newly staged secret, previous_key the old one; both work until the staged secret is activated. ACTION: activate the staged secret in Setup → Installed Packages ${when}, then set rotate=now; the rotator then proves the old secret is refused and clears previous_key (without the flag it looks again every ${SFMC_RECHECK_MS / 60_000} min).`,
   );
   return undefined;
 }
@@ -200,9 +205,22 @@ export async function closeSfmcStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();
   const r = run.record;
   // The secret was generated in Setup before the rotation began: its 180 days started no later than that.
-  await stampClosed(run, now, { expiresAt: new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS) });
+  const expiresAt = new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS);
+  await stampClosed(run, now, { expiresAt });
   const durationMs = now.getTime() - r.startedAt.getTime();
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
+  const by = `${r.trigger} by ${r.actor}`;
+  const why = r.reason ? ` Reason: ${r.reason}.` : "";
+  const facts =
+    `Marketing Cloud refuses the old secret, so previous_key is cleared; api_key holds the activated secret ` +
+    `(KV version ${r.kvVersionPublished ?? "?"}). rotation_verified_at is stamped and expires_at is ` +
+    `${expiresAt.toISOString()} (180 days from the start of the rotation).${why}`;
+  await run.notify(
+    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+    r.mode === "emergency"
+      ? `EMERGENCY rotation of ${r.path} done (${by}): ${facts}`
+      : `Rotated ${r.path} (${by}): ${facts}`,
+  );
   await run.endJournal();
   return {
     kind: "done",

@@ -47,8 +47,8 @@ describe("provider=generated, standard mode", () => {
       "rotation.completed",
     ]);
     expect(w.audit.events.every((e) => e.provider === "generated")).toBe(true);
-    expect(w.notifier.sent).toHaveLength(1);
-    expect(w.notifier.sent[0]?.kind).toBe("rotation.completed");
+    // With the soak nobody has to act: no notice at publication, one when the overlap is over.
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.completed"]);
     expect(w.notifier.sent[0]?.text).toContain("dual-accept overlap is over");
     expect(w.state.lease(GPATH)).toBeUndefined();
     const visible = visibleOutput(w, [first, done]);
@@ -68,7 +68,16 @@ describe("provider=generated, standard mode", () => {
   it("with confirm_by=flag waits for an operator however long it takes, and a rotate=now ends the overlap", async () => {
     const w = makeGeneratedWorld({ metadata: { confirm_by: "flag" } });
     const engine = makeGeneratedEngine(w);
-    expect(await engine.start(GPATH, FLAG)).toMatchObject({ kind: "waiting", waiting: "confirm" });
+    const first = await engine.start(GPATH, FLAG);
+    expect(first).toMatchObject({ kind: "waiting", waiting: "confirm" });
+    // Chat tells the operator at once what only they can do.
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed"]);
+    const action = w.notifier.sent[0]?.text ?? "";
+    expect(action).toContain("receivers now accept both current_secret");
+    expect(action).toContain("and previous_secret (the old one)");
+    expect(action).toContain(
+      "ACTION: update the sender to sign with current_secret, then set rotate=now to end the overlap",
+    );
     w.clock.advance(3 * 24 * 60 * MINUTE);
     expect(await engine.resume(GPATH)).toMatchObject({ kind: "waiting", waiting: "confirm" });
     expect(w.store.current(GPATH).data["rotation_phase"]).toBe("dual-accept");
@@ -80,6 +89,11 @@ describe("provider=generated, standard mode", () => {
     expectGeneratedCleanly(w);
     expect(w.drawn).toHaveLength(1);
     expect(w.audit.types()).toContain("rotation.resumed");
+    // Waiting sent nothing more; the end of the overlap is the completion.
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed", "rotation.completed"]);
+    const visible = visibleOutput(w, [first, done]);
+    expect(visible).not.toContain(w.drawn[0]);
+    expect(visible).not.toContain("test-secret-canary");
   });
 
   it("never lets the schedule confirm an overlap that waits for an operator", async () => {

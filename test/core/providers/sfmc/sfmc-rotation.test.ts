@@ -25,8 +25,12 @@ describe("provider=sfmc, assisted rotation", () => {
     expect(kv.metadata["rotation_state"]).toBe("awaiting_promotion");
     expect(kv.metadata["rotate"]).toBeUndefined();
     expect(w.tenant.asked[0]).toBe(`${AUTH_URL} mc-client-1`);
-    expect(w.notifier.sent).toHaveLength(1);
-    expect(w.notifier.sent[0]?.text).toContain("activate the staged secret in Setup");
+    // Chat asks for the one step only a person can do, as an action (not as a completion).
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed"]);
+    expect(w.notifier.sent[0]?.text).toContain(
+      "ACTION: activate the staged secret in Setup → Installed Packages after 2026-03-02T10:15:00.000Z",
+    );
+    expect(w.notifier.sent[0]?.text).toContain("then set rotate=now");
 
     // After the soak the old secret still works (not activated yet): the rotation waits and looks again.
     w.clock.advance(15 * MINUTE);
@@ -43,6 +47,11 @@ describe("provider=sfmc, assisted rotation", () => {
     const meta = w.store.current(MPATH).metadata;
     expect(meta["expires_at"]).toBe("2026-08-29T10:00:00.000Z");
     expect(w.audit.types()).toContain("rotation.retired");
+    // Exactly two chat notices: the action, then the completion in plain words.
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed", "rotation.completed"]);
+    const completed = w.notifier.sent[1]?.text ?? "";
+    expect(completed).toContain("Marketing Cloud refuses the old secret, so previous_key is cleared");
+    expect(completed).toContain("rotation_verified_at is stamped and expires_at is 2026-08-29T10:00:00.000Z");
     const visible = visibleOutput(w, [first, waiting, done]);
     expect(visible).not.toContain("test-secret-canary");
   });
@@ -84,8 +93,17 @@ describe("provider=sfmc, assisted rotation", () => {
     const engine = makeSfmcEngine(w);
     const emergency = { mode: "emergency", trigger: "flag", actor: "operator-flag" } as const;
     expect(await engine.start(MPATH, emergency)).toMatchObject({ kind: "waiting", waiting: "confirm" });
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed"]);
+    expect(w.notifier.sent[0]?.text).toContain("EMERGENCY rotation of");
+    expect(w.notifier.sent[0]?.text).toContain(
+      "activate the staged secret in Setup → Installed Packages now",
+    );
     w.tenant.activate(NEW);
-    expect(await engine.resume(MPATH)).toMatchObject({ kind: "completed" });
+    const done = await engine.resume(MPATH);
+    expect(done).toMatchObject({ kind: "completed" });
     expectSfmcCleanly(w);
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.action_needed", "rotation.emergency"]);
+    expect(w.notifier.sent[1]?.text).toContain("Marketing Cloud refuses the old secret");
+    expect(visibleOutput(w, [done])).not.toContain("test-secret-canary");
   });
 });
