@@ -16,7 +16,9 @@ export const SFMC_AUTH_URL = "sfmc_auth_url";
 export const SFMC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
 
 /** The auth base URL from metadata, or why it is unusable (never guessed). */
-export function sfmcAuthUrl(cred: StoredCredential): { ok: true; url: string } | { ok: false; why: string } {
+export function sfmcAuthUrl(
+  cred: Pick<StoredCredential, "customMetadata">,
+): { ok: true; url: string } | { ok: false; why: string } {
   const raw = cred.customMetadata[SFMC_AUTH_URL];
   if (typeof raw !== "string" || raw === "") {
     return { ok: false, why: `no ${SFMC_AUTH_URL} in the metadata (the tenant's auth base URL)` };

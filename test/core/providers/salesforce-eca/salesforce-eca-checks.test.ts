@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { checkSalesforceEca } from "../../../../src/core/providers/salesforce-eca/salesforce-eca-checks.ts";
+import { CTX, factsOf } from "../check-kit.ts";
+
+const CANARY = "test-secret-canary-eca-check-5be0";
+const META = { provider: "salesforce-eca", sf_connection: "crm", eca_app_name: "Billing_Sync" };
+const DATA = { client_id: "3MVG9-key", api_key: CANARY };
+
+describe("checkSalesforceEca", () => {
+  it("finds nothing wrong with a configured connection, an app name and the pair in KV", () => {
+    expect(checkSalesforceEca(factsOf(META, DATA), CTX)).toEqual([]);
+  });
+
+  it("fails an sf_connection that names no configured connection", () => {
+    expect(checkSalesforceEca(factsOf({ ...META, sf_connection: "erp" }, DATA), CTX)).toEqual([
+      { mark: "FAIL", text: 'sf_connection "erp" is not a configured connection (configured: crm)' },
+    ]);
+  });
+
+  it("uses the only connection when sf_connection is absent, and fails when there are several", () => {
+    const { sf_connection: _, ...meta } = META;
+    expect(checkSalesforceEca(factsOf(meta, DATA), CTX)).toEqual([]);
+    const several = { ...CTX, connections: ["crm", "erp"] };
+    expect(checkSalesforceEca(factsOf(meta, DATA), several)).toEqual([
+      {
+        mark: "FAIL",
+        text: "no sf_connection and several connections configured (crm, erp): set sf_connection",
+      },
+    ]);
+    expect(checkSalesforceEca(factsOf(meta, DATA), { ...CTX, connections: [] })).toEqual([
+      { mark: "FAIL", text: "no Salesforce connection is configured (salesforce.connections)" },
+    ]);
+  });
+
+  it("fails when KV lacks the consumer key or secret", () => {
+    expect(checkSalesforceEca(factsOf(META, {}), CTX)).toEqual([
+      { mark: "FAIL", text: "no client_id in the secret data (the consumer key)" },
+      { mark: "FAIL", text: "no api_key in the secret data (the consumer secret)" },
+    ]);
+  });
+});
