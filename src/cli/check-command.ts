@@ -1,6 +1,7 @@
 // `check`: preflight. Config valid, Vault reachable and unsealed, token valid, the mount is KV v2,
 // sys/capabilities-self shows the token can do everything the rotator needs on every configured path, each
-// Salesforce connection works, and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
+// Salesforce connection works, every managed credential's provider configuration holds (check-providers.ts),
+// and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
 
 import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-api-version.ts";
@@ -14,6 +15,7 @@ import { summarizeConfig } from "../config/load-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
+import { checkProviders } from "./check-providers.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
@@ -28,15 +30,27 @@ export interface CheckLine {
 
 export const checkCommand: CommandSpec = {
   name: "check",
-  summary: "preflight: config, Vault, the token's capabilities, Salesforce connections, chat targets",
+  summary:
+    "preflight: config, Vault, the token's capabilities, Salesforce connections, each credential's provider configuration, chat targets",
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
 is KV v2; (via sys/capabilities-self) the token holds every capability the rotator needs on every configured
 path, each missing one named with the reason it is needed; for each Salesforce connection: its admin app's
-pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST; and for each
-chat target (notifications.targets): its secret references resolve (file readable, variable set, KV field
-present). Targets are not contacted unless --notify-test is given.
+pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST; for each
+managed credential under vault.prefixes, its provider's configuration (one line per problem, topic cred:PATH,
+and one summary line per provider, topic provider:NAME):
+  invalid metadata or an unreadable entry: FAIL with the reason
+  salesforce-eca   sf_connection names a configured connection (or only one is configured); client_id and
+                   api_key in KV
+  sfmc             sfmc_auth_url valid; client_id and api_key in KV; expires_at set (warn) and not passed;
+                   a staged secret waiting in pending_api_key (ok); the current api_key gets a token at the
+                   tenant's v2/token (refused: FAIL with the OAuth error; unreachable: FAIL naming the host)
+  generated        current_secret set (warn); no rotation_phase=dual-accept left open while idle (warn)
+  manual           rotation_contact set (warn); a deadline
+Secret values are never printed, only whether a field is set. For each chat target (notifications.targets):
+its secret references resolve (file readable, variable set, KV field present). Targets are not contacted
+unless --notify-test is given.
   --verbose        also print the effective configuration (where each value came from; secrets as "set")
   --notify-test    send a test message to every chat target and report each: ok, or the error code and
                    HTTP status (never the webhook URL)
@@ -78,7 +92,8 @@ configuration itself is invalid (including a chat target's secret reference that
 
 function formatLine(line: CheckLine): string {
   const [first, ...more] = line.text.split("\n");
-  const head = `${`[${line.mark}]`.padEnd(7)}${line.topic.padEnd(11)}${first ?? ""}\n`;
+  // A long topic (cred:PATH) still leaves a space before the text.
+  const head = `${`[${line.mark}]`.padEnd(7)}${`${line.topic} `.padEnd(11)}${first ?? ""}\n`;
   return head + more.map((m) => `${" ".repeat(18)}${m}\n`).join("");
 }
 
@@ -111,6 +126,7 @@ export async function checkVault(cfg: Config): Promise<CheckLine[]> {
     lines.push(await checkMount(stack.client, cfg));
     lines.push(...(await checkCapabilities(stack.client, cfg)));
     for (const conn of cfg.salesforce.connections) lines.push(...(await checkSalesforce(conn, stack.kv)));
+    lines.push(...(await checkProviders(cfg, stack)));
   } catch (err) {
     lines.push(failure("vault", err));
   } finally {

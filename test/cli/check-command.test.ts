@@ -1,6 +1,7 @@
 // `check` against the real server, with tokens holding the shipped policies: it passes for the rotator's
 // policy and names every missing capability for a read-only one.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCliProcess } from "../support/run-cli.ts";
@@ -19,7 +20,13 @@ describe("eca-rotator check", () => {
   it("passes with a token holding policies/rotator.hcl", async () => {
     const vault = useVault();
     const token = await tokenWithPolicy("rotator.hcl");
-    const res = await runCliProcess(["check"], { VAULT_ADDR: vault.addr, VAULT_TOKEN: token });
+    // A prefix of its own inside the policy's api-credentials/*: other tests keep invalid credentials there.
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-")), "config.yaml");
+    writeFileSync(file, `vault:\n  prefixes: [api-credentials/${uniqueName("check")}]\n`);
+    const res = await runCliProcess(["check", "--config", file], {
+      VAULT_ADDR: vault.addr,
+      VAULT_TOKEN: token,
+    });
     expect(res.stdout).not.toContain("[FAIL]");
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/\[ok\]\s+mount\s+secret\/ is KV version 2/);

@@ -24,7 +24,7 @@ describe("eca-rotator check with a Salesforce connection", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-sf-")), "config.yaml");
     writeFileSync(
       file,
-      `salesforce:\n  connections:\n    sim:\n      my_domain_url: ${sim.url}\n      credentials_path: ${credentialsPath}\n      api_version: ${apiVersion}\n`,
+      `vault:\n  prefixes: [${uniqueName("check-sf-creds")}]\nsalesforce:\n  connections:\n    sim:\n      my_domain_url: ${sim.url}\n      credentials_path: ${credentialsPath}\n      api_version: ${apiVersion}\n`,
     );
     return file;
   }
