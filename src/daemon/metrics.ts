@@ -26,6 +26,13 @@ export interface DaemonMetrics {
   text(): Promise<{ contentType: string; body: string }>;
 }
 
+/** Every provider, and "none" for entries without one (unmanaged, unreadable). */
+const PROVIDER_LABELS = [...PROVIDERS, "none"] as const;
+
+function providerLabel(provider: string | undefined): string {
+  return (PROVIDERS as readonly string[]).includes(provider ?? "") ? (provider as string) : "none";
+}
+
 /** Maps a value outside a closed set to "other" so a label can never carry free text. */
 function closed<T extends string>(set: readonly T[], value: string | undefined): T | "other" {
   return (set as readonly string[]).includes(value ?? "") ? (value as T) : "other";
@@ -78,8 +85,8 @@ export function createDaemonMetrics(opts: {
   });
   const byState = new Gauge({
     name: "eca_rotator_credentials",
-    help: "Credentials by state, as of the last scan.",
-    labelNames: ["state"],
+    help: "Credentials by state and provider (none: unmanaged or unreadable), as of the last scan.",
+    labelNames: ["state", "provider"],
     registers: [registry],
   });
   const lastScan = new Gauge({
@@ -123,21 +130,26 @@ export function createDaemonMetrics(opts: {
   });
 
   // Closed label sets start at zero so dashboards and alerts see the series before the first event.
-  for (const state of CREDENTIAL_STATES) byState.set({ state }, 0);
+  for (const state of CREDENTIAL_STATES) {
+    for (const provider of PROVIDER_LABELS) byState.set({ state, provider }, 0);
+  }
   for (const sink of SINK_NAMES) auditFailures.inc({ sink }, 0);
   for (const target of TARGET_KINDS) {
     notifications.inc({ target, result: "sent" }, 0);
     notifications.inc({ target, result: "failed" }, 0);
   }
-  for (const outcome of OUTCOMES) rotations.inc({ outcome, provider: "salesforce-eca" }, 0);
+  for (const outcome of OUTCOMES) {
+    for (const provider of PROVIDERS) rotations.inc({ outcome, provider }, 0);
+  }
 
   return {
     registry,
     recordScan(items, at, durationMs) {
-      const counts = new Map<string, number>(CREDENTIAL_STATES.map((s) => [s, 0]));
+      const counts = new Map<string, number>();
       deadline.reset();
       for (const item of items) {
-        counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+        const key = `${item.state} ${providerLabel(item.provider)}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
         if (item.state !== "unmanaged" && item.secondsToDeadline !== undefined) {
           deadline.set(
             { path: item.path, provider: closed(PROVIDERS, item.provider) },
@@ -145,7 +157,11 @@ export function createDaemonMetrics(opts: {
           );
         }
       }
-      for (const [state, n] of counts) byState.set({ state }, n);
+      for (const state of CREDENTIAL_STATES) {
+        for (const provider of PROVIDER_LABELS) {
+          byState.set({ state, provider }, counts.get(`${state} ${provider}`) ?? 0);
+        }
+      }
       lastScan.set(at.getTime() / 1000);
       scanSeconds.observe(durationMs / 1000);
     },

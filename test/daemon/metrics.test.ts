@@ -57,8 +57,12 @@ describe("daemon metrics", () => {
     expect(check.stderr + check.stdout).toBe("");
     expect(check.code).toBe(0);
 
-    expect(body).toContain('eca_rotator_credentials{state="overdue"} 1');
-    expect(body).toContain('eca_rotator_credentials{state="failed"} 0');
+    expect(body).toContain('eca_rotator_credentials{state="overdue",provider="salesforce-eca"} 1');
+    expect(body).toContain('eca_rotator_credentials{state="failed",provider="salesforce-eca"} 0');
+    expect(body).toContain('eca_rotator_credentials{state="unmanaged",provider="none"} 1');
+    // Every provider's series exist before its first rotation, so alerts and dashboards see them.
+    expect(body).toContain('eca_rotator_rotations_total{outcome="failed",provider="sfmc"} 0');
+    expect(body).toContain('eca_rotator_credentials{state="overdue",provider="generated"} 0');
     expect(body).toContain(
       'eca_rotator_credential_deadline_seconds{path="api-credentials/late",provider="salesforce-eca"} -3600',
     );

@@ -172,7 +172,7 @@ describe("eca-rotator serve", () => {
       expect(metrics.text).toMatch(
         /eca_rotator_rotations_total\{outcome="completed",provider="salesforce-eca"\} 1/,
       );
-      expect(metrics.text).toContain('eca_rotator_credentials{state="invalid"} 1');
+      expect(metrics.text).toContain('eca_rotator_credentials{state="invalid",provider="salesforce-eca"} 1');
       expect(metrics.text).toMatch(/eca_rotator_notifications_total\{target="webhook",result="sent"\} [1-9]/);
       outputs.push(ready.text, metrics.text);
 

@@ -217,9 +217,12 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
       const metrics = await get(`${daemon.url}/metrics`);
       expect(metrics.status).toBe(200);
       outputs.push(metrics.text);
-      expect(metrics.text).toContain('eca_rotator_credentials{state="awaiting_promotion"} 2');
-      expect(metrics.text).toContain('eca_rotator_credentials{state="due_soon"} 1');
-      expect(metrics.text).toContain('eca_rotator_credentials{state="ok"} 1');
+      expect(metrics.text).toContain('eca_rotator_credentials{state="awaiting_promotion",provider="sfmc"} 1');
+      expect(metrics.text).toContain(
+        'eca_rotator_credentials{state="awaiting_promotion",provider="generated"} 1',
+      );
+      expect(metrics.text).toContain('eca_rotator_credentials{state="due_soon",provider="manual"} 1');
+      expect(metrics.text).toContain('eca_rotator_credentials{state="ok",provider="salesforce-eca"} 1');
       for (const [p, want] of Object.entries(expected)) {
         expect(metrics.text).toMatch(
           new RegExp(
