@@ -40,7 +40,10 @@ export class RotationTracker {
         requestedAt: new Date(event.time),
       });
     view.step = event.step;
-    if (view.status === "queued" || view.status === "waiting") view.status = "running";
+    if (view.status === "queued" || view.status === "waiting") {
+      view.status = "running";
+      view.waitingFor = undefined;
+    }
     if (event.errorCode !== undefined) view.errorCode = event.errorCode;
   }
 
@@ -54,8 +57,9 @@ export class RotationTracker {
       // belongs to the existing rotation, whether or not its events already made a view of it here.
       const asked = this.#byId.get(requestedId);
       if (asked !== undefined && (asked.status === "queued" || asked.status === "running")) {
-        asked.status = "skipped";
-        asked.message = `joined the rotation already under way (${id})`;
+        asked.status = "joined";
+        asked.joinedRotationId = id;
+        asked.message = `handed to the rotation already under way (${id})`;
         asked.finishedAt = at;
       }
     }
@@ -69,6 +73,7 @@ export class RotationTracker {
       case "waiting":
         view.status = "waiting";
         view.waitingUntil = outcome.until;
+        view.waitingFor = outcome.waiting;
         view.step = outcome.step;
         break;
       case "rolled_back":

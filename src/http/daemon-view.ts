@@ -3,6 +3,7 @@
 // daemon (src/daemon) implements it over the real scheduler, Vault and engine. Nothing here holds a secret.
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { RotationTrigger } from "../core/rotation/audit-events.ts";
+import type { WaitKind } from "../core/rotation/rotation-provider.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
 
 /** The last completed scan; undefined until the first one finishes. */
@@ -16,15 +17,31 @@ export interface RotationView {
   readonly rotationId: string;
   readonly path: string;
   readonly mode: RotationMode;
-  /** running: in flight in this process; waiting: soaking or before retirement; the rest are final. */
-  readonly status: "queued" | "running" | "waiting" | "completed" | "failed" | "rolled_back" | "skipped";
+  /**
+   * running: in flight in this process; waiting: soaking, before retirement, or for a person (waitingFor); the
+   * rest are final. joined: the request was handed to the rotation already under way (joinedRotationId), e.g. an
+   * operator's confirmation that ended its wait.
+   */
+  readonly status:
+    | "queued"
+    | "running"
+    | "waiting"
+    | "completed"
+    | "failed"
+    | "rolled_back"
+    | "skipped"
+    | "joined";
   readonly step?: string | undefined;
   readonly trigger: RotationTrigger;
   readonly actor: string;
   readonly requestedAt: Date;
   readonly finishedAt?: Date | undefined;
-  /** Soak or retire wait end, for status waiting. */
+  /** Soak or retire wait end, for status waiting; for a wait on a person (confirm), when it is looked at again. */
   readonly waitingUntil?: Date | undefined;
+  /** What a waiting rotation waits for: its soak, the old pair's retirement, or a person (confirm). */
+  readonly waitingFor?: WaitKind | undefined;
+  /** status joined: the rotation that took the request over. */
+  readonly joinedRotationId?: string | undefined;
   readonly errorCode?: string | undefined;
   /** Public words (never a secret). */
   readonly message?: string | undefined;

@@ -13,6 +13,9 @@ export interface RotationJson {
   readonly requested_at: string;
   readonly finished_at: string | null;
   readonly waiting_until: string | null;
+  /** soak, retire, or confirm (a person must act; waiting_until is then when it is looked at again). */
+  readonly waiting_for: string | null;
+  readonly joined_rotation_id: string | null;
   readonly error_code: string | null;
   readonly message: string | null;
 }
@@ -29,6 +32,8 @@ export function rotationToJson(r: RotationView): RotationJson {
     requested_at: r.requestedAt.toISOString(),
     finished_at: r.finishedAt?.toISOString() ?? null,
     waiting_until: r.waitingUntil?.toISOString() ?? null,
+    waiting_for: r.waitingFor ?? null,
+    joined_rotation_id: r.joinedRotationId ?? null,
     error_code: r.errorCode ?? null,
     message: r.message ?? null,
   };

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
+import type { WaitKind } from "../../src/core/rotation/rotation-provider.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
 
 const PATH = "api-credentials/team-a/crm";
@@ -29,8 +30,8 @@ function event(rotationId: string, step: AuditEvent["step"], extra: Partial<Audi
 
 const base = { path: PATH, mode: "standard" as const, sinkFailures: 0 };
 
-function waiting(rotationId: string, until: Date): RotationOutcome {
-  return { ...base, kind: "waiting", rotationId, step: "published", waiting: "soak", until };
+function waiting(rotationId: string, until: Date, kind: WaitKind = "soak"): RotationOutcome {
+  return { ...base, kind: "waiting", rotationId, step: "published", waiting: kind, until };
 }
 
 function completed(rotationId: string | undefined): RotationOutcome {
@@ -138,6 +139,15 @@ describe("RotationTracker", () => {
     });
   });
 
+  it("says a rotation waits for a person, and forgets it once the rotation runs again", () => {
+    const t = new RotationTracker();
+    queue(t, "r1");
+    t.onOutcome(waiting("r1", later(3_600_000), "confirm"), "r1", later(1_000));
+    expect(t.get("r1")).toMatchObject({ status: "waiting", waitingFor: "confirm" });
+    t.onEvent(event("r1", "published", { type: "rotation.resumed" }));
+    expect(t.get("r1")).toMatchObject({ status: "running", waitingFor: undefined });
+  });
+
   it("does not let a skipped resume undo a waiting rotation", () => {
     const t = new RotationTracker();
     queue(t, "r1");
@@ -146,19 +156,20 @@ describe("RotationTracker", () => {
     expect(t.get("r1")?.status).toBe("waiting");
   });
 
-  it("marks a request that joined an unknown rotation already under way as skipped, naming that rotation", () => {
+  it("marks a request handed to an unknown rotation already under way as joined, naming that rotation", () => {
     const t = new RotationTracker();
     queue(t, "asked");
     t.running("asked");
     t.onOutcome(completed("existing"), "asked", later(1_000));
     expect(t.get("asked")).toMatchObject({
-      status: "skipped",
-      message: "joined the rotation already under way (existing)",
+      status: "joined",
+      joinedRotationId: "existing",
+      message: "handed to the rotation already under way (existing)",
       finishedAt: later(1_000),
     });
   });
 
-  it("marks a request skipped when the rotation it joined emitted events here first", () => {
+  it("marks a request joined when the rotation it joined emitted events here first", () => {
     // The engine resumes the existing journal and emits rotation.resumed with the existing id before it answers.
     const t = new RotationTracker();
     queue(t, "asked");
@@ -166,10 +177,15 @@ describe("RotationTracker", () => {
     t.onEvent(event("existing", "staged", { type: "rotation.resumed" }));
     t.onOutcome(waiting("existing", later(60_000)), "asked", later(1_000));
     expect(t.get("asked")).toMatchObject({
-      status: "skipped",
-      message: "joined the rotation already under way (existing)",
+      status: "joined",
+      joinedRotationId: "existing",
+      message: "handed to the rotation already under way (existing)",
     });
-    expect(t.get("existing")).toMatchObject({ status: "waiting", waitingUntil: later(60_000) });
+    expect(t.get("existing")).toMatchObject({
+      status: "waiting",
+      waitingUntil: later(60_000),
+      waitingFor: "soak",
+    });
     expect(t.activeFor(PATH)).toBeUndefined();
   });
 

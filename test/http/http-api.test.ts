@@ -386,6 +386,7 @@ describe("GET /v1/rotations/{id}", () => {
         trigger: "http",
         actor: "http:ci",
         waitingUntil: new Date("2026-05-01T13:00:00Z"),
+        waitingFor: "soak",
       }),
     ];
     const res = await app.inject("/v1/rotations/rot-7");
@@ -401,6 +402,8 @@ describe("GET /v1/rotations/{id}", () => {
       requested_at: "2026-05-01T11:00:00.000Z",
       finished_at: null,
       waiting_until: "2026-05-01T13:00:00.000Z",
+      waiting_for: "soak",
+      joined_rotation_id: null,
       error_code: null,
       message: null,
     });
