@@ -5,6 +5,7 @@
 
 import { formatDuration, formatRelative } from "../core/duration.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { startedByText } from "../core/rotation/audit-events.ts";
 import { escapeHtml } from "../report/format-html.ts";
 import { cell } from "../report/report-cells.ts";
 import { ATTENTION_ORDER, type AttentionGroup, attentionGroup, sortByAttention } from "./attention-order.ts";
@@ -44,6 +45,7 @@ const ROTATION_TONE: Readonly<Record<RotationView["status"], Tone>> = {
   waiting: "blue",
   completed: "green",
   skipped: "grey",
+  joined: "grey",
 };
 
 const ATTENTION_GROUPS: ReadonlySet<AttentionGroup> = new Set([
@@ -152,7 +154,11 @@ function rotationsTable(rotations: readonly RotationView[], now: Date): string {
       .filter((p): p is string => p !== undefined && p !== "")
       .join(": ");
     const until =
-      r.status === "waiting" && r.waitingUntil !== undefined ? `until ${timeHtml(r.waitingUntil)}` : "";
+      r.status !== "waiting" || r.waitingUntil === undefined
+        ? ""
+        : r.waitingFor === "confirm"
+          ? `for a person; looked at again ${timeHtml(r.waitingUntil)}`
+          : `until ${timeHtml(r.waitingUntil)}`;
     const cells = [
       td("Path", pathHtml(r.path), "path"),
       td(
@@ -162,7 +168,7 @@ function rotationsTable(rotations: readonly RotationView[], now: Date): string {
       td("Mode", esc(cell(r.mode, 20))),
       td(
         "Requested",
-        `${pastHtml(r.requestedAt, now)}<span class="reason">${esc(cell(`${r.trigger} by ${r.actor}`, 120))}</span>`,
+        `${pastHtml(r.requestedAt, now)}<span class="reason">${esc(cell(startedByText(r.trigger, r.actor), 120))}</span>`,
       ),
       td("Finished", r.finishedAt === undefined ? until : pastHtml(r.finishedAt, now)),
       td("Outcome", esc(cell(outcome))),

@@ -30,6 +30,11 @@ export function isOperatorRequest(trigger: RotationTrigger): boolean {
   return trigger === "flag" || trigger === "cli" || trigger === "http";
 }
 
+/** Who started a rotation, for people: "flag by operator-flag", "a secret pasted into pending_api_key". */
+export function startedByText(trigger: RotationTrigger, actor: string): string {
+  return trigger === "pending" ? "a secret pasted into pending_api_key" : `${trigger} by ${actor}`;
+}
+
 /** The actor of a rotation the rotator itself starts (the CLI and the API name their own). */
 export function actorOf(trigger: "schedule" | "flag" | "pending"): string {
   return trigger === "flag" ? "operator-flag" : trigger === "pending" ? "operator-paste" : "scheduler";

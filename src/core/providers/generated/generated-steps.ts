@@ -10,9 +10,11 @@
 // already holds the new secret is our own write whose answer was lost, so a resumed run never generates a
 // second secret and never publishes twice. A current_secret that is neither ours nor the old one (by its
 // fingerprint) was written by someone else and is never overwritten.
+
 import { HOUR_MS } from "../../duration.ts";
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import { providerTag } from "../../rotation/outcome-builders.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
@@ -183,7 +185,7 @@ export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> 
   const r = run.record;
   const durationMs = now.getTime() - r.startedAt.getTime();
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
-  const by = `${r.trigger} by ${r.actor}`;
+  const by = startedByText(r.trigger, r.actor);
   const why = r.reason ? ` Reason: ${r.reason}.` : "";
   const version = `KV version ${r.kvVersionPublished ?? "?"}`;
   await run.notify(

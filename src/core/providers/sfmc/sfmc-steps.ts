@@ -10,9 +10,11 @@
 //   retired → closed      metadata stamped (rotation_verified_at, last_rotated, expires_at), audit and chat,
 //                         journal and lease deleted.
 // Every KV write is cas against the version just read and checks before it acts, like provider=generated.
+
 import { HOUR_MS } from "../../duration.ts";
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { startedByText } from "../../rotation/audit-events.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -209,7 +211,7 @@ export async function closeSfmcStep(run: RotationRun): Promise<StepResult> {
   await stampClosed(run, now, { expiresAt });
   const durationMs = now.getTime() - r.startedAt.getTime();
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
-  const by = `${r.trigger} by ${r.actor}`;
+  const by = startedByText(r.trigger, r.actor);
   const why = r.reason ? ` Reason: ${r.reason}.` : "";
   const facts =
     `Marketing Cloud refuses the old secret, so previous_key is cleared; api_key holds the activated secret ` +

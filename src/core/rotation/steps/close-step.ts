@@ -5,6 +5,7 @@
 
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { computeDeadline } from "../../inventory/deadline.ts";
+import { startedByText } from "../audit-events.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import { outageOf } from "./publish-steps.ts";
@@ -42,7 +43,7 @@ export async function closeStep(run: RotationRun): Promise<StepResult> {
 
 function completedText(run: RotationRun, outageMs: number | undefined): string {
   const r = run.record;
-  const by = `${r.trigger} by ${r.actor}`;
+  const by = startedByText(r.trigger, r.actor);
   const why = r.reason ? ` Reason: ${r.reason}.` : "";
   const key = `new consumer key ${run.fingerprint() ?? "?"}, KV version ${r.kvVersionPublished ?? "?"}`;
   if (r.mode === "emergency") {
