@@ -30,8 +30,7 @@ export interface CheckLine {
 
 export const checkCommand: CommandSpec = {
   name: "check",
-  summary:
-    "preflight: config, Vault, the token's capabilities, Salesforce connections, each credential's provider configuration, chat targets",
+  summary: "preflight: config, Vault, token capabilities, Salesforce, each credential's provider, chat",
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
