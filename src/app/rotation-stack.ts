@@ -11,7 +11,7 @@ import {
   SalesforceEcaIssuer,
   type SalesforceIssuerConnection,
 } from "../adapters/salesforce/salesforce-eca-issuer.ts";
-import { verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
+import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config } from "../config/config-types.ts";
@@ -31,9 +31,6 @@ import { CrashInjector, crashSpecFromEnv } from "./crash-injection.ts";
 import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
 import { connectSalesforce } from "./salesforce-connection.ts";
 import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
-
-/** One Marketing Cloud v2/token request (provider=sfmc). */
-const SFMC_CALL_TIMEOUT_MS = 15_000;
 
 export interface RotationStack {
   readonly engine: RotationEngine;
@@ -136,7 +133,7 @@ export async function buildRotationStack(
     // provider=generated draws its secrets here (never logged; the journal holds them until published).
     randomBytes: (size) => randomBytes(size),
     // provider=sfmc asks the tenant's v2/token whether a secret works.
-    sfmcTokenCheck: (url, clientId, secret) => verifySfmcSecret(url, clientId, secret, SFMC_CALL_TIMEOUT_MS),
+    sfmcTokenCheck: (url, clientId, secret) => verifySfmcSecret(url, clientId, secret, SFMC_TOKEN_TIMEOUT_MS),
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,

@@ -3,7 +3,7 @@
 // (src/core/providers/provider-checks.ts), and for provider=sfmc one live v2/token request with the current
 // api_key. One line per problem, topic `cred:<path>`; one summary line per provider, topic `provider:<name>`.
 // Read-only; secret values go nowhere but the token request.
-import { verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
+import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { forEachBounded } from "../app/bounded-parallel.ts";
 import type { VaultStack } from "../app/container.ts";
@@ -25,8 +25,6 @@ import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
 import type { CheckLine } from "./check-command.ts";
 
-/** Per token request, as the engine's own sfmc token check. */
-export const SFMC_CHECK_TIMEOUT_MS = 15_000;
 /** Token requests in flight at once (each to a tenant's auth host). */
 const LIVE_PARALLELISM = 4;
 /** KV reads in flight at once (two requests each: metadata, then the current version). */
@@ -95,7 +93,7 @@ export async function checkProviders(
     entry.findings = checkCredential(credentialFacts(entry.item, cred), ctx);
     if (entry.item.provider === "sfmc") live.push({ entry, cred });
   });
-  const timeoutMs = opts.sfmcTimeoutMs ?? SFMC_CHECK_TIMEOUT_MS;
+  const timeoutMs = opts.sfmcTimeoutMs ?? SFMC_TOKEN_TIMEOUT_MS;
   await forEachBounded(live, LIVE_PARALLELISM, async ({ entry, cred }) => {
     const target = sfmcLiveTarget(credentialFacts(entry.item, cred));
     const secret = secretField(cred, API_KEY);

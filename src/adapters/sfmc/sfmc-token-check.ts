@@ -9,6 +9,9 @@ import type { SecretValue } from "../../core/secret-value.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { safeOrigin, transportErrorCode } from "../http/transport-errors.ts";
 
+/** One v2/token request, for the engine's checks and `check`'s alike. */
+export const SFMC_TOKEN_TIMEOUT_MS = 15_000;
+
 export interface SfmcTokenCheckOptions {
   /** Injected in tests; by default a timeout agent closed after the call. */
   readonly dispatcher?: Dispatcher;
