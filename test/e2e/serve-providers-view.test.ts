@@ -1,5 +1,5 @@
 // Every face of `serve` with all four providers under one prefix and two rotations waiting for a person: an sfmc
-// secret published and waiting for activation in Setup, a generated confirm_by=flag secret in dual-accept, a
+// secret pasted into pending_api_key (no flag), picked up by the scan, published and waiting for activation in Setup, a generated confirm_by=flag secret in dual-accept, a
 // manual credential due soon and a healthy ECA. The API, the status page, /metrics and `report` (a separate CLI
 // process against the same Vault) name each credential's provider and state; after activation in Setup and a
 // rotate=now the daemon completes the sfmc rotation and the API says ok. No secret in any output.
@@ -100,7 +100,7 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
     });
     const now = Date.now();
 
-    // sfmc: an operator staged a secret in Setup 5 minutes ago, pasted it, and flagged the credential.
+    // sfmc: an operator staged a secret in Setup 5 minutes ago and pasted it; no flag: the scan picks it up.
     const pkg = sim.mc.createPackage("mc-views");
     const staged = sim.mc.stageSecret(pkg.clientId);
     clock.advance(FIVE_MINUTES);
@@ -113,8 +113,6 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
         provider: "sfmc",
         sfmc_auth_url: sim.url,
         credential_type: "oauth_client_secret",
-        rotate: "now",
-        rotate_reason: "staged in Setup",
       },
     );
     // generated: the sender has to be switched before the overlap ends.
@@ -170,6 +168,9 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
       );
       expect(published.data["api_key"]).toBe(staged);
       expect(published.data["previous_key"]).toBe(pkg.clientSecret);
+      expect(published.data["pending_api_key"]).toBe("");
+      const started = w.auditEvents().filter((e) => e.path === sfmc && e.type === "rotation.started");
+      expect(started.map((e) => [e["trigger"], e["actor"]])).toEqual([["pending", "operator-paste"]]);
       const overlap = await until(
         () => w.entry(generated),
         (e) => e.meta["rotation_state"] === "awaiting_promotion",
@@ -212,6 +213,8 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
         expect(row).toContain(`data-state="${want.state}"`);
         expect(row).toContain(`<td data-label="Provider">${want.provider}</td>`);
       }
+      // Recent rotations: the generated overlap waits for a person (the recheck time is not its end).
+      expect(page.text).toContain("for a person; looked at again");
 
       // /metrics: credentials by state, the deadline gauge per provider, and the waiting rotations.
       const metrics = await get(`${daemon.url}/metrics`);
