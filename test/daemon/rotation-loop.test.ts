@@ -579,50 +579,62 @@ describe("RotationLoop", () => {
   });
 });
 
+/**
+ * A loop over the real engine and one in-memory credential: the scan sees the store's current metadata, as the
+ * Vault source would; every outcome is recorded.
+ */
+function realLoop(
+  engine: RotationEngine,
+  world: { store: InMemoryCredentialStore; state: InMemoryStateStore; clock: FixedClock },
+  path: string,
+  ids: () => string,
+) {
+  const source: MetadataSource = {
+    async *scan() {
+      const cur = world.store.current(path);
+      yield {
+        kind: "entry",
+        entry: kvEntry(path, cur.metadata, { currentVersion: cur.version, createdTime: WORLD_T0 }),
+      };
+    },
+  };
+  const tracker = new RotationTracker();
+  const outcomes: RotationOutcome[] = [];
+  const loop = new RotationLoop({
+    engine,
+    state: world.state,
+    store: world.store,
+    source,
+    prefixes: ["api-credentials"],
+    defaults: DEFAULT_CLASSIFY_DEFAULTS,
+    clock: world.clock,
+    concurrency: 2,
+    intervalMs: 60 * MINUTE,
+    budgetLevel: () => "normal",
+    tracker,
+    ids,
+    onScan: () => {},
+    onScanFailure: (err) => {
+      throw err;
+    },
+    onOutcome: (outcome) => outcomes.push(outcome),
+    onTaskError: (err) => {
+      throw err;
+    },
+  });
+  /** One tick, then until the path's work is done. */
+  const tick = async () => {
+    await loop.tickNow();
+    for (let i = 0; i < 50 && loop.isBusy(path); i++) await flush();
+  };
+  return { loop, tracker, outcomes, tick };
+}
+
 describe("RotationLoop with the real engine", () => {
   it("rotates a flagged credential through its soak across ticks", async () => {
     const w = makeWorld();
-    const engine = makeEngine(w);
-    // The scan sees the credential store's current metadata, as the Vault source would.
-    const source: MetadataSource = {
-      async *scan() {
-        const cur = w.store.current(WORLD_PATH);
-        yield {
-          kind: "entry",
-          entry: kvEntry(WORLD_PATH, cur.metadata, { currentVersion: cur.version, createdTime: WORLD_T0 }),
-        };
-      },
-    };
-    const tracker = new RotationTracker();
-    const outcomes: RotationOutcome[] = [];
-    const loop = new RotationLoop({
-      engine,
-      state: w.state,
-      store: w.store,
-      source,
-      prefixes: ["api-credentials"],
-      defaults: DEFAULT_CLASSIFY_DEFAULTS,
-      clock: w.clock,
-      concurrency: 2,
-      intervalMs: 60 * MINUTE,
-      budgetLevel: () => "normal",
-      tracker,
-      ids: () => "rot-loop-1",
-      onScan: () => {},
-      onScanFailure: (err) => {
-        throw err;
-      },
-      onOutcome: (outcome) => outcomes.push(outcome),
-      onTaskError: (err) => {
-        throw err;
-      },
-    });
-
-    const untilSettled = async () => {
-      for (let i = 0; i < 50 && loop.isBusy(WORLD_PATH); i++) await flush();
-    };
-    await loop.tickNow();
-    await untilSettled();
+    const { loop, tracker, outcomes, tick } = realLoop(makeEngine(w), w, WORLD_PATH, () => "rot-loop-1");
+    await tick();
     expect(outcomes.map((o) => o.kind)).toEqual(["waiting"]);
     expect(tracker.get("rot-loop-1")).toMatchObject({
       status: "waiting",
@@ -631,15 +643,13 @@ describe("RotationLoop with the real engine", () => {
     });
 
     // During the soak a tick neither resumes nor starts it again.
-    await loop.tickNow();
-    await untilSettled();
+    await tick();
     expect(outcomes).toHaveLength(1);
 
     const first = outcomes[0];
     if (first?.kind !== "waiting") throw new Error("expected waiting");
     w.clock.advance(first.until.getTime() - w.clock.now().getTime());
-    await loop.tickNow();
-    await untilSettled();
+    await tick();
     expect(outcomes.map((o) => o.kind)).toEqual(["waiting", "completed"]);
     expect(w.state.journal(WORLD_PATH)).toBeUndefined();
     expect(w.store.current(WORLD_PATH).metadata["rotate"]).toBeUndefined();
@@ -650,45 +660,13 @@ describe("RotationLoop with the real engine", () => {
 describe("RotationLoop with provider=sfmc", () => {
   it("starts a rotation when an operator pastes a staged secret into pending_api_key, without a flag", async () => {
     const w = makeSfmcWorld({ metadata: { rotate: undefined } });
-    const engine = makeSfmcEngine(w);
-    const source: MetadataSource = {
-      async *scan() {
-        const cur = w.store.current(MPATH);
-        yield {
-          kind: "entry",
-          entry: kvEntry(MPATH, cur.metadata, { currentVersion: cur.version, createdTime: WORLD_T0 }),
-        };
-      },
-    };
-    const tracker = new RotationTracker();
-    const outcomes: RotationOutcome[] = [];
     let serial = 0;
-    const loop = new RotationLoop({
-      engine,
-      state: w.state,
-      store: w.store,
-      source,
-      prefixes: ["api-credentials"],
-      defaults: DEFAULT_CLASSIFY_DEFAULTS,
-      clock: w.clock,
-      concurrency: 2,
-      intervalMs: 60 * MINUTE,
-      budgetLevel: () => "normal",
-      tracker,
-      ids: () => `rot-paste-${++serial}`,
-      onScan: () => {},
-      onScanFailure: (err) => {
-        throw err;
-      },
-      onOutcome: (outcome) => outcomes.push(outcome),
-      onTaskError: (err) => {
-        throw err;
-      },
-    });
-    const tick = async () => {
-      await loop.tickNow();
-      for (let i = 0; i < 50 && loop.isBusy(MPATH); i++) await flush();
-    };
+    const { loop, tracker, outcomes, tick } = realLoop(
+      makeSfmcEngine(w),
+      w,
+      MPATH,
+      () => `rot-paste-${++serial}`,
+    );
 
     await tick();
     expect(outcomes.map((o) => o.kind)).toEqual(["waiting"]);
