@@ -119,4 +119,32 @@ describe("provider=generated through the CLI", () => {
     );
     expect(await expectCompleted(w, p, 3)).toBe(String(published?.data["current_secret"]));
   }, 60_000);
+  it("rotate --dry-run describes the overlap in the provider's words and changes nothing", async () => {
+    const w = await E2eWorld.create(sim, { soak: "2h" });
+    const soaked = await webhookSecret(w, "hook-dry-soak");
+    const confirmed = await webhookSecret(w, "hook-dry-flag", { confirm_by: "flag" });
+
+    const bySoak = await w.cli(["rotate", soaked, "--dry-run"]);
+    expect(bySoak.code).toBe(0);
+    expect(bySoak.stdout).toContain(
+      "overlap: both secrets are accepted for 2h, then previous_secret is cleared",
+    );
+    expect(bySoak.stdout).toContain("would rotate: yes");
+    expect(bySoak.stdout).not.toContain("promot");
+
+    const byFlag = await w.cli(["rotate", confirmed, "--dry-run"]);
+    expect(byFlag.code).toBe(0);
+    expect(byFlag.stdout).toContain(
+      "overlap: both secrets are accepted until an operator sets rotate=now (confirm_by=flag)",
+    );
+    const emergency = await w.cli(["rotate", soaked, "--dry-run", "--emergency"]);
+    expect(emergency.stdout).toContain("overlap: none (emergency: the old secret is dropped");
+
+    for (const p of [soaked, confirmed]) {
+      const kv = await w.entry(p);
+      expect(kv?.version).toBe(1);
+      expect(kv?.data["current_secret"]).toBe(OLD);
+    }
+    w.expectNoLeak([OLD]);
+  }, 60_000);
 });

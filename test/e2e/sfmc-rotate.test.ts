@@ -198,4 +198,20 @@ describe("provider=sfmc through the CLI", () => {
     expect(after?.version).toBe(4); // seed, paste, publish, previous_key cleared: published once
     w.expectNoLeak([staged, pkg.clientSecret]);
   }, 60_000);
+  it("rotate --dry-run names the activation in Setup as the wait and changes nothing", async () => {
+    const w = await E2eWorld.create(sim, { soak: "30m" });
+    const { p, pkg, paste } = await mcCredential(w, "mc-dry");
+    const staged = sim.mc.stageSecret(pkg.clientId);
+    await paste(staged);
+    const plan = await w.cli(["rotate", p, "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(
+      "overlap: both secrets work until an operator activates the new one in Setup (after a soak of 30m), then previous_key is cleared",
+    );
+    expect(plan.stdout).toContain("would rotate: yes");
+    const kv = await w.entry(p);
+    expect(kv?.version).toBe(2);
+    expect(kv?.data["pending_api_key"]).toBe(staged);
+    w.expectNoLeak([staged, pkg.clientSecret]);
+  }, 60_000);
 });
