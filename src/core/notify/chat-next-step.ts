@@ -39,6 +39,14 @@ export function rotationNextStep(e: RotationChatEvent, mount: string): string {
     case "rotation.emergency":
       return `The old pair is dead: restart ${consumers ?? "every consumer"} now so they read the new pair from ${kv}, then close the incident.`;
     case "rotation.failed":
+      if (c.provider === "sfmc") {
+        // Never rolled back by the rotator, and a refused paste is only tried again after a new paste.
+        return (
+          `Check last_rotation_error (vault kv metadata get ${kv}). If Marketing Cloud refused the pasted secret, ` +
+          "stage a new one in Setup, wait 5 minutes and paste it into pending_api_key (the next scan picks it up); " +
+          `otherwise fix the cause, then resume: ${rotateNowCommand(mount, c.path)}`
+        );
+      }
       return (
         `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then run ` +
         `\`eca-rotator rotate ${path}\` to resume or \`eca-rotator rollback ${path}\` to undo (before promotion only).`

@@ -157,6 +157,19 @@ describe("buildChatMessage", () => {
     expect(overdue.nextStep).toContain("Stage a new secret in Setup → Installed Packages now");
   });
 
+  it("tells an sfmc owner whose rotation failed to paste a new staged secret, never to roll back", () => {
+    const m = buildChatMessage(
+      eventOf("rotation.failed", { credential: { ...credential, provider: "sfmc" } }),
+    );
+    expect(m.nextStep).toContain(
+      "stage a new one in Setup, wait 5 minutes and paste it into pending_api_key",
+    );
+    expect(m.nextStep).toContain(
+      "resume: vault kv metadata patch -custom-metadata=rotate=now secret/api-credentials/team-a/crm",
+    );
+    expect(m.nextStep).not.toContain("rollback");
+  });
+
   describe("rotation.action_needed", () => {
     const action = (provider: string | undefined, text = "The rotation waits for you.") =>
       buildChatMessage(eventOf("rotation.action_needed", { credential: { ...credential, provider }, text }), {
