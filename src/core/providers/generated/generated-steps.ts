@@ -16,10 +16,9 @@ import { isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
-import { providerTag } from "../../rotation/outcome-builders.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
-import { stampClosed } from "../../rotation/steps/close-step.ts";
+import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import { SecretValue } from "../../secret-value.ts";
 import {
@@ -183,31 +182,14 @@ export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> 
   // rotation_verified_at: there is no issuer to ask; here it means "the overlap completed".
   await stampClosed(run, now);
   const r = run.record;
-  const durationMs = now.getTime() - r.startedAt.getTime();
-  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
   const by = startedByText(r.trigger, r.actor);
   const why = r.reason ? ` Reason: ${r.reason}.` : "";
   const version = `KV version ${r.kvVersionPublished ?? "?"}`;
-  await run.notify(
-    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+  return finishClose(
+    run,
+    now,
     r.mode === "emergency"
       ? `EMERGENCY rotation of ${r.path} done (${by}): a new generated secret is current_secret (${version}) and the old one is no longer kept (previous_secret empty); update the sender now.${why}`
       : `Rotated ${r.path} (${by}): a new generated secret is current_secret (${version}); the dual-accept overlap is over and previous_secret is cleared.${why}`,
   );
-  await run.endJournal();
-  return {
-    kind: "done",
-    outcome: {
-      ...providerTag(r.provider),
-      kind: "completed",
-      path: run.path,
-      rotationId: r.rotationId,
-      mode: r.mode,
-      sinkFailures: run.sinkFailures,
-      kvVersion: r.kvVersionPublished,
-      keyFingerprint: undefined,
-      durationMs,
-      outageMs: undefined,
-    },
-  };
 }

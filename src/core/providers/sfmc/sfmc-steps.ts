@@ -22,10 +22,9 @@ import {
   ROTATED_BY,
   secretField,
 } from "../../rotation/credential-fields.ts";
-import { providerTag } from "../../rotation/outcome-builders.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
-import { stampClosed } from "../../rotation/steps/close-step.ts";
+import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
@@ -209,34 +208,17 @@ export async function closeSfmcStep(run: RotationRun): Promise<StepResult> {
   // The secret was generated in Setup before the rotation began: its 180 days started no later than that.
   const expiresAt = new Date(r.startedAt.getTime() + SFMC_SECRET_TTL_MS);
   await stampClosed(run, now, { expiresAt });
-  const durationMs = now.getTime() - r.startedAt.getTime();
-  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs });
   const by = startedByText(r.trigger, r.actor);
   const why = r.reason ? ` Reason: ${r.reason}.` : "";
   const facts =
     `Marketing Cloud refuses the old secret, so previous_key is cleared; api_key holds the activated secret ` +
     `(KV version ${r.kvVersionPublished ?? "?"}). rotation_verified_at is stamped and expires_at is ` +
     `${expiresAt.toISOString()} (180 days from the start of the rotation).${why}`;
-  await run.notify(
-    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
+  return finishClose(
+    run,
+    now,
     r.mode === "emergency"
       ? `EMERGENCY rotation of ${r.path} done (${by}): ${facts}`
       : `Rotated ${r.path} (${by}): ${facts}`,
   );
-  await run.endJournal();
-  return {
-    kind: "done",
-    outcome: {
-      ...providerTag(r.provider),
-      kind: "completed",
-      path: run.path,
-      rotationId: r.rotationId,
-      mode: r.mode,
-      sinkFailures: run.sinkFailures,
-      kvVersion: r.kvVersionPublished,
-      keyFingerprint: undefined,
-      durationMs,
-      outageMs: undefined,
-    },
-  };
 }

@@ -6,6 +6,7 @@
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { computeDeadline } from "../../inventory/deadline.ts";
 import { startedByText } from "../audit-events.ts";
+import { providerTag } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import { outageOf } from "./publish-steps.ts";
@@ -14,27 +15,40 @@ import type { StepResult } from "./step-result.ts";
 export async function closeStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();
   await stampClosed(run, now);
-
   const r = run.record;
-  const durationMs = now.getTime() - r.startedAt.getTime();
   const outageMs =
     r.mode === "emergency" && r.publishedAt !== undefined ? outageOf(run, r.publishedAt) : undefined;
+  return finishClose(run, now, completedText(run, outageMs), {
+    keyFingerprint: run.fingerprint(),
+    outageMs,
+  });
+}
+
+/**
+ * What every provider's close does after its stamps: audit rotation.completed, chat (rotation.emergency in an
+ * emergency) with the provider's words, the journal and lease deleted, and the completed outcome.
+ */
+export async function finishClose(
+  run: RotationRun,
+  now: Date,
+  chatText: string,
+  opts: { keyFingerprint?: string | undefined; outageMs?: number | undefined } = {},
+): Promise<StepResult> {
+  const r = run.record;
+  const durationMs = now.getTime() - r.startedAt.getTime();
+  const { outageMs } = opts;
   await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs, outageMs });
-  await run.notify(
-    r.mode === "emergency" ? "rotation.emergency" : "rotation.completed",
-    completedText(run, outageMs),
-  );
-
+  await run.notify(r.mode === "emergency" ? "rotation.emergency" : "rotation.completed", chatText);
   await run.endJournal();
-
   const outcome: RotationOutcome = {
+    ...providerTag(r.provider),
     kind: "completed",
     path: run.path,
     rotationId: r.rotationId,
     mode: r.mode,
     sinkFailures: run.sinkFailures,
     kvVersion: r.kvVersionPublished,
-    keyFingerprint: run.fingerprint(),
+    keyFingerprint: opts.keyFingerprint,
     durationMs,
     outageMs,
   };
