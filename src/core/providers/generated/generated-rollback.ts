@@ -4,8 +4,8 @@
 // a current_secret that is neither ours nor the old one belongs to someone else and is left alone.
 import { isRotatorError } from "../../errors.ts";
 import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/credential-fields.ts";
-import { codeOf, providerTag } from "../../rotation/outcome-builders.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
+import { finishRollback } from "../../rotation/steps/rollback-steps.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import {
   CURRENT_SECRET,
@@ -59,37 +59,9 @@ export async function rollbackGeneratedStep(run: RotationRun): Promise<StepResul
 
 /** The terminal rolled_back journal: tell everyone, then remove journal and lease. */
 export async function finishGeneratedRollbackStep(run: RotationRun): Promise<StepResult> {
-  const r = run.record;
-  const why = r.lastError ?? "rolled back";
-  await run.patchMetadata({
-    rotation_state: "failed",
-    last_rotation_error: why.slice(0, 300),
-    rotate: null,
-    rotate_reason: null,
-  });
-  const code = codeOf(r.lastError);
-  await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });
-  const restored =
-    r.kvVersionPublished === undefined
+  return finishRollback(run, (version) =>
+    version === undefined
       ? "nothing had been published, KV is unchanged"
-      : `the old secret is current_secret again in KV version ${r.kvVersionPublished} (previous_secret cleared)`;
-  await run.notify(
-    "rotation.rolled_back",
-    `Rotation of ${r.path} was rolled back (${why}): ${restored}. Set rotate=now to try again.`,
+      : `the old secret is current_secret again in KV version ${version} (previous_secret cleared)`,
   );
-  await run.endJournal();
-  return {
-    kind: "done",
-    outcome: {
-      ...providerTag(r.provider),
-      kind: "rolled_back",
-      path: r.path,
-      rotationId: r.rotationId,
-      mode: r.mode,
-      sinkFailures: run.sinkFailures,
-      code,
-      message: why,
-      kvVersion: r.kvVersionPublished,
-    },
-  };
 }

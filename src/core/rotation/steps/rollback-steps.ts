@@ -14,7 +14,7 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
-import { codeOf } from "../outcome-builders.ts";
+import { codeOf, providerTag } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
@@ -67,6 +67,21 @@ export async function rollbackStep(run: RotationRun): Promise<StepResult> {
 
 /** The terminal rolled_back journal: tell everyone, then remove journal and lease. */
 export async function finishRollbackStep(run: RotationRun): Promise<StepResult> {
+  return finishRollback(
+    run,
+    (version) =>
+      `the staged set is deleted and ${version === undefined ? "nothing had been published, KV is unchanged" : `the previous pair is current again in KV version ${version}`}`,
+  );
+}
+
+/**
+ * What every provider's rolled_back journal ends with: metadata failed (with why), audit, chat naming what was
+ * restored (`restored(kvVersion)`, undefined when nothing had been published), journal and lease deleted.
+ */
+export async function finishRollback(
+  run: RotationRun,
+  restored: (kvVersion: number | undefined) => string,
+): Promise<StepResult> {
   const r = run.record;
   const why = r.lastError ?? "rolled back";
   await run.patchMetadata({
@@ -77,16 +92,13 @@ export async function finishRollbackStep(run: RotationRun): Promise<StepResult> 
   });
   const code = codeOf(r.lastError);
   await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });
-  const restored =
-    r.kvVersionPublished === undefined
-      ? "nothing had been published, KV is unchanged"
-      : `the previous pair is current again in KV version ${r.kvVersionPublished}`;
   await run.notify(
     "rotation.rolled_back",
-    `Rotation of ${r.path} was rolled back (${why}): the staged set is deleted and ${restored}. Set rotate=now to try again.`,
+    `Rotation of ${r.path} was rolled back (${why}): ${restored(r.kvVersionPublished)}. Set rotate=now to try again.`,
   );
   await run.endJournal();
   const outcome: RotationOutcome = {
+    ...providerTag(r.provider),
     kind: "rolled_back",
     path: r.path,
     rotationId: r.rotationId,
