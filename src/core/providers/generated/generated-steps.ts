@@ -12,12 +12,13 @@
 // fingerprint) was written by someone else and is never overwritten.
 
 import { HOUR_MS } from "../../duration.ts";
-import { isRotatorError, RotatorError } from "../../errors.ts";
+import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
+import { writeWithCas } from "../../rotation/steps/cas-write.ts";
 import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import { SecretValue } from "../../secret-value.ts";
@@ -37,8 +38,6 @@ import {
 
 /** How often a rotation waiting for an operator's confirmation is looked at again (it costs one journal read). */
 export const CONFIRM_RECHECK_MS = HOUR_MS;
-
-const CAS_RETRIES = 3;
 
 /** claimed → staged: the new secret exists only in the journal until it is published. */
 export async function generateStep(run: RotationRun): Promise<StepResult> {
@@ -106,10 +105,9 @@ async function publish(
   rest: (old: SecretValue | undefined) => Record<string, string | SecretValue>,
 ): Promise<{ version: number; cred: StoredCredential }> {
   const secret = journaledSecret(run);
-  for (let i = 0; ; i++) {
-    const cred = await run.readCredential();
+  return writeWithCas(run, (cred) => {
     const current = currentSecret(cred);
-    if (sameSecret(current, secret)) return { version: cred.version, cred }; // ours; the answer was lost
+    if (sameSecret(current, secret)) return undefined; // ours; the answer was lost
     if (
       cred.version !== run.record.kvVersionRead &&
       secretFingerprint(run, current) !== run.record.oldSecretFingerprint
@@ -119,21 +117,13 @@ async function publish(
         "KV current_secret was changed by someone else during the rotation; not overwriting it",
       );
     }
-    const fields = {
+    return {
       [CURRENT_SECRET]: secret,
       ...rest(current),
       [ROTATED_AT]: run.now().toISOString(),
       [ROTATED_BY]: run.record.actor,
     };
-    await run.guard();
-    try {
-      const { version } = await run.deps.store.writeFields(run.path, fields, cred.version);
-      return { version, cred };
-    } catch (err) {
-      // Someone wrote between our read and our write: read again and decide again.
-      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
-    }
-  }
+  });
 }
 
 /** Standard published → retired, once the soak is over or an operator confirmed: the old secret is dropped. */
@@ -145,9 +135,7 @@ export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
   }
   if (now < until) return { kind: "wait", waiting: "soak", until };
   const secret = journaledSecret(run);
-  let version: number | undefined;
-  for (let i = 0; version === undefined; i++) {
-    const cred = await run.readCredential();
+  const { version } = await writeWithCas(run, (cred) => {
     if (!sameSecret(currentSecret(cred), secret)) {
       throw mismatch(
         run,
@@ -155,17 +143,10 @@ export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
       );
     }
     if (isEmpty(cred, PREVIOUS_SECRET) && cred.data[ROTATION_PHASE] === PHASE_COMPLETE) {
-      version = cred.version; // done already; only the journal did not say so
-      break;
+      return undefined; // done already; only the journal did not say so
     }
-    const fields = { [PREVIOUS_SECRET]: "", [ROTATION_PHASE]: PHASE_COMPLETE };
-    await run.guard();
-    try {
-      version = (await run.deps.store.writeFields(run.path, fields, cred.version)).version;
-    } catch (err) {
-      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
-    }
-  }
+    return { [PREVIOUS_SECRET]: "", [ROTATION_PHASE]: PHASE_COMPLETE };
+  });
   await run.advance("retired");
   await run.emit("rotation.retired", { kvVersion: version });
   return undefined;

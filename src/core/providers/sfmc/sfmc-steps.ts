@@ -12,7 +12,7 @@
 // Every KV write is cas against the version just read and checks before it acts, like provider=generated.
 
 import { HOUR_MS } from "../../duration.ts";
-import { isRotatorError, RotatorError } from "../../errors.ts";
+import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
 import {
@@ -24,6 +24,7 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
+import { writeWithCas } from "../../rotation/steps/cas-write.ts";
 import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
 import type { StepResult } from "../../rotation/steps/step-result.ts";
 import type { SecretValue } from "../../secret-value.ts";
@@ -40,8 +41,6 @@ import {
 
 /** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
 export const SFMC_RECHECK_MS = HOUR_MS;
-
-const CAS_RETRIES = 3;
 
 async function tokenCheck(run: RotationRun, cred: StoredCredential, secret: SecretValue) {
   const check = run.deps.sfmcTokenCheck;
@@ -103,31 +102,20 @@ export async function verifyPendingStep(run: RotationRun): Promise<StepResult> {
 /** staged → published. */
 export async function publishStep(run: RotationRun): Promise<StepResult> {
   const secret = journaledSecret(run);
-  let version: number | undefined;
-  for (let i = 0; version === undefined; i++) {
-    const cred = await run.readCredential();
+  const { version } = await writeWithCas(run, (cred) => {
     const current = secretField(cred, API_KEY);
-    if (sameSecret(current, secret)) {
-      version = cred.version; // ours; the answer was lost
-      break;
-    }
+    if (sameSecret(current, secret)) return undefined; // ours; the answer was lost
     if (fingerprintOf(run, current) !== run.record.oldSecretFingerprint) {
       throw mismatch(run, "KV api_key was changed by someone else during the rotation; not overwriting it");
     }
-    const fields = {
+    return {
       [API_KEY]: secret,
       [PREVIOUS_KEY]: current ?? "",
       [PENDING_API_KEY]: "",
       [ROTATED_AT]: run.now().toISOString(),
       [ROTATED_BY]: run.record.actor,
     };
-    await run.guard();
-    try {
-      version = (await run.deps.store.writeFields(run.path, fields, cred.version)).version;
-    } catch (err) {
-      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
-    }
-  }
+  });
   const now = run.now();
   const cred = await run.readCredential();
   const parsed = parseCredentialPolicy(cred.customMetadata);
@@ -188,17 +176,9 @@ export async function proveOldDeadStep(run: RotationRun): Promise<StepResult> {
 }
 
 async function clearPrevious(run: RotationRun): Promise<void> {
-  for (let i = 0; ; i++) {
-    const cred = await run.readCredential();
-    if (secretField(cred, PREVIOUS_KEY) === undefined) return;
-    await run.guard();
-    try {
-      await run.deps.store.writeFields(run.path, { [PREVIOUS_KEY]: "" }, cred.version);
-      return;
-    } catch (err) {
-      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
-    }
-  }
+  await writeWithCas(run, (cred) =>
+    secretField(cred, PREVIOUS_KEY) === undefined ? undefined : { [PREVIOUS_KEY]: "" },
+  );
 }
 
 /** retired → closed. Every part is idempotent. */

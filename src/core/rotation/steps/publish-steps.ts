@@ -3,7 +3,8 @@
 // lost, and is only recorded. A version that moved on since the rotation read it is merged over only when the
 // other writer left client_id alone (they changed fields the rotator does not own); a different client_id means
 // someone replaced the credential under us, which is a clear failure, never an overwrite.
-import { isRotatorError, RotatorError } from "../../errors.ts";
+
+import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
@@ -18,6 +19,7 @@ import {
 } from "../credential-fields.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { writeWithCas } from "./cas-write.ts";
 import type { StepResult } from "./step-result.ts";
 
 /** Standard verified → published: previous_* = the old pair, which still works until retire. */
@@ -52,39 +54,28 @@ export function outageOf(run: RotationRun, publishedAt: Date): number | undefine
   return promotedAt === undefined ? undefined : Math.max(0, publishedAt.getTime() - promotedAt.getTime());
 }
 
-const CAS_RETRIES = 3;
-
 async function publish(
   run: RotationRun,
   previous: (cred: StoredCredential) => Record<string, string | SecretValue>,
 ): Promise<{ version: number; cred: StoredCredential }> {
   const { clientId, secret } = run.newPair;
-  for (let i = 0; ; i++) {
-    const cred = await run.readCredential();
+  return writeWithCas(run, (cred) => {
     const current = keyField(cred, CLIENT_ID);
-    if (current === clientId) return { version: cred.version, cred };
+    if (current === clientId) return undefined; // ours; the answer was lost
     if (current !== run.oldClientId) {
       throw mismatch(
         run,
         "KV client_id was changed to a key this rotation does not know; not overwriting it",
       );
     }
-    const fields = {
+    return {
       [CLIENT_ID]: clientId,
       [API_KEY]: secret,
       ...previous(cred),
       [ROTATED_AT]: run.now().toISOString(),
       [ROTATED_BY]: run.record.actor,
     };
-    await run.guard();
-    try {
-      const { version } = await run.deps.store.writeFields(run.path, fields, cred.version);
-      return { version, cred };
-    } catch (err) {
-      // Someone wrote between our read and our write: read again and decide again.
-      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
-    }
-  }
+  });
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {
