@@ -3,8 +3,9 @@
 // only on an operator's flag (assisted: startsOnSchedule=false).
 
 import { RotatorError } from "../errors.ts";
-import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
+import { managedPolicy } from "../rotation/managed-policy.ts";
 import type { StoredCredential } from "../rotation/rotation-ports.ts";
 import type { RotationProvider } from "../rotation/rotation-provider.ts";
 import { generatedProvider } from "./generated/generated-provider.ts";
@@ -44,21 +45,11 @@ export function rotatableCredential(
   cred: StoredCredential,
   path: string,
 ): { policy: CredentialPolicy; provider: RotationProvider } {
-  const parsed = parseCredentialPolicy(cred.customMetadata);
-  if (parsed.kind === "unmanaged") {
-    throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
-      context: { path },
-    });
-  }
-  if (parsed.kind === "invalid") {
-    throw new RotatorError("POLICY_INVALID", `invalid metadata: ${parsed.reason}`, { context: { path } });
-  }
-  const provider = rotationProvider(parsed.policy.provider);
+  const policy = managedPolicy(cred, path);
+  const provider = rotationProvider(policy.provider);
   if (provider === undefined) {
-    throw new RotatorError("POLICY_INVALID", notRotatedMessage(parsed.policy.provider), {
-      context: { path },
-    });
+    throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });
   }
-  provider.checkPolicy(parsed.policy, path);
-  return { policy: parsed.policy, provider };
+  provider.checkPolicy(policy, path);
+  return { policy, provider };
 }

@@ -4,9 +4,10 @@
 // as main (else publishing would put an unknown pair in previous_*); and no staged set exists that this
 // rotation did not make (a person may be mid-rotation, and a new POST would destroy their set).
 import { RotatorError } from "../../errors.ts";
-import { type CredentialPolicy, parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
 import type { RotationEngineDeps } from "../engine-deps.ts";
+import { managedPolicy } from "../managed-policy.ts";
 import type { IssuerTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
@@ -25,23 +26,15 @@ export interface Inspection {
 
 /** The credential's policy, when this engine may rotate it; POLICY_INVALID (final) otherwise. */
 export function rotatablePolicy(cred: StoredCredential, path: string): CredentialPolicy {
-  const parsed = parseCredentialPolicy(cred.customMetadata);
-  if (parsed.kind === "unmanaged") {
-    throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
-      context: { path },
-    });
-  }
-  if (parsed.kind === "invalid") {
-    throw new RotatorError("POLICY_INVALID", `invalid metadata: ${parsed.reason}`, { context: { path } });
-  }
-  if (parsed.policy.provider !== ENGINE_PROVIDER) {
+  const policy = managedPolicy(cred, path);
+  if (policy.provider !== ENGINE_PROVIDER) {
     throw new RotatorError(
       "POLICY_INVALID",
-      `provider ${parsed.policy.provider} is not rotated by the ${ENGINE_PROVIDER} engine`,
+      `provider ${policy.provider} is not rotated by the ${ENGINE_PROVIDER} engine`,
       { context: { path } },
     );
   }
-  return parsed.policy;
+  return policy;
 }
 
 export function connectionOf(policy: CredentialPolicy, deps: RotationEngineDeps, path: string): string {
