@@ -2,21 +2,14 @@
 // the HTTP API tokens and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
 // the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
+
 import { z } from "zod";
 import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
+import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
 import { duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
 import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
 
-export const CHAT_EVENTS = [
-  "rotation.completed",
-  "rotation.failed",
-  "rotation.emergency",
-  "rotation.rolled_back",
-  "rotation.action_needed",
-  "credential.due_soon",
-  "credential.overdue",
-  "report.weekly",
-] as const;
+export const CHAT_EVENTS = SUBSCRIBABLE_CHAT_EVENTS;
 
 const INLINE_SECRET =
   'is a secret and is never written inline: use {file: PATH}, {env: NAME} or {vault: "KV_PATH#FIELD"}';

@@ -1,7 +1,8 @@
 // What chat is told about: the engine's rotation notices, deadline warnings from the scan, the weekly report and
 // a test message. Events carry identifiers, states and the engine's public words only: never a secret value.
 
-export const CHAT_EVENT_KINDS = [
+/** The kinds a chat target can subscribe to (notifications.targets[].events); `test` is sent on request only. */
+export const SUBSCRIBABLE_CHAT_EVENTS = [
   "rotation.completed",
   "rotation.failed",
   "rotation.emergency",
@@ -10,8 +11,9 @@ export const CHAT_EVENT_KINDS = [
   "credential.due_soon",
   "credential.overdue",
   "report.weekly",
-  "test",
 ] as const;
+
+export const CHAT_EVENT_KINDS = [...SUBSCRIBABLE_CHAT_EVENTS, "test"] as const;
 export type ChatEventKind = (typeof CHAT_EVENT_KINDS)[number];
 
 /** The credential an event is about, as the last scan saw it (consumers and contact come from custom_metadata). */
