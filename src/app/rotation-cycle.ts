@@ -17,7 +17,7 @@ import { isRotatedByEngine } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { actorOf } from "../core/rotation/audit-events.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
-import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
+import type { RotationEngine, StartOptions } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
@@ -45,7 +45,8 @@ export interface CycleResult {
   readonly unmanaged: number;
 }
 
-export interface CycleDeps {
+/** What a cycle needs to scan, decide and rotate: shared by run --once (here) and the daemon's loop. */
+export interface ScanAndRotateDeps {
   readonly engine: RotationEngine;
   readonly state: RotationStateStore;
   /** Reads the data of sfmc entries that may hold a pasted pending_api_key. */
@@ -55,6 +56,9 @@ export interface CycleDeps {
   readonly defaults: ClassifyDefaults;
   readonly clock: Clock;
   readonly concurrency: number;
+}
+
+export interface CycleDeps extends ScanAndRotateDeps {
   readonly onProgress?: ScanProgress | undefined;
   /** The Salesforce API budget per connection (api-budget.ts); absent: no pacing (run --once, tests). */
   readonly budgetLevel?: ((connection: string | undefined) => BudgetLevel) | undefined;
@@ -96,14 +100,9 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   for (const row of pasted.unread) rows.set(row.path, row);
   const allowed = [...selection.starts, ...pasted.starts];
 
-  await forEachBounded(allowed, deps.concurrency, async ({ item, decision }) => {
-    const outcome = await deps.engine.start(item.path, {
-      mode: decision.mode,
-      trigger: decision.trigger,
-      actor: actorOf(decision.trigger),
-      // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided again.
-      expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
-    });
+  await forEachBounded(allowed, deps.concurrency, async (start) => {
+    const { item, decision } = start;
+    const outcome = await deps.engine.start(item.path, startOptions(start));
     const started = { mode: decision.mode, trigger: decision.trigger };
     rows.set(item.path, { path: item.path, action: "rotate", reason: decision.reason, outcome, started });
   });
@@ -172,6 +171,17 @@ export function selectStarts(
     if (held !== undefined) leftAlone.push(none(held.item.path, reason));
   }
   return { starts: budget.start.flatMap((i) => starts[i] ?? []), leftAlone, unmanaged };
+}
+
+/** How the engine is asked to start what the cycle chose. */
+export function startOptions({ item, decision }: Start): StartOptions {
+  return {
+    mode: decision.mode,
+    trigger: decision.trigger,
+    actor: actorOf(decision.trigger),
+    // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided again.
+    expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
+  };
 }
 
 function rank({ decision }: Start): number {

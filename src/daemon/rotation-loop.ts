@@ -4,31 +4,17 @@
 // later ticks keep scanning, and a credential already queued or running here is left out of new decisions.
 // Leases in Vault keep replicas apart; this file only keeps one process from racing itself.
 
-import { type Start, selectStarts } from "../app/rotation-cycle.ts";
+import { type ScanAndRotateDeps, type Start, selectStarts, startOptions } from "../app/rotation-cycle.ts";
 import { findPastedSecrets } from "../app/sfmc-pending.ts";
-import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
-import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import type { BudgetLevel } from "../core/rotation/api-budget.ts";
-import { actorOf } from "../core/rotation/audit-events.ts";
-import type { RotationEngine, StartOptions } from "../core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
-import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import type { RotationTracker } from "./rotation-tracker.ts";
 
-export interface RotationLoopDeps {
-  readonly engine: RotationEngine;
-  readonly state: RotationStateStore;
-  /** Reads the data of sfmc entries that may hold a pasted pending_api_key. */
-  readonly store: Pick<CredentialStore, "read">;
-  readonly source: MetadataSource;
-  readonly prefixes: readonly string[];
-  readonly defaults: ClassifyDefaults;
-  readonly clock: Clock;
-  readonly concurrency: number;
+export interface RotationLoopDeps extends ScanAndRotateDeps {
   readonly intervalMs: number;
   readonly budgetLevel: (connection: string | undefined) => BudgetLevel;
   readonly tracker: RotationTracker;
@@ -180,22 +166,14 @@ export class RotationLoop {
       });
       if (pasted.unread.length > 0) d.onPendingUnread?.(pasted.unread);
       const starts: Start[] = [...selection.starts, ...pasted.starts];
-      for (const { item, decision } of starts) {
+      for (const start of starts) {
         if (this.#stopping) break;
         const rotationId = d.ids();
         this.#enqueue({
-          path: item.path,
+          path: start.item.path,
           kind: "start",
           rotationId,
-          opts: {
-            mode: decision.mode,
-            trigger: decision.trigger,
-            actor: actorOf(decision.trigger),
-            // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided
-            // again next tick.
-            expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
-            rotationId,
-          },
+          opts: { ...startOptions(start), rotationId },
         });
       }
       this.#lastScanAt = now;
