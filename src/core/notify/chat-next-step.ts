@@ -1,5 +1,6 @@
 // The concrete next step each chat message ends with: a command a person can paste, naming the credential. Users
 // of other rotators complain most about alerts that say something broke but not what to do about it.
+import { isRotatedByEngine } from "../providers/provider-registry.ts";
 import type {
   ChatCredential,
   DeadlineChatEvent,
@@ -7,12 +8,6 @@ import type {
   WeeklyReportChatEvent,
 } from "./chat-event.ts";
 import { formatUtc, listText, oneLine } from "./chat-text.ts";
-
-/**
- * The rotator rotates these providers (sfmc assisted: a person stages and activates in Setup, the rotator verifies,
- * publishes and proves the old secret dead); for the others a person rotates at the provider.
- */
-const ROTATABLE_PROVIDERS: ReadonlySet<string> = new Set(["salesforce-eca", "generated", "sfmc"]);
 
 function kvPath(mount: string, path: string): string {
   return oneLine(`${mount}/${path}`, 240);
@@ -22,8 +17,12 @@ function rotateNowCommand(mount: string, path: string): string {
   return `vault kv metadata patch -custom-metadata=rotate=now ${kvPath(mount, path)}`;
 }
 
+/**
+ * The engine's providers are rotated by the rotator (sfmc assisted: a person stages and activates in Setup, the
+ * rotator verifies, publishes and proves the old secret dead); for the others a person rotates at the provider.
+ */
 function isRotatable(c: ChatCredential): boolean {
-  return c.provider === undefined || ROTATABLE_PROVIDERS.has(c.provider);
+  return c.provider === undefined || isRotatedByEngine(c.provider);
 }
 
 export function rotationNextStep(e: RotationChatEvent, mount: string): string {
