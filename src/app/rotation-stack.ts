@@ -15,6 +15,7 @@ import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-t
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config } from "../config/config-types.ts";
+import { destinationsOf } from "../config/load-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
@@ -122,7 +123,6 @@ export async function buildRotationStack(
   }
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
-  const only = cfg.salesforce.connections.length === 1 ? cfg.salesforce.connections[0] : undefined;
   const r = cfg.rotation;
   const engine = createRotationEngine({
     ...ports,
@@ -140,7 +140,7 @@ export async function buildRotationStack(
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retireAfterMs: r.retireAfterMs,
-      defaultConnection: only?.name,
+      destinations: destinationsOf(cfg),
     },
     onSinkFailure:
       opts.onSinkFailure ??

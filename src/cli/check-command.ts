@@ -40,11 +40,13 @@ pair in KV logs in, the ECA credentials API answers, and consumer secrets are re
 managed credential under vault.prefixes, its provider's configuration (one line per problem, topic cred:PATH,
 and one summary line per provider, topic provider:NAME):
   invalid metadata or an unreadable entry: FAIL with the reason
-  salesforce-eca   sf_connection names a configured connection (or only one is configured); client_id and
-                   api_key in KV
-  sfmc             sfmc_auth_url valid; client_id and api_key in KV; expires_at set (warn) and not passed;
-                   a staged secret waiting in pending_api_key (ok); the current api_key gets a token at the
-                   tenant's v2/token (refused: FAIL with the OAuth error; unreachable: FAIL naming the host)
+  salesforce-eca   sf_connection names a configured connection this path may use (or only one is
+                   configured); client_id and api_key in KV
+  sfmc             sfmc_tenant names a configured tenant this path may use (or only one is configured);
+                   client_id and api_key in KV; expires_at set (warn) and not passed; a staged secret
+                   waiting in pending_api_key (ok); the current api_key gets a token at the tenant's
+                   configured v2/token, and nowhere else (refused: FAIL with the OAuth error; unreachable:
+                   FAIL naming the host)
   generated        current_secret set (warn); no rotation_phase=dual-accept left open while idle (warn)
   manual           rotation_contact set (warn); a deadline
 Secret values are never printed, only whether a field is set. For each chat target (notifications.targets):

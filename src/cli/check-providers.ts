@@ -2,12 +2,14 @@
 // providers whose checks need it (field presence only), then the provider's pure checks
 // (src/core/providers/provider-checks.ts), and for provider=sfmc one live v2/token request with the current
 // api_key. One line per problem, topic `cred:<path>`; one summary line per provider, topic `provider:<name>`.
-// Read-only; secret values go nowhere but the token request.
+// Read-only; secret values go nowhere but the token request, and that only to the auth host the config names
+// for the credential's tenant (an entry that names an unknown tenant is invalid and never read).
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { forEachBounded } from "../app/bounded-parallel.ts";
 import type { VaultStack } from "../app/container.ts";
 import type { Config } from "../config/config-types.ts";
+import { classifyDefaultsOf, destinationsOf } from "../config/load-config.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
@@ -48,11 +50,7 @@ export async function checkProviders(
   const now = opts.now ?? new Date();
   let items: readonly InventoryItem[];
   try {
-    const inventory = await collectInventory(stack.source, cfg.vault.prefixes, now, {
-      warningWindowMs: cfg.rotation.warningWindowMs,
-      stuckAfterMs: cfg.rotation.stuckAfterMs,
-      soakMs: cfg.rotation.soakMs,
-    });
+    const inventory = await collectInventory(stack.source, cfg.vault.prefixes, now, classifyDefaultsOf(cfg));
     items = inventory.items.filter(isCheckedItem);
   } catch (err) {
     return [{ mark: "FAIL", topic: "providers", text: errorText(err) }];
@@ -67,7 +65,7 @@ export async function checkProviders(
     ];
   }
   const ctx: ProviderCheckContext = {
-    connections: cfg.salesforce.connections.map((c) => c.name),
+    destinations: destinationsOf(cfg),
     kvMount: cfg.vault.kvMount,
     now,
   };
@@ -95,12 +93,12 @@ export async function checkProviders(
   });
   const timeoutMs = opts.sfmcTimeoutMs ?? SFMC_TOKEN_TIMEOUT_MS;
   await forEachBounded(live, LIVE_PARALLELISM, async ({ entry, cred }) => {
-    const target = sfmcLiveTarget(credentialFacts(entry.item, cred));
+    const target = sfmcLiveTarget(credentialFacts(entry.item, cred), ctx);
     const secret = secretField(cred, API_KEY);
     if (target === undefined || secret === undefined) return;
     try {
       const answer = await verifySfmcSecret(target.url, target.clientId, secret, timeoutMs);
-      entry.findings.push(sfmcTokenFinding(answer, target.url));
+      entry.findings.push(sfmcTokenFinding(answer, target));
     } catch (err) {
       entry.findings.push(fail(errorText(err)));
     }

@@ -1,5 +1,6 @@
 // The command table. Each command lives in its own file; this file only lists them.
 import type { ParseArgsOptionsConfig } from "node:util";
+import { adoptCommand } from "./adopt-command.ts";
 import { auditCommand } from "./audit-command.ts";
 import { checkCommand } from "./check-command.ts";
 import type { CliIo, ExitCode } from "./cli-io.ts";
@@ -35,6 +36,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   runCommand,
   rotateCommand,
   rollbackCommand,
+  adoptCommand,
   simulateCommand,
   auditCommand,
 ];

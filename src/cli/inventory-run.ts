@@ -1,6 +1,7 @@
 // Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
 import { connectVault, type VaultStack } from "../app/container.ts";
 import type { Config } from "../config/config-types.ts";
+import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
 import { collectInventory, type Inventory } from "../core/inventory/collect-inventory.ts";
 import type { CliIo } from "./cli-io.ts";
@@ -15,11 +16,7 @@ export async function runInventory(cfg: Config, io: CliIo, vault?: VaultStack): 
       stack.source,
       cfg.vault.prefixes,
       systemClock.now(),
-      {
-        warningWindowMs: cfg.rotation.warningWindowMs,
-        stuckAfterMs: cfg.rotation.stuckAfterMs,
-        soakMs: cfg.rotation.soakMs,
-      },
+      classifyDefaultsOf(cfg),
       progress.onProgress,
     );
   } finally {

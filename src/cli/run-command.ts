@@ -2,6 +2,7 @@
 // what happened, then exit. `serve` runs the same decisions continuously (src/daemon/rotation-loop.ts).
 import { followUpScan } from "../app/manual-tracker.ts";
 import { runRotationCycle } from "../app/rotation-cycle.ts";
+import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import { EXIT } from "./cli-io.ts";
@@ -44,11 +45,7 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
         store: session.stack.store,
         source: session.vault.source,
         prefixes: cfg.vault.prefixes,
-        defaults: {
-          warningWindowMs: cfg.rotation.warningWindowMs,
-          stuckAfterMs: cfg.rotation.stuckAfterMs,
-          soakMs: cfg.rotation.soakMs,
-        },
+        defaults: classifyDefaultsOf(cfg),
         clock: systemClock,
         concurrency: cfg.rotation.concurrency,
         onProgress: progress.onProgress,

@@ -19,7 +19,12 @@ import {
   text,
   wholeNumber,
 } from "./config-fields.ts";
-import type { Config, SalesforceConnectionConfig, VaultAuthConfig } from "./config-types.ts";
+import type {
+  Config,
+  MarketingCloudTenantConfig,
+  SalesforceConnectionConfig,
+  VaultAuthConfig,
+} from "./config-types.ts";
 import {
   apiBudgetShape,
   apiTokensSchema,
@@ -90,6 +95,18 @@ const connectionShape = {
   auth: oneOf(["client_credentials", "jwt_bearer"]).default("client_credentials"),
   jwt_username: text().optional(),
   jwt_private_key_file: filePath().optional(),
+  prefixes: kvPrefixList().optional(),
+};
+
+// Marketing Cloud tenants: the only auth hosts a Marketing Cloud secret is ever sent to (credentials choose one
+// with `sfmc_tenant`). A real tenant's auth host is https://<subdomain>.auth.marketingcloudapis.com;
+// allow_loopback_http admits a loopback host as well (http or https), for the simulator and tests.
+const MC_AUTH_HOST = /^[a-z0-9-]+\.auth\.marketingcloudapis\.com$/;
+
+const tenantShape = {
+  auth_url: originUrl({ allowHttp: () => true, httpHint: "" }),
+  allow_loopback_http: bool().default(false),
+  prefixes: kvPrefixList().optional(),
 };
 
 const rotationShape = {
@@ -124,6 +141,7 @@ const rootShape = {
   server: z.unknown(),
   log: z.unknown(),
   notifications: z.unknown(),
+  marketing_cloud: z.unknown(),
 };
 
 /** Known keys per object, for "did you mean" hints. `*` stands for a connection name. */
@@ -134,6 +152,8 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "vault.tls": Object.keys(vaultTlsShape),
   salesforce: ["connections"],
   "salesforce.connections.*": Object.keys(connectionShape),
+  marketing_cloud: ["tenants"],
+  "marketing_cloud.tenants.*": Object.keys(tenantShape),
   rotation: Object.keys(rotationShape),
   report: ["schedule"],
   audit: Object.keys(auditShape),
@@ -312,9 +332,55 @@ const salesforceSchema = section({
       auth: c.auth,
       jwtUsername: c.jwt_username,
       jwtPrivateKeyFile: c.jwt_private_key_file,
+      prefixes: c.prefixes,
     }),
   ),
 }));
+
+const tenantSchema = z.strictObject(tenantShape, { error: expectedMapping }).superRefine((t, zctx) => {
+  const url = new URL(t.auth_url);
+  const loopback = isLoopbackHost(url.hostname);
+  if (url.protocol === "https:" && MC_AUTH_HOST.test(url.hostname)) return;
+  if (t.allow_loopback_http && loopback) return;
+  zctx.addIssue({
+    code: "custom",
+    path: ["auth_url"],
+    message: loopback
+      ? "is a loopback address: set allow_loopback_http: true for the simulator or tests"
+      : "must be https://<subdomain>.auth.marketingcloudapis.com (a secret is sent there)",
+  });
+});
+
+const marketingCloudSchema = section({
+  tenants: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+        error: "tenant names use letters, digits, '.', '_' and '-' (at most 64)",
+      }),
+      tenantSchema,
+      {
+        error: (i) =>
+          i.code === "invalid_type" ? "must be a mapping of tenant names to tenants" : undefined,
+      },
+    )
+    .default({}),
+}).transform(({ tenants }) => ({
+  tenants: Object.entries(tenants).map(
+    ([name, t]): MarketingCloudTenantConfig => ({
+      name,
+      authUrl: t.auth_url,
+      allowLoopbackHttp: t.allow_loopback_http,
+      prefixes: t.prefixes,
+    }),
+  ),
+}));
+
+/** A non-empty list of KV paths (a connection's or tenant's allowed prefixes). */
+function kvPrefixList() {
+  return z
+    .array(kvPath(), { error: "must be a list of KV paths" })
+    .min(1, { error: "must not be empty (leave it out to allow every prefix)" });
+}
 
 const rotationSchema = section({
   ...rotationShape,
@@ -353,57 +419,77 @@ const rotationSchema = section({
 
 /** The whole file. Built per load because the token from the environment takes part in validation. */
 export function configFileSchema(ctx: ConfigSchemaContext) {
-  return z.strictObject(
-    {
-      vault: vaultSchema(ctx),
-      salesforce: salesforceSchema,
-      rotation: rotationSchema,
-      // "off": the daemon sends no weekly report (a CronJob running `report --send` does instead).
-      report: section({
-        schedule: z.union([z.literal("off"), cronSchedule()]).default("0 9 * * 1"),
-      }).transform((r) => ({ schedule: r.schedule === "off" ? undefined : r.schedule })),
-      audit: section({
-        ...auditShape,
-        syslog: z.strictObject(syslogShape, { error: expectedMapping }).optional(),
-        http: httpSinkSchema.optional(),
-      }).transform((a) => ({
-        file: a.file,
-        fingerprintKeyFile: a.fingerprint_key_file,
-        syslog:
-          a.syslog === undefined
-            ? undefined
-            : (() => {
-                const m = /^(udp|tcp):\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(a.syslog.address);
-                return {
-                  transport: (m?.[1] ?? "udp") as "udp" | "tcp",
-                  host: m?.[2] ?? "",
-                  port: Number(m?.[3] ?? 0),
-                  appName: a.syslog.app_name,
-                  facility: a.syslog.facility,
-                };
-              })(),
-        http:
-          a.http === undefined
-            ? undefined
-            : {
-                url: keyed(a.http.url, "audit.http.url"),
-                batchSize: a.http.batch_size,
-                flushIntervalMs: a.http.flush_interval,
-              },
-      })),
-      server: section({
-        ...serverShape,
-        listen: listenAddress().default("127.0.0.1:8080"),
-        api_tokens: apiTokensSchema(),
-      }).transform((s) => ({
-        listen: s.listen,
-        apiTokens: s.api_tokens,
-        shutdownTimeoutMs: s.shutdown_timeout,
-        statusRefreshMs: s.status_refresh,
-      })),
-      notifications: notificationsSchema(),
-      log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
-    },
-    { error: () => "the config file must be a YAML mapping (key: value) at the top level" },
-  ) satisfies z.ZodType<Omit<Config, "sources" | "origins">>;
+  return z
+    .strictObject(
+      {
+        vault: vaultSchema(ctx),
+        salesforce: salesforceSchema,
+        marketing_cloud: marketingCloudSchema,
+        rotation: rotationSchema,
+        // "off": the daemon sends no weekly report (a CronJob running `report --send` does instead).
+        report: section({
+          schedule: z.union([z.literal("off"), cronSchedule()]).default("0 9 * * 1"),
+        }).transform((r) => ({ schedule: r.schedule === "off" ? undefined : r.schedule })),
+        audit: section({
+          ...auditShape,
+          syslog: z.strictObject(syslogShape, { error: expectedMapping }).optional(),
+          http: httpSinkSchema.optional(),
+        }).transform((a) => ({
+          file: a.file,
+          fingerprintKeyFile: a.fingerprint_key_file,
+          syslog:
+            a.syslog === undefined
+              ? undefined
+              : (() => {
+                  const m = /^(udp|tcp):\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(a.syslog.address);
+                  return {
+                    transport: (m?.[1] ?? "udp") as "udp" | "tcp",
+                    host: m?.[2] ?? "",
+                    port: Number(m?.[3] ?? 0),
+                    appName: a.syslog.app_name,
+                    facility: a.syslog.facility,
+                  };
+                })(),
+          http:
+            a.http === undefined
+              ? undefined
+              : {
+                  url: keyed(a.http.url, "audit.http.url"),
+                  batchSize: a.http.batch_size,
+                  flushIntervalMs: a.http.flush_interval,
+                },
+        })),
+        server: section({
+          ...serverShape,
+          listen: listenAddress().default("127.0.0.1:8080"),
+          api_tokens: apiTokensSchema(),
+        }).transform((s) => ({
+          listen: s.listen,
+          apiTokens: s.api_tokens,
+          shutdownTimeoutMs: s.shutdown_timeout,
+          statusRefreshMs: s.status_refresh,
+        })),
+        notifications: notificationsSchema(),
+        log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
+      },
+      { error: () => "the config file must be a YAML mapping (key: value) at the top level" },
+    )
+    .transform(({ marketing_cloud, ...rest }, zctx) => {
+      // A destination's prefixes outside every scanned prefix could never match a credential: surely a typo.
+      // (A transform runs only once every section parsed, so the sections are whole here.)
+      const scanned = (p: string) => rest.vault.prefixes.some((v) => p === v || p.startsWith(`${v}/`));
+      const check = (section: string, name: string, prefixes: readonly string[] | undefined) =>
+        prefixes?.forEach((p, i) => {
+          if (!scanned(p))
+            zctx.addIssue({
+              code: "custom",
+              path: [...section.split("."), name, "prefixes", i],
+              message: "lies outside vault.prefixes, so no credential could use it",
+            });
+        });
+      for (const conn of rest.salesforce.connections)
+        check("salesforce.connections", conn.name, conn.prefixes);
+      for (const t of marketing_cloud.tenants) check("marketing_cloud.tenants", t.name, t.prefixes);
+      return { ...rest, marketingCloud: marketing_cloud };
+    }) satisfies z.ZodType<Omit<Config, "sources" | "origins">>;
 }

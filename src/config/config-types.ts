@@ -59,6 +59,19 @@ export interface SalesforceConnectionConfig {
   readonly auth: "client_credentials" | "jwt_bearer";
   readonly jwtUsername: string | undefined;
   readonly jwtPrivateKeyFile: string | undefined;
+  /** When set, only credentials under one of these KV prefixes may use this connection. */
+  readonly prefixes: readonly string[] | undefined;
+}
+
+/** A Marketing Cloud tenant: the only auth host its credentials' secrets are sent to. */
+export interface MarketingCloudTenantConfig {
+  readonly name: string;
+  /** Origin of the tenant's auth host (https://<subdomain>.auth.marketingcloudapis.com); v2/token is appended. */
+  readonly authUrl: string;
+  /** A loopback auth host (http or https) is allowed: the simulator and tests. */
+  readonly allowLoopbackHttp: boolean;
+  /** When set, only credentials under one of these KV prefixes may use this tenant. */
+  readonly prefixes: readonly string[] | undefined;
 }
 
 export interface RotationConfig {
@@ -144,6 +157,7 @@ export interface LogConfig {
 export interface Config {
   readonly vault: VaultConfig;
   readonly salesforce: { readonly connections: readonly SalesforceConnectionConfig[] };
+  readonly marketingCloud: { readonly tenants: readonly MarketingCloudTenantConfig[] };
   readonly rotation: RotationConfig;
   readonly report: ReportConfig;
   readonly audit: AuditConfig;

@@ -2,6 +2,8 @@
 // Vault's standard variables for what the file leaves out (vault-env.ts explains the precedence), then the
 // schema's defaults. Throws ConfigError with one `key.path: problem` line per problem, never a value.
 import { readFileSync } from "node:fs";
+import type { ClassifyDefaults } from "../core/inventory/classify.ts";
+import type { Destinations } from "../core/inventory/destinations.ts";
 import { SecretValue } from "../core/secret-value.ts";
 import { ConfigError } from "./config-error.ts";
 import { formatIssue } from "./config-issues.ts";
@@ -55,6 +57,32 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     sources.push(`env ${token.envVar}`);
   }
   return { ...parsed.data, sources, origins };
+}
+
+/** Where the configuration lets secrets go: the Salesforce connections and the Marketing Cloud tenants. */
+export function destinationsOf(cfg: Pick<Config, "salesforce" | "marketingCloud">): Destinations {
+  return {
+    connections: cfg.salesforce.connections.map((c) => ({
+      name: c.name,
+      origin: new URL(c.myDomainUrl).origin,
+      prefixes: c.prefixes,
+    })),
+    tenants: cfg.marketingCloud.tenants.map((t) => ({
+      name: t.name,
+      origin: t.authUrl,
+      prefixes: t.prefixes,
+    })),
+  };
+}
+
+/** What the scan's classification takes from the configuration (every command classifies alike). */
+export function classifyDefaultsOf(cfg: Config): ClassifyDefaults {
+  return {
+    warningWindowMs: cfg.rotation.warningWindowMs,
+    stuckAfterMs: cfg.rotation.stuckAfterMs,
+    soakMs: cfg.rotation.soakMs,
+    destinations: destinationsOf(cfg),
+  };
 }
 
 /** Sets raw[key...] = value unless the file already set it; false when it did (or its parent is not a map). */

@@ -41,6 +41,14 @@ export function summarizeConfig(cfg: Config): string {
       add(`${at}.jwt_username`, c.jwtUsername);
       add(`${at}.jwt_private_key_file`, c.jwtPrivateKeyFile);
     }
+    add(`${at}.prefixes`, c.prefixes?.join(", ") ?? "any (every path under vault.prefixes)");
+  }
+  if (cfg.marketingCloud.tenants.length === 0) lines.push("marketing_cloud.tenants: none");
+  for (const t of cfg.marketingCloud.tenants) {
+    const at = `marketing_cloud.tenants.${t.name}`;
+    add(`${at}.auth_url`, t.authUrl);
+    add(`${at}.allow_loopback_http`, String(t.allowLoopbackHttp));
+    add(`${at}.prefixes`, t.prefixes?.join(", ") ?? "any (every path under vault.prefixes)");
   }
   const r = cfg.rotation;
   add("rotation.scan_interval", formatExactDuration(r.scanIntervalMs));

@@ -8,6 +8,7 @@ export type ErrorCode =
   // per-credential policy (custom_metadata)
   | "POLICY_INVALID"
   | "POLICY_SELF_ROTATION"
+  | "POLICY_CONSUMER_OWNED" // another KV path owns this app consumer; `eca-rotator adopt PATH` moves it
   // Vault / OpenBao
   | "VAULT_UNAVAILABLE"
   | "VAULT_SEALED"
@@ -36,6 +37,7 @@ export type ErrorCode =
   | "ROTATION_STATE_MISMATCH" // Salesforce, KV or the journal are not in the state the journal expects
   | "ROTATION_VERIFY_FAILED" // a pair could not log in within verify_timeout, or the old pair still logs in
   | "ROTATION_ROLLBACK_REFUSED" // rollback asked for after promotion (no way back at Salesforce) or with no rotation
+  | "ROTATION_POSSESSION_UNPROVEN" // the secret in the path's KV does not work: the path does not hold the consumer
   // sinks
   | "NOTIFY_FAILED"
   | "AUDIT_FAILED"

@@ -5,6 +5,7 @@ import { connectVault, type VaultStack } from "../app/container.ts";
 import { followUpScan } from "../app/manual-tracker.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
+import { classifyDefaultsOf } from "../config/load-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
@@ -114,11 +115,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     });
     closers.push(() => stack.close());
 
-    const defaults = {
-      warningWindowMs: cfg.rotation.warningWindowMs,
-      stuckAfterMs: cfg.rotation.stuckAfterMs,
-      soakMs: cfg.rotation.soakMs,
-    };
+    const defaults = classifyDefaultsOf(cfg);
     const only = cfg.salesforce.connections.length === 1 ? cfg.salesforce.connections[0]?.name : undefined;
     const loop = new RotationLoop({
       engine: stack.engine,

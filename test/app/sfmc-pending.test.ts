@@ -8,7 +8,7 @@ import { kvEntry } from "../fakes/kv-entry-builder.ts";
 
 const NOW = new Date("2026-06-15T12:00:00Z");
 const CANARY = "test-secret-canary-pending-scan-7f3e";
-const SFMC = { provider: "sfmc", sfmc_auth_url: "https://t.auth.marketingcloudapis.com" };
+const SFMC = { provider: "sfmc", sfmc_tenant: "t" };
 
 const item = (path: string, meta: Record<string, string> = SFMC) =>
   classifyEntry(kvEntry(path, meta, { createdTime: "2026-06-15T11:00:00Z" }), NOW, DEFAULT_CLASSIFY_DEFAULTS);

@@ -32,14 +32,27 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function configFor(prefix: string): string {
+/** Marketing Cloud tenants the config names: the simulator, and optionally one nobody listens on. */
+function configFor(prefix: string, deadPort?: number): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-prov-")), "config.yaml");
-  writeFileSync(file, `vault:\n  prefixes: [${prefix}]\n`);
+  const dead =
+    deadPort === undefined
+      ? ""
+      : `    dead: { auth_url: "http://127.0.0.1:${deadPort}", allow_loopback_http: true }\n`;
+  writeFileSync(
+    file,
+    `vault:\n  prefixes: [${prefix}]\nmarketing_cloud:\n  tenants:\n    sim: { auth_url: "${sim.url}", allow_loopback_http: true }\n${dead}`,
+  );
   return file;
 }
 
-async function check(prefix: string, json: boolean, token = useVault().token): Promise<CliResult> {
-  const args = ["check", ...(json ? ["--json"] : []), "--config", configFor(prefix)];
+async function check(
+  prefix: string,
+  json: boolean,
+  token = useVault().token,
+  deadPort?: number,
+): Promise<CliResult> {
+  const args = ["check", ...(json ? ["--json"] : []), "--config", configFor(prefix, deadPort)];
   const res = await runCliProcess(args, { VAULT_ADDR: useVault().addr, VAULT_TOKEN: token });
   for (const s of secrets) expect(res.stdout + res.stderr).not.toContain(s);
   return res;
@@ -57,7 +70,7 @@ async function seedSfmc(p: string, meta: Record<string, string>, apiKey?: string
 }
 
 function sfmcMeta(extra: Record<string, string> = {}): Record<string, string> {
-  return { provider: "sfmc", sfmc_auth_url: sim.url, expires_at: IN_90_DAYS, ...extra };
+  return { provider: "sfmc", sfmc_tenant: "sim", expires_at: IN_90_DAYS, ...extra };
 }
 
 describe("eca-rotator check: each credential's provider configuration", () => {
@@ -77,7 +90,11 @@ describe("eca-rotator check: each credential's provider configuration", () => {
     const res = await check(prefix, true);
     const host = new URL(sim.url).host;
     expect(linesOf(res, `cred:${prefix}/mc-good`)).toEqual([
-      { mark: "ok", topic: `cred:${prefix}/mc-good`, text: `the current api_key gets a token at ${host}` },
+      {
+        mark: "ok",
+        topic: `cred:${prefix}/mc-good`,
+        text: `the current api_key gets a token at ${host} (tenant sim)`,
+      },
     ]);
     expect(linesOf(res, `cred:${prefix}/vendor`)).toEqual([]);
     expect(linesOf(res, "provider:sfmc")).toEqual([
@@ -92,11 +109,12 @@ describe("eca-rotator check: each credential's provider configuration", () => {
 
   it("names each problem on its own line, exit 1, and never prints a secret", async () => {
     const prefix = uniqueName("check-prov-bad");
-    await seedSfmc(`${prefix}/mc-no-url`, { provider: "sfmc", expires_at: IN_90_DAYS });
+    await seedSfmc(`${prefix}/mc-no-tenant`, { provider: "sfmc", expires_at: IN_90_DAYS });
     await seedSfmc(`${prefix}/mc-refused`, sfmcMeta(), CANARY);
     const deadPort = await freePort();
-    await seedSfmc(`${prefix}/mc-unreachable`, sfmcMeta({ sfmc_auth_url: `http://127.0.0.1:${deadPort}` }));
-    await seedSfmc(`${prefix}/mc-no-expiry`, { provider: "sfmc", sfmc_auth_url: sim.url });
+    await seedSfmc(`${prefix}/mc-unreachable`, sfmcMeta({ sfmc_tenant: "dead" }));
+    await seedSfmc(`${prefix}/mc-no-expiry`, { provider: "sfmc", sfmc_tenant: "sim" });
+    await seedSfmc(`${prefix}/mc-legacy-url`, sfmcMeta({ sfmc_auth_url: sim.url }));
     await admin().seedKv(
       MOUNT,
       `${prefix}/webhook`,
@@ -114,16 +132,22 @@ describe("eca-rotator check: each credential's provider configuration", () => {
       },
     );
 
-    const res = await check(prefix, true);
+    const res = await check(prefix, true, useVault().token, deadPort);
     const host = new URL(sim.url).host;
     const cred = (name: string) => linesOf(res, `cred:${prefix}/${name}`).map((l) => [l.mark, l.text]);
-    expect(cred("mc-no-url")).toEqual([
-      ["FAIL", "no sfmc_auth_url in the metadata (the tenant's auth base URL)"],
+    expect(cred("mc-no-tenant")).toEqual([
+      ["FAIL", "invalid: no sfmc_tenant, and 2 are configured (sim, dead): name one"],
+    ]);
+    expect(cred("mc-legacy-url")).toEqual([
+      [
+        "FAIL",
+        "invalid: sfmc_auth_url is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove sfmc_auth_url",
+      ],
     ]);
     expect(cred("mc-refused")).toEqual([
       [
         "FAIL",
-        `Marketing Cloud at ${host} refuses the current api_key (invalid_client): check client_id and api_key, and sfmc_auth_url`,
+        `Marketing Cloud at ${host} (tenant sim) refuses the current api_key (invalid_client): check client_id and api_key, and sfmc_tenant`,
       ],
     ]);
     const unreachable = cred("mc-unreachable");
@@ -139,7 +163,7 @@ describe("eca-rotator check: each credential's provider configuration", () => {
         "warn",
         `no expires_at: the 180-day expiry is not tracked; copy the date from Setup (Installed Packages): vault kv metadata patch -custom-metadata=expires_at=<RFC 3339 time> secret/${prefix}/mc-no-expiry`,
       ],
-      ["ok", `the current api_key gets a token at ${host}`],
+      ["ok", `the current api_key gets a token at ${host} (tenant sim)`],
     ]);
     expect(cred("webhook")).toEqual([
       [
@@ -157,7 +181,7 @@ describe("eca-rotator check: each credential's provider configuration", () => {
     expect(cred("broken")[0]?.[0]).toBe("FAIL");
     expect(cred("broken")[0]?.[1]).toMatch(/^invalid: rotation_period /);
     expect(linesOf(res, "provider:sfmc")).toEqual([
-      { mark: "FAIL", topic: "provider:sfmc", text: "5 credentials checked: 4 failing, 1 with warnings" },
+      { mark: "FAIL", topic: "provider:sfmc", text: "6 credentials checked: 5 failing, 1 with warnings" },
     ]);
     expect(linesOf(res, "provider:generated")[0]?.mark).toBe("warn");
     expect((JSON.parse(res.stdout) as CheckJson).ok).toBe(false);

@@ -19,6 +19,8 @@ export interface IssuerContractApp {
   readonly consumerId: string;
 }
 
+const DEAD = { dead: true, answer: "invalid_client_id" } as const;
+
 export interface IssuerContractFixture {
   readonly issuer: CredentialIssuer;
   readonly connection: string;
@@ -197,9 +199,9 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
         const result = await f.issuer.verifyPair(f.connection, s.clientId, s.secret, VERIFY_TIMEOUT_MS);
         expect(result.ok).toBe(true);
         expect(result.attempts).toBeGreaterThanOrEqual(1);
-        expect(await f.issuer.isPairDead(f.connection, main.clientId, SecretValue.of(main.secret))).toBe(
-          false,
-        );
+        expect(
+          await f.issuer.provePairDead(f.connection, main.clientId, SecretValue.of(main.secret)),
+        ).toMatchObject({ dead: false });
       });
 
       it("refuses a second staged set while one is active with SALESFORCE_STAGED_CONFLICT and keeps the first", async () => {
@@ -217,7 +219,7 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
         await f.issuer.deleteStaged(target, s.id);
         await f.issuer.deleteStaged(target, s.id);
         expect(await f.issuer.listStaged(target)).toEqual([]);
-        expect(await f.issuer.isPairDead(f.connection, s.clientId, s.secret)).toBe(true);
+        expect(await f.issuer.provePairDead(f.connection, s.clientId, s.secret)).toEqual(DEAD);
         expect(await f.issuer.readMainKey(target)).toBe(main.clientId);
       });
 
@@ -249,18 +251,22 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
         if (f.semantics === "overlap") {
           // The former pair lingers in the staged slot until the record is deleted.
           expect(record.clientId).toBe(old.clientId);
-          expect(await f.issuer.isPairDead(f.connection, old.clientId, oldSecret)).toBe(false);
+          expect(await f.issuer.provePairDead(f.connection, old.clientId, oldSecret)).toMatchObject({
+            dead: false,
+          });
           const alive = await f.issuer.verifyPair(f.connection, old.clientId, oldSecret, VERIFY_TIMEOUT_MS);
           expect(alive.ok).toBe(true);
         } else {
-          expect(await f.issuer.isPairDead(f.connection, old.clientId, oldSecret)).toBe(true);
+          expect(await f.issuer.provePairDead(f.connection, old.clientId, oldSecret)).toEqual(DEAD);
         }
         await f.issuer.deleteStaged(target, record.id);
         await f.issuer.deleteStaged(target, record.id);
         expect(await f.issuer.listStaged(target)).toEqual([]);
-        expect(await f.issuer.isPairDead(f.connection, old.clientId, oldSecret)).toBe(true);
+        expect(await f.issuer.provePairDead(f.connection, old.clientId, oldSecret)).toEqual(DEAD);
         // Deleting the rotated record never touches the promoted pair.
-        expect(await f.issuer.isPairDead(f.connection, s.clientId, s.secret)).toBe(false);
+        expect(await f.issuer.provePairDead(f.connection, s.clientId, s.secret)).toMatchObject({
+          dead: false,
+        });
         expect(await f.issuer.readMainKey(target)).toBe(s.clientId);
       });
 
@@ -292,20 +298,40 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
     });
 
     describe("pairs and identity", () => {
-      it("reports a pair with a wrong secret as not ok and as dead, without echoing the secret", async () => {
+      it("reports a pair with a wrong secret as not ok, and its known key as alive (invalid_client), without echoing the secret", async () => {
         const main = f.mainPair(f.app);
         const wrong = SecretValue.of(CANARY);
         const result = await f.issuer.verifyPair(f.connection, main.clientId, wrong, 0);
         expect(result.ok).toBe(false);
         expect(typeof result.code).toBe("string");
         expectSecretFree(result, [CANARY, main.secret]);
-        expect(await f.issuer.isPairDead(f.connection, main.clientId, wrong)).toBe(true);
+        // A wrong secret proves nothing about the key: only an unknown key (invalid_client_id) is dead.
+        const proof = await f.issuer.provePairDead(f.connection, main.clientId, wrong);
+        expect(proof).toEqual({ dead: false, answer: "invalid_client" });
+        expectSecretFree(proof, [CANARY, main.secret]);
+      });
+
+      it("proves a key that never existed dead with invalid_client_id", async () => {
+        const proof = await f.issuer.provePairDead(
+          f.connection,
+          "3MVG-never-issued-key",
+          SecretValue.of(CANARY),
+        );
+        expect(proof).toEqual(DEAD);
+      });
+
+      it("names the org the connection logs in to with an 18-character id, the same every time", async () => {
+        const org = await f.issuer.orgId(f.connection);
+        expect(org).toMatch(/^00D[A-Za-z0-9]{15}$/);
+        expect(await f.issuer.orgId(f.connection)).toBe(org);
       });
 
       it("reports the main pair as alive", async () => {
         const main = f.mainPair(f.app);
         const secret = SecretValue.of(main.secret);
-        expect(await f.issuer.isPairDead(f.connection, main.clientId, secret)).toBe(false);
+        expect(await f.issuer.provePairDead(f.connection, main.clientId, secret)).toMatchObject({
+          dead: false,
+        });
         const result = await f.issuer.verifyPair(f.connection, main.clientId, secret, VERIFY_TIMEOUT_MS);
         expect(result.ok).toBe(true);
       });

@@ -166,6 +166,32 @@ export function describeStateStoreContract(name: string, setup: StateStoreSetup)
       expect((await store.readLease(p))?.version).toBe(v);
     });
 
+    it("creates a consumer's owner record once with cas 0, guards it with cas and reads it back", async () => {
+      const { store } = await setup();
+      const key = "salesforce-eca/00DWt0000000OrgAAA/0xIWt0000003lOzMAI/888Wt000000O8CXIA0";
+      expect(await store.readOwner(key)).toBeUndefined();
+      const owner = {
+        path: "api-credentials/team-a/crm",
+        since: new Date("2026-03-01T10:00:00.000Z"),
+        subject: "Salesforce org 00DWt0000000OrgAAA, app 0xIWt0000003lOzMAI, consumer 888Wt000000O8CXIA0",
+      };
+      const v1 = await store.writeOwner(key, owner, 0);
+      expect(await store.readOwner(key)).toEqual({
+        value: { ...owner, adoptedFrom: undefined },
+        version: v1,
+      });
+      // A second path racing to become the owner loses: cas 0 on an existing record.
+      expectConflict(
+        await rejection(store.writeOwner(key, { ...owner, path: "api-credentials/team-b/x" }, 0)),
+      );
+      const adopted = { ...owner, path: "api-credentials/team-a/crm-v2", adoptedFrom: owner.path };
+      const v2 = await store.writeOwner(key, adopted, v1);
+      expectConflict(await rejection(store.writeOwner(key, owner, v1)));
+      expect(await store.readOwner(key)).toEqual({ value: adopted, version: v2 });
+      // Owners are not journals: they never show up as unfinished rotations.
+      expect(await collect(store.listJournals())).toEqual([]);
+    });
+
     it("keeps a credential's journal and lease apart", async () => {
       const { store } = await setup();
       const p = "api-credentials/both";

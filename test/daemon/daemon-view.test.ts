@@ -81,6 +81,9 @@ class OpenEngine implements RotationEngine {
   plan(): never {
     throw new Error("not used");
   }
+  adopt(): never {
+    throw new Error("not used");
+  }
 }
 
 function journalRecord(path: string, rotationId: string, extra: Partial<JournalRecord> = {}): JournalRecord {

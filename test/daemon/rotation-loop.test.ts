@@ -59,6 +59,9 @@ class ScriptedEngine implements RotationEngine {
   plan(): never {
     throw new Error("not used by the loop");
   }
+  adopt(): never {
+    throw new Error("not used by the loop");
+  }
 
   pending(): Call[] {
     return this.calls.filter((c) => !(c as { done?: boolean }).done);

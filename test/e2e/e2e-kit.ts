@@ -83,6 +83,12 @@ export class E2eWorld {
         "    sim:",
         `      my_domain_url: ${sim.url}`,
         `      credentials_path: ${this.connPath}`,
+        // The simulator's Marketing Cloud v2/token: the only auth host sfmc secrets may go to in these tests.
+        "marketing_cloud:",
+        "  tenants:",
+        "    sim:",
+        `      auth_url: ${sim.url}`,
+        "      allow_loopback_http: true",
         "rotation:",
         `  soak: ${opts.soak ?? "0s"}`,
         `  verify_timeout: ${opts.verifyTimeout ?? "20s"}`,

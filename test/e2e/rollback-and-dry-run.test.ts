@@ -83,6 +83,8 @@ describe("eca-rotator rotate --dry-run", () => {
       "  ok     policy      provider salesforce-eca",
       `  ok     salesforce  app ${cred.app.appId}, consumer ${cred.app.consumerId} on sim`,
       "  ok     preflight   not self-rotation; KV matches Salesforce; nothing staged",
+      "  ok     preflight   no path owns this consumer yet: this path becomes its owner once its pair logs in",
+      "  ok     preflight   the pair in KV logs in at Salesforce (the path holds this consumer)",
       "steps: claimed → inspected → staging → staged → verified → published → promoting → promoted → verified_main → retired → closed",
       "soak: 0s between publishing and promoting",
       "would rotate: yes",
@@ -105,7 +107,8 @@ describe("eca-rotator rotate --dry-run", () => {
 
     expect(run.stdout).toMatch(/^dry run: rotate .* \(emergency\); nothing was changed$/m);
     expect(run.stdout).toMatch(/^ {2}FAIL {3}preflight {3}ROTATION_STATE_MISMATCH: /m);
-    expect(run.stdout).toMatch(/^would rotate: no \(1 check\(s\) failed\)$/m);
+    expect(run.stdout).toMatch(/^ {2}FAIL {3}preflight {3}ROTATION_POSSESSION_UNPROVEN: /m);
+    expect(run.stdout).toMatch(/^would rotate: no \(2 check\(s\) failed\)$/m);
     expect(run.code).toBe(1);
     expect(await w.snapshot()).toEqual(kvBefore);
     expect(w.simState(cred.app)).toEqual(simBefore);

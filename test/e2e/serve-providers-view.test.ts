@@ -111,7 +111,7 @@ describe("serve with sfmc, generated, manual and salesforce-eca credentials", ()
       { client_id: pkg.clientId, api_key: pkg.clientSecret, pending_api_key: staged },
       {
         provider: "sfmc",
-        sfmc_auth_url: sim.url,
+        sfmc_tenant: "sim",
         credential_type: "oauth_client_secret",
       },
     );

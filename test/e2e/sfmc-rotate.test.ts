@@ -25,7 +25,7 @@ afterAll(async () => {
 async function mcCredential(w: E2eWorld, name: string) {
   const pkg = sim.mc.createPackage(name);
   const p = `${w.prefix}/${name}`;
-  const meta = { provider: "sfmc", sfmc_auth_url: sim.url, credential_type: "oauth_client_secret" };
+  const meta = { provider: "sfmc", sfmc_tenant: "sim", credential_type: "oauth_client_secret" };
   await w.admin.seedKv(MOUNT, p, { client_id: pkg.clientId, api_key: pkg.clientSecret }, meta);
   const paste = (pending: string) =>
     w.admin.seedKv(

@@ -31,18 +31,26 @@ describe("InMemoryCredentialIssuer", () => {
     const staged = await issuer.createStaged(target);
     await issuer.promote(target, staged.id);
     expect(await issuer.readMainKey(target)).toBe(staged.clientId);
-    expect(await issuer.isPairDead("prod", old.clientId, SecretValue.of(old.secret))).toBe(false);
+    expect(await issuer.provePairDead("prod", old.clientId, SecretValue.of(old.secret))).toMatchObject({
+      dead: false,
+    });
     const [rotated] = await issuer.listStaged(target);
     expect(rotated).toMatchObject({ state: "rotated", clientId: old.clientId });
     await issuer.deleteStaged(target, rotated?.id ?? "");
-    expect(await issuer.isPairDead("prod", old.clientId, SecretValue.of(old.secret))).toBe(true);
+    expect(await issuer.provePairDead("prod", old.clientId, SecretValue.of(old.secret))).toEqual({
+      dead: true,
+      answer: "invalid_client_id",
+    });
   });
 
   it("immediate: the former main pair dies at promotion and the record keeps the new pair", async () => {
     const { issuer, target, old } = setup("immediate");
     const staged = await issuer.createStaged(target);
     await issuer.promote(target, staged.id);
-    expect(await issuer.isPairDead("prod", old.clientId, SecretValue.of(old.secret))).toBe(true);
+    expect(await issuer.provePairDead("prod", old.clientId, SecretValue.of(old.secret))).toEqual({
+      dead: true,
+      answer: "invalid_client_id",
+    });
     expect(await issuer.listStaged(target)).toMatchObject([{ state: "rotated", clientId: staged.clientId }]);
     expect(issuer.validPairs()).toHaveLength(1);
   });
@@ -51,7 +59,10 @@ describe("InMemoryCredentialIssuer", () => {
     const { issuer, target, old } = setup("overlap");
     await issuer.promote(target, (await issuer.createStaged(target)).id);
     await issuer.createStaged(target);
-    expect(await issuer.isPairDead("prod", old.clientId, SecretValue.of(old.secret))).toBe(true);
+    expect(await issuer.provePairDead("prod", old.clientId, SecretValue.of(old.secret))).toEqual({
+      dead: true,
+      answer: "invalid_client_id",
+    });
   });
 
   it("lets a new pair log in only after the propagation delay, moving the clock while it waits", async () => {

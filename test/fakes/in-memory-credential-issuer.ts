@@ -9,10 +9,12 @@
 //   the clock (time passes while a real adapter polls), up to its timeout.
 // - Faults: failNext(method, error, { commit }) makes the next call throw; with commit the call takes effect
 //   first (Salesforce did it, the answer was lost), which is what `context.uncertain` is for.
+import { randomUUID } from "node:crypto";
 import type { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import type {
   CredentialIssuer,
+  DeathProof,
   IssuerTarget,
   IssuerTargetRef,
   StagedCredential,
@@ -47,7 +49,8 @@ interface FakeConsumer {
 export type IssuerMethod = keyof CredentialIssuer;
 
 interface Fault {
-  error: Error;
+  /** undefined: this call goes through (a fault queued `after` some calls). */
+  error: Error | undefined;
   commit: boolean;
 }
 
@@ -71,12 +74,22 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
   readonly #clock: FixedClock;
   readonly #consumers: FakeConsumer[] = [];
   readonly #own = new Map<string, string>();
+  readonly #orgs = new Map<string, string>();
+  // App and consumer ids count up from the same start in every instance; a fresh org per instance keeps two
+  // tests sharing one Vault state prefix from seeing each other's consumers (owner records are per org).
+  readonly #defaultOrg = `00DWt${randomUUID().replace(/-/g, "").slice(0, 13)}`;
   readonly #faults = new Map<IssuerMethod, Fault[]>();
   #serial = 0;
   semantics: RotateSemantics;
   stagedPostWhenActive: "error" | "replace";
   propagationDelayMs: number;
   secretsReadable: boolean;
+  /**
+   * A Salesforce that keeps knowing retired consumer keys: a login with one answers invalid_client (wrong secret)
+   * rather than invalid_client_id. Only invalid_client_id proves a key dead, so retirement must not pass.
+   */
+  retiredKeysStayKnown = false;
+  readonly #everIssued = new Set<string>();
   /** Successful PATCH rotate calls (including ones whose answer was lost). */
   promotions = 0;
   stagedPosts = 0;
@@ -106,6 +119,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
       staged: undefined,
     };
     this.#consumers.push(consumer);
+    this.#everIssued.add(consumer.main.clientId);
     return { connection: "", appId, consumerId: consumer.consumerId, ...consumer.main };
   }
 
@@ -114,8 +128,14 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     this.#own.set(connection, clientId);
   }
 
-  failNext(method: IssuerMethod, error: Error, opts: { commit?: boolean; times?: number } = {}): void {
+  /** `after`: let that many calls through first (verifyPair's first call is the proof of possession). */
+  failNext(
+    method: IssuerMethod,
+    error: Error,
+    opts: { commit?: boolean; times?: number; after?: number } = {},
+  ): void {
     const list = this.#faults.get(method) ?? [];
+    for (let i = 0; i < (opts.after ?? 0); i++) list.push({ error: undefined, commit: false });
     for (let i = 0; i < (opts.times ?? 1); i++) list.push({ error, commit: opts.commit ?? false });
     this.#faults.set(method, list);
   }
@@ -268,8 +288,10 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     return this.#exit("verifyPair", () => {
       const pair = this.#live(clientId, secret.reveal());
       if (pair === undefined) {
+        // As Salesforce answers: a known key with a wrong secret is invalid_client, an unknown key invalid_client_id.
+        const code = this.#knownKey(clientId) ? "invalid_client" : "invalid_client_id";
         this.#clock.advance(timeoutMs);
-        return { ok: false, elapsedMs: timeoutMs, attempts: 3, code: "invalid_client_id" };
+        return { ok: false, elapsedMs: timeoutMs, attempts: 3, code };
       }
       const wait = Math.max(0, pair.createdAt + this.propagationDelayMs - this.#clock.now().getTime());
       if (wait > timeoutMs) {
@@ -281,14 +303,30 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     });
   }
 
-  async isPairDead(_connection: string, clientId: string, secret: SecretValue): Promise<boolean> {
-    this.#enter("isPairDead");
-    return this.#exit("isPairDead", () => this.#live(clientId, secret.reveal()) === undefined);
+  async provePairDead(_connection: string, clientId: string, secret: SecretValue): Promise<DeathProof> {
+    this.#enter("provePairDead");
+    return this.#exit("provePairDead", (): DeathProof => {
+      // Like Salesforce's token endpoint: an unknown key is invalid_client_id, a known key with another secret
+      // invalid_client, the right pair a token.
+      const known = this.#knownKey(clientId) || (this.retiredKeysStayKnown && this.#everIssued.has(clientId));
+      if (!known) return { dead: true, answer: "invalid_client_id" };
+      return { dead: false, answer: this.#live(clientId, secret.reveal()) ? "token" : "invalid_client" };
+    });
   }
 
   async ownClientId(connection: string): Promise<string> {
     this.#enter("ownClientId");
     return this.#exit("ownClientId", () => this.#own.get(connection) ?? "3MVG-rotator-admin-key");
+  }
+
+  async orgId(connection: string): Promise<string> {
+    this.#enter("orgId");
+    return this.#exit("orgId", () => this.#orgs.get(connection) ?? this.#defaultOrg);
+  }
+
+  /** Two connections reaching the same org, or different ones. */
+  setOrgId(connection: string, orgId: string): void {
+    this.#orgs.set(connection, orgId);
   }
 
   #enter(method: IssuerMethod): void {
@@ -298,9 +336,19 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
   /** Runs the call, honouring a queued fault (before the effect, or after it with commit). */
   #exit<T>(method: IssuerMethod, effect: () => T): T {
     const fault = this.#faults.get(method)?.shift();
-    if (fault === undefined) return effect();
+    if (fault?.error === undefined) return effect();
     if (fault.commit) effect();
     throw fault.error;
+  }
+
+  /** Whether any live pair (main, active staged, or a rotated record holding the former main) has this key. */
+  #knownKey(clientId: string): boolean {
+    return this.#consumers.some(
+      (c) =>
+        c.main.clientId === clientId ||
+        ((c.staged?.state === "active" || (c.staged?.state === "rotated" && c.staged.holdsFormer)) &&
+          c.staged.pair.clientId === clientId),
+    );
   }
 
   #live(clientId: string, secret: string): FakePair | undefined {
@@ -331,6 +379,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
 
   #newPair(): FakePair {
     const n = ++this.#serial;
+    this.#everIssued.add(`3MVG-key-${n}`);
     return {
       clientId: `3MVG-key-${n}`,
       secret: `test-secret-canary-sf-${n}`,

@@ -3,6 +3,7 @@
 // stored the way the Vault adapter stores them, as KV string fields (toJournalFields / parseJournalFields), so
 // a round trip through the fake loses exactly what a round trip through Vault would.
 import { RotatorError } from "../../src/core/errors.ts";
+import type { ConsumerOwner } from "../../src/core/rotation/consumer-owner.ts";
 import {
   type JournalRecord,
   parseJournalFields,
@@ -21,6 +22,7 @@ interface Slot<T> {
 export class InMemoryStateStore implements RotationStateStore {
   readonly #journals = new Map<string, Slot<Record<string, string>>>();
   readonly #leases = new Map<string, Slot<Lease>>();
+  readonly #owners = new Map<string, Slot<ConsumerOwner>>();
   readonly #faults = new Map<Method, { error: Error; commit: boolean }[]>();
   readonly calls: Method[] = [];
 
@@ -60,10 +62,16 @@ export class InMemoryStateStore implements RotationStateStore {
     this.#leases.set(path, { value: { ...lease }, version });
   }
 
+  /** Every owner record by consumer key. */
+  owners(): Record<string, ConsumerOwner> {
+    return Object.fromEntries([...this.#owners].map(([k, slot]) => [k, { ...slot.value }]));
+  }
+
   snapshot(): unknown {
     return structuredClone({
       journals: Object.fromEntries(this.#journals),
       leases: Object.fromEntries(this.#leases),
+      owners: Object.fromEntries(this.#owners),
     });
   }
 
@@ -125,6 +133,23 @@ export class InMemoryStateStore implements RotationStateStore {
     this.calls.push("deleteLease");
     return this.#run("deleteLease", () => {
       this.#leases.delete(path);
+    });
+  }
+
+  async readOwner(key: string): Promise<Versioned<ConsumerOwner> | undefined> {
+    this.calls.push("readOwner");
+    return this.#run("readOwner", () => {
+      const slot = this.#owners.get(key);
+      return slot === undefined ? undefined : { value: { ...slot.value }, version: slot.version };
+    });
+  }
+
+  async writeOwner(key: string, owner: ConsumerOwner, cas: number): Promise<number> {
+    this.calls.push("writeOwner");
+    return this.#run("writeOwner", () => {
+      const version = checkCas(this.#owners.get(key), key, cas);
+      this.#owners.set(key, { value: { ...owner }, version });
+      return version;
     });
   }
 

@@ -20,6 +20,9 @@ const AUDIT_FIELDS = {
   errorCode: true,
   outageMs: true,
   durationMs: true,
+  subject: true,
+  previousOwner: true,
+  deathProof: true,
 } as const satisfies Record<keyof AuditEvent, true>;
 
 /** A snapshot of the event's members (absent ones left out): later changes to `event` do not reach it. */

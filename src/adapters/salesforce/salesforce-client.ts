@@ -330,8 +330,9 @@ export class SalesforceClient {
   }
 
   /**
-   * One token request that must be refused with invalid_client_id / invalid_client (the retire step). A token
-   * that is issued means the pair still works ({dead: false}); any other failure is thrown (inconclusive).
+   * One token request that must be refused with invalid_client_id (the retire step): the key is unknown. A token
+   * that is issued, or invalid_client (the key is known, only the secret is wrong), is {dead: false}; any
+   * other failure is thrown (inconclusive).
    */
   provePairDead(
     clientId: string,

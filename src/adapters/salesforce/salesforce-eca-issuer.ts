@@ -6,6 +6,7 @@
 import { RotatorError } from "../../core/errors.ts";
 import type {
   CredentialIssuer,
+  DeathProof,
   IssuerTarget,
   IssuerTargetRef,
   StagedCredential,
@@ -28,6 +29,7 @@ export type IssuerClient = Pick<
   | "rotateStaged"
   | "verifyPair"
   | "provePairDead"
+  | "userInfo"
 >;
 
 export interface SalesforceIssuerConnection {
@@ -38,6 +40,8 @@ export interface SalesforceIssuerConnection {
 
 export class SalesforceEcaIssuer implements CredentialIssuer {
   readonly #connections: ReadonlyMap<string, SalesforceIssuerConnection>;
+  /** An org's id never changes under a connection: asked once per process. */
+  readonly #orgIds = new Map<string, string>();
 
   /** Keyed by connection name (salesforce.connections.<name>). */
   constructor(connections: ReadonlyMap<string, SalesforceIssuerConnection>) {
@@ -123,13 +127,32 @@ export class SalesforceEcaIssuer implements CredentialIssuer {
     return { ok: false, elapsedMs: check.elapsedMs, attempts: check.attempts, code: reason ?? check.code };
   }
 
-  async isPairDead(connection: string, clientId: string, secret: SecretValue): Promise<boolean> {
+  async provePairDead(connection: string, clientId: string, secret: SecretValue): Promise<DeathProof> {
     const { client } = this.#connection(connection);
-    return (await client.provePairDead(clientId, secret)).dead;
+    const proof = await client.provePairDead(clientId, secret);
+    return proof.dead ? { dead: true, answer: proof.reason } : { dead: false, answer: proof.answer };
   }
 
   async ownClientId(connection: string): Promise<string> {
     return this.#connection(connection).adminClientId;
+  }
+
+  async orgId(connection: string): Promise<string> {
+    const cached = this.#orgIds.get(connection);
+    if (cached !== undefined) return cached;
+    const { client } = this.#connection(connection);
+    const info = await client.userInfo();
+    const org = info.organizationId;
+    if (org === undefined || !isSalesforceId(org)) {
+      throw new RotatorError(
+        "SALESFORCE_UNEXPECTED_RESPONSE",
+        "userinfo: Salesforce answered without the organization id",
+        { context: { step: "userinfo", connection: connection.slice(0, 80) } },
+      );
+    }
+    const id = to18(org);
+    this.#orgIds.set(connection, id);
+    return id;
   }
 
   #connection(name: string): SalesforceIssuerConnection {

@@ -63,9 +63,13 @@ export type PairCheck =
       readonly attempts: number;
     };
 
+/**
+ * What one login with an old pair showed. Only invalid_client_id (the consumer key is unknown) proves the key
+ * dead; invalid_client means Salesforce still knows the key and only the secret was wrong.
+ */
 export type PairDeathProof =
-  | { readonly dead: true; readonly reason: "invalid_client_id" | "invalid_client" }
-  | { readonly dead: false };
+  | { readonly dead: true; readonly reason: "invalid_client_id" }
+  | { readonly dead: false; readonly answer: "token" | "invalid_client" };
 
 export interface VerifyPairOptions {
   /** Give up polling after this long (propagation of a new pair can take minutes). */

@@ -96,7 +96,10 @@ export async function verifyPair(
   }
 }
 
-/** {dead: true} on invalid_client_id / invalid_client, {dead: false} when a token is issued; else throws. */
+/**
+ * {dead: true} only on invalid_client_id: Salesforce no longer knows the key. invalid_client (the key is known,
+ * the secret wrong) and an issued token are {dead: false}. Anything else throws (inconclusive).
+ */
 export async function provePairDead(
   deps: PairCheckDeps,
   clientId: string,
@@ -113,11 +116,12 @@ export async function provePairDead(
     });
   } catch (err) {
     const reason = isRotatorError(err, "SALESFORCE_AUTH_FAILED") ? refusalOf(err) : undefined;
-    if (reason === "invalid_client_id" || reason === "invalid_client") return { dead: true, reason };
+    if (reason === "invalid_client_id") return { dead: true, reason };
+    if (reason === "invalid_client") return { dead: false, answer: reason };
     throw err;
   }
   await endTestSession(deps, grant, step);
-  return { dead: false };
+  return { dead: false, answer: "token" };
 }
 
 async function userInfoWith(

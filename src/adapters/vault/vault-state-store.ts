@@ -2,12 +2,15 @@
 // The KV paths (relative to the mount; user-visible, documented in the README and granted by rotator.hcl):
 //   <state_prefix>/journal/<credential path>   one journal record per unfinished rotation (journal-record.ts)
 //   <state_prefix>/leases/<credential path>    the credential's lease: fields owner, expires_at (RFC 3339), fence
+//   <state_prefix>/owners/<consumer key>       the path that owns an external consumer (consumer-owner.ts):
+//                                              fields path, since (RFC 3339), subject, adopted_from
 // e.g. secret/data/eca-rotator/journal/api-credentials/team-a/crm for the credential api-credentials/team-a/crm.
 // Every write is a POST with cas (0 = create). Deletes remove the metadata, so every version goes and the next
 // create with cas 0 works. A record that does not parse is ROTATION_JOURNAL_CORRUPT: reported, never guessed at.
 import { z } from "zod";
 import { RotatorError } from "../../core/errors.ts";
 import { parseRfc3339 } from "../../core/rfc3339.ts";
+import type { ConsumerOwner } from "../../core/rotation/consumer-owner.ts";
 import {
   type JournalRecord,
   parseJournalFields,
@@ -20,6 +23,14 @@ import { normalizeKvPath } from "./kv-v2.ts";
 
 export const JOURNAL_FOLDER = "journal";
 export const LEASE_FOLDER = "leases";
+export const OWNER_FOLDER = "owners";
+
+const OwnerFieldsSchema = z.looseObject({
+  path: z.string().min(1),
+  since: z.string(),
+  subject: z.string(),
+  adopted_from: z.string().min(1).optional(),
+});
 
 const LeaseFieldsSchema = z.looseObject({
   owner: z.string().min(1),
@@ -112,6 +123,34 @@ export class VaultStateStore implements RotationStateStore {
 
   async deleteLease(path: string): Promise<void> {
     await this.#kv.deleteStateEntry(this.leasePath(path));
+  }
+
+  /** Where the owner record of a consumer lives, relative to the mount. */
+  ownerPath(key: string): string {
+    return `${this.#prefix}/${OWNER_FOLDER}/${checkedPath(key)}`;
+  }
+
+  async readOwner(key: string): Promise<Versioned<ConsumerOwner> | undefined> {
+    const at = this.ownerPath(key);
+    const data = await this.#readCurrent(at, "owner");
+    if (data === undefined) return undefined;
+    const parsed = OwnerFieldsSchema.safeParse(data.fields);
+    const since = parsed.success ? parseRfc3339(parsed.data.since) : undefined;
+    if (!parsed.success || since === undefined) {
+      throw corrupt("owner", at, "owner record needs path, since (RFC 3339) and subject");
+    }
+    const { path, subject, adopted_from } = parsed.data;
+    return { value: { path, since, subject, adoptedFrom: adopted_from }, version: data.version };
+  }
+
+  async writeOwner(key: string, owner: ConsumerOwner, cas: number): Promise<number> {
+    const wire: Record<string, string> = {
+      path: normalizeKvPath(owner.path),
+      since: owner.since.toISOString(),
+      subject: owner.subject,
+    };
+    if (owner.adoptedFrom !== undefined) wire["adopted_from"] = owner.adoptedFrom;
+    return (await this.#kv.writeData(this.ownerPath(key), wire, { cas })).version;
   }
 
   /**

@@ -6,6 +6,7 @@ import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, SECOND_MS } from "../durati
 import { parseRfc3339 } from "../rfc3339.ts";
 import { type CredentialPolicy, parseCredentialPolicy } from "./credential-policy.ts";
 import { computeDeadline, type Deadline } from "./deadline.ts";
+import { chooseDestination, type Destinations } from "./destinations.ts";
 import type { CredentialState, InventoryItem } from "./inventory-item.ts";
 import type { KvEntryMetadata, ScanItem } from "./kv-entry.ts";
 
@@ -19,6 +20,12 @@ export interface ClassifyDefaults {
   readonly stuckAfterMs: number;
   /** Soak for credentials without their own `soak` (config rotation.soak); default 15m. */
   readonly soakMs?: number | undefined;
+  /**
+   * The configured connections and tenants: a credential whose metadata names one that is not configured, none
+   * when it must, or one limited to other prefixes is invalid. A kind with nothing configured is not judged (a
+   * `scan` without a config file knows no connections).
+   */
+  readonly destinations?: Destinations | undefined;
 }
 
 export const DEFAULT_CLASSIFY_DEFAULTS: ClassifyDefaults = {
@@ -56,6 +63,8 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     const reason = `current version ${entry.currentVersion} is deleted or destroyed`;
     return { ...common, ...described, state: "invalid", reason };
   }
+  const unusable = destinationProblem(policy, entry.path, defaults.destinations);
+  if (unusable !== undefined) return { ...common, ...described, state: "invalid", reason: unusable };
   const deadline = computeDeadline(policy, entry);
   if (!deadline.ok) return { ...common, ...described, state: "invalid", reason: deadline.reason };
 
@@ -86,6 +95,22 @@ export function classifyScanItem(item: ScanItem, now: Date, defaults: ClassifyDe
   return { path: item.path, state: "invalid", reason, consumers: [], stuck: false };
 }
 
+/** Why the credential's metadata chooses no usable destination, when a choice is needed and can be judged. */
+function destinationProblem(
+  policy: CredentialPolicy,
+  path: string,
+  destinations: Destinations | undefined,
+): string | undefined {
+  if (destinations === undefined) return undefined;
+  let choice: ReturnType<typeof chooseDestination> | undefined;
+  if (policy.provider === "salesforce-eca" && destinations.connections.length > 0) {
+    choice = chooseDestination(destinations, "connection", policy.sfConnection, path);
+  } else if (policy.provider === "sfmc" && destinations.tenants.length > 0) {
+    choice = chooseDestination(destinations, "tenant", policy.sfmcTenant, path);
+  }
+  return choice === undefined || choice.ok ? undefined : choice.why;
+}
+
 function describePolicy(policy: CredentialPolicy) {
   return {
     provider: policy.provider,
@@ -101,6 +126,7 @@ function describePolicy(policy: CredentialPolicy) {
     contact: policy.rotationContact,
     trigger: policy.trigger,
     sfConnection: policy.sfConnection,
+    sfmcTenant: policy.sfmcTenant,
     expiresAt: policy.expiresAt,
   };
 }

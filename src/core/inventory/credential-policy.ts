@@ -27,6 +27,7 @@ import {
   type RotationState,
   rotateWindowField,
   sfConnectionField,
+  sfmcTenantField,
   TRIGGER_MODES,
   type TriggerMode,
   timeField,
@@ -57,6 +58,8 @@ export interface CredentialPolicy {
   readonly ecaAppName: string | undefined;
   readonly ecaConsumerId: string | undefined;
   readonly sfConnection: string | undefined;
+  /** provider=sfmc: `sfmc_tenant`, the configured Marketing Cloud tenant whose auth host checks its secrets. */
+  readonly sfmcTenant?: string | undefined;
   readonly trigger: RotationTrigger | undefined;
   readonly lastRotated: Date | undefined;
   readonly rotationVerifiedAt: Date | undefined;
@@ -90,6 +93,7 @@ const FIELDS = {
   eca_app_id: ecaAppIdField,
   eca_app_name: ecaAppNameField,
   eca_consumer_id: ecaConsumerIdField,
+  sfmc_tenant: sfmcTenantField,
   credential_type: enumField(CREDENTIAL_TYPES),
   risk: enumField(RISKS),
   rotation_period: durationField({}),
@@ -120,6 +124,9 @@ const PolicyMetadataSchema = z.object(
     [K in FieldKey]: z.ZodOptional<(typeof FIELDS)[K]>;
   },
 );
+
+/** The metadata key provider=sfmc once took its auth URL from; an entry that still has it is invalid. */
+export const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
 
 // Reasons stay well under 300 characters: problems are listed until this budget, then counted.
 const REASON_BUDGET = 220;
@@ -152,6 +159,14 @@ export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResul
   if (provider === "salesforce-eca" && m.eca_app_id === undefined && m.eca_app_name === undefined) {
     return invalid("salesforce-eca needs eca_app_id or eca_app_name", picked);
   }
+  // Where a Marketing Cloud secret is sent used to come from this metadata key, which anyone allowed to patch
+  // metadata can write. It is refused rather than ignored, so the entry says how to move it.
+  if (provider === "sfmc" && Object.hasOwn(customMetadata, LEGACY_SFMC_AUTH_URL)) {
+    return invalid(
+      `${LEGACY_SFMC_AUTH_URL} is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove ${LEGACY_SFMC_AUTH_URL}`,
+      picked,
+    );
+  }
   return {
     kind: "managed",
     policy: {
@@ -170,6 +185,7 @@ export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResul
       ecaAppName: m.eca_app_name,
       ecaConsumerId: m.eca_consumer_id,
       sfConnection: m.sf_connection,
+      ...(m.sfmc_tenant === undefined ? {} : { sfmcTenant: m.sfmc_tenant }),
       trigger: m.rotate === undefined ? undefined : { mode: m.rotate, reason: m.rotate_reason },
       lastRotated: m.last_rotated,
       rotationVerifiedAt: m.rotation_verified_at,

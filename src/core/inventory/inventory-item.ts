@@ -65,6 +65,8 @@ export interface InventoryItem {
   readonly contact?: string | undefined;
   /** sf_connection: which configured Salesforce connection rotates it (undefined: the only one). */
   readonly sfConnection?: string | undefined;
+  /** sfmc_tenant: which configured Marketing Cloud tenant checks its secrets (undefined: the only one). */
+  readonly sfmcTenant?: string | undefined;
   readonly trigger?: { readonly mode: TriggerMode; readonly reason?: string | undefined } | undefined;
   /** in_progress or awaiting_promotion for longer than expected (see classifyEntry). */
   readonly stuck: boolean;

@@ -130,6 +130,10 @@ export const sfConnectionField = patternField(
   /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
   "a connection name from the config (letters, digits, _ . -)",
 );
+export const sfmcTenantField = patternField(
+  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+  "a tenant name from the config's marketing_cloud.tenants (letters, digits, _ . -)",
+);
 
 export const autoRotateField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
   if (text === "true") return true;

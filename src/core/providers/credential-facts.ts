@@ -1,6 +1,7 @@
 // What a provider's `check` sees of one managed credential: the scanned item, its custom_metadata and, for the
 // providers that need it, which secret-data fields are set. Secret values never get here: a secret field is
 // only "present" or not, so a finding cannot print one by mistake.
+import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import type { StoredCredential } from "../rotation/rotation-ports.ts";
 
@@ -24,8 +25,8 @@ export interface CredentialFacts {
 
 /** What the checks need of the configuration. */
 export interface ProviderCheckContext {
-  /** Names of the configured Salesforce connections. */
-  readonly connections: readonly string[];
+  /** The configured Salesforce connections and Marketing Cloud tenants (where secrets may go). */
+  readonly destinations: Destinations;
   /** The KV mount, for the commands a finding suggests. */
   readonly kvMount: string;
   readonly now: Date;

@@ -5,6 +5,7 @@
 import { RotatorError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
+import type { RotationEngineDeps } from "../rotation/engine-deps.ts";
 import { managedPolicy } from "../rotation/managed-policy.ts";
 import type { StoredCredential } from "../rotation/rotation-ports.ts";
 import type { RotationProvider } from "../rotation/rotation-provider.ts";
@@ -44,12 +45,13 @@ export function journalProvider(name: string, path: string): RotationProvider {
 export function rotatableCredential(
   cred: StoredCredential,
   path: string,
+  deps: RotationEngineDeps,
 ): { policy: CredentialPolicy; provider: RotationProvider } {
   const policy = managedPolicy(cred, path);
   const provider = rotationProvider(policy.provider);
   if (provider === undefined) {
     throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });
   }
-  provider.checkPolicy(policy, path);
+  provider.checkPolicy(policy, path, deps);
   return { policy, provider };
 }

@@ -15,6 +15,10 @@ export const AUDIT_EVENT_TYPES = [
   "rotation.rolled_back",
   // provider=manual: an operator wrote a new value and the rotator recorded it (no engine run, no journal).
   "rotation.recorded",
+  // A path proved possession of an external consumer and was recorded as its only owner (consumer-owner.ts).
+  "consumer.owned",
+  // `eca-rotator adopt PATH`: the consumer moved to PATH, after PATH proved possession again.
+  "consumer.adopted",
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -61,4 +65,10 @@ export interface AuditEvent {
   /** Emergency mode: milliseconds between promotion (old pair dead) and publication (new pair in KV). */
   readonly outageMs?: number | undefined;
   readonly durationMs?: number | undefined;
+  /** consumer.owned / consumer.adopted: which consumer ("Salesforce org …, app …, consumer …"); never a secret. */
+  readonly subject?: string | undefined;
+  /** consumer.adopted: the path that owned the consumer before (undefined: nobody had yet). */
+  readonly previousOwner?: string | undefined;
+  /** rotation.retired: Salesforce's answer to a login with the old key that proves it dead (invalid_client_id). */
+  readonly deathProof?: string | undefined;
 }

@@ -1,6 +1,7 @@
 // What the rotation engine is built from: the ports, the clock, an id source, this process's lease owner name
 // and the settings from config (rotation.*). The composition root (src/app/container.ts) fills it in.
 import type { Clock } from "../clock.ts";
+import type { Destinations } from "../inventory/destinations.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type {
   AuditSink,
@@ -21,8 +22,11 @@ export interface RotationEngineSettings {
   readonly maxAttempts: number;
   /** Standard mode: how long the old pair may live after promotion before it is retired. Default 0 (at once). */
   readonly retireAfterMs?: number | undefined;
-  /** The Salesforce connection when the credential has no `sf_connection` (the only one configured). */
-  readonly defaultConnection?: string | undefined;
+  /**
+   * Where secrets may go: the configured Salesforce connections and Marketing Cloud tenants. Metadata only
+   * chooses among them (`sf_connection`, `sfmc_tenant`); the chosen one is pinned in the journal.
+   */
+  readonly destinations: Destinations;
 }
 
 /** A Marketing Cloud v2/token answer for one secret: issued, or refused with the OAuth error code. */

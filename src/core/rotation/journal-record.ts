@@ -48,6 +48,17 @@ export interface JournalRecord {
    * there was none), to tell our own KV writes from someone else's without keeping the old secret.
    */
   readonly oldSecretFingerprint?: string | undefined;
+  /**
+   * Where this rotation's secrets go, pinned when it starts: the configured connection or tenant name and its
+   * origin. A later step refuses to send anything if the configuration no longer names that origin.
+   */
+  readonly destination?: string | undefined;
+  readonly destinationOrigin?: string | undefined;
+  /**
+   * When a login with the old consumer key was refused with invalid_client_id (Salesforce no longer knows the
+   * key): the proof that the old pair is dead, recorded before anything relies on it.
+   */
+  readonly oldKeyDeadAt?: Date | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -84,6 +95,9 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     published_at: r.publishedAt?.toISOString(),
     failed_step: r.failedStep,
     old_secret_fingerprint: r.oldSecretFingerprint,
+    destination: r.destination,
+    destination_origin: r.destinationOrigin,
+    old_key_dead_at: r.oldKeyDeadAt?.toISOString(),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -133,6 +147,9 @@ const JournalFieldsSchema = z.looseObject({
   published_at: time.optional(),
   failed_step: z.enum(ROTATION_STATES).optional(),
   old_secret_fingerprint: text.optional(),
+  destination: text.optional(),
+  destination_origin: text.optional(),
+  old_key_dead_at: time.optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -179,6 +196,9 @@ export function parseJournalFields(
       publishedAt: f.published_at,
       failedStep: f.failed_step,
       oldSecretFingerprint: f.old_secret_fingerprint,
+      destination: f.destination,
+      destinationOrigin: f.destination_origin,
+      oldKeyDeadAt: f.old_key_dead_at,
     },
   };
 }

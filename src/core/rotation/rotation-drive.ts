@@ -38,6 +38,7 @@ export async function drive(run: RotationRun): Promise<RotationOutcome> {
     }
     let result: Awaited<ReturnType<typeof fn>>;
     try {
+      checkPinnedDestination(run);
       result = await fn(run);
     } catch (err) {
       return onError(run, err);
@@ -51,6 +52,24 @@ export async function drive(run: RotationRun): Promise<RotationOutcome> {
   throw new RotatorError("INTERNAL_INVARIANT", "the rotation made no progress", {
     context: { path: run.path },
   });
+}
+
+/**
+ * The destination pinned when the rotation started (a connection's My Domain, a tenant's auth host) must still be
+ * configured under the same name with the same origin: a configuration changed mid-rotation never redirects its
+ * secrets. Journals written before destinations were pinned carry none and are not checked.
+ */
+function checkPinnedDestination(run: RotationRun): void {
+  const { destination, destinationOrigin } = run.record;
+  if (destination === undefined || destinationOrigin === undefined) return;
+  const { connections, tenants } = run.deps.settings.destinations;
+  if ([...connections, ...tenants].some((d) => d.name === destination && d.origin === destinationOrigin))
+    return;
+  throw new RotatorError(
+    "ROTATION_STATE_MISMATCH",
+    `the configuration no longer sends ${destination}'s secrets to ${destinationOrigin}, where this rotation started; nothing is sent elsewhere. Restore that setting to finish the rotation`,
+    { context: { path: run.path, step: run.record.step } },
+  );
 }
 
 export async function onError(run: RotationRun, err: unknown): Promise<RotationOutcome> {

@@ -6,6 +6,7 @@
 //   resume(path)        continue an unfinished journal after a crash, a soak or a takeover (also "advance")
 //   rollback(path)      before promotion: delete the staged set, make the old pair current again
 //   plan(path, opts)    --dry-run: reads only, returns the steps and the preflight checks
+//   adopt(path, opts)   move the ownership of the credential's external consumer to this path (adopt.ts)
 //
 // The engine holds a lease only while it runs steps. Whenever it returns with the journal still there (waiting
 // for the soak, or after a counted failure) it expires the lease in place, so any replica can carry on and
@@ -16,6 +17,7 @@ import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
+import { type AdoptOptions, type AdoptOutcome, adoptConsumer } from "./adopt.ts";
 import { isOperatorRequest, type RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
@@ -51,6 +53,7 @@ export interface RotationEngine {
   resume(path: string): Promise<RotationOutcome>;
   rollback(path: string, opts: RollbackOptions): Promise<RotationOutcome>;
   plan(path: string, opts: { readonly mode: RotationMode }): Promise<RotationPlan>;
+  adopt(path: string, opts: AdoptOptions): Promise<AdoptOutcome>;
 }
 
 export function createRotationEngine(deps: RotationEngineDeps): RotationEngine {
@@ -66,6 +69,7 @@ export function createRotationEngine(deps: RotationEngineDeps): RotationEngine {
     resume: (path) => contained(path, () => resume(deps, path)),
     rollback: (path, opts) => contained(path, () => rollback(deps, path, opts)),
     plan: (path, opts) => planRotation(deps, path, opts.mode),
+    adopt: (path, opts) => adoptConsumer(deps, path, opts),
   };
 }
 
@@ -128,7 +132,7 @@ async function prepareStart(
     return skip(notRotatedMessage(policy.policy.provider), "POLICY_INVALID");
   }
   try {
-    provider.checkPolicy(policy.policy, path);
+    provider.checkPolicy(policy.policy, path, deps);
   } catch (err) {
     if (err instanceof RotatorError) return skip(err.message, err.code);
     throw err;
@@ -164,7 +168,7 @@ async function prepareStart(
     promoteAfter: undefined,
     promotedAt: undefined,
     lastError: undefined,
-    ...provider.claimFields(cred),
+    ...provider.claimFields(cred, policy.policy, deps, path),
   };
   return { kind: "run", run: new RotationRun(deps, record, 0, lease), existing: false };
 }

@@ -82,7 +82,7 @@ export async function planRotation(
     if (cred === undefined) add("credential", false, "not in KV");
     else {
       add("credential", true, `KV version ${cred.version}`);
-      const rotatable = rotatableCredential(cred, path);
+      const rotatable = rotatableCredential(cred, path, deps);
       provider ??= rotatable.provider;
       const wait = rotatable.provider.planWait(rotatable.policy, effectiveMode, deps);
       soakMs = wait.soakMs;

@@ -3,6 +3,7 @@
 // unit tests (test/fakes). Every adapter throws RotatorError; the doc comments fix retry and idempotency.
 import type { SecretValue } from "../secret-value.ts";
 import type { AuditEvent } from "./audit-events.ts";
+import type { ConsumerOwner } from "./consumer-owner.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { Lease } from "./lease.ts";
 
@@ -57,11 +58,22 @@ export interface CredentialIssuer {
     secret: SecretValue,
     timeoutMs: number,
   ): Promise<VerifyResult>;
-  /** One login attempt with the pair; true when Salesforce refuses it (invalid_client_id / invalid_client). */
-  isPairDead(connection: string, clientId: string, secret: SecretValue): Promise<boolean>;
+  /**
+   * One login attempt with the pair, to prove the old key dead. Dead only when Salesforce answers
+   * invalid_client_id (the key is unknown); invalid_client (a known key with a wrong secret) and an issued
+   * token are both "alive". Anything else (unavailable, rate limited) throws.
+   */
+  provePairDead(connection: string, clientId: string, secret: SecretValue): Promise<DeathProof>;
   /** The consumer key the rotator itself logs in with on this connection (for POLICY_SELF_ROTATION). */
   ownClientId(connection: string): Promise<string>;
+  /** The 18-character id of the org this connection logs in to (consumer ownership is per org). */
+  orgId(connection: string): Promise<string>;
 }
+
+/** What one login with an old pair showed. `answer`: the refusal code, or "token" when one was issued. */
+export type DeathProof =
+  | { readonly dead: true; readonly answer: "invalid_client_id" }
+  | { readonly dead: false; readonly answer: string };
 
 export interface StoredCredential {
   readonly version: number;
@@ -98,6 +110,10 @@ export interface RotationStateStore {
   /** Credential paths that have a journal record (unfinished rotations). */
   listJournals(): AsyncIterable<string>;
   readLease(path: string): Promise<Versioned<Lease> | undefined>;
+  /** Which credential path owns an external consumer (consumer-owner.ts); undefined when none yet. */
+  readOwner(key: string): Promise<Versioned<ConsumerOwner> | undefined>;
+  /** cas = the version read (0 to create). VAULT_CAS_CONFLICT when someone else wrote in between. */
+  writeOwner(key: string, owner: ConsumerOwner, cas: number): Promise<number>;
   writeLease(path: string, lease: Lease, cas: number): Promise<number>;
   deleteLease(path: string): Promise<void>;
 }

@@ -5,6 +5,7 @@
 // src/core/providers/<name>/ and are looked up by the journal's (or the metadata's) `provider`.
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import type { Provider } from "../inventory/policy-fields.ts";
+import type { ConsumerIdentity } from "./consumer-owner.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { StartOptions } from "./rotation-engine.ts";
@@ -25,10 +26,21 @@ export interface PlanWait {
 export interface RotationProvider {
   readonly name: Provider;
   readonly machine: StepMachine;
-  /** Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider; the parser checked the rest. */
-  checkPolicy(policy: CredentialPolicy, path: string): void;
-  /** The provider's fields of a new `claimed` journal, from the credential as read at claim time. */
-  claimFields(cred: StoredCredential): JournalChanges;
+  /**
+   * Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider, e.g. it chooses no
+   * configured destination this path may use; the parser checked the rest.
+   */
+  checkPolicy(policy: CredentialPolicy, path: string, deps: RotationEngineDeps): void;
+  /**
+   * The provider's fields of a new `claimed` journal, from the credential as read at claim time (e.g. the
+   * destination its secrets go to, pinned for the whole rotation).
+   */
+  claimFields(
+    cred: StoredCredential,
+    policy: CredentialPolicy,
+    deps: RotationEngineDeps,
+    path: string,
+  ): JournalChanges;
   /** The function that moves a journal on from `step`; undefined for `failed`. */
   stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined;
   /** A wait that the journal alone shows (resume's peek, without the lease). */
@@ -45,6 +57,17 @@ export interface RotationProvider {
   failureAdvice(mode: RotationMode, step: RotationStep, abandoned: boolean): string;
   /** Dry run: the soak a rotation in `mode` would wait, and what the wait is, in the provider's words. */
   planWait(policy: CredentialPolicy, mode: RotationMode, deps: RotationEngineDeps): PlanWait;
+  /**
+   * The external consumer the credential names, for the one-owner rule (consumer-owner.ts), and how to prove
+   * that the path holds its working secret (throws ROTATION_POSSESSION_UNPROVEN when it does not). Reads only.
+   * Absent for providers with no external consumer (generated: the rotator makes the secret itself).
+   */
+  consumerOf?(
+    deps: RotationEngineDeps,
+    path: string,
+    cred: StoredCredential,
+    policy: CredentialPolicy,
+  ): Promise<{ readonly consumer: ConsumerIdentity; prove(): Promise<void> }>;
   /** Dry run: the provider's own read-only checks. */
   planChecks(
     deps: RotationEngineDeps,

@@ -79,8 +79,9 @@ describe("SalesforceEcaIssuer", () => {
       issuer.deleteStaged(target, "0Ug000000000000AAA"),
       issuer.promote(target, "0Ug000000000000AAA"),
       issuer.verifyPair("staging", app.consumerKey, secret, 0),
-      issuer.isPairDead("staging", app.consumerKey, secret),
+      issuer.provePairDead("staging", app.consumerKey, secret),
       issuer.ownClientId("staging"),
+      issuer.orgId("staging"),
     ];
     for (const call of calls) {
       const err = await caught(call);
@@ -228,7 +229,7 @@ describe("SalesforceEcaIssuer", () => {
     await record(issuer.createStaged(target)); // conflict
     await record(issuer.verifyPair(CONNECTION, staged.clientId, planted, 0));
     await record(issuer.verifyPair(CONNECTION, CANARY, planted, 0));
-    await record(issuer.isPairDead(CONNECTION, staged.clientId, planted));
+    await record(issuer.provePairDead(CONNECTION, staged.clientId, planted));
     await record(issuer.verifyPair(CONNECTION, staged.clientId, staged.secret ?? planted, 10_000));
     h.sim.addFault({ method: "PATCH", commitThenDrop: true, times: 1 });
     await record(issuer.promote(target, staged.id)); // uncertain
@@ -236,7 +237,7 @@ describe("SalesforceEcaIssuer", () => {
     h.sim.addFault({ method: "POST", path: /\/staged$/, status5xxRate: 1, times: 1 });
     await record(issuer.createStaged(target)); // 503: uncertain
     h.sim.addFault({ path: /\/token$/, status5xxRate: 1 });
-    await record(issuer.isPairDead(CONNECTION, staged.clientId, planted)); // inconclusive: thrown
+    await record(issuer.provePairDead(CONNECTION, staged.clientId, planted)); // inconclusive: thrown
     h.sim.clearFaults();
     await record(issuer.resolveTarget({ connection: CONNECTION, appId: CANARY }));
 

@@ -12,7 +12,25 @@ import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 export const NOW = new Date("2026-06-15T12:00:00Z");
 export const PATH = "api-credentials/team/cred";
 
-export const CTX: ProviderCheckContext = { connections: ["crm"], kvMount: "secret", now: NOW };
+export const MC_ORIGIN = "https://mc123.auth.marketingcloudapis.com";
+
+/** Destinations of the given names (origins made up), optionally limited to prefixes. */
+export function destinations(
+  connections: readonly string[],
+  tenants: readonly string[] = ["mc"],
+  prefixes?: readonly string[],
+): ProviderCheckContext["destinations"] {
+  return {
+    connections: connections.map((name) => ({ name, origin: `https://${name}.my.salesforce.com`, prefixes })),
+    tenants: tenants.map((name) => ({
+      name,
+      origin: name === "mc" ? MC_ORIGIN : `https://${name}.auth.marketingcloudapis.com`,
+      prefixes,
+    })),
+  };
+}
+
+export const CTX: ProviderCheckContext = { destinations: destinations(["crm"]), kvMount: "secret", now: NOW };
 
 const PLAIN = new Set(["client_id", "rotation_phase"]);
 

@@ -27,14 +27,17 @@ describe("rotation engine, emergency mode", () => {
       const log = interceptor.log;
       const at = (name: string) => log.indexOf(name);
       expect(at("issuer.promote")).toBeGreaterThan(at("issuer.createStaged"));
-      expect(at("issuer.isPairDead")).toBeGreaterThan(at("issuer.promote"));
-      expect(at("store.writeFields")).toBeGreaterThan(at("issuer.isPairDead"));
-      expect(at("issuer.verifyPair")).toBeGreaterThan(at("store.writeFields"));
+      expect(at("issuer.provePairDead")).toBeGreaterThan(at("issuer.promote"));
+      expect(at("store.writeFields")).toBeGreaterThan(at("issuer.provePairDead"));
+      // The first login is the proof of possession (the pair in KV works), before anything is staged.
+      expect(at("issuer.verifyPair")).toBeLessThan(at("issuer.createStaged"));
+      expect(log.lastIndexOf("issuer.verifyPair")).toBeGreaterThan(at("store.writeFields"));
       expect(log.filter((c) => c === "store.writeFields")).toHaveLength(1);
       expect(log.lastIndexOf("issuer.deleteStaged") >= 0).toBe(semantics === "overlap");
 
       expect(w.audit.types()).toEqual([
         "rotation.started",
+        "consumer.owned",
         "rotation.staged",
         "rotation.promoted",
         "rotation.retired",
@@ -64,7 +67,7 @@ describe("rotation engine, emergency mode", () => {
     // Time passes between promotion and publication: retiring the old pair takes 90 s here.
     const interceptor = new Interceptor({
       before: (name) => {
-        if (name === "issuer.isPairDead") w.clock.advance(90_000);
+        if (name === "issuer.provePairDead") w.clock.advance(90_000);
       },
     });
     const out = await makeEngine(w, { interceptor }).start(PATH, EMERGENCY);

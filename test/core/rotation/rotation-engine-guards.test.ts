@@ -279,8 +279,34 @@ describe("rotation engine, dry run", () => {
       "policy",
       "salesforce",
       "preflight",
+      "preflight",
+      "preflight",
     ]);
     expect(plan.checks.every((c) => c.ok)).toBe(true);
+    expect(plan.checks.map((c) => c.detail).slice(-2)).toEqual([
+      "no path owns this consumer yet: this path becomes its owner once its pair logs in",
+      "the pair in KV logs in at Salesforce (the path holds this consumer)",
+    ]);
+  });
+
+  it("shows in the dry run that another path owns the consumer and that the pair in KV does not log in", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    await makeEngine(w).start(PATH, FLAG_START);
+    const other = "api-credentials/team-b/copy";
+    w.store.put(
+      other,
+      { client_id: w.store.current(PATH).data["client_id"] ?? "", api_key: "made-up" },
+      {
+        provider: "salesforce-eca",
+        eca_app_id: w.target.appId,
+        eca_consumer_id: w.target.consumerId,
+      },
+    );
+    const before = snapshotAll(w);
+    const plan = await makeEngine(w).plan(other, { mode: "standard" });
+    expect(snapshotAll(w)).toEqual(before);
+    const failed = plan.checks.filter((c) => !c.ok).map((c) => c.detail.split(":")[0]);
+    expect(failed).toEqual(["POLICY_CONSUMER_OWNED", "ROTATION_POSSESSION_UNPROVEN"]);
   });
 
   it("shows every problem a real run would stop at", async () => {

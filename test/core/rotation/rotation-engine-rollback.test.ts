@@ -48,7 +48,7 @@ describe("rotation engine, rollback", () => {
 
   it("rolls back a rotation that had not published yet without writing KV", async () => {
     const w = makeWorld();
-    w.issuer.failNext("verifyPair", new Error("network blip"));
+    w.issuer.failNext("verifyPair", new Error("network blip"), { after: 1 });
     const engine = makeEngine(w);
     expect(await engine.start(PATH, FLAG_START)).toMatchObject({
       kind: "failed",
@@ -69,7 +69,12 @@ describe("rotation engine, rollback", () => {
       expectRolledBack(w);
       expect(w.store.current(PATH).version).toBe(1);
       expect(w.store.current(PATH).metadata["last_rotation_error"]).toMatch(/^ROTATION_VERIFY_FAILED: /);
-      expect(w.audit.types()).toEqual(["rotation.started", "rotation.staged", "rotation.rolled_back"]);
+      expect(w.audit.types()).toEqual([
+        "rotation.started",
+        "consumer.owned",
+        "rotation.staged",
+        "rotation.rolled_back",
+      ]);
       expect(w.audit.events.at(-1)?.errorCode).toBe("ROTATION_VERIFY_FAILED");
       expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.rolled_back"]);
     });
@@ -81,7 +86,7 @@ describe("rotation engine, rollback", () => {
     // The second verification (the new pair as main, after promotion) hits a network blip.
     const interceptor = new Interceptor({
       before: (name) => {
-        if (name === "issuer.verifyPair" && ++verifications === 2)
+        if (name === "issuer.verifyPair" && ++verifications === 3)
           w.issuer.failNext("verifyPair", new Error("blip"));
       },
     });

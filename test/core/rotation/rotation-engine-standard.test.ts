@@ -59,6 +59,7 @@ describe("rotation engine, standard mode", () => {
 
     expect(w.audit.types()).toEqual([
       "rotation.started",
+      "consumer.owned",
       "rotation.staged",
       "rotation.verified",
       "rotation.published",
@@ -196,7 +197,7 @@ describe("rotation engine, standard mode", () => {
 
   it("merges over a KV version someone else wrote meanwhile when they left the pair alone", async () => {
     const w = makeWorld({ metadata: { soak: "0s" } });
-    w.issuer.failNext("verifyPair", new Error("network blip"));
+    w.issuer.failNext("verifyPair", new Error("network blip"), { after: 1 });
     const engine = makeEngine(w);
     expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "failed", willRetry: true });
     const cur = w.store.current(PATH);
@@ -208,7 +209,7 @@ describe("rotation engine, standard mode", () => {
 
   it("rolls back, not overwrites, when someone replaced the pair in KV during the rotation", async () => {
     const w = makeWorld();
-    w.issuer.failNext("verifyPair", new Error("network blip"));
+    w.issuer.failNext("verifyPair", new Error("network blip"), { after: 1 });
     const engine = makeEngine(w);
     await engine.start(PATH, FLAG_START);
     const cur = w.store.current(PATH);

@@ -28,7 +28,10 @@ export const SETTINGS: RotationEngineSettings = {
   soakMs: 15 * MINUTE,
   verifyTimeoutMs: 2 * MINUTE,
   maxAttempts: 3,
-  defaultConnection: "prod",
+  destinations: {
+    connections: [{ name: "prod", origin: "https://acme.my.salesforce.com", prefixes: undefined }],
+    tenants: [{ name: "mc", origin: "https://mc-tenant.auth.marketingcloudapis.com", prefixes: undefined }],
+  },
 };
 
 export interface World {

@@ -1,10 +1,11 @@
 // provider=salesforce-eca: Salesforce's staged-credentials API (rotation-protocol.md). Its steps live in
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
 import { formatDuration } from "../../duration.ts";
+import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
-import { inspectCredential, inspectionProblems } from "../../rotation/steps/inspect-step.ts";
+import { inspectCredential, inspectionProblems, provePossession } from "../../rotation/steps/inspect-step.ts";
 import { stepFunction } from "../../rotation/steps/step-table.ts";
 
 export const salesforceEcaProvider: RotationProvider = {
@@ -57,6 +58,20 @@ export const salesforceEcaProvider: RotationProvider = {
     return { soakMs, text: `soak: ${formatDuration(soakMs)} between publishing and promoting` };
   },
 
+  async consumerOf(deps, path, cred) {
+    const inspection = await inspectCredential(deps, path, cred);
+    // Who owns the consumer and whether a set is staged do not matter here; the pair in KV must be the main
+    // pair, and not the rotator's own.
+    const problem = inspectionProblems(inspection, path).find(
+      (p) => p.code !== "POLICY_CONSUMER_OWNED" && p.code !== "SALESFORCE_STAGED_CONFLICT",
+    );
+    if (problem !== undefined) throw problem;
+    return {
+      consumer: inspection.consumer,
+      prove: () => provePossession(deps, path, inspection.target.connection, cred),
+    };
+  },
+
   async planChecks(deps, path, cred, add) {
     const inspection = await inspectCredential(deps, path, cred);
     add(
@@ -68,5 +83,21 @@ export const salesforceEcaProvider: RotationProvider = {
     if (problems.length === 0)
       add("preflight", true, "not self-rotation; KV matches Salesforce; nothing staged");
     for (const p of problems) add("preflight", false, `${p.code}: ${p.message}`);
+    if (inspection.owner === undefined) {
+      add(
+        "preflight",
+        true,
+        "no path owns this consumer yet: this path becomes its owner once its pair logs in",
+      );
+    } else if (inspection.owner.path === path) {
+      add("preflight", true, "this path owns the consumer");
+    }
+    try {
+      await provePossession(deps, path, inspection.target.connection, cred);
+      add("preflight", true, "the pair in KV logs in at Salesforce (the path holds this consumer)");
+    } catch (err) {
+      if (!isRotatorError(err)) throw err;
+      add("preflight", false, `${err.code}: ${err.message}`);
+    }
   },
 };

@@ -1,6 +1,8 @@
-// `check` for provider=sfmc: the configuration a rotation needs (sfmc_auth_url, client_id, api_key), the expiry
-// it tracks (expires_at), a staged secret waiting in pending_api_key, and what the live v2/token check found.
-// Pure: the caller reads KV and asks Marketing Cloud; secret values never reach a finding.
+// `check` for provider=sfmc: the configuration a rotation needs (a configured tenant this path may use,
+// client_id, api_key), the expiry it tracks (expires_at), a staged secret waiting in pending_api_key, and what
+// the live v2/token check found. Pure: the caller reads KV and asks Marketing Cloud, and only ever at the auth
+// host the configuration names for the tenant; secret values never reach a finding.
+import { chooseDestination, type DestinationChoice } from "../../inventory/destinations.ts";
 import { API_KEY, CLIENT_ID } from "../../rotation/credential-fields.ts";
 import type { SfmcTokenAnswer } from "../../rotation/engine-deps.ts";
 import {
@@ -12,12 +14,16 @@ import {
   type ProviderCheckContext,
   warn,
 } from "../credential-facts.ts";
-import { PENDING_API_KEY, SFMC_AUTH_URL, sfmcAuthUrl } from "./sfmc-fields.ts";
+import { PENDING_API_KEY } from "./sfmc-fields.ts";
+
+function tenantOf(facts: CredentialFacts, ctx: ProviderCheckContext): DestinationChoice {
+  return chooseDestination(ctx.destinations, "tenant", facts.item.sfmcTenant, facts.item.path);
+}
 
 export function checkSfmc(facts: CredentialFacts, ctx: ProviderCheckContext): CheckFinding[] {
   const findings: CheckFinding[] = [];
-  const url = sfmcAuthUrl(facts);
-  if (!url.ok) findings.push(fail(url.why));
+  const tenant = tenantOf(facts, ctx);
+  if (!tenant.ok) findings.push(fail(tenant.why));
   findings.push(
     ...missingFields(facts, {
       [CLIENT_ID]: "the installed package's client id",
@@ -46,20 +52,27 @@ export function checkSfmc(facts: CredentialFacts, ctx: ProviderCheckContext): Ch
   return findings;
 }
 
-/** Where the live check asks for a token, or undefined when the configuration already fails it. */
-export function sfmcLiveTarget(facts: CredentialFacts): { url: string; clientId: string } | undefined {
-  const url = sfmcAuthUrl(facts);
+/** Where the live check asks for a token (a configured tenant's origin), or undefined when the check fails. */
+export function sfmcLiveTarget(
+  facts: CredentialFacts,
+  ctx: ProviderCheckContext,
+): { url: string; tenant: string; clientId: string } | undefined {
+  const tenant = tenantOf(facts, ctx);
   const clientId = facts.plain[CLIENT_ID];
-  if (!url.ok || clientId === undefined || clientId === "" || !facts.present.has(API_KEY)) return undefined;
-  return { url: url.url, clientId };
+  if (!tenant.ok || clientId === undefined || clientId === "" || !facts.present.has(API_KEY))
+    return undefined;
+  return { url: tenant.destination.origin, tenant: tenant.destination.name, clientId };
 }
 
-/** The live check's answer for the current api_key at `url` (only its host is shown). */
-export function sfmcTokenFinding(answer: SfmcTokenAnswer, url: string): CheckFinding {
-  const host = new URL(url).host;
+/** The live check's answer for the current api_key at the tenant (only its host is shown). */
+export function sfmcTokenFinding(
+  answer: SfmcTokenAnswer,
+  target: { url: string; tenant: string },
+): CheckFinding {
+  const host = new URL(target.url).host;
   return answer.ok
-    ? ok(`the current ${API_KEY} gets a token at ${host}`)
+    ? ok(`the current ${API_KEY} gets a token at ${host} (tenant ${target.tenant})`)
     : fail(
-        `Marketing Cloud at ${host} refuses the current ${API_KEY} (${answer.refusal}): check ${CLIENT_ID} and ${API_KEY}, and ${SFMC_AUTH_URL}`,
+        `Marketing Cloud at ${host} (tenant ${target.tenant}) refuses the current ${API_KEY} (${answer.refusal}): check ${CLIENT_ID} and ${API_KEY}, and sfmc_tenant`,
       );
 }

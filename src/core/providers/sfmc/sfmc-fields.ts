@@ -1,42 +1,54 @@
-// The KV fields and metadata of a provider=sfmc credential (Marketing Cloud installed package, salesforce-api.md
-// section 4) and the helpers its steps share. Secret data: `client_id` (the package's client id, unchanged by a
-// rotation), `api_key` (the secret in use), `previous_key` (the secret before, until it is proven dead) and
-// `pending_api_key`, where an operator pastes a secret newly staged in Setup. Metadata: `sfmc_auth_url`, the
-// tenant's auth base URL (https://<subdomain>.auth.marketingcloudapis.com; http only on loopback, for tests).
+// The KV fields and metadata of a provider=sfmc credential (a Marketing Cloud installed package) and the helpers
+// its steps share. Secret data: `client_id` (the package's client id, unchanged by a rotation), `api_key` (the
+// secret in use), `previous_key` (the secret before, until it is proven dead) and `pending_api_key`, where an
+// operator pastes a secret newly staged in Setup. Metadata: `sfmc_tenant`, the name of a tenant in the config's
+// marketing_cloud.tenants, whose auth host is the only place this credential's secrets are sent (the only
+// tenant when there is one). The tenant and its origin are pinned in the journal when the rotation starts.
 import { RotatorError } from "../../errors.ts";
+import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
+import { chooseDestination, type Destination, findDestination } from "../../inventory/destinations.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
+import type { RotationEngineDeps } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { RotationRun } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 export const PENDING_API_KEY = "pending_api_key";
-export const SFMC_AUTH_URL = "sfmc_auth_url";
-
-/** A Marketing Cloud secret works for 180 days after it was generated (salesforce-api.md 4.2). */
+/** A Marketing Cloud secret works for 180 days after it was generated. */
 export const SFMC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
 
-/** The auth base URL from metadata, or why it is unusable (never guessed). */
-export function sfmcAuthUrl(
-  cred: Pick<StoredCredential, "customMetadata">,
-): { ok: true; url: string } | { ok: false; why: string } {
-  const raw = cred.customMetadata[SFMC_AUTH_URL];
-  if (typeof raw !== "string" || raw === "") {
-    return { ok: false, why: `no ${SFMC_AUTH_URL} in the metadata (the tenant's auth base URL)` };
+/** The configured tenant this path's metadata chooses; POLICY_INVALID (final) when none may be used. */
+export function chooseTenant(
+  policy: Pick<CredentialPolicy, "sfmcTenant">,
+  deps: RotationEngineDeps,
+  path: string,
+): Destination {
+  const choice = chooseDestination(deps.settings.destinations, "tenant", policy.sfmcTenant, path);
+  if (!choice.ok) throw new RotatorError("POLICY_INVALID", choice.why, { context: { path } });
+  return choice.destination;
+}
+
+/**
+ * The auth origin this rotation sends secrets to: the tenant pinned in its journal, which the configuration
+ * must still name with the same origin. Nothing is ever sent to a host taken from KV.
+ */
+export function pinnedAuthOrigin(run: RotationRun): string {
+  const name = run.record.destination;
+  const origin = run.record.destinationOrigin;
+  if (name === undefined || origin === undefined) {
+    throw mismatch(
+      run,
+      "the journal names no Marketing Cloud tenant; set rotate=now to start the rotation again",
+    );
   }
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    return { ok: false, why: `${SFMC_AUTH_URL} is not a URL` };
+  const configured = findDestination(run.deps.settings.destinations, "tenant", name);
+  if (configured === undefined || configured.origin !== origin) {
+    throw mismatch(
+      run,
+      `marketing_cloud.tenants.${name} is no longer configured with the auth host this rotation started with; not sending any secret`,
+    );
   }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
-    return { ok: false, why: `${SFMC_AUTH_URL} must be https (http only on loopback)` };
-  }
-  if (u.username !== "" || u.password !== "" || u.search !== "" || u.hash !== "") {
-    return { ok: false, why: `${SFMC_AUTH_URL} must not carry credentials, a query or a fragment` };
-  }
-  return { ok: true, url: u.origin + u.pathname.replace(/\/+$/, "") };
+  return origin;
 }
 
 export function sameSecret(a: SecretValue | undefined, b: SecretValue | undefined): boolean {

@@ -3,12 +3,16 @@
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
 import { formatDuration } from "../../duration.ts";
+import { RotatorError } from "../../errors.ts";
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { chooseDestination } from "../../inventory/destinations.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import { API_KEY, secretField } from "../../rotation/credential-fields.ts";
+import { possessionUnproven, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
 import type { StepFunction } from "../../rotation/steps/step-result.ts";
-import { PENDING_API_KEY, pendingSecret, sfmcAuthUrl } from "./sfmc-fields.ts";
+import { chooseTenant, PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
 import {
   closeSfmcStep,
   proveOldDeadStep,
@@ -39,8 +43,14 @@ const STEPS: Partial<Record<RotationStep, StepFunction>> = {
 export const sfmcProvider: RotationProvider = {
   name: "sfmc",
   machine: SFMC_MACHINE,
-  checkPolicy: () => undefined,
-  claimFields: () => ({}),
+  checkPolicy: (policy, path, deps) => {
+    chooseTenant(policy, deps, path);
+  },
+  // The tenant's auth origin is pinned for the whole rotation: later steps never look at the metadata again.
+  claimFields: (_cred, policy, deps, path) => {
+    const tenant = chooseTenant(policy, deps, path);
+    return { destination: tenant.name, destinationOrigin: tenant.origin };
+  },
   stepFunction: (_mode, step) => STEPS[step],
   startsOnSchedule: false,
 
@@ -77,9 +87,55 @@ export const sfmcProvider: RotationProvider = {
     };
   },
 
-  async planChecks(deps, _path, cred, add) {
-    const url = sfmcAuthUrl(cred);
-    add("preflight", url.ok, url.ok ? `Marketing Cloud auth host ${new URL(url.url).origin}` : url.why);
+  async consumerOf(deps, path, cred, policy) {
+    const tenant = chooseTenant(policy, deps, path);
+    const clientId = keyField(cred, CLIENT_ID);
+    const secret = secretField(cred, API_KEY);
+    const check = deps.sfmcTokenCheck;
+    if (clientId === undefined || secret === undefined) {
+      throw new RotatorError(
+        "ROTATION_STATE_MISMATCH",
+        "KV has no client_id/api_key of the installed package",
+        {
+          context: { path },
+        },
+      );
+    }
+    if (check === undefined) {
+      throw new RotatorError("CONFIG_INVALID", "no Marketing Cloud token check is configured", {
+        context: { path },
+      });
+    }
+    return {
+      consumer: sfmcConsumer(tenant.name, clientId),
+      async prove() {
+        const answer = await check(tenant.origin, clientId, secret);
+        if (!answer.ok) {
+          throw possessionUnproven(
+            path,
+            "the client_id/api_key in KV get no token at Marketing Cloud",
+            answer.refusal,
+          );
+        }
+      },
+    };
+  },
+
+  async planChecks(deps, path, cred, add) {
+    const policy = parseCredentialPolicy(cred.customMetadata);
+    const tenant = chooseDestination(
+      deps.settings.destinations,
+      "tenant",
+      policy.kind === "managed" ? policy.policy.sfmcTenant : undefined,
+      path,
+    );
+    add(
+      "preflight",
+      tenant.ok,
+      tenant.ok
+        ? `Marketing Cloud tenant ${tenant.destination.name}: secrets go only to ${tenant.destination.origin}`
+        : tenant.why,
+    );
     const pending = pendingSecret(cred);
     add(
       "preflight",

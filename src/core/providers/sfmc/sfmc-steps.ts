@@ -1,6 +1,9 @@
-// provider=sfmc, assisted rotation (salesforce-api.md 4.3: staging and activation are Setup-only, no API):
-//   claimed → staged      the operator's pending_api_key must get a token at v2/token; then it is journaled.
-//                         A refused secret fails here: the rotation is abandoned and nothing is published.
+// provider=sfmc, assisted rotation (Marketing Cloud has no API to stage or activate a secret: both are done in
+// Setup by a person):
+//   claimed → staged      the operator's pending_api_key must get a token at the pinned tenant's v2/token with the
+//                         package's client_id (which proves the path holds that package; the first path to do so
+//                         becomes its only owner); then it is journaled. A refused secret fails here: the
+//                         rotation is abandoned and nothing is published.
 //   staged → published    KV: api_key=new, previous_key=old, pending_api_key="" (one cas write); chat
 //                         (rotation.action_needed) asks the operator to activate the staged secret in Setup once
 //                         the soak is over, emergency included: the old secret only dies on that activation.
@@ -9,12 +12,14 @@
 //                         secret still works the step waits (confirm) and looks again later.
 //   retired → closed      metadata stamped (rotation_verified_at, last_rotated, expires_at), audit and chat,
 //                         journal and lease deleted.
-// Every KV write is cas against the version just read and checks before it acts, like provider=generated.
+// Every secret goes only to the auth host of the tenant pinned in the journal (sfmc-fields.ts). Every KV write is
+// cas against the version just read and checks before it acts, like provider=generated.
 
 import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
+import { ownedElsewhere, recordOwner, sfmcConsumer } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -34,9 +39,9 @@ import {
   mismatch,
   PENDING_API_KEY,
   pendingSecret,
+  pinnedAuthOrigin,
   SFMC_SECRET_TTL_MS,
   sameSecret,
-  sfmcAuthUrl,
 } from "./sfmc-fields.ts";
 
 /** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
@@ -49,8 +54,11 @@ async function tokenCheck(run: RotationRun, cred: StoredCredential, secret: Secr
       context: { path: run.path },
     });
   }
-  const url = sfmcAuthUrl(cred);
-  if (!url.ok) throw new RotatorError("POLICY_INVALID", url.why, { context: { path: run.path } });
+  const origin = pinnedAuthOrigin(run);
+  return check(origin, packageClientId(run, cred), secret);
+}
+
+function packageClientId(run: RotationRun, cred: StoredCredential): string {
   const clientId = cred.data["client_id"];
   const id = typeof clientId === "string" ? clientId : clientId?.reveal();
   if (id === undefined || id === "") {
@@ -58,7 +66,7 @@ async function tokenCheck(run: RotationRun, cred: StoredCredential, secret: Secr
       context: { path: run.path },
     });
   }
-  return check(url.url, id, secret);
+  return id;
 }
 
 /** claimed → staged. */
@@ -82,6 +90,10 @@ export async function verifyPendingStep(run: RotationRun): Promise<StepResult> {
       },
     );
   }
+  // One path per package: another path that owns it is refused before its secret is sent anywhere.
+  const consumer = sfmcConsumer(run.record.destination ?? "", packageClientId(run, cred));
+  const owned = ownedElsewhere((await run.deps.state.readOwner(consumer.key))?.value, run.path);
+  if (owned !== undefined) throw owned;
   const answer = await tokenCheck(run, cred, pending);
   if (!answer.ok) {
     throw new RotatorError(
@@ -90,11 +102,14 @@ export async function verifyPendingStep(run: RotationRun): Promise<StepResult> {
       { context: { path: run.path, refusal: answer.refusal } },
     );
   }
+  // A token for the package's client id with this secret proves the path holds the package.
+  const recorded = await recordOwner(run.deps, consumer, run.path, () => run.guard());
   await run.advance("staged", {
     newSecret: pending,
     kvVersionRead: cred.version,
     oldSecretFingerprint: fingerprintOf(run, current),
   });
+  if (recorded) await run.emit("consumer.owned", { subject: consumer.subject });
   await run.emit("rotation.staged");
   return undefined;
 }

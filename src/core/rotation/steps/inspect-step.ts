@@ -1,10 +1,23 @@
 // Step 1, inspect (claimed → inspected), and the read-only checks that --dry-run shows as its preflight.
-// Before anything is changed at Salesforce: the credential's policy names a consumer; the rotator is not
-// rotating the ECA it logs in with (POLICY_SELF_ROTATION); KV's current client_id is the key Salesforce treats
-// as main (else publishing would put an unknown pair in previous_*); and no staged set exists that this
-// rotation did not make (a person may be mid-rotation, and a new POST would destroy their set).
+// Before anything is changed at Salesforce: the credential's policy chooses a configured connection this path
+// may use; the rotator is not rotating the ECA it logs in with (POLICY_SELF_ROTATION); KV's current client_id
+// is the key Salesforce treats as main (else publishing would put an unknown pair in previous_*); no staged set
+// exists that this rotation did not make (a person may be mid-rotation, and a new POST would destroy their
+// set); no other path owns the consumer (POLICY_CONSUMER_OWNED); and the pair in KV logs in
+// (ROTATION_POSSESSION_UNPROVEN otherwise): a path can only rotate an app whose working pair it holds.
+// The first path to pass all of that is recorded as the consumer's owner (consumer-owner.ts).
 import { RotatorError } from "../../errors.ts";
 import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
+import { chooseDestination, type Destination } from "../../inventory/destinations.ts";
+import type { SecretValue } from "../../secret-value.ts";
+import {
+  type ConsumerIdentity,
+  type ConsumerOwner,
+  ecaConsumer,
+  ownedElsewhere,
+  possessionUnproven,
+  recordOwner,
+} from "../consumer-owner.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
 import type { RotationEngineDeps } from "../engine-deps.ts";
 import { managedPolicy } from "../managed-policy.ts";
@@ -16,12 +29,16 @@ export const ENGINE_PROVIDER = "salesforce-eca";
 
 export interface Inspection {
   readonly policy: CredentialPolicy;
+  readonly destination: Destination;
   readonly target: IssuerTarget;
   readonly mainKey: string;
   readonly ownClientId: string;
   readonly kvClientId: string | undefined;
   readonly kvHasSecret: boolean;
   readonly staged: readonly StagedCredential[];
+  readonly consumer: ConsumerIdentity;
+  /** The consumer's recorded owner; undefined before any path proved possession of it. */
+  readonly owner: ConsumerOwner | undefined;
 }
 
 /** The credential's policy, when this engine may rotate it; POLICY_INVALID (final) otherwise. */
@@ -37,21 +54,14 @@ export function rotatablePolicy(cred: StoredCredential, path: string): Credentia
   return policy;
 }
 
-export function connectionOf(policy: CredentialPolicy, deps: RotationEngineDeps, path: string): string {
-  const connection = policy.sfConnection ?? deps.settings.defaultConnection;
-  if (connection === undefined) {
-    throw new RotatorError(
-      "POLICY_INVALID",
-      "no sf_connection in the metadata and several connections configured",
-      {
-        context: { path },
-      },
-    );
-  }
-  return connection;
+/** The configured connection this path's metadata chooses; POLICY_INVALID (final) when none may be used. */
+export function connectionOf(policy: CredentialPolicy, deps: RotationEngineDeps, path: string): Destination {
+  const choice = chooseDestination(deps.settings.destinations, "connection", policy.sfConnection, path);
+  if (!choice.ok) throw new RotatorError("POLICY_INVALID", choice.why, { context: { path } });
+  return choice.destination;
 }
 
-/** Reads only: what Salesforce and KV say about the credential now. */
+/** Reads only: what Salesforce, KV and the owner records say about the credential now. */
 export async function inspectCredential(
   deps: RotationEngineDeps,
   path: string,
@@ -59,7 +69,8 @@ export async function inspectCredential(
   knownTarget?: IssuerTarget,
 ): Promise<Inspection> {
   const policy = rotatablePolicy(cred, path);
-  const connection = connectionOf(policy, deps, path);
+  const destination = connectionOf(policy, deps, path);
+  const connection = destination.name;
   const target =
     knownTarget ??
     (await deps.issuer.resolveTarget({
@@ -71,15 +82,53 @@ export async function inspectCredential(
   const ownClientId = await deps.issuer.ownClientId(connection);
   const mainKey = await deps.issuer.readMainKey(target);
   const staged = await deps.issuer.listStaged(target);
+  const consumer = ecaConsumer(await deps.issuer.orgId(connection), target);
+  const owner = (await deps.state.readOwner(consumer.key))?.value;
   return {
     policy,
+    destination,
     target,
     mainKey,
     ownClientId,
     kvClientId: keyField(cred, CLIENT_ID),
     kvHasSecret: secretField(cred, API_KEY) !== undefined,
     staged,
+    consumer,
+    owner,
   };
+}
+
+/**
+ * One login with the pair in KV: the path must hold the consumer's working pair before anything changes.
+ * A refusal (invalid_client_id / invalid_client) is ROTATION_POSSESSION_UNPROVEN; no answer, a rate limit or
+ * an odd refusal is SALESFORCE_AUTH_FAILED. Both are counted attempts (the next cycle asks again), so a pair
+ * still propagating gets its chance and a pair that never works ends the rotation with nothing changed.
+ */
+export async function provePossession(
+  deps: RotationEngineDeps,
+  path: string,
+  connection: string,
+  cred: StoredCredential,
+): Promise<void> {
+  const clientId = keyField(cred, CLIENT_ID);
+  const secret: SecretValue | undefined = secretField(cred, API_KEY);
+  if (clientId === undefined || secret === undefined) {
+    throw new RotatorError("ROTATION_STATE_MISMATCH", "KV has no client_id/api_key pair to rotate", {
+      context: { path },
+    });
+  }
+  // No polling: the pair in KV has been the main pair for a while, so there is no propagation to wait for.
+  const result = await deps.issuer.verifyPair(connection, clientId, secret, 0);
+  if (result.ok) return;
+  const answer = result.code ?? "no answer";
+  if (answer === "invalid_client_id" || answer === "invalid_client") {
+    throw possessionUnproven(path, "the client_id/api_key pair in KV does not log in at Salesforce", answer);
+  }
+  throw new RotatorError(
+    "SALESFORCE_AUTH_FAILED",
+    `could not check that the pair in KV logs in (last answer: ${answer}); nothing was changed, the next attempt asks again`,
+    { retryable: true, context: { path } },
+  );
 }
 
 /** Every reason not to start, in the order they matter; empty when the rotation may go ahead. */
@@ -108,6 +157,8 @@ export function inspectionProblems(i: Inspection, path: string): RotatorError[] 
       ),
     );
   }
+  const owned = ownedElsewhere(i.owner, path);
+  if (owned !== undefined) problems.push(owned);
   if (i.staged.some((s) => s.state === "active")) {
     problems.push(
       new RotatorError(
@@ -126,10 +177,15 @@ export async function inspectStep(run: RotationRun): Promise<StepResult> {
   const inspection = await inspectCredential(run.deps, run.path, cred, run.record.target);
   const problem = inspectionProblems(inspection, run.path)[0];
   if (problem !== undefined) throw problem;
+  await provePossession(run.deps, run.path, inspection.target.connection, cred);
+  const recorded = await recordOwner(run.deps, inspection.consumer, run.path, () => run.guard());
   await run.advance("inspected", {
     target: inspection.target,
     oldClientId: inspection.mainKey,
     kvVersionRead: cred.version,
+    destination: inspection.destination.name,
+    destinationOrigin: inspection.destination.origin,
   });
+  if (recorded) await run.emit("consumer.owned", { subject: inspection.consumer.subject });
   return undefined;
 }

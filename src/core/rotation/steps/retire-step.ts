@@ -1,12 +1,13 @@
 // Step 7, retire: the old pair must die and be proven dead. Overlap semantics keep the former main pair alive
 // in the staged slot as `rotated`; deleting that record revokes it (immediate semantics killed it at promotion,
-// and its `rotated` record holds the new pair, which is left alone). The proof is one login with the old pair,
-// which must fail. Standard mode then clears previous_* in KV; emergency mode has not published yet and
-// publishes with previous_* empty.
-// Check before act: standard KV with the new client_id and previous_* already empty means this step's own write
-// landed (it is made only after the proof).
+// and its `rotated` record holds the new pair, which is left alone). The proof is one login with the old key
+// that Salesforce refuses with invalid_client_id: it no longer knows the key. invalid_client (the key is known,
+// only the secret was wrong) proves nothing: a made-up secret in previous_key would "fail" to log in while the
+// real pair lives on. The proof is journaled before anything relies on it, and only the journal says it was
+// made: an empty previous_* in KV (a person may have cleared it) never counts as proof.
+// Standard mode then clears previous_* in KV; emergency mode has not published yet and publishes next.
 import { RotatorError } from "../../errors.ts";
-import type { SecretValue } from "../../secret-value.ts";
+import { SecretValue } from "../../secret-value.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -15,11 +16,18 @@ import {
   PREVIOUS_KEY,
   secretField,
 } from "../credential-fields.ts";
+import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 
+/**
+ * Sent as the secret when KV no longer holds the old one: proof by key needs no secret, and this one can never
+ * be a real consumer secret, so an answer other than invalid_client_id shows the key is still known.
+ */
+const PROBE_SECRET = SecretValue.of("eca-rotator-retired-key-probe");
+
 export async function retireStep(run: RotationRun): Promise<StepResult> {
-  const { issuer, settings } = run.deps;
+  const { settings } = run.deps;
   const retireAfter = settings.retireAfterMs ?? 0;
   const promotedAt = run.record.promotedAt;
   if (run.record.mode === "standard" && retireAfter > 0 && promotedAt !== undefined) {
@@ -27,38 +35,10 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
     if (run.now() < until) return { kind: "wait", waiting: "retire", until };
   }
 
-  const oldKey = run.oldClientId;
-  const newKey = run.newPair.clientId;
   const cred = await run.readCredential();
-  const kvKey = keyField(cred, CLIENT_ID);
-  let oldSecret: SecretValue | undefined;
-  if (run.record.mode === "standard") {
-    if (kvKey !== newKey) throw mismatch(run, "KV client_id is no longer the new key");
-    const previous = keyField(cred, PREVIOUS_CLIENT_ID);
-    if (previous === undefined) return finish(run); // cleared by this step before: the proof was made
-    if (previous !== oldKey) throw mismatch(run, "KV previous_client_id is not the old key");
-    oldSecret = secretField(cred, PREVIOUS_KEY);
-  } else {
-    if (kvKey !== oldKey) throw mismatch(run, "KV client_id is not the old key before the emergency publish");
-    oldSecret = secretField(cred, API_KEY);
-  }
-  if (oldSecret === undefined)
-    throw mismatch(run, "KV lost the old secret, so the old pair cannot be proven dead");
-
-  const lingering = (await issuer.listStaged(run.target)).find(
-    (s) => s.state === "rotated" && s.clientId === oldKey,
-  );
-  if (lingering !== undefined) {
-    await run.guard();
-    await issuer.deleteStaged(run.target, lingering.id);
-  }
-  if (!(await issuer.isPairDead(run.target.connection, oldKey, oldSecret))) {
-    throw new RotatorError("ROTATION_VERIFY_FAILED", "the old pair still logs in after it was retired", {
-      retryable: true,
-      context: { path: run.path },
-    });
-  }
-  if (run.record.mode === "standard") {
+  const oldSecret = oldSecretInKv(run, cred);
+  if (run.record.oldKeyDeadAt === undefined) await proveOldKeyDead(run, oldSecret);
+  if (run.record.mode === "standard" && keyField(cred, PREVIOUS_CLIENT_ID) !== undefined) {
     await run.guard();
     // A write in between is a VAULT_CAS_CONFLICT: counted, and the next attempt reads again.
     await run.deps.store.writeFields(
@@ -67,13 +47,48 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
       cred.version,
     );
   }
-  return finish(run);
+  await run.advance("retired");
+  await run.emit("rotation.retired", { deathProof: "invalid_client_id" });
+  return undefined;
 }
 
-async function finish(run: RotationRun): Promise<StepResult> {
-  await run.advance("retired");
-  await run.emit("rotation.retired");
-  return undefined;
+/** The old secret KV still holds (standard: previous_key; emergency: api_key), after checking KV's keys. */
+function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | undefined {
+  const oldKey = run.oldClientId;
+  const kvKey = keyField(cred, CLIENT_ID);
+  if (run.record.mode === "emergency") {
+    if (kvKey !== oldKey) throw mismatch(run, "KV client_id is not the old key before the emergency publish");
+    return secretField(cred, API_KEY);
+  }
+  if (kvKey !== run.newPair.clientId) throw mismatch(run, "KV client_id is no longer the new key");
+  const previous = keyField(cred, PREVIOUS_CLIENT_ID);
+  if (previous !== undefined && previous !== oldKey) {
+    throw mismatch(run, "KV previous_client_id is not the old key");
+  }
+  return previous === undefined ? undefined : secretField(cred, PREVIOUS_KEY);
+}
+
+/** Revokes a lingering `rotated` record that holds the old pair, then proves the old key unknown; journaled. */
+async function proveOldKeyDead(run: RotationRun, oldSecret: SecretValue | undefined): Promise<void> {
+  const { issuer } = run.deps;
+  const oldKey = run.oldClientId;
+  const lingering = (await issuer.listStaged(run.target)).find(
+    (s) => s.state === "rotated" && s.clientId === oldKey,
+  );
+  if (lingering !== undefined) {
+    await run.guard();
+    await issuer.deleteStaged(run.target, lingering.id);
+  }
+  const proof = await issuer.provePairDead(run.target.connection, oldKey, oldSecret ?? PROBE_SECRET);
+  if (!proof.dead) {
+    const answer = proof.answer === "token" ? "a token was issued" : `Salesforce answered ${proof.answer}`;
+    throw new RotatorError(
+      "ROTATION_VERIFY_FAILED",
+      `the old consumer key is still known to Salesforce after it was retired (${answer}); only invalid_client_id proves it dead`,
+      { retryable: true, context: { path: run.path } },
+    );
+  }
+  await run.update({ oldKeyDeadAt: run.now() });
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {

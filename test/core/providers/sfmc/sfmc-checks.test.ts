@@ -1,38 +1,55 @@
 import { describe, expect, it } from "vitest";
+import { checkCredential } from "../../../../src/core/providers/provider-checks.ts";
 import {
   checkSfmc,
   sfmcLiveTarget,
   sfmcTokenFinding,
 } from "../../../../src/core/providers/sfmc/sfmc-checks.ts";
-import { CTX, factsOf, PATH } from "../check-kit.ts";
+import { CTX, destinations, factsOf, MC_ORIGIN, PATH } from "../check-kit.ts";
 
 const CANARY = "test-secret-canary-sfmc-check-41d7";
 const GOOD_META = {
   provider: "sfmc",
-  sfmc_auth_url: "https://mc123.auth.marketingcloudapis.com/",
+  sfmc_tenant: "mc",
   expires_at: "2026-10-01T00:00:00Z",
 };
 const GOOD_DATA = { client_id: "mc-client-1", api_key: CANARY };
 
 describe("checkSfmc", () => {
-  it("finds nothing wrong with an https auth URL, client_id, api_key and a future expires_at", () => {
+  it("finds nothing wrong with a configured tenant, client_id, api_key and a future expires_at", () => {
     expect(checkSfmc(factsOf(GOOD_META, GOOD_DATA), CTX)).toEqual([]);
   });
 
-  it("fails a credential without sfmc_auth_url, naming the key", () => {
-    const { sfmc_auth_url: _, ...meta } = GOOD_META;
-    expect(checkSfmc(factsOf(meta, GOOD_DATA), CTX)).toEqual([
-      { mark: "FAIL", text: "no sfmc_auth_url in the metadata (the tenant's auth base URL)" },
+  it("uses the only tenant when sfmc_tenant is absent, and fails when there are several", () => {
+    const { sfmc_tenant: _, ...meta } = GOOD_META;
+    expect(checkSfmc(factsOf(meta, GOOD_DATA), CTX)).toEqual([]);
+    const several = { ...CTX, destinations: destinations(["crm"], ["mc", "mc-eu"]) };
+    expect(checkSfmc(factsOf(meta, GOOD_DATA), several)).toEqual([
+      { mark: "FAIL", text: "no sfmc_tenant, and 2 are configured (mc, mc-eu): name one" },
     ]);
   });
 
-  it("fails an http auth URL that is not on loopback", () => {
-    const facts = factsOf(
-      { ...GOOD_META, sfmc_auth_url: "http://mc123.auth.marketingcloudapis.com" },
-      GOOD_DATA,
-    );
-    expect(checkSfmc(facts, CTX)).toEqual([
-      { mark: "FAIL", text: "sfmc_auth_url must be https (http only on loopback)" },
+  it("fails an sfmc_tenant that names no configured tenant, and a tenant limited to other prefixes", () => {
+    expect(checkSfmc(factsOf({ ...GOOD_META, sfmc_tenant: "evil" }, GOOD_DATA), CTX)).toEqual([
+      { mark: "FAIL", text: "sfmc_tenant evil is not in marketing_cloud.tenants (configured: mc)" },
+    ]);
+    const limited = { ...CTX, destinations: destinations(["crm"], ["mc"], ["api-credentials/other"]) };
+    expect(checkSfmc(factsOf(GOOD_META, GOOD_DATA), limited)).toEqual([
+      {
+        mark: "FAIL",
+        text: "sfmc_tenant mc may not be used under this path (marketing_cloud.tenants.mc.prefixes)",
+      },
+    ]);
+  });
+
+  it("fails an entry that still names its auth URL in sfmc_auth_url, saying how to move it", () => {
+    const facts = factsOf({ ...GOOD_META, sfmc_auth_url: "https://evil.example" }, GOOD_DATA);
+    expect(facts.item.state).toBe("invalid");
+    expect(checkCredential(facts, CTX)).toEqual([
+      {
+        mark: "FAIL",
+        text: "invalid: sfmc_auth_url is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove sfmc_auth_url",
+      },
     ]);
   });
 
@@ -79,29 +96,30 @@ describe("checkSfmc", () => {
 });
 
 describe("the sfmc live check", () => {
-  it("targets the normalised auth URL with the client id when the configuration allows it", () => {
-    expect(sfmcLiveTarget(factsOf(GOOD_META, GOOD_DATA))).toEqual({
-      url: "https://mc123.auth.marketingcloudapis.com",
+  it("targets the configured tenant's origin with the client id, never a URL from the metadata", () => {
+    expect(sfmcLiveTarget(factsOf(GOOD_META, GOOD_DATA), CTX)).toEqual({
+      url: MC_ORIGIN,
+      tenant: "mc",
       clientId: "mc-client-1",
     });
   });
 
-  it("has no target without a usable URL, a client_id or an api_key", () => {
-    expect(sfmcLiveTarget(factsOf({ ...GOOD_META, sfmc_auth_url: "nope" }, GOOD_DATA))).toBeUndefined();
-    expect(sfmcLiveTarget(factsOf(GOOD_META, { api_key: CANARY }))).toBeUndefined();
-    expect(sfmcLiveTarget(factsOf(GOOD_META, { client_id: "mc-client-1" }))).toBeUndefined();
+  it("has no target without a usable tenant, a client_id or an api_key", () => {
+    expect(sfmcLiveTarget(factsOf({ ...GOOD_META, sfmc_tenant: "nope" }, GOOD_DATA), CTX)).toBeUndefined();
+    expect(sfmcLiveTarget(factsOf(GOOD_META, { api_key: CANARY }), CTX)).toBeUndefined();
+    expect(sfmcLiveTarget(factsOf(GOOD_META, { client_id: "mc-client-1" }), CTX)).toBeUndefined();
   });
 
-  it("reports a token as ok and a refusal as FAIL with the OAuth error, naming only the host", () => {
-    const url = "https://mc123.auth.marketingcloudapis.com";
-    expect(sfmcTokenFinding({ ok: true }, url)).toEqual({
+  it("reports a token as ok and a refusal as FAIL with the OAuth error, naming only the host and tenant", () => {
+    const target = { url: MC_ORIGIN, tenant: "mc" };
+    expect(sfmcTokenFinding({ ok: true }, target)).toEqual({
       mark: "ok",
-      text: "the current api_key gets a token at mc123.auth.marketingcloudapis.com",
+      text: "the current api_key gets a token at mc123.auth.marketingcloudapis.com (tenant mc)",
     });
-    const refused = sfmcTokenFinding({ ok: false, refusal: "invalid_client" }, url);
+    const refused = sfmcTokenFinding({ ok: false, refusal: "invalid_client" }, target);
     expect(refused.mark).toBe("FAIL");
     expect(refused.text).toMatch(
-      /^Marketing Cloud at mc123\.auth\.marketingcloudapis\.com refuses the current api_key \(invalid_client\)/,
+      /^Marketing Cloud at mc123\.auth\.marketingcloudapis\.com \(tenant mc\) refuses the current api_key \(invalid_client\)/,
     );
   });
 });

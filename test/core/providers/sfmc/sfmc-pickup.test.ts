@@ -6,7 +6,7 @@ import { SecretValue } from "../../../../src/core/secret-value.ts";
 import { kvEntry } from "../../../fakes/kv-entry-builder.ts";
 
 const NOW = new Date("2026-06-15T12:00:00Z");
-const SFMC = { provider: "sfmc", sfmc_auth_url: "https://t.auth.marketingcloudapis.com" };
+const SFMC = { provider: "sfmc", sfmc_tenant: "t" };
 
 /** An entry whose current version was written at `written` and whose metadata was last changed at `updated`. */
 function item(meta: Record<string, string>, written: string, updated = written) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MINUTE } from "../../rotation/rotation-world.ts";
+import { MINUTE, SETTINGS } from "../../rotation/rotation-world.ts";
 import {
   AUTH_URL,
   expectSfmcCleanly,
@@ -81,11 +81,66 @@ describe("provider=sfmc, assisted rotation", () => {
     expect(w.store.history(MPATH)).toHaveLength(1);
   });
 
-  it("refuses a credential without a usable sfmc_auth_url before asking anyone", async () => {
-    const w = makeSfmcWorld({ metadata: { sfmc_auth_url: "http://mc.example.com" } });
+  it("never takes a secret's destination from the metadata: sfmc_auth_url makes the entry invalid", async () => {
+    const w = makeSfmcWorld({ metadata: { sfmc_auth_url: "https://attacker.example" } });
     const out = await makeSfmcEngine(w).start(MPATH, FLAG);
-    expect(out).toMatchObject({ kind: "failed", code: "POLICY_INVALID" });
+    expect(out).toMatchObject({ kind: "skipped", code: "POLICY_INVALID" });
+    expect(out.kind === "skipped" && out.reason).toContain("add the tenant under marketing_cloud.tenants");
     expect(w.tenant.asked).toEqual([]);
+    expect(w.state.journal(MPATH)).toBeUndefined();
+    expect(w.store.history(MPATH)).toHaveLength(1);
+  });
+
+  it("refuses an sfmc_tenant the config does not name before asking anyone", async () => {
+    const w = makeSfmcWorld({ metadata: { sfmc_tenant: "attacker" } });
+    const out = await makeSfmcEngine(w).start(MPATH, FLAG);
+    expect(out).toMatchObject({ kind: "skipped", code: "POLICY_INVALID" });
+    expect(out.kind === "skipped" && out.reason).toBe(
+      "sfmc_tenant attacker is not in marketing_cloud.tenants (configured: mc)",
+    );
+    expect(w.tenant.asked).toEqual([]);
+  });
+
+  it("sends every secret to the tenant pinned at the start, whatever the metadata says later", async () => {
+    const w = makeSfmcWorld({ metadata: { soak: "1h" } });
+    const second = {
+      name: "mc-2",
+      origin: "https://mc-two.auth.marketingcloudapis.com",
+      prefixes: undefined,
+    };
+    const settings = {
+      ...SETTINGS,
+      destinations: { ...SETTINGS.destinations, tenants: [...SETTINGS.destinations.tenants, second] },
+    };
+    const engine = () => makeSfmcEngine(w, { settings });
+    expect(await engine().start(MPATH, FLAG)).toMatchObject({ kind: "waiting", waiting: "soak" });
+    expect(w.state.journal(MPATH)).toMatchObject({ destination: "mc", destinationOrigin: AUTH_URL });
+    // Someone re-points the credential at another configured tenant during the soak.
+    w.store.patchByHand(MPATH, { sfmc_tenant: "mc-2" });
+    w.clock.advance(60 * 60_000);
+    await engine().resume(MPATH);
+    expect(w.tenant.asked.length).toBeGreaterThan(1);
+    for (const asked of w.tenant.asked) expect(asked.startsWith(`${AUTH_URL} `)).toBe(true);
+  });
+
+  it("stops before sending anything when the pinned tenant's auth host changed in the config", async () => {
+    const w = makeSfmcWorld({ metadata: { soak: "1h" } });
+    expect(await makeSfmcEngine(w).start(MPATH, FLAG)).toMatchObject({ kind: "waiting" });
+    const asked = w.tenant.asked.length;
+    const moved = {
+      ...SETTINGS,
+      destinations: {
+        ...SETTINGS.destinations,
+        tenants: [
+          { name: "mc", origin: "https://elsewhere.auth.marketingcloudapis.com", prefixes: undefined },
+        ],
+      },
+    };
+    w.clock.advance(60 * 60_000);
+    const out = await makeSfmcEngine(w, { settings: moved }).resume(MPATH);
+    expect(out).toMatchObject({ kind: "failed", code: "ROTATION_STATE_MISMATCH" });
+    expect(out.kind === "failed" && out.message).toContain("no longer sends mc's secrets to");
+    expect(w.tenant.asked.length).toBe(asked);
   });
 
   it("an emergency skips the soak and proves the old secret dead as soon as Setup activated the new one", async () => {

@@ -2,7 +2,7 @@
 // secret, a fake Marketing Cloud tenant (which secrets get a token), the rotator's state store, audit and chat.
 import { expect } from "vitest";
 import { FixedClock } from "../../../../src/core/clock.ts";
-import type { SfmcTokenAnswer } from "../../../../src/core/rotation/engine-deps.ts";
+import type { RotationEngineSettings, SfmcTokenAnswer } from "../../../../src/core/rotation/engine-deps.ts";
 import {
   createRotationEngine,
   type RotationEngine,
@@ -58,7 +58,7 @@ export function makeSfmcWorld(
   const wanted: Record<string, string | undefined> = {
     provider: "sfmc",
     credential_type: "oauth_client_secret",
-    sfmc_auth_url: AUTH_URL,
+    sfmc_tenant: "mc",
     consumers: "crm-sync",
     team_owner: "team-m",
     rotate: "now",
@@ -86,7 +86,7 @@ let serial = 0;
 
 export function makeSfmcEngine(
   w: SfmcWorld,
-  opts: { owner?: string; interceptor?: Interceptor } = {},
+  opts: { owner?: string; interceptor?: Interceptor; settings?: RotationEngineSettings } = {},
 ): RotationEngine {
   const i = opts.interceptor;
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
@@ -101,7 +101,7 @@ export function makeSfmcEngine(
     ids: () => `sfmc-${++serial}`,
     owner: opts.owner ?? "replica-a",
     fingerprint,
-    settings: SETTINGS,
+    settings: opts.settings ?? SETTINGS,
     sfmcTokenCheck: (url, id, secret) => tenant.check(url, id, secret),
   });
 }

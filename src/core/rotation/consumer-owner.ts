@@ -1,0 +1,122 @@
+// One KV path per external consumer. Whoever can write a path under the prefixes controls its metadata and data,
+// so a path could name another team's Salesforce app (or Marketing Cloud package) and have the rotator rotate
+// it and publish the new secret to that path. Two rules close that:
+//   - proof of possession: before anything is changed, the secret currently in the path's KV must work (a
+//     Salesforce login with the pair; a Marketing Cloud token with the client id), so a path can only rotate
+//     what it already holds;
+//   - one owner: the first path that proves possession of a consumer is recorded as its owner under the state
+//     prefix (which only the rotator writes); any other path naming the same consumer is refused with
+//     POLICY_CONSUMER_OWNED, even one that somehow holds the secret too. Moving a consumer to another path is
+//     the explicit, audited `eca-rotator adopt PATH`, which proves possession again.
+// An owner is keyed by what identifies the consumer at its issuer: the org, app and consumer ids for an ECA
+// (org, not connection: two connections may reach one org), the tenant and client id for Marketing Cloud.
+import { isRotatorError, RotatorError } from "../errors.ts";
+import type { RotationEngineDeps } from "./engine-deps.ts";
+import type { IssuerTarget, Versioned } from "./rotation-ports.ts";
+
+/** The owner record of one consumer. Never a secret: ids and a KV path. */
+export interface ConsumerOwner {
+  /** The credential path that owns the consumer. */
+  readonly path: string;
+  /** When this path proved possession and became the owner. */
+  readonly since: Date;
+  /** What the consumer is, for people: "org 00D…, app 0xI…, consumer 888…". */
+  readonly subject: string;
+  /** The path that owned it before an adoption. */
+  readonly adoptedFrom?: string | undefined;
+}
+
+/** A consumer's owner key (a path below <state_prefix>/owners/) and its description. */
+export interface ConsumerIdentity {
+  readonly key: string;
+  readonly subject: string;
+}
+
+export function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {
+  return {
+    key: `salesforce-eca/${safeSegment(orgId)}/${safeSegment(target.appId)}/${safeSegment(target.consumerId)}`,
+    subject: `Salesforce org ${orgId}, app ${target.appId}, consumer ${target.consumerId}`,
+  };
+}
+
+export function sfmcConsumer(tenant: string, clientId: string): ConsumerIdentity {
+  // A client id is data someone typed into KV: hex keeps any value a single, safe path segment.
+  return {
+    key: `sfmc/${safeSegment(tenant)}/${toHex(clientId)}`,
+    subject: `Marketing Cloud tenant ${tenant}, package client id ${clientId.slice(0, 64)}`,
+  };
+}
+
+/** POLICY_CONSUMER_OWNED when `owner` is another path than `path`. */
+export function ownedElsewhere(owner: ConsumerOwner | undefined, path: string): RotatorError | undefined {
+  if (owner === undefined || owner.path === path) return undefined;
+  return new RotatorError(
+    "POLICY_CONSUMER_OWNED",
+    `consumer already managed at ${owner.path} (${owner.subject}); a consumer is rotated from one path only. To move it here, run: eca-rotator adopt ${path}`,
+    { context: { path, owner: owner.path } },
+  );
+}
+
+/**
+ * Records `path` as the owner of `consumer` when nobody owns it yet (cas 0); a path that already owns it is left
+ * alone. Returns true when this call made `path` the owner. Throws POLICY_CONSUMER_OWNED when another path
+ * owns it, including one that won a race to create the record.
+ */
+export async function recordOwner(
+  deps: Pick<RotationEngineDeps, "state" | "clock">,
+  consumer: ConsumerIdentity,
+  path: string,
+  guard: () => Promise<void>,
+): Promise<boolean> {
+  const found = await deps.state.readOwner(consumer.key);
+  const refused = ownedElsewhere(found?.value, path);
+  if (refused !== undefined) throw refused;
+  if (found !== undefined) return false;
+  await guard();
+  try {
+    await deps.state.writeOwner(
+      consumer.key,
+      { path, since: deps.clock.now(), subject: consumer.subject },
+      0,
+    );
+    return true;
+  } catch (err) {
+    if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
+    const winner = await deps.state.readOwner(consumer.key);
+    const lost = ownedElsewhere(winner?.value, path);
+    if (lost !== undefined) throw lost;
+    return false;
+  }
+}
+
+/** The current owner, or undefined; read errors pass through. */
+export async function readOwner(
+  deps: Pick<RotationEngineDeps, "state">,
+  consumer: ConsumerIdentity,
+): Promise<Versioned<ConsumerOwner> | undefined> {
+  return deps.state.readOwner(consumer.key);
+}
+
+/**
+ * ROTATION_POSSESSION_UNPROVEN: the secret in the path's KV does not work, so the rotator does not touch the
+ * consumer. Retryable: a pair created minutes ago may not work yet (a new app takes up to ten minutes to
+ * propagate), so later cycles ask again, up to rotation.max_attempts; then the rotation ends, having changed
+ * nothing.
+ */
+export function possessionUnproven(path: string, what: string, refusal: string): RotatorError {
+  return new RotatorError(
+    "ROTATION_POSSESSION_UNPROVEN",
+    `${what} (${refusal}): nothing was changed; the rotator rotates only a consumer whose working secret this path holds. Put the secret that works now into KV, then set rotate=now`,
+    { retryable: true, context: { path, refusal } },
+  );
+}
+
+function safeSegment(s: string): string {
+  return /^[A-Za-z0-9_.-]{1,128}$/.test(s) && s !== "." && s !== ".." ? s : toHex(s);
+}
+
+function toHex(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) out += b.toString(16).padStart(2, "0");
+  return out === "" ? "00" : out;
+}
