@@ -49,6 +49,8 @@ export interface VaultConfig {
   /** How a scan reads metadata: OpenBao's detailed-metadata LIST when available (auto), or one GET per key. */
   readonly listing: "auto" | "detailed" | "per-key";
   readonly scanConcurrency: number; // parallel metadata reads; default 16
+  /** vault.allow_insecure_http: plain http:// to a host that is not loopback is accepted; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface SalesforceConnectionConfig {
@@ -59,6 +61,8 @@ export interface SalesforceConnectionConfig {
   readonly auth: "client_credentials" | "jwt_bearer";
   readonly jwtUsername: string | undefined;
   readonly jwtPrivateKeyFile: string | undefined;
+  /** allow_insecure_http: my_domain_url may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface RotationConfig {
@@ -93,6 +97,8 @@ export interface ChatTargetConfig {
   readonly secret: SecretRef | undefined;
   /** Which events this target gets; default all. */
   readonly events: readonly string[];
+  /** allow_insecure_http: the resolved URL may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface NotificationsConfig {
@@ -117,6 +123,8 @@ export interface HttpAuditSinkConfig {
   readonly url: SecretRef;
   readonly batchSize: number;
   readonly flushIntervalMs: number;
+  /** allow_insecure_http: the resolved URL may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface AuditConfig {
