@@ -12,6 +12,7 @@ import { connectVault } from "../app/container.ts";
 import { connectSalesforce } from "../app/salesforce-connection.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { summarizeConfig } from "../config/load-config.ts";
+import { transportWarnings } from "../config/summarize-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
@@ -33,10 +34,12 @@ export const checkCommand: CommandSpec = {
   summary: "preflight: config, Vault, token capabilities, Salesforce, each credential's provider, chat",
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
-Checks, in order: the configuration is valid; Vault answers and is unsealed; the token is valid; the KV mount
-is KV v2; (via sys/capabilities-self) the token holds every capability the rotator needs on every configured
-path, each missing one named with the reason it is needed; for each Salesforce connection: its admin app's
-pair in KV logs in, the ECA credentials API answers, and consumer secrets are readable over REST; for each
+Checks, in order: the configuration is valid (a warn line, topic transport, when TLS verification for Vault is
+off or a target is allowed plain http:// to a host that is not loopback); Vault answers and is unsealed; the
+token is valid; the KV mount is KV v2; (via sys/capabilities-self) the token holds every capability the rotator
+needs on every configured path, each missing one named with the reason it is needed; for each Salesforce
+connection: its admin app's pair in KV logs in, the ECA credentials API answers, and consumer secrets are
+readable over REST; for each
 managed credential under vault.prefixes, its provider's configuration (one line per problem, topic cred:PATH,
 and one summary line per provider, topic provider:NAME):
   invalid metadata or an unreadable entry: FAIL with the reason
@@ -76,6 +79,7 @@ configuration itself is invalid (including a chat target's secret reference that
     const detail = ctx.values["verbose"] === true ? `\n${summarizeConfig(cfg)}` : "";
     const lines: CheckLine[] = [
       { mark: "ok", topic: "config", text: `valid (${cfg.sources.join(", ") || "defaults only"})${detail}` },
+      ...transportWarnings(cfg).map((w): CheckLine => ({ mark: "warn", topic: "transport", text: w.text })),
     ];
     lines.push(...(await checkVault(cfg)));
     const chat = await checkNotifications(cfg, ctx.io, notify);

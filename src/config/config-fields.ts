@@ -104,6 +104,24 @@ export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOST.test(hostname);
 }
 
+/**
+ * Plain http:// to a host that is not loopback: whatever is sent (a token, a secret, a webhook URL) can be read
+ * and changed by anyone on the network path. Refused unless that target's `allow_insecure_http` says otherwise.
+ */
+export function isPlainHttpToRemote(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.protocol === "http:" && !isLoopbackHost(u.hostname);
+}
+
+/** The refusal of plain http to a remote host. `exposes`: what would cross the network in clear. */
+export function plainHttpRefusal(exposes: string, optOutKey: string): string {
+  return (
+    `is plain http:// to a host that is not loopback, which would send ${exposes} in clear: ` +
+    `use https://, or set ${optOutKey}: true (only on a network you trust)`
+  );
+}
+
 export function apiVersion() {
   return text().regex(/^v[1-9][0-9]{0,2}\.[0-9]$/, { error: "must look like v65.0" });
 }

@@ -12,10 +12,12 @@ import {
   duration,
   filePath,
   isLoopbackHost,
+  isPlainHttpToRemote,
   kvPath,
   listenAddress,
   oneOf,
   originUrl,
+  plainHttpRefusal,
   text,
   wholeNumber,
 } from "./config-fields.ts";
@@ -83,19 +85,21 @@ const vaultShape = {
   state_prefix: kvPath().default("eca-rotator"),
   listing: oneOf(["auto", "detailed", "per-key"]).default("auto"),
   scan_concurrency: wholeNumber(1, 256).default(16),
+  // Lets `address` be plain http:// to a host that is not loopback (refused otherwise: the token would travel
+  // in clear). For a local demo network only.
+  allow_insecure_http: bool().default(false),
 };
 
 const connectionShape = {
-  my_domain_url: originUrl({
-    allowHttp: isLoopbackHost,
-    httpHint: "must use https:// (http:// is allowed only for a loopback host such as the local simulator)",
-  }),
+  // http:// to a host that is not loopback is refused in salesforceSchema, where the connection's name is known.
+  my_domain_url: originUrl({ allowHttp: () => true, httpHint: "" }),
   api_version: apiVersion().default("v65.0"),
   credentials_path: kvPath(),
   auth: oneOf(["client_credentials", "jwt_bearer"]).default("client_credentials"),
   jwt_username: text().optional(),
   jwt_private_key_file: filePath().optional(),
   prefixes: kvPrefixList().optional(),
+  allow_insecure_http: bool().default(false),
 };
 
 // Marketing Cloud tenants: the only auth hosts a Marketing Cloud secret is ever sent to (credentials choose one
@@ -270,6 +274,13 @@ function vaultSchema(ctx: ConfigSchemaContext) {
           });
         }
       });
+      if (isPlainHttpToRemote(v.address) && !v.allow_insecure_http) {
+        zctx.addIssue({
+          code: "custom",
+          path: ["address"],
+          message: plainHttpRefusal("the Vault token", "vault.allow_insecure_http"),
+        });
+      }
     })
     .transform((v) => ({
       address: v.address,
@@ -290,6 +301,7 @@ function vaultSchema(ctx: ConfigSchemaContext) {
       statePrefix: v.state_prefix,
       listing: v.listing,
       scanConcurrency: v.scan_concurrency,
+      allowInsecureHttp: v.allow_insecure_http,
     }));
 }
 
@@ -322,20 +334,36 @@ const salesforceSchema = section({
       },
     )
     .default({}),
-}).transform(({ connections }) => ({
-  connections: Object.entries(connections).map(
-    ([name, c]): SalesforceConnectionConfig => ({
-      name,
-      myDomainUrl: c.my_domain_url,
-      apiVersion: c.api_version,
-      credentialsPath: c.credentials_path,
-      auth: c.auth,
-      jwtUsername: c.jwt_username,
-      jwtPrivateKeyFile: c.jwt_private_key_file,
-      prefixes: c.prefixes,
-    }),
-  ),
-}));
+})
+  .superRefine(({ connections }, zctx) => {
+    for (const [name, c] of Object.entries(connections)) {
+      if (isPlainHttpToRemote(c.my_domain_url) && !c.allow_insecure_http) {
+        zctx.addIssue({
+          code: "custom",
+          path: ["connections", name, "my_domain_url"],
+          message: plainHttpRefusal(
+            "the admin app's secret and tokens",
+            `salesforce.connections.${name}.allow_insecure_http`,
+          ),
+        });
+      }
+    }
+  })
+  .transform(({ connections }) => ({
+    connections: Object.entries(connections).map(
+      ([name, c]): SalesforceConnectionConfig => ({
+        name,
+        myDomainUrl: c.my_domain_url,
+        apiVersion: c.api_version,
+        credentialsPath: c.credentials_path,
+        auth: c.auth,
+        jwtUsername: c.jwt_username,
+        jwtPrivateKeyFile: c.jwt_private_key_file,
+        prefixes: c.prefixes,
+        allowInsecureHttp: c.allow_insecure_http,
+      }),
+    ),
+  }));
 
 const tenantSchema = z.strictObject(tenantShape, { error: expectedMapping }).superRefine((t, zctx) => {
   const url = new URL(t.auth_url);
@@ -457,6 +485,7 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
                   url: keyed(a.http.url, "audit.http.url"),
                   batchSize: a.http.batch_size,
                   flushIntervalMs: a.http.flush_interval,
+                  allowInsecureHttp: a.http.allow_insecure_http,
                 },
         })),
         server: section({

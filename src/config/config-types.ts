@@ -49,6 +49,8 @@ export interface VaultConfig {
   /** How a scan reads metadata: OpenBao's detailed-metadata LIST when available (auto), or one GET per key. */
   readonly listing: "auto" | "detailed" | "per-key";
   readonly scanConcurrency: number; // parallel metadata reads; default 16
+  /** vault.allow_insecure_http: plain http:// to a host that is not loopback is accepted; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface SalesforceConnectionConfig {
@@ -61,6 +63,8 @@ export interface SalesforceConnectionConfig {
   readonly jwtPrivateKeyFile: string | undefined;
   /** When set, only credentials under one of these KV prefixes may use this connection. */
   readonly prefixes: readonly string[] | undefined;
+  /** allow_insecure_http: my_domain_url may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 /** A Marketing Cloud tenant: the only auth host its credentials' secrets are sent to. */
@@ -106,6 +110,8 @@ export interface ChatTargetConfig {
   readonly secret: SecretRef | undefined;
   /** Which events this target gets; default all. */
   readonly events: readonly string[];
+  /** allow_insecure_http: the resolved URL may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface NotificationsConfig {
@@ -130,6 +136,8 @@ export interface HttpAuditSinkConfig {
   readonly url: SecretRef;
   readonly batchSize: number;
   readonly flushIntervalMs: number;
+  /** allow_insecure_http: the resolved URL may be plain http:// to a host that is not loopback; default false. */
+  readonly allowInsecureHttp: boolean;
 }
 
 export interface AuditConfig {

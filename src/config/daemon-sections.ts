@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
 import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
-import { duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
+import { bool, duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
 import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
 
 export const CHAT_EVENTS = SUBSCRIBABLE_CHAT_EVENTS;
@@ -59,6 +59,9 @@ const targetShape = {
   url: z.unknown(),
   secret: z.unknown(),
   events: z.array(oneOf(CHAT_EVENTS), { error: "must be a list of event names" }).min(1).optional(),
+  // The URL is checked once resolved (src/daemon/secret-refs.ts): plain http:// to a host that is not loopback
+  // is refused unless this is true.
+  allow_insecure_http: bool().default(false),
 };
 export const TARGET_KEYS = Object.keys(targetShape);
 
@@ -112,6 +115,7 @@ export function notificationsSchema() {
           secret:
             t.secret === undefined ? undefined : keyed(t.secret, `notifications.targets.${name}.secret`),
           events: t.events ?? [...CHAT_EVENTS],
+          allowInsecureHttp: t.allow_insecure_http,
         }),
       ),
     }));
@@ -149,6 +153,7 @@ export const httpSinkShape = {
   url: z.unknown(),
   batch_size: wholeNumber(1, 1000).default(50),
   flush_interval: duration().default(1000),
+  allow_insecure_http: bool().default(false),
 };
 
 export const httpSinkSchema = z.strictObject(

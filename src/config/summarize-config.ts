@@ -2,6 +2,7 @@
 // AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
 // not to carry credentials (an address with a user, password or query is refused).
 import { formatExactDuration } from "../core/duration.ts";
+import { isPlainHttpToRemote } from "./config-fields.ts";
 import type { Config, VaultAuthConfig } from "./config-types.ts";
 
 export function summarizeConfig(cfg: Config): string {
@@ -30,6 +31,7 @@ export function summarizeConfig(cfg: Config): string {
   add("vault.state_prefix", v.statePrefix);
   add("vault.listing", v.listing);
   add("vault.scan_concurrency", String(v.scanConcurrency));
+  add("vault.allow_insecure_http", String(v.allowInsecureHttp));
   if (cfg.salesforce.connections.length === 0) lines.push("salesforce.connections: none");
   for (const c of cfg.salesforce.connections) {
     const at = `salesforce.connections.${c.name}`;
@@ -37,6 +39,7 @@ export function summarizeConfig(cfg: Config): string {
     add(`${at}.api_version`, c.apiVersion);
     add(`${at}.credentials_path`, c.credentialsPath);
     add(`${at}.auth`, c.auth);
+    add(`${at}.allow_insecure_http`, String(c.allowInsecureHttp));
     if (c.auth === "jwt_bearer") {
       add(`${at}.jwt_username`, c.jwtUsername);
       add(`${at}.jwt_private_key_file`, c.jwtPrivateKeyFile);
@@ -89,4 +92,49 @@ function addAuth(auth: VaultAuthConfig, add: (key: string, shown: string | undef
       add("vault.auth.jwt_file", auth.jwtFile);
       break;
   }
+}
+
+export interface TransportWarning {
+  /** The config key that weakens transport security. */
+  readonly key: string;
+  readonly text: string;
+}
+
+/**
+ * What the configuration itself says about weakened transport security: TLS verification off for Vault, and
+ * opt-ins to plain http:// to a host that is not loopback. `serve` logs each at start-up and `check` prints each
+ * as a warn line. (Chat and audit URLs are secret references: their warnings come once they are resolved.)
+ */
+export function transportWarnings(cfg: Config): TransportWarning[] {
+  const out: TransportWarning[] = [];
+  const v = cfg.vault;
+  if (v.tls.skipVerify) {
+    const origin = cfg.origins?.["vault.tls.skip_verify"];
+    const from = origin?.startsWith("env ") ? ` (from ${origin.slice(4)})` : "";
+    out.push({
+      key: "vault.tls.skip_verify",
+      text:
+        `TLS certificate verification for Vault is OFF: vault.tls.skip_verify${from} is true, so anyone on the ` +
+        "network path can pose as Vault and receive the token; trust Vault's CA with vault.tls.ca_cert instead",
+    });
+  }
+  if (v.allowInsecureHttp && isPlainHttpToRemote(v.address)) {
+    out.push({
+      key: "vault.allow_insecure_http",
+      text:
+        `vault.allow_insecure_http is on and vault.address is plain http:// to ${new URL(v.address).host}, ` +
+        "not a loopback host: the Vault token and every secret read cross the network in clear",
+    });
+  }
+  for (const c of cfg.salesforce.connections) {
+    if (!c.allowInsecureHttp || !isPlainHttpToRemote(c.myDomainUrl)) continue;
+    const at = `salesforce.connections.${c.name}`;
+    out.push({
+      key: `${at}.allow_insecure_http`,
+      text:
+        `${at}.allow_insecure_http is on and ${at}.my_domain_url is plain http:// to ` +
+        `${new URL(c.myDomainUrl).host}, not a loopback host: the admin app's secret and tokens cross the network in clear`,
+    });
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 // Builds what leaves the daemon besides logs and metrics: the audit fan-out (file, syslog, HTTP; stderr when
 // none is configured) and the chat notifier (Slack, Teams, signed webhook; the log when none is configured).
 // Secret references are resolved here, once, at start-up: a missing file or variable stops start-up naming
-// the config key.
+// the config key, and so does a resolved URL that is plain http:// to a host that is not loopback without the
+// target's allow_insecure_http (with it, a loud warning).
 import { HttpAuditSink } from "../adapters/audit/http-audit-sink.ts";
 import { JsonlFileAuditSink } from "../adapters/audit/jsonl-file-audit-sink.ts";
 import { SyslogAuditSink } from "../adapters/audit/syslog-audit-sink.ts";
@@ -21,7 +22,7 @@ import { classifyError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import type { Logger } from "./logger.ts";
 import type { DaemonMetrics } from "./metrics.ts";
-import { resolveSecretRef } from "./secret-refs.ts";
+import { insecureUrlWarning, resolveSecretRef, resolveUrlRef, type UrlRule } from "./secret-refs.ts";
 
 export interface DaemonSinks {
   readonly audit: AuditFanout;
@@ -82,6 +83,8 @@ export async function buildAuditFanout(
     readonly clock: Clock;
     readonly writeStderr: (line: string) => void;
     readonly onFailure: (sink: string, code: string, dropped?: number) => void;
+    /** Where the plain-http warning goes; without it, a "warning:" line on stderr. */
+    readonly log?: Pick<Logger, "warn">;
   },
 ): Promise<{ audit: AuditFanout; httpAudit: HttpAuditSink | undefined }> {
   const sinks: NamedAuditSink[] = [];
@@ -103,8 +106,18 @@ export async function buildAuditFanout(
   }
   if (cfg.audit.http !== undefined) {
     const h = cfg.audit.http;
+    const rule: UrlRule = {
+      allowInsecureHttp: h.allowInsecureHttp,
+      optOutKey: "audit.http.allow_insecure_http",
+      exposes: "the audit events (and any user name and password in the URL)",
+    };
+    const { url, insecure } = await resolveUrlRef(h.url, { env: deps.env, kv: deps.vault.kv }, rule);
+    if (insecure) {
+      if (deps.log) deps.log.warn({ key: rule.optOutKey }, insecureUrlWarning(rule));
+      else deps.writeStderr(`warning: ${insecureUrlWarning(rule)}`);
+    }
     httpAudit = new HttpAuditSink({
-      url: await resolveSecretRef(h.url, { env: deps.env, kv: deps.vault.kv }),
+      url,
       batchSize: h.batchSize,
       flushIntervalMs: h.flushIntervalMs,
       clock: deps.clock,
@@ -142,7 +155,13 @@ export async function buildChatNotifier(
   const targetKinds = new Map<string, string>();
   const subs: ChatSubscription[] = [];
   for (const t of cfg.notifications.targets) {
-    const url = await resolveSecretRef(t.url, ctx);
+    const rule: UrlRule = {
+      allowInsecureHttp: t.allowInsecureHttp,
+      optOutKey: `notifications.targets.${t.name}.allow_insecure_http`,
+      exposes: "the webhook URL and every message",
+    };
+    const { url, insecure } = await resolveUrlRef(t.url, ctx, rule);
+    if (insecure) deps.log.warn({ target: t.name, key: rule.optOutKey }, insecureUrlWarning(rule));
     const secret = t.secret === undefined ? undefined : await resolveSecretRef(t.secret, ctx);
     const opts = { name: t.name, url, secret, clock: deps.clock };
     const target: ChatTarget =

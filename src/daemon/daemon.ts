@@ -6,6 +6,7 @@ import { followUpScan } from "../app/manual-tracker.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
+import { transportWarnings } from "../config/summarize-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
@@ -45,6 +46,8 @@ const API_TOKEN_CACHE_MS = 10_000;
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<RunningDaemon> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log;
+  // Before anything connects, so the warning is there even when start-up fails.
+  for (const w of transportWarnings(cfg)) log.warn({ key: w.key, insecure: true }, w.text);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) {

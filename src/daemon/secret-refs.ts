@@ -2,6 +2,7 @@
 // the config key and the reference's location (a file path, a variable name, a KV path), never a value.
 import { readFile } from "node:fs/promises";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
+import { isPlainHttpToRemote, plainHttpRefusal } from "../config/config-fields.ts";
 import type { SecretRef } from "../config/config-types.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import { SecretValue } from "../core/secret-value.ts";
@@ -57,4 +58,46 @@ export async function resolveSecretRef(ref: SecretRef, ctx: SecretRefContext): P
     }
   }
   return SecretValue.of(value);
+}
+
+/** What a URL held in a secret reference may be, and what plain http to it would expose. */
+export interface UrlRule {
+  /** The target's `allow_insecure_http`. */
+  readonly allowInsecureHttp: boolean;
+  /** Its config key, named in the refusal. */
+  readonly optOutKey: string;
+  /** What plain http would send in clear ("the webhook URL and every message"). */
+  readonly exposes: string;
+}
+
+/**
+ * A secret reference that holds a URL (a chat webhook, the audit collector). Once resolved, plain http:// to a host
+ * that is not loopback is refused (CONFIG_INVALID naming the key) unless the target opts out; `insecure` then
+ * tells the caller to warn. The URL is a secret: no message quotes it or its host.
+ */
+export async function resolveUrlRef(
+  ref: SecretRef,
+  ctx: SecretRefContext,
+  rule: UrlRule,
+): Promise<{ readonly url: SecretValue; readonly insecure: boolean }> {
+  const url = await resolveSecretRef(ref, ctx);
+  const insecure = isPlainHttpToRemote(url.reveal());
+  if (insecure && !rule.allowInsecureHttp) {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `${ref.key}: the resolved URL ${plainHttpRefusal(rule.exposes, rule.optOutKey)}`,
+      {
+        context: { key: ref.key },
+      },
+    );
+  }
+  return { url, insecure };
+}
+
+/** The loud warning for a target that opted into plain http to a remote host. */
+export function insecureUrlWarning(rule: UrlRule): string {
+  return (
+    `${rule.optOutKey} is on and the URL is plain http:// to a host that is not loopback: ` +
+    `${rule.exposes} cross the network in clear`
+  );
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isPlainHttpToRemote } from "../config/config-fields.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,
@@ -116,6 +117,11 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       configFile,
       [
         "vault:",
+        // Plain http to a Vault that is not on loopback is refused unless the config opts out: the demo does,
+        // for the Vault the person running it named in VAULT_ADDR (its own dev server is on loopback).
+        ...(isPlainHttpToRemote(vault.addr)
+          ? ["  allow_insecure_http: true   # local demo network only: the token travels in clear"]
+          : []),
         `  kv_mount: ${DEMO_MOUNT}`,
         `  prefixes: [${vault.prefix}]`,
         `  state_prefix: ${vault.statePrefix}`,

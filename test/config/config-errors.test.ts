@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, summarizeConfig } from "../../src/config/load-config.ts";
-import { BASE_ENV, problemsOf } from "./config-test-helpers.ts";
+import { BASE_ENV, load, problemsOf } from "./config-test-helpers.ts";
 
 const CONN = "my_domain_url: 'https://a.my.salesforce.com', credentials_path: eca-rotator/connections/p";
 
@@ -47,7 +47,7 @@ describe("loadConfig rejects", () => {
       "a key that cannot be a name, without showing it",
       `vault: { "${"x".repeat(80)}": 1 }`,
       BASE_ENV,
-      "vault.<a 80-character key>: unknown key (known keys: address, auth, namespace, tls, timeout, max_retries, kv_mount, prefixes, state_prefix, listing, scan_concurrency)",
+      "vault.<a 80-character key>: unknown key (known keys: address, auth, namespace, tls, timeout, max_retries, kv_mount, prefixes, state_prefix, listing, scan_concurrency, allow_insecure_http)",
     ],
     [
       "an inline token, pointing to the places a token may come from",
@@ -258,7 +258,7 @@ describe("loadConfig rejects", () => {
       "http:// for a non-loopback My Domain",
       "salesforce: { connections: { p: { my_domain_url: 'http://acme.my.salesforce.com', credentials_path: c } } }",
       BASE_ENV,
-      "salesforce.connections.p.my_domain_url: must use https:// (http:// is allowed only for a loopback host such as the local simulator)",
+      "salesforce.connections.p.my_domain_url: is plain http:// to a host that is not loopback, which would send the admin app's secret and tokens in clear: use https://, or set salesforce.connections.p.allow_insecure_http: true (only on a network you trust)",
     ],
     [
       "a malformed API version",
@@ -441,5 +441,99 @@ describe("secrets never leak from configuration errors or the summary", () => {
     expect(summary).toContain("vault.auth.role_id: set (file)");
     expect(summary).toContain("vault.auth.secret_id_file: /run/secret-id (file)");
     expect(summary).not.toContain(CANARY);
+  });
+});
+
+describe("plain http:// to a host that is not loopback", () => {
+  const vaultRefusal = (from = "") =>
+    `vault.address${from}: is plain http:// to a host that is not loopback, which would send the Vault token in clear: use https://, or set vault.allow_insecure_http: true (only on a network you trust)`;
+
+  it.each<[string, string | undefined, Record<string, string>, string]>([
+    ["in the file", "vault: { address: 'http://vault.internal:8200' }", { VAULT_TOKEN: "t" }, ""],
+    [
+      "from VAULT_ADDR",
+      undefined,
+      { VAULT_ADDR: "http://vault:8200", VAULT_TOKEN: "t" },
+      " (from VAULT_ADDR)",
+    ],
+    ["from BAO_ADDR", undefined, { BAO_ADDR: "http://10.0.0.7:8200", VAULT_TOKEN: "t" }, " (from BAO_ADDR)"],
+    // Names that only look like loopback are remote hosts.
+    [
+      "to a lookalike name",
+      undefined,
+      { VAULT_ADDR: "http://127.0.0.1.nip.io:8200", VAULT_TOKEN: "t" },
+      " (from VAULT_ADDR)",
+    ],
+    [
+      "to localhost.<domain>",
+      undefined,
+      { VAULT_ADDR: "http://localhost.example.com", VAULT_TOKEN: "t" },
+      " (from VAULT_ADDR)",
+    ],
+    ["to 0.0.0.0", undefined, { VAULT_ADDR: "http://0.0.0.0:8200", VAULT_TOKEN: "t" }, " (from VAULT_ADDR)"],
+  ])("refuses a Vault address %s, naming the key and the opt-out", (_name, yaml, env, from) => {
+    expect(problemsOf(yaml, env)).toEqual([vaultRefusal(from)]);
+  });
+
+  it.each([
+    "http://127.0.0.1:8200",
+    "http://127.9.8.7:8200",
+    "http://localhost:8200",
+    "http://LOCALHOST",
+    "http://[::1]:8200",
+    "https://vault.example.com:8200",
+  ])("accepts %s without an opt-out", (addr) => {
+    const cfg = load(undefined, { VAULT_ADDR: addr, VAULT_TOKEN: "t" });
+    expect(cfg.vault.allowInsecureHttp).toBe(false);
+  });
+
+  it("accepts plain http to a remote Vault when vault.allow_insecure_http is true", () => {
+    const cfg = load("vault: { allow_insecure_http: true }", {
+      VAULT_ADDR: "http://vault:8200",
+      VAULT_TOKEN: "t",
+    });
+    expect(cfg.vault.address).toBe("http://vault:8200");
+    expect(cfg.vault.allowInsecureHttp).toBe(true);
+    expect(problemsOf("vault: { allow_insecure_http: yes please }")).toEqual([
+      "vault.allow_insecure_http: must be true or false",
+    ]);
+  });
+
+  it("refuses a remote http My Domain per connection, and accepts it with that connection's opt-out", () => {
+    const yaml = (opt: string) => `
+salesforce:
+  connections:
+    a: { my_domain_url: 'http://acme.my.salesforce.com', credentials_path: c/a${opt} }
+    b: { my_domain_url: 'http://127.0.0.1:9911', credentials_path: c/b }
+    c: { my_domain_url: 'https://acme--sb.sandbox.my.salesforce.com', credentials_path: c/c }
+`;
+    expect(problemsOf(yaml(""))).toEqual([
+      "salesforce.connections.a.my_domain_url: is plain http:// to a host that is not loopback, which would send the admin app's secret and tokens in clear: use https://, or set salesforce.connections.a.allow_insecure_http: true (only on a network you trust)",
+    ]);
+    const cfg = load(yaml(", allow_insecure_http: true"));
+    expect(cfg.salesforce.connections.map((c) => [c.name, c.allowInsecureHttp])).toEqual([
+      ["a", true],
+      ["b", false],
+      ["c", false],
+    ]);
+  });
+
+  it("reads allow_insecure_http for chat targets and the HTTP audit sink (their URLs are checked once resolved)", () => {
+    const cfg = load(`
+notifications:
+  targets:
+    lab: { type: webhook, url: { env: LAB_URL }, secret: { env: LAB_KEY }, allow_insecure_http: true }
+    ops: { type: slack, url: { env: SLACK_URL } }
+audit:
+  http: { url: { env: AUDIT_URL }, allow_insecure_http: true }
+`);
+    expect(cfg.notifications.targets.map((t) => [t.name, t.allowInsecureHttp])).toEqual([
+      ["lab", true],
+      ["ops", false],
+    ]);
+    expect(cfg.audit.http?.allowInsecureHttp).toBe(true);
+    expect(problemsOf("audit: { http: { url: { env: U }, allow_insecure_htp: true } }")).toEqual([
+      "audit.http.allow_insecure_htp: unknown key (did you mean audit.http.allow_insecure_http?)",
+    ]);
   });
 });

@@ -32,6 +32,7 @@ notifications:
         url: { kind: "env", name: "SLACK_URL", key: "notifications.targets.ops-slack.url" },
         secret: undefined,
         events: ["rotation.failed", "rotation.action_needed", "credential.overdue"],
+        allowInsecureHttp: false,
       },
       expect.objectContaining({
         name: "teams",
@@ -108,6 +109,7 @@ audit:
       url: { kind: "env", name: "AUDIT_URL", key: "audit.http.url" },
       batchSize: 10,
       flushIntervalMs: 2000,
+      allowInsecureHttp: false,
     });
     expect(problemsOf(`audit: { syslog: { address: "localhost:514" } }`)).toEqual([
       "audit.syslog.address: must be udp://HOST:PORT or tcp://HOST:PORT",

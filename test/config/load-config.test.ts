@@ -21,6 +21,7 @@ describe("loadConfig", () => {
       statePrefix: "eca-rotator",
       listing: "auto",
       scanConcurrency: 16,
+      allowInsecureHttp: false,
     });
     expect(cfg.vault.auth.method).toBe("token");
     expect(cfg.vault.auth.method === "token" && cfg.vault.auth.token?.reveal()).toBe("test-secret-t");
@@ -85,6 +86,7 @@ server:
         auth: "client_credentials",
         jwtUsername: undefined,
         jwtPrivateKeyFile: undefined,
+        allowInsecureHttp: false,
       },
     ]);
     expect(cfg.audit.file).toBe("/var/lib/eca-rotator/audit.jsonl");

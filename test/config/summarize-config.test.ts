@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, summarizeConfig } from "../../src/config/load-config.ts";
+import { transportWarnings } from "../../src/config/summarize-config.ts";
 
 describe("summarizeConfig", () => {
   it("says which source set each setting, one setting a line", () => {
@@ -46,5 +47,53 @@ describe("summarizeConfig", () => {
     expect(summarizeConfig(cfg)).toContain(
       "vault.tls.skip_verify: true (TLS verification is OFF) (from VAULT_SKIP_VERIFY)",
     );
+  });
+});
+
+describe("transportWarnings", () => {
+  const load = (env: Record<string, string>, file?: string) =>
+    loadConfig({
+      ...(file === undefined ? {} : { file: "/etc/eca.yaml", readFile: () => file }),
+      env: { VAULT_TOKEN: "test-secret-x", ...env },
+    });
+
+  it("is empty for https, loopback http, and an opt-out that nothing uses", () => {
+    expect(transportWarnings(load({ VAULT_ADDR: "https://v" }))).toEqual([]);
+    expect(transportWarnings(load({ VAULT_ADDR: "http://127.0.0.1:8200" }))).toEqual([]);
+    const optedIn = load(
+      { VAULT_ADDR: "https://v" },
+      "vault: { allow_insecure_http: true }\nsalesforce: { connections: { sim: { my_domain_url: 'http://127.0.0.1:9', credentials_path: c, allow_insecure_http: true } } }",
+    );
+    expect(transportWarnings(optedIn)).toEqual([]);
+  });
+
+  it.each([
+    ["VAULT_SKIP_VERIFY", { VAULT_SKIP_VERIFY: "true" }, undefined, " (from VAULT_SKIP_VERIFY)"],
+    ["BAO_SKIP_VERIFY", { BAO_SKIP_VERIFY: "1" }, undefined, " (from BAO_SKIP_VERIFY)"],
+    ["vault.tls.skip_verify", {}, "vault: { tls: { skip_verify: true } }", ""],
+  ])("says TLS verification for Vault is off when %s turns it off", (_name, env, file, from) => {
+    expect(transportWarnings(load({ VAULT_ADDR: "https://vault.example:8200", ...env }, file))).toEqual([
+      {
+        key: "vault.tls.skip_verify",
+        text: `TLS certificate verification for Vault is OFF: vault.tls.skip_verify${from} is true, so anyone on the network path can pose as Vault and receive the token; trust Vault's CA with vault.tls.ca_cert instead`,
+      },
+    ]);
+  });
+
+  it("names each target allowed plain http to a remote host", () => {
+    const cfg = load(
+      { VAULT_ADDR: "http://vault:8200" },
+      "vault: { allow_insecure_http: true }\nsalesforce: { connections: { lab: { my_domain_url: 'http://sf.lab:8443', credentials_path: c, allow_insecure_http: true } } }",
+    );
+    expect(transportWarnings(cfg)).toEqual([
+      {
+        key: "vault.allow_insecure_http",
+        text: "vault.allow_insecure_http is on and vault.address is plain http:// to vault:8200, not a loopback host: the Vault token and every secret read cross the network in clear",
+      },
+      {
+        key: "salesforce.connections.lab.allow_insecure_http",
+        text: "salesforce.connections.lab.allow_insecure_http is on and salesforce.connections.lab.my_domain_url is plain http:// to sf.lab:8443, not a loopback host: the admin app's secret and tokens cross the network in clear",
+      },
+    ]);
   });
 });

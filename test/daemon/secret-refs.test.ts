@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import type { SecretRef } from "../../src/config/config-types.ts";
 import { RotatorError } from "../../src/core/errors.ts";
-import { resolveSecretRef, type SecretRefContext } from "../../src/daemon/secret-refs.ts";
+import {
+  insecureUrlWarning,
+  resolveSecretRef,
+  resolveUrlRef,
+  type SecretRefContext,
+  type UrlRule,
+} from "../../src/daemon/secret-refs.ts";
 import { caught, connectWithToken, rootKv } from "../adapters/vault/vault-test-kit.ts";
 import { admin, uniqueName } from "../support/vault-admin.ts";
 
@@ -163,5 +169,59 @@ describe("resolveSecretRef: vault", () => {
     expect(err.message).toContain(KEY);
     expect(err.message).toContain(`${base}/tokens`);
     expect(visible(err)).not.toContain(token);
+  });
+});
+
+describe("resolveUrlRef: a URL held in a secret reference", () => {
+  const URL_KEY = "notifications.targets.ops.url";
+  const rule = (allowInsecureHttp: boolean): UrlRule => ({
+    allowInsecureHttp,
+    optOutKey: "notifications.targets.ops.allow_insecure_http",
+    exposes: "the webhook URL and every message",
+  });
+  // The host is part of the secret too: a refusal shows neither it nor the path.
+  const HOST = "hooks.intranet-canary.example";
+  const remote = `http://${HOST}:8080/services/${CANARY}`;
+  const ref: SecretRef = { kind: "env", name: "OPS_URL", key: URL_KEY };
+
+  it("refuses plain http to a host that is not loopback, naming the key and the opt-out, never the URL", async () => {
+    for (const url of [remote, `HTTP://${HOST}/${CANARY}`, `http://u:${CANARY}@${HOST}/`]) {
+      const err = await caught(resolveUrlRef(ref, ctx({ OPS_URL: url }), rule(false)));
+      expect(err).toBeInstanceOf(RotatorError);
+      expect((err as RotatorError).code).toBe("CONFIG_INVALID");
+      expect((err as RotatorError).message).toBe(
+        `${URL_KEY}: the resolved URL is plain http:// to a host that is not loopback, which would send the ` +
+          "webhook URL and every message in clear: use https://, or set " +
+          "notifications.targets.ops.allow_insecure_http: true (only on a network you trust)",
+      );
+      expect(visible(err)).not.toContain(CANARY);
+      expect(visible(err)).not.toContain(HOST);
+    }
+  });
+
+  it("accepts https and loopback http as they are", async () => {
+    for (const url of [`https://${HOST}/${CANARY}`, `http://127.0.0.1:9/${CANARY}`, "http://[::1]:9/x"]) {
+      const got = await resolveUrlRef(ref, ctx({ OPS_URL: url }), rule(false));
+      expect(got.url.reveal()).toBe(url);
+      expect(got.insecure).toBe(false);
+    }
+  });
+
+  it("accepts remote http with the opt-out and says so, for the caller's warning", async () => {
+    const got = await resolveUrlRef(ref, ctx({ OPS_URL: remote }), rule(true));
+    expect(got.url.reveal()).toBe(remote);
+    expect(got.insecure).toBe(true);
+    expect(insecureUrlWarning(rule(true))).toBe(
+      "notifications.targets.ops.allow_insecure_http is on and the URL is plain http:// to a host that is not " +
+        "loopback: the webhook URL and every message cross the network in clear",
+    );
+  });
+
+  it("checks a URL read from a file the same way", async () => {
+    const path = join(dir, "webhook-url");
+    await writeFile(path, `${remote}\n`);
+    const err = await caught(resolveUrlRef({ kind: "file", path, key: URL_KEY }, ctx(), rule(false)));
+    expect((err as RotatorError).code).toBe("CONFIG_INVALID");
+    expect(visible(err)).not.toContain(HOST);
   });
 });

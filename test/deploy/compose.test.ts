@@ -89,6 +89,11 @@ describe("the compose file", () => {
     expect(rotator.command.slice(0, 1)).toEqual(["serve"]);
     const cfg = loadConfig({ file: configPath, env: rotatorEnv, readFile: () => configText });
     expect(cfg.vault.address).toBe(rotatorEnv["VAULT_ADDR"]);
+    // The dev server is plain http on the compose network: the config opts out, for the demo only, and says so.
+    expect(cfg.vault.allowInsecureHttp).toBe(true);
+    expect(configText).toMatch(
+      /# For the local demo network only[^\n]*\n(#[^\n]*\n|\s+#[^\n]*\n)*\s+allow_insecure_http: true/,
+    );
     expect(cfg.vault.auth.method).toBe("token");
     expect(cfg.server.listen).toBe("0.0.0.0:8080");
     expect(cfg.salesforce.connections).toHaveLength(1);

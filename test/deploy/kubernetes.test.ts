@@ -7,6 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../src/config/config-types.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
+import { transportWarnings } from "../../src/config/summarize-config.ts";
 import { type Loose, ROOT, repoFile, yamlDocuments } from "./deploy-files.ts";
 
 const DIR = "deploy/kubernetes";
@@ -158,6 +159,22 @@ describe("the Kubernetes manifests", () => {
     expect(mountedFile(pod, container, config.audit.file ?? "")).toBe("emptyDir");
     // Placeholders only: nothing in the example looks like a real value.
     for (const value of Object.values(secret.stringData)) expect(value).toMatch(/^REPLACE_ME_/);
+  });
+
+  it("talk https to Vault and Salesforce in both configs, with no plain-http opt-out and TLS verified", () => {
+    for (const [podSpec, c] of [
+      [pod, container],
+      [cronPod, cronContainer],
+    ] as const) {
+      const { config } = mountedConfig(podSpec, c);
+      expect(config.vault.address.startsWith("https://")).toBe(true);
+      expect(config.salesforce.connections.every((conn) => conn.myDomainUrl.startsWith("https://"))).toBe(
+        true,
+      );
+      expect(config.vault.allowInsecureHttp).toBe(false);
+      expect(config.notifications.targets.some((t) => t.allowInsecureHttp)).toBe(false);
+      expect(transportWarnings(config)).toEqual([]);
+    }
   });
 
   it("give the daemon a termination grace period longer than server.shutdown_timeout", () => {

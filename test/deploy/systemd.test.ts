@@ -3,6 +3,7 @@
 // the unit's credentials directory.
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load-config.ts";
+import { transportWarnings } from "../../src/config/summarize-config.ts";
 import { repoFile, systemdSeconds, systemdUnit } from "./deploy-files.ts";
 
 const unit = systemdUnit(repoFile("deploy/systemd/eca-rotator.service"));
@@ -41,6 +42,14 @@ describe("the systemd unit", () => {
     expect(systemdSeconds(value("TimeoutStopSec")) * 1000).toBeGreaterThan(config.server.shutdownTimeoutMs);
     expect(value("Restart")).toBe("on-failure");
     expect(value("RestartPreventExitStatus")).toBe("2");
+  });
+
+  it("talks https to Vault and Salesforce, with no plain-http opt-out and TLS verified", () => {
+    expect(config.vault.address.startsWith("https://")).toBe(true);
+    expect(config.salesforce.connections.every((c) => c.myDomainUrl.startsWith("https://"))).toBe(true);
+    expect(config.vault.allowInsecureHttp).toBe(false);
+    expect(config.notifications.targets.some((t) => t.allowInsecureHttp)).toBe(false);
+    expect(transportWarnings(config)).toEqual([]);
   });
 
   it("is hardened, and may write only its state directory, where the config keeps the audit file", () => {

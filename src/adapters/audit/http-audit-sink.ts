@@ -8,6 +8,8 @@
 // - The URL (it may carry a token) and the header values are secrets: errors, health and callbacks say "the
 //   audit HTTP endpoint" with the status or transport error code, never the address. User info in the URL
 //   (https://user:pass@host/…) is sent as Basic authorization, as a browser would, and not left in the URL.
+// - The collector's answer is read and dropped, up to 1 MiB: a larger one aborts the request and fails the batch
+//   without a retry (the collector misbehaves, and it may have stored the batch already).
 // - The flush timer is unref'd: a process that ends calls close() (which flushes) rather than waiting on it.
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
@@ -17,6 +19,7 @@ import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
+import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, discardCapped } from "../http/capped-body.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import { auditEventBody } from "./audit-event-body.ts";
@@ -227,6 +230,7 @@ export class HttpAuditSink implements AuditSink {
   }
 
   async #post(body: string, events: number): Promise<Attempt> {
+    let status: number | undefined;
     try {
       const res = await undiciRequest(this.#url, {
         method: "POST",
@@ -237,8 +241,9 @@ export class HttpAuditSink implements AuditSink {
         bodyTimeout: this.#timeoutMs,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
-      await res.body.dump(); // the collector's answer is not read: it may echo what we sent, or worse
-      const status = res.statusCode;
+      status = res.statusCode;
+      // The collector's answer is not looked at (it may echo what we sent, or worse), only drained.
+      await discardCapped(res, DEFAULT_ANSWER_CAP_BYTES);
       if (status >= 200 && status < 300) return { ok: true };
       const retryable = status === 429 || status >= 500;
       const header = res.headers["retry-after"];
@@ -257,6 +262,18 @@ export class HttpAuditSink implements AuditSink {
           : undefined,
       };
     } catch (err) {
+      if (err instanceof AnswerTooLargeError) {
+        return {
+          ok: false,
+          error: new RotatorError(
+            "AUDIT_FAILED",
+            `${ENDPOINT} answered ${status ?? "?"} to a batch of ${events} events, but ${err.message}; ` +
+              "the answer was cut off and the batch counts as failed (it may have been stored)",
+            { retryable: false, context: { status, errorCode: "ANSWER_TOO_LARGE", events } },
+          ),
+          retryAfterMs: undefined,
+        };
+      }
       // No cause attached: undici's errors can quote the request's URL.
       const code = transportErrorCode(err) ?? "UNKNOWN";
       return {

@@ -1,13 +1,15 @@
 // The one HTTP POST every chat target makes, on undici: a timeout per attempt, retries with jittered backoff
 // after 429, 5xx and transport failures (honouring Retry-After up to 30 s), never after another 4xx (the payload
 // or the URL is wrong; repeating cannot help). Errors name the target and the status, never the URL: a webhook
-// URL is a credential. Undici's own error is not attached as a cause for the same reason.
+// URL is a credential. Undici's own error is not attached as a cause for the same reason. An answer larger than
+// 1 MiB (a chat service answers a few bytes) aborts the request and fails the send without a retry.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
+import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import type { ChatTargetKind, ChatTargetOptions, Sleep } from "./chat-target.ts";
@@ -27,6 +29,8 @@ type Attempt =
       readonly reason?: string;
       readonly transportCode?: string;
       readonly retryAfterMs?: number;
+      /** The answer passed the byte cap (its text, e.g. "the answer is larger than 1 MiB"). */
+      readonly tooLarge?: string;
     };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -96,7 +100,7 @@ export class ChatPoster {
   }
 
   async #once(out: OutgoingPost): Promise<Attempt> {
-    let status: number;
+    let status: number | undefined;
     let retryAfter: string | undefined;
     let text: string;
     try {
@@ -112,8 +116,17 @@ export class ChatPoster {
       status = res.statusCode;
       const header = res.headers["retry-after"];
       retryAfter = Array.isArray(header) ? header[0] : header;
-      text = await res.body.text();
+      text = await readCappedText(res, DEFAULT_ANSWER_CAP_BYTES);
     } catch (err) {
+      if (err instanceof AnswerTooLargeError) {
+        // Not retried: the endpoint misbehaves, and it may have posted the message already.
+        return {
+          ok: false,
+          retryable: false,
+          ...(status === undefined ? {} : { status }),
+          tooLarge: err.message,
+        };
+      }
       const code = transportErrorCode(err) ?? "UNKNOWN";
       return { ok: false, retryable: isUnavailableCode(code), transportCode: code };
     }
@@ -135,9 +148,11 @@ export class ChatPoster {
 
   #error(a: Exclude<Attempt, { ok: true }>, attempts: number): RotatorError {
     const what =
-      a.status === undefined
-        ? `no answer (${a.transportCode ?? "UNKNOWN"})`
-        : `HTTP ${a.status}${a.reason === undefined ? "" : ` ${a.reason}`}${a.status >= 300 && a.status < 400 ? " (redirects are not followed)" : ""}`;
+      a.tooLarge !== undefined
+        ? `HTTP ${a.status ?? "?"}, but ${a.tooLarge}`
+        : a.status === undefined
+          ? `no answer (${a.transportCode ?? "UNKNOWN"})`
+          : `HTTP ${a.status}${a.reason === undefined ? "" : ` ${a.reason}`}${a.status >= 300 && a.status < 400 ? " (redirects are not followed)" : ""}`;
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
     return new RotatorError("NOTIFY_FAILED", `${this.#who()}: ${what}${tries}`, {
       retryable: a.retryable,

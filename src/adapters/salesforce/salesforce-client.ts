@@ -53,7 +53,8 @@ export interface SalesforceClientOptions {
   readonly connection: Pick<
     SalesforceConnectionConfig,
     "myDomainUrl" | "apiVersion" | "auth" | "jwtUsername" | "jwtPrivateKeyFile"
-  >;
+  > &
+    Partial<Pick<SalesforceConnectionConfig, "name">>;
   /** The admin app's consumer key (from Vault). */
   readonly clientId: string;
   /** The admin app's consumer secret: required for client_credentials, unused for jwt_bearer. */
@@ -127,8 +128,8 @@ export class SalesforceClient {
       random,
       log: this.#log,
     });
-    this.#session = new SalesforceSession(this.#http, origin, login);
-    this.#pairs = { http: this.#http, origin, log: this.#log, sleep, random };
+    this.#session = new SalesforceSession(this.#http, origin, login, connection.name);
+    this.#pairs = { http: this.#http, origin, connection: connection.name, log: this.#log, sleep, random };
   }
 
   /** The latest `Sforce-Limit-Info: api-usage=used/max`, for metrics and throttling; undefined before any. */

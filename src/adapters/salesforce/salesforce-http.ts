@@ -1,12 +1,15 @@
 // One HTTP exchange with Salesforce on undici: an injected Dispatcher, a timeout on every call (per phase and
 // overall), the Sforce-Limit-Info header read from every answer, transport failures mapped to RotatorError,
 // and bounded retries with jittered backoff for idempotent calls only (transport failures and 5xx answers).
+// Answers are read up to 1 MiB (Salesforce's largest, a page of the usage listing, is tens of KiB); a larger one
+// aborts the request and is SALESFORCE_UNEXPECTED_RESPONSE.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { Clock } from "../../core/clock.ts";
 import { isRotatorError } from "../../core/errors.ts";
 import { backoffDelayMs } from "../http/backoff.ts";
-import { errorFromTransport, type SalesforceCall } from "./salesforce-errors.ts";
+import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
+import { errorFromTransport, type SalesforceCall, unexpectedResponse } from "./salesforce-errors.ts";
 import { type ApiUsage, parseLimitInfo } from "./salesforce-limit-info.ts";
 
 export interface SalesforceLog {
@@ -113,6 +116,7 @@ export class SalesforceHttp {
     const timeoutMs = Math.max(1, Math.min(x.timeoutMs ?? this.#opts.timeoutMs, this.#opts.timeoutMs));
     const overall = AbortSignal.timeout(timeoutMs);
     const signal = x.signal ? AbortSignal.any([overall, x.signal]) : overall;
+    let status = 0;
     try {
       const res = await undiciRequest(x.url, {
         method: x.call.method as Dispatcher.HttpMethod,
@@ -125,9 +129,13 @@ export class SalesforceHttp {
       });
       const usage = parseLimitInfo(res.headers["sforce-limit-info"]);
       if (usage) this.#usage = usage;
-      const text = await res.body.text();
-      return { status: res.statusCode, body: parseBody(text) };
+      status = res.statusCode;
+      const text = await readCappedText(res, DEFAULT_ANSWER_CAP_BYTES);
+      return { status, body: parseBody(text) };
     } catch (err) {
+      if (err instanceof AnswerTooLargeError) {
+        throw unexpectedResponse(x.call, status, err.message, { uncertain: !x.call.idempotent });
+      }
       throw errorFromTransport(x.call, x.url, err);
     }
   }

@@ -1,5 +1,7 @@
 // OAuth 2.0 token requests against the org's My Domain (salesforce-api.md 1.1–1.4): client_credentials and the
-// JWT bearer grant, form-encoded. API calls go to the instance_url of the token answer. SalesforceSession caches
+// JWT bearer grant, form-encoded. API calls go to the instance_url of the token answer, which must be on the
+// configured My Domain origin: the answer chooses where the token is sent next, so an answer naming another host
+// (a tampered answer, a misconfigured proxy) would hand that host the admin token. SalesforceSession caches
 // the admin app's token (no expires_in is given: it is kept until Salesforce refuses it) and gets a new one,
 // once for all concurrent callers, when a call meets 401 INVALID_SESSION_ID.
 import type { KeyObject } from "node:crypto";
@@ -40,6 +42,8 @@ export type SalesforceLogin =
 
 export interface TokenRequestOptions {
   readonly step: string;
+  /** The configured connection's name, for the refusal of an instance_url on another host. */
+  readonly connection?: string | undefined;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal | undefined;
   readonly maxRetries?: number;
@@ -78,7 +82,7 @@ export function jwtBearerForm(assertion: SecretValue): SecretValue {
   );
 }
 
-/** POST a token form; the answer's instance_url must be an http(s) origin. */
+/** POST a token form; the answer's instance_url must be an http(s) URL on `origin` (the My Domain origin). */
 export async function requestToken(
   http: SalesforceHttp,
   origin: string,
@@ -121,6 +125,19 @@ export async function requestToken(
   if (!instanceUrl) {
     throw unexpectedResponse(call, answer.status, "the token answer's instance_url is not an http(s) URL");
   }
+  // Real Salesforce answers a My Domain login with the My Domain URL itself; nothing is sent anywhere else.
+  if (new URL(instanceUrl).origin !== origin) {
+    const key =
+      opts.connection === undefined
+        ? "the connection's my_domain_url"
+        : `salesforce.connections.${opts.connection}.my_domain_url`;
+    throw unexpectedResponse(
+      call,
+      answer.status,
+      `the token answer's instance_url is not the configured my_domain_url (${new URL(origin).host}); ` +
+        `if the org moved, update ${key}`,
+    );
+  }
   return { accessToken: SecretValue.of(t.access_token), instanceUrl };
 }
 
@@ -159,14 +176,16 @@ export class SalesforceSession {
   readonly #http: SalesforceHttp;
   readonly #origin: string;
   readonly #login: SalesforceLogin;
+  readonly #connection: string | undefined;
   #grant: TokenGrant | undefined;
   #pending: Promise<TokenGrant> | undefined;
   #key: KeyObject | undefined;
 
-  constructor(http: SalesforceHttp, origin: string, login: SalesforceLogin) {
+  constructor(http: SalesforceHttp, origin: string, login: SalesforceLogin, connection?: string) {
     this.#http = http;
     this.#origin = origin;
     this.#login = login;
+    this.#connection = connection;
   }
 
   get grantType(): SalesforceLogin["grant"] {
@@ -204,9 +223,7 @@ export class SalesforceSession {
         this.#http,
         this.#origin,
         clientCredentialsForm(login.clientId, login.clientSecret),
-        {
-          step: "login",
-        },
+        { step: "login", connection: this.#connection },
       );
     }
     this.#key ??= await loadPrivateKey(login.privateKeyFile);
@@ -215,7 +232,10 @@ export class SalesforceSession {
       this.#key,
       this.#http.clock,
     );
-    return requestToken(this.#http, this.#origin, jwtBearerForm(assertion), { step: "login (jwt bearer)" });
+    return requestToken(this.#http, this.#origin, jwtBearerForm(assertion), {
+      step: "login (jwt bearer)",
+      connection: this.#connection,
+    });
   }
 }
 

@@ -17,8 +17,10 @@ export const USERINFO_PATH = "/services/oauth2/userinfo";
 
 export interface PairCheckDeps {
   readonly http: SalesforceHttp;
-  /** My Domain origin: where token requests go. */
+  /** My Domain origin: where token requests go, and the only origin a token answer may send us to. */
   readonly origin: string;
+  /** The configured connection's name, for errors that name its config key. */
+  readonly connection?: string | undefined;
   readonly log: SalesforceLog;
   readonly sleep: Sleep;
   readonly random: () => number;
@@ -55,6 +57,7 @@ export async function verifyPair(
       // last one (at the deadline) is not cut short into a meaningless timeout.
       const grant = await requestToken(deps.http, deps.origin, form, {
         step,
+        connection: deps.connection,
         maxRetries: 0,
         signal: opts.signal,
       });
@@ -111,6 +114,7 @@ export async function provePairDead(
   try {
     grant = await requestToken(deps.http, deps.origin, clientCredentialsForm(clientId, clientSecret), {
       step,
+      connection: deps.connection,
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
       signal: opts.signal,
     });

@@ -1,11 +1,13 @@
 // Does a Marketing Cloud installed-package secret work? One client_credentials request to the tenant's
 // `POST {auth}/v2/token` (salesforce-api.md 4.1, JSON body). 200 with an access token → ok; an OAuth error
 // answer (401 invalid_client, 400 …) → refused with its code; no answer, a 5xx or a 429 → a retryable
-// SALESFORCE_UNAVAILABLE. The token is thrown away unused: it lives 20 minutes and cannot be revoked.
+// SALESFORCE_UNAVAILABLE. The token is thrown away unused: it lives 20 minutes and cannot be revoked. An answer
+// larger than 1 MiB (a token answer is under 2 KiB) aborts the request: SALESFORCE_UNEXPECTED_RESPONSE.
 import { type Dispatcher, request } from "undici";
 import { RotatorError } from "../../core/errors.ts";
 import type { SfmcTokenAnswer } from "../../core/rotation/engine-deps.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { safeOrigin, transportErrorCode } from "../http/transport-errors.ts";
 
@@ -29,7 +31,7 @@ export async function verifySfmcSecret(
   const dispatcher: Dispatcher = opts.dispatcher ?? buildTimeoutAgent(timeoutMs);
   const own = opts.dispatcher === undefined ? dispatcher : undefined;
   try {
-    let status: number;
+    let status: number | undefined;
     let text: string;
     try {
       const res = await request(url, {
@@ -44,8 +46,15 @@ export async function verifySfmcSecret(
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;
-      text = await res.body.text();
+      text = await readCappedText(res, DEFAULT_ANSWER_CAP_BYTES);
     } catch (err) {
+      if (err instanceof AnswerTooLargeError) {
+        throw new RotatorError(
+          "SALESFORCE_UNEXPECTED_RESPONSE",
+          `Marketing Cloud at ${where} answered HTTP ${status ?? "?"}, but ${err.message}`,
+          { context: { step: "sfmc token", origin: where, status } },
+        );
+      }
       const code = transportErrorCode(err) ?? "UNKNOWN";
       throw new RotatorError(
         "SALESFORCE_UNAVAILABLE",

@@ -1,7 +1,8 @@
 // eca-rotator's own Vault/OpenBao client on undici + zod (vault-notes.md 6.3): every call has a timeout, only
 // idempotent calls are retried (bounded, with jitter, honouring Retry-After), every failure is a RotatorError
 // with a stable code, and the token is kept alive (renew-self at about 2/3 of its TTL, re-login when that stops
-// working). Tokens live in SecretValue and are sent only in the X-Vault-Token header.
+// working). Tokens live in SecretValue and are sent only in the X-Vault-Token header. Answers are read up to
+// VAULT_ANSWER_CAP_BYTES; a larger one aborts the request.
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { z } from "zod";
@@ -10,6 +11,7 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
+import { AnswerTooLargeError, MiB, readCappedText } from "../http/capped-body.ts";
 import { type AuthGrant, VaultAuthenticator } from "./vault-auth.ts";
 import { buildVaultDispatcher } from "./vault-dispatcher.ts";
 import { errorFromAnswer, errorFromTransport } from "./vault-errors.ts";
@@ -78,6 +80,11 @@ const TOKEN_RECHECK_MS = 5_000;
 /** After a failed renewal or re-login, try again this much later. */
 const RENEW_RETRY_MS = 10_000;
 const HEALTH_STATUSES = [200, 429, 472, 473, 501, 503] as const;
+/**
+ * The largest Vault answer read. Far above the other adapters' 1 MiB because OpenBao's detailed-metadata LIST
+ * returns every key's metadata at once: a folder of tens of thousands of credentials answers with megabytes.
+ */
+export const VAULT_ANSWER_CAP_BYTES = 64 * MiB;
 
 const silentLog: VaultLog = { debug: () => {}, warn: () => {} };
 
@@ -389,7 +396,7 @@ export class VaultClient {
       payload = JSON.stringify(req.body);
       headers["content-type"] = req.mergePatch ? "application/merge-patch+json" : "application/json";
     }
-    let status: number;
+    let status = 0;
     let text: string;
     let retryAfter: string | undefined;
     try {
@@ -404,8 +411,9 @@ export class VaultClient {
       status = res.statusCode;
       const ra = res.headers["retry-after"];
       retryAfter = Array.isArray(ra) ? ra[0] : ra;
-      text = await res.body.text();
+      text = await readCappedText(res, VAULT_ANSWER_CAP_BYTES);
     } catch (err) {
+      if (err instanceof AnswerTooLargeError) throw answerTooLarge(call, status, err);
       throw errorFromTransport(call, this.address, err);
     }
     const body = parseJson(text);
@@ -451,6 +459,24 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+function answerTooLarge(
+  call: { readonly method: string; readonly path: string },
+  status: number,
+  err: AnswerTooLargeError,
+): RotatorError {
+  const hint = call.path.includes("/detailed-metadata/")
+    ? " (a detailed-metadata listing of a very large folder: set vault.listing: per-key)"
+    : "";
+  return new RotatorError(
+    "VAULT_UNEXPECTED_RESPONSE",
+    `${call.method} ${call.path} → HTTP ${status}: ${err.message}${hint}`,
+    {
+      retryable: false,
+      context: { method: call.method, path: call.path, status, limitBytes: err.limitBytes },
+    },
+  );
 }
 
 function isRetryable(err: unknown): boolean {

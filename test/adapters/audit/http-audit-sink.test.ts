@@ -7,6 +7,7 @@ import { HttpAuditSink } from "../../../src/adapters/audit/http-audit-sink.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
 import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
+import { startFloodServer } from "../../support/flood-server.ts";
 import { freePort } from "../../support/vault-backend.ts";
 
 const URL_CANARY = "test-secret-canary-audit-url-token";
@@ -296,4 +297,39 @@ describe("HttpAuditSink", () => {
       expectNoCanary(err);
     }
   });
+
+  it.each(["stream", "declared"] as const)(
+    "cuts off a 200 MiB answer (%s) near 1 MiB: AUDIT_FAILED, not retried, batch counted as failed",
+    async (mode) => {
+      const flood = await startFloodServer({ mode });
+      const failures: { err: RotatorError; dropped: number }[] = [];
+      const sink = new HttpAuditSink({
+        url: SecretValue.of(`${flood.url}/ingest/${URL_CANARY}`),
+        batchSize: 2,
+        retryBaseMs: 10,
+        onDeliveryFailure: (err, dropped) => failures.push({ err, dropped }),
+      });
+      try {
+        await sink.emit(event(1));
+        await sink.emit(event(2));
+        await sink.flush();
+        expect(flood.requests).toHaveLength(1);
+        expect(failures.map((f) => f.dropped)).toEqual([2]);
+        const err = failures[0]?.err;
+        expect(isRotatorError(err, "AUDIT_FAILED")).toBe(true);
+        expect(err?.retryable).toBe(false);
+        expect(err?.message).toBe(
+          "the audit HTTP endpoint answered 200 to a batch of 2 events, but the answer is larger than 1 MiB; " +
+            "the answer was cut off and the batch counts as failed (it may have been stored)",
+        );
+        expectNoCanary(err);
+        expect(sink.health()).toMatchObject({ failures: 1, lastError: "ANSWER_TOO_LARGE", ok: false });
+        const [sent = Number.POSITIVE_INFINITY] = await flood.settled();
+        expect(sent).toBeLessThan(mode === "declared" ? 1 : 17 * 1024 * 1024);
+      } finally {
+        await sink.close();
+        await flood.close();
+      }
+    },
+  );
 });

@@ -9,6 +9,7 @@ import { SlackWebhookTarget } from "../../../src/adapters/chat/slack-webhook.ts"
 import { TeamsWorkflowTarget } from "../../../src/adapters/chat/teams-webhook.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
+import { startFloodServer } from "../../support/flood-server.ts";
 import { freePort } from "../../support/vault-backend.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../support/webhook-receiver.ts";
 import {
@@ -135,6 +136,27 @@ describe.each(kinds)("%s target delivery", (kind, make) => {
     expect(err?.retryable).toBe(true);
     expectNoSecrets(err);
   });
+
+  it.each(["stream", "declared"] as const)(
+    "aborts a 200 MiB answer (%s) near 1 MiB: NOTIFY_FAILED, not retried",
+    async (mode) => {
+      const flood = await startFloodServer({ mode });
+      try {
+        const err = await sendCatching(make(targetOptions(flood.url, log)));
+        expect(err?.code).toBe("NOTIFY_FAILED");
+        expect(err?.retryable).toBe(false);
+        expect(err?.message).toBe(
+          `chat target "ops-alerts" (${kind}): HTTP 200, but the answer is larger than 1 MiB`,
+        );
+        expectNoSecrets(err);
+        expect(flood.requests).toHaveLength(1);
+        const [sent = Number.POSITIVE_INFINITY] = await flood.settled();
+        expect(sent).toBeLessThan(mode === "declared" ? 1 : 17 * 1024 * 1024);
+      } finally {
+        await flood.close();
+      }
+    },
+  );
 
   it("refuses a URL that is not http(s) without repeating it", () => {
     let caught: unknown;

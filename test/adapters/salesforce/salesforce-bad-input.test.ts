@@ -1,7 +1,11 @@
 // Bad input from "Salesforce" (a deliberately malformed peer): every case ends in a typed RotatorError —
 // SALESFORCE_UNEXPECTED_RESPONSE for broken bodies — never a crash, never a quoted body.
 import { afterEach, describe, expect, it } from "vitest";
+import { MiB } from "../../../src/adapters/http/capped-body.ts";
+import { SalesforceClient } from "../../../src/adapters/salesforce/salesforce-client.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
+import { SecretValue } from "../../../src/core/secret-value.ts";
+import { type FloodServer, startFloodServer } from "../../support/flood-server.ts";
 import { html, json, type MalformedPeer, startMalformedPeer } from "./malformed-peer.ts";
 import { caught } from "./salesforce-test-kit.ts";
 
@@ -24,10 +28,32 @@ const stagedItem = (over: Record<string, unknown> = {}) => ({
 });
 
 let peer: MalformedPeer | undefined;
+let attacker: MalformedPeer | undefined;
+let flood: FloodServer | undefined;
 afterEach(async () => {
   await peer?.close();
-  peer = undefined;
+  await attacker?.close();
+  await flood?.close();
+  peer = attacker = flood = undefined;
 });
+
+/** A client of connection "prod" at `url`, as the rotator builds it from the config. */
+function prodClient(url: string): SalesforceClient {
+  return new SalesforceClient({
+    connection: {
+      name: "prod",
+      myDomainUrl: url,
+      apiVersion: "v65.0",
+      auth: "client_credentials",
+      jwtUsername: undefined,
+      jwtPrivateKeyFile: undefined,
+    },
+    clientId: "3MVG9admin",
+    clientSecret: SecretValue.of("admin-secret"),
+    timeoutMs: 5_000,
+    sleep: async () => {},
+  });
+}
 
 async function expectUnexpected(p: Promise<unknown>, pattern: RegExp): Promise<RotatorError> {
   const err = await caught(p);
@@ -242,5 +268,138 @@ describe("SalesforceClient against malformed answers", () => {
     expect(client.apiUsage).toBeUndefined();
     await caught(client.getStaged(APP, CONSUMER, STAGED));
     expect(client.apiUsage).toEqual({ used: 7, max: 1000 });
+  });
+});
+
+describe("SalesforceClient against a token answer naming another host as instance_url", () => {
+  const TOKEN = "POST /services/oauth2/token";
+  const ADMIN_TOKEN = "00Dadmin!token-that-must-stay-home";
+
+  it("sends the admin token nowhere but the configured My Domain, and says how to fix a moved org", async () => {
+    peer = await startMalformedPeer();
+    // A second loopback server: same host, another port, so another origin.
+    attacker = await startMalformedPeer();
+    peer.on(
+      TOKEN,
+      json(200, { access_token: ADMIN_TOKEN, instance_url: attacker.url, token_type: "Bearer" }),
+    );
+    const client = prodClient(peer.url);
+    try {
+      const host = new URL(peer.url).host;
+      const refused = await expectUnexpected(client.login(), /instance_url/);
+      expect(refused.message).toBe(
+        "login: POST /services/oauth2/token → HTTP 200: the token answer's instance_url is not the configured " +
+          `my_domain_url (${host}); if the org moved, update salesforce.connections.prod.my_domain_url`,
+      );
+      expect(refused.message).not.toContain(ADMIN_TOKEN);
+      await expectUnexpected(client.listApps(), /instance_url is not the configured my_domain_url/);
+      await expectUnexpected(client.userInfo(), /instance_url is not the configured my_domain_url/);
+    } finally {
+      await client.close();
+    }
+    expect(attacker.requests).toEqual([]);
+    expect(peer.requests.every((r) => r.url === "/services/oauth2/token")).toBe(true);
+  });
+
+  it("refuses the same host over another scheme, and accepts the My Domain URL with a trailing slash", async () => {
+    peer = await startMalformedPeer();
+    const client = prodClient(peer.url);
+    try {
+      peer.on(
+        TOKEN,
+        json(200, { access_token: ADMIN_TOKEN, instance_url: peer.url.replace("http:", "https:") }),
+      );
+      await expectUnexpected(client.login(), /instance_url is not the configured my_domain_url/);
+      peer.on(TOKEN, json(200, { access_token: ADMIN_TOKEN, instance_url: `${peer.url}/` }));
+      expect(await client.login()).toEqual({ instanceUrl: peer.url });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("never sends a tested pair's session token to another host: no userinfo, no revoke there", async () => {
+    peer = await startMalformedPeer();
+    attacker = await startMalformedPeer();
+    peer.on(TOKEN, (_url, body) =>
+      body.includes("client_id=3MVG9tested")
+        ? json(200, { access_token: "00Dtested!session", instance_url: attacker?.url, token_type: "Bearer" })
+        : json(200, { access_token: ADMIN_TOKEN, instance_url: peer?.url, token_type: "Bearer" }),
+    );
+    const client = prodClient(peer.url);
+    try {
+      const check = await client.verifyPair("3MVG9tested", SecretValue.of("tested-secret"), {
+        timeoutMs: 1_000,
+      });
+      expect(check).toMatchObject({ ok: false, code: "SALESFORCE_UNEXPECTED_RESPONSE", attempts: 1 });
+      // provePairDead: a token was issued (the pair is alive), but its session is not revoked on another host.
+      await expectUnexpected(
+        client.provePairDead("3MVG9tested", SecretValue.of("tested-secret")),
+        /instance_url is not the configured my_domain_url/,
+      );
+    } finally {
+      await client.close();
+    }
+    expect(attacker.requests).toEqual([]);
+  });
+});
+
+describe("SalesforceClient against oversized answers", () => {
+  const tokenAnswer = (url: () => string) => (_method: string, path: string) =>
+    path === "/services/oauth2/token"
+      ? {
+          status: 200,
+          body: JSON.stringify({ access_token: "00D!x", instance_url: url(), token_type: "Bearer" }),
+        }
+      : undefined;
+
+  it("aborts a 200 MiB token answer after about 1 MiB: SALESFORCE_UNEXPECTED_RESPONSE, not retried", async () => {
+    flood = await startFloodServer({ mode: "stream" });
+    const client = prodClient(flood.url);
+    try {
+      const e = await expectUnexpected(
+        client.login(),
+        /^login: POST \/services\/oauth2\/token → HTTP 200: the answer is larger than 1 MiB$/,
+      );
+      expect(e.context["uncertain"]).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+    const [sent = Number.POSITIVE_INFINITY] = await flood.settled();
+    expect(sent).toBeLessThan(17 * MiB);
+    expect(flood.requests).toEqual(["POST /services/oauth2/token"]);
+  });
+
+  it("refuses a REST answer declaring 200 MiB before reading any of it", async () => {
+    let url = "";
+    flood = await startFloodServer({ mode: "declared", answer: tokenAnswer(() => url) });
+    url = flood.url;
+    const client = prodClient(url);
+    try {
+      await expectUnexpected(
+        client.listApps(),
+        /list apps: GET .*\/usage → HTTP 200: the answer is larger than 1 MiB$/,
+      );
+    } finally {
+      await client.close();
+    }
+    expect(await flood.settled()).toEqual([0]);
+  });
+
+  it("flags an oversized answer to POST staged as uncertain, sent once", async () => {
+    let url = "";
+    flood = await startFloodServer({ mode: "stream", status: 201, answer: tokenAnswer(() => url) });
+    url = flood.url;
+    const client = prodClient(url);
+    try {
+      const e = await expectUnexpected(
+        client.createStaged(APP, CONSUMER),
+        /larger than 1 MiB; .*re-read the state/,
+      );
+      expect(e.context["uncertain"]).toBe(true);
+    } finally {
+      await client.close();
+    }
+    expect(flood.requests.filter((r) => r.startsWith("POST") && r.endsWith("/staged"))).toHaveLength(1);
+    expect((await flood.settled())[0]).toBeLessThan(17 * MiB);
   });
 });

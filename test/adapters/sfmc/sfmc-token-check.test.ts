@@ -9,6 +9,7 @@ import {
   type SalesforceSimulator,
   startSalesforceSimulator,
 } from "../../../src/simulator/salesforce/salesforce-simulator.ts";
+import { startFloodServer } from "../../support/flood-server.ts";
 import { freePort } from "../../support/vault-backend.ts";
 
 let sim: SalesforceSimulator | undefined;
@@ -67,4 +68,26 @@ describe("verifySfmcSecret", () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it.each(["stream", "declared"] as const)(
+    "aborts a 200 MiB token answer (%s) near 1 MiB: SALESFORCE_UNEXPECTED_RESPONSE, the secret nowhere",
+    async (mode) => {
+      const flood = await startFloodServer({ mode });
+      const canary = "test-secret-canary-sfmc-flood";
+      try {
+        const err = await verifySfmcSecret(flood.url, "cid", SecretValue.of(canary), 10_000).catch(
+          (e: unknown) => e,
+        );
+        expect(isRotatorError(err, "SALESFORCE_UNEXPECTED_RESPONSE")).toBe(true);
+        expect((err as RotatorError).message).toBe(
+          `Marketing Cloud at ${flood.url} answered HTTP 200, but the answer is larger than 1 MiB`,
+        );
+        expect(JSON.stringify((err as RotatorError).context)).not.toContain(canary);
+        const [sent = Number.POSITIVE_INFINITY] = await flood.settled();
+        expect(sent).toBeLessThan(mode === "declared" ? 1 : 17 * 1024 * 1024);
+      } finally {
+        await flood.close();
+      }
+    },
+  );
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import { RotatorError } from "../../../src/core/errors.ts";
+import { startFloodServer } from "../../support/flood-server.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
 import { freePort, stopProcess } from "../../support/vault-backend.ts";
 import {
@@ -199,6 +200,51 @@ describe("VaultClient against the real server", () => {
       expect((await a.request("GET", "kvns/data/inside/ns")).status).not.toBe(200);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("VaultClient against an answer larger than its 64 MiB cap", () => {
+  const MiB = 1024 * 1024;
+  const lookupSelf = (_method: string, path: string) =>
+    path === "/v1/auth/token/lookup-self"
+      ? { status: 200, body: JSON.stringify({ data: { ttl: 0, policies: ["root"] } }) }
+      : undefined;
+
+  it("aborts a 200 MiB answer soon after 64 MiB: VAULT_UNEXPECTED_RESPONSE, not retried", async () => {
+    const flood = await startFloodServer({ mode: "stream" });
+    try {
+      const err = (await caught(
+        VaultClient.connect({ address: flood.url, auth: tokenAuth("s.flood"), maxRetries: 2 }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_UNEXPECTED_RESPONSE");
+      expect(err.retryable).toBe(false);
+      expect(err.message).toBe("GET auth/token/lookup-self → HTTP 200: the answer is larger than 64 MiB");
+      expect(flood.requests).toEqual(["GET /v1/auth/token/lookup-self"]);
+      const [sent = Number.POSITIVE_INFINITY] = await flood.settled();
+      expect(sent).toBeLessThan(80 * MiB);
+    } finally {
+      await flood.close();
+    }
+  });
+
+  it("refuses a detailed-metadata listing that declares 200 MiB before reading it, and says what to do", async () => {
+    const flood = await startFloodServer({ mode: "declared", answer: lookupSelf });
+    const client = await VaultClient.connect({ address: flood.url, auth: tokenAuth("s.flood") });
+    try {
+      const err = (await caught(
+        // GET ?list=true is LIST's other spelling (node:http does not parse the LIST method).
+        client.request({ method: "GET", path: "secret/detailed-metadata/big/", query: { list: true } }),
+      )) as RotatorError;
+      expect(err.code).toBe("VAULT_UNEXPECTED_RESPONSE");
+      expect(err.message).toBe(
+        "GET secret/detailed-metadata/big/ → HTTP 200: the answer is larger than 64 MiB " +
+          "(a detailed-metadata listing of a very large folder: set vault.listing: per-key)",
+      );
+      expect(await flood.settled()).toEqual([0]);
+    } finally {
+      await client.close();
+      await flood.close();
     }
   });
 });
