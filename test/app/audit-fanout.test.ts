@@ -81,7 +81,7 @@ describe("AuditFanout", () => {
     await fanout.emit(event(2));
 
     const lines = (await readFile(file, "utf8")).split("\n");
-    expect(verifyAuditChain(lines)).toEqual({ ok: true, count: 2 });
+    expect(verifyAuditChain(lines)).toEqual({ ok: true, count: 2, keyed: 0, authenticated: false });
     expect(failures.map((f) => f.sink)).toEqual(["syslog", "syslog"]);
     expect(isRotatorError(failures[0]?.err, "AUDIT_FAILED")).toBe(true);
     const [fileHealth, syslogHealth] = fanout.health();
@@ -188,7 +188,7 @@ describe("AuditFanout", () => {
     const closing = Date.now();
     await fanout.close();
     expect(Date.now() - closing).toBeLessThan(1000);
-    expect(verifyAuditChain((await readFile(file, "utf8")).split("\n"))).toEqual({ ok: true, count: 1 });
+    expect(verifyAuditChain((await readFile(file, "utf8")).split("\n"))).toEqual({ ok: true, count: 1, keyed: 0, authenticated: false });
   });
 
   it("never throws, even when the failure hook itself throws", async () => {
