@@ -46,6 +46,7 @@ export async function buildDaemonSinks(
 ): Promise<DaemonSinks> {
   const { audit, httpAudit } = await buildAuditFanout(cfg, {
     ...deps,
+    onDelivered: (sink) => deps.metrics.recordAuditEvent(sink),
     onFailure: (sink, code, dropped) => {
       deps.metrics.recordAuditFailure(sink);
       deps.log.error(
@@ -82,6 +83,7 @@ export async function buildAuditFanout(
     readonly clock: Clock;
     readonly writeStderr: (line: string) => void;
     readonly onFailure: (sink: string, code: string, dropped?: number) => void;
+    readonly onDelivered?: (sink: string) => void;
   },
 ): Promise<{ audit: AuditFanout; httpAudit: HttpAuditSink | undefined }> {
   const sinks: NamedAuditSink[] = [];
@@ -117,6 +119,7 @@ export async function buildAuditFanout(
   const audit = new AuditFanout(sinks, {
     clock: deps.clock,
     onFailure: (sink, err) => deps.onFailure(sink, classifyError(err)),
+    onDelivered: deps.onDelivered,
   });
   return { audit, httpAudit };
 }
