@@ -21,7 +21,7 @@ import { classifyError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import type { Logger } from "./logger.ts";
 import type { DaemonMetrics } from "./metrics.ts";
-import { resolveSecretRef } from "./secret-refs.ts";
+import { loadAuditChainKey, resolveSecretRef } from "./secret-refs.ts";
 
 export interface DaemonSinks {
   readonly audit: AuditFanout;
@@ -31,6 +31,10 @@ export interface DaemonSinks {
   readonly targetKinds: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
+
+/** serve's start-up warning and check's line when audit.file is set without audit.chain_key. */
+export const UNKEYED_AUDIT_WARNING =
+  "the audit chain is unkeyed: anyone who can write the file can rewrite it undetected; set audit.chain_key";
 
 export async function buildDaemonSinks(
   cfg: Config,
@@ -44,6 +48,8 @@ export async function buildDaemonSinks(
     readonly writeStderr: (line: string) => void;
   },
 ): Promise<DaemonSinks> {
+  if (cfg.audit.file !== undefined && cfg.audit.chainKey === undefined)
+    deps.log.warn({ file: cfg.audit.file }, UNKEYED_AUDIT_WARNING);
   const { audit, httpAudit } = await buildAuditFanout(cfg, {
     ...deps,
     onDelivered: (sink) => deps.metrics.recordAuditEvent(sink),
@@ -88,8 +94,10 @@ export async function buildAuditFanout(
 ): Promise<{ audit: AuditFanout; httpAudit: HttpAuditSink | undefined }> {
   const sinks: NamedAuditSink[] = [];
   let httpAudit: HttpAuditSink | undefined;
-  if (cfg.audit.file !== undefined)
-    sinks.push({ name: "file", sink: new JsonlFileAuditSink(cfg.audit.file) });
+  if (cfg.audit.file !== undefined) {
+    const chainKey = await loadAuditChainKey(cfg.audit, { env: deps.env, kv: deps.vault.kv });
+    sinks.push({ name: "file", sink: new JsonlFileAuditSink(cfg.audit.file, { chainKey }) });
+  }
   if (cfg.audit.syslog !== undefined) {
     const s = cfg.audit.syslog;
     sinks.push({
