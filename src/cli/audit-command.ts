@@ -34,9 +34,9 @@ What is detected, with the key kept away from whoever can write the file (in Vau
   reported as such, and are pinned by the first keyed line after them.
 What is not detected:
   whole lines cut off the end of the file (the rest is still a valid chain): compare with a second copy of the
-  events (the syslog or HTTP audit sink) or with eca_rotator_audit_failures_total and the rotations seen in
-  the metrics; a deleted file (verify only reads what it is given). Without a key (an unkeyed file, or
-  verifying without --key-*), a rewritten and re-hashed file is not detected either.
+  events (the syslog or HTTP audit sink) or with eca_rotator_audit_events_total{sink="file"}, the lines each
+  serve replica wrote; a deleted file (verify only reads what it is given). Without a key (an unkeyed file, or
+  verifying without a key option), a rewritten and re-hashed file is not detected either.
 
 Output: "ok: N lines, chain intact (...)", or "broken: line N: <problem>", or "broken: no line is keyed ...",
 or "unverified: ..." for a keyed file checked without its key.
