@@ -27,6 +27,8 @@ export interface AuditFanoutOptions {
   readonly closeTimeoutMs?: number;
   /** Called once per event a sink finally failed to take (and for a failed flush or close). Must not throw. */
   readonly onFailure?: (sink: string, err: unknown) => void;
+  /** Called once per event a sink took. Must not throw. */
+  readonly onDelivered?: ((sink: string) => void) | undefined;
   readonly clock?: Clock;
 }
 
@@ -60,6 +62,7 @@ export class AuditFanout implements AuditSink {
   readonly #emitTimeoutMs: number;
   readonly #closeTimeoutMs: number;
   readonly #onFailure: ((sink: string, err: unknown) => void) | undefined;
+  readonly #onDelivered: ((sink: string) => void) | undefined;
   readonly #clock: Clock;
 
   constructor(sinks: readonly NamedAuditSink[], opts: AuditFanoutOptions = {}) {
@@ -75,6 +78,7 @@ export class AuditFanout implements AuditSink {
     this.#emitTimeoutMs = opts.emitTimeoutMs ?? 30_000;
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.#onFailure = opts.onFailure;
+    this.#onDelivered = opts.onDelivered;
     this.#clock = opts.clock ?? systemClock;
   }
 
@@ -107,6 +111,11 @@ export class AuditFanout implements AuditSink {
       try {
         await withTimeout(state.entry.sink.emit(event), this.#emitTimeoutMs);
         this.#succeeded(state);
+        try {
+          this.#onDelivered?.(state.entry.name);
+        } catch {
+          // A counting hook that throws must not turn into a retry or a failure.
+        }
         return;
       } catch (err) {
         // A sink already known to be down gets one attempt per event, not retries: every event of every

@@ -27,6 +27,7 @@ import type {
   Notifier,
   RotationStateStore,
 } from "../core/rotation/rotation-ports.ts";
+import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { VaultStack } from "./container.ts";
 import { CrashInjector, crashSpecFromEnv } from "./crash-injection.ts";
 import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
@@ -80,6 +81,11 @@ export async function buildRotationStack(
     statePrefix: cfg.vault.statePrefix,
     readOnly: opts.readOnly === true,
   });
+  // Only for the stack's own file sink; the daemon and the CLI pass their fan-out, which loads it likewise.
+  const chainKey =
+    opts.audit === undefined && cfg.audit.file !== undefined
+      ? await loadAuditChainKey(cfg.audit, { env: opts.env ?? {}, kv: vault.kv })
+      : undefined;
 
   const clients: SalesforceClient[] = [];
   const byName = new Map<string, SalesforceClient>();
@@ -99,7 +105,7 @@ export async function buildRotationStack(
   const fileSink =
     opts.audit !== undefined || cfg.audit.file === undefined
       ? undefined
-      : new JsonlFileAuditSink(cfg.audit.file);
+      : new JsonlFileAuditSink(cfg.audit.file, { chainKey });
   const ports: {
     issuer: CredentialIssuer;
     store: CredentialStore;

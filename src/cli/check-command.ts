@@ -15,6 +15,8 @@ import { summarizeConfig } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
+import { UNKEYED_AUDIT_WARNING } from "../daemon/daemon-sinks.ts";
+import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
 import { checkProviders } from "./check-providers.ts";
 import { EXIT } from "./cli-io.ts";
@@ -52,7 +54,9 @@ and one summary line per provider, topic provider:NAME):
                    FAIL naming the host)
   generated        current_secret set (warn); no rotation_phase=dual-accept left open while idle (warn)
   manual           rotation_contact set (warn); a deadline
-Secret values are never printed, only whether a field is set. For each chat target (notifications.targets):
+Secret values are never printed, only whether a field is set. With audit.file set: warn when audit.chain_key is
+not set (the chain is unkeyed), else that the key resolves (file readable, variable set, KV field present, at
+least 32 bytes, not in the audit file's folder). For each chat target (notifications.targets):
 its secret references resolve (file readable, variable set, KV field present). Targets are not contacted
 unless --notify-test is given.
   --verbose        also print the effective configuration (where each value came from; secrets as "set")
@@ -61,7 +65,8 @@ unless --notify-test is given.
   --notify-target  with --notify-test: only the target named NAME
   --json           the same checks as JSON: {ok, checks: [{mark, topic, text}]}
 Exit 0 when every required check passes (a test message that failed counts as failed), 1 otherwise, 2 when the
-configuration itself is invalid (including a chat target's secret reference that does not resolve).`,
+configuration itself is invalid (including a chat target's secret reference or audit.chain_key that does not
+resolve).`,
   options: {
     json: { type: "boolean" },
     verbose: { type: "boolean", short: "v" },
@@ -82,6 +87,8 @@ configuration itself is invalid (including a chat target's secret reference that
       ...transportWarnings(cfg).map((w): CheckLine => ({ mark: "warn", topic: "transport", text: w.text })),
     ];
     lines.push(...(await checkVault(cfg)));
+    const audit = await checkAuditChain(cfg, ctx.io.env);
+    lines.push(...audit.lines);
     const chat = await checkNotifications(cfg, ctx.io, notify);
     lines.push(...chat.lines);
     const failed = lines.some((l) => l.mark === "FAIL");
@@ -90,7 +97,7 @@ configuration itself is invalid (including a chat target's secret reference that
     } else {
       for (const line of lines) ctx.io.stdout.write(formatLine(line));
     }
-    if (chat.configError) return EXIT.usage;
+    if (chat.configError || audit.configError) return EXIT.usage;
     return failed ? EXIT.failed : EXIT.ok;
   },
 };
@@ -251,5 +258,45 @@ export async function checkSalesforce(conn: SalesforceConnectionConfig, kv: KvV2
     return [failure(topic, err)];
   } finally {
     await client?.close();
+  }
+}
+
+/**
+ * The audit file's chain: unkeyed is a warning (anyone who can write the file can rewrite it); a chain key is
+ * resolved as serve resolves it, and one that does not resolve is a configuration error (exit 2).
+ */
+export async function checkAuditChain(
+  cfg: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<{ lines: CheckLine[]; configError: boolean }> {
+  const ref = cfg.audit.chainKey;
+  if (cfg.audit.file === undefined) return { lines: [], configError: false };
+  if (ref === undefined)
+    return { lines: [{ mark: "warn", topic: "audit", text: UNKEYED_AUDIT_WARNING }], configError: false };
+  let vault: Awaited<ReturnType<typeof connectVault>> | undefined;
+  try {
+    if (ref.kind === "vault") vault = await connectVault(cfg);
+    const kv = vault?.kv ?? { readData: async () => undefined };
+    await loadAuditChainKey(cfg.audit, { env, kv });
+    const from =
+      ref.kind === "file"
+        ? `file ${ref.path}`
+        : ref.kind === "env"
+          ? `variable ${ref.name}`
+          : `KV ${ref.path}#${ref.field}`;
+    return {
+      lines: [
+        {
+          mark: "ok",
+          topic: "audit",
+          text: `the audit chain is keyed (HMAC-SHA256): audit.chain_key resolves (${from})`,
+        },
+      ],
+      configError: false,
+    };
+  } catch (err) {
+    return { lines: [failure("audit", err)], configError: isRotatorError(err, "CONFIG_INVALID") };
+  } finally {
+    await vault?.close();
   }
 }

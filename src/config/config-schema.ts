@@ -3,6 +3,7 @@
 // typo such as `adress` would otherwise be silently ignored. The output is the normalised Config (minus sources).
 // Vault's standard environment variables are merged into the input before parsing (see vault-env.ts); the only
 // value the file cannot hold, the token, reaches the schema through the context.
+import path from "node:path";
 import { z } from "zod";
 import type { SecretValue } from "../core/secret-value.ts";
 import {
@@ -25,6 +26,7 @@ import type {
   Config,
   MarketingCloudTenantConfig,
   SalesforceConnectionConfig,
+  SecretRef,
   VaultAuthConfig,
 } from "./config-types.ts";
 import {
@@ -35,6 +37,7 @@ import {
   keyed,
   notificationsSchema,
   notificationsShape,
+  secretRef,
   serverShape,
   syslogShape,
   TARGET_KEYS,
@@ -132,6 +135,7 @@ export const LEASE_TTL_MARGIN_MS = 5 * 60_000;
 const auditShape = {
   file: filePath().optional(),
   fingerprint_key_file: filePath().optional(),
+  chain_key: z.unknown(),
   syslog: z.unknown(),
   http: z.unknown(),
 };
@@ -169,6 +173,35 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "rotation.api_budget": Object.keys(apiBudgetShape),
   log: ["level"],
 };
+
+/**
+ * audit.chain_key, keyed with its config key. It is the file's HMAC key: useless without audit.file, and no
+ * protection when it sits beside the log, since whoever can write the log's folder can read what is in it.
+ * Start-up repeats the folder check with symbolic links resolved (src/daemon/secret-refs.ts).
+ */
+function chainKeyOf(
+  ref: SecretRef | undefined,
+  file: string | undefined,
+  zctx: z.core.$RefinementCtx,
+): SecretRef | undefined {
+  if (ref === undefined) return undefined;
+  const issue = (message: string) => zctx.addIssue({ code: "custom", path: ["chain_key"], message });
+  if (file === undefined) issue("is only used with audit.file (it keys the file's hash chain)");
+  else if (ref.kind === "file") {
+    const logDir = path.dirname(path.resolve(file));
+    if (isWithin(path.dirname(path.resolve(ref.path)), logDir))
+      issue(
+        `must not be a file in the audit file's folder ${logDir}: keep the key away from the log (another folder, or {vault: ...})`,
+      );
+  }
+  return keyed(ref, "audit.chain_key");
+}
+
+/** `dir` is `folder` or lies under it (both absolute). */
+export function isWithin(dir: string, folder: string): boolean {
+  const rel = path.relative(folder, dir);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
 
 function section<S extends z.ZodRawShape>(shape: S) {
   // An absent section parses as {} so its defaults (and required-key messages) apply.
@@ -460,11 +493,13 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
         }).transform((r) => ({ schedule: r.schedule === "off" ? undefined : r.schedule })),
         audit: section({
           ...auditShape,
+          chain_key: secretRef().optional(),
           syslog: z.strictObject(syslogShape, { error: expectedMapping }).optional(),
           http: httpSinkSchema.optional(),
-        }).transform((a) => ({
+        }).transform((a, zctx) => ({
           file: a.file,
           fingerprintKeyFile: a.fingerprint_key_file,
+          chainKey: chainKeyOf(a.chain_key, a.file, zctx),
           syslog:
             a.syslog === undefined
               ? undefined

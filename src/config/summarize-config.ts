@@ -66,6 +66,13 @@ export function summarizeConfig(cfg: Config): string {
   add("report.schedule", cfg.report.schedule ?? "off"); // cron, evaluated in UTC
   add("audit.file", cfg.audit.file);
   add("audit.fingerprint_key_file", cfg.audit.fingerprintKeyFile); // not set: a per-installation key in KV
+  // A secret reference: where the key is read from, never the key. Only the file sets it.
+  const ck = cfg.audit.chainKey;
+  lines.push(
+    ck === undefined
+      ? "audit.chain_key: not set"
+      : `audit.chain_key: ${ck.kind === "file" ? `{file: ${ck.path}}` : ck.kind === "env" ? `{env: ${ck.name}}` : `{vault: ${ck.path}#${ck.field}}`} (file)`,
+  );
   add("server.listen", cfg.server.listen);
   add("log.level", cfg.log.level);
   return lines.join("\n");

@@ -22,7 +22,13 @@ import { classifyError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import type { Logger } from "./logger.ts";
 import type { DaemonMetrics } from "./metrics.ts";
-import { insecureUrlWarning, resolveSecretRef, resolveUrlRef, type UrlRule } from "./secret-refs.ts";
+import {
+  insecureUrlWarning,
+  loadAuditChainKey,
+  resolveSecretRef,
+  resolveUrlRef,
+  type UrlRule,
+} from "./secret-refs.ts";
 
 export interface DaemonSinks {
   readonly audit: AuditFanout;
@@ -32,6 +38,10 @@ export interface DaemonSinks {
   readonly targetKinds: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
+
+/** serve's start-up warning and check's line when audit.file is set without audit.chain_key. */
+export const UNKEYED_AUDIT_WARNING =
+  "the audit chain is unkeyed: anyone who can write the file can rewrite it undetected; set audit.chain_key";
 
 export async function buildDaemonSinks(
   cfg: Config,
@@ -45,8 +55,11 @@ export async function buildDaemonSinks(
     readonly writeStderr: (line: string) => void;
   },
 ): Promise<DaemonSinks> {
+  if (cfg.audit.file !== undefined && cfg.audit.chainKey === undefined)
+    deps.log.warn({ file: cfg.audit.file }, UNKEYED_AUDIT_WARNING);
   const { audit, httpAudit } = await buildAuditFanout(cfg, {
     ...deps,
+    onDelivered: (sink) => deps.metrics.recordAuditEvent(sink),
     onFailure: (sink, code, dropped) => {
       deps.metrics.recordAuditFailure(sink);
       deps.log.error(
@@ -85,12 +98,15 @@ export async function buildAuditFanout(
     readonly onFailure: (sink: string, code: string, dropped?: number) => void;
     /** Where the plain-http warning goes; without it, a "warning:" line on stderr. */
     readonly log?: Pick<Logger, "warn">;
+    readonly onDelivered?: (sink: string) => void;
   },
 ): Promise<{ audit: AuditFanout; httpAudit: HttpAuditSink | undefined }> {
   const sinks: NamedAuditSink[] = [];
   let httpAudit: HttpAuditSink | undefined;
-  if (cfg.audit.file !== undefined)
-    sinks.push({ name: "file", sink: new JsonlFileAuditSink(cfg.audit.file) });
+  if (cfg.audit.file !== undefined) {
+    const chainKey = await loadAuditChainKey(cfg.audit, { env: deps.env, kv: deps.vault.kv });
+    sinks.push({ name: "file", sink: new JsonlFileAuditSink(cfg.audit.file, { chainKey }) });
+  }
   if (cfg.audit.syslog !== undefined) {
     const s = cfg.audit.syslog;
     sinks.push({
@@ -130,6 +146,7 @@ export async function buildAuditFanout(
   const audit = new AuditFanout(sinks, {
     clock: deps.clock,
     onFailure: (sink, err) => deps.onFailure(sink, classifyError(err)),
+    onDelivered: deps.onDelivered,
   });
   return { audit, httpAudit };
 }

@@ -20,6 +20,8 @@ export interface DaemonMetrics {
   recordOutcome(outcome: RotationOutcome, provider: string | undefined): void;
   recordStep(event: AuditEventType, seconds: number): void;
   recordAuditFailure(sink: string): void;
+  /** An audit sink took an event (file: its line is written and synced). */
+  recordAuditEvent(sink: string): void;
   recordNotification(kind: string, ok: boolean): void;
   recordApiUsage(connection: string, used: number, max: number): void;
   recordReportSent(): void;
@@ -111,6 +113,13 @@ export function createDaemonMetrics(opts: {
     labelNames: ["sink"],
     registers: [registry],
   });
+  // Compared with the audit file's line count, it shows lines cut off the file's end (which the chain cannot).
+  const auditEvents = new Counter({
+    name: "eca_rotator_audit_events_total",
+    help: "Audit events a sink took (file: the line is written and synced; http: queued for a batch).",
+    labelNames: ["sink"],
+    registers: [registry],
+  });
   const notifications = new Counter({
     name: "eca_rotator_notifications_total",
     help: "Chat messages by target kind and result (failed: after retries; the rotation went on).",
@@ -133,7 +142,10 @@ export function createDaemonMetrics(opts: {
   for (const state of CREDENTIAL_STATES) {
     for (const provider of PROVIDER_LABELS) byState.set({ state, provider }, 0);
   }
-  for (const sink of SINK_NAMES) auditFailures.inc({ sink }, 0);
+  for (const sink of SINK_NAMES) {
+    auditFailures.inc({ sink }, 0);
+    auditEvents.inc({ sink }, 0);
+  }
   for (const target of TARGET_KINDS) {
     notifications.inc({ target, result: "sent" }, 0);
     notifications.inc({ target, result: "failed" }, 0);
@@ -182,6 +194,9 @@ export function createDaemonMetrics(opts: {
     },
     recordAuditFailure(sink) {
       auditFailures.inc({ sink: closed(SINK_NAMES, sink) });
+    },
+    recordAuditEvent(sink) {
+      auditEvents.inc({ sink: closed(SINK_NAMES, sink) });
     },
     recordNotification(kind, ok) {
       notifications.inc({ target: closed(TARGET_KINDS, kind), result: ok ? "sent" : "failed" });

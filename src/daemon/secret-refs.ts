@@ -1,9 +1,12 @@
 // Resolves the config's secret references ({file}, {env}, {vault: "path#field"}) into SecretValues. Errors name
 // the config key and the reference's location (a file path, a variable name, a KV path), never a value.
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
+import path from "node:path";
+import { AuditChainKey, MIN_CHAIN_KEY_BYTES } from "../adapters/audit/audit-chain.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { isPlainHttpToRemote, plainHttpRefusal } from "../config/config-fields.ts";
-import type { SecretRef } from "../config/config-types.ts";
+import { isWithin } from "../config/config-schema.ts";
+import type { AuditConfig, SecretRef } from "../config/config-types.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import { SecretValue } from "../core/secret-value.ts";
 
@@ -100,4 +103,36 @@ export function insecureUrlWarning(rule: UrlRule): string {
     `${rule.optOutKey} is on and the URL is plain http:// to a host that is not loopback: ` +
     `${rule.exposes} cross the network in clear`
   );
+}
+
+/**
+ * audit.chain_key as an AuditChainKey (undefined when not set). At least MIN_CHAIN_KEY_BYTES bytes of key material
+ * (the resolved value's UTF-8 bytes), and a {file} key must not lie in the audit file's folder, symbolic links
+ * followed: whoever can write the log there could read the key. Errors name audit.chain_key, never the value.
+ */
+export async function loadAuditChainKey(
+  audit: Pick<AuditConfig, "file" | "chainKey">,
+  ctx: SecretRefContext,
+): Promise<AuditChainKey | undefined> {
+  const ref = audit.chainKey;
+  if (ref === undefined) return undefined;
+  if (ref.kind === "file" && audit.file !== undefined) {
+    const keyDir = await realpath(path.dirname(path.resolve(ref.path))).catch(() => undefined);
+    const logDir = await realpath(path.dirname(path.resolve(audit.file))).catch(() => undefined);
+    if (keyDir !== undefined && logDir !== undefined && isWithin(keyDir, logDir)) {
+      throw new RotatorError(
+        "CONFIG_INVALID",
+        `${ref.key}: the key file ${ref.path} is in the audit file's folder ${logDir}: keep the key away from the log (another folder, or {vault: ...})`,
+      );
+    }
+  }
+  const value = await resolveSecretRef(ref, ctx);
+  try {
+    return AuditChainKey.of(value.reveal());
+  } catch {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `${ref.key}: the key has fewer than ${MIN_CHAIN_KEY_BYTES} bytes; use at least ${MIN_CHAIN_KEY_BYTES} random bytes, e.g. the output of openssl rand -hex 32`,
+    );
+  }
 }

@@ -70,19 +70,27 @@ describe("AuditFanout", () => {
   it("delivers to the healthy sinks when one fails, resolves, and reports the failing one by name", async () => {
     const file = path.join(dir, "audit.jsonl");
     const failures: { sink: string; err: unknown }[] = [];
+    const delivered: string[] = [];
     const fanout = new AuditFanout(
       [
         { name: "file", sink: new JsonlFileAuditSink(file) },
         { name: "syslog", sink: syslogTo(await freePort()) }, // nothing listens there
       ],
-      { retries: 2, retryDelayMs: 5, onFailure: (sink, err) => failures.push({ sink, err }) },
+      {
+        retries: 2,
+        retryDelayMs: 5,
+        onFailure: (sink, err) => failures.push({ sink, err }),
+        onDelivered: (sink) => delivered.push(sink),
+      },
     );
     await expect(fanout.emit(event(1))).resolves.toBeUndefined();
     await fanout.emit(event(2));
 
     const lines = (await readFile(file, "utf8")).split("\n");
-    expect(verifyAuditChain(lines)).toEqual({ ok: true, count: 2 });
+    expect(verifyAuditChain(lines)).toEqual({ ok: true, count: 2, keyed: 0, authenticated: false });
     expect(failures.map((f) => f.sink)).toEqual(["syslog", "syslog"]);
+    // One per event a sink took: what audit_events_total{sink="file"} counts against the file's lines.
+    expect(delivered).toEqual(["file", "file"]);
     expect(isRotatorError(failures[0]?.err, "AUDIT_FAILED")).toBe(true);
     const [fileHealth, syslogHealth] = fanout.health();
     expect(fileHealth).toMatchObject({ name: "file", ok: true, failures: 0, lastError: undefined });
@@ -188,7 +196,12 @@ describe("AuditFanout", () => {
     const closing = Date.now();
     await fanout.close();
     expect(Date.now() - closing).toBeLessThan(1000);
-    expect(verifyAuditChain((await readFile(file, "utf8")).split("\n"))).toEqual({ ok: true, count: 1 });
+    expect(verifyAuditChain((await readFile(file, "utf8")).split("\n"))).toEqual({
+      ok: true,
+      count: 1,
+      keyed: 0,
+      authenticated: false,
+    });
   });
 
   it("never throws, even when the failure hook itself throws", async () => {

@@ -74,3 +74,71 @@ describe("eca-rotator check", () => {
     expect(res.stdout).not.toContain(vault.token);
   });
 });
+
+describe("eca-rotator check: the audit chain", () => {
+  const KEY_CANARY = "test-secret-canary-check-chain-key-3e9f07a1c6b2d5";
+
+  it("warns when audit.file is unkeyed, says when audit.chain_key resolves, and exits 2 naming it when it does not", async () => {
+    const vault = useVault();
+    const dir = mkdtempSync(path.join(tmpdir(), "eca-check-audit-"));
+    const keyPath = `${uniqueName("check-audit")}/audit`;
+    await admin().seedKv("secret", keyPath, { chain_key: KEY_CANARY, short: "test-secret-canary-short" });
+    const config = (name: string, chainKey: string | undefined) => {
+      const file = path.join(dir, name);
+      writeFileSync(
+        file,
+        [
+          `vault:\n  prefixes: [api-credentials/${uniqueName("check")}]`,
+          `audit:\n  file: ${path.join(dir, "log", "audit.jsonl")}`,
+          ...(chainKey === undefined ? [] : [`  chain_key: ${chainKey}`]),
+          "",
+        ].join("\n"),
+      );
+      return file;
+    };
+    const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token };
+    const [unkeyed, keyed, short] = await Promise.all([
+      runCliProcess(["check", "--json", "--config", config("unkeyed.yaml", undefined)], env),
+      runCliProcess(
+        ["check", "--json", "--config", config("keyed.yaml", `{ vault: "${keyPath}#chain_key" }`)],
+        env,
+      ),
+      runCliProcess(
+        ["check", "--json", "--config", config("short.yaml", `{ vault: "${keyPath}#short" }`)],
+        env,
+      ),
+    ]);
+    const auditLines = (stdout: string) =>
+      (JSON.parse(stdout) as { checks: Array<{ mark: string; topic: string; text: string }> }).checks.filter(
+        (c) => c.topic === "audit",
+      );
+    expect(auditLines(unkeyed.stdout)).toEqual([
+      {
+        mark: "warn",
+        topic: "audit",
+        text: "the audit chain is unkeyed: anyone who can write the file can rewrite it undetected; set audit.chain_key",
+      },
+    ]);
+    expect(unkeyed.code).toBe(0); // a warning, not a failure
+    expect(auditLines(keyed.stdout)).toEqual([
+      {
+        mark: "ok",
+        topic: "audit",
+        text: `the audit chain is keyed (HMAC-SHA256): audit.chain_key resolves (KV ${keyPath}#chain_key)`,
+      },
+    ]);
+    expect(keyed.code).toBe(0);
+    expect(auditLines(short.stdout)).toEqual([
+      {
+        mark: "FAIL",
+        topic: "audit",
+        text: "CONFIG_INVALID: audit.chain_key: the key has fewer than 32 bytes; use at least 32 random bytes, e.g. the output of openssl rand -hex 32",
+      },
+    ]);
+    expect(short.code).toBe(2);
+    for (const res of [unkeyed, keyed, short]) {
+      expect(res.stdout + res.stderr).not.toContain(KEY_CANARY);
+      expect(res.stdout + res.stderr).not.toContain("test-secret-canary-short");
+    }
+  });
+});

@@ -48,6 +48,8 @@ describe("daemon metrics", () => {
     m.recordOutcome(completed(), "salesforce-eca");
     m.recordStep("rotation.staged", 0.42);
     m.recordAuditFailure("syslog");
+    m.recordAuditEvent("file");
+    m.recordAuditEvent("file");
     m.recordNotification("slack", false);
     m.recordApiUsage("prod", 250, 15_000);
     m.recordReportSent();
@@ -70,6 +72,8 @@ describe("daemon metrics", () => {
     expect(body).toContain(`eca_rotator_last_successful_scan_timestamp_seconds ${at.getTime() / 1000}`);
     expect(body).toContain('eca_rotator_rotations_total{outcome="completed",provider="salesforce-eca"} 1');
     expect(body).toContain('eca_rotator_audit_failures_total{sink="syslog"} 1');
+    expect(body).toContain('eca_rotator_audit_events_total{sink="file"} 2');
+    expect(body).toContain('eca_rotator_audit_events_total{sink="http"} 0');
     expect(body).toContain('eca_rotator_notifications_total{target="slack",result="failed"} 1');
     expect(body).toContain('eca_rotator_salesforce_api_usage_ratio{connection="prod"} 0.016666666666666666');
   });

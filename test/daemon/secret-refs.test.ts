@@ -1,14 +1,16 @@
 // resolveSecretRef: {file}, {env} and {vault: "path#field"} references, the vault ones against the real server.
 // Every secret is a canary: no error message, context or cause may carry it.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuditChainKey, chainLine, GENESIS_PREV } from "../../src/adapters/audit/audit-chain.ts";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import type { SecretRef } from "../../src/config/config-types.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import {
   insecureUrlWarning,
+  loadAuditChainKey,
   resolveSecretRef,
   resolveUrlRef,
   type SecretRefContext,
@@ -223,5 +225,85 @@ describe("resolveUrlRef: a URL held in a secret reference", () => {
     const err = await caught(resolveUrlRef({ kind: "file", path, key: URL_KEY }, ctx(), rule(false)));
     expect((err as RotatorError).code).toBe("CONFIG_INVALID");
     expect(visible(err)).not.toContain(HOST);
+  });
+});
+
+describe("loadAuditChainKey (audit.chain_key at start-up)", () => {
+  const CHAIN_KEY = `${CANARY}-chain-key-material`; // more than 32 bytes
+  const CK = "audit.chain_key";
+  /** The key's HMAC of a fixed line, to compare keys without reading them. */
+  const macOf = (key: AuditChainKey | undefined) =>
+    key === undefined ? "none" : chainLine({}, GENESIS_PREV, key);
+
+  it("is undefined without a chain key, and keys the chain with the value's bytes from a file, a variable or KV", async () => {
+    expect(await loadAuditChainKey({ file: join(dir, "audit.jsonl") }, ctx())).toBeUndefined();
+    const keyDir = join(dir, "keys");
+    await mkdir(keyDir, { recursive: true });
+    await writeFile(join(keyDir, "chain.key"), `${CHAIN_KEY}\n`);
+    await admin().seedKv(MOUNT, `${base}/audit`, { chain_key: CHAIN_KEY });
+    const audit = join(dir, "log", "audit.jsonl");
+    const expected = macOf(AuditChainKey.of(CHAIN_KEY));
+    const refs: SecretRef[] = [
+      { kind: "file", path: join(keyDir, "chain.key"), key: CK },
+      { kind: "env", name: "AUDIT_CHAIN_KEY", key: CK },
+      { kind: "vault", path: `${base}/audit`, field: "chain_key", key: CK },
+    ];
+    for (const chainKey of refs) {
+      const key = await loadAuditChainKey({ file: audit, chainKey }, ctx({ AUDIT_CHAIN_KEY: CHAIN_KEY }));
+      expect(macOf(key)).toBe(expected);
+      expect(String(key)).not.toContain(CANARY);
+    }
+  });
+
+  it("refuses fewer than 32 bytes, naming audit.chain_key and never the value", async () => {
+    const short = "test-secret-canary-short"; // 24 bytes
+    const err = await caught(
+      loadAuditChainKey(
+        { file: join(dir, "audit.jsonl"), chainKey: { kind: "env", name: "K", key: CK } },
+        ctx({ K: short }),
+      ),
+    );
+    expect(err).toMatchObject({
+      code: "CONFIG_INVALID",
+      message:
+        "audit.chain_key: the key has fewer than 32 bytes; use at least 32 random bytes, e.g. the output of openssl rand -hex 32",
+    });
+    expect(visible(err)).not.toContain(short);
+  });
+
+  it("refuses a key file that is in the audit file's folder through a symbolic link", async () => {
+    // The config check compares the paths as written; start-up compares them with links resolved.
+    const logDir = join(dir, "linked-log");
+    await mkdir(logDir, { recursive: true });
+    await writeFile(join(logDir, "chain.key"), CHAIN_KEY);
+    await symlink(logDir, join(dir, "looks-elsewhere"));
+    const keyPath = join(dir, "looks-elsewhere", "chain.key");
+    const err = await caught(
+      loadAuditChainKey(
+        { file: join(logDir, "audit.jsonl"), chainKey: { kind: "file", path: keyPath, key: CK } },
+        ctx(),
+      ),
+    );
+    expect(err).toMatchObject({ code: "CONFIG_INVALID" });
+    expect((err as Error).message).toMatch(
+      /^audit\.chain_key: the key file .*looks-elsewhere\/chain\.key is in the audit file's folder .*linked-log: keep the key away from the log/,
+    );
+    expect(visible(err)).not.toContain(CANARY);
+  });
+
+  it("names audit.chain_key when the reference does not resolve", async () => {
+    const err = await caught(
+      loadAuditChainKey(
+        {
+          file: join(dir, "audit.jsonl"),
+          chainKey: { kind: "vault", path: `${base}/no-audit-key`, field: "chain_key", key: CK },
+        },
+        ctx(),
+      ),
+    );
+    expect(err).toMatchObject({
+      code: "CONFIG_INVALID",
+      message: `audit.chain_key: there is no KV entry at ${base}/no-audit-key`,
+    });
   });
 });

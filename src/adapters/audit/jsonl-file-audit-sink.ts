@@ -1,4 +1,7 @@
 // AuditSink that appends one hash-chained JSON line per event to a file (audit-chain.ts has the format).
+// - With a chain key (audit.chain_key) every line is keyed (HMAC-SHA256). A keyed sink continues an unkeyed file
+//   (turning the key on); it never continues a keyed line its key does not authenticate, and a sink without a key
+//   never continues a keyed file: both fail with AUDIT_FAILED, so a chain never silently changes key or downgrades.
 // - Order: emit() calls are queued, so lines appear in call order even when callers do not await each other.
 // - Several processes may share the file (replicas on one host, `run --once` next to `serve`): each append
 //   holds `<file>.lock` (created with O_EXCL) while it reads the last line and writes, so the chain never forks.
@@ -13,10 +16,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
-import { chainLine, GENESIS_PREV, sha256Hex } from "./audit-chain.ts";
+import { type AuditChainKey, chainLine, GENESIS_PREV, sha256Hex, tailProblem } from "./audit-chain.ts";
 import { auditEventBody } from "./audit-event-body.ts";
-
-/** Every AuditEvent member, in the order written. tsc fails here when AuditEvent gains or loses a member. */
 
 const STALE_LOCK_MS = 10_000;
 
@@ -25,6 +26,8 @@ export interface JsonlFileAuditSinkOptions {
   readonly fsync?: boolean;
   /** How long an append waits for another process's lock before failing (default 10 s). */
   readonly lockTimeoutMs?: number;
+  /** audit.chain_key: every line's hash is an HMAC under it. */
+  readonly chainKey?: AuditChainKey | undefined;
 }
 
 export class JsonlFileAuditSink implements AuditSink {
@@ -32,6 +35,7 @@ export class JsonlFileAuditSink implements AuditSink {
   readonly #lockFile: string;
   readonly #fsync: boolean;
   readonly #lockTimeoutMs: number;
+  readonly #chainKey: AuditChainKey | undefined;
   /** Events waiting for the writer. Every event that arrives while a batch is written joins the next batch. */
   #pending: Array<{ body: Record<string, unknown>; resolve: () => void; reject: (err: unknown) => void }> =
     [];
@@ -44,6 +48,7 @@ export class JsonlFileAuditSink implements AuditSink {
     this.#lockFile = `${this.file}.lock`;
     this.#fsync = opts.fsync ?? true;
     this.#lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+    this.#chainKey = opts.chainKey;
   }
 
   // Group commit: events that queue up while a batch is being written go out together, under one lock and one
@@ -88,10 +93,10 @@ export class JsonlFileAuditSink implements AuditSink {
         const fh = await open(this.file, "a+", 0o600);
         try {
           const { size } = await fh.stat();
-          let prev = this.#tail?.size === size ? this.#tail.hash : await lastLineHash(fh, size, this.file);
+          let prev = this.#tail?.size === size ? this.#tail.hash : await this.#tailHash(fh, size);
           let text = "";
           for (const body of bodies) {
-            const line = chainLine(body, prev);
+            const line = chainLine(body, prev, this.#chainKey);
             prev = sha256Hex(line);
             text += `${line}\n`;
           }
@@ -108,6 +113,15 @@ export class JsonlFileAuditSink implements AuditSink {
       if (err instanceof RotatorError) throw err;
       throw auditFailed(this.file, "cannot append to the audit file", err);
     }
+  }
+
+  /** The hash to chain from: GENESIS_PREV for an empty file, else the last line's, once it may be continued. */
+  async #tailHash(fh: Awaited<ReturnType<typeof open>>, size: number): Promise<string> {
+    if (size === 0) return GENESIS_PREV;
+    const last = await lastLine(fh, size, this.file);
+    const problem = tailProblem(last.toString("utf8"), this.#chainKey);
+    if (problem !== undefined) throw auditFailed(this.file, problem, undefined, false);
+    return sha256Hex(last);
   }
 
   async #withLock<T>(work: () => Promise<T>): Promise<T> {
@@ -153,13 +167,8 @@ export class JsonlFileAuditSink implements AuditSink {
   }
 }
 
-/** SHA-256 of the file's last line (GENESIS_PREV for an empty file), reading backwards from the end. */
-async function lastLineHash(
-  fh: Awaited<ReturnType<typeof open>>,
-  size: number,
-  file: string,
-): Promise<string> {
-  if (size === 0) return GENESIS_PREV;
+/** The bytes of the file's last line (without its newline), reading backwards from the end; size > 0. */
+async function lastLine(fh: Awaited<ReturnType<typeof open>>, size: number, file: string): Promise<Buffer> {
   for (let window = 4096; ; window *= 4) {
     const start = Math.max(0, size - window);
     const buf = Buffer.alloc(size - start);
@@ -174,8 +183,8 @@ async function lastLineHash(
     }
     const body = buf.subarray(0, -1);
     const nl = body.lastIndexOf(0x0a);
-    if (nl >= 0) return sha256Hex(body.subarray(nl + 1));
-    if (start === 0) return sha256Hex(body);
+    if (nl >= 0) return body.subarray(nl + 1);
+    if (start === 0) return body;
   }
 }
 

@@ -5,13 +5,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { verifyAuditChain } from "../../../src/adapters/audit/audit-chain.ts";
+import { AuditChainKey, verifyAuditChain } from "../../../src/adapters/audit/audit-chain.ts";
 import { JsonlFileAuditSink } from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 
 const CANARY = "test-secret-canary-audit";
+const KEY_CANARY = "test-secret-canary-chain-key-5d0c2b7e9a41f386";
+const KEY = AuditChainKey.of(KEY_CANARY);
 const SINK_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/jsonl-file-audit-sink.ts");
+const CHAIN_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/audit-chain.ts");
 
 function event(i: number, over: Partial<AuditEvent> = {}): AuditEvent {
   return {
@@ -52,12 +55,12 @@ describe("JsonlFileAuditSink", () => {
     expect(all.slice(0, -1).map((l) => JSON.parse(l).rotationId)).toEqual(
       Array.from({ length: 200 }, (_, i) => `rot-${i}`),
     );
-    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 200 });
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 200, keyed: 0, authenticated: false });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
   });
 
-  it("writes the event's members, then prev and hash, and leaves out absent ones", async () => {
+  it("writes the event's members, then alg, prev and hash, and leaves out absent ones", async () => {
     const file = path.join(dir, "audit.jsonl");
     await new JsonlFileAuditSink(file).emit(event(1, { kvVersion: 8, errorCode: undefined }));
     const line = JSON.parse((await lines(file))[0] ?? "");
@@ -73,10 +76,12 @@ describe("JsonlFileAuditSink", () => {
       "step",
       "kvVersion",
       "stagedId",
+      "alg",
       "prev",
       "hash",
     ]);
     expect(line.kvVersion).toBe(8);
+    expect(line.alg).toBe("sha256");
   });
 
   it("writes concurrent emits in emit order, each durable when its promise resolves (group commit)", async () => {
@@ -85,7 +90,7 @@ describe("JsonlFileAuditSink", () => {
     const ids = Array.from({ length: 60 }, (_, i) => i);
     await Promise.all(ids.map((i) => sink.emit(event(i))));
     const written = await lines(file);
-    expect(verifyAuditChain(written)).toEqual({ ok: true, count: 60 });
+    expect(verifyAuditChain(written)).toEqual({ ok: true, count: 60, keyed: 0, authenticated: false });
     const order = written
       .filter((l) => l !== "")
       .map((l) => (JSON.parse(l) as { rotationId: string }).rotationId);
@@ -99,7 +104,12 @@ describe("JsonlFileAuditSink", () => {
     const second = new JsonlFileAuditSink(file, { fsync: false });
     await Promise.all([second.emit(event(3)), second.emit(event(4))]);
     await first.emit(event(5)); // the first sink notices that the file grew meanwhile
-    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 6 });
+    expect(verifyAuditChain(await lines(file))).toEqual({
+      ok: true,
+      count: 6,
+      keyed: 0,
+      authenticated: false,
+    });
   });
 
   it("keeps one chain when other processes append to the same file at the same time", async () => {
@@ -119,7 +129,7 @@ describe("JsonlFileAuditSink", () => {
       Promise.all(Array.from({ length: 100 }, (_, i) => here.emit(event(i)))),
     ]);
     const all = await lines(file);
-    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 300 });
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 300, keyed: 0, authenticated: false });
     const ids = all.slice(0, -1).map((l) => JSON.parse(l).rotationId as string);
     for (const who of ["child-a", "rot"]) {
       const mine = ids.filter((id) => id.startsWith(`${who}-`));
@@ -135,7 +145,12 @@ describe("JsonlFileAuditSink", () => {
     const old = new Date(Date.now() - 60_000);
     await utimes(`${file}.lock`, old, old);
     await new JsonlFileAuditSink(file, { lockTimeoutMs: 2_000 }).emit(event(1));
-    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 1 });
+    expect(verifyAuditChain(await lines(file))).toEqual({
+      ok: true,
+      count: 1,
+      keyed: 0,
+      authenticated: false,
+    });
   });
 
   it("fails with AUDIT_FAILED while a live process holds the lock, and writes nothing", async () => {
@@ -145,7 +160,12 @@ describe("JsonlFileAuditSink", () => {
     await expect(sink.emit(event(1))).rejects.toMatchObject({ code: "AUDIT_FAILED", retryable: true });
     await rm(`${file}.lock`);
     await sink.emit(event(2)); // a failed emit does not block the queue
-    expect(verifyAuditChain(await lines(file))).toEqual({ ok: true, count: 1 });
+    expect(verifyAuditChain(await lines(file))).toEqual({
+      ok: true,
+      count: 1,
+      keyed: 0,
+      authenticated: false,
+    });
   });
 
   it("refuses to append to a file that ends in an incomplete line, and leaves it as it was", async () => {
@@ -176,6 +196,136 @@ describe("JsonlFileAuditSink", () => {
     await emitted;
     const text = await readFile(file, "utf8");
     expect(text).not.toContain(CANARY);
-    expect(verifyAuditChain(text.split("\n"))).toEqual({ ok: true, count: 2 });
+    expect(verifyAuditChain(text.split("\n"))).toEqual({
+      ok: true,
+      count: 2,
+      keyed: 0,
+      authenticated: false,
+    });
+  });
+});
+
+describe("JsonlFileAuditSink with a chain key (audit.chain_key)", () => {
+  it("writes keyed lines the key authenticates, in one group commit, and never the key", async () => {
+    const file = path.join(dir, "keyed.jsonl");
+    const sink = new JsonlFileAuditSink(file, { chainKey: KEY });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => sink.emit(event(i))));
+    const text = await readFile(file, "utf8");
+    expect(verifyAuditChain(text.split("\n"), { key: KEY })).toEqual({
+      ok: true,
+      count: 40,
+      keyed: 40,
+      authenticated: true,
+    });
+    expect(
+      text
+        .split("\n")
+        .filter((l) => l !== "")
+        .every((l) => JSON.parse(l).alg === "hmac-sha256"),
+    ).toBe(true);
+    expect(text).not.toContain(KEY_CANARY);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it("continues an existing unkeyed file: keyed lines chain onto the old ones", async () => {
+    const file = path.join(dir, "turned-on.jsonl");
+    const before = new JsonlFileAuditSink(file);
+    for (let i = 0; i < 3; i++) await before.emit(event(i));
+    const after = new JsonlFileAuditSink(file, { chainKey: KEY });
+    await Promise.all([after.emit(event(3)), after.emit(event(4))]);
+    expect(verifyAuditChain(await lines(file), { key: KEY })).toEqual({
+      ok: true,
+      count: 5,
+      keyed: 2,
+      authenticated: true,
+    });
+  });
+
+  it("never continues a keyed file without the key or with another key, and leaves it as it was", async () => {
+    const file = path.join(dir, "keyed.jsonl");
+    await new JsonlFileAuditSink(file, { chainKey: KEY }).emit(event(1));
+    const keyed = await readFile(file, "utf8");
+    const unkeyed = new JsonlFileAuditSink(file);
+    await expect(unkeyed.emit(event(2))).rejects.toMatchObject({
+      code: "AUDIT_FAILED",
+      retryable: false,
+      message: expect.stringMatching(/keyed \(hmac-sha256\) and this process has no audit.chain_key/),
+    });
+    const otherKey = new JsonlFileAuditSink(file, {
+      chainKey: AuditChainKey.of("test-secret-canary-another-key-7c1e0f9b3a2d"),
+    });
+    const refused = await otherKey.emit(event(3)).catch((err: unknown) => err);
+    expect(refused).toMatchObject({
+      code: "AUDIT_FAILED",
+      retryable: false,
+      message: expect.stringMatching(/last line does not match audit.chain_key/),
+    });
+    expect(JSON.stringify(refused) + String(refused)).not.toContain("canary");
+    expect(await readFile(file, "utf8")).toBe(keyed);
+  });
+
+  it("keeps one keyed chain when other processes append with the same key at the same time", async () => {
+    const file = path.join(dir, "shared-keyed.jsonl");
+    // Each writer starts once every writer's first line is in the file, then appends in small rounds, so the three
+    // really take turns at the lock (the test checks that they did).
+    const script = `
+      const { readFile } = await import("node:fs/promises");
+      const { JsonlFileAuditSink } = await import(${JSON.stringify(SINK_MODULE)});
+      const { AuditChainKey } = await import(${JSON.stringify(CHAIN_MODULE)});
+      const sink = new JsonlFileAuditSink(${JSON.stringify(file)}, { chainKey: AuditChainKey.of(process.env.CHAIN_KEY) });
+      const e = (i) => ({ type: "rotation.started", time: "2026-03-01T10:00:00.000Z", rotationId: process.argv[1] + "-" + i,
+        path: "p", provider: "salesforce-eca", mode: "standard", trigger: "cli", actor: "cli", step: "claimed" });
+      await sink.emit(e(0));
+      for (let t = 0; t < 500; t++) {
+        const text = await readFile(${JSON.stringify(file)}, "utf8");
+        if (["child-a-0", "child-b-0", "rot-0"].every((id) => text.includes(id))) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (let round = 0; round < 33; round++) {
+        await Promise.all(Array.from({ length: 3 }, (_, i) => sink.emit(e(1 + round * 3 + i))));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    `;
+    const run = promisify(execFile);
+    const env = { ...process.env, CHAIN_KEY: KEY_CANARY };
+    const here = new JsonlFileAuditSink(file, { chainKey: KEY });
+    const mine = async () => {
+      await here.emit(event(0));
+      for (let t = 0; t < 500; t++) {
+        const text = await readFile(file, "utf8");
+        if (text.includes("child-a-0") && text.includes("child-b-0")) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (let round = 0; round < 33; round++) {
+        await Promise.all(Array.from({ length: 3 }, (_, i) => here.emit(event(1 + round * 3 + i))));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    };
+    const [a, b] = await Promise.all([
+      run(process.execPath, ["--input-type=module", "-e", script, "child-a"], { env }),
+      run(process.execPath, ["--input-type=module", "-e", script, "child-b"], { env }),
+      mine(),
+    ]);
+    const text = await readFile(file, "utf8");
+    expect(verifyAuditChain(text.split("\n"), { key: KEY })).toEqual({
+      ok: true,
+      count: 300,
+      keyed: 300,
+      authenticated: true,
+    });
+    const ids = text
+      .split("\n")
+      .slice(0, -1)
+      .map((l) => JSON.parse(l).rotationId as string);
+    for (const who of ["child-a", "child-b", "rot"]) {
+      expect(ids.filter((id) => id.startsWith(`${who}-`))).toEqual(
+        Array.from({ length: 100 }, (_, i) => `${who}-${i}`),
+      );
+    }
+    const writers = ids.map((id) => id.replace(/-\d+$/, ""));
+    const turns = writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length;
+    expect(turns).toBeGreaterThan(10);
+    for (const out of [text, a?.stdout, a?.stderr, b?.stdout, b?.stderr])
+      expect(out).not.toContain(KEY_CANARY);
   });
 });
