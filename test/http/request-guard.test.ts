@@ -104,6 +104,13 @@ describe("the Host check", () => {
     expect(refused).toEqual([]);
   });
 
+  it("checks the Host of a request fastify cannot route too, before saying 400", async () => {
+    const { app } = setup({ read: "off" });
+    const url = "/v1/credentials/%E0%A4%A";
+    expect((await app.inject({ url, headers: { host: "evil.example" } })).statusCode).toBe(421);
+    expect((await app.inject({ url, headers: { host: "localhost" } })).statusCode).toBe(400);
+  });
+
   it.each([
     "127.0.0.1",
     "127.0.0.1:8080",
