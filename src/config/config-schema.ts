@@ -30,6 +30,7 @@ import type {
   VaultAuthConfig,
 } from "./config-types.ts";
 import {
+  allowedHostsSchema,
   apiBudgetShape,
   apiTokensSchema,
   httpSinkSchema,
@@ -527,9 +528,13 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
           ...serverShape,
           listen: listenAddress().default("127.0.0.1:8080"),
           api_tokens: apiTokensSchema(),
+          read_tokens: apiTokensSchema("read_tokens"),
+          allowed_hosts: allowedHostsSchema(),
         }).transform((s) => ({
           listen: s.listen,
           apiTokens: s.api_tokens,
+          readTokens: s.read_tokens,
+          allowedHosts: s.allowed_hosts,
           shutdownTimeoutMs: s.shutdown_timeout,
           statusRefreshMs: s.status_refresh,
         })),

@@ -152,8 +152,12 @@ export interface AuditConfig {
 
 export interface ServerConfig {
   readonly listen: string; // host:port; default 127.0.0.1:8080
-  /** Bearer tokens for POST /v1/credentials/{path}/rotate; none = writes refused. */
+  /** Bearer tokens for POST /v1/credentials/{path}/rotate; none = writes refused. They also read. */
   readonly apiTokens: readonly { readonly name: string; readonly ref: SecretRef }[];
+  /** Tokens for the GET routes except /healthz and /readyz; none = those routes are open (the default). */
+  readonly readTokens: readonly { readonly name: string; readonly ref: SecretRef }[];
+  /** Host names the Host header may carry besides IP literals, localhost and server.listen's host; lower case. */
+  readonly allowedHosts: readonly string[];
   /** SIGTERM: how long in-flight steps may take to reach a safe point; default 30s. */
   readonly shutdownTimeoutMs: number;
   /** The status page's auto-refresh; default 30s. */

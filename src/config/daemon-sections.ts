@@ -1,11 +1,12 @@
 // The config sections only the daemon uses (product.md 2, last paragraph): chat targets, the extra audit sinks,
-// the HTTP API tokens and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
+// the HTTP API and read tokens, the allowed Host names and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
 // the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
 
 import { z } from "zod";
 import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
 import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
+import type { SecretValue } from "../core/secret-value.ts";
 import { bool, duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
 import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
 
@@ -164,11 +165,14 @@ export const httpSinkSchema = z.strictObject(
 export const serverShape = {
   listen: z.unknown(),
   api_tokens: z.unknown(),
+  read_tokens: z.unknown(),
+  allowed_hosts: z.unknown(),
   shutdown_timeout: duration().default(30_000),
   status_refresh: duration().default(30_000),
 };
 
-export function apiTokensSchema() {
+/** server.api_tokens (writes) or server.read_tokens (the GET routes): token name → secret reference. */
+export function apiTokensSchema(key: "api_tokens" | "read_tokens" = "api_tokens") {
   return z
     .record(targetName, secretRef(), {
       error: (i) =>
@@ -176,8 +180,44 @@ export function apiTokensSchema() {
     })
     .default({})
     .transform((m) =>
-      Object.entries(m).map(([name, ref]) => ({ name, ref: keyed(ref, `server.api_tokens.${name}`) })),
+      Object.entries(m).map(([name, ref]) => ({ name, ref: keyed(ref, `server.${key}.${name}`) })),
     );
+}
+
+/**
+ * The shortest API or read token accepted. 32 random hex characters are 128 bits: nothing an online guesser
+ * gets near, while a word such as "dev-only-api-token" falls to a dictionary.
+ */
+export const MIN_HTTP_TOKEN_LENGTH = 32;
+
+/**
+ * The problem line for a resolved API or read token that is too short, naming its config key and never the
+ * value (nor its length, which would narrow a guess); undefined when it is long enough.
+ */
+export function shortTokenProblem(key: string, token: SecretValue): string | undefined {
+  if (token.reveal().length >= MIN_HTTP_TOKEN_LENGTH) return undefined;
+  return `${key}: the token is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters; make a random one with \`openssl rand -hex 32\``;
+}
+
+// A DNS name (letters, digits, '-', '_' in labels of at most 63), without scheme, port, path or wildcard.
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/;
+
+/** server.allowed_hosts: host names the Host header may carry besides IP literals and localhost; lower-cased. */
+export function allowedHostsSchema() {
+  return z
+    .array(
+      z
+        .string({ error: "must be a host name" })
+        .trim()
+        .toLowerCase()
+        .regex(HOST_NAME, {
+          error: "must be a host name such as eca-rotator.eca-rotator.svc (no scheme, port, path or *)",
+        })
+        .transform((h) => h.replace(/\.$/, "")),
+      { error: "must be a list of host names" },
+    )
+    .default([]);
 }
 
 /** Fractions of the org's daily API limit (Sforce-Limit-Info) at which new rotations slow down and stop. */

@@ -74,6 +74,17 @@ export function summarizeConfig(cfg: Config): string {
       : `audit.chain_key: ${ck.kind === "file" ? `{file: ${ck.path}}` : ck.kind === "env" ? `{env: ${ck.name}}` : `{vault: ${ck.path}#${ck.field}}`} (file)`,
   );
   add("server.listen", cfg.server.listen);
+  // Token names only: the values stay behind their references.
+  const tokens = (key: string, list: readonly { name: string }[], none: string) =>
+    lines.push(
+      `${key}: ${list.length === 0 ? `none (${none})` : `${list.map((t) => t.name).join(", ")} (file)`}`,
+    );
+  tokens("server.api_tokens", cfg.server.apiTokens, "writes are refused");
+  tokens("server.read_tokens", cfg.server.readTokens, "the GET routes are open");
+  add(
+    "server.allowed_hosts",
+    cfg.server.allowedHosts.length === 0 ? undefined : cfg.server.allowedHosts.join(", "),
+  );
   add("log.level", cfg.log.level);
   return lines.join("\n");
 }

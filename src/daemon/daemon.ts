@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { connectVault, type VaultStack } from "../app/container.ts";
 import { followUpScan } from "../app/manual-tracker.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
-import type { Config } from "../config/config-types.ts";
+import type { Config, SecretRef } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
@@ -13,11 +13,11 @@ import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { ChatCredential } from "../core/notify/chat-event.ts";
 import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/api-budget.ts";
-import type { SecretValue } from "../core/secret-value.ts";
 import type { InventorySnapshot } from "../http/daemon-view.ts";
 import { startHttpServer } from "../http/http-server.ts";
 import { buildDaemonSinks, type DaemonSinks } from "./daemon-sinks.ts";
 import { createDaemonView } from "./daemon-view-impl.ts";
+import { createTokenSource, UnauthorizedSummary } from "./http-auth.ts";
 import type { Logger } from "./logger.ts";
 import { createDaemonMetrics } from "./metrics.ts";
 import { RotationLoop } from "./rotation-loop.ts";
@@ -40,8 +40,6 @@ export interface RunningDaemon {
   /** Stops within server.shutdown_timeout (plus a few seconds for the sinks); idempotent. */
   stop(reason: string): Promise<void>;
 }
-
-const API_TOKEN_CACHE_MS = 10_000;
 
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<RunningDaemon> {
   const clock = opts.clock ?? systemClock;
@@ -226,26 +224,32 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       snapshot: () => snapshot,
     });
 
-    let tokens: { at: number; list: { name: string; token: SecretValue }[] } | undefined;
-    const apiTokens = async () => {
-      // Re-read every few seconds so a rotated API token file takes effect without a restart.
-      const now = Date.now();
-      if (tokens === undefined || now - tokens.at > API_TOKEN_CACHE_MS) {
-        const list = [];
-        for (const t of cfg.server.apiTokens) {
-          list.push({ name: t.name, token: await resolveSecretRef(t.ref, { env: opts.env, kv: vault.kv }) });
-        }
-        tokens = { at: now, list };
-      }
-      return tokens.list;
+    // Re-read every few seconds so a rotated token file takes effect without a restart. A missing or short
+    // token stops start-up, naming the key (exit 2).
+    const tokenOptions = {
+      resolve: (ref: SecretRef) => resolveSecretRef(ref, { env: opts.env, kv: vault.kv }),
+      log,
     };
-    await apiTokens(); // a missing token file stops start-up, naming the key
+    const apiTokens = createTokenSource(cfg.server.apiTokens, tokenOptions);
+    await apiTokens.start();
+    // Without read tokens the GET routes stay open (the default listen address is loopback for that reason).
+    const readTokens =
+      cfg.server.readTokens.length === 0 ? undefined : createTokenSource(cfg.server.readTokens, tokenOptions);
+    await readTokens?.start();
+    const refused = new UnauthorizedSummary({ log });
+    closers.push(async () => refused.close());
 
     const [host, port] = splitListen(cfg.server.listen);
     const http = await startHttpServer(
       {
         view,
-        apiTokens,
+        apiTokens: () => apiTokens.get(),
+        readTokens: readTokens === undefined ? undefined : () => readTokens.get(),
+        allowedHosts: cfg.server.allowedHosts,
+        onUnauthorized: (event) => {
+          metrics.recordUnauthorized(event.access, event.reason);
+          refused.record(event);
+        },
         version: opts.version,
         kvMount: cfg.vault.kvMount,
         refreshSeconds: Math.max(1, Math.round(cfg.server.statusRefreshMs / 1000)),

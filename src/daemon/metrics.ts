@@ -12,6 +12,8 @@ import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 const OUTCOMES = ["completed", "waiting", "failed", "rolled_back"] as const;
 export const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;
 export const TARGET_KINDS = ["slack", "teams", "webhook", "stderr"] as const;
+const HTTP_ACCESS = ["read", "write"] as const;
+const UNAUTHORIZED_REASONS = ["missing", "malformed", "wrong"] as const;
 
 export interface DaemonMetrics {
   readonly registry: Registry;
@@ -25,6 +27,7 @@ export interface DaemonMetrics {
   recordNotification(kind: string, ok: boolean): void;
   recordApiUsage(connection: string, used: number, max: number): void;
   recordReportSent(): void;
+  recordUnauthorized(access: string, reason: string): void;
   text(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -138,7 +141,17 @@ export function createDaemonMetrics(opts: {
     registers: [registry],
   });
 
+  const unauthorized = new Counter({
+    name: "eca_rotator_http_unauthorized_total",
+    help: "HTTP requests refused with 401, by access (read: a GET route behind read tokens; write: rotate) and reason (missing, malformed or wrong token).",
+    labelNames: ["access", "reason"],
+    registers: [registry],
+  });
+
   // Closed label sets start at zero so dashboards and alerts see the series before the first event.
+  for (const access of HTTP_ACCESS) {
+    for (const reason of UNAUTHORIZED_REASONS) unauthorized.inc({ access, reason }, 0);
+  }
   for (const state of CREDENTIAL_STATES) {
     for (const provider of PROVIDER_LABELS) byState.set({ state, provider }, 0);
   }
@@ -207,6 +220,9 @@ export function createDaemonMetrics(opts: {
     },
     recordReportSent() {
       reports.inc();
+    },
+    recordUnauthorized(access, reason) {
+      unauthorized.inc({ access: closed(HTTP_ACCESS, access), reason: closed(UNAUTHORIZED_REASONS, reason) });
     },
     async text() {
       return { contentType: registry.contentType, body: await registry.metrics() };

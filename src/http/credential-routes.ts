@@ -82,10 +82,11 @@ async function authorizeRotate(
     return sendError(reply, 503, "UNAVAILABLE", "API tokens cannot be read right now; try again later");
   }
   if (tokens.length === 0) {
-    return sendError(reply, 403, "FORBIDDEN", "writes are disabled: configure server.api_token");
+    return sendError(reply, 403, "FORBIDDEN", "writes are disabled: configure server.api_tokens");
   }
   const check = checkBearer(request.headers.authorization, tokens);
   if (!check.ok) {
+    deps.onUnauthorized?.({ access: "write", reason: check.reason, client: request.ip });
     reply.header("www-authenticate", check.reason === "missing" ? "Bearer" : 'Bearer error="invalid_token"');
     return sendError(
       reply,

@@ -10,17 +10,19 @@ import { registerCredentialRoutes } from "./credential-routes.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import type { HttpDeps } from "./http-deps.ts";
 import { mapError, sendError } from "./http-errors.ts";
+import { allowedHostNames, refuseForeignHost, refuseUnauthenticatedRead } from "./request-guard.ts";
 import { registerRotationRoutes } from "./rotation-routes.ts";
 import { SECURITY_HEADERS } from "./security-headers.ts";
 import { registerStatusPageRoute } from "./status-page-route.ts";
 
-export type { HttpAccessRecord, HttpDeps } from "./http-deps.ts";
+export type { HttpAccessRecord, HttpDeps, UnauthorizedEvent } from "./http-deps.ts";
 
 /** The rotate body is tiny; anything larger is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   const failures = new WeakMap<FastifyRequest, string>();
+  const hostNames = allowedHostNames(deps.allowedHosts ?? []);
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -30,7 +32,9 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     requestTimeout: 30_000,
     connectionTimeout: 30_000,
     return503OnClosing: true,
-    frameworkErrors: (err, _request, reply) => {
+    frameworkErrors: (err, request, reply) => {
+      // A request fastify could not route still gets the Host check first.
+      if (refuseForeignHost(request, reply, hostNames) !== undefined) return;
       const mapped = mapError(err);
       sendError(reply, mapped.status, mapped.code, mapped.message);
     },
@@ -38,6 +42,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   // JSON only: fastify also parses text/plain by default, which no route here wants (→ 415).
   app.removeContentTypeParser("text/plain");
+
+  // The first hooks, in this order: the Host check before anything else, then read auth (when configured),
+  // both ahead of every route's own hooks and handlers (and of the 404 and 405 answers).
+  app.addHook("onRequest", async (request, reply) => refuseForeignHost(request, reply, hostNames));
+  app.addHook("onRequest", async (request, reply) => refuseUnauthenticatedRead(request, reply, deps));
 
   app.addHook("onSend", async (request, reply, payload) => {
     reply.header("x-request-id", request.id);
@@ -85,7 +94,8 @@ export async function startHttpServer(
   deps: HttpDeps,
   listen: { readonly host: string; readonly port: number },
 ): Promise<RunningHttpServer> {
-  const app = buildHttpApp(deps);
+  // A listen address given as a name is a name this server answers for.
+  const app = buildHttpApp({ ...deps, allowedHosts: [...(deps.allowedHosts ?? []), listen.host] });
   await app.listen({ host: listen.host, port: listen.port });
   const address = app.server.address() as AddressInfo;
   return {

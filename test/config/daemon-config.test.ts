@@ -11,6 +11,8 @@ describe("daemon config sections", () => {
     expect(cfg.server).toEqual({
       listen: "127.0.0.1:8080",
       apiTokens: [],
+      readTokens: [],
+      allowedHosts: [],
       shutdownTimeoutMs: 30_000,
       statusRefreshMs: 30_000,
     });

@@ -53,6 +53,7 @@ describe("daemon metrics", () => {
     m.recordNotification("slack", false);
     m.recordApiUsage("prod", 250, 15_000);
     m.recordReportSent();
+    m.recordUnauthorized("read", "wrong");
     const { body, contentType } = await m.text();
     expect(contentType).toMatch(/^text\/plain/);
     const check = await runTool(promtool, ["check", "metrics"], body);
@@ -76,6 +77,9 @@ describe("daemon metrics", () => {
     expect(body).toContain('eca_rotator_audit_events_total{sink="http"} 0');
     expect(body).toContain('eca_rotator_notifications_total{target="slack",result="failed"} 1');
     expect(body).toContain('eca_rotator_salesforce_api_usage_ratio{connection="prod"} 0.016666666666666666');
+    expect(body).toContain('eca_rotator_http_unauthorized_total{access="read",reason="wrong"} 1');
+    // The other closed-set series exist from the start.
+    expect(body).toContain('eca_rotator_http_unauthorized_total{access="write",reason="missing"} 0');
   });
 
   it("maps label values outside the closed sets to other and ignores unknown connections", async () => {
@@ -83,10 +87,12 @@ describe("daemon metrics", () => {
     m.recordAuditFailure("test-secret-canary-sink");
     m.recordNotification("https://hooks.example/test-secret-canary", true);
     m.recordApiUsage("test-secret-canary-conn", 1, 2);
+    m.recordUnauthorized("test-secret-canary-access", "test-secret-canary-reason");
     const { body } = await m.text();
     expect(body).not.toContain("canary");
     expect(body).toContain('eca_rotator_audit_failures_total{sink="other"} 1');
     expect(body).toContain('eca_rotator_notifications_total{target="other",result="sent"} 1');
+    expect(body).toContain('eca_rotator_http_unauthorized_total{access="other",reason="other"} 1');
   });
 
   it("drops a credential's deadline series when a later scan no longer lists it", async () => {

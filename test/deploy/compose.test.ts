@@ -8,7 +8,9 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { shortTokenProblem } from "../../src/config/daemon-sections.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
+import { SecretValue } from "../../src/core/secret-value.ts";
 import { runCliProcess } from "../support/run-cli.ts";
 import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
 import { freePort } from "../support/vault-backend.ts";
@@ -98,9 +100,14 @@ describe("the compose file", () => {
     expect(cfg.server.listen).toBe("0.0.0.0:8080");
     expect(cfg.salesforce.connections).toHaveLength(1);
     expect(cfg.salesforce.connections[0]?.myDomainUrl).toBe(seed.environment.SIM_URL);
+    expect(cfg.server.apiTokens.length).toBeGreaterThan(0);
     for (const t of cfg.server.apiTokens) {
       expect(t.ref.kind).toBe("env");
-      if (t.ref.kind === "env") expect(rotatorEnv[t.ref.name], t.ref.name).toBeDefined();
+      if (t.ref.kind !== "env") continue;
+      const value = rotatorEnv[t.ref.name];
+      expect(value, t.ref.name).toBeDefined();
+      // serve refuses a shorter token at start-up.
+      expect(shortTokenProblem(t.ref.key, SecretValue.of(value ?? ""))).toBeUndefined();
     }
     expect(path.dirname(cfg.audit.file ?? "")).toBe("/var/lib/eca-rotator");
     expect(rotator.volumes).toContain("rotator-state:/var/lib/eca-rotator");

@@ -148,6 +148,7 @@ describe("the Kubernetes manifests", () => {
     const { config } = mountedConfig(pod, container);
     const refs = [
       ...config.server.apiTokens.map((t) => t.ref),
+      ...config.server.readTokens.map((t) => t.ref),
       ...config.notifications.targets.flatMap((t) => [t.url, ...(t.secret ? [t.secret] : [])]),
     ];
     expect(refs.length).toBeGreaterThanOrEqual(2);
@@ -175,6 +176,19 @@ describe("the Kubernetes manifests", () => {
       expect(config.notifications.targets.some((t) => t.allowInsecureHttp)).toBe(false);
       expect(transportWarnings(config)).toEqual([]);
     }
+  });
+
+  it("allow the Service's DNS names as Host and guard the GET routes with a read token", () => {
+    const { config } = mountedConfig(pod, container);
+    const [kustomization] = yamlDocuments(`${DIR}/kustomization.yaml`) as Loose[];
+    const name = one("Service").metadata.name as string;
+    const namespace = kustomization.namespace as string;
+    // In-cluster callers use these names; anything else but an IP literal would get 421.
+    expect(config.server.allowedHosts).toEqual(
+      expect.arrayContaining([`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`]),
+    );
+    // listen is 0.0.0.0, so the inventory, the status page and /metrics are not left open.
+    expect(config.server.readTokens.length).toBeGreaterThan(0);
   });
 
   it("give the daemon a termination grace period longer than server.shutdown_timeout", () => {

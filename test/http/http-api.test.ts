@@ -264,7 +264,7 @@ describe("POST /v1/credentials/{path}/rotate", () => {
     expect(res.statusCode).toBe(403);
     expect(errorOf(res)).toMatchObject({
       code: "FORBIDDEN",
-      message: "writes are disabled: configure server.api_token",
+      message: "writes are disabled: configure server.api_tokens",
     });
     expect(view.rotationRequests).toEqual([]);
   });
