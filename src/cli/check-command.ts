@@ -16,7 +16,12 @@ import { transportWarnings } from "../config/summarize-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { UNKEYED_AUDIT_WARNING } from "../daemon/daemon-sinks.ts";
-import { loadAuditChainKey } from "../daemon/secret-refs.ts";
+import {
+  exposedSecretFiles,
+  exposedSecretFileText,
+  loadAuditChainKey,
+  secretFiles,
+} from "../daemon/secret-refs.ts";
 import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
 import { checkProviders } from "./check-providers.ts";
 import { EXIT } from "./cli-io.ts";
@@ -54,9 +59,12 @@ and one summary line per provider, topic provider:NAME):
                    FAIL naming the host)
   generated        current_secret set (warn); no rotation_phase=dual-accept left open while idle (warn)
   manual           rotation_contact set (warn); a deadline
-Secret values are never printed, only whether a field is set. With audit.file set: warn when audit.chain_key is
-not set (the chain is unkeyed), else that the key resolves (file readable, variable set, KV field present, at
-least 32 bytes, not in the audit file's folder). For each chat target (notifications.targets):
+Secret values are never printed, only whether a field is set. Every file holding a secret (Vault login files,
+TLS client key, JWT keys, fingerprint key, {file: PATH} references) that its group or others may read is a warn
+line naming the config key, the path and the mode (files of Kubernetes Secret and projected volumes are
+skipped). With audit.file set: warn when audit.chain_key is not set (the chain is unkeyed), else that the key
+resolves (file readable, variable set, KV field present, at least 32 bytes, not in the audit file's folder). For
+each chat target (notifications.targets):
 its secret references resolve (file readable, variable set, KV field present). Targets are not contacted
 unless --notify-test is given.
   --verbose        also print the effective configuration (where each value came from; secrets as "set")
@@ -86,6 +94,7 @@ resolve).`,
       { mark: "ok", topic: "config", text: `valid (${cfg.sources.join(", ") || "defaults only"})${detail}` },
       ...transportWarnings(cfg).map((w): CheckLine => ({ mark: "warn", topic: "transport", text: w.text })),
     ];
+    lines.push(...(await checkSecretFiles(cfg)));
     lines.push(...(await checkVault(cfg)));
     const audit = await checkAuditChain(cfg, ctx.io.env);
     lines.push(...audit.lines);
@@ -107,6 +116,23 @@ function formatLine(line: CheckLine): string {
   // A long topic (cred:PATH) still leaves a space before the text.
   const head = `${`[${line.mark}]`.padEnd(7)}${`${line.topic} `.padEnd(11)}${first ?? ""}\n`;
   return head + more.map((m) => `${" ".repeat(18)}${m}\n`).join("");
+}
+
+/** One warn line per secret file its group or others may read; one ok line when every one is private. */
+async function checkSecretFiles(cfg: Config): Promise<CheckLine[]> {
+  const exposed = await exposedSecretFiles(cfg);
+  if (exposed.length > 0) {
+    return exposed.map((f) => ({ mark: "warn", topic: "files", text: exposedSecretFileText(f) }));
+  }
+  const count = secretFiles(cfg).length;
+  if (count === 0) return [];
+  return [
+    {
+      mark: "ok",
+      topic: "files",
+      text: `no secret file is readable by its group or others (${count} named by the config)`,
+    },
+  ];
 }
 
 function failure(topic: string, err: unknown): CheckLine {

@@ -2,7 +2,7 @@
 // targets, message formats and dedup are exactly what `serve` sends. The command prints one human line per
 // target itself; the notifier's JSON log would repeat those on a terminal, so only its warnings (a dedup store
 // that failed, the message sent anyway) come through, as plain lines on stderr.
-import type { ChatNotifier } from "../app/chat-notifier.ts";
+import type { ChatNotifier, DedupStore } from "../app/chat-notifier.ts";
 import type { VaultStack } from "../app/container.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
@@ -11,12 +11,16 @@ import { buildChatNotifier } from "../daemon/daemon-sinks.ts";
 import { createLogger } from "../daemon/logger.ts";
 import type { CliIo } from "./cli-io.ts";
 
-/** The notifier of `targets` (default: every configured target). Throws CONFIG_INVALID for a missing secret. */
+/**
+ * The notifier of `targets` (default: every configured target), its claims in `dedup` (default: Vault, as the
+ * daemon's). Throws CONFIG_INVALID for a missing secret.
+ */
 export async function buildCliChat(
   cfg: Config,
   vault: VaultStack,
   io: CliIo,
   targets: readonly ChatTargetConfig[] = cfg.notifications.targets,
+  dedup?: DedupStore,
 ): Promise<ChatNotifier> {
   const log = createLogger("warn", {
     write: (line: string) => {
@@ -27,7 +31,7 @@ export async function buildCliChat(
   });
   const { chat } = await buildChatNotifier(
     { ...cfg, notifications: { ...cfg.notifications, targets } },
-    { vault, env: io.env, log, clock: systemClock, lookup: () => undefined },
+    { vault, env: io.env, log, clock: systemClock, lookup: () => undefined, ...(dedup ? { dedup } : {}) },
   );
   return chat;
 }

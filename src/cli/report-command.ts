@@ -2,7 +2,7 @@
 // also as the chat message (report-send.ts).
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { ChatNotifier } from "../app/chat-notifier.ts";
+import { type ChatNotifier, MemoryDedupStore } from "../app/chat-notifier.ts";
 import { connectVault } from "../app/container.ts";
 import {
   buildExpiryReport,
@@ -61,7 +61,12 @@ stuck, invalid, flagged, in progress), each sorted by deadline, with consumers a
     const vault = send ? await connectVault(cfg) : undefined;
     let chat: ChatNotifier | undefined;
     try {
-      chat = vault === undefined ? undefined : await buildCliChat(cfg, vault, ctx.io);
+      // Claims in memory, not in Vault: every invocation sends anyway (its period is its own), so a claim in
+      // Vault would only make the weekly-report CronJob need write access there (policies/report-sender.hcl).
+      chat =
+        vault === undefined
+          ? undefined
+          : await buildCliChat(cfg, vault, ctx.io, cfg.notifications.targets, new MemoryDedupStore());
       const inventory = await runInventory(cfg, ctx.io, vault);
       const report = buildExpiryReport(inventory.items, inventory.scannedAt);
       const text = render(report, format, ctx.io);

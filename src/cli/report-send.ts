@@ -1,6 +1,6 @@
 // `report --send`: the report, as the daemon's weekly chat message, to the targets subscribed to report.weekly.
-// Its period is "manual-<time to the second>", never the cron's period, so the weekly dedup neither swallows a
-// manual send nor is used up by one: each invocation sends once.
+// Its period is "manual-<time to the second>", never the cron's period, and its claim lives in the process's
+// memory (report-command.ts): nothing dedups one invocation against another, each sends once.
 import type { ChatNotifier } from "../app/chat-notifier.ts";
 import type { Config } from "../config/config-types.ts";
 import { RotatorError } from "../core/errors.ts";
@@ -25,18 +25,14 @@ export function assertReportTargets(cfg: Config): void {
   }
 }
 
-export function manualPeriod(at: Date, precise = false): string {
-  const iso = at.toISOString();
-  return `manual-${precise ? iso : `${iso.slice(0, 19)}Z`}`;
+export function manualPeriod(at: Date): string {
+  return `manual-${at.toISOString().slice(0, 19)}Z`;
 }
 
 /** Sends, prints one stderr line per target, and returns 1 when every target failed. */
 export async function sendReport(chat: ChatNotifier, inventory: Inventory, io: CliIo): Promise<ExitCode> {
   const at = inventory.scannedAt;
-  let result = await chat.send(weeklyEvent(inventory.items, at, manualPeriod(at)));
-  // Two sends within one second (a script, a double click): the second still goes out, under a finer period.
-  if (result.deduplicated) result = await chat.send(weeklyEvent(inventory.items, at, manualPeriod(at, true)));
-  if (result.deduplicated) io.stderr.write("report not sent: an identical report was just sent\n");
+  const result = await chat.send(weeklyEvent(inventory.items, at, manualPeriod(at)));
   for (const name of result.sent) io.stderr.write(`report sent to chat target "${name}"\n`);
   for (const name of result.failed) {
     io.stderr.write(

@@ -4,6 +4,7 @@
 
 import { startDaemon } from "../daemon/daemon.ts";
 import { createLogger } from "../daemon/logger.ts";
+import { exposedSecretFiles } from "../daemon/secret-refs.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
@@ -20,13 +21,17 @@ Runs until SIGTERM or SIGINT:
   - the weekly expiry report on report.schedule (cron, UTC), sent once per period across replicas;
   - the HTTP API on server.listen: /healthz, /readyz, /metrics, /v1/credentials, /v1/rotations/{id}, and a
     status page at /.
-Logs are JSON lines on stdout. On SIGTERM running rotations pause at their next step (the journal keeps them)
+Logs are JSON lines on stdout; a file holding a secret that its group or others may read is logged as a warning
+at start (key, path, mode). On SIGTERM running rotations pause at their next step (the journal keeps them)
 within server.shutdown_timeout, the audit sinks are flushed, and the process exits 0.
 Exit 2 on a configuration error (named by key), 1 when start-up fails (Vault unreachable, port in use).`,
   options: {},
   async run(ctx) {
     const cfg = loadCliConfig(ctx);
     const log = createLogger(cfg.log.level, { write: (line: string) => ctx.io.stdout.write(line) });
+    for (const f of await exposedSecretFiles(cfg)) {
+      log.warn({ key: f.key, file: f.path, mode: f.mode }, "secret file readable by its group or others");
+    }
     const daemon = await startDaemon(cfg, {
       env: ctx.io.env,
       version: await packageVersion(),

@@ -1,10 +1,9 @@
 // `simulate salesforce`: run the bundled Salesforce simulator in the foreground for dry runs. Prints the fake
 // admin app's credentials and ready-to-paste Vault seeding commands, then serves until SIGINT/SIGTERM.
-import {
-  type SalesforceSimulator,
-  type SimulatedApp,
-  startSalesforceSimulator,
-} from "../simulator/salesforce/salesforce-simulator.ts";
+// The simulator is loaded only here, on demand: the container image leaves it out (a fake org with fake
+// secrets, no real authentication and a test-only admin API has no place beside production credentials), and
+// there the command says so in one line instead of failing on a missing module.
+import type { SalesforceSimulator, SimulatedApp } from "../simulator/salesforce/salesforce-simulator.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandContext, CommandSpec } from "./commands.ts";
 import { UsageError } from "./usage-error.ts";
@@ -42,11 +41,19 @@ Runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0.`,
   positionals: "salesforce",
   async run(ctx) {
     const opts = parseOptions(ctx);
+    const simulator = await loadSimulator();
+    if (simulator === undefined) {
+      ctx.io.stderr.write(
+        "error: the Salesforce simulator is not part of this image; run it from the npm package, a source " +
+          "checkout, or the image's simulator build target (docker build --target simulator)\n",
+      );
+      return EXIT.usage;
+    }
     // Listen for signals before anything is printed: a signal right after the banner must still stop cleanly.
     const signal = untilSignal();
     let sim: SalesforceSimulator;
     try {
-      sim = await listen(ctx, opts);
+      sim = await listen(ctx, opts, simulator.startSalesforceSimulator);
     } catch (err) {
       signal.cancel();
       throw err;
@@ -100,7 +107,29 @@ function parseOptions(ctx: CommandContext): SimulateOptions {
   };
 }
 
-async function listen(ctx: CommandContext, o: SimulateOptions): Promise<SalesforceSimulator> {
+type SimulatorModule = typeof import("../simulator/salesforce/salesforce-simulator.ts");
+
+/** The simulator module, or undefined where the build left it out (the container image). */
+async function loadSimulator(): Promise<SimulatorModule | undefined> {
+  try {
+    return await import("../simulator/salesforce/salesforce-simulator.ts");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (
+      e.code === "ERR_MODULE_NOT_FOUND" &&
+      /[\\/]simulator[\\/]salesforce[\\/]salesforce-simulator\./.test(e.message)
+    ) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function listen(
+  ctx: CommandContext,
+  o: SimulateOptions,
+  startSalesforceSimulator: SimulatorModule["startSalesforceSimulator"],
+): Promise<SalesforceSimulator> {
   try {
     return await startSalesforceSimulator({
       host: o.host,

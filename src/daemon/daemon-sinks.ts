@@ -11,7 +11,7 @@ import { SignedWebhookTarget } from "../adapters/chat/signed-webhook.ts";
 import { SlackWebhookTarget } from "../adapters/chat/slack-webhook.ts";
 import { TeamsWorkflowTarget } from "../adapters/chat/teams-webhook.ts";
 import { AuditFanout, type NamedAuditSink } from "../app/audit-fanout.ts";
-import { ChatNotifier, type ChatSubscription } from "../app/chat-notifier.ts";
+import { ChatNotifier, type ChatSubscription, type DedupStore } from "../app/chat-notifier.ts";
 import type { VaultStack } from "../app/container.ts";
 import { StderrAuditSink } from "../app/stderr-sinks.ts";
 import { VaultDedupStore } from "../app/vault-dedup-store.ts";
@@ -158,6 +158,8 @@ export interface ChatNotifierDeps {
   readonly metrics?: DaemonMetrics | undefined;
   readonly clock: Clock;
   readonly lookup: (path: string) => ChatCredential | undefined;
+  /** Where claims live. Default: Vault under the state prefix, shared by every replica. */
+  readonly dedup?: DedupStore;
 }
 
 /**
@@ -194,7 +196,7 @@ export async function buildChatNotifier(
     subs.push({ target: logTarget(deps.log), events: new Set<ChatEventKind>(CHAT_EVENTS) });
   const chat = new ChatNotifier({
     targets: subs,
-    dedup: new VaultDedupStore(deps.vault.kv, cfg.vault.statePrefix, deps.clock),
+    dedup: deps.dedup ?? new VaultDedupStore(deps.vault.kv, cfg.vault.statePrefix, deps.clock),
     lookup: deps.lookup,
     clock: deps.clock,
     mount: cfg.vault.kvMount,

@@ -1,12 +1,13 @@
 // Resolves the config's secret references ({file}, {env}, {vault: "path#field"}) into SecretValues. Errors name
-// the config key and the reference's location (a file path, a variable name, a KV path), never a value.
-import { readFile, realpath } from "node:fs/promises";
+// the config key and the reference's location (a file path, a variable name, a KV path), never a value. Also
+// finds the files holding secrets that their group or others may read, for `check` and `serve` to warn about.
+import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { AuditChainKey, MIN_CHAIN_KEY_BYTES } from "../adapters/audit/audit-chain.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { isPlainHttpToRemote, plainHttpRefusal } from "../config/config-fields.ts";
 import { isWithin } from "../config/config-schema.ts";
-import type { AuditConfig, SecretRef } from "../config/config-types.ts";
+import type { AuditConfig, Config, SecretRef } from "../config/config-types.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import { SecretValue } from "../core/secret-value.ts";
 
@@ -135,4 +136,82 @@ export async function loadAuditChainKey(
       `${ref.key}: the key has fewer than ${MIN_CHAIN_KEY_BYTES} bytes; use at least ${MIN_CHAIN_KEY_BYTES} random bytes, e.g. the output of openssl rand -hex 32`,
     );
   }
+}
+
+/** A file the config names that holds a secret, by the config key that names it. */
+export interface SecretFile {
+  readonly key: string;
+  readonly path: string;
+}
+
+export interface ExposedSecretFile extends SecretFile {
+  /** Permission bits in octal, e.g. "0644". */
+  readonly mode: string;
+}
+
+/**
+ * Every file holding a secret: the Vault login files, the TLS client key, Salesforce JWT keys, the fingerprint
+ * key, and every {file: PATH} reference anywhere in the config (chat URLs and HMAC keys, API tokens, the HTTP
+ * audit URL, and any added later). The config file itself is not one: it refers to secrets, never holds them.
+ */
+export function secretFiles(cfg: Config): SecretFile[] {
+  const files: SecretFile[] = [];
+  const add = (key: string, path: string | undefined) => {
+    if (path !== undefined && !files.some((f) => f.key === key && f.path === path)) files.push({ key, path });
+  };
+  const auth = cfg.vault.auth;
+  if (auth.method === "token") add("vault.auth.token_file", auth.tokenFile);
+  if (auth.method === "approle") {
+    add("vault.auth.role_id_file", auth.roleIdFile);
+    add("vault.auth.secret_id_file", auth.secretIdFile);
+  }
+  if (auth.method === "kubernetes") add("vault.auth.jwt_file", auth.jwtFile);
+  add("vault.tls.client_key", cfg.vault.tls.clientKeyFile);
+  for (const c of cfg.salesforce.connections) {
+    add(`salesforce.connections.${c.name}.jwt_private_key_file`, c.jwtPrivateKeyFile);
+  }
+  add("audit.fingerprint_key_file", cfg.audit.fingerprintKeyFile);
+  // Found by shape rather than by section, so a reference a new config key adds is covered too.
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== "object" || value instanceof SecretValue) return;
+    if (Array.isArray(value)) {
+      for (const v of value) visit(v);
+      return;
+    }
+    const o = value as Record<string, unknown>;
+    if (o["kind"] === "file" && typeof o["path"] === "string" && typeof o["key"] === "string") {
+      add(o["key"], o["path"]);
+      return;
+    }
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(cfg);
+  return files;
+}
+
+/**
+ * The secret files that their group or others may read. Files Kubernetes mounts from a Secret or projected
+ * volume are skipped: they are symlinks into the volume's `..data` folder, group-readable by design
+ * (defaultMode, fsGroup), and the pod is the boundary. A file that cannot be read is left to the code that reads
+ * it, which names the problem.
+ */
+export async function exposedSecretFiles(cfg: Config): Promise<ExposedSecretFile[]> {
+  const exposed: ExposedSecretFile[] = [];
+  for (const f of secretFiles(cfg)) {
+    try {
+      const link = await lstat(f.path);
+      if (link.isSymbolicLink() && (await readlink(f.path)).startsWith("..data/")) continue;
+      const { mode } = await stat(f.path);
+      if ((mode & 0o044) === 0) continue;
+      exposed.push({ ...f, mode: `0${(mode & 0o777).toString(8).padStart(3, "0")}` });
+    } catch {
+      // missing or unreadable: not this check's business
+    }
+  }
+  return exposed;
+}
+
+/** The warning's words, the same for `check` and `serve`: key, path and mode, never the content. */
+export function exposedSecretFileText(f: ExposedSecretFile): string {
+  return `${f.key}: ${f.path} is readable by its group or others (mode ${f.mode}); restrict it with chmod go-rwx`;
 }

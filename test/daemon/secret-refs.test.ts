@@ -1,19 +1,22 @@
 // resolveSecretRef: {file}, {env} and {vault: "path#field"} references, the vault ones against the real server.
 // Every secret is a canary: no error message, context or cause may carry it.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditChainKey, chainLine, GENESIS_PREV } from "../../src/adapters/audit/audit-chain.ts";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import type { SecretRef } from "../../src/config/config-types.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import {
+  exposedSecretFiles,
   insecureUrlWarning,
   loadAuditChainKey,
   resolveSecretRef,
   resolveUrlRef,
   type SecretRefContext,
+  secretFiles,
   type UrlRule,
 } from "../../src/daemon/secret-refs.ts";
 import { caught, connectWithToken, rootKv } from "../adapters/vault/vault-test-kit.ts";
@@ -305,5 +308,92 @@ describe("loadAuditChainKey (audit.chain_key at start-up)", () => {
       code: "CONFIG_INVALID",
       message: `audit.chain_key: there is no KV entry at ${base}/no-audit-key`,
     });
+  });
+});
+
+describe("secretFiles and exposedSecretFiles", () => {
+  /** Writes `name` under the test folder with exactly `mode` (chmod after writing: the umask does not apply). */
+  async function file(name: string, mode: number): Promise<string> {
+    const p = join(dir, name);
+    await writeFile(p, CANARY);
+    await chmod(p, mode);
+    return p;
+  }
+
+  function config(yaml: string) {
+    return loadConfig({
+      file: "/c.yaml",
+      env: { VAULT_ADDR: "http://127.0.0.1:8200" },
+      readFile: () => yaml,
+    });
+  }
+
+  it("names every file holding a secret by its config key", () => {
+    const cfg = config(`
+vault:
+  auth: { method: approle, role_id_file: /s/role-id, secret_id_file: /s/secret-id }
+  tls: { client_cert: /s/client.crt, client_key: /s/client.key, ca_cert: /s/ca.crt }
+salesforce:
+  connections:
+    prod:
+      my_domain_url: https://acme.my.salesforce.com
+      credentials_path: eca-rotator/connections/prod
+      auth: jwt_bearer
+      jwt_username: admin@acme.example
+      jwt_private_key_file: /s/jwt.key
+audit:
+  fingerprint_key_file: /s/fingerprint
+  http: { url: { file: /s/audit-url } }
+server:
+  api_tokens: { ci: { file: /s/api-token }, ops: { env: OPS_TOKEN } }
+notifications:
+  targets:
+    siem: { type: webhook, url: { file: /s/hook-url }, secret: { file: /s/hmac } }
+`);
+    expect(secretFiles(cfg).map((f) => `${f.key} ${f.path}`)).toEqual(
+      expect.arrayContaining([
+        "vault.auth.role_id_file /s/role-id",
+        "vault.auth.secret_id_file /s/secret-id",
+        "vault.tls.client_key /s/client.key",
+        "salesforce.connections.prod.jwt_private_key_file /s/jwt.key",
+        "audit.fingerprint_key_file /s/fingerprint",
+        "audit.http.url /s/audit-url",
+        "server.api_tokens.ci /s/api-token",
+        "notifications.targets.siem.url /s/hook-url",
+        "notifications.targets.siem.secret /s/hmac",
+      ]),
+    );
+    // Public material is not a secret: the CA and the client certificate are left alone.
+    expect(secretFiles(cfg).map((f) => f.path)).toHaveLength(9);
+    expect(secretFiles(config("vault: { auth: { method: token, token_file: /s/token } }"))).toEqual([
+      { key: "vault.auth.token_file", path: "/s/token" },
+    ]);
+  });
+
+  it("reports 0640 and 0644 files with their mode, and passes 0600, a missing file and a Kubernetes volume", async () => {
+    const tokenFile = await file("token", 0o640);
+    const hook = await file("hook-url", 0o644);
+    const hmac = await file("hmac", 0o600);
+    // A Kubernetes Secret volume: the file is a symlink into ..data, itself a symlink to a timestamped folder.
+    const volume = join(dir, "k8s");
+    await mkdir(join(volume, "..2026_03_02_09_00_00.000000001"), { recursive: true });
+    await writeFile(join(volume, "..2026_03_02_09_00_00.000000001", "api-token"), CANARY);
+    await chmod(join(volume, "..2026_03_02_09_00_00.000000001", "api-token"), 0o644);
+    await symlink("..2026_03_02_09_00_00.000000001", join(volume, "..data"));
+    await symlink("..data/api-token", join(volume, "api-token"));
+    const cfg = config(`
+vault: { auth: { method: token, token_file: ${tokenFile} } }
+server: { api_tokens: { ci: { file: ${join(volume, "api-token")} } } }
+audit: { fingerprint_key_file: ${join(dir, "missing")} }
+notifications:
+  targets:
+    siem: { type: webhook, url: { file: ${hook} }, secret: { file: ${hmac} } }
+`);
+    const exposed = await exposedSecretFiles(cfg);
+    expect(exposed).toEqual([
+      { key: "vault.auth.token_file", path: tokenFile, mode: "0640" },
+      { key: "notifications.targets.siem.url", path: hook, mode: "0644" },
+    ]);
+    expect(JSON.stringify(exposed)).not.toContain(CANARY);
   });
 });

@@ -46,10 +46,16 @@ describe("the compose file", () => {
     expect(services["vault"].image).toMatch(/^(openbao\/openbao|hashicorp\/vault):\d/);
     expect(services["vault"].command).toContain("-dev");
     for (const s of [simulator, seed, rotator]) {
-      expect(s.build).toEqual({ context: "..", dockerfile: "Dockerfile" });
+      expect(s.build).toMatchObject({ context: "..", dockerfile: "Dockerfile" });
       expect(existsSync(path.resolve(DEPLOY, s.build.context, s.build.dockerfile))).toBe(true);
       expect(s.read_only).toBe(true);
     }
+    // The seed and the rotator run the production image (the last stage); only the simulator needs its own
+    // target, since the production image does not contain it.
+    expect(seed.build.target).toBeUndefined();
+    expect(rotator.build.target).toBeUndefined();
+    expect(simulator.build.target).toBe("simulator");
+    expect(repoFile("Dockerfile")).toMatch(/^FROM \S+ AS simulator$/m);
   });
 
   it("starts the rotator after Vault and the simulator are healthy and the seed has finished", () => {

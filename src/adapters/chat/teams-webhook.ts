@@ -1,7 +1,13 @@
 // Microsoft Teams through a Workflows (Power Automate) webhook, the replacement for the retired Office 365
 // connectors: a "message" envelope holding one Adaptive Card. Version 1.4 on purpose: the "post to a channel when
 // a webhook request is received" flow shows "this card couldn't be displayed" for 1.5 cards
-// (microsoft/AdaptiveCards#8965), and 1.4 has everything used here (TextBlock, FactSet).
+// (microsoft/AdaptiveCards#8965), and 1.4 has everything used here (RichTextBlock, TextRun).
+//
+// Every piece of text is a TextRun inside a RichTextBlock, never a TextBlock or a FactSet: Teams renders
+// markdown in TextBlock.text, Fact.title and Fact.value, so a rotate_reason, contact, consumer or path such as
+// `[click here](https://evil.example)` would become a disguised link, while a TextRun shows its text as written.
+// A bare URL stays visible as itself. The card's fallbackText may be rendered as markdown too, so it is
+// backslash-escaped.
 import type { ChatMessage } from "../../core/notify/chat-message.ts";
 import { ChatPoster } from "./chat-post.ts";
 import type { ChatTarget, ChatTargetOptions } from "./chat-target.ts";
@@ -10,24 +16,33 @@ export const ADAPTIVE_CARD_VERSION = "1.4";
 
 const TITLE_COLOR = { info: "Default", warning: "Warning", critical: "Attention" } as const;
 
+/** Escapes every character CommonMark lets a backslash escape (all ASCII punctuation), so no run of it is markup. */
+export function teamsMarkdownEscape(text: string): string {
+  return text.replace(/[!-/:-@[-`{-~]/g, (ch) => `\\${ch}`);
+}
+
+/**
+ * A TextRun: shown as written, no markdown. `{{` is split with a zero-width space because TextRuns still
+ * expand `{{DATE(...)}}` and `{{TIME(...)}}`.
+ */
+function run(text: string, style: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: "TextRun", text: text.replaceAll("{{", "{\u200B{"), ...style };
+}
+
+function richText(...inlines: Record<string, unknown>[]): Record<string, unknown> {
+  return { type: "RichTextBlock", inlines };
+}
+
 /** The Workflows webhook body: the message envelope with the card as its only attachment. */
 export function teamsPayload(m: ChatMessage): Record<string, unknown> {
   const body: Record<string, unknown>[] = [
-    {
-      type: "TextBlock",
-      text: m.title,
-      size: "Medium",
-      weight: "Bolder",
-      color: TITLE_COLOR[m.severity],
-      wrap: true,
-    },
-    { type: "TextBlock", text: m.summary, wrap: true },
+    richText(run(m.title, { size: "Medium", weight: "Bolder", color: TITLE_COLOR[m.severity] })),
+    richText(run(m.summary)),
   ];
-  if (m.facts.length > 0) {
-    body.push({ type: "FactSet", facts: m.facts.map((f) => ({ title: f.label, value: f.value })) });
-  }
+  // One line per fact, label in bold: a FactSet would render markdown in both columns.
+  for (const f of m.facts) body.push(richText(run(`${f.label}: `, { weight: "Bolder" }), run(f.value)));
   if (m.nextStep !== undefined) {
-    body.push({ type: "TextBlock", text: `Next step: ${m.nextStep}`, wrap: true, isSubtle: true });
+    body.push(richText(run(`Next step: ${m.nextStep}`, { isSubtle: true })));
   }
   return {
     type: "message",
@@ -40,7 +55,7 @@ export function teamsPayload(m: ChatMessage): Record<string, unknown> {
           type: "AdaptiveCard",
           version: ADAPTIVE_CARD_VERSION,
           // Teams and the flow's own preview show the fallback text where the card cannot render.
-          fallbackText: `${m.title}: ${m.summary}`,
+          fallbackText: teamsMarkdownEscape(`${m.title}: ${m.summary}`),
           body,
           msteams: { width: "Full" },
         },
