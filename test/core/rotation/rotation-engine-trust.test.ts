@@ -155,11 +155,12 @@ describe("rotation engine, trust boundaries", () => {
       },
     };
     const out = await makeEngine(w, { settings }).start(PATH, FLAG_START);
-    expect(out).toMatchObject({ kind: "failed", code: "POLICY_INVALID" });
-    expect(out.kind === "failed" && out.message).toBe(
+    expect(out).toMatchObject({ kind: "skipped", code: "POLICY_INVALID" });
+    expect(out.kind === "skipped" && out.reason).toBe(
       "sf_connection prod may not be used under this path (salesforce.connections.prod.prefixes)",
     );
     expect(w.issuer.calls).toEqual([]);
+    expect(w.state.journal(PATH)).toBeUndefined();
   });
 
   it("stops when the configured connection's origin changed since the rotation pinned it", async () => {

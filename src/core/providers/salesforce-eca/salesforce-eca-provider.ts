@@ -5,14 +5,22 @@ import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
-import { inspectCredential, inspectionProblems, provePossession } from "../../rotation/steps/inspect-step.ts";
+import {
+  connectionOf,
+  inspectCredential,
+  inspectionProblems,
+  provePossession,
+} from "../../rotation/steps/inspect-step.ts";
 import { stepFunction } from "../../rotation/steps/step-table.ts";
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",
   machine: ECA_MACHINE,
-  // parseCredentialPolicy already requires eca_app_id or eca_app_name; the rest is resolved at inspect.
-  checkPolicy: () => undefined,
+  // parseCredentialPolicy already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
+  // connection must be one the configuration names and lets this path use, before anything is journaled.
+  checkPolicy: (policy, path, deps) => {
+    connectionOf(policy, deps, path);
+  },
   claimFields: (cred) => ({ oldClientId: keyField(cred, CLIENT_ID) }),
   stepFunction,
 
