@@ -37,6 +37,14 @@ export interface WorldOptions {
   /** More `rotation:` keys (e.g. "scan_interval: 2s"), and more top-level YAML (the daemon's sections). */
   readonly rotationExtra?: readonly string[];
   readonly extraYaml?: readonly string[];
+  /**
+   * "shipped": the default layout the shipped policies name (credentials under api-credentials/<unique>, state
+   * under eca-rotator/<unique>, the connection's pair under eca-rotator/connections/<unique>), so tokens made
+   * from policies/*.hcl as they are can be used. Default: everything under e2e/<unique>/.
+   */
+  readonly layout?: "own-folder" | "shipped";
+  /** More keys of the `sim` connection (e.g. "prefixes: [{prefix}/payroll]"; {prefix} is the world's prefix). */
+  readonly connectionExtra?: readonly string[];
 }
 
 export interface Credential {
@@ -64,10 +72,18 @@ export class E2eWorld {
     this.sim = sim;
     this.vault = opts.vault ?? useVault();
     this.admin = new VaultAdmin(this.vault);
-    this.root = `e2e/${uniqueName("w")}`;
-    this.prefix = `${this.root}/creds`;
-    this.statePrefix = `${this.root}/state`;
-    this.connPath = `${this.root}/conn/sim`;
+    const unique = uniqueName("w");
+    if (opts.layout === "shipped") {
+      this.root = `api-credentials/${unique}`;
+      this.prefix = this.root;
+      this.statePrefix = `eca-rotator/${unique}`;
+      this.connPath = `eca-rotator/connections/${unique}`;
+    } else {
+      this.root = `e2e/${unique}`;
+      this.prefix = `${this.root}/creds`;
+      this.statePrefix = `${this.root}/state`;
+      this.connPath = `${this.root}/conn/sim`;
+    }
     this.dir = mkdtempSync(path.join(tmpdir(), "eca-e2e-"));
     this.auditFile = opts.auditFile === false ? undefined : path.join(this.dir, "audit.jsonl");
     this.configFile = path.join(this.dir, "config.yaml");
@@ -83,6 +99,7 @@ export class E2eWorld {
         "    sim:",
         `      my_domain_url: ${sim.url}`,
         `      credentials_path: ${this.connPath}`,
+        ...(opts.connectionExtra ?? []).map((line) => `      ${line.replaceAll("{prefix}", this.prefix)}`),
         // The simulator's Marketing Cloud v2/token: the only auth host sfmc secrets may go to in these tests.
         "marketing_cloud:",
         "  tenants:",
@@ -116,7 +133,7 @@ export class E2eWorld {
     metadata: Record<string, string> = {},
     data: Record<string, string> = {},
   ): Promise<Credential> {
-    const app = this.sim.createApp(uniqueName(name).replace(/-/g, "_"));
+    const app = this.sim.createApp(uniqueName(name).replace(/[^A-Za-z0-9]/g, "_"));
     const oldPair = this.sim.primaryPair(app.appId, app.consumerId);
     const credPath = `${this.prefix}/${name}`;
     await this.admin.seedKv(

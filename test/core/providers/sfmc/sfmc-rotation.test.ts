@@ -56,6 +56,28 @@ describe("provider=sfmc, assisted rotation", () => {
     expect(visible).not.toContain("test-secret-canary");
   });
 
+  it("records the first path a package's secret works for as its owner, and refuses a second path before sending anything", async () => {
+    const w = makeSfmcWorld();
+    const first = await makeSfmcEngine(w).start(MPATH, FLAG);
+    expect(first).toMatchObject({ kind: "waiting" });
+    expect(Object.values(w.state.owners())).toMatchObject([
+      { path: MPATH, subject: "Marketing Cloud tenant mc, package client id mc-client-1" },
+    ]);
+    // Another path names the same package with a secret that works (a copy, or a second paste).
+    const copy = "api-credentials/other-team/crm-sync-copy";
+    w.store.put(
+      copy,
+      { client_id: "mc-client-1", api_key: OLD, pending_api_key: NEW },
+      { provider: "sfmc", sfmc_tenant: "mc", rotate: "now" },
+    );
+    const asked = w.tenant.asked.length;
+    const out = await makeSfmcEngine(w).start(copy, FLAG);
+    expect(out).toMatchObject({ kind: "failed", code: "POLICY_CONSUMER_OWNED" });
+    expect(out.kind === "failed" && out.message).toContain(`consumer already managed at ${MPATH}`);
+    expect(w.tenant.asked.length).toBe(asked);
+    expect(w.store.current(copy).data["api_key"]).toBe(OLD);
+  });
+
   it("refuses a pending secret Marketing Cloud does not accept, with a clear message, and publishes nothing", async () => {
     const w = makeSfmcWorld({ pending: "test-secret-canary-sfmc-typo" });
     const out = await makeSfmcEngine(w).start(MPATH, FLAG);
