@@ -13,7 +13,11 @@
 # parameter, so an operator holding this policy can set or remove (null) any key, not only the triggers `rotate`
 # and `rotate_reason`: for example `provider` (turning management off), `auto_rotate`, `rotation_period`, or the
 # rotator's own status keys such as `rotation_verified_at`. The server audit log records who did it.
-# If that is not acceptable, use operator-strict.hcl: it allows only the exact maps {rotate = "now"} and
+# What such a change can NOT do: send a secret anywhere the rotator's config does not name. Metadata only chooses
+# among configured Salesforce connections and Marketing Cloud tenants (sf_connection, sfmc_tenant), within the
+# prefixes the config allows each; a URL in metadata (the old sfmc_auth_url) makes the entry invalid. Nor can it
+# make the rotator rotate an app whose working pair the path does not hold (proof of possession at each start).
+# If the rest is not acceptable, use operator-strict.hcl: it allows only the exact maps {rotate = "now"} and
 # {rotate = "emergency"}, at the price of no rotate_reason (allowed values are matched exactly; a glob such as
 # "*" works for plain string parameters but not inside a map).
 path "secret/metadata/api-credentials/*" {
