@@ -117,16 +117,20 @@ const tenantShape = {
   prefixes: kvPrefixList().optional(),
 };
 
+/** The longest soak or retire_after: half the 30 days a staged (or rotated) set lives at Salesforce. */
+export const MAX_WAIT_MS = 14 * 86_400_000;
+
 const rotationShape = {
   scan_interval: duration().default(60_000),
-  soak: duration({ allowZero: true }).default(15 * 60_000),
+  // Capped well below the 30 days a staged set lives at Salesforce: a soak must end while the set exists.
+  soak: duration({ allowZero: true, maxMs: MAX_WAIT_MS }).default(15 * 60_000),
   verify_timeout: duration().default(10 * 60_000),
   concurrency: wholeNumber(1, 64).default(4),
   warning_window: duration({ allowZero: true }).default(14 * 86_400_000),
   stuck_after: duration().default(2 * 3_600_000),
   max_attempts: wholeNumber(1, 100).default(5),
   lease_ttl: duration().optional(), // default verify_timeout + LEASE_TTL_MARGIN_MS
-  retire_after: duration({ allowZero: true }).default(0),
+  retire_after: duration({ allowZero: true, maxMs: MAX_WAIT_MS }).default(0),
   api_budget: z.unknown(),
 };
 

@@ -59,10 +59,11 @@ describe("operator triggers through the CLI", () => {
     expect(run.code).toBe(0);
     await expectRotatedClean(w, cred, before);
     const types = expectCompletedAudit(w, cred);
-    // Revoke first: promoted and retired (old pair dead) before the new pair is published to KV.
-    const order = ["rotation.staged", "rotation.promoted", "rotation.retired", "rotation.published"];
+    // Revoke first: promoted, the new pair published to KV at once, then the old pair retired (proven dead), then
+    // the new main pair verified.
+    const order = ["rotation.staged", "rotation.promoted", "rotation.published", "rotation.retired"];
     expect(types.filter((t) => order.includes(t))).toEqual(order);
-    expect(types.indexOf("rotation.verified")).toBeGreaterThan(types.indexOf("rotation.published"));
+    expect(types.indexOf("rotation.verified")).toBeGreaterThan(types.indexOf("rotation.retired"));
     const events = w.auditEvents();
     expect(events.every((e) => e["mode"] === "emergency" && e["reason"] === "INC-1")).toBe(true);
     expect(events.find((e) => e.type === "rotation.completed")?.["outageMs"]).toEqual(expect.any(Number));

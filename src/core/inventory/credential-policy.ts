@@ -98,7 +98,8 @@ const FIELDS = {
   risk: enumField(RISKS),
   rotation_period: durationField({}),
   warning_window: durationField({ allowZero: true }),
-  soak: durationField({ allowZero: true }),
+  // A soak must end while the staged set lives at Salesforce (30 days): capped at 14 days.
+  soak: durationField({ allowZero: true, maxMs: 14 * DAY_MS }),
   rotate_window: rotateWindowField,
   confirm_by: enumField(CONFIRM_BY),
   auto_rotate: autoRotateField,

@@ -59,6 +59,17 @@ export interface JournalRecord {
    * key): the proof that the old pair is dead, recorded before anything relies on it.
    */
   readonly oldKeyDeadAt?: Date | undefined;
+  /**
+   * The operator's flag (`rotate`, `rotate_reason`) as the metadata held it when the rotation was claimed. A flag
+   * is cleared at the end only while it still holds these values: one set during the rotation (an emergency
+   * after promotion, say) survives and is acted on next.
+   */
+  readonly flag?: string | undefined;
+  readonly flagReason?: string | undefined;
+  /** With step `rolling_back`: the step the rotation was rolled back from (`promoting` revokes first). */
+  readonly rolledBackFrom?: RotationStep | undefined;
+  /** An emergency asked for during a standard rotation: retire the old pair without waiting for retire_after. */
+  readonly retireNow?: boolean | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -98,6 +109,10 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     destination: r.destination,
     destination_origin: r.destinationOrigin,
     old_key_dead_at: r.oldKeyDeadAt?.toISOString(),
+    flag: r.flag,
+    flag_reason: r.flagReason,
+    rolled_back_from: r.rolledBackFrom,
+    retire_now: r.retireNow === true ? "true" : undefined,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -150,6 +165,10 @@ const JournalFieldsSchema = z.looseObject({
   destination: text.optional(),
   destination_origin: text.optional(),
   old_key_dead_at: time.optional(),
+  flag: text.optional(),
+  flag_reason: z.string().optional(),
+  rolled_back_from: z.enum(ROTATION_STATES).optional(),
+  retire_now: z.literal("true").optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -199,6 +218,10 @@ export function parseJournalFields(
       destination: f.destination,
       destinationOrigin: f.destination_origin,
       oldKeyDeadAt: f.old_key_dead_at,
+      flag: f.flag,
+      flagReason: f.flag_reason,
+      rolledBackFrom: f.rolled_back_from,
+      retireNow: f.retire_now === "true" ? true : undefined,
     },
   };
 }

@@ -3,8 +3,8 @@
 //
 // Order of the rules, and why:
 // 1. unmanaged and invalid credentials are never touched (invalid metadata is reported, not guessed at);
-// 2. a rotation under way is left to its journal, which resumes it; a flag set meanwhile waits for it, except
-//    rotate=emergency during the soak, which ends the soak at once;
+// 2. a rotation under way is left to its journal, which resumes it; a flag set meanwhile waits for it (and
+//    survives its close), except rotate=emergency, which ends the soak or the retire wait at once;
 // 3. an operator's flag (rotate=now|emergency) acts at once, whatever the deadline, window or auto_rotate,
 //    and is the only way out of `failed` (no automatic retries after the capped attempts: no endless loops);
 // 4. scheduled rotation honours auto_rotate=false, starts SCHEDULE_LEAD before the deadline (or when the
@@ -31,15 +31,22 @@ export type RotationDecision =
 export function decideRotation(item: InventoryItem, now: Date): RotationDecision {
   if (item.state === "unmanaged") return skip("unmanaged: eca-rotator never writes to it");
   if (item.state === "invalid") return skip(`invalid metadata: ${item.reason ?? "see scan"}`);
-  // An emergency flag on a soaking rotation must not wait for the soak, nor be cleared unseen when it ends:
-  // the engine ends the soak and promotes at once (continueExisting), which retires the leaked pair.
-  if (item.rotationState === "awaiting_promotion" && item.trigger?.mode === "emergency") {
+  // An emergency flag on a rotation under way must not wait for its waits: the engine ends a soak and promotes at
+  // once, and ends a retire_after wait (continueExisting). Set after promotion, the flag also survives the close,
+  // so an emergency rotation of the new pair follows.
+  if (
+    (item.rotationState === "awaiting_promotion" || item.rotationState === "in_progress") &&
+    item.trigger?.mode === "emergency"
+  ) {
     const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
     return {
       act: true,
       mode: "emergency",
       trigger: "flag",
-      reason: `rotate=emergency during the soak${why}: promote now`,
+      reason:
+        item.rotationState === "awaiting_promotion"
+          ? `rotate=emergency during the soak${why}: promote now`
+          : `rotate=emergency during a rotation${why}: end its waits now`,
     };
   }
   // provider=generated: rotate=now during the dual-accept overlap is the operator's word that the sender uses

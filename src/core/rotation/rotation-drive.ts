@@ -8,7 +8,6 @@ import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { errorLine, failed, isRetryable, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
 import { type RotationRun, releaseLease } from "./rotation-run.ts";
-import { canTransition } from "./rotation-state.ts";
 
 // Steps can loop only by moving the journal forward; more iterations than states means a bug.
 const MAX_STEPS_PER_CALL = 40;
@@ -108,8 +107,10 @@ async function failForGood(
     await run.releaseLease();
     return failed(run, err, true, attempts);
   }
-  if (canTransition(r.mode, step, "rolling_back", run.provider.machine)) {
-    await run.advance("rolling_back", { lastError: line });
+  // A failure alone rolls back only where Salesforce's main pair is certainly still the old one; at `promoting` a
+  // PATCH may have landed, so the rotation parks and a resume reads the main key before anything else.
+  if (r.mode === "standard" && run.provider.machine.rollbackFrom.has(step)) {
+    await run.advance("rolling_back", { lastError: line, rolledBackFrom: step });
     return drive(run);
   }
   const abandon = step === "claimed" || step === "inspected";
@@ -117,8 +118,7 @@ async function failForGood(
   await run.patchMetadata({
     rotation_state: "failed",
     last_rotation_error: line.slice(0, 300),
-    rotate: null,
-    rotate_reason: null,
+    ...(await run.flagClearing()),
   });
   await run.emit("rotation.failed", { step, errorCode: classifyError(err) });
   const next = run.provider.failureAdvice(r.mode, step, abandon);

@@ -27,7 +27,7 @@ import { drive, onError, unrecorded } from "./rotation-drive.ts";
 import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import type { WaitKind } from "./rotation-provider.ts";
-import { claimFor, RotationRun, releaseLease } from "./rotation-run.ts";
+import { claimFor, type JournalChanges, RotationRun, releaseLease } from "./rotation-run.ts";
 import { canTransition, type RotationMode } from "./rotation-state.ts";
 
 export interface StartOptions {
@@ -168,6 +168,8 @@ async function prepareStart(
     promoteAfter: undefined,
     promotedAt: undefined,
     lastError: undefined,
+    flag: policy.policy.trigger?.mode,
+    flagReason: policy.policy.trigger?.reason,
     ...provider.claimFields(cred, policy.policy, deps, path),
   };
   return { kind: "run", run: new RotationRun(deps, record, 0, lease), existing: false };
@@ -195,8 +197,17 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
       await run.revive(r.failedStep);
       await run.patchMetadata({ rotation_state: "in_progress" });
     } else {
-      // The provider says what a second request changes (an emergency flag ends a soak, for one).
-      await run.update(run.provider.onRepeatStart(r, opts, run.now()));
+      // The provider says what a second request changes (an emergency flag ends a soak, for one), and whether
+      // that used up the operator's flag: then the flag now in the metadata counts as this rotation's, and the
+      // close clears it.
+      const repeat = run.provider.onRepeatStart(r, opts, run.now());
+      let seen: JournalChanges = {};
+      if (repeat.usesFlag && opts.trigger === "flag") {
+        const trigger = parseCredentialPolicy((await run.readCredential()).customMetadata);
+        const t = trigger.kind === "managed" ? trigger.policy.trigger : undefined;
+        seen = { flag: t?.mode, flagReason: t?.reason };
+      }
+      await run.update({ ...repeat.changes, ...seen });
     }
     await run.emit("rotation.resumed");
   } catch (err) {
@@ -264,18 +275,34 @@ async function rollback(
   const r = run.record;
   const at = r.step === "failed" ? r.failedStep : r.step;
   const why = `rolled back by ${opts.actor}${opts.reason ? `: ${opts.reason}` : ""}`;
+  // Also at `promoting` (standard): the rollback step reads Salesforce's main key first and refuses when the PATCH
+  // landed, so asking is safe.
   const allowed =
     at !== undefined &&
     (at === "rolling_back" ||
       at === "rolled_back" ||
-      canTransition(r.mode, at, "rolling_back", run.provider.machine));
+      (r.mode === "standard" && canTransition(r.mode, at, "rolling_back", run.provider.machine)));
   if (!allowed || at === undefined) {
     await run.releaseLease();
     return refused(path, r.rotationId, r.mode, at, run.provider.rollbackRefusal(r.mode, at));
   }
+  if (at === "promoting") {
+    // The PATCH may have landed: only Salesforce's main key says whether there is still a way back. Read it before
+    // the journal changes, so a refusal leaves the rotation exactly where it was (a resume goes on from there).
+    try {
+      if ((await deps.issuer.readMainKey(run.target)) !== run.oldClientId) {
+        await run.releaseLease();
+        return refused(path, r.rotationId, r.mode, at, run.provider.rollbackRefusal(r.mode, "promoted"));
+      }
+    } catch (err) {
+      await run.releaseLease();
+      throw err;
+    }
+  }
   try {
     if (r.step === "failed") await run.revive(at);
-    if (at !== "rolling_back" && at !== "rolled_back") await run.advance("rolling_back", { lastError: why });
+    if (at !== "rolling_back" && at !== "rolled_back")
+      await run.advance("rolling_back", { lastError: why, rolledBackFrom: at });
   } catch (err) {
     return onError(run, err);
   }

@@ -45,8 +45,16 @@ export interface RotationProvider {
   stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined;
   /** A wait that the journal alone shows (resume's peek, without the lease). */
   waitingFor(r: JournalRecord, deps: RotationEngineDeps): { waiting: WaitKind; until: Date } | undefined;
-  /** start() found an unfinished journal of this provider: what the new request changes in it. */
-  onRepeatStart(r: JournalRecord, opts: StartOptions, now: Date): JournalChanges;
+  /**
+   * start() found an unfinished journal of this provider: what the new request changes in it, and whether that
+   * used up the operator's flag (it ended a wait it was meant to end). A flag not used up survives the rotation's
+   * close and starts a new one (an emergency asked for after promotion, say).
+   */
+  onRepeatStart(
+    r: JournalRecord,
+    opts: StartOptions,
+    now: Date,
+  ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
   /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */

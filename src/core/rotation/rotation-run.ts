@@ -143,6 +143,23 @@ export class RotationRun {
     await this.deps.store.patchMetadata(this.path, patch);
   }
 
+  /**
+   * The metadata patch that clears the operator's flag, or nothing when the flag now in the metadata is not the
+   * one this rotation was claimed with: a `rotate` (say rotate=emergency after promotion) or `rotate_reason` set
+   * while it ran is a new request and survives, to be acted on next. Read right before the caller's patch;
+   * custom_metadata has no cas, so the window is one round trip. `keep`: the rotation did not do what the flag
+   * asked (an emergency rolled back before promotion), so the flag stays whatever it holds.
+   */
+  async flagClearing(keep = false): Promise<Record<string, null>> {
+    if (keep) return {};
+    const cred = await this.deps.store.read(this.path);
+    const now = cred?.customMetadata ?? {};
+    const same =
+      (now["rotate"] ?? undefined) === this.record.flag &&
+      ((now["rotate_reason"] ?? "").trim() || undefined) === this.record.flagReason;
+    return same ? { rotate: null, rotate_reason: null } : {};
+  }
+
   /** The rotation is over (closed or rolled back): delete the journal, then the lease, each still under it. */
   async endJournal(): Promise<void> {
     await this.guard();

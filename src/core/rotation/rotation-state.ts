@@ -6,9 +6,11 @@
 // Standard:  claimed → inspected → staging → staged → verified → published → promoting → promoted
 //            → verified_main → retired → closed
 //            (published holds promote_after: the soak is a wait between published and promoting, not a state)
-// Emergency: claimed → inspected → staging → staged → promoting → promoted → retired → published
-//            → verified_main → closed   (revoke first; the outage runs from promoted to published)
-// Rollback:  before promotion (staging … published) → rolling_back → rolled_back
+// Emergency: claimed → inspected → staging → staged → promoting → promoted → published → retired
+//            → verified_main → closed   (revoke first; the outage runs from promoted to published, which
+//            comes right after promotion so that no later failure can leave KV naming the dead old pair)
+// Rollback:  before promotion (staging … published) → rolling_back → rolled_back; and from promoting, but
+//            only when the promote step has just read that Salesforce's main pair is still the old one
 // Failure:   any non-terminal state → failed (after capped attempts; an operator's flag starts afresh)
 
 export const ROTATION_STATES = [
@@ -46,10 +48,10 @@ const STANDARD_ORDER: readonly RotationStep[] = [
   "closed",
 ];
 
-// Emergency publishes before it verifies (the protocol text has verify → publish): once the old pair is dead the
-// promoted pair is the only one Salesforce accepts, so KV must hold it whatever verification says. Publishing
-// first keeps "KV current pair == Salesforce main pair" true at every step and shortens the outage; a failed
-// verification afterwards is still a loud failure.
+// Emergency publishes right after promotion, before it retires and verifies: once the old pair may be dead the
+// promoted pair is the only one Salesforce accepts, so KV must hold it before anything else can fail (a retire
+// that meets a Salesforce outage, say). Revocation still comes first: PATCH kills the old pair under immediate
+// semantics, and under overlap semantics the retire step deletes it one KV write later.
 const EMERGENCY_ORDER: readonly RotationStep[] = [
   "claimed",
   "inspected",
@@ -57,13 +59,16 @@ const EMERGENCY_ORDER: readonly RotationStep[] = [
   "staged",
   "promoting",
   "promoted",
-  "retired",
   "published",
+  "retired",
   "verified_main",
   "closed",
 ];
 
-/** States from which the staged set can still be thrown away: Salesforce's main pair is still the old one. */
+/**
+ * States from which a failure rolls back on its own, and from which `rollback PATH` may: Salesforce's main pair is
+ * certainly still the old one. (`promoting` may roll back too, see nextSteps, but never on a failure alone.)
+ */
 const ROLLBACK_FROM: ReadonlySet<RotationStep> = new Set(["staging", "staged", "verified", "published"]);
 
 /**
@@ -106,6 +111,11 @@ export function nextSteps(
   // Emergency mode promotes before publishing, so it has no rollback window after staging: the old pair is
   // meant to die. A failed emergency verification is a loud failure, not a silent restore.
   if (mode === "standard" && machine.rollbackFrom.has(from)) out.push("rolling_back");
+  // The promote step may find that the staged set is gone, or that KV was reverted during the soak, while the main
+  // pair is still the old one: then the rotation rolls back (both modes). Only that step takes this edge, because
+  // only it has just read Salesforce's main key; a failure at `promoting` in general may follow a PATCH that
+  // landed, and parks instead.
+  if (from === "promoting" && machine.rollbackFrom.size > 0) out.push("rolling_back");
   out.push("failed");
   return out;
 }

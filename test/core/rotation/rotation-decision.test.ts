@@ -77,7 +77,7 @@ describe("decideRotation", () => {
     });
   });
 
-  it("acts on rotate=emergency during the soak (ending it), but not on rotate=now or while staging", () => {
+  it("acts on rotate=emergency during a rotation (ending its waits), but not on rotate=now", () => {
     expect(
       decide(1, { rotate: "emergency", rotate_reason: "leaked", rotation_state: "awaiting_promotion" }),
     ).toEqual({
@@ -87,7 +87,13 @@ describe("decideRotation", () => {
       reason: "rotate=emergency during the soak: leaked: promote now",
     });
     expect(decide(1, { rotate: "now", rotation_state: "awaiting_promotion" })).toMatchObject({ act: false });
-    expect(decide(1, { rotate: "emergency", rotation_state: "in_progress" })).toMatchObject({ act: false });
+    expect(decide(1, { rotate: "emergency", rotation_state: "in_progress" })).toEqual({
+      act: true,
+      mode: "emergency",
+      trigger: "flag",
+      reason: "rotate=emergency during a rotation: end its waits now",
+    });
+    expect(decide(1, { rotate: "now", rotation_state: "in_progress" })).toMatchObject({ act: false });
   });
 
   it("says when a waiting credential becomes due: the deadline less a day, or the next window opening", () => {

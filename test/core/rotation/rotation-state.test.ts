@@ -22,14 +22,16 @@ describe("rotation state machine", () => {
       expect(canTransition(mode, order[i]!, order[i + 1]!)).toBe(true);
   });
 
-  it("publishes before promoting in standard mode and after retiring the old pair in emergency mode", () => {
+  it("publishes before promoting in standard mode and right after promoting in emergency mode", () => {
     const std = stepOrder("standard");
     expect(std.indexOf("published")).toBeLessThan(std.indexOf("promoting"));
     const em = stepOrder("emergency");
-    expect(em.indexOf("retired")).toBeLessThan(em.indexOf("published"));
     expect(em).not.toContain("verified");
-    // Emergency publishes the promoted pair before verifying it: KV must hold what Salesforce accepts.
-    expect(em.indexOf("published")).toBeLessThan(em.indexOf("verified_main"));
+    // Emergency publishes the promoted pair before anything else can fail: retiring the old pair (which may meet
+    // a Salesforce outage) and verifying the new one both come after KV holds what Salesforce accepts.
+    expect(em.indexOf("published")).toBe(em.indexOf("promoted") + 1);
+    expect(em.indexOf("published")).toBeLessThan(em.indexOf("retired"));
+    expect(em.indexOf("retired")).toBeLessThan(em.indexOf("verified_main"));
   });
 
   it.each(MODES)("%s: never skips a step or goes backwards", (mode) => {
@@ -42,11 +44,11 @@ describe("rotation state machine", () => {
     }
   });
 
-  it("allows rollback only before promotion, and only in standard mode", () => {
-    const rollbackable: RotationStep[] = ["staging", "staged", "verified", "published"];
+  it("allows rollback before promotion in standard mode, and from promoting in both (the promote step's call)", () => {
+    const rollbackable: RotationStep[] = ["staging", "staged", "verified", "published", "promoting"];
     for (const from of ROTATION_STATES) {
       expect(canTransition("standard", from, "rolling_back"), from).toBe(rollbackable.includes(from));
-      expect(canTransition("emergency", from, "rolling_back"), from).toBe(false);
+      expect(canTransition("emergency", from, "rolling_back"), from).toBe(from === "promoting");
     }
     expect(nextSteps("standard", "rolling_back")).toEqual(["rolled_back", "failed"]);
   });

@@ -66,8 +66,8 @@ export const generatedProvider: RotationProvider = {
     r.mode === "standard" &&
     r.step === "published" &&
     (isOperatorRequest(opts.trigger) || opts.mode === "emergency")
-      ? { promoteAfter: now }
-      : {},
+      ? { changes: { promoteAfter: now }, usesFlag: true }
+      : { changes: {}, usesFlag: false },
   flagEndsOverlap: true,
 
   rollbackRefusal: (mode, at) =>

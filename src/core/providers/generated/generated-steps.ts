@@ -78,7 +78,7 @@ export async function publishDualAcceptStep(run: RotationRun): Promise<StepResul
   await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
   if (promoteAfter === undefined || soakMs > 0) {
     // The flag that started the rotation is spent: from now on rotate=now means "the sender is updated".
-    await run.patchMetadata({ rotation_state: "awaiting_promotion", rotate: null, rotate_reason: null });
+    await run.patchMetadata({ rotation_state: "awaiting_promotion", ...(await run.flagClearing()) });
   }
   await run.emit("rotation.published", { kvVersion: written.version });
   if (promoteAfter === undefined) {

@@ -32,22 +32,29 @@ export const salesforceEcaProvider: RotationProvider = {
       return { waiting: "soak", until: r.promoteAfter };
     }
     const retireAfter = deps.settings.retireAfterMs ?? 0;
-    if (r.step === "verified_main" && retireAfter > 0 && r.promotedAt !== undefined) {
+    if (r.step === "verified_main" && retireAfter > 0 && r.promotedAt !== undefined && r.retireNow !== true) {
       const until = new Date(r.promotedAt.getTime() + retireAfter);
       if (now < until) return { waiting: "retire", until };
     }
     return undefined;
   },
 
-  // An emergency flag on a soaking rotation ends the soak: promote now.
-  onRepeatStart: (r, opts, now) =>
-    opts.mode === "emergency" && r.mode === "standard" && r.step === "published" ? { promoteAfter: now } : {},
+  // An emergency flag on a soaking rotation ends the soak: promote now, and retire the old pair at once, without
+  // waiting for retire_after. Asked for after promotion (during the retire wait, say), it ends that wait too, but
+  // it is not used up: the new pair has been in KV since publication and may be what leaked, so the flag survives
+  // the close and an emergency rotation follows.
+  onRepeatStart: (r, opts, now) => {
+    if (opts.mode !== "emergency" || r.mode !== "standard") return { changes: {}, usesFlag: false };
+    if (r.step === "published") return { changes: { promoteAfter: now, retireNow: true }, usesFlag: true };
+    if (isPastPromotion(r.mode, r.step)) return { changes: { retireNow: true }, usesFlag: false };
+    return { changes: {}, usesFlag: false };
+  },
   flagEndsOverlap: false,
 
   rollbackRefusal: (mode, at) =>
     mode === "emergency"
       ? "an emergency rotation revokes first and is never rolled back; let it finish"
-      : at !== undefined && isPastPromotion(mode, at)
+      : at !== undefined && isPastPromotion(mode, at) && at !== "promoting"
         ? "Salesforce has promoted the new pair: there is no way back; let the rotation finish"
         : "nothing has been staged yet; the rotation can only go on or fail",
 

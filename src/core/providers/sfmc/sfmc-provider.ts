@@ -64,8 +64,8 @@ export const sfmcProvider: RotationProvider = {
   // scan's pickup of a pasted secret ("pending") is not a request: it never cuts a soak short.
   onRepeatStart: (r, opts, now) =>
     r.step === "published" && (isOperatorRequest(opts.trigger) || opts.mode === "emergency")
-      ? { promoteAfter: now }
-      : {},
+      ? { changes: { promoteAfter: now }, usesFlag: true }
+      : { changes: {}, usesFlag: false },
   flagEndsOverlap: true,
 
   rollbackRefusal: () =>

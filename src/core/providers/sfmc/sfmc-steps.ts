@@ -140,7 +140,7 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
       : ((parsed.kind === "managed" ? parsed.policy.soakMs : undefined) ?? run.deps.settings.soakMs);
   const promoteAfter = new Date(now.getTime() + soakMs);
   await run.advance("published", { kvVersionPublished: version, promoteAfter, publishedAt: now });
-  await run.patchMetadata({ rotation_state: "awaiting_promotion", rotate: null, rotate_reason: null });
+  await run.patchMetadata({ rotation_state: "awaiting_promotion", ...(await run.flagClearing()) });
   await run.emit("rotation.published", { kvVersion: version });
   const when =
     soakMs === 0 ? "now" : `after ${promoteAfter.toISOString()} (the soak lets every consumer pick it up)`;

@@ -98,8 +98,7 @@ export async function stampClosed(
     ...(opts.expiresAt === undefined ? {} : { expires_at: opts.expiresAt.toISOString() }),
     next_rotation_due: nextDue,
     rotation_state: "idle",
-    rotate: null,
-    rotate_reason: null,
+    ...(await run.flagClearing()),
     last_rotation_error: null,
   });
 }

@@ -2,7 +2,12 @@
 // "waiting" until then, so no process blocks on it and any replica can finish it. The intent (`promoting`) is
 // journaled before PATCH rotate, which is never retried blindly: on an uncertain answer the main key is read
 // back to see whether it happened, and only when it plainly did not is the PATCH sent once more.
+// Salesforce's main key is the real point of no return, so it is read first: while it is still the old pair,
+// the rotation checks that promoting is still right. A staged set that vanished (deleted in Setup, or expired)
+// or a KV that someone set back to the old pair during the soak rolls the rotation back to the old pair, which
+// still works; a KV holding a pair this rotation does not know stops it without promoting.
 import { isRotatorError, RotatorError } from "../../errors.ts";
+import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 
@@ -32,10 +37,25 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
       throw mismatch(run, "Salesforce's main key is neither the old nor the new one");
     const staged = await issuer.listStaged(target);
     if (!staged.some((s) => s.id === run.record.stagedId && s.state === "active")) {
-      throw mismatch(
+      return rollBack(
         run,
-        "the staged set is gone and Salesforce still uses the old pair; it cannot be promoted",
+        "the staged set is gone (deleted in Setup, or expired) and Salesforce still uses the old pair: not promoting, rolling back to the old pair",
       );
+    }
+    if (run.record.mode === "standard") {
+      // Consumers were told to use what KV holds: promoting must never kill what KV now names.
+      const cred = await run.readCredential();
+      const kvKey = keyField(cred, CLIENT_ID);
+      if (kvKey === run.oldClientId) {
+        return rollBack(run, "KV was set back to the old pair during the soak: not promoting, rolling back");
+      }
+      const kvSecret = secretField(cred, API_KEY);
+      if (kvKey !== newKey || kvSecret?.reveal() !== run.newPair.secret.reveal()) {
+        throw mismatch(
+          run,
+          "KV holds a pair this rotation did not publish: not promoting. Put the published pair back into KV (or the old pair, to roll back), then set rotate=now",
+        );
+      }
     }
     await promoteOnce(run, true);
   }
@@ -58,6 +78,15 @@ async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> 
     if (main !== run.oldClientId || !mayRepeat) throw err;
     await promoteOnce(run, false);
   }
+}
+
+/** promoting → rolling_back, with why: the rollback step deletes the staged set first, then restores KV. */
+async function rollBack(run: RotationRun, why: string): Promise<StepResult> {
+  await run.advance("rolling_back", {
+    lastError: `ROTATION_STATE_MISMATCH: ${why}`,
+    rolledBackFrom: "promoting",
+  });
+  return undefined;
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {

@@ -39,7 +39,11 @@ export async function publishStandardStep(run: RotationRun): Promise<StepResult>
   return undefined;
 }
 
-/** Emergency retired → published: the old pair is dead already, so previous_* are cleared at once. */
+/**
+ * Emergency promoted → published, right after promotion: KV names the one pair Salesforce now accepts before
+ * anything else can fail. previous_* are cleared at once: in an emergency the old pair is compromised and is
+ * never offered to consumers (the retire step proves its key dead without its secret).
+ */
 export async function publishEmergencyStep(run: RotationRun): Promise<StepResult> {
   const written = await publish(run, () => ({ [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" }));
   const now = run.now();

@@ -5,17 +5,10 @@
 // only the secret was wrong) proves nothing: a made-up secret in previous_key would "fail" to log in while the
 // real pair lives on. The proof is journaled before anything relies on it, and only the journal says it was
 // made: an empty previous_* in KV (a person may have cleared it) never counts as proof.
-// Standard mode then clears previous_* in KV; emergency mode has not published yet and publishes next.
+// Both modes run it after the new pair is published (emergency right after promotion); then previous_* is cleared.
 import { RotatorError } from "../../errors.ts";
 import { SecretValue } from "../../secret-value.ts";
-import {
-  API_KEY,
-  CLIENT_ID,
-  keyField,
-  PREVIOUS_CLIENT_ID,
-  PREVIOUS_KEY,
-  secretField,
-} from "../credential-fields.ts";
+import { CLIENT_ID, keyField, PREVIOUS_CLIENT_ID, PREVIOUS_KEY, secretField } from "../credential-fields.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
@@ -30,7 +23,8 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
   const { settings } = run.deps;
   const retireAfter = settings.retireAfterMs ?? 0;
   const promotedAt = run.record.promotedAt;
-  if (run.record.mode === "standard" && retireAfter > 0 && promotedAt !== undefined) {
+  const wait = run.record.mode === "standard" && run.record.retireNow !== true;
+  if (wait && retireAfter > 0 && promotedAt !== undefined) {
     const until = new Date(promotedAt.getTime() + retireAfter);
     if (run.now() < until) return { kind: "wait", waiting: "retire", until };
   }
@@ -38,7 +32,7 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
   const cred = await run.readCredential();
   const oldSecret = oldSecretInKv(run, cred);
   if (run.record.oldKeyDeadAt === undefined) await proveOldKeyDead(run, oldSecret);
-  if (run.record.mode === "standard" && keyField(cred, PREVIOUS_CLIENT_ID) !== undefined) {
+  if (keyField(cred, PREVIOUS_CLIENT_ID) !== undefined) {
     await run.guard();
     // A write in between is a VAULT_CAS_CONFLICT: counted, and the next attempt reads again.
     await run.deps.store.writeFields(
@@ -52,15 +46,12 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
   return undefined;
 }
 
-/** The old secret KV still holds (standard: previous_key; emergency: api_key), after checking KV's keys. */
+/** The old secret KV still holds in previous_key (if any), after checking that KV holds the new pair. */
 function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | undefined {
   const oldKey = run.oldClientId;
-  const kvKey = keyField(cred, CLIENT_ID);
-  if (run.record.mode === "emergency") {
-    if (kvKey !== oldKey) throw mismatch(run, "KV client_id is not the old key before the emergency publish");
-    return secretField(cred, API_KEY);
+  if (keyField(cred, CLIENT_ID) !== run.newPair.clientId) {
+    throw mismatch(run, "KV client_id is no longer the new key");
   }
-  if (kvKey !== run.newPair.clientId) throw mismatch(run, "KV client_id is no longer the new key");
   const previous = keyField(cred, PREVIOUS_CLIENT_ID);
   if (previous !== undefined && previous !== oldKey) {
     throw mismatch(run, "KV previous_client_id is not the old key");

@@ -1,9 +1,14 @@
-// Rollback, before promotion only (staging … published): delete the staged set and, when the new pair had been
-// published, write a KV version that makes the old pair current again. Salesforce's main pair is still the old
-// one, so the old pair never stopped working. Then: rolling_back → rolled_back, and the finish step stamps the
-// metadata, tells audit and chat, and deletes journal and lease.
+// Rollback, while Salesforce's main pair is still the old one (staging … published, and promoting when the promote
+// step found it must not promote): the staged set is deleted and, when the new pair had been published, a KV version
+// makes the old pair current again. Then rolling_back → rolled_back, and the finish step stamps the metadata, tells
+// audit and chat, and deletes journal and lease.
+// Order, so that KV's current pair works at every moment: first check that KV can be restored (nothing is touched
+// when it cannot: the staged pair KV names stays alive); then, before promotion was ever attempted, restore KV first
+// and delete the staged set after (both pairs work meanwhile); from `promoting`, delete first, so that a PATCH that
+// lands late cannot promote the staged pair after KV was pointed back at the old one.
 // Check before act: a staged set already gone and a KV version already holding the old pair are done work.
 import { RotatorError } from "../../errors.ts";
+import type { SecretValue } from "../../secret-value.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -16,53 +21,86 @@ import {
 } from "../credential-fields.ts";
 import { codeOf, providerTag } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
+import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 
 /** rolling_back → rolled_back. */
 export async function rollbackStep(run: RotationRun): Promise<StepResult> {
-  const { issuer, store } = run.deps;
-  const target = run.target;
-  const { newClientId, stagedId } = run.record;
+  const { issuer } = run.deps;
   const oldKey = run.oldClientId;
 
-  const main = await issuer.readMainKey(target);
+  const main = await issuer.readMainKey(run.target);
   if (main !== oldKey) {
-    throw mismatch(run, "Salesforce's main key is no longer the old one; the rotation cannot be rolled back");
+    // Only a PATCH that landed late (after the promote step read the main key) can get here.
+    throw mismatch(
+      run,
+      "Salesforce's main key is no longer the old one, so the rotation cannot be rolled back; make KV name the pair Salesforce uses now",
+    );
   }
-  // Journal at `staging` (no staged id yet): an active set is our own POST whose answer was lost.
-  const ours = (await issuer.listStaged(target)).filter(
+  const cred = await run.readCredential();
+  const restore = restorePlan(run, cred);
+  const deleteFirst = run.record.rolledBackFrom === "promoting";
+  if (deleteFirst) await deleteOurStaged(run);
+  let restored: number | undefined;
+  if (restore.kind === "write") {
+    await run.guard();
+    restored = (await run.deps.store.writeFields(run.path, restore.fields, cred.version)).version;
+  } else if (restore.kind === "done") {
+    restored = restore.version;
+  }
+  if (!deleteFirst) await deleteOurStaged(run);
+  await run.advance("rolled_back", { kvVersionPublished: restored, lastError: run.record.lastError });
+  return undefined;
+}
+
+type RestorePlan =
+  | { readonly kind: "write"; readonly fields: Record<string, string | SecretValue> }
+  | { readonly kind: "done"; readonly version: number }
+  | { readonly kind: "none" };
+
+/** How KV gets the old pair back, or why it cannot (thrown before anything is touched). */
+function restorePlan(run: RotationRun, cred: StoredCredential): RestorePlan {
+  const oldKey = run.oldClientId;
+  const { newClientId } = run.record;
+  const kvKey = keyField(cred, CLIENT_ID);
+  if (newClientId !== undefined && kvKey === newClientId) {
+    const oldSecret = secretField(cred, PREVIOUS_KEY);
+    if (keyField(cred, PREVIOUS_CLIENT_ID) !== oldKey || oldSecret === undefined) {
+      throw mismatch(
+        run,
+        "KV previous_* no longer hold the old pair, so KV cannot be pointed back at it; nothing was deleted (the staged pair KV names still works). Put the old pair back into previous_client_id/previous_key, then roll back again",
+      );
+    }
+    return {
+      kind: "write",
+      fields: {
+        [CLIENT_ID]: oldKey,
+        [API_KEY]: oldSecret,
+        [PREVIOUS_CLIENT_ID]: "",
+        [PREVIOUS_KEY]: "",
+        [ROTATED_AT]: run.now().toISOString(),
+        [ROTATED_BY]: run.record.actor,
+      },
+    };
+  }
+  if (kvKey === oldKey && run.record.kvVersionPublished !== undefined)
+    return { kind: "done", version: cred.version };
+  // Nothing was published, or another client_id was written by someone else: it is theirs, and left alone.
+  return { kind: "none" };
+}
+
+/** Deletes the active staged set this rotation made (at `staging`, without a staged id: our own lost POST). */
+async function deleteOurStaged(run: RotationRun): Promise<void> {
+  const { issuer } = run.deps;
+  const { stagedId } = run.record;
+  const ours = (await issuer.listStaged(run.target)).filter(
     (s) => s.state === "active" && (stagedId === undefined ? true : s.id === stagedId),
   );
   for (const s of ours) {
     await run.guard();
-    await issuer.deleteStaged(target, s.id);
+    await issuer.deleteStaged(run.target, s.id);
   }
-
-  const cred = await run.readCredential();
-  const kvKey = keyField(cred, CLIENT_ID);
-  let restored: number | undefined;
-  if (newClientId !== undefined && kvKey === newClientId) {
-    const oldSecret = secretField(cred, PREVIOUS_KEY);
-    if (keyField(cred, PREVIOUS_CLIENT_ID) !== oldKey || oldSecret === undefined) {
-      throw mismatch(run, "KV previous_* no longer hold the old pair; restore it by hand");
-    }
-    await run.guard();
-    const fields = {
-      [CLIENT_ID]: oldKey,
-      [API_KEY]: oldSecret,
-      [PREVIOUS_CLIENT_ID]: "",
-      [PREVIOUS_KEY]: "",
-      [ROTATED_AT]: run.now().toISOString(),
-      [ROTATED_BY]: run.record.actor,
-    };
-    restored = (await store.writeFields(run.path, fields, cred.version)).version;
-  } else if (kvKey === oldKey && run.record.kvVersionPublished !== undefined) {
-    restored = cred.version; // restored by this step before the journal said so
-  }
-  // Any other client_id was written by someone else, not by this rotation: it is theirs, and left alone.
-  await run.advance("rolled_back", { kvVersionPublished: restored, lastError: run.record.lastError });
-  return undefined;
 }
 
 /** The terminal rolled_back journal: tell everyone, then remove journal and lease. */
@@ -84,11 +122,11 @@ export async function finishRollback(
 ): Promise<StepResult> {
   const r = run.record;
   const why = r.lastError ?? "rolled back";
+  // An emergency rolled back before promotion has not revoked anything: its flag stays, so it is tried again.
   await run.patchMetadata({
     rotation_state: "failed",
     last_rotation_error: why.slice(0, 300),
-    rotate: null,
-    rotate_reason: null,
+    ...(await run.flagClearing(r.mode === "emergency")),
   });
   const code = codeOf(r.lastError);
   await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });

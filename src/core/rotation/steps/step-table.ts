@@ -35,9 +35,9 @@ const EMERGENCY: StepTable = {
   staging: stageStep,
   staged: promoteIntentStep,
   promoting: promoteStep,
-  promoted: retireStep,
-  retired: publishEmergencyStep,
-  published: verifyMainStep,
+  promoted: publishEmergencyStep,
+  published: retireStep,
+  retired: verifyMainStep,
   verified_main: closeStep,
   ...ROLLBACK,
 };
