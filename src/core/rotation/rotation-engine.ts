@@ -193,20 +193,16 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
           },
         );
       }
-      // An operator asked again: the rotation goes on from where it failed, with fresh attempts.
-      await run.revive(r.failedStep);
+      // An operator asked again: the rotation goes on from where it failed, with fresh attempts. The flag that
+      // asked is this rotation's now (the close clears it).
+      await run.revive(r.failedStep, await flagNow(run, opts));
       await run.patchMetadata({ rotation_state: "in_progress" });
     } else {
       // The provider says what a second request changes (an emergency flag ends a soak, for one), and whether
       // that used up the operator's flag: then the flag now in the metadata counts as this rotation's, and the
       // close clears it.
       const repeat = run.provider.onRepeatStart(r, opts, run.now());
-      let seen: JournalChanges = {};
-      if (repeat.usesFlag && opts.trigger === "flag") {
-        const trigger = parseCredentialPolicy((await run.readCredential()).customMetadata);
-        const t = trigger.kind === "managed" ? trigger.policy.trigger : undefined;
-        seen = { flag: t?.mode, flagReason: t?.reason };
-      }
+      const seen = repeat.usesFlag ? await flagNow(run, opts) : {};
       await run.update({ ...repeat.changes, ...seen });
     }
     await run.emit("rotation.resumed");
@@ -214,6 +210,14 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
     return onError(run, err);
   }
   return drive(run);
+}
+
+/** The operator's flag now in the metadata, as journal fields, when a flag made this request (else nothing). */
+async function flagNow(run: RotationRun, opts: StartOptions): Promise<JournalChanges> {
+  if (opts.trigger !== "flag") return {};
+  const parsed = parseCredentialPolicy((await run.readCredential()).customMetadata);
+  const t = parsed.kind === "managed" ? parsed.policy.trigger : undefined;
+  return { flag: t?.mode, flagReason: t?.reason };
 }
 
 async function resume(deps: RotationEngineDeps, path: string): Promise<RotationOutcome> {

@@ -106,8 +106,8 @@ export class RotationRun {
   }
 
   /** The one place a journal is written outside the state machine: reviving a failed rotation at its step. */
-  async revive(step: RotationStep): Promise<void> {
-    await this.write({ ...this.record, step, failedStep: undefined, attempts: 0 });
+  async revive(step: RotationStep, changes: JournalChanges = {}): Promise<void> {
+    await this.write({ ...this.record, ...changes, step, failedStep: undefined, attempts: 0 });
   }
 
   async write(next: JournalRecord): Promise<void> {
