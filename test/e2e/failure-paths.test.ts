@@ -90,7 +90,9 @@ describe("failure paths, with the fault polled while it plays out", () => {
     });
     await new Promise((r) => setTimeout(r, 2_100));
     const run = await w.cli(["run", "--once"]);
-    expect(run.stdout).toMatch(/resume +ROLLED BACK: ROTATION_STATE_MISMATCH: KV was set back to the old pair/);
+    expect(run.stdout).toMatch(
+      /resume +ROLLED BACK: ROTATION_STATE_MISMATCH: KV was set back to the old pair/,
+    );
     expect(sim.counters().promotions).toBe(0);
     expect(await kvPairLogsIn(w, cred, sim)).toBe(true);
     expect(sim.validPairs(cred.app.appId, cred.app.consumerId).map((p) => p.key)).toEqual([cred.oldPair.key]);
