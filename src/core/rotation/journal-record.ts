@@ -59,6 +59,18 @@ export interface JournalRecord {
    * key): the proof that the old pair is dead, recorded before anything relies on it.
    */
   readonly oldKeyDeadAt?: Date | undefined;
+  /**
+   * After a failed attempt that will be retried: the earliest time the next attempt may run (exponential backoff
+   * with jitter), so a Salesforce outage is not hammered every scan_interval. Cleared when a step succeeds.
+   */
+  readonly retryAfter?: Date | undefined;
+  /** When the current run of failed attempts began: rotation.retry_budget counts from here. */
+  readonly failingSince?: Date | undefined;
+  /**
+   * The rotation ended (rolled back or parked) because Salesforce stayed unreachable or rate-limited: an operator's
+   * rotate flag is left set, so the request is carried out once Salesforce answers again.
+   */
+  readonly keepTrigger?: boolean | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -98,6 +110,9 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     destination: r.destination,
     destination_origin: r.destinationOrigin,
     old_key_dead_at: r.oldKeyDeadAt?.toISOString(),
+    retry_after: r.retryAfter?.toISOString(),
+    failing_since: r.failingSince?.toISOString(),
+    keep_trigger: r.keepTrigger === true ? "true" : undefined,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -150,6 +165,9 @@ const JournalFieldsSchema = z.looseObject({
   destination: text.optional(),
   destination_origin: text.optional(),
   old_key_dead_at: time.optional(),
+  retry_after: time.optional(),
+  failing_since: time.optional(),
+  keep_trigger: z.literal("true").optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -199,6 +217,9 @@ export function parseJournalFields(
       destination: f.destination,
       destinationOrigin: f.destination_origin,
       oldKeyDeadAt: f.old_key_dead_at,
+      retryAfter: f.retry_after,
+      failingSince: f.failing_since,
+      keepTrigger: f.keep_trigger === "true" ? true : undefined,
     },
   };
 }

@@ -92,12 +92,20 @@ export class RotationRun {
     this.lease = renewed.lease;
   }
 
-  /** Moves the journal to `step` (an allowed transition), resetting the attempt count. */
+  /** Moves the journal to `step` (an allowed transition), resetting the attempt count and any backoff. */
   async advance(step: RotationStep, changes: JournalChanges = {}): Promise<void> {
     if (!canTransition(this.record.mode, this.record.step, step, this.provider.machine)) {
       throw invariant(this.record, `the journal may not go from ${this.record.step} to ${step}`);
     }
-    await this.write({ ...this.record, ...changes, attempts: 0, lastError: changes.lastError, step });
+    await this.write({
+      ...this.record,
+      retryAfter: undefined,
+      failingSince: undefined,
+      ...changes,
+      attempts: 0,
+      lastError: changes.lastError,
+      step,
+    });
   }
 
   /** Rewrites the journal at its step (attempt counts, a new owner after a takeover). */
@@ -107,7 +115,15 @@ export class RotationRun {
 
   /** The one place a journal is written outside the state machine: reviving a failed rotation at its step. */
   async revive(step: RotationStep): Promise<void> {
-    await this.write({ ...this.record, step, failedStep: undefined, attempts: 0 });
+    await this.write({
+      ...this.record,
+      step,
+      failedStep: undefined,
+      attempts: 0,
+      retryAfter: undefined,
+      failingSince: undefined,
+      keepTrigger: undefined,
+    });
   }
 
   async write(next: JournalRecord): Promise<void> {
@@ -140,7 +156,7 @@ export class RotationRun {
 
   async patchMetadata(patch: Readonly<Record<string, string | null>>): Promise<void> {
     await this.guard();
-    await this.deps.store.patchMetadata(this.path, patch);
+    await this.deps.store.patchMetadata(this.path, this.record.keepTrigger === true ? keepFlag(patch) : patch);
   }
 
   /** The rotation is over (closed or rolled back): delete the journal, then the lease, each still under it. */
@@ -246,6 +262,13 @@ export function invariant(record: Pick<JournalRecord, "path" | "step">, message:
   return new RotatorError("INTERNAL_INVARIANT", message, {
     context: { path: record.path, step: record.step },
   });
+}
+
+/** The patch without clearing rotate/rotate_reason: an outage must not erase what an operator asked for. */
+function keepFlag(patch: Readonly<Record<string, string | null>>): Record<string, string | null> {
+  return Object.fromEntries(
+    Object.entries(patch).filter(([k, v]) => !(v === null && (k === "rotate" || k === "rotate_reason"))),
+  );
 }
 
 function dropUndefined<T extends object>(o: T): T {

@@ -1,9 +1,12 @@
 // Step 5-6, soak and promote. The soak is not a state: the journal holds promote_after and the engine returns
 // "waiting" until then, so no process blocks on it and any replica can finish it. The intent (`promoting`) is
 // journaled before PATCH rotate, which is never retried blindly: on an uncertain answer the main key is read
-// back to see whether it happened, and only when it plainly did not is the PATCH sent once more.
+// back to see whether it happened. When it plainly did not (main still old, the staged set still active), the
+// failure is retryable and the PATCH is left to the next attempt: after the backoff a slow first PATCH has
+// landed and shows in that attempt's re-read, so a second one is sent only when the first never took effect.
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { notApplied } from "./stage-step.ts";
 import type { StepResult } from "./step-result.ts";
 
 /** Standard published → promoting, once the soak is over. */
@@ -37,14 +40,14 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
         "the staged set is gone and Salesforce still uses the old pair; it cannot be promoted",
       );
     }
-    await promoteOnce(run, true);
+    await promoteOnce(run);
   }
   await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
   await run.emit("rotation.promoted");
   return undefined;
 }
 
-async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> {
+async function promoteOnce(run: RotationRun): Promise<void> {
   const { issuer } = run.deps;
   const stagedId = run.record.stagedId;
   if (stagedId === undefined) throw mismatch(run, "no staged id in the journal");
@@ -55,8 +58,10 @@ async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> 
     if (!isRotatorError(err) || err.context["uncertain"] !== true) throw err;
     const main = await issuer.readMainKey(run.target);
     if (main === run.newPair.clientId) return; // it happened; only the answer was lost
-    if (main !== run.oldClientId || !mayRepeat) throw err;
-    await promoteOnce(run, false);
+    if (main !== run.oldClientId) throw err;
+    const staged = await issuer.listStaged(run.target);
+    if (!staged.some((s) => s.id === stagedId && s.state === "active")) throw err;
+    throw notApplied(err, "Salesforce still uses the old pair and the staged set is still active");
   }
 }
 
