@@ -141,6 +141,11 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     this.#faults.set(method, list);
   }
 
+  /** Drops the faults still queued for `method` (the outage is over). */
+  clearFaults(method: IssuerMethod): void {
+    this.#faults.delete(method);
+  }
+
   /**
    * The next verifyPair calls answer {ok: false, code} at once, as the adapter does when the token endpoint
    * says `login rate exceeded` (code login_rate_exceeded) or stays unavailable; `after` lets calls through first.

@@ -95,7 +95,8 @@ function rotationMessage(e: RotationChatEvent, mount: string): ChatMessage {
   return finish({
     kind: e.kind,
     // An emergency that cannot finish leaves a leaked pair alive, or consumers without a working one.
-    severity: e.kind === "rotation.retrying" && e.mode === "emergency" ? "critical" : ROTATION_SEVERITY[e.kind],
+    severity:
+      e.kind === "rotation.retrying" && e.mode === "emergency" ? "critical" : ROTATION_SEVERITY[e.kind],
     title: `${TITLE_PREFIX[e.kind]}: ${e.credential.path}`,
     summary: text === "" ? `Rotation ${e.rotationId} of ${e.credential.path}: ${e.kind}.` : text,
     facts,

@@ -27,7 +27,10 @@ export const RETRY_CAP_MS = 30 * 60_000;
  * half and all of it, so credentials that failed together do not all come back at the same moment.
  */
 export function retryDelayMs(attempt: number, baseMs: number, random: () => number): number {
-  const nominal = Math.min(Math.max(RETRY_CAP_MS, baseMs), baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  const nominal = Math.min(
+    Math.max(RETRY_CAP_MS, baseMs),
+    baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30),
+  );
   return Math.round(nominal * (0.5 + 0.5 * Math.min(Math.max(random(), 0), 1)));
 }
 
@@ -173,7 +176,10 @@ async function recordRetry(
   await run.update({ attempts, lastError: line, retryAfter: retry.at, failingSince: retry.since });
   const when = retry.at.toISOString();
   await run.patchMetadata({
-    last_rotation_error: `${RETRYING_PREFIX} (attempt ${attempts}, next after ${when}): ${line}`.slice(0, 300),
+    last_rotation_error: `${RETRYING_PREFIX} (attempt ${attempts}, next after ${when}): ${line}`.slice(
+      0,
+      300,
+    ),
   });
   await run.emit("rotation.retrying", { errorCode: classifyError(err) });
   if (first && (r.mode === "emergency" || isPastPromotion(r.mode, r.step, run.provider.machine))) {

@@ -326,7 +326,10 @@ async function contained(path: string, body: () => Promise<RotationOutcome>): Pr
 }
 
 /** The backoff after a failed attempt (journal retry_after), while it lasts: no attempt before then. */
-function retryWait(r: JournalRecord, deps: RotationEngineDeps): { waiting: WaitKind; until: Date } | undefined {
+function retryWait(
+  r: JournalRecord,
+  deps: RotationEngineDeps,
+): { waiting: WaitKind; until: Date } | undefined {
   if (r.step === "failed" || r.retryAfter === undefined) return undefined;
   return deps.clock.now() < r.retryAfter ? { waiting: "retry", until: r.retryAfter } : undefined;
 }

@@ -156,7 +156,10 @@ export class RotationRun {
 
   async patchMetadata(patch: Readonly<Record<string, string | null>>): Promise<void> {
     await this.guard();
-    await this.deps.store.patchMetadata(this.path, this.record.keepTrigger === true ? keepFlag(patch) : patch);
+    await this.deps.store.patchMetadata(
+      this.path,
+      this.record.keepTrigger === true ? keepFlag(patch) : patch,
+    );
   }
 
   /** The rotation is over (closed or rolled back): delete the journal, then the lease, each still under it. */

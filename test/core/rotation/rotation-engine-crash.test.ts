@@ -3,7 +3,10 @@
 // answer lost" are both among them). A new engine, the same owner restarted or another replica after the lease
 // expired, then settles the rotation. Whatever the moment, the result is one clean rotation.
 import { describe, expect, it } from "vitest";
-import { errorFromRestAnswer, errorFromTransport } from "../../../src/adapters/salesforce/salesforce-errors.ts";
+import {
+  errorFromRestAnswer,
+  errorFromTransport,
+} from "../../../src/adapters/salesforce/salesforce-errors.ts";
 import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import type { RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";

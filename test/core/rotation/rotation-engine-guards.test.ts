@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
-import { SecretValue } from "../../../src/core/secret-value.ts";
 import {
   everythingVisible,
   expectRotatedCleanly,
