@@ -165,11 +165,12 @@ function resultText(r: CycleRow, now: Date): string {
       }
       return `waiting for the ${o.waiting === "soak" ? "soak" : "retirement"} until ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
     case "failed": {
+      // Before the message, which the table may cut short: when it is tried again matters most.
       const retry =
         o.willRetry && o.retryAt !== undefined
-          ? ` (attempt ${o.attempts}; next attempt after ${o.retryAt.toISOString()})`
+          ? ` (attempt ${o.attempts}, next after ${o.retryAt.toISOString()})`
           : "";
-      return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}: ${o.message}${retry}`;
+      return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}${retry}: ${o.message}`;
     }
     case "rolled_back":
       return `ROLLED BACK: ${o.message}`;
