@@ -190,7 +190,7 @@ export class ChatNotifier implements Notifier {
     }
     const mode = n.kind === "rotation.emergency" ? "emergency" : /\((standard|emergency)\)/.exec(n.text)?.[1];
     const errorCode =
-      n.kind === "rotation.failed" || n.kind === "rotation.rolled_back"
+      n.kind === "rotation.failed" || n.kind === "rotation.retrying" || n.kind === "rotation.rolled_back"
         ? ERROR_CODE.exec(n.text)?.[1]
         : undefined;
     return {

@@ -78,13 +78,14 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
   const selection = selectStarts(inventory.items, now, {
     // A resume that did something settles this credential for the cycle. A skipped one (parked after a
-    // failure, or another owner's lease), or an overlap waiting for an operator's confirmation, leaves room
-    // for an operator's flag to act on it now.
+    // failure, or another owner's lease), or one that only reported a wait (a soak, an overlap waiting for an
+    // operator's confirmation, a backoff), leaves room for an operator's flag to act on it now: rotate=emergency
+    // during a soak promotes at once, as in the daemon. The decision rules keep everything else waiting.
     settled: (path) => {
       const resumed = rows.get(path);
       if (resumed === undefined) return undefined;
       const o = resumed.outcome;
-      return o?.kind !== "skipped" && !(o?.kind === "waiting" && o.waiting === "confirm");
+      return o?.kind !== "skipped" && o?.kind !== "waiting";
     },
     budgetLevel: deps.budgetLevel,
   });
@@ -181,6 +182,8 @@ export function startOptions({ item, decision }: Start): StartOptions {
     actor: actorOf(decision.trigger),
     // The schedule (and a paste) acts on what it saw: a credential changed since the scan is decided again.
     expectKvVersion: decision.trigger === "flag" ? undefined : item.currentVersion,
+    // The schedule also needs the rotation it saw as the last one to still be the last (none failed meanwhile).
+    ...(decision.trigger === "schedule" ? { expectLastRotated: item.lastRotated } : {}),
   };
 }
 

@@ -145,6 +145,9 @@ export async function buildRotationStack(
       soakMs: r.soakMs,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
+      retryBudgetMs: r.retryBudgetMs,
+      // The first backoff after a failed attempt is one scan: the daemon looks again then anyway.
+      retryBaseMs: r.scanIntervalMs,
       retireAfterMs: r.retireAfterMs,
       destinations: destinationsOf(cfg),
     },

@@ -47,6 +47,12 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
           : `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept) until ` +
               `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
       }
+      if (o.waiting === "retry") {
+        return (
+          `waiting: ${o.path}: the last attempt failed at step ${o.step}; the next one runs after ` +
+          `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`
+        );
+      }
       return o.waiting === "soak"
         ? `waiting: ${o.path}: the new pair is published and both pairs work; promotion after the soak at ` +
             `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`
@@ -55,7 +61,9 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
     case "failed": {
       const at = o.step === undefined ? "" : ` at step ${o.step}`;
       const next = o.willRetry
-        ? ` (attempt ${o.attempts}; the next run tries again)`
+        ? o.retryAt === undefined
+          ? ` (attempt ${o.attempts}; the next run tries again)`
+          : ` (attempt ${o.attempts}; tried again after ${o.retryAt.toISOString()}, ${formatRelative(o.retryAt.getTime() - now.getTime())})`
         : o.attempts > 0
           ? ` (after ${o.attempts} ${o.attempts === 1 ? "attempt" : "attempts"}; fix the cause, then set rotate=now)`
           : "";
@@ -152,9 +160,18 @@ function resultText(r: CycleRow, now: Date): string {
         return "waiting: activate the staged secret in Setup, then set rotate=now";
       }
       if (o.waiting === "confirm") return "waiting for an operator's rotate=now (dual-accept overlap)";
+      if (o.waiting === "retry") {
+        return `backing off after a failed attempt at ${o.step}: next attempt after ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+      }
       return `waiting for the ${o.waiting === "soak" ? "soak" : "retirement"} until ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
-    case "failed":
-      return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}: ${o.message}`;
+    case "failed": {
+      // Before the message, which the table may cut short: when it is tried again matters most.
+      const retry =
+        o.willRetry && o.retryAt !== undefined
+          ? ` (attempt ${o.attempts}, next after ${o.retryAt.toISOString()})`
+          : "";
+      return `FAILED ${o.code}${o.step === undefined ? "" : ` at ${o.step}`}${retry}: ${o.message}`;
+    }
     case "rolled_back":
       return `ROLLED BACK: ${o.message}`;
     case "skipped":

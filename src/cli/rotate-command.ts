@@ -57,6 +57,8 @@ run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error
       while (outcome.kind === "waiting") {
         // A generated secret waiting for the operator's confirmation: nothing to count down to.
         if (outcome.waiting === "confirm") return EXIT.ok;
+        // A failed attempt backs off: run --once (or the daemon) tries again after it; so does rotate PATH.
+        if (outcome.waiting === "retry") return EXIT.failed;
         if (!(await waitFor(ctx, outcome.path, outcome.until, outcome.waiting))) {
           ctx.io.stderr.write(
             `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "soak" ? "published (both pairs work)" : "promoted"}; ` +

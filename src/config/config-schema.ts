@@ -129,6 +129,8 @@ const rotationShape = {
   warning_window: duration({ allowZero: true }).default(14 * 86_400_000),
   stuck_after: duration().default(2 * 3_600_000),
   max_attempts: wholeNumber(1, 100).default(5),
+  // How long a run of failed attempts may go on (Salesforce unavailable or rate-limited; anything past promotion).
+  retry_budget: duration().default(4 * 3_600_000),
   lease_ttl: duration().optional(), // default verify_timeout + LEASE_TTL_MARGIN_MS
   retire_after: duration({ allowZero: true, maxMs: MAX_WAIT_MS }).default(0),
   api_budget: z.unknown(),
@@ -469,6 +471,17 @@ const rotationSchema = section({
         message: "must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
       });
     }
+    // The first retry waits about one scan_interval: a shorter budget would never see one. A staged set
+    // expires after 30 days, and an outage of a week is one for a person.
+    if (r.retry_budget < r.scan_interval) {
+      zctx.addIssue({
+        code: "custom",
+        path: ["retry_budget"],
+        message: "must be at least rotation.scan_interval (the first retry waits about that long)",
+      });
+    } else if (r.retry_budget > 7 * 86_400_000) {
+      zctx.addIssue({ code: "custom", path: ["retry_budget"], message: "must be at most 7d" });
+    }
   })
   .transform((r) => ({
     scanIntervalMs: r.scan_interval,
@@ -478,6 +491,7 @@ const rotationSchema = section({
     warningWindowMs: r.warning_window,
     stuckAfterMs: r.stuck_after,
     maxAttempts: r.max_attempts,
+    retryBudgetMs: r.retry_budget,
     leaseTtlMs: r.lease_ttl ?? r.verify_timeout + LEASE_TTL_MARGIN_MS,
     retireAfterMs: r.retire_after,
     apiBudget: { slowAt: r.api_budget.slow_at, stopAt: r.api_budget.stop_at },

@@ -61,6 +61,7 @@ export function summarizeConfig(cfg: Config): string {
   add("rotation.warning_window", formatExactDuration(r.warningWindowMs));
   add("rotation.stuck_after", formatExactDuration(r.stuckAfterMs));
   add("rotation.max_attempts", String(r.maxAttempts));
+  add("rotation.retry_budget", formatExactDuration(r.retryBudgetMs));
   add("rotation.lease_ttl", formatExactDuration(r.leaseTtlMs));
   add("rotation.retire_after", formatExactDuration(r.retireAfterMs));
   add("report.schedule", cfg.report.schedule ?? "off"); // cron, evaluated in UTC

@@ -46,7 +46,10 @@ export class RotationLoop {
   readonly #queue: Task[] = [];
   /** Paths queued or running in this process. */
   readonly #inFlight = new Set<string>();
-  /** Soaking or retiring journals: not worth a resume before this time (unless the process restarts). */
+  /**
+   * Soaking or retiring journals, and failed attempts backing off: not worth a resume before this time (unless
+   * the process restarts; the journal's retry_after still holds the backoff then).
+   */
   readonly #notBefore = new Map<string, number>();
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -223,6 +226,8 @@ export class RotationLoop {
           ? await d.engine.resume(task.path)
           : await d.engine.start(task.path, task.opts);
       if (outcome.kind === "waiting") this.#notBefore.set(task.path, outcome.until.getTime());
+      else if (outcome.kind === "failed" && outcome.willRetry && outcome.retryAt !== undefined)
+        this.#notBefore.set(task.path, outcome.retryAt.getTime());
       else this.#notBefore.delete(task.path);
       d.tracker.onOutcome(outcome, task.rotationId, d.clock.now());
       d.onOutcome(outcome, { path: task.path, kind: task.kind });

@@ -86,6 +86,10 @@ export class RotationTracker {
         // A failure the engine will retry leaves the rotation open: it is waiting for the next attempt.
         view.status = outcome.willRetry ? "waiting" : "failed";
         if (!outcome.willRetry) view.finishedAt = at;
+        if (outcome.willRetry && outcome.retryAt !== undefined) {
+          view.waitingFor = "retry";
+          view.waitingUntil = outcome.retryAt;
+        }
         view.errorCode = outcome.code;
         view.message = outcome.message;
         break;

@@ -27,6 +27,8 @@ export function narrateAudit(e: Record<string, unknown>): string | undefined {
       return `✔ ${path}: rotated in ${((Number(e["durationMs"]) || 0) / 1000).toFixed(1)} s (key fingerprint ${e["keyFingerprint"]})`;
     case "rotation.failed":
       return `✘ ${path}: rotation failed at ${e["step"]} (${e["errorCode"] ?? "?"})`;
+    case "rotation.retrying":
+      return `  ${path}: attempt failed at ${e["step"]} (${e["errorCode"] ?? "?"}): tried again after a backoff`;
     case "rotation.rolled_back":
       return `↩ ${path}: rolled back (${e["errorCode"] ?? "asked"}): KV holds the old pair again`;
     default:

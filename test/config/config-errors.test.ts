@@ -188,6 +188,24 @@ describe("loadConfig rejects", () => {
       "rotation.lease_ttl: must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
     ],
     [
+      "a retry budget shorter than one scan",
+      "rotation: { scan_interval: 5m, retry_budget: 1m }",
+      BASE_ENV,
+      "rotation.retry_budget: must be at least rotation.scan_interval (the first retry waits about that long)",
+    ],
+    [
+      "a retry budget longer than a week",
+      "rotation: { retry_budget: 8d }",
+      BASE_ENV,
+      "rotation.retry_budget: must be at most 7d",
+    ],
+    [
+      "a misspelt retry budget",
+      "rotation: { retry_budgets: 1h }",
+      BASE_ENV,
+      "rotation.retry_budgets: unknown key (did you mean rotation.retry_budget?)",
+    ],
+    [
       "zero attempts",
       "rotation: { max_attempts: 0 }",
       BASE_ENV,

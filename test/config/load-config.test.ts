@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       warningWindowMs: 14 * DAY,
       stuckAfterMs: 2 * 3_600_000,
       maxAttempts: 5,
+      retryBudgetMs: 4 * 3_600_000,
       leaseTtlMs: 15 * 60_000,
       retireAfterMs: 0,
       apiBudget: { slowAt: 0.5, stopAt: 0.9 },
@@ -125,6 +126,13 @@ server:
       BASE_ENV,
       (c) => [c.rotation.maxAttempts, c.rotation.leaseTtlMs, c.rotation.retireAfterMs],
       [3, 6_000, 3_600_000],
+    ],
+    [
+      "reads the retry budget",
+      "rotation: { retry_budget: 90m }",
+      BASE_ENV,
+      (c) => c.rotation.retryBudgetMs,
+      90 * 60_000,
     ],
     [
       "reads the fingerprint key file",

@@ -373,6 +373,26 @@ describe("RotationLoop", () => {
     expect(h.outcomes.map((o) => o.task.kind)).toEqual(["resume", "resume"]);
   });
 
+  it("leaves a failed attempt alone until the backoff it reports (retryAt) has passed", async () => {
+    const h = harness();
+    const j = `${PREFIX}/backing-off`;
+    journal(h.state, j);
+    await h.loop.tickNow();
+    await flush();
+    const retryAt = new Date(h.clock.now().getTime() + 4 * MINUTE);
+    h.engine.open(j).answer({ ...retrying(j), retryAt } as RotationOutcome);
+    await flush();
+    h.clock.advance(3 * MINUTE);
+    await h.loop.tickNow();
+    await h.loop.tickNow();
+    await flush();
+    expect(h.engine.calls).toHaveLength(1);
+    h.clock.advance(MINUTE);
+    await h.loop.tickNow();
+    await flush();
+    expect(h.engine.calls.map((c) => c.kind)).toEqual(["resume", "resume"]);
+  });
+
   it("resumes a path it started and left waiting once its `until` has passed", async () => {
     const h = harness({ items: [flagged("a")] });
     await h.loop.tickNow();

@@ -139,6 +139,21 @@ describe("RotationTracker", () => {
     });
   });
 
+  it("shows a failed attempt that backs off as waiting for the retry, with the error and the time", () => {
+    const t = new RotationTracker();
+    queue(t, "r1");
+    const retryAt = later(120_000);
+    t.onOutcome({ ...failed("r1", true), retryAt } as RotationOutcome, "r1", later(1_000));
+    expect(t.get("r1")).toMatchObject({
+      status: "waiting",
+      waitingFor: "retry",
+      waitingUntil: retryAt,
+      errorCode: "SALESFORCE_UNAVAILABLE",
+      message: "Salesforce did not answer",
+    });
+    expect(t.get("r1")?.finishedAt).toBeUndefined();
+  });
+
   it("says a rotation waits for a person, and forgets it once the rotation runs again", () => {
     const t = new RotationTracker();
     queue(t, "r1");

@@ -157,7 +157,8 @@ describe("trust boundaries, attacked with the shipped policies' privileges", () 
     const w = await E2eWorld.create(sim, {
       layout: "shipped",
       soak: "0s",
-      rotationExtra: ["max_attempts: 2"],
+      // One-second scans: the backoff before the second attempt is at most a second.
+      rotationExtra: ["max_attempts: 2", "scan_interval: 1s"],
     });
     const rotator = await tokenFor("rotator.hcl");
     const victim = await w.credential("payroll/salesforce");
@@ -197,6 +198,7 @@ path "${MOUNT}/metadata/${w.prefix}/marketing/*" { capabilities = ["create", "re
     const first = await w.cli(["run", "--once"], env);
     expect(first.stdout).toMatch(/rotate \(flag\) +FAILED ROTATION_POSSESSION_UNPROVEN at claimed/);
     expect(w.simState(victim.app)).toEqual(simBefore);
+    await new Promise((r) => setTimeout(r, 1_100)); // the backoff after the first attempt
     const second = await w.cli(["run", "--once"], env);
     expect(second.stdout).toMatch(/FAILED ROTATION_POSSESSION_UNPROVEN at claimed/);
 

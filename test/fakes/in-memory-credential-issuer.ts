@@ -90,6 +90,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
    */
   retiredKeysStayKnown = false;
   readonly #everIssued = new Set<string>();
+  readonly #verifyAnswers: (string | undefined)[] = [];
   /** Successful PATCH rotate calls (including ones whose answer was lost). */
   promotions = 0;
   stagedPosts = 0;
@@ -138,6 +139,20 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     for (let i = 0; i < (opts.after ?? 0); i++) list.push({ error: undefined, commit: false });
     for (let i = 0; i < (opts.times ?? 1); i++) list.push({ error, commit: opts.commit ?? false });
     this.#faults.set(method, list);
+  }
+
+  /** Drops the faults still queued for `method` (the outage is over). */
+  clearFaults(method: IssuerMethod): void {
+    this.#faults.delete(method);
+  }
+
+  /**
+   * The next verifyPair calls answer {ok: false, code} at once, as the adapter does when the token endpoint
+   * says `login rate exceeded` (code login_rate_exceeded) or stays unavailable; `after` lets calls through first.
+   */
+  answerVerifyNext(code: string, opts: { times?: number; after?: number } = {}): void {
+    for (let i = 0; i < (opts.after ?? 0); i++) this.#verifyAnswers.push(undefined);
+    for (let i = 0; i < (opts.times ?? 1); i++) this.#verifyAnswers.push(code);
   }
 
   /** A person staging a set by hand in Setup (not through the rotator). */
@@ -285,6 +300,8 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     timeoutMs: number,
   ): Promise<VerifyResult> {
     this.#enter("verifyPair");
+    const answer = this.#verifyAnswers.shift();
+    if (answer !== undefined) return { ok: false, elapsedMs: 0, attempts: 1, code: answer };
     return this.#exit("verifyPair", () => {
       const pair = this.#live(clientId, secret.reveal());
       if (pair === undefined) {

@@ -30,7 +30,7 @@ export interface SyslogHeader {
 
 export function severityOf(type: AuditEventType): number {
   if (type === "rotation.failed") return SEVERITY.err;
-  if (type === "rotation.rolled_back") return SEVERITY.warning;
+  if (type === "rotation.rolled_back" || type === "rotation.retrying") return SEVERITY.warning;
   return SEVERITY.notice;
 }
 

@@ -142,8 +142,12 @@ function pickState(
   switch (policy.rotationState) {
     case "failed":
       return { state: "failed", reason: "the last rotation failed" };
-    case "in_progress":
-      return { state: "in_progress", reason: `rotation in progress${stuckNote}` };
+    case "in_progress": {
+      // A failed attempt backing off writes "retrying (attempt N, next after …): CODE: message" there.
+      const retrying = policy.lastRotationError?.startsWith("retrying (") === true;
+      const note = retrying ? `; ${policy.lastRotationError?.slice(0, 200)}` : "";
+      return { state: "in_progress", reason: `rotation in progress${note}${stuckNote}` };
+    }
     case "awaiting_promotion":
       return { state: "awaiting_promotion", reason: `${awaitingWhat(policy)}${stuckNote}` };
     case "idle":

@@ -5,6 +5,7 @@
 export const SUBSCRIBABLE_CHAT_EVENTS = [
   "rotation.completed",
   "rotation.failed",
+  "rotation.retrying",
   "rotation.emergency",
   "rotation.rolled_back",
   "rotation.action_needed",
@@ -32,6 +33,7 @@ export interface RotationChatEvent {
   readonly kind:
     | "rotation.completed"
     | "rotation.failed"
+    | "rotation.retrying"
     | "rotation.emergency"
     | "rotation.rolled_back"
     | "rotation.action_needed";

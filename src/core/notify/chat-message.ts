@@ -49,6 +49,7 @@ export const CHAT_LIMITS = {
 const TITLE_PREFIX: Readonly<Record<RotationChatEvent["kind"] | DeadlineChatEvent["kind"], string>> = {
   "rotation.completed": "Rotated",
   "rotation.failed": "Rotation failed",
+  "rotation.retrying": "Rotation retrying",
   "rotation.emergency": "Emergency rotation completed",
   "rotation.rolled_back": "Rotation rolled back",
   "rotation.action_needed": "Action needed",
@@ -59,6 +60,7 @@ const TITLE_PREFIX: Readonly<Record<RotationChatEvent["kind"] | DeadlineChatEven
 const ROTATION_SEVERITY: Readonly<Record<RotationChatEvent["kind"], ChatSeverity>> = {
   "rotation.completed": "info",
   "rotation.failed": "critical",
+  "rotation.retrying": "warning",
   "rotation.emergency": "critical",
   "rotation.rolled_back": "warning",
   "rotation.action_needed": "warning",
@@ -69,6 +71,7 @@ export function buildChatMessage(event: ChatEvent, opts: ChatMessageOptions = {}
   switch (event.kind) {
     case "rotation.completed":
     case "rotation.failed":
+    case "rotation.retrying":
     case "rotation.emergency":
     case "rotation.rolled_back":
     case "rotation.action_needed":
@@ -91,7 +94,9 @@ function rotationMessage(e: RotationChatEvent, mount: string): ChatMessage {
   const text = oneLine(e.text, CHAT_LIMITS.summary);
   return finish({
     kind: e.kind,
-    severity: ROTATION_SEVERITY[e.kind],
+    // An emergency that cannot finish leaves a leaked pair alive, or consumers without a working one.
+    severity:
+      e.kind === "rotation.retrying" && e.mode === "emergency" ? "critical" : ROTATION_SEVERITY[e.kind],
     title: `${TITLE_PREFIX[e.kind]}: ${e.credential.path}`,
     summary: text === "" ? `Rotation ${e.rotationId} of ${e.credential.path}: ${e.kind}.` : text,
     facts,

@@ -50,6 +50,11 @@ export function rotationNextStep(e: RotationChatEvent, mount: string): string {
         `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then run ` +
         `\`eca-rotator rotate ${path}\` to resume or \`eca-rotator rollback ${path}\` to undo (before promotion only).`
       );
+    case "rotation.retrying":
+      return (
+        `Nothing to do while Salesforce recovers: the rotator tries again by itself. If the error is not an outage, ` +
+        `check last_rotation_error (vault kv metadata get ${kv}) and fix the cause; \`eca-rotator rotate ${path}\` tries at once.`
+      );
     case "rotation.rolled_back":
       return `Check last_rotation_error (vault kv metadata get ${kv}), fix the cause, then try again: ${rotateNowCommand(mount, c.path)}`;
     case "rotation.action_needed":

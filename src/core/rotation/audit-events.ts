@@ -12,6 +12,8 @@ export const AUDIT_EVENT_TYPES = [
   "rotation.retired",
   "rotation.completed",
   "rotation.failed",
+  // A failed attempt that will be tried again after a backoff (errorCode says why); one per attempt.
+  "rotation.retrying",
   "rotation.rolled_back",
   // provider=manual: an operator wrote a new value and the rotator recorded it (no engine run, no journal).
   "rotation.recorded",

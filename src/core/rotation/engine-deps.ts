@@ -20,6 +20,13 @@ export interface RotationEngineSettings {
   readonly verifyTimeoutMs: number;
   /** Failed attempts of one step before the rotation fails for good (then only an operator restarts it). */
   readonly maxAttempts: number;
+  /**
+   * How long a run of failed attempts may go on (rotation.retry_budget, default 4h). Salesforce being unavailable
+   * or rate-limited is retried within it past max_attempts; past the point of no return every retryable failure is.
+   */
+  readonly retryBudgetMs?: number | undefined;
+  /** The first backoff after a failed attempt; it doubles per attempt (rotation.scan_interval, default 1m). */
+  readonly retryBaseMs?: number | undefined;
   /** Standard mode: how long the old pair may live after promotion before it is retired. Default 0 (at once). */
   readonly retireAfterMs?: number | undefined;
   /**
@@ -63,6 +70,8 @@ export interface RotationEngineDeps {
   /** provider=sfmc verifies secrets here; without it sfmc credentials fail at their first step, unchanged. */
   readonly sfmcTokenCheck?: SfmcTokenCheck | undefined;
   readonly settings: RotationEngineSettings;
+  /** Jitter for retry backoff, in [0, 1) (Math.random when absent). */
+  readonly random?: (() => number) | undefined;
   /** Told about every audit or notification failure (for metrics and /readyz); never changes an outcome. */
   readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;
   /** True once the daemon is stopping: a running rotation stops at the next step boundary (journal kept, lease released). */

@@ -70,6 +70,18 @@ export interface JournalRecord {
   readonly rolledBackFrom?: RotationStep | undefined;
   /** An emergency asked for during a standard rotation: retire the old pair without waiting for retire_after. */
   readonly retireNow?: boolean | undefined;
+  /**
+   * After a failed attempt that will be retried: the earliest time the next attempt may run (exponential backoff
+   * with jitter), so a Salesforce outage is not hammered every scan_interval. Cleared when a step succeeds.
+   */
+  readonly retryAfter?: Date | undefined;
+  /** When the current run of failed attempts began: rotation.retry_budget counts from here. */
+  readonly failingSince?: Date | undefined;
+  /**
+   * The rotation ended (rolled back or parked) because Salesforce stayed unreachable or rate-limited: an operator's
+   * rotate flag is left set, so the request is carried out once Salesforce answers again.
+   */
+  readonly keepTrigger?: boolean | undefined;
 }
 
 const SECRET_FIELD = "new_secret";
@@ -113,6 +125,9 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     flag_reason: r.flagReason,
     rolled_back_from: r.rolledBackFrom,
     retire_now: r.retireNow === true ? "true" : undefined,
+    retry_after: r.retryAfter?.toISOString(),
+    failing_since: r.failingSince?.toISOString(),
+    keep_trigger: r.keepTrigger === true ? "true" : undefined,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -169,6 +184,9 @@ const JournalFieldsSchema = z.looseObject({
   flag_reason: z.string().optional(),
   rolled_back_from: z.enum(ROTATION_STATES).optional(),
   retire_now: z.literal("true").optional(),
+  retry_after: time.optional(),
+  failing_since: time.optional(),
+  keep_trigger: z.literal("true").optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -222,6 +240,9 @@ export function parseJournalFields(
       flagReason: f.flag_reason,
       rolledBackFrom: f.rolled_back_from,
       retireNow: f.retire_now === "true" ? true : undefined,
+      retryAfter: f.retry_after,
+      failingSince: f.failing_since,
+      keepTrigger: f.keep_trigger === "true" ? true : undefined,
     },
   };
 }

@@ -13,6 +13,19 @@ export function isRetryable(err: unknown): boolean {
   return err.retryable || err.code === "VAULT_CAS_CONFLICT";
 }
 
+/**
+ * Salesforce (or a Marketing Cloud tenant) unavailable, unreachable or rate-limited: an outage that waiting fixes.
+ * Retried with backoff for as long as rotation.retry_budget allows, beyond max_attempts, and it never clears an
+ * operator's flag.
+ */
+export function isTransient(err: unknown): boolean {
+  return (
+    err instanceof RotatorError &&
+    err.retryable &&
+    (err.code === "SALESFORCE_UNAVAILABLE" || err.code === "SALESFORCE_RATE_LIMITED")
+  );
+}
+
 /** Public text of an error: RotatorError messages are safe by contract; anything else is named, not quoted. */
 export function publicMessage(err: unknown): string {
   if (err instanceof RotatorError) return err.message;

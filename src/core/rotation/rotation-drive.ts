@@ -1,13 +1,41 @@
 // Driving a run: step after step until the rotation is done, must wait, or fails; and what a failure means.
-// A retryable error counts an attempt in the journal and returns failed{willRetry}. At max_attempts, or at once
+// A retryable error counts an attempt in the journal, which also records when the next attempt may run
+// (exponential backoff with jitter: one scan_interval, then 2, 4, 8 … capped at 30 minutes), and returns
+// failed{willRetry}; until then a resume only reports the wait. Attempts stop at rotation.max_attempts, except
+// for Salesforce being unavailable or rate-limited and for anything past the point of no return, which go on
+// while rotation.retry_budget lasts (counted from the first failure of the run of failures). Then, or at once
 // for an error retrying cannot fix: a standard rotation before promotion is rolled back automatically; one that
 // has not staged anything is abandoned; anything else is parked as `failed` (the journal keeps the new pair)
 // until an operator's rotate=now revives it. Each ends with rotation_state=failed, last_rotation_error, the
-// trigger cleared, one audit event and one notification.
+// trigger cleared (unless an outage ended it: then an operator's flag stays set), one audit event and one
+// notification.
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
-import { errorLine, failed, isRetryable, parked, skipped, waiting } from "./outcome-builders.ts";
+import { errorLine, failed, isRetryable, isTransient, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
 import { type RotationRun, releaseLease } from "./rotation-run.ts";
+import { isPastPromotion } from "./rotation-state.ts";
+
+/** rotation.retry_budget's default: a Salesforce incident of a few hours does not end a rotation. */
+export const DEFAULT_RETRY_BUDGET_MS = 4 * 3_600_000;
+/** The first backoff when the engine is given none (rotation.scan_interval's default). */
+export const DEFAULT_RETRY_BASE_MS = 60_000;
+/** No backoff grows past this (unless scan_interval itself is longer). */
+export const RETRY_CAP_MS = 30 * 60_000;
+
+/**
+ * The wait after failed attempt number `attempt` (1-based): base, 2×base, 4×base … capped, each drawn between
+ * half and all of it, so credentials that failed together do not all come back at the same moment.
+ */
+export function retryDelayMs(attempt: number, baseMs: number, random: () => number): number {
+  const nominal = Math.min(
+    Math.max(RETRY_CAP_MS, baseMs),
+    baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30),
+  );
+  return Math.round(nominal * (0.5 + 0.5 * Math.min(Math.max(random(), 0), 1)));
+}
+
+/** The metadata's last_rotation_error while a rotation backs off; `scan` and the status page show it. */
+export const RETRYING_PREFIX = "retrying";
 
 // Steps can loop only by moving the journal forward; more iterations than states means a bug.
 const MAX_STEPS_PER_CALL = 40;
@@ -36,9 +64,14 @@ export async function drive(run: RotationRun): Promise<RotationOutcome> {
       });
     }
     let result: Awaited<ReturnType<typeof fn>>;
+    const wasFailing = r.failingSince !== undefined;
     try {
       checkPinnedDestination(run);
       result = await fn(run);
+      // The step that kept failing went through: the "retrying" note in the metadata is out of date.
+      if (wasFailing && result?.kind !== "done" && run.record.failingSince === undefined) {
+        await run.patchMetadata({ last_rotation_error: null });
+      }
     } catch (err) {
       return onError(run, err);
     }
@@ -78,19 +111,84 @@ export async function onError(run: RotationRun, err: unknown): Promise<RotationO
   }
   const line = errorLine(err);
   const attempts = run.record.attempts + 1;
-  if (isRetryable(err) && attempts < run.deps.settings.maxAttempts) {
+  const retry = nextAttempt(run, err, attempts);
+  if (retry !== undefined) {
     try {
-      await run.update({ attempts, lastError: line });
+      await recordRetry(run, err, line, attempts, retry);
     } catch (writeErr) {
       return unrecorded(run, writeErr, err);
     }
     await run.releaseLease();
-    return failed(run, err, true, attempts);
+    return { ...failed(run, err, true, attempts), retryAt: retry.at };
   }
   try {
     return await failForGood(run, err, line, attempts);
   } catch (writeErr) {
     return unrecorded(run, writeErr, err);
+  }
+}
+
+interface NextAttempt {
+  /** The earliest time the next attempt may run. */
+  readonly at: Date;
+  /** The first failure of this run of failures. */
+  readonly since: Date;
+  /** When rotation.retry_budget runs out. */
+  readonly budgetEnds: Date;
+}
+
+/** Whether a failed attempt is tried again, and when; undefined: the rotation fails for good now. */
+function nextAttempt(run: RotationRun, err: unknown, attempts: number): NextAttempt | undefined {
+  if (!isRetryable(err)) return undefined;
+  const { settings } = run.deps;
+  const r = run.record;
+  const now = run.now().getTime();
+  const since = r.failingSince ?? run.now();
+  const budgetEnds = since.getTime() + (settings.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS);
+  if (now >= budgetEnds) return undefined;
+  // Before the point of no return max_attempts bounds failures that waiting is unlikely to fix, and a rollback
+  // or abandon is safe. An outage is bounded by time only; past promotion, giving up would only park a
+  // rotation that can still finish.
+  const pastNoReturn = isPastPromotion(r.mode, r.step, run.provider.machine);
+  if (attempts >= settings.maxAttempts && !pastNoReturn && !isTransient(err)) return undefined;
+  const delay = retryDelayMs(
+    attempts,
+    settings.retryBaseMs ?? DEFAULT_RETRY_BASE_MS,
+    run.deps.random ?? Math.random,
+  );
+  return { at: new Date(Math.min(now + delay, budgetEnds)), since, budgetEnds: new Date(budgetEnds) };
+}
+
+/**
+ * Journal first (the attempt count and the backoff are what every replica goes by), then the metadata note an
+ * operator sees, the audit event, and, once per run of failures, a chat alert when the delay matters: in an
+ * emergency (the leaked pair lives on, or consumers wait for the new one) or past the point of no return.
+ */
+async function recordRetry(
+  run: RotationRun,
+  err: unknown,
+  line: string,
+  attempts: number,
+  retry: NextAttempt,
+): Promise<void> {
+  const r = run.record;
+  const first = r.failingSince === undefined;
+  await run.update({ attempts, lastError: line, retryAfter: retry.at, failingSince: retry.since });
+  const when = retry.at.toISOString();
+  await run.patchMetadata({
+    last_rotation_error: `${RETRYING_PREFIX} (attempt ${attempts}, next after ${when}): ${line}`.slice(
+      0,
+      300,
+    ),
+  });
+  await run.emit("rotation.retrying", { errorCode: classifyError(err) });
+  if (first && (r.mode === "emergency" || isPastPromotion(r.mode, r.step, run.provider.machine))) {
+    await run.notify(
+      "rotation.retrying",
+      `Rotation of ${r.path} (${r.mode}) is failing at ${r.step}: ${line}. It is tried again with backoff ` +
+        `(next attempt after ${when}) until ${retry.budgetEnds.toISOString()} (rotation.retry_budget); ` +
+        "this is the only message until it completes or fails for good.",
+    );
   }
 }
 
@@ -107,24 +205,30 @@ async function failForGood(
     await run.releaseLease();
     return failed(run, err, true, attempts);
   }
+  // Salesforce stayed unavailable past the budget: the rotation ends, but what an operator asked for stays asked.
+  const outage = isTransient(err);
+  const keep = outage ? { keepTrigger: true } : {};
   // A failure alone rolls back only where Salesforce's main pair is certainly still the old one; at `promoting` a
   // PATCH may have landed, so the rotation parks and a resume reads the main key before anything else.
   if (r.mode === "standard" && run.provider.machine.rollbackFrom.has(step)) {
-    await run.advance("rolling_back", { lastError: line, rolledBackFrom: step });
+    await run.advance("rolling_back", { lastError: line, rolledBackFrom: step, ...keep });
     return drive(run);
   }
   const abandon = step === "claimed" || step === "inspected";
-  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts });
+  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts, ...keep });
   await run.patchMetadata({
     rotation_state: "failed",
     last_rotation_error: line.slice(0, 300),
-    ...(await run.flagClearing()),
+    ...(await run.flagClearing(outage)),
   });
   await run.emit("rotation.failed", { step, errorCode: classifyError(err) });
   const next = run.provider.failureAdvice(r.mode, step, abandon);
+  const flag = outage
+    ? " Salesforce did not answer within rotation.retry_budget; a rotate flag an operator set stays set, so the next cycle tries again."
+    : "";
   await run.notify(
     "rotation.failed",
-    `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}`,
+    `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}${flag}`,
   );
   if (abandon) {
     await run.guard();

@@ -39,6 +39,11 @@ export interface StartOptions {
   readonly reason?: string | undefined;
   /** Skip unless the KV version is still the one the decision was made on (the scheduler passes it). */
   readonly expectKvVersion?: number | undefined;
+  /**
+   * trigger=schedule: the last_rotated the decision saw (undefined: none). A rotation that closed meanwhile moved
+   * it, and the start is skipped; so is one whose metadata is no longer idle (a rotation failed or rolled back).
+   */
+  readonly expectLastRotated?: Date | undefined;
   /** The new rotation's id when the caller must know it first (the HTTP API answers with it); default deps.ids(). */
   readonly rotationId?: string | undefined;
 }
@@ -143,6 +148,17 @@ async function prepareStart(
   if (opts.trigger === "flag" && policy.policy.trigger === undefined) {
     return skip("the rotate flag is already cleared: the request was handled");
   }
+  if (opts.trigger === "schedule") {
+    // The decision was made on a scan that may be old by now (a backlog, another replica): decide again on what
+    // the lease-holder reads. A rotation that failed or rolled back meanwhile is left for an operator.
+    const { rotationState, lastRotated } = policy.policy;
+    if (rotationState !== "idle") {
+      return skip(`rotation_state is ${rotationState} now, not idle as when it was scheduled: decide again`);
+    }
+    if (lastRotated?.getTime() !== opts.expectLastRotated?.getTime()) {
+      return skip("the credential was rotated since it was scheduled: decide again");
+    }
+  }
   const now = deps.clock.now();
   const record: JournalRecord = {
     rotationId: opts.rotationId ?? deps.ids(),
@@ -198,6 +214,12 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
       await run.revive(r.failedStep, await flagNow(run, opts));
       await run.patchMetadata({ rotation_state: "in_progress" });
     } else {
+      const backoff = retryWait(r, run.deps);
+      if (backoff !== undefined && !isOperatorRequest(opts.trigger)) {
+        // Only a person's request skips the backoff after a failed attempt.
+        await run.releaseLease();
+        return waiting(run.path, r, backoff, run.sinkFailures);
+      }
       // The provider says what a second request changes (an emergency flag ends a soak, for one), and whether
       // that used up the operator's flag: then the flag now in the metadata counts as this rotation's, and the
       // close clears it.
@@ -224,7 +246,7 @@ async function resume(deps: RotationEngineDeps, path: string): Promise<RotationO
   // Read first, without the lease: a parked or soaking rotation costs no write.
   const peek = await deps.state.readJournal(path);
   if (peek === undefined) return skipped(path, undefined, undefined, "no unfinished rotation", undefined);
-  const early = waitingFor(peek.value, deps);
+  const early = retryWait(peek.value, deps) ?? waitingFor(peek.value, deps);
   if (peek.value.step === "failed") {
     return skipped(
       path,
@@ -332,6 +354,15 @@ async function contained(path: string, body: () => Promise<RotationOutcome>): Pr
       attempts: 0,
     };
   }
+}
+
+/** The backoff after a failed attempt (journal retry_after), while it lasts: no attempt before then. */
+function retryWait(
+  r: JournalRecord,
+  deps: RotationEngineDeps,
+): { waiting: WaitKind; until: Date } | undefined {
+  if (r.step === "failed" || r.retryAfter === undefined) return undefined;
+  return deps.clock.now() < r.retryAfter ? { waiting: "retry", until: r.retryAfter } : undefined;
 }
 
 /** A wait that needs no lease to report: the soak, retire_after, or an operator's confirmation still to come. */

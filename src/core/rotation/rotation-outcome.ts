@@ -54,6 +54,8 @@ export interface FailedOutcome extends OutcomeBase {
   /** True: the attempt was counted in the journal and a later resume tries again. False: an operator must act. */
   readonly willRetry: boolean;
   readonly attempts: number;
+  /** willRetry: the earliest time the next attempt runs (a resume before it reports waiting "retry"). */
+  readonly retryAt?: Date | undefined;
 }
 
 /** Nothing was done: not applicable, already handled, or another owner holds the credential. */

@@ -123,10 +123,14 @@ export interface AuditSink {
   emit(event: AuditEvent): Promise<void>;
 }
 
-/** rotation.action_needed: the rotation waits for a person (activate in Setup, update the sender, …). */
+/**
+ * rotation.action_needed: the rotation waits for a person (activate in Setup, update the sender, …).
+ * rotation.retrying: an emergency, or a rotation past promotion, started failing and backs off (once a rotation).
+ */
 export type RotationNoticeKind =
   | "rotation.completed"
   | "rotation.failed"
+  | "rotation.retrying"
   | "rotation.emergency"
   | "rotation.rolled_back"
   | "rotation.action_needed";

@@ -15,7 +15,8 @@ import type { JournalChanges } from "./rotation-run.ts";
 import type { RotationMode, RotationStep, StepMachine } from "./rotation-state.ts";
 import type { StepFunction } from "./steps/step-result.ts";
 
-export type WaitKind = "soak" | "retire" | "confirm";
+/** retry: a failed attempt backs off until the next one may run (journal retry_after). */
+export type WaitKind = "soak" | "retire" | "confirm" | "retry";
 
 export interface PlanWait {
   readonly soakMs: number;

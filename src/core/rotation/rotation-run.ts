@@ -92,12 +92,20 @@ export class RotationRun {
     this.lease = renewed.lease;
   }
 
-  /** Moves the journal to `step` (an allowed transition), resetting the attempt count. */
+  /** Moves the journal to `step` (an allowed transition), resetting the attempt count and any backoff. */
   async advance(step: RotationStep, changes: JournalChanges = {}): Promise<void> {
     if (!canTransition(this.record.mode, this.record.step, step, this.provider.machine)) {
       throw invariant(this.record, `the journal may not go from ${this.record.step} to ${step}`);
     }
-    await this.write({ ...this.record, ...changes, attempts: 0, lastError: changes.lastError, step });
+    await this.write({
+      ...this.record,
+      retryAfter: undefined,
+      failingSince: undefined,
+      ...changes,
+      attempts: 0,
+      lastError: changes.lastError,
+      step,
+    });
   }
 
   /** Rewrites the journal at its step (attempt counts, a new owner after a takeover). */
@@ -107,7 +115,16 @@ export class RotationRun {
 
   /** The one place a journal is written outside the state machine: reviving a failed rotation at its step. */
   async revive(step: RotationStep, changes: JournalChanges = {}): Promise<void> {
-    await this.write({ ...this.record, ...changes, step, failedStep: undefined, attempts: 0 });
+    await this.write({
+      ...this.record,
+      ...changes,
+      step,
+      failedStep: undefined,
+      attempts: 0,
+      retryAfter: undefined,
+      failingSince: undefined,
+      keepTrigger: undefined,
+    });
   }
 
   async write(next: JournalRecord): Promise<void> {
@@ -151,7 +168,8 @@ export class RotationRun {
    * asked (an emergency rolled back before promotion), so the flag stays whatever it holds.
    */
   async flagClearing(keep = false): Promise<Record<string, null>> {
-    if (keep) return {};
+    // keepTrigger: the rotation ended because Salesforce stayed unavailable; what was asked stays asked.
+    if (keep || this.record.keepTrigger === true) return {};
     const cred = await this.deps.store.read(this.path);
     const now = cred?.customMetadata ?? {};
     const same =

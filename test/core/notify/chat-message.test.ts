@@ -18,6 +18,7 @@ function eventOf(kind: ChatEventKind, over: Partial<Record<string, unknown>> = {
   switch (kind) {
     case "rotation.completed":
     case "rotation.failed":
+    case "rotation.retrying":
     case "rotation.emergency":
     case "rotation.rolled_back":
     case "rotation.action_needed":
@@ -81,6 +82,7 @@ describe("buildChatMessage", () => {
   it.each([
     "rotation.completed",
     "rotation.failed",
+    "rotation.retrying",
     "rotation.emergency",
     "rotation.rolled_back",
     "rotation.action_needed",
@@ -100,6 +102,7 @@ describe("buildChatMessage", () => {
     ["rotation.failed", "critical", "`eca-rotator rollback api-credentials/team-a/crm`"],
     ["rotation.failed", "critical", "last_rotation_error"],
     ["rotation.emergency", "critical", "The old pair is dead: restart billing-api, crm-sync now"],
+    ["rotation.retrying", "warning", "the rotator tries again by itself"],
     [
       "credential.overdue",
       "critical",
@@ -115,6 +118,12 @@ describe("buildChatMessage", () => {
     const m = buildChatMessage(eventOf(kind));
     expect(m.severity).toBe(severity);
     expect(m.nextStep).toContain(text);
+  });
+
+  it("makes a retrying emergency critical: a leaked pair lives, or consumers wait, while it backs off", () => {
+    const m = buildChatMessage(eventOf("rotation.retrying", { mode: "emergency" }));
+    expect(m.severity).toBe("critical");
+    expect(m.title).toBe("Rotation retrying: api-credentials/team-a/crm");
   });
 
   it("uses the configured mount in commands", () => {

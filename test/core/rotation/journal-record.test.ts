@@ -81,6 +81,28 @@ describe("journal record fields", () => {
     expect(parseJournalFields({ ...fields, failed_step: "nowhere" })).toMatchObject({ ok: false });
   });
 
+  it("round-trips the backoff of a failed attempt and the outage's keep-the-flag mark", () => {
+    const backing: JournalRecord = {
+      ...record,
+      attempts: 2,
+      retryAfter: new Date("2026-03-01T10:05:00.000Z"),
+      failingSince: new Date("2026-03-01T10:02:00.000Z"),
+      keepTrigger: true,
+    };
+    const fields = asStored(toJournalFields(backing));
+    expect(fields).toMatchObject({
+      retry_after: "2026-03-01T10:05:00.000Z",
+      failing_since: "2026-03-01T10:02:00.000Z",
+      keep_trigger: "true",
+    });
+    const parsed = parseJournalFields(fields);
+    expect(parsed.ok && parsed.record.retryAfter?.toISOString()).toBe("2026-03-01T10:05:00.000Z");
+    expect(parsed.ok && parsed.record.failingSince?.toISOString()).toBe("2026-03-01T10:02:00.000Z");
+    expect(parsed.ok && parsed.record.keepTrigger).toBe(true);
+    expect(Object.keys(asStored(toJournalFields(record)))).not.toContain("keep_trigger");
+    expect(parseJournalFields({ ...fields, retry_after: "soon" })).toMatchObject({ ok: false });
+  });
+
   it("reports a damaged record by field names only, never by value", () => {
     const stored = asStored(toJournalFields(record));
     const parsed = parseJournalFields({ ...stored, step: CANARY, fence: "three", started_at: "yesterday" });

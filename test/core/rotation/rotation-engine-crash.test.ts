@@ -3,7 +3,10 @@
 // answer lost" are both among them). A new engine, the same owner restarted or another replica after the lease
 // expired, then settles the rotation. Whatever the moment, the result is one clean rotation.
 import { describe, expect, it } from "vitest";
-import { RotatorError } from "../../../src/core/errors.ts";
+import {
+  errorFromRestAnswer,
+  errorFromTransport,
+} from "../../../src/adapters/salesforce/salesforce-errors.ts";
 import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import type { RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
@@ -15,6 +18,7 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   settle,
   type World,
 } from "./rotation-world.ts";
@@ -82,31 +86,53 @@ describe("rotation engine, killed at every step boundary", () => {
 });
 
 describe("rotation engine, uncertain Salesforce answers", () => {
-  const uncertain = () =>
-    new RotatorError("SALESFORCE_UNAVAILABLE", "connection reset after the request was sent", {
-      retryable: true,
-      context: { uncertain: true },
-    });
+  // The Salesforce adapter's own errors (salesforce-errors.ts): a 503, or a connection reset after the request
+  // went out, on POST staged / PATCH rotate is uncertain and therefore not retryable until a re-read settles it.
+  const call = (method: "POST" | "PATCH") => ({
+    step: method === "POST" ? "create staged" : "rotate staged",
+    method,
+    path: "/services/data/v65.0/x",
+    idempotent: false,
+  });
+  const unavailable = (method: "POST" | "PATCH") => errorFromRestAnswer(call(method), 503, undefined);
+  const dropped = (method: "POST" | "PATCH") =>
+    errorFromTransport(
+      call(method),
+      "https://acme.my.salesforce.com",
+      Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+    );
+
+  it("uses the adapter's shape: uncertain, not retryable", () => {
+    for (const err of [unavailable("POST"), dropped("PATCH")]) {
+      expect(err).toMatchObject({ code: "SALESFORCE_UNAVAILABLE", retryable: false });
+      expect(err.context["uncertain"]).toBe(true);
+    }
+  });
 
   for (const semantics of ["overlap", "immediate"] as const) {
     it(`${semantics}: adopts the staged set a POST made before its answer was lost`, async () => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
-      w.issuer.failNext("createStaged", uncertain(), { commit: true });
+      w.issuer.failNext("createStaged", dropped("POST"), { commit: true });
       expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
       expect(w.issuer.stagedPosts).toBe(1);
       expectRotatedCleanly(w);
     });
 
-    it(`${semantics}: posts again (counting an attempt) when the uncertain POST did not happen`, async () => {
+    it(`${semantics}: backs off, then posts again, when the list shows the uncertain POST did not happen`, async () => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
-      w.issuer.failNext("createStaged", uncertain(), { commit: false });
+      w.issuer.failNext("createStaged", unavailable("POST"), { commit: false });
       const engine = makeEngine(w);
       expect(await engine.start(PATH, FLAG_START)).toMatchObject({
         kind: "failed",
         willRetry: true,
         attempts: 1,
+        code: "SALESFORCE_UNAVAILABLE",
       });
       expect(w.state.journal(PATH)?.step).toBe("staging");
+      expect(w.state.journal(PATH)?.lastError).toContain("re-read: no staged set exists");
+      expect(await engine.resume(PATH)).toMatchObject({ kind: "waiting", waiting: "retry" });
+      expect(w.issuer.calls.filter((c) => c === "createStaged")).toHaveLength(1);
+      passBackoff(w);
       expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
       expect(w.issuer.stagedPosts).toBe(1);
       expectRotatedCleanly(w);
@@ -114,17 +140,42 @@ describe("rotation engine, uncertain Salesforce answers", () => {
 
     it(`${semantics}: reads the main key back after an uncertain PATCH that happened, and promotes once`, async () => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
-      w.issuer.failNext("promote", uncertain(), { commit: true });
+      w.issuer.failNext("promote", dropped("PATCH"), { commit: true });
       expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
       expect(w.issuer.promotions).toBe(1);
       expectRotatedCleanly(w);
     });
 
-    it(`${semantics}: sends the PATCH once more when the main key shows it did not happen`, async () => {
+    it(`${semantics}: leaves the second PATCH to the next attempt, after the backoff and a fresh re-read`, async () => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
-      w.issuer.failNext("promote", uncertain(), { commit: false });
-      expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+      w.issuer.failNext("promote", unavailable("PATCH"), { commit: false });
+      const engine = makeEngine(w);
+      expect(await engine.start(PATH, FLAG_START)).toMatchObject({
+        kind: "failed",
+        willRetry: true,
+        step: "promoting",
+      });
+      // No PATCH sent right after the uncertain one: a slow first PATCH would make it fail.
+      expect(w.issuer.calls.filter((c) => c === "promote")).toHaveLength(1);
+      passBackoff(w);
+      expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
       expect(w.issuer.calls.filter((c) => c === "promote")).toHaveLength(2);
+      expect(w.issuer.promotions).toBe(1);
+      expectRotatedCleanly(w);
+    });
+
+    it(`${semantics}: a PATCH that lands late is seen by the next attempt's re-read and not sent again`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      // Applied, but the answer says 503 and the main key still reads old at first (a replica lagging).
+      w.issuer.failNext("promote", unavailable("PATCH"), { commit: false });
+      const engine = makeEngine(w);
+      expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "failed", willRetry: true });
+      await w.issuer.promote(w.target, w.state.journal(PATH)?.stagedId ?? ""); // the first PATCH lands late
+      const patches = w.issuer.calls.filter((c) => c === "promote").length;
+      passBackoff(w);
+      expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+      expect(w.issuer.calls.filter((c) => c === "promote")).toHaveLength(patches);
+      expect(w.issuer.promotions).toBe(1);
       expectRotatedCleanly(w);
     });
   }
@@ -132,13 +183,14 @@ describe("rotation engine, uncertain Salesforce answers", () => {
   it("adopts an unreadable set no more: deletes it and stages afresh", async () => {
     const w = makeWorld({ metadata: { soak: "0s" } });
     // Our POST landed but its answer was lost, and the staged list hides secrets this once.
-    w.issuer.failNext("createStaged", uncertain(), { commit: true });
+    w.issuer.failNext("createStaged", dropped("POST"), { commit: true });
     w.issuer.secretsReadable = false;
     const engine = makeEngine(w);
     const first = await engine.start(PATH, FLAG_START);
     expect(first).toMatchObject({ kind: "failed", willRetry: true });
     expect(w.issuer.stagedRecord(w.target)).toBeUndefined();
     w.issuer.secretsReadable = true;
+    passBackoff(w);
     expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
     expect(w.issuer.stagedPosts).toBe(2);
     expectRotatedCleanly(w);

@@ -8,6 +8,8 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
+  SETTINGS,
 } from "./rotation-world.ts";
 
 const EMERGENCY: StartOptions = { mode: "emergency", trigger: "flag", actor: "operator-flag" };
@@ -102,13 +104,18 @@ describe("rotation engine, emergency mode", () => {
   }
 
   it("publishes the promoted pair even when verifying it keeps failing, and fails loudly", async () => {
-    const w = makeWorld({ propagationDelayMs: 60 * 60_000 });
-    const engine = makeEngine(w);
-    expect(await engine.start(PATH, EMERGENCY)).toMatchObject({ kind: "failed", willRetry: true });
-    // KV already holds what Salesforce accepts: the invariant holds while the failure is worked on.
-    expect(w.store.current(PATH).data["client_id"]).toBe(w.issuer.mainPair(w.target).clientId);
-    await engine.resume(PATH);
-    const last = await engine.resume(PATH);
+    const w = makeWorld({ propagationDelayMs: 24 * 60 * 60_000 });
+    const engine = makeEngine(w, { settings: { retryBudgetMs: 60 * 60_000 } });
+    let last = await engine.start(PATH, EMERGENCY);
+    expect(last).toMatchObject({ kind: "failed", willRetry: true });
+    // Past promotion the attempts go on beyond max_attempts, as long as rotation.retry_budget lasts.
+    for (let i = 0; i < 30 && last.kind === "failed" && last.willRetry; i++) {
+      // KV already holds what Salesforce accepts: the invariant holds while the failure is worked on.
+      expect(w.store.current(PATH).data["client_id"]).toBe(w.issuer.mainPair(w.target).clientId);
+      passBackoff(w);
+      last = await engine.resume(PATH);
+    }
+    expect(last.kind === "failed" && last.attempts).toBeGreaterThan(SETTINGS.maxAttempts);
     expect(last).toMatchObject({
       kind: "failed",
       willRetry: false,
@@ -116,7 +123,7 @@ describe("rotation engine, emergency mode", () => {
       step: "retired",
     });
     expect(w.store.current(PATH).metadata).toMatchObject({ rotation_state: "failed" });
-    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.failed"]);
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.retrying", "rotation.failed"]);
   });
 
   it("ends a standard rotation's soak at once when an emergency flag arrives", async () => {

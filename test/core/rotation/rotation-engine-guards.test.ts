@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
-import { SecretValue } from "../../../src/core/secret-value.ts";
 import {
   everythingVisible,
   expectRotatedCleanly,
@@ -10,9 +9,12 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   SETTINGS,
   type World,
 } from "./rotation-world.ts";
+
+const EMERGENCY = { ...FLAG_START, mode: "emergency" as const };
 
 function snapshotAll(w: World): unknown {
   return structuredClone({
@@ -150,51 +152,57 @@ describe("rotation engine, a stale owner", () => {
 });
 
 describe("rotation engine, failures", () => {
-  it("counts attempts in the journal, then fails once: rotation_state=failed, one alert, one audit event", async () => {
+  it("counts attempts in the journal with a growing backoff, then fails once: rotation_state=failed, one alert, one audit event", async () => {
     const w = makeWorld({ metadata: { soak: "0s" } });
-    const down = () =>
-      new RotatorError("SALESFORCE_UNAVAILABLE", "Salesforce answered 503", { retryable: true });
-    w.issuer.failNext("promote", down(), { times: 3 });
-    const engine = makeEngine(w);
-    const first = await engine.start(PATH, FLAG_START);
-    expect(first).toMatchObject({ kind: "failed", willRetry: true, attempts: 1, step: "promoting" });
-    expect(w.state.journal(PATH)).toMatchObject({
-      attempts: 1,
-      lastError: "SALESFORCE_UNAVAILABLE: Salesforce answered 503",
-    });
+    // Not an outage (an unknown error): max_attempts bounds it. Emergency mode before promotion cannot roll
+    // back, so the rotation is parked.
+    const odd = () => new Error("something odd happened");
+    w.issuer.failNext("createStaged", odd(), { times: 3 });
+    const engine = makeEngine(w, { settings: { retryBaseMs: 60_000 } });
+    const start = w.clock.now().getTime();
+    const first = await engine.start(PATH, EMERGENCY);
+    expect(first).toMatchObject({ kind: "failed", willRetry: true, attempts: 1, step: "staging" });
+    expect(w.state.journal(PATH)).toMatchObject({ attempts: 1, lastError: "UNCLASSIFIED: unexpected Error" });
+    // The next attempt waits 30-60s (half to all of one base); a resume before then only reports the wait.
+    const wait1 = (w.state.journal(PATH)?.retryAfter?.getTime() ?? 0) - start;
+    expect(wait1).toBeGreaterThanOrEqual(30_000);
+    expect(wait1).toBeLessThanOrEqual(60_000);
+    expect(first.kind === "failed" && first.retryAt?.getTime()).toBe(start + wait1);
+    const calls0 = w.issuer.calls.length;
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "waiting", waiting: "retry", step: "staging" });
+    expect(w.issuer.calls.length).toBe(calls0);
+    passBackoff(w);
     expect(await engine.resume(PATH)).toMatchObject({ kind: "failed", willRetry: true, attempts: 2 });
+    const wait2 = (w.state.journal(PATH)?.retryAfter?.getTime() ?? 0) - w.clock.now().getTime();
+    expect(wait2).toBeGreaterThanOrEqual(60_000);
+    expect(wait2).toBeLessThanOrEqual(120_000);
+    passBackoff(w);
     const last = await engine.resume(PATH);
-    expect(last).toMatchObject({
-      kind: "failed",
-      willRetry: false,
-      attempts: 3,
-      code: "SALESFORCE_UNAVAILABLE",
-    });
+    expect(last).toMatchObject({ kind: "failed", willRetry: false, attempts: 3, code: "UNCLASSIFIED" });
 
     const meta = w.store.current(PATH).metadata;
     expect(meta).toMatchObject({
       rotation_state: "failed",
-      last_rotation_error: "SALESFORCE_UNAVAILABLE: Salesforce answered 503",
+      last_rotation_error: "UNCLASSIFIED: unexpected Error",
     });
     expect(meta["rotate"]).toBeUndefined();
-    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.failed"]);
+    // One alert when the emergency started failing, one when it failed for good; not one per attempt.
+    expect(w.notifier.sent.map((n) => n.kind)).toEqual(["rotation.retrying", "rotation.failed"]);
     expect(w.audit.types().filter((t) => t === "rotation.failed")).toHaveLength(1);
-    // Parked: the journal keeps the new pair; resuming does nothing until an operator asks again.
-    expect(w.state.journal(PATH)).toMatchObject({ step: "failed", failedStep: "promoting" });
-    expect(w.state.journal(PATH)?.newSecret).toBeInstanceOf(SecretValue);
+    expect(w.audit.types().filter((t) => t === "rotation.retrying")).toHaveLength(2);
+    // Parked: the journal stays; resuming does nothing until an operator asks again.
+    expect(w.state.journal(PATH)).toMatchObject({ step: "failed", failedStep: "staging" });
     const calls = w.issuer.calls.length;
     expect(await engine.resume(PATH)).toMatchObject({ kind: "skipped" });
     expect(await engine.start(PATH, { ...FLAG_START, trigger: "schedule" })).toMatchObject({
       kind: "failed",
     });
     expect(w.issuer.calls.length).toBe(calls);
-    expect(w.notifier.sent).toHaveLength(1);
+    expect(w.notifier.sent).toHaveLength(2);
 
-    // rotate=now again: the rotation goes on from where it failed, with the same new pair.
+    // rotate=now again: the rotation goes on from where it failed, with fresh attempts.
     w.store.patchByHand(PATH, { rotate: "now" });
-    const stagedBefore = w.state.journal(PATH)?.newClientId;
-    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
-    expect(w.issuer.mainPair(w.target).clientId).toBe(stagedBefore);
+    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "completed", mode: "emergency" });
     expectRotatedCleanly(w);
   });
 
@@ -349,6 +357,7 @@ describe("rotation engine, secrets", () => {
     // A failure on the way, whose error text comes back in outcomes, metadata and notifications.
     w.issuer.failNext("verifyPair", new Error("test-secret-canary-in-a-foreign-error"));
     outcomes.push(await engine.start(PATH, FLAG_START));
+    passBackoff(w);
     outcomes.push(await engine.resume(PATH));
     expect(outcomes.at(-1)).toMatchObject({ kind: "completed" });
     // And a rollback of a second rotation, with its own errors.

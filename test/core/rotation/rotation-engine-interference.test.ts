@@ -13,6 +13,7 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   settle,
   type World,
 } from "./rotation-world.ts";
@@ -190,6 +191,7 @@ describe("an emergency whose retire meets an outage after promotion", () => {
     const main = w.issuer.mainPair(w.target);
     const cur = w.store.current(PATH);
     w.store.put(PATH, { ...cur.data, client_id: main.clientId, api_key: main.secret });
+    passBackoff(w);
     const out = await engine.resume(PATH);
     expect(out).toMatchObject({ kind: "completed", mode: "emergency" });
     expect(w.store.current(PATH).data).toMatchObject({ client_id: main.clientId, api_key: main.secret });

@@ -6,6 +6,7 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   settle,
   type World,
 } from "./rotation-world.ts";
@@ -103,6 +104,7 @@ describe("rotation engine, rollback", () => {
     });
     expect(out.kind === "failed" && out.message).toContain("no way back");
     expect([w.issuer.snapshot(), w.store.snapshot(), w.state.journal(PATH)]).toEqual(before);
+    passBackoff(w);
     expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
   });
 

@@ -8,6 +8,7 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   SETTINGS,
   T0,
 } from "./rotation-world.ts";
@@ -202,6 +203,7 @@ describe("rotation engine, standard mode", () => {
     expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "failed", willRetry: true });
     const cur = w.store.current(PATH);
     w.store.put(PATH, { ...cur.data, endpoint: "https://crm2.example.com" });
+    passBackoff(w);
     expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
     expect(w.store.current(PATH).data["endpoint"]).toBe("https://crm2.example.com");
     expect(w.issuer.mainPair(w.target).clientId).toBe(w.store.current(PATH).data["client_id"]);
@@ -214,6 +216,7 @@ describe("rotation engine, standard mode", () => {
     await engine.start(PATH, FLAG_START);
     const cur = w.store.current(PATH);
     w.store.put(PATH, { ...cur.data, client_id: "3MVG-hand-made", api_key: "test-secret-canary-hand" });
+    passBackoff(w);
     const out = await engine.resume(PATH);
     expect(out).toMatchObject({ kind: "rolled_back", code: "ROTATION_STATE_MISMATCH" });
     expect(w.store.current(PATH).data["client_id"]).toBe("3MVG-hand-made");

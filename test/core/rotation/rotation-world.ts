@@ -203,6 +203,16 @@ export async function settle(
   throw new Error(`did not settle: ${JSON.stringify(outcomes.slice(-3))}`);
 }
 
+/**
+ * Moves the clock to the end of the backoff the journal records after a failed attempt (if there is one), so
+ * the next resume runs the attempt instead of reporting the wait.
+ */
+export function passBackoff(w: World, path: string = PATH): void {
+  const until = w.state.journal(path)?.retryAfter;
+  const now = w.clock.now().getTime();
+  if (until !== undefined && until.getTime() > now) w.clock.advance(until.getTime() - now);
+}
+
 /** What must hold after a rotation settled successfully, however it got there. */
 export function expectRotatedCleanly(
   w: World,

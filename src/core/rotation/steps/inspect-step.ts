@@ -24,6 +24,7 @@ import { managedPolicy } from "../managed-policy.ts";
 import type { IssuerTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
+import { outageOf } from "./verify-steps.ts";
 
 export const ENGINE_PROVIDER = "salesforce-eca";
 
@@ -125,7 +126,7 @@ export async function provePossession(
     throw possessionUnproven(path, "the client_id/api_key pair in KV does not log in at Salesforce", answer);
   }
   throw new RotatorError(
-    "SALESFORCE_AUTH_FAILED",
+    outageOf(result.code) ?? "SALESFORCE_AUTH_FAILED",
     `could not check that the pair in KV logs in (last answer: ${answer}); nothing was changed, the next attempt asks again`,
     { retryable: true, context: { path } },
   );

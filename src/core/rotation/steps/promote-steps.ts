@@ -1,7 +1,9 @@
 // Step 5-6, soak and promote. The soak is not a state: the journal holds promote_after and the engine returns
 // "waiting" until then, so no process blocks on it and any replica can finish it. The intent (`promoting`) is
 // journaled before PATCH rotate, which is never retried blindly: on an uncertain answer the main key is read
-// back to see whether it happened, and only when it plainly did not is the PATCH sent once more.
+// back to see whether it happened. When it plainly did not (main still old, the staged set still active), the
+// failure is retryable and the PATCH is left to the next attempt: after the backoff a slow first PATCH has
+// landed and shows in that attempt's re-read, so a second one is sent only when the first never took effect.
 // Salesforce's main key is the real point of no return, so it is read first: while it is still the old pair,
 // the rotation checks that promoting is still right. A staged set that vanished (deleted in Setup, or expired)
 // or a KV that someone set back to the old pair during the soak rolls the rotation back to the old pair, which
@@ -9,6 +11,7 @@
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { notApplied } from "./stage-step.ts";
 import type { StepResult } from "./step-result.ts";
 
 /** Standard published → promoting, once the soak is over. */
@@ -57,14 +60,14 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
         );
       }
     }
-    await promoteOnce(run, true);
+    await promoteOnce(run);
   }
   await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
   await run.emit("rotation.promoted");
   return undefined;
 }
 
-async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> {
+async function promoteOnce(run: RotationRun): Promise<void> {
   const { issuer } = run.deps;
   const stagedId = run.record.stagedId;
   if (stagedId === undefined) throw mismatch(run, "no staged id in the journal");
@@ -75,8 +78,10 @@ async function promoteOnce(run: RotationRun, mayRepeat: boolean): Promise<void> 
     if (!isRotatorError(err) || err.context["uncertain"] !== true) throw err;
     const main = await issuer.readMainKey(run.target);
     if (main === run.newPair.clientId) return; // it happened; only the answer was lost
-    if (main !== run.oldClientId || !mayRepeat) throw err;
-    await promoteOnce(run, false);
+    if (main !== run.oldClientId) throw err;
+    const staged = await issuer.listStaged(run.target);
+    if (!staged.some((s) => s.id === stagedId && s.state === "active")) throw err;
+    throw notApplied(err, "Salesforce still uses the old pair and the staged set is still active");
   }
 }
 

@@ -2,7 +2,9 @@
 // before anything else happens with it). POST staged is never retried blindly. An active staged set seen while
 // the journal says `staging` is taken to be our own POST whose answer was lost (the inspect step proved none
 // existed before the intent was written): it is adopted when its secret can be read back, else deleted and
-// staged afresh. An uncertain or conflicting POST is answered the same way, by re-reading the staged list.
+// staged afresh. An uncertain or conflicting POST is answered the same way, by re-reading the staged list; when
+// the list shows the uncertain POST did not take effect, the failure is retryable: the next attempt, after the
+// backoff, re-reads the list again before it posts (a POST that landed late is adopted then).
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import type { StagedCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
@@ -31,6 +33,7 @@ export async function stageStep(run: RotationRun): Promise<StepResult> {
     // Did our POST happen after all? Look instead of posting again.
     const adopted = await adoptOrClear(run);
     if (adopted !== undefined) return journalStaged(run, adopted);
+    if (uncertain) throw notApplied(err, "no staged set exists, so the POST did not take effect");
     throw err;
   }
   if (created.secret === undefined) {
@@ -64,6 +67,18 @@ async function journalStaged(run: RotationRun, staged: StagedCredential): Promis
   });
   await run.emit("rotation.staged");
   return undefined;
+}
+
+/**
+ * An uncertain answer (5xx, timeout, no answer) to a call whose effect a re-read has now ruled out: nothing
+ * changed at Salesforce, so trying again later is safe, and the next attempt re-reads before it acts.
+ */
+export function notApplied(err: RotatorError, finding: string): RotatorError {
+  return new RotatorError(err.code, `${err.message}; re-read: ${finding}`, {
+    retryable: true,
+    context: { ...err.context, uncertain: undefined },
+    cause: err,
+  });
 }
 
 function secretsHidden(path: string): RotatorError {

@@ -1,7 +1,7 @@
 // Steps 3 and 6b: the new pair logs in, first as the staged pair (standard mode, before anything is published),
 // then as the main pair after promotion. verifyPair waits out Salesforce's propagation delay up to
 // verify_timeout, so the lease is renewed first to cover the whole wait.
-import { RotatorError } from "../../errors.ts";
+import { type ErrorCode, RotatorError } from "../../errors.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 
@@ -27,6 +27,16 @@ async function checkLogin(run: RotationRun, what: string, retryable: boolean): P
   await run.guard({ renew: true });
   const result = await issuer.verifyPair(run.target.connection, clientId, secret, settings.verifyTimeoutMs);
   if (!result.ok) {
+    const outage = outageOf(result.code);
+    if (outage !== undefined) {
+      // Salesforce never judged the pair (login rate limit, or unavailable until verify_timeout): not a
+      // refusal. The step is tried again after the backoff instead of rolling the rotation back.
+      throw new RotatorError(
+        outage,
+        `${what} could not be checked: Salesforce answered ${result.code}; the next attempt checks again`,
+        { retryable: true, context: { path: run.path, attempts: result.attempts } },
+      );
+    }
     const code = result.code === undefined ? "" : ` (last answer: ${result.code})`;
     throw new RotatorError(
       "ROTATION_VERIFY_FAILED",
@@ -34,4 +44,14 @@ async function checkLogin(run: RotationRun, what: string, retryable: boolean): P
       { retryable, context: { path: run.path, attempts: result.attempts } },
     );
   }
+}
+
+/**
+ * A verify answer that says nothing about the pair: the login rate limit of the app's user, the API limit, or
+ * Salesforce unavailable. The error code to retry it under, or undefined for a real answer (a refusal).
+ */
+export function outageOf(code: string | undefined): ErrorCode | undefined {
+  if (code === "login_rate_exceeded" || code === "SALESFORCE_RATE_LIMITED") return "SALESFORCE_RATE_LIMITED";
+  if (code === "SALESFORCE_UNAVAILABLE") return "SALESFORCE_UNAVAILABLE";
+  return undefined;
 }
