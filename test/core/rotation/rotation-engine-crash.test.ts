@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
 import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import type { RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
 import {
   everythingVisible,
@@ -19,12 +20,9 @@ import {
   type World,
 } from "./rotation-world.ts";
 
-const SCENARIOS: Array<{ mode: "standard" | "emergency"; semantics: RotateSemantics }> = [
-  { mode: "standard", semantics: "overlap" },
-  { mode: "standard", semantics: "immediate" },
-  { mode: "emergency", semantics: "overlap" },
-  { mode: "emergency", semantics: "immediate" },
-];
+const SCENARIOS: Array<{ mode: "standard" | "emergency"; semantics: RotateSemantics }> = (
+  ["standard", "emergency"] as const
+).flatMap((mode) => ROTATE_SEMANTICS.map((semantics) => ({ mode, semantics })));
 
 /** Runs with the interceptor until the rotation completes or the process died; moves the clock over soaks. */
 async function runUntilDeath(w: World, interceptor: Interceptor, start: StartOptions): Promise<void> {
@@ -88,7 +86,7 @@ describe("rotation engine, uncertain Salesforce answers", () => {
       context: { uncertain: true },
     });
 
-  for (const semantics of ["overlap", "immediate"] as const) {
+  for (const semantics of ROTATE_SEMANTICS) {
     it(`${semantics}: adopts the staged set a POST made before its answer was lost`, async () => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
       w.issuer.failNext("createStaged", uncertain(), { commit: true });
