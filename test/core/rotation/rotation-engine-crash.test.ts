@@ -57,6 +57,12 @@ describe("rotation engine, killed at every step boundary", () => {
             const start = { ...FLAG_START, mode };
             const dying = new Interceptor({ crashAfter: k, commit });
             await runUntilDeath(w, dying, start);
+            // This deployment's own crashes never leave a rotation state that no journal explains (the journal
+            // is written before in_progress, and idle or failed is stamped before it is deleted): the guard
+            // against another deployment's rotation can never lock this one out.
+            if (w.state.journal(PATH) === undefined) {
+              expect(w.store.current(PATH).metadata["rotation_state"] ?? "idle").toMatch(/^(idle|failed)$/);
+            }
             const outcomes = await settle(w, () => makeEngine(w, { owner: successor }), start);
             const context = `crash ${when} call ${k} (${dying.log[k] ?? "?"})`;
             const last = outcomes.at(-1);
