@@ -142,14 +142,10 @@ async function resolveUnderLease(
       { context: { path: run.path } },
     );
   }
-  // Never make KV name a pair that does not log in: the pair in KV must always work.
-  await run.guard({ renew: true });
-  const login = await deps.issuer.verifyPair(
-    target.connection,
-    mainKey,
-    first.secret,
-    deps.settings.verifyTimeoutMs,
-  );
+  // Never make KV name a pair that does not log in: the pair in KV must always work. One attempt, no polling (as
+  // the proof of possession): a main pair is past propagation, and an operator waits for the answer.
+  await run.guard();
+  const login = await deps.issuer.verifyPair(target.connection, mainKey, first.secret, 0);
   if (!login.ok) {
     throw new RotatorError(
       "ROTATION_VERIFY_FAILED",
