@@ -59,6 +59,12 @@ path "secret/metadata/eca-rotator/*" {
   capabilities = ["list", "read", "delete"]
 }
 
+# The mount's settings (max_versions, cas_required, delete_version_after; no secret): `eca-rotator check` refuses a
+# mount whose delete_version_after would soft-delete journal and lease versions in the middle of a rotation.
+path "secret/config" {
+  capabilities = ["read"]
+}
+
 # The Salesforce admin connections' client id and secret live under the state prefix but are written by people,
 # not by the rotator. These more specific paths take precedence over eca-rotator/* above, so the rotator can
 # read them but never overwrite or delete them (a bug in state clean-up cannot destroy its own login). "deny"

@@ -9,7 +9,11 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
-import { collectInventory, type ScanProgress } from "../core/inventory/collect-inventory.ts";
+import {
+  collectInventory,
+  markRotationsWithoutJournal,
+  type ScanProgress,
+} from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
@@ -75,7 +79,13 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   });
 
   const now = deps.clock.now();
-  const inventory = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
+  const scanned = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
+  const inventory = {
+    ...scanned,
+    items: await markRotationsWithoutJournal(scanned.items, new Set(journals), () =>
+      deps.state.listJournals(),
+    ),
+  };
   const selection = selectStarts(inventory.items, now, {
     // A resume that did something settles this credential for the cycle. A skipped one (parked after a
     // failure, or another owner's lease), or one that only reported a wait (a soak, an overlap waiting for an

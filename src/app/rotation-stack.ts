@@ -19,6 +19,7 @@ import { destinationsOf } from "../config/load-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
+import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
 import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type {
   AuditSink,
@@ -36,6 +37,8 @@ import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks
 
 export interface RotationStack {
   readonly engine: RotationEngine;
+  /** `eca-rotator resolve PATH`: ends a parked rotation with KV naming Salesforce's main pair (resolve.ts). */
+  resolve(path: string, opts: ResolveOptions): Promise<ResolveOutcome>;
   readonly issuer: CredentialIssuer;
   readonly store: CredentialStore;
   readonly state: RotationStateStore;
@@ -130,7 +133,7 @@ export async function buildRotationStack(
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const r = cfg.rotation;
-  const engine = createRotationEngine({
+  const deps: RotationEngineDeps = {
     ...ports,
     clock,
     ids: opts.ids ?? randomUUID,
@@ -156,10 +159,12 @@ export async function buildRotationStack(
       ((sink, err) =>
         opts.stderr(`warning: the ${sink} sink failed (${classifyError(err)}); the rotation goes on`)),
     shouldPause: opts.shouldPause,
-  });
+  };
+  const engine = createRotationEngine(deps);
 
   return {
     engine,
+    resolve: (path, o) => resolveParked(deps, path, o),
     issuer: ports.issuer,
     store: ports.store,
     state: ports.state,

@@ -42,8 +42,11 @@ export const checkCommand: CommandSpec = {
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid (a warn line, topic transport, when TLS verification for Vault is
-off or a target is allowed plain http:// to a host that is not loopback); Vault answers and is unsealed; the
-token is valid; the KV mount is KV v2; (via sys/capabilities-self) the token holds every capability the rotator
+off or a target is allowed plain http:// to a host that is not loopback); Vault answers and is unsealed; this
+host's clock is within 30s of Vault's Date header (warn otherwise: leases and soaks are judged on each
+replica's clock); the token is valid; the KV mount is KV v2; the mount has no delete_version_after (FAIL
+otherwise: journal and lease versions would expire mid-rotation; warn when <mount>/config is not readable);
+(via sys/capabilities-self) the token holds every capability the rotator
 needs on every configured path, each missing one named with the reason it is needed; for each Salesforce
 connection: its admin app's pair in KV logs in, the ECA credentials API answers, and consumer secrets are
 readable over REST; for each
@@ -160,8 +163,10 @@ export async function checkVault(cfg: Config): Promise<CheckLine[]> {
       topic: "vault",
       text: `reachable at ${cfg.vault.address} (version ${health.version})`,
     });
+    lines.push(await checkClock(stack.client, cfg));
     lines.push(await checkToken(stack.client));
     lines.push(await checkMount(stack.client, cfg));
+    lines.push(await checkStateMount(stack.client, cfg));
     lines.push(...(await checkCapabilities(stack.client, cfg)));
     for (const conn of cfg.salesforce.connections) lines.push(...(await checkSalesforce(conn, stack.kv)));
     lines.push(...(await checkProviders(cfg, stack)));
@@ -205,6 +210,78 @@ async function checkMount(client: VaultClient, cfg: Config): Promise<CheckLine> 
     return { mark: "ok", topic: "mount", text: `${cfg.vault.kvMount}/ is KV version 2` };
   } catch (err) {
     return failure("mount", err);
+  }
+}
+
+/**
+ * The rotator's journals and leases live as KV v2 entries under state_prefix on the same mount. With
+ * delete_version_after set, Vault soft-deletes each version once it is that old: a long soak, a retire_after wait
+ * or a parked journal (which may hold the only copy of a promoted pair) then reads back as missing or corrupt.
+ */
+async function checkStateMount(client: VaultClient, cfg: Config): Promise<CheckLine> {
+  const { kvMount: mount, statePrefix } = cfg.vault;
+  try {
+    const { deleteVersionAfter: after } = await client.kvConfig(mount);
+    if (/^0+[a-z]*$/.test(after) || after === "") {
+      return {
+        mark: "ok",
+        topic: "state",
+        text: `${mount}/ never deletes versions by age (delete_version_after not set): journals and leases under ${statePrefix}/ last until the rotator deletes them`,
+      };
+    }
+    return {
+      mark: "FAIL",
+      topic: "state",
+      text:
+        `${mount}/ has delete_version_after=${after}: journal and lease versions under ${statePrefix}/ would be ` +
+        "soft-deleted that long after they are written and then read back as missing or corrupt in the middle of a " +
+        "rotation (a parked journal may hold the only copy of a promoted pair). Set it to 0s on this mount " +
+        `(vault write ${mount}/config delete_version_after=0s), or keep the credentials and state on a mount without it`,
+    };
+  } catch (err) {
+    const why = isRotatorError(err) ? err.code : "UNCLASSIFIED";
+    return {
+      mark: "warn",
+      topic: "state",
+      text: `cannot read ${mount}/config (${why}) to check that delete_version_after is not set (journal and lease versions must never expire): grant read on ${mount}/config (policies/rotator.hcl does) or check it by hand`,
+    };
+  }
+}
+
+/** Above this, a warning: leases, soaks and retire_after are judged on each replica's own clock. */
+export const CLOCK_SKEW_WARN_MS = 30_000;
+
+/** This host's clock against Vault's (its Date header): the rotator's timing rests on every replica's clock. */
+export async function checkClock(client: VaultClient, cfg: Config): Promise<CheckLine> {
+  try {
+    const clock = await client.clockOffset();
+    if (clock === undefined) {
+      return {
+        mark: "warn",
+        topic: "clock",
+        text: "Vault sent no Date header: this host's clock was not checked",
+      };
+    }
+    const off = Math.abs(clock.offsetMs);
+    const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+    if (off - clock.uncertaintyMs <= CLOCK_SKEW_WARN_MS) {
+      return {
+        mark: "ok",
+        topic: "clock",
+        text: `this host's clock is within ${seconds(Math.max(off + clock.uncertaintyMs, 1000))} of Vault's (Date header)`,
+      };
+    }
+    return {
+      mark: "warn",
+      topic: "clock",
+      text:
+        `this host's clock is about ${seconds(off)} ${clock.offsetMs > 0 ? "behind" : "ahead of"} Vault's (Date header). ` +
+        "Lease expiry, the end of a soak and retire_after are judged on each replica's own clock: replicas whose " +
+        `clocks differ by more than about two thirds of rotation.lease_ttl (${seconds((cfg.rotation.leaseTtlMs * 2) / 3)}) ` +
+        "could both act on one credential, and a soak ends early or late. Keep every replica's clock synchronised (NTP)",
+    };
+  } catch (err) {
+    return failure("clock", err);
   }
 }
 

@@ -5,6 +5,7 @@ import { auditCommand } from "./audit-command.ts";
 import { checkCommand } from "./check-command.ts";
 import type { CliIo, ExitCode } from "./cli-io.ts";
 import { reportCommand } from "./report-command.ts";
+import { resolveCommand } from "./resolve-command.ts";
 import { rollbackCommand } from "./rollback-command.ts";
 import { rotateCommand } from "./rotate-command.ts";
 import { runCommand } from "./run-command.ts";
@@ -36,6 +37,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   runCommand,
   rotateCommand,
   rollbackCommand,
+  resolveCommand,
   adoptCommand,
   simulateCommand,
   auditCommand,

@@ -1,9 +1,16 @@
 // Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
+import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import { connectVault, type VaultStack } from "../app/container.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
-import { collectInventory, type Inventory } from "../core/inventory/collect-inventory.ts";
+import { isRotatorError } from "../core/errors.ts";
+import {
+  collectInventory,
+  type Inventory,
+  markRotationsWithoutJournal,
+} from "../core/inventory/collect-inventory.ts";
+import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { CliIo } from "./cli-io.ts";
 import { terminalProgress } from "./scan-progress.ts";
 
@@ -12,15 +19,34 @@ export async function runInventory(cfg: Config, io: CliIo, vault?: VaultStack): 
   const stack = vault ?? (await connectVault(cfg));
   const progress = terminalProgress(io);
   try {
-    return await collectInventory(
+    const inventory = await collectInventory(
       stack.source,
       cfg.vault.prefixes,
       systemClock.now(),
       classifyDefaultsOf(cfg),
       progress.onProgress,
     );
+    return { ...inventory, items: await markWithoutJournal(inventory.items, stack) };
   } finally {
     progress.done();
     if (vault === undefined) await stack.close();
+  }
+}
+
+/**
+ * Rotations the metadata claims with no journal under this config's state_prefix (markRotationsWithoutJournal).
+ * Listing the journals needs list on the state prefix, which a read-only report token lacks: then the items stay
+ * as the metadata has them.
+ */
+async function markWithoutJournal(
+  items: readonly InventoryItem[],
+  stack: VaultStack,
+): Promise<InventoryItem[]> {
+  const state = new VaultStateStore(stack.kv);
+  try {
+    return await markRotationsWithoutJournal(items, new Set(), () => state.listJournals());
+  } catch (err) {
+    if (isRotatorError(err) && err.code !== "INTERNAL_INVARIANT") return [...items];
+    throw err;
   }
 }

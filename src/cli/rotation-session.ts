@@ -1,11 +1,14 @@
-// Shared by `rotate`, `rollback` and `run`: config, Vault, the rotation stack, and the credential path check.
+// Shared by `rotate`, `rollback`, `resolve` and `run`: config, Vault, the rotation stack, and the credential path check.
 
 import type { AuditFanout } from "../app/audit-fanout.ts";
+import type { ChatNotifier } from "../app/chat-notifier.ts";
 import { connectVault, type VaultStack } from "../app/container.ts";
 import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config } from "../config/config-types.ts";
 import { systemClock } from "../core/clock.ts";
+import type { Notification } from "../core/rotation/rotation-ports.ts";
 import { buildAuditFanout } from "../daemon/daemon-sinks.ts";
+import { buildCliChat } from "./cli-chat.ts";
 import type { CommandContext } from "./commands.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -20,12 +23,16 @@ export interface RotationSession {
 export async function openRotationSession(
   ctx: CommandContext,
   cfg: Config,
-  opts: { readonly readOnly?: boolean } = {},
+  opts: { readonly readOnly?: boolean; readonly chat?: boolean } = {},
 ): Promise<RotationSession> {
   const vault = await connectVault(cfg);
   const stderr = (line: string) => ctx.io.stderr.write(`${line}\n`);
   let audit: AuditFanout | undefined;
+  let chat: ChatNotifier | undefined;
   try {
+    // `chat`: notices also go to the configured chat targets, as serve sends them (deduplicated in Vault).
+    if (opts.chat === true && cfg.notifications.targets.length > 0)
+      chat = await buildCliChat(cfg, vault, ctx.io);
     // The same audit trail as the daemon: file, syslog and HTTP sinks as configured (stderr when none).
     ({ audit } = await buildAuditFanout(cfg, {
       vault,
@@ -40,23 +47,37 @@ export async function openRotationSession(
       env: ctx.io.env,
       readOnly: opts.readOnly === true,
       audit,
+      ...(chat === undefined ? {} : { notifier: alsoToChat(chat, stderr) }),
     });
     const fanout = audit;
+    const chatNotifier = chat;
     return {
       cfg,
       vault,
       stack,
       async close() {
         await stack.close();
+        await chatNotifier?.close();
         await fanout.close();
         await vault.close();
       },
     };
   } catch (err) {
+    await chat?.close();
     await audit?.close();
     await vault.close();
     throw err;
   }
+}
+
+/** One human line on stderr, as without chat, and the same notice to chat (which never throws). */
+function alsoToChat(chat: ChatNotifier, stderr: (line: string) => void) {
+  return {
+    async notify(n: Notification): Promise<void> {
+      stderr(`notice: ${n.text}`);
+      await chat.notify(n);
+    },
+  };
 }
 
 /**

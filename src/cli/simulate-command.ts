@@ -4,6 +4,7 @@
 // secrets, no real authentication and a test-only admin API has no place beside production credentials), and
 // there the command says so in one line instead of failing on a missing module.
 import type { SalesforceSimulator, SimulatedApp } from "../simulator/salesforce/salesforce-simulator.ts";
+import type { RotateSemantics } from "../simulator/salesforce/sim-settings.ts";
 import { EXIT } from "./cli-io.ts";
 import type { CommandContext, CommandSpec } from "./commands.ts";
 import { UsageError } from "./usage-error.ts";
@@ -12,10 +13,19 @@ const SAMPLE_APP = "Sample_Integration";
 const SAMPLE_PATH = "secret/api-credentials/salesforce/sample-integration";
 const CONNECTION_PATH = "eca-rotator/connections/sim";
 
+// A record over the type, so a semantics added to the simulator cannot be left out here (the module itself is
+// loaded only on demand, so its list cannot be imported).
+const SEMANTICS: Readonly<Record<RotateSemantics, true>> = {
+  overlap: true,
+  immediate: true,
+  "overlap-new-shown": true,
+};
+const SEMANTICS_TEXT = Object.keys(SEMANTICS).join(", ");
+
 export const simulateCommand: CommandSpec = {
   name: "simulate",
   summary: "run the bundled Salesforce simulator (a fake org) for dry runs",
-  help: `Usage: eca-rotator simulate salesforce [--port N] [--host H] [--semantics overlap|immediate]
+  help: `Usage: eca-rotator simulate salesforce [--port N] [--host H] [--semantics S]
                                     [--state-file FILE] [--admin-api] [--verbose]
 
 Starts a local, fake Salesforce org: the OAuth token endpoint and the External Client App credentials API
@@ -24,8 +34,12 @@ sample ECA (${SAMPLE_APP}) and prints their FAKE credentials with the vault comm
 connection and a managed credential, so a Vault setup can be dry-run before pointing at a real org.
   --port N          listen port (default: a free one)
   --host H          listen address (default 127.0.0.1)
-  --semantics S     what PATCH rotate does to the former pair: overlap (it stays valid as the "rotated"
-                    staged record until deleted or 30 days pass; default) or immediate (it dies at once)
+  --semantics S     what PATCH rotate does to the former pair (Salesforce's sources disagree):
+                    overlap: it stays valid as the "rotated" staged record until that record is deleted
+                      or 30 days pass (default);
+                    immediate: it dies at once, and the "rotated" record shows the new pair;
+                    overlap-new-shown: the "rotated" record shows the new pair (the same key and secret
+                      as main), yet the former pair stays valid until that record is deleted or 30 days pass
   --state-file F    keep the org in this JSON file across restarts
   --admin-api       enable the test-only /__sim/ endpoints
   --verbose         print one line per request (method, path, status; never a secret) on stderr
@@ -79,7 +93,7 @@ Runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0.`,
 interface SimulateOptions {
   port: number;
   host: string;
-  semantics: "overlap" | "immediate";
+  semantics: RotateSemantics;
   stateFile: string | undefined;
   adminApi: boolean;
   verbose: boolean;
@@ -94,9 +108,7 @@ function parseOptions(ctx: CommandContext): SimulateOptions {
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
   if (!(port >= 0 && port <= 65535)) throw new UsageError("--port must be a number from 0 to 65535");
   const semantics = typeof v["semantics"] === "string" ? v["semantics"] : "overlap";
-  if (semantics !== "overlap" && semantics !== "immediate") {
-    throw new UsageError("--semantics must be overlap or immediate");
-  }
+  if (!isSemantics(semantics)) throw new UsageError(`--semantics must be one of ${SEMANTICS_TEXT}`);
   return {
     port,
     host: typeof v["host"] === "string" ? v["host"] : "127.0.0.1",
@@ -105,6 +117,10 @@ function parseOptions(ctx: CommandContext): SimulateOptions {
     adminApi: v["admin-api"] === true,
     verbose: v["verbose"] === true,
   };
+}
+
+function isSemantics(s: string): s is RotateSemantics {
+  return Object.hasOwn(SEMANTICS, s);
 }
 
 type SimulatorModule = typeof import("../simulator/salesforce/salesforce-simulator.ts");

@@ -38,6 +38,8 @@ export type ErrorCode =
   | "ROTATION_VERIFY_FAILED" // a pair could not log in within verify_timeout, or the old pair still logs in
   | "ROTATION_ROLLBACK_REFUSED" // rollback asked for after promotion (no way back at Salesforce) or with no rotation
   | "ROTATION_POSSESSION_UNPROVEN" // the secret in the path's KV does not work: the path does not hold the consumer
+  | "ROTATION_RESOLVE_REFUSED" // resolve asked for a rotation that is not parked (running, waiting) or for none
+  | "ROTATION_IN_PROGRESS_ELSEWHERE" // rotation_state says in_progress/awaiting_promotion but no journal is here
   // sinks
   | "NOTIFY_FAILED"
   | "AUDIT_FAILED"

@@ -9,6 +9,7 @@ import type { Clock } from "../core/clock.ts";
 import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
+import { markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, rotationProvider } from "../core/providers/provider-registry.ts";
@@ -54,7 +55,10 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
     const meta = await d.vault.kv.readMetadata(path);
     if (meta === undefined) return undefined;
     const now = d.clock.now();
-    return classifyEntry(toEntry(path, meta, now.getTime()), now, d.defaults);
+    const item = classifyEntry(toEntry(path, meta, now.getTime()), now, d.defaults);
+    // As the scan shows it: a rotation the metadata claims with no journal here is another deployment's.
+    const [marked] = await markRotationsWithoutJournal([item], new Set(), () => d.state.listJournals());
+    return marked ?? item;
   }
 
   return {

@@ -7,7 +7,7 @@
 import { type ScanAndRotateDeps, type Start, selectStarts, startOptions } from "../app/rotation-cycle.ts";
 import { findPastedSecrets } from "../app/sfmc-pending.ts";
 import { classifyError } from "../core/errors.ts";
-import { collectInventory } from "../core/inventory/collect-inventory.ts";
+import { collectInventory, markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { BudgetLevel } from "../core/rotation/api-budget.ts";
 import type { StartOptions } from "../core/rotation/rotation-engine.ts";
@@ -153,7 +153,11 @@ export class RotationLoop {
         this.#enqueue({ path, kind: "resume", rotationId: undefined, opts: undefined });
       }
       const now = d.clock.now();
-      const inventory = await collectInventory(d.source, d.prefixes, now, d.defaults);
+      const scanned = await collectInventory(d.source, d.prefixes, now, d.defaults);
+      const inventory = {
+        ...scanned,
+        items: await markRotationsWithoutJournal(scanned.items, journals, () => d.state.listJournals()),
+      };
       const selection = selectStarts(inventory.items, now, {
         settled: (path) => (this.#inFlight.has(path) ? true : undefined),
         budgetLevel: d.budgetLevel,

@@ -4,6 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { VaultClient } from "../../src/adapters/vault/vault-client.ts";
+import { checkClock } from "../../src/cli/check-command.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
+import { SecretValue } from "../../src/core/secret-value.ts";
 import { runCliProcess } from "../support/run-cli.ts";
 import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
 
@@ -31,7 +35,60 @@ describe("eca-rotator check", () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/\[ok\]\s+mount\s+secret\/ is KV version 2/);
     expect(res.stdout).toMatch(/\[ok\]\s+token\s+valid, ttl 10 min, renewable/);
+    expect(res.stdout).toMatch(/\[ok\]\s+state\s+secret\/ never deletes versions by age/);
+    expect(res.stdout).toMatch(/\[ok\]\s+clock\s+this host's clock is within \d+s of Vault's/);
     expect(res.stdout).not.toContain(token);
+  });
+
+  it("refuses a mount whose delete_version_after would expire journal and lease versions, and passes it at 0s", async () => {
+    const vault = useVault();
+    const a = admin();
+    const mount = uniqueName("expiring");
+    await a.mountKv(mount);
+    await a.must("POST", `${mount}/config`, { delete_version_after: "2h" });
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-")), "config.yaml");
+    writeFileSync(file, `vault:\n  kv_mount: ${mount}\n  prefixes: [creds]\n  state_prefix: state\n`);
+    const env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token };
+    const res = await runCliProcess(["check", "--json", "--config", file], env);
+    expect(res.code).toBe(1);
+    const checks = (
+      JSON.parse(res.stdout) as { checks: Array<{ mark: string; topic: string; text: string }> }
+    ).checks;
+    expect(checks).toContainEqual({
+      mark: "FAIL",
+      topic: "state",
+      text: expect.stringMatching(
+        new RegExp(
+          `^${mount}/ has delete_version_after=2h0m0s: journal and lease versions under state/ would be soft-deleted`,
+        ),
+      ),
+    });
+    await a.must("POST", `${mount}/config`, { delete_version_after: "0s" });
+    const fixed = await runCliProcess(["check", "--json", "--config", file], env);
+    const after = (JSON.parse(fixed.stdout) as { checks: Array<{ mark: string; topic: string }> }).checks;
+    expect(after.filter((c) => c.topic === "state").map((c) => c.mark)).toEqual(["ok"]);
+  });
+
+  it("warns about a host clock far from Vault's, saying why", async () => {
+    const cfg = loadConfig({
+      file: "/c.yaml",
+      env: { VAULT_ADDR: useVault().addr, VAULT_TOKEN: useVault().token },
+      readFile: () => "rotation: { lease_ttl: 15m }",
+    });
+    const skewed = await VaultClient.connect({
+      address: useVault().addr,
+      auth: { method: "token", token: SecretValue.of(useVault().token), tokenFile: undefined },
+      timeoutMs: 5_000,
+      clock: { now: () => new Date(Date.now() + 3 * 60_000) },
+    });
+    try {
+      const line = await checkClock(skewed, cfg);
+      expect(line.mark).toBe("warn");
+      expect(line.text).toMatch(/^this host's clock is about 1[78]\ds ahead of Vault's \(Date header\)\. /);
+      expect(line.text).toContain("two thirds of rotation.lease_ttl (600s)");
+    } finally {
+      await skewed.close();
+    }
   });
 
   it("names each capability a read-only report token lacks, exit 1", async () => {
@@ -45,6 +102,14 @@ describe("eca-rotator check", () => {
     };
     expect(out.ok).toBe(false);
     const failed = out.checks.filter((c) => c.mark === "FAIL").map((c) => c.text);
+    // A report token cannot read the mount's settings: a warning, not a failure.
+    expect(out.checks).toContainEqual(
+      expect.objectContaining({
+        mark: "warn",
+        topic: "state",
+        text: expect.stringMatching(/^cannot read secret\/config/),
+      }),
+    );
     expect(failed).toContainEqual(
       expect.stringMatching(
         /missing "read", "create", "update", "patch" on secret\/data\/api-credentials\/__probe__/,

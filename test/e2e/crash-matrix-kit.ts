@@ -8,10 +8,11 @@ import {
   type SimulatorOptions,
   startSalesforceSimulator,
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { ROTATE_SEMANTICS, type RotateSemantics } from "../../src/simulator/salesforce/sim-settings.ts";
 import { expectRotatedClean } from "./e2e-invariants.ts";
 import { type CliRun, type Credential, E2eWorld } from "./e2e-kit.ts";
 
-export type Semantics = "overlap" | "immediate";
+export type Semantics = RotateSemantics;
 export type Mode = "standard" | "emergency";
 
 /** Short enough for a quick takeover of a dead owner's lease; verify_timeout must stay below it. */
@@ -22,35 +23,31 @@ const WORLD = { verifyTimeout: "2s", leaseTtl: `${LEASE_TTL_MS / 1000}s` } as co
  * How often a clean rotation calls each irreversible or state-changing port method: the engine's call log (see
  * test/core/rotation/rotation-engine-crash.test.ts) less the soak wait and its resume, which soak: 0s skips
  * (one patchMetadata, one writeJournal and two writeLease fewer). A boundary the process never reaches fails.
+ * Every rotate semantics makes the same calls: retire deletes the `rotated` record whatever key it shows.
  */
+const STANDARD_CALLS = {
+  createStaged: 1,
+  promote: 1,
+  deleteStaged: 1,
+  writeFields: 2,
+  patchMetadata: 3,
+  writeJournal: 10,
+  writeLease: 3,
+  deleteJournal: 1,
+  deleteLease: 1,
+};
+const EMERGENCY_CALLS = { createStaged: 1, promote: 1, deleteStaged: 1, writeFields: 1, deleteJournal: 1 };
+
+function perSemantics(counts: Record<string, number>): Record<Semantics, Record<string, number>> {
+  return Object.fromEntries(ROTATE_SEMANTICS.map((s) => [s, counts])) as Record<
+    Semantics,
+    Record<string, number>
+  >;
+}
+
 export const CALLS: Record<Mode, Record<Semantics, Record<string, number>>> = {
-  standard: {
-    overlap: {
-      createStaged: 1,
-      promote: 1,
-      deleteStaged: 1,
-      writeFields: 2,
-      patchMetadata: 3,
-      writeJournal: 10,
-      writeLease: 3,
-      deleteJournal: 1,
-      deleteLease: 1,
-    },
-    immediate: {
-      createStaged: 1,
-      promote: 1,
-      writeFields: 2,
-      patchMetadata: 3,
-      writeJournal: 10,
-      writeLease: 3,
-      deleteJournal: 1,
-      deleteLease: 1,
-    },
-  },
-  emergency: {
-    overlap: { createStaged: 1, promote: 1, deleteStaged: 1, writeFields: 1, deleteJournal: 1 },
-    immediate: { createStaged: 1, promote: 1, writeFields: 1, deleteJournal: 1 },
-  },
+  standard: perSemantics(STANDARD_CALLS),
+  emergency: perSemantics(EMERGENCY_CALLS),
 };
 
 /**

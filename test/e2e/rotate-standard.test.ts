@@ -1,11 +1,12 @@
 // `eca-rotator rotate` and `run --once` as real processes against the run's bao server and the simulator:
-// standard rotations in both rotate semantics, the soak left to `run --once` with --no-wait, and the soak
+// standard rotations in every rotate semantics, the soak left to `run --once` with --no-wait, and the soak
 // waited out in the foreground with a countdown on stderr.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { ROTATE_SEMANTICS } from "../../src/simulator/salesforce/sim-settings.ts";
 import { expectCompletedAudit, expectRotatedClean } from "./e2e-invariants.ts";
 import { E2eWorld } from "./e2e-kit.ts";
 
@@ -18,7 +19,7 @@ afterAll(async () => {
 });
 
 describe("eca-rotator rotate (standard)", () => {
-  it.each(["overlap", "immediate"] as const)(
+  it.each(ROTATE_SEMANTICS)(
     "rotates with soak 0 under %s semantics: KV holds Salesforce's new main pair and the old pair is dead",
     async (semantics) => {
       sim.setOptions({ rotateSemantics: semantics });

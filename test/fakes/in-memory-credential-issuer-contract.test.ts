@@ -1,13 +1,16 @@
-// The CredentialIssuer contract against the in-memory fake the engine's unit tests use, in both semantics, so
+// The CredentialIssuer contract against the in-memory fake the engine's unit tests use, in every rotate semantics, so
 // the fake keeps the Salesforce adapter's behaviour (test/adapters/salesforce/salesforce-eca-issuer.test.ts).
 import { FixedClock } from "../../src/core/clock.ts";
-import { describeCredentialIssuerContract } from "../contract/credential-issuer-contract.ts";
+import {
+  describeCredentialIssuerContract,
+  ROTATE_SEMANTICS,
+} from "../contract/credential-issuer-contract.ts";
 import { InMemoryCredentialIssuer } from "./in-memory-credential-issuer.ts";
 
 const CONNECTION = "prod";
 const ADMIN_KEY = "3MVG-contract-admin-key";
 
-for (const semantics of ["overlap", "immediate"] as const) {
+for (const semantics of ROTATE_SEMANTICS) {
   describeCredentialIssuerContract(`InMemoryCredentialIssuer (${semantics})`, async () => {
     const issuer = new InMemoryCredentialIssuer(new FixedClock("2026-03-01T09:00:00Z"), { semantics });
     issuer.setOwnClientId(CONNECTION, ADMIN_KEY);

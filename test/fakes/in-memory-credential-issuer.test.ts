@@ -55,6 +55,24 @@ describe("InMemoryCredentialIssuer", () => {
     expect(issuer.validPairs()).toHaveLength(1);
   });
 
+  it("overlap-new-shown: the record shows the new pair while the former main pair lives until it is deleted", async () => {
+    const { issuer, target, old } = setup("overlap-new-shown");
+    const staged = await issuer.createStaged(target);
+    await issuer.promote(target, staged.id);
+    const [rotated] = await issuer.listStaged(target);
+    expect(rotated).toMatchObject({ state: "rotated", clientId: staged.clientId });
+    expect(issuer.validPairs().map((p) => [p.clientId, p.role])).toEqual([
+      [staged.clientId, "main"],
+      [old.clientId, "rotated"],
+    ]);
+    await issuer.deleteStaged(target, rotated?.id ?? "");
+    expect(await issuer.provePairDead("prod", old.clientId, SecretValue.of(old.secret))).toEqual({
+      dead: true,
+      answer: "invalid_client_id",
+    });
+    expect(issuer.validPairs().map((p) => p.clientId)).toEqual([staged.clientId]);
+  });
+
   it("deletes a rotated record (and the former pair in it) when a new set is staged", async () => {
     const { issuer, target, old } = setup("overlap");
     await issuer.promote(target, (await issuer.createStaged(target)).id);

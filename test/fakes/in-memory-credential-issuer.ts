@@ -4,7 +4,8 @@
 // - POST staged: a rotated/expired record is deleted first (revoking a former pair it holds); an active one is
 //   SALESFORCE_STAGED_CONFLICT (or replaced, when `stagedPostWhenActive` is "replace").
 // - PATCH rotate: overlap → the former main moves into the record (state rotated) and lives until DELETE;
-//   immediate → the record keeps the promoted pair and the former main dies at once.
+//   immediate → the record keeps the promoted pair and the former main dies at once; overlap-new-shown → the
+//   record keeps showing the promoted pair while the former main, shown nowhere, lives until DELETE.
 // - A new pair can log in only `propagationDelayMs` after it was created; verifyPair waits for it by moving
 //   the clock (time passes while a real adapter polls), up to its timeout.
 // - Faults: failNext(method, error, { commit }) makes the next call throw; with commit the call takes effect
@@ -21,8 +22,9 @@ import type {
   VerifyResult,
 } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import type { RotateSemantics } from "../../src/simulator/salesforce/sim-settings.ts";
 
-export type RotateSemantics = "overlap" | "immediate";
+export type { RotateSemantics };
 
 interface FakePair {
   clientId: string;
@@ -36,6 +38,8 @@ interface FakeStaged {
   state: "active" | "rotated" | "expired";
   /** Overlap semantics: a rotated record holding the former main pair, valid until DELETE. */
   holdsFormer: boolean;
+  /** overlap-new-shown semantics: the former main pair, valid until DELETE although the record shows the new one. */
+  hiddenFormer?: FakePair;
 }
 
 interface FakeConsumer {
@@ -194,8 +198,8 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
       const s = c.staged;
       if (s?.state === "active")
         out.push({ clientId: s.pair.clientId, secret: s.pair.secret, role: "staged", ...ids });
-      if (s?.state === "rotated" && s.holdsFormer)
-        out.push({ clientId: s.pair.clientId, secret: s.pair.secret, role: "rotated", ...ids });
+      for (const p of lingering(s))
+        out.push({ clientId: p.clientId, secret: p.secret, role: "rotated", ...ids });
     }
     return out;
   }
@@ -289,6 +293,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
         s.pair = former;
         s.holdsFormer = true;
       }
+      if (this.semantics === "overlap-new-shown") s.hiddenFormer = former;
       this.promotions += 1;
     });
   }
@@ -358,21 +363,14 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     throw fault.error;
   }
 
-  /** Whether any live pair (main, active staged, or a rotated record holding the former main) has this key. */
+  /** Whether any live pair (main, active staged, or a former main a rotated record keeps alive) has this key. */
   #knownKey(clientId: string): boolean {
-    return this.#consumers.some(
-      (c) =>
-        c.main.clientId === clientId ||
-        ((c.staged?.state === "active" || (c.staged?.state === "rotated" && c.staged.holdsFormer)) &&
-          c.staged.pair.clientId === clientId),
-    );
+    return this.#consumers.some((c) => livePairsOf(c).some((p) => p.clientId === clientId));
   }
 
   #live(clientId: string, secret: string): FakePair | undefined {
     for (const c of this.#consumers) {
-      const candidates = [c.main];
-      if (c.staged?.state === "active" || (c.staged?.state === "rotated" && c.staged.holdsFormer))
-        candidates.push(c.staged.pair);
+      const candidates = livePairsOf(c);
       const hit = candidates.find((p) => p.clientId === clientId && p.secret === secret);
       if (hit !== undefined) return hit;
     }
@@ -407,4 +405,15 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
   #stagedId(): string {
     return `0ugWt${String(++this.#serial).padStart(10, "0")}`;
   }
+}
+
+/** The former main pair a rotated record keeps alive: the one it shows (overlap) or a hidden one. */
+function lingering(s: FakeStaged | undefined): FakePair[] {
+  if (s?.state !== "rotated") return [];
+  return [...(s.holdsFormer ? [s.pair] : []), ...(s.hiddenFormer === undefined ? [] : [s.hiddenFormer])];
+}
+
+/** Every pair of the consumer that logs in (propagation aside): main, an active staged set, a lingering one. */
+function livePairsOf(c: FakeConsumer): FakePair[] {
+  return [c.main, ...(c.staged?.state === "active" ? [c.staged.pair] : []), ...lingering(c.staged)];
 }

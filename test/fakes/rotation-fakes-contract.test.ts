@@ -2,10 +2,13 @@
 // simulator), so what the engine tests prove with the fakes holds for the real ports.
 
 import { FixedClock } from "../../src/core/clock.ts";
-import { describeCredentialIssuerContract } from "../contract/credential-issuer-contract.ts";
+import {
+  describeCredentialIssuerContract,
+  ROTATE_SEMANTICS,
+} from "../contract/credential-issuer-contract.ts";
 import { describeCredentialStoreContract } from "../contract/credential-store-contract.ts";
 import { describeStateStoreContract } from "../contract/state-store-contract.ts";
-import { InMemoryCredentialIssuer, type RotateSemantics } from "./in-memory-credential-issuer.ts";
+import { InMemoryCredentialIssuer } from "./in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "./in-memory-credential-store.ts";
 import { InMemoryStateStore } from "./in-memory-state-store.ts";
 
@@ -32,7 +35,7 @@ describeCredentialStoreContract("InMemoryCredentialStore", async () => {
 
 describeStateStoreContract("InMemoryStateStore", async () => ({ store: new InMemoryStateStore() }));
 
-for (const semantics of ["overlap", "immediate"] as const satisfies readonly RotateSemantics[]) {
+for (const semantics of ROTATE_SEMANTICS) {
   describeCredentialIssuerContract(`InMemoryCredentialIssuer (${semantics})`, async () => {
     const issuer = new InMemoryCredentialIssuer(new FixedClock("2026-03-02T10:00:00Z"), { semantics });
     issuer.setOwnClientId("prod", "3MVG-admin-app");

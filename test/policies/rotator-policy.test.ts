@@ -131,6 +131,16 @@ describe("policies/rotator.hcl on a real server", () => {
     expect((await admin().request("GET", `secret/metadata/${lease}`)).status).toBe(404);
   });
 
+  it("reads the mount's settings (for check) but cannot change them", async () => {
+    const config = await rotator.request("GET", "secret/config");
+    expectAllowed(config, "read mount config");
+    expect(config.body).toMatchObject({ data: { delete_version_after: expect.any(String) } });
+    expectDenied(
+      await rotator.request("POST", "secret/config", { delete_version_after: "1h" }),
+      "write mount config",
+    );
+  });
+
   it("reads the Salesforce connection credentials but cannot change or delete them", async () => {
     expectAllowed(await rotator.request("GET", `secret/data/${conn}`), "read connection");
     expectDenied(

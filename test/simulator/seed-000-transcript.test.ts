@@ -219,4 +219,34 @@ describe("seed 000 transcript", () => {
     expect((await login(s, staged.key, staged.secret)).length).toBeGreaterThan(20);
     expect((await api(s, token, "GET", consumer.stagedCredentialsUrl)).json.stagedCredentials).toEqual([]);
   });
+
+  it("in overlap-new-shown mode: the rotated record shows the new pair, yet the prior pair logs in until the record is deleted", async () => {
+    sim = await startSalesforceSimulator({ rotateSemantics: "overlap-new-shown" });
+    const { s, eca, token, consumer, staged } = await stageLikeTheSeed(sim);
+
+    const rotated = await rotate(s, token, staged.url);
+    expect(rotated.id).toBe(staged.id);
+    expect(rotated.key).toBe(staged.key);
+    expect(rotated.secret).toBe(staged.secret);
+    const main = await api(s, token, "GET", `${consumer.url}?part=keyandsecret`);
+    expect([main.json.key, main.json.secret]).toEqual([staged.key, staged.secret]);
+    // Nothing the API answers names the prior pair any more, yet it still logs in.
+    const list = await api(s, token, "GET", consumer.stagedCredentialsUrl);
+    expect(list.json.stagedCredentials.map((x: { key: string; state: string }) => [x.key, x.state])).toEqual([
+      [staged.key, "rotated"],
+    ]);
+    expect(list.text).not.toContain(eca.consumerKey);
+    expect((await tokenRequest(s, eca.consumerKey, eca.consumerSecret)).status).toBe(200);
+    expect(s.validPairs(eca.appId, eca.consumerId)).toEqual([
+      { key: staged.key, role: "primary" },
+      { key: eca.consumerKey, role: "rotated" },
+    ]);
+
+    expect((await api(s, token, "DELETE", rotated.url)).status).toBe(204);
+    const prior = await tokenRequest(s, eca.consumerKey, eca.consumerSecret);
+    expect(prior.status).toBe(400);
+    expect(prior.json.error).toBe("invalid_client_id");
+    expect((await login(s, staged.key, staged.secret)).length).toBeGreaterThan(20);
+    expect(s.validPairs(eca.appId, eca.consumerId)).toEqual([{ key: staged.key, role: "primary" }]);
+  });
 });

@@ -14,13 +14,13 @@ import { bannerValue, startSimulatorProcess } from "./simulator-process.ts";
 describe("eca-rotator simulate salesforce", () => {
   it("prints the URL and a fake admin pair that logs in, and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const proc = await startSimulatorProcess(["--port", String(port), "--semantics", "immediate"]);
+    const proc = await startSimulatorProcess(["--port", String(port), "--semantics", "overlap-new-shown"]);
     try {
       const out = proc.stdout();
       const url = bannerValue(out, "url");
       expect(url).toBe(`http://127.0.0.1:${port}`);
       expect(out).toMatch(/FAKE org/);
-      expect(out).toContain("rotate semantics: immediate");
+      expect(out).toContain("rotate semantics: overlap-new-shown");
       const tok = await tokenRequest(
         { url },
         bannerValue(out, "client id"),
@@ -107,7 +107,7 @@ describe("eca-rotator simulate salesforce", () => {
     expect(none.code).toBe(2);
     const semantics = await runCliProcess(["simulate", "salesforce", "--semantics", "later"]);
     expect(semantics.code).toBe(2);
-    expect(semantics.stderr).toContain("--semantics must be overlap or immediate");
+    expect(semantics.stderr).toContain("--semantics must be one of overlap, immediate, overlap-new-shown");
     expect((await runCliProcess(["simulate", "salesforce", "--port", "70000"])).code).toBe(2);
     const running = await startSimulatorProcess(["--port", "0"]);
     try {

@@ -20,6 +20,7 @@ import {
   AuthAnswerSchema,
   CapabilitiesSelfSchema,
   HealthSchema,
+  KvConfigSchema,
   LookupSelfSchema,
   MountInfoSchema,
   VaultEnvelopeSchema,
@@ -60,6 +61,22 @@ export interface TokenSelf {
   policies: string[];
   displayName: string;
   expireTime: string | null;
+}
+
+/** A KV v2 mount's settings (GET <mount>/config). */
+export interface KvMountConfig {
+  /** Go duration text ("0s" when versions are never deleted by age). */
+  readonly deleteVersionAfter: string;
+  readonly maxVersions: number | undefined;
+  readonly casRequired: boolean | undefined;
+}
+
+/** How far this host's clock is from the server's, judged from the Date header of one unauthenticated call. */
+export interface ClockOffset {
+  /** Server time minus local time (positive: this host is behind). */
+  readonly offsetMs: number;
+  /** How far off the estimate may be: half the round trip, plus half a second for the header's resolution. */
+  readonly uncertaintyMs: number;
 }
 
 export interface MountInfo {
@@ -196,6 +213,37 @@ export class VaultClient {
     const d = parseVaultBody(MountInfoSchema, res, call).data;
     const { version } = d.options ?? {};
     return { type: d.type, version, path: d.path };
+  }
+
+  /** A KV v2 mount's settings; VAULT_PERMISSION_DENIED when the token may not read <mount>/config. */
+  async kvConfig(mount: string): Promise<KvMountConfig> {
+    const clean = mount.replace(/^\/+|\/+$/g, "");
+    const d = (await this.requestJson({ method: "GET", path: `${encodePath(clean)}/config` }, KvConfigSchema))
+      .data;
+    return {
+      deleteVersionAfter: d.delete_version_after ?? "0s",
+      maxVersions: d.max_versions,
+      casRequired: d.cas_required,
+    };
+  }
+
+  /** This host's clock against the server's Date header (sys/health, no token); undefined without a Date. */
+  async clockOffset(): Promise<ClockOffset | undefined> {
+    const sent = this.clock.now().getTime();
+    const res = await this.request({
+      method: "GET",
+      path: "sys/health",
+      token: "none",
+      accept: HEALTH_STATUSES,
+    });
+    const received = this.clock.now().getTime();
+    const server = res.date === undefined ? Number.NaN : Date.parse(res.date);
+    if (!Number.isFinite(server)) return undefined;
+    // The header is truncated to the second: the server's instant lies in [server, server + 1000).
+    return {
+      offsetMs: server + 500 - (sent + received) / 2,
+      uncertaintyMs: (received - sent) / 2 + 500,
+    };
   }
 
   /**
@@ -399,6 +447,7 @@ export class VaultClient {
     let status = 0;
     let text: string;
     let retryAfter: string | undefined;
+    let date: string | undefined;
     try {
       const res = await undiciRequest(this.#url(req), {
         method: req.method,
@@ -411,6 +460,8 @@ export class VaultClient {
       status = res.statusCode;
       const ra = res.headers["retry-after"];
       retryAfter = Array.isArray(ra) ? ra[0] : ra;
+      const dh = res.headers["date"];
+      date = Array.isArray(dh) ? dh[0] : dh;
       text = await readCappedText(res, VAULT_ANSWER_CAP_BYTES);
     } catch (err) {
       if (err instanceof AnswerTooLargeError) throw answerTooLarge(call, status, err);
@@ -424,6 +475,7 @@ export class VaultClient {
       requestId: env.success ? env.data.request_id || undefined : undefined,
       errors: env.success ? (env.data.errors ?? []) : [],
       warnings: env.success ? (env.data.warnings ?? []) : [],
+      date,
     };
     if ((status >= 200 && status < 300) || req.accept?.includes(status)) return response;
     throw errorFromAnswer({

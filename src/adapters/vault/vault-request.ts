@@ -35,6 +35,8 @@ export interface VaultResponse {
   readonly requestId: string | undefined;
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
+  /** The server's Date header (HTTP date, whole seconds), for clock checks; undefined when absent. */
+  readonly date?: string | undefined;
 }
 
 /** Validates a response body; a mismatch is VAULT_UNEXPECTED_RESPONSE naming the call and the field paths. */

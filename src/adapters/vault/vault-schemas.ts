@@ -52,6 +52,15 @@ export const MountInfoSchema = z.looseObject({
   }),
 });
 
+/** GET <mount>/config of a KV v2 mount (no secret in it). */
+export const KvConfigSchema = z.looseObject({
+  data: z.looseObject({
+    delete_version_after: z.string().optional(),
+    max_versions: z.number().optional(),
+    cas_required: z.boolean().optional(),
+  }),
+});
+
 export const ListSchema = z.looseObject({
   data: z.looseObject({ keys: z.array(z.string()).nullish() }),
 });

@@ -82,6 +82,13 @@ export function requiredCapabilities(cfg: Config): RequiredCapability[] {
     },
   );
 
+  needs.push({
+    path: `${mount}/config`,
+    capabilities: ["read"],
+    why: "let `check` see the mount's delete_version_after, which must never expire journal and lease versions",
+    optional: true,
+  });
+
   for (const connection of cfg.salesforce.connections) {
     needs.push({
       path: `${mount}/data/${connection.credentialsPath}`,

@@ -68,8 +68,14 @@ export interface InventoryItem {
   /** sfmc_tenant: which configured Marketing Cloud tenant checks its secrets (undefined: the only one). */
   readonly sfmcTenant?: string | undefined;
   readonly trigger?: { readonly mode: TriggerMode; readonly reason?: string | undefined } | undefined;
-  /** in_progress or awaiting_promotion for longer than expected (see classifyEntry). */
+  /** in_progress or awaiting_promotion for longer than expected (see classifyEntry), or with no journal here. */
   readonly stuck: boolean;
+  /**
+   * rotation_state is in_progress or awaiting_promotion, yet this rotator has no journal for it: another
+   * deployment (another state_prefix or config) is rotating it, or a state was left behind. Set only where the
+   * journals could be listed (markRotationsWithoutJournal); the rotator starts no rotation of it meanwhile.
+   */
+  readonly noJournalHere?: boolean | undefined;
   readonly currentVersion?: number | undefined;
   readonly updatedTime?: Date | undefined;
   /** When the current KV version was written (from metadata); provider=manual records new values by it. */

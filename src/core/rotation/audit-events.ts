@@ -15,6 +15,8 @@ export const AUDIT_EVENT_TYPES = [
   // A failed attempt that will be tried again after a backoff (errorCode says why); one per attempt.
   "rotation.retrying",
   "rotation.rolled_back",
+  // `eca-rotator resolve PATH`: a parked rotation ended by hand, KV made to name Salesforce's main pair.
+  "rotation.resolved",
   // provider=manual: an operator wrote a new value and the rotator recorded it (no engine run, no journal).
   "rotation.recorded",
   // A path proved possession of an external consumer and was recorded as its only owner (consumer-owner.ts).

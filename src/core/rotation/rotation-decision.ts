@@ -4,7 +4,8 @@
 // Order of the rules, and why:
 // 1. unmanaged and invalid credentials are never touched (invalid metadata is reported, not guessed at);
 // 2. a rotation under way is left to its journal, which resumes it; a flag set meanwhile waits for it (and
-//    survives its close), except rotate=emergency, which ends the soak or the retire wait at once;
+//    survives its close), except rotate=emergency, which ends the soak or the retire wait at once; one with no
+//    journal here (another deployment's, or a leftover state) is left alone whatever the flags say;
 // 3. an operator's flag (rotate=now|emergency) acts at once, whatever the deadline, window or auto_rotate,
 //    and is the only way out of `failed` (no automatic retries after the capped attempts: no endless loops);
 // 4. scheduled rotation honours auto_rotate=false, starts SCHEDULE_LEAD before the deadline (or when the
@@ -31,6 +32,8 @@ export type RotationDecision =
 export function decideRotation(item: InventoryItem, now: Date): RotationDecision {
   if (item.state === "unmanaged") return skip("unmanaged: eca-rotator never writes to it");
   if (item.state === "invalid") return skip(`invalid metadata: ${item.reason ?? "see scan"}`);
+  // Another deployment's rotation (or a leftover state): not even an emergency flag starts a second one here.
+  if (item.noJournalHere === true) return skip(item.reason ?? "a rotation with no journal here");
   // An emergency flag on a rotation under way must not wait for its waits: the engine ends a soak and promotes at
   // once, and ends a retire_after wait (continueExisting). Set after promotion, the flag also survives the close,
   // so an emergency rotation of the new pair follows.

@@ -14,6 +14,7 @@
 // Failure handling lives in rotation-drive.ts.
 
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
+import { rotationWithoutJournal } from "../inventory/collect-inventory.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
@@ -142,6 +143,9 @@ async function prepareStart(
     if (err instanceof RotatorError) return skip(err.message, err.code);
     throw err;
   }
+  // No journal here, yet the metadata says a rotation runs: another deployment's (or a leftover); never a second.
+  const elsewhere = rotationWithoutJournal(policy.policy.rotationState);
+  if (elsewhere !== undefined) return skip(elsewhere, "ROTATION_IN_PROGRESS_ELSEWHERE");
   if (opts.expectKvVersion !== undefined && cred.version !== opts.expectKvVersion) {
     return skip(`the credential changed since the decision (now version ${cred.version}): decide again`);
   }

@@ -216,7 +216,8 @@ function oneStaged(r: Route, app: SimApp, c: SimConsumer, stagedId: string): Sim
   if (!s || to15(stagedId) !== s.id15) return notFound();
   if (r.req.method === "GET") return json(200, stagedObject(r, app, c, s));
   if (r.req.method === "DELETE") {
-    // An active set dies at once; a rotated record takes the former pair it holds with it (overlap).
+    // An active set dies at once; a rotated record takes the former pair it keeps alive with it (overlap and
+    // overlap-new-shown).
     delete c.staged;
     return noContent();
   }

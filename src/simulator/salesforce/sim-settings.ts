@@ -3,11 +3,21 @@ import { z } from "zod";
 import type { Clock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 
+/**
+ * What PATCH rotate does with the former main pair; Salesforce's documentation and public implementations disagree.
+ * `overlap`: the `rotated` record holds the former pair, which logs in until the record is deleted or expires.
+ * `immediate`: the former pair dies at once; the `rotated` record holds the promoted (new) pair.
+ * `overlap-new-shown`: the `rotated` record shows the promoted pair (the same key and secret as main), while the
+ * former pair, which no record shows, logs in until the record is deleted or expires.
+ */
+export const ROTATE_SEMANTICS = ["overlap", "immediate", "overlap-new-shown"] as const;
+export type RotateSemantics = (typeof ROTATE_SEMANTICS)[number];
+
 export interface SimulatorOptions {
   host?: string;
   port?: number;
-  /** `overlap`: the former pair lingers in the staged slot as `rotated`; `immediate`: it dies at promotion. */
-  rotateSemantics?: "overlap" | "immediate";
+  /** What promotion does with the former main pair (ROTATE_SEMANTICS). */
+  rotateSemantics?: RotateSemantics;
   /** POST staged while an `active` staged set exists: `error` answers 409, `replace` deletes it first. */
   stagedPostWhenActive?: "error" | "replace";
   postStatus?: 200 | 201;
@@ -34,7 +44,7 @@ export interface SimulatorOptions {
 
 /** The run-time switches, all resolved. */
 export interface SimSettings {
-  rotateSemantics: "overlap" | "immediate";
+  rotateSemantics: RotateSemantics;
   stagedPostWhenActive: "error" | "replace";
   postStatus: 200 | 201;
   activationDelayMs: number;
@@ -66,7 +76,7 @@ export const DEFAULT_SETTINGS: Readonly<SimSettings> = {
 /** Schema of the patchable switches; also parses the admin API's JSON body. */
 export const settingsPatchSchema = z
   .object({
-    rotateSemantics: z.enum(["overlap", "immediate"]),
+    rotateSemantics: z.enum(ROTATE_SEMANTICS),
     stagedPostWhenActive: z.enum(["error", "replace"]),
     postStatus: z.union([z.literal(200), z.literal(201)]),
     activationDelayMs: z.number().int().nonnegative(),

@@ -2,6 +2,7 @@
 // Plain JSON-able data so a state file can hold it; the operations below are the only writers.
 import { RotatorError } from "../../core/errors.ts";
 import { newConsumerKey, newConsumerSecret, newId15, to15 } from "./sim-ids.ts";
+import type { RotateSemantics } from "./sim-settings.ts";
 
 export const STAGED_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -23,6 +24,11 @@ export interface SimStaged {
   createdBy: string;
   /** Overlap semantics: a rotated record holding the former primary, which stays valid until expiry or DELETE. */
   holdsFormerPair: boolean;
+  /**
+   * overlap-new-shown semantics: the former primary, which the record does not show (it shows the promoted pair)
+   * but which stays valid as long as the record lives (until expiry or DELETE).
+   */
+  hiddenFormerPair?: SimPair;
 }
 
 export interface SimConsumer {
@@ -207,6 +213,7 @@ export function livePairs(c: SimConsumer): Array<{ pair: SimPair; role: PairRole
   const s = c.staged;
   if (s?.state === "active") out.push({ pair: s.pair, role: "staged" });
   if (s?.state === "rotated" && s.holdsFormerPair) out.push({ pair: s.pair, role: "rotated" });
+  if (s?.state === "rotated" && s.hiddenFormerPair) out.push({ pair: s.hiddenFormerPair, role: "rotated" });
   return out;
 }
 
@@ -263,11 +270,13 @@ export function stageCredentials(
  * PATCH rotate on an active staged set. The record keeps its id (unknown on real orgs, section 8 question 4).
  * overlap: the former primary moves into the record (state rotated, valid 30 days from now or until DELETE).
  * immediate: the record keeps the promoted pair (as seed 000 saw), the former primary is dead at once.
+ * overlap-new-shown: the record keeps showing the promoted pair, and the former primary stays valid with it
+ * (30 days from now or until DELETE) although no answer shows it.
  */
 export function promoteStaged(
   state: SimOrgState,
   c: SimConsumer,
-  semantics: "overlap" | "immediate",
+  semantics: RotateSemantics,
   now: number,
 ): SimStaged {
   const s = c.staged;
@@ -280,8 +289,9 @@ export function promoteStaged(
   if (semantics === "overlap") {
     s.pair = former;
     s.holdsFormerPair = true;
-    s.expirationDate = Math.floor(now / 1000) * 1000 + STAGED_LIFETIME_MS;
   }
+  if (semantics === "overlap-new-shown") s.hiddenFormerPair = former;
+  if (semantics !== "immediate") s.expirationDate = Math.floor(now / 1000) * 1000 + STAGED_LIFETIME_MS;
   state.counters.promotions += 1;
   return s;
 }

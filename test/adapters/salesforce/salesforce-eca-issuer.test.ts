@@ -1,4 +1,4 @@
-// SalesforceEcaIssuer over real HTTP on the simulator: the CredentialIssuer contract in both rotate semantics,
+// SalesforceEcaIssuer over real HTTP on the simulator: the CredentialIssuer contract in every rotate semantics,
 // then what only the adapter does — connection routing, policy errors, no retry of POST staged / PATCH rotate
 // (context.uncertain passes through), propagation-aware verification, and no secret in anything it returns
 // or throws.
@@ -12,6 +12,7 @@ import type { SimulatorOptions } from "../../../src/simulator/salesforce/salesfo
 import {
   describeCredentialIssuerContract,
   type IssuerContractFixture,
+  ROTATE_SEMANTICS,
 } from "../../contract/credential-issuer-contract.ts";
 import { caught, type SimHarness, sharedClock, startHarness } from "./salesforce-test-kit.ts";
 
@@ -28,7 +29,7 @@ async function issuerWorld(opts: SimulatorOptions = {}) {
   return { h, app, multi, issuer };
 }
 
-for (const semantics of ["overlap", "immediate"] as const) {
+for (const semantics of ROTATE_SEMANTICS) {
   describeCredentialIssuerContract(
     `SalesforceEcaIssuer on the simulator (${semantics})`,
     async (): Promise<IssuerContractFixture> => {

@@ -36,6 +36,35 @@ describe("VaultClient against the real server", () => {
     }
   });
 
+  it("reads a KV v2 mount's settings, including delete_version_after", async () => {
+    const mount = uniqueName("kvcfg");
+    await a.mountKv(mount);
+    await a.must("POST", `${mount}/config`, { delete_version_after: "1h" });
+    const client = await rootClient();
+    try {
+      expect(await client.kvConfig(mount)).toMatchObject({ deleteVersionAfter: "1h0m0s" });
+      expect(await client.kvConfig("secret")).toMatchObject({ deleteVersionAfter: "0s" });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("measures this host's clock against the server's Date header", async () => {
+    const inStep = await rootClient();
+    const ahead = await rootClient({ clock: { now: () => new Date(Date.now() + 5 * 60_000) } });
+    try {
+      const near = await inStep.clockOffset();
+      expect(near).toBeDefined();
+      expect(Math.abs(near?.offsetMs ?? Number.NaN)).toBeLessThanOrEqual((near?.uncertaintyMs ?? 0) + 1000);
+      const far = await ahead.clockOffset();
+      // Five minutes ahead: the server's clock is about 300 s behind ours.
+      expect(Math.abs((far?.offsetMs ?? 0) + 300_000)).toBeLessThanOrEqual((far?.uncertaintyMs ?? 0) + 1000);
+    } finally {
+      await inStep.close();
+      await ahead.close();
+    }
+  });
+
   it("lists the capabilities a token has on each path", async () => {
     const policy = uniqueName("caps");
     const prefix = uniqueName("caps-prefix");

@@ -35,7 +35,14 @@ describe("requiredCapabilities", () => {
       "secret/data/eca-rotator/__probe__": "create,delete,read,update",
       "secret/metadata/eca-rotator/": "list",
       "secret/metadata/eca-rotator/__probe__": "delete,read",
+      "secret/config": "read",
     });
+  });
+
+  it("asks to read the mount's settings as optional: check warns, rotations never need it", () => {
+    const need = requiredCapabilities(loadConfig({ env: ENV })).find((n) => n.path === "secret/config");
+    expect(need).toMatchObject({ capabilities: ["read"], optional: true });
+    expect(need?.why).toContain("delete_version_after");
   });
 
   it("gives every entry a reason that completes 'needed to …'", () => {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../../src/core/inventory/classify.ts";
-import { collectInventory } from "../../../src/core/inventory/collect-inventory.ts";
+import {
+  collectInventory,
+  markRotationsWithoutJournal,
+} from "../../../src/core/inventory/collect-inventory.ts";
+import type { InventoryItem } from "../../../src/core/inventory/inventory-item.ts";
 import { InMemoryMetadataSource } from "../../fakes/in-memory-metadata-source.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
@@ -59,5 +63,50 @@ describe("collectInventory", () => {
     await expect(collectInventory(source, ["p"], NOW, DEFAULT_CLASSIFY_DEFAULTS)).rejects.toMatchObject({
       code: "VAULT_SEALED",
     });
+  });
+});
+
+describe("markRotationsWithoutJournal", () => {
+  const item = (path: string, rotationState: InventoryItem["rotationState"]): InventoryItem => ({
+    path,
+    state: rotationState === "in_progress" || rotationState === "awaiting_promotion" ? rotationState : "ok",
+    rotationState,
+    consumers: [],
+    stuck: false,
+  });
+  async function* list(paths: string[]): AsyncIterable<string> {
+    yield* paths;
+  }
+
+  it("marks a claimed rotation with no journal before or after the scan as stuck, with why; leaves the rest", async () => {
+    const items = [
+      item("a/elsewhere", "in_progress"),
+      item("a/soaking-elsewhere", "awaiting_promotion"),
+      item("a/ours", "in_progress"),
+      item("a/started-meanwhile", "in_progress"),
+      item("a/idle", "idle"),
+      item("a/failed", "failed"),
+    ];
+    let listings = 0;
+    const marked = await markRotationsWithoutJournal(items, new Set(["a/ours"]), () => {
+      listings += 1;
+      return list(["a/started-meanwhile"]);
+    });
+    expect(listings).toBe(1);
+    expect(marked.filter((i) => i.noJournalHere).map((i) => i.path)).toEqual([
+      "a/elsewhere",
+      "a/soaking-elsewhere",
+    ]);
+    expect(marked[0]).toMatchObject({ stuck: true, state: "in_progress" });
+    expect(marked[0]?.reason).toMatch(/rotation_state is in_progress but this rotator has no journal for it/);
+    expect(marked.slice(2)).toEqual(items.slice(2));
+  });
+
+  it("lists nothing when no item claims a rotation without a journal", async () => {
+    const items = [item("a/ours", "in_progress"), item("a/idle", "idle")];
+    const marked = await markRotationsWithoutJournal(items, new Set(["a/ours"]), () => {
+      throw new Error("must not list");
+    });
+    expect(marked).toEqual(items);
   });
 });

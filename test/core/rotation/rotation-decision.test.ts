@@ -96,6 +96,21 @@ describe("decideRotation", () => {
     expect(decide(1, { rotate: "now", rotation_state: "in_progress" })).toMatchObject({ act: false });
   });
 
+  it("leaves another deployment's rotation alone, even an emergency flag during its soak", () => {
+    const meta = {
+      provider: "salesforce-eca",
+      eca_app_name: "App",
+      rotate: "emergency",
+      rotation_state: "awaiting_promotion",
+    };
+    const item = classifyEntry(kvEntry("api-credentials/x", meta), NOW, DEFAULT_CLASSIFY_DEFAULTS);
+    const d = decideRotation(
+      { ...item, noJournalHere: true, reason: "another deployment is rotating it" },
+      NOW,
+    );
+    expect(d).toEqual({ act: false, reason: "another deployment is rotating it" });
+  });
+
   it("says when a waiting credential becomes due: the deadline less a day, or the next window opening", () => {
     const notDue = decide(10);
     expect(notDue.act === false && notDue.notBefore?.toISOString()).toBe(

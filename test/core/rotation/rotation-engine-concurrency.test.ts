@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   everythingVisible,
   expectRotatedCleanly,
@@ -44,11 +45,11 @@ describe("rotation engine, concurrency", () => {
     });
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom("overlap", "immediate" as const),
+        fc.constantFrom(...ROTATE_SEMANTICS),
         fc.constantFrom("standard", "emergency" as const),
         fc.array(death, { minLength: 1, maxLength: 4 }),
         async (semantics, mode, deaths) => {
-          const w = makeWorld({ semantics: semantics as "overlap" | "immediate" });
+          const w = makeWorld({ semantics });
           const start = { ...FLAG_START, mode: mode as "standard" | "emergency" };
           const outcomes: RotationOutcome[] = [];
           for (const d of deaths) {

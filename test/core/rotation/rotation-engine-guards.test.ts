@@ -373,3 +373,32 @@ describe("rotation engine, secrets", () => {
     expect(JSON.stringify(w.audit.events) + JSON.stringify(w.notifier.sent)).not.toContain("3MVG-key-");
   });
 });
+
+describe("rotation engine, a rotation with no journal here", () => {
+  for (const [state, start] of [
+    ["in_progress", FLAG_START],
+    ["awaiting_promotion", { ...FLAG_START, mode: "emergency" }],
+  ] as const) {
+    it(`refuses to start while rotation_state=${state} and no journal exists (another deployment's rotation)`, async () => {
+      // Another deployment (its own state_prefix) is mid-rotation: its journal is not under ours.
+      const w = makeWorld({
+        metadata: { rotation_state: state, rotate: start.mode === "emergency" ? "emergency" : "now" },
+      });
+      const before = snapshotAll(w);
+      const out = await makeEngine(w).start(PATH, start);
+      expect(out).toMatchObject({ kind: "skipped", code: "ROTATION_IN_PROGRESS_ELSEWHERE" });
+      expect(out.kind === "skipped" && out.reason).toMatch(/no journal for it: another deployment/);
+      // Nothing at Salesforce, in KV, in the journal; the lease it took is gone again.
+      expect(snapshotAll(w)).toEqual(before);
+      expect(w.issuer.calls).toEqual([]);
+    });
+  }
+
+  it("starts as usual once the other rotation ended (rotation_state idle or failed)", async () => {
+    const w = makeWorld({ metadata: { rotation_state: "in_progress", soak: "0s" } });
+    expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "skipped" });
+    w.store.patchByHand(PATH, { rotation_state: "idle" });
+    expect(await makeEngine(w).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+    expectRotatedCleanly(w);
+  });
+});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   everythingVisible,
   FLAG_START,
@@ -62,7 +63,7 @@ describe("rotation engine, rollback", () => {
     expect(w.store.current(PATH).version).toBe(1);
   });
 
-  for (const semantics of ["overlap", "immediate"] as const) {
+  for (const semantics of ROTATE_SEMANTICS) {
     it(`${semantics}: rolls back by itself when the new pair cannot log in, and does not retry on schedule`, async () => {
       const w = makeWorld({ semantics, propagationDelayMs: 60 * 60_000 });
       const out = await makeEngine(w).start(PATH, FLAG_START);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   expectRotatedCleanly,
   FLAG_START,
@@ -13,7 +14,7 @@ import {
   T0,
 } from "./rotation-world.ts";
 
-const SEMANTICS = ["overlap", "immediate"] as const;
+const SEMANTICS = ROTATE_SEMANTICS;
 
 describe("rotation engine, standard mode", () => {
   it.each(SEMANTICS)("%s: rotates end to end, waiting out the soak before promoting", async (semantics) => {

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { expect } from "vitest";
 import { FixedClock } from "../../../src/core/clock.ts";
-import type { RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
+import type { RotationEngineDeps, RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
 import {
   createRotationEngine,
   type RotationEngine,
@@ -105,9 +105,14 @@ export interface EngineOptions {
 }
 
 export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
+  return createRotationEngine(makeDeps(w, opts));
+}
+
+/** The engine's dependencies over the world's fakes (for what runs beside the engine, like resolve). */
+export function makeDeps(w: World, opts: EngineOptions = {}): RotationEngineDeps {
   const i = opts.interceptor;
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
-  return createRotationEngine({
+  return {
     issuer: wrap("issuer", w.issuer),
     store: wrap("store", w.store),
     state: wrap("state", w.state),
@@ -120,7 +125,7 @@ export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
     settings: { ...SETTINGS, ...opts.settings },
     onSinkFailure: opts.onSinkFailure,
     shouldPause: opts.shouldPause,
-  });
+  };
 }
 
 export const FLAG_START: StartOptions = { mode: "standard", trigger: "flag", actor: "operator-flag" };

@@ -1,6 +1,9 @@
-// Step 7, retire: the old pair must die and be proven dead. Overlap semantics keep the former main pair alive
-// in the staged slot as `rotated`; deleting that record revokes it (immediate semantics killed it at promotion,
-// and its `rotated` record holds the new pair, which is left alone). The proof is one login with the old key
+// Step 7, retire: the old pair must die and be proven dead. After promotion the consumer's staged slot holds a
+// `rotated` record, and Salesforce's sources disagree on what it means: it shows and keeps alive the former main
+// pair (overlap), or it shows the new pair while the former pair dies at once (immediate), or it shows the new
+// pair while the former pair, shown nowhere, lives on until the record goes (as a hands-on test observed). The
+// key a record shows says nothing about what it keeps alive, so any `rotated` record is deleted, whatever key it
+// shows (an ordinary operation that never touches the main pair). The proof is one login with the old key
 // that Salesforce refuses with invalid_client_id: it no longer knows the key. invalid_client (the key is known,
 // only the secret was wrong) proves nothing: a made-up secret in previous_key would "fail" to log in while the
 // real pair lives on. The proof is journaled before anything relies on it, and only the journal says it was
@@ -59,13 +62,11 @@ function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | 
   return previous === undefined ? undefined : secretField(cred, PREVIOUS_KEY);
 }
 
-/** Revokes a lingering `rotated` record that holds the old pair, then proves the old key unknown; journaled. */
+/** Deletes any `rotated` record (it may keep the old pair alive whatever it shows), proves the old key unknown. */
 async function proveOldKeyDead(run: RotationRun, oldSecret: SecretValue | undefined): Promise<void> {
   const { issuer } = run.deps;
   const oldKey = run.oldClientId;
-  const lingering = (await issuer.listStaged(run.target)).find(
-    (s) => s.state === "rotated" && s.clientId === oldKey,
-  );
+  const lingering = (await issuer.listStaged(run.target)).find((s) => s.state === "rotated");
   if (lingering !== undefined) {
     await run.guard();
     await issuer.deleteStaged(run.target, lingering.id);
