@@ -5,6 +5,7 @@
 // revoke-first window of an emergency), and the outcome, state and chat must say what happened.
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   expectRotatedCleanly,
   FLAG_START,
@@ -32,7 +33,7 @@ function expectKvWorks(w: World): void {
 }
 
 describe("a staged set that vanishes during the soak", () => {
-  for (const semantics of ["overlap", "immediate"] as const) {
+  for (const semantics of ROTATE_SEMANTICS) {
     it(`${semantics}: rolls back to the old pair (still Salesforce's main), fails clearly and alerts`, async () => {
       const w = makeWorld({ semantics });
       const engine = makeEngine(w);
@@ -84,7 +85,7 @@ describe("a staged set that vanishes during the soak", () => {
 });
 
 describe("KV set back to the old pair during the soak", () => {
-  for (const semantics of ["overlap", "immediate"] as const) {
+  for (const semantics of ROTATE_SEMANTICS) {
     it(`${semantics}: is not promoted over; the rotation rolls back and the reverted pair keeps working`, async () => {
       const w = makeWorld({ semantics });
       const engine = makeEngine(w);
@@ -162,7 +163,7 @@ describe("rollback when previous_* were tidied away", () => {
 });
 
 describe("an emergency whose retire meets an outage after promotion", () => {
-  for (const semantics of ["overlap", "immediate"] as const) {
+  for (const semantics of ROTATE_SEMANTICS) {
     it(`${semantics}: KV already names the promoted pair, so consumers recover at once`, async () => {
       const w = makeWorld({ semantics });
       const limited = new RotatorError("SALESFORCE_RATE_LIMITED", "login rate exceeded", { retryable: true });
@@ -171,6 +172,7 @@ describe("an emergency whose retire meets an outage after promotion", () => {
       let out = await engine.start(PATH, EMERGENCY);
       for (let i = 0; i < 10 && out.kind === "failed" && out.willRetry; i++) {
         expectKvWorks(w);
+        passBackoff(w);
         out = await engine.resume(PATH);
       }
       // However it ends, KV names the one pair Salesforce accepts.
@@ -198,6 +200,55 @@ describe("an emergency whose retire meets an outage after promotion", () => {
     expect(validKeys(w)).toEqual([main.clientId]);
     expect(w.state.journal(PATH)).toBeUndefined();
   });
+});
+
+describe("KV written by a person after the new pair was published", () => {
+  for (const semantics of ROTATE_SEMANTICS) {
+    it(`${semantics}: a standard rotation does not retire while KV names a pair it did not publish`, async () => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      const engine = makeEngine(w, { settings: { retireAfterMs: 60 * MINUTE } });
+      expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "waiting", waiting: "retire" });
+      const cur = w.store.current(PATH);
+      w.store.put(PATH, { ...cur.data, api_key: "test-secret-canary-typed-by-hand" });
+      w.clock.advance(61 * MINUTE);
+      const out = await engine.resume(PATH);
+      expect(out).toMatchObject({ kind: "failed", code: "ROTATION_STATE_MISMATCH", willRetry: false });
+      expect(out.kind === "failed" && out.message).toContain("KV holds a pair this rotation did not publish");
+      expect(out.kind === "failed" && out.message).toContain("eca-rotator resolve");
+      expect(w.state.journal(PATH)?.oldKeyDeadAt).toBeUndefined();
+      expect(w.issuer.calls).not.toContain("provePairDead");
+      // Nothing retired: wherever Salesforce still keeps the old pair, the pair in previous_* logs in.
+      if (semantics !== "immediate") expect(validKeys(w)).toContain(w.original.clientId);
+      expect(w.store.current(PATH).data["api_key"]).toBe("test-secret-canary-typed-by-hand");
+      expect(w.store.current(PATH).metadata).toMatchObject({ rotation_state: "failed" });
+    });
+
+    it(`${semantics}: an emergency kills the compromised pair a sync job wrote back, and points KV at the new one`, async () => {
+      const w = makeWorld({ semantics });
+      const unavailable = new RotatorError("SALESFORCE_UNAVAILABLE", "503", { retryable: true });
+      w.issuer.failNext("provePairDead", unavailable);
+      const engine = makeEngine(w);
+      expect(await engine.start(PATH, EMERGENCY)).toMatchObject({ kind: "failed", willRetry: true });
+      const published = w.store.current(PATH);
+      w.store.put(PATH, {
+        ...published.data,
+        client_id: w.original.clientId,
+        api_key: w.original.secret,
+      });
+      passBackoff(w);
+      expect(await engine.resume(PATH)).toMatchObject({ kind: "completed", mode: "emergency" });
+      expect(validKeys(w)).not.toContain(w.original.clientId);
+      expect(w.store.current(PATH).data).toMatchObject({
+        client_id: published.data["client_id"],
+        api_key: published.data["api_key"],
+        previous_client_id: "",
+        previous_key: "",
+      });
+      expectKvWorks(w);
+      const retired = w.audit.events.find((e) => e.type === "rotation.retired");
+      expect(retired?.kvVersion).toBe(w.store.current(PATH).version);
+    });
+  }
 });
 
 describe("an operator's flag set while a rotation runs", () => {

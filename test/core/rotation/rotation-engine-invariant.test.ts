@@ -1,12 +1,13 @@
 // The rotation's invariant, checked at every port call while faults play out: the pair KV's current version names
 // logs in at Salesforce, except inside the revoke-first window of an emergency (from the PATCH that promotes to the
-// publish right after it). For each mode and semantics, a fault is injected at each Salesforce call of a rotation
+// publish right after it). For each mode and each reading of Salesforce's `rotated` record, a fault is injected at each Salesforce call of a rotation
 // in turn (a transient 503 twice, or a refusal that retrying cannot fix); the rotation is then driven as the daemon
 // would (resume, or an operator's rotate=now when it parked). Before every port call and at the end, the invariant
 // must hold, nothing may be promoted twice, and a rotation that completes must be clean.
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
+import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   expectRotatedCleanly,
   FLAG_START,
@@ -14,11 +15,13 @@ import {
   makeEngine,
   makeWorld,
   PATH,
+  passBackoff,
   SETTINGS,
   type World,
 } from "./rotation-world.ts";
 
 type Mode = "standard" | "emergency";
+type Semantics = (typeof ROTATE_SEMANTICS)[number];
 
 function insideEmergencyWindow(w: World): boolean {
   const j = w.state.journal(PATH);
@@ -38,7 +41,7 @@ function invariantHolds(w: World): string | undefined {
 /** Runs the rotation to an end the way the daemon and an operator would, checking the invariant at every call. */
 async function driveWithFault(
   mode: Mode,
-  semantics: "overlap" | "immediate",
+  semantics: Semantics,
   faultAt: number,
   fault: () => RotatorError,
   times: number,
@@ -94,7 +97,7 @@ async function driveWithFault(
 }
 
 /** How many Salesforce calls a clean rotation makes, per mode and semantics (the fault positions). */
-async function issuerCallCount(mode: Mode, semantics: "overlap" | "immediate"): Promise<number> {
+async function issuerCallCount(mode: Mode, semantics: Semantics): Promise<number> {
   const w = makeWorld({ semantics, metadata: { soak: "0s" } });
   const log = new Interceptor();
   expect(await makeEngine(w, { interceptor: log }).start(PATH, { ...FLAG_START, mode })).toMatchObject({
@@ -108,6 +111,13 @@ const FAULTS = {
     make: () => new RotatorError("SALESFORCE_UNAVAILABLE", "HTTP 503 (fault)", { retryable: true }),
     times: 2,
   },
+  "a rate limit (REQUEST_LIMIT_EXCEEDED, or the login rate), three times": {
+    make: () =>
+      new RotatorError("SALESFORCE_RATE_LIMITED", "HTTP 403 REQUEST_LIMIT_EXCEEDED (fault)", {
+        retryable: true,
+      }),
+    times: 3,
+  },
   "a refusal retrying cannot fix": {
     make: () => new RotatorError("SALESFORCE_NOT_ENABLED", "HTTP 403 (fault)"),
     times: 1,
@@ -116,7 +126,7 @@ const FAULTS = {
 
 describe("the invariant under faults at every Salesforce call", () => {
   for (const mode of ["standard", "emergency"] as const) {
-    for (const semantics of ["overlap", "immediate"] as const) {
+    for (const semantics of ROTATE_SEMANTICS) {
       for (const [faultName, f] of Object.entries(FAULTS)) {
         it(`${mode}, ${semantics}, ${faultName}: KV's pair logs in at every call, nothing promoted twice`, async () => {
           const calls = await issuerCallCount(mode, semantics);
@@ -135,6 +145,196 @@ describe("the invariant under faults at every Salesforce call", () => {
             const last = outcomes.at(-1);
             if (last?.kind === "completed") expectRotatedCleanly(w);
           }
+        });
+      }
+    }
+  }
+});
+
+// A person (or a sync job) at work while the rotation runs, at every point of it in turn. KV writes land just
+// before one of the rotator's KV calls, so each ordering that the rotator can tell apart is played; a write that
+// lands between the rotator's last KV read and its PATCH or retire (a single Salesforce call apart) is the one
+// window no client of KV can close. Checked before every port call and at the end: the pair KV names logs in
+// unless the person's own write broke it (then from the rotator's next KV write on), nothing is promoted twice,
+// and the outcome and state say what happened.
+interface Interference {
+  /** The port calls before which this person may act. */
+  readonly at: (call: string) => boolean;
+  /** Acts; returns false when there was nothing to act on here. */
+  readonly act: (w: World) => boolean;
+}
+
+function writeOldPairBack(w: World): boolean {
+  const cur = w.store.current(PATH).data;
+  if (cur["client_id"] === w.original.clientId && cur["api_key"] === w.original.secret) return false;
+  w.store.put(PATH, {
+    ...cur,
+    client_id: w.original.clientId,
+    api_key: w.original.secret,
+    previous_client_id: "",
+    previous_key: "",
+  });
+  return true;
+}
+
+const KV_CALL = (call: string) => call === "store.read" || call === "store.writeFields";
+
+const INTERFERENCES: Record<string, Interference> = {
+  "a sync job writes the old pair back to KV": { at: KV_CALL, act: writeOldPairBack },
+  "someone edits api_key in KV": {
+    at: KV_CALL,
+    act: (w) => {
+      const cur = w.store.current(PATH).data;
+      w.store.put(PATH, { ...cur, api_key: "test-secret-canary-typed-by-hand" });
+      return true;
+    },
+  },
+  "the staged set is deleted in Setup": {
+    at: (call) => call.startsWith("issuer."),
+    act: (w) => {
+      if (w.issuer.stagedRecord(w.target) === undefined) return false;
+      w.issuer.personDeletesStaged(w.target);
+      return true;
+    },
+  },
+  "an operator sets the flag again (emergency during a standard rotation, now during an emergency)": {
+    at: (call) => call === "store.read",
+    act: (w) => {
+      const flag = w.store.current(PATH).metadata["rotate"];
+      const journal = w.state.journal(PATH);
+      if (journal === undefined) return false;
+      const wanted = journal.mode === "emergency" ? "now" : "emergency";
+      if (flag === wanted) return false;
+      w.store.patchByHand(PATH, { rotate: wanted, rotate_reason: "asked again by an operator" });
+      return true;
+    },
+  },
+};
+
+interface Interfered {
+  w: World;
+  outcomes: RotationOutcome[];
+  violations: string[];
+  acted: string | undefined;
+  /** The person's own write left KV naming a pair that does not log in. */
+  personBrokeKv: boolean;
+  interceptor: Interceptor;
+}
+
+/** Runs a rotation to its end as the daemon would, with the person acting once, before the k-th eligible call. */
+async function driveWithPerson(
+  mode: Mode,
+  semantics: Semantics,
+  person: Interference,
+  k: number,
+): Promise<Interfered> {
+  const w = makeWorld({
+    semantics,
+    metadata: { soak: "0s", rotate: mode === "emergency" ? "emergency" : "now" },
+  });
+  const violations: string[] = [];
+  let eligible = 0;
+  let acted: string | undefined;
+  let personBrokeKv = false;
+  // While KV's current version is the person's harmful write, what it names is the person's doing.
+  let personVersion: number | undefined;
+  const excused = () => personVersion !== undefined && w.store.current(PATH).version === personVersion;
+  const interceptor = new Interceptor({
+    before: (name) => {
+      if (acted === undefined && person.at(name) && eligible++ === k && person.act(w)) {
+        acted = name;
+        if (invariantHolds(w) !== undefined) {
+          personBrokeKv = true;
+          personVersion = w.store.current(PATH).version;
+        } else if (mode === "emergency" && w.store.current(PATH).data["client_id"] === w.original.clientId) {
+          // The compromised pair written back: it dies whatever KV says (the revoke-first window, reopened by
+          // the person) until the rotator points KV at the new pair again, which the end checks.
+          personVersion = w.store.current(PATH).version;
+        }
+      }
+      const v = excused() ? undefined : invariantHolds(w);
+      if (v !== undefined) violations.push(`before ${name}: ${v}`);
+    },
+  });
+  const engine = makeEngine(w, { interceptor });
+  const outcomes: RotationOutcome[] = [];
+  for (let i = 0; i < 40; i++) {
+    const journal = w.state.journal(PATH);
+    const flag = w.store.current(PATH).metadata["rotate"];
+    let out: RotationOutcome;
+    if (journal === undefined) {
+      if (flag === undefined) break;
+      out = await engine.start(PATH, {
+        ...FLAG_START,
+        mode: flag === "emergency" ? "emergency" : "standard",
+      });
+    } else if (journal.step === "failed") {
+      break; // parked: an operator reads what it says and decides
+    } else {
+      out = await engine.resume(PATH);
+    }
+    outcomes.push(out);
+    const v = excused() ? undefined : invariantHolds(w);
+    if (v !== undefined) violations.push(`after ${out.kind}: ${v}`);
+    if (out.kind === "failed" && !out.willRetry) break;
+    if (out.kind === "waiting") w.clock.advance(Math.max(1, out.until.getTime() - w.clock.now().getTime()));
+    if (out.kind === "failed" && out.willRetry) passBackoff(w);
+    if (out.kind === "skipped" && out.code === "ROTATION_LEASE_HELD") w.clock.advance(SETTINGS.leaseTtlMs);
+    if (out.kind === "rolled_back" || out.kind === "skipped") break;
+  }
+  return { w, outcomes, violations, acted, personBrokeKv, interceptor };
+}
+
+/** After more than one rotation: KV names Salesforce's main pair, the only pair that logs in; nothing pending. */
+function expectSettled(w: World): void {
+  const kv = w.store.current(PATH);
+  const main = w.issuer.mainPair(w.target);
+  expect({ clientId: kv.data["client_id"], secret: kv.data["api_key"] }).toEqual(main);
+  expect(w.issuer.validPairs().map((p) => p.clientId)).toEqual([main.clientId]);
+  expect(kv.metadata).toMatchObject({ rotation_state: "idle" });
+  expect(kv.metadata["rotate"]).toBeUndefined();
+  expect(w.state.journal(PATH)).toBeUndefined();
+}
+
+/** How many calls a clean rotation makes before which this person could act. */
+async function eligibleCalls(mode: Mode, semantics: Semantics, person: Interference): Promise<number> {
+  const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+  const log = new Interceptor();
+  await makeEngine(w, { interceptor: log }).start(PATH, { ...FLAG_START, mode });
+  return log.log.filter(person.at).length;
+}
+
+describe("the invariant with a person at work at every point of a rotation", () => {
+  for (const mode of ["standard", "emergency"] as const) {
+    for (const semantics of ROTATE_SEMANTICS) {
+      for (const [who, person] of Object.entries(INTERFERENCES)) {
+        it(`${mode}, ${semantics}, ${who}: KV's pair logs in, nothing promoted twice, the end is said`, async () => {
+          const n = await eligibleCalls(mode, semantics, person);
+          expect(n).toBeGreaterThan(1);
+          let actedSomewhere = 0;
+          for (let k = 0; k < n; k++) {
+            const r = await driveWithPerson(mode, semantics, person, k);
+            if (r.acted === undefined) continue;
+            actedSomewhere++;
+            const context = `${who} before call #${k} (${r.acted}); outcomes ${r.outcomes.map((o) => o.kind).join(", ")}`;
+            expect(r.violations, context).toEqual([]);
+            // One promotion per rotation: the one under way, and the emergency an operator's flag asks for.
+            const rotations = r.outcomes.filter((o) => o.kind === "completed").length;
+            expect(r.w.issuer.promotions, context).toBeLessThanOrEqual(Math.max(1, rotations));
+            const last = r.outcomes.at(-1);
+            expect(last, context).toBeDefined();
+            if (last?.kind === "completed" && !r.personBrokeKv) {
+              if (r.w.issuer.promotions === 1) expectRotatedCleanly(r.w);
+              else expectSettled(r.w);
+            }
+            if (last?.kind === "failed" || last?.kind === "rolled_back") {
+              // Stopped: the message says why, and so does the state an operator sees.
+              expect(last.message, context).not.toBe("");
+              expect(r.w.store.current(PATH).metadata["rotation_state"], context).toBe("failed");
+            }
+            if (!r.personBrokeKv) expect(invariantHolds(r.w), context).toBeUndefined();
+          }
+          expect(actedSomewhere).toBeGreaterThan(0);
         });
       }
     }

@@ -9,11 +9,23 @@
 // real pair lives on. The proof is journaled before anything relies on it, and only the journal says it was
 // made: an empty previous_* in KV (a person may have cleared it) never counts as proof.
 // Both modes run it after the new pair is published (emergency right after promotion); then previous_* is cleared.
+// A standard rotation retires only while KV names the new pair; an emergency retires whatever KV says (the old
+// pair is compromised) and points KV that was set back to the dead pair at the new one again.
 import { RotatorError } from "../../errors.ts";
 import { SecretValue } from "../../secret-value.ts";
-import { CLIENT_ID, keyField, PREVIOUS_CLIENT_ID, PREVIOUS_KEY, secretField } from "../credential-fields.ts";
+import {
+  API_KEY,
+  CLIENT_ID,
+  keyField,
+  PREVIOUS_CLIENT_ID,
+  PREVIOUS_KEY,
+  ROTATED_AT,
+  ROTATED_BY,
+  secretField,
+} from "../credential-fields.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { writeWithCas } from "./cas-write.ts";
 import type { StepResult } from "./step-result.ts";
 
 /**
@@ -33,30 +45,81 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
   }
 
   const cred = await run.readCredential();
-  const oldSecret = oldSecretInKv(run, cred);
+  const emergency = run.record.mode === "emergency";
+  // Standard: the old pair dies only while KV names the new one, so consumers are never pointed at a dead pair.
+  // Emergency: the old pair is compromised and dies whatever KV says; KV is put right just after.
+  if (!emergency) requireNewPairInKv(run, cred);
+  const oldSecret = emergency ? undefined : oldSecretInKv(run, cred);
   if (run.record.oldKeyDeadAt === undefined) await proveOldKeyDead(run, oldSecret);
-  if (keyField(cred, PREVIOUS_CLIENT_ID) !== undefined) {
-    await run.guard();
-    // A write in between is a VAULT_CAS_CONFLICT: counted, and the next attempt reads again.
-    await run.deps.store.writeFields(
-      run.path,
-      { [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" },
-      cred.version,
-    );
-  }
+  const written = await settleKv(run);
   await run.advance("retired");
-  await run.emit("rotation.retired", { deathProof: "invalid_client_id" });
+  await run.emit("rotation.retired", {
+    deathProof: "invalid_client_id",
+    ...(written === undefined ? {} : { kvVersion: written }),
+  });
   return undefined;
 }
 
-/** The old secret KV still holds in previous_key (if any), after checking that KV holds the new pair. */
-function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | undefined {
-  const oldKey = run.oldClientId;
-  if (keyField(cred, CLIENT_ID) !== run.newPair.clientId) {
-    throw mismatch(run, "KV client_id is no longer the new key");
+/** Whether KV's current version names exactly the rotation's new pair. */
+function holdsNewPair(run: RotationRun, cred: StoredCredential): boolean {
+  const { clientId, secret } = run.newPair;
+  const kvSecret = secretField(cred, API_KEY);
+  return keyField(cred, CLIENT_ID) === clientId && kvSecret !== undefined && kvSecret.equals(secret);
+}
+
+function requireNewPairInKv(run: RotationRun, cred: StoredCredential): void {
+  if (holdsNewPair(run, cred)) return;
+  if (keyField(cred, CLIENT_ID) === run.oldClientId) {
+    throw mismatch(
+      run,
+      "KV was set back to the old pair after the new one was published: not retiring the pair KV names. Put the published pair back into KV and set rotate=now, or end the rotation with eca-rotator resolve",
+    );
   }
+  throw mismatch(
+    run,
+    "KV holds a pair this rotation did not publish: not retiring the old pair. Put the published pair back into KV and set rotate=now, or end the rotation with eca-rotator resolve",
+  );
+}
+
+/**
+ * previous_* emptied once the old key is proven dead. In an emergency, KV set back to the compromised pair (now
+ * dead) is pointed at the new pair again: it is the only pair that logs in. Returns the version written, if any.
+ */
+async function settleKv(run: RotationRun): Promise<number | undefined> {
+  const { clientId, secret } = run.newPair;
+  let wrote = false;
+  const { version } = await writeWithCas(run, (cred) => {
+    if (holdsNewPair(run, cred)) {
+      if (keyField(cred, PREVIOUS_CLIENT_ID) === undefined && secretField(cred, PREVIOUS_KEY) === undefined) {
+        return undefined;
+      }
+      wrote = true;
+      return { [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" };
+    }
+    if (run.record.mode === "emergency" && keyField(cred, CLIENT_ID) === run.oldClientId) {
+      wrote = true;
+      return {
+        [CLIENT_ID]: clientId,
+        [API_KEY]: secret,
+        [PREVIOUS_CLIENT_ID]: "",
+        [PREVIOUS_KEY]: "",
+        [ROTATED_AT]: run.now().toISOString(),
+        [ROTATED_BY]: run.record.actor,
+      };
+    }
+    // A person's edit is theirs to undo; the old key is dead and KV names something else.
+    throw mismatch(
+      run,
+      "the old pair is retired, but KV holds a pair this rotation did not publish; not overwriting it. Put the published pair back into KV, or make KV name Salesforce's main pair with eca-rotator resolve",
+    );
+  });
+  return wrote ? version : undefined;
+}
+
+/** The old secret KV still holds in previous_key (if any); previous_client_id must be the old key or empty. */
+function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | undefined {
   const previous = keyField(cred, PREVIOUS_CLIENT_ID);
-  if (previous !== undefined && previous !== oldKey) {
+  if (previous !== undefined && previous !== run.oldClientId) {
     throw mismatch(run, "KV previous_client_id is not the old key");
   }
   return previous === undefined ? undefined : secretField(cred, PREVIOUS_KEY);
