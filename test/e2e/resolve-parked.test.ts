@@ -28,7 +28,8 @@ describe("eca-rotator resolve", () => {
     const w = await E2eWorld.create(sim, {
       verifyTimeout: "2s",
       leaseTtl: `${LEASE_TTL_MS / 1000}s`,
-      rotationExtra: ["max_attempts: 1"],
+      // Past promotion an outage is retried for as long as rotation.retry_budget lasts: here one second.
+      rotationExtra: ["max_attempts: 1", "scan_interval: 1s", "retry_budget: 1s"],
       extraYaml: [
         "notifications:",
         "  targets:",
@@ -52,15 +53,19 @@ describe("eca-rotator resolve", () => {
     // 2. Salesforce's token endpoint fails; once the dead owner's lease has run out, run --once parks the rotation.
     sim.addFault({ method: "POST", path: "/services/oauth2/token", status5xxRate: 1 });
     await new Promise((r) => setTimeout(r, Math.max(0, diedAt + LEASE_TTL_MS + 200 - Date.now())));
+    // The first failed attempt backs off; the next run after the one-second budget parks it.
+    const retrying = await w.cli(["run", "--once"], chatEnv);
+    expect(retrying.code, retrying.stdout + retrying.stderr).toBe(1);
+    expect((await w.journal(cred.path))?.data["step"]).not.toBe("failed");
+    await new Promise((r) => setTimeout(r, 1_100));
     const parking = await w.cli(["run", "--once"], chatEnv);
     expect(parking.code, parking.stdout + parking.stderr).toBe(1);
     const parked = await w.journal(cred.path);
     expect(parked?.data["step"]).toBe("failed");
     const rotationId = String(parked?.data["rotation_id"]);
-    // While parked nothing rotates it: the next run leaves it alone, and Salesforce's main pair stays the new one.
-    expect((await w.cli(["run", "--once"], chatEnv)).stdout).toMatch(
-      /failed at \w+ .*set rotate=now to resume/,
-    );
+    // Parked, but an outage never uses up an operator's emergency flag: the next cycle would start again. The
+    // main pair stays the new one meanwhile; an operator who ends it by hand does so before that cycle.
+    expect((await w.entry(cred.path))?.meta["rotate"]).toBe("emergency");
     expect(sim.primaryPair(cred.app.appId, cred.app.consumerId)).toEqual(promoted);
     expect(sim.counters().promotions).toBe(1);
 
