@@ -66,6 +66,13 @@ export class InMemoryCredentialStore implements CredentialStore {
     return { version: entry.versions.length, data: { ...data }, metadata: { ...entry.metadata } };
   }
 
+  /** The entry's custom metadata (not versioned: readable while the current version is deleted). */
+  metadata(path: string): Record<string, string> {
+    const entry = this.#entries.get(path);
+    if (entry === undefined) throw new Error(`no entry at ${path}`);
+    return { ...entry.metadata };
+  }
+
   /** Every version's fields (1-based index = version). */
   history(path: string): Record<string, string>[] {
     return structuredClone(this.#entries.get(path)?.versions ?? []);
@@ -102,6 +109,14 @@ export class InMemoryCredentialStore implements CredentialStore {
           {
             context: { path, expectedVersion, currentVersion: entry.versions.length },
           },
+        );
+      }
+      if (entry.currentDeleted) {
+        // As the Vault adapter: nothing is merged over a deleted version (its data is gone).
+        throw new RotatorError(
+          "VAULT_NOT_FOUND",
+          `cannot write "${path}": version ${expectedVersion} is deleted or destroyed`,
+          { context: { path } },
         );
       }
       const next = { ...(entry.versions.at(-1) ?? {}) };

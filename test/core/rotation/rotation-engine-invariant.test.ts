@@ -29,13 +29,33 @@ function insideEmergencyWindow(w: World): boolean {
 }
 
 function invariantHolds(w: World): string | undefined {
-  if (insideEmergencyWindow(w)) return undefined;
-  const kv = w.store.current(PATH).data;
+  return insideEmergencyWindow(w) ? undefined : kvBroken(w);
+}
+
+/** Why the pair KV names does not log in, or undefined when it does. */
+function kvBroken(w: World): string | undefined {
+  const kv = kvData(w);
+  if (kv === undefined)
+    return `KV's current version is deleted (journal at ${w.state.journal(PATH)?.step ?? "none"})`;
   const live = w.issuer.validPairs().find((p) => p.clientId === kv["client_id"]);
   if (live === undefined || live.secret !== kv["api_key"]) {
     return `KV names ${kv["client_id"]}, which does not log in (journal at ${w.state.journal(PATH)?.step ?? "none"})`;
   }
   return undefined;
+}
+
+/** KV's current data, or undefined while the current version is deleted. */
+function kvData(w: World): Record<string, string> | undefined {
+  try {
+    return w.store.current(PATH).data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** KV's current version number, deleted or not. */
+function kvVersion(w: World): number {
+  return w.store.history(PATH).length;
 }
 
 /** Runs the rotation to an end the way the daemon and an operator would, checking the invariant at every call. */
@@ -189,6 +209,13 @@ const INTERFERENCES: Record<string, Interference> = {
       return true;
     },
   },
+  "someone deletes KV's current version (kv delete)": {
+    at: KV_CALL,
+    act: (w) => {
+      w.store.deleteCurrentVersion(PATH);
+      return true;
+    },
+  },
   "the staged set is deleted in Setup": {
     at: (call) => call.startsWith("issuer."),
     act: (w) => {
@@ -200,7 +227,7 @@ const INTERFERENCES: Record<string, Interference> = {
   "an operator sets the flag again (emergency during a standard rotation, now during an emergency)": {
     at: (call) => call === "store.read",
     act: (w) => {
-      const flag = w.store.current(PATH).metadata["rotate"];
+      const flag = w.store.metadata(PATH)["rotate"];
       const journal = w.state.journal(PATH);
       if (journal === undefined) return false;
       const wanted = journal.mode === "emergency" ? "now" : "emergency";
@@ -238,18 +265,27 @@ async function driveWithPerson(
   let personBrokeKv = false;
   // While KV's current version is the person's harmful write, what it names is the person's doing.
   let personVersion: number | undefined;
-  const excused = () => personVersion !== undefined && w.store.current(PATH).version === personVersion;
+  const excused = () => personVersion !== undefined && kvVersion(w) === personVersion;
   const interceptor = new Interceptor({
     before: (name) => {
+      const versionBefore = kvVersion(w);
+      const deletedBefore = kvData(w) === undefined;
+      const brokenBefore = kvBroken(w) !== undefined;
       if (acted === undefined && person.at(name) && eligible++ === k && person.act(w)) {
         acted = name;
-        if (invariantHolds(w) !== undefined) {
+        const wroteKv = kvVersion(w) !== versionBefore || (kvData(w) === undefined) !== deletedBefore;
+        const kv = kvData(w);
+        const oldPairBack = kv?.["client_id"] === w.original.clientId && kv["api_key"] === w.original.secret;
+        const step = w.state.journal(PATH)?.step;
+        const retiring = step === "promoting" || step === "promoted" || step === "published";
+        if (mode === "emergency" && oldPairBack && w.issuer.promotions > 0 && retiring) {
+          // The compromised pair written back before the retire step: it dies whatever KV says (the revoke-first
+          // window, reopened by the person) until the retire step points KV at the new pair, which the end
+          // checks. Written back after that step, it is the person's doing, as after the rotation.
+          personVersion = kvVersion(w);
+        } else if (kvBroken(w) !== undefined && (wroteKv || !brokenBefore)) {
           personBrokeKv = true;
-          personVersion = w.store.current(PATH).version;
-        } else if (mode === "emergency" && w.store.current(PATH).data["client_id"] === w.original.clientId) {
-          // The compromised pair written back: it dies whatever KV says (the revoke-first window, reopened by
-          // the person) until the rotator points KV at the new pair again, which the end checks.
-          personVersion = w.store.current(PATH).version;
+          personVersion = kvVersion(w);
         }
       }
       const v = excused() ? undefined : invariantHolds(w);
@@ -260,7 +296,7 @@ async function driveWithPerson(
   const outcomes: RotationOutcome[] = [];
   for (let i = 0; i < 40; i++) {
     const journal = w.state.journal(PATH);
-    const flag = w.store.current(PATH).metadata["rotate"];
+    const flag = w.store.metadata(PATH)["rotate"];
     let out: RotationOutcome;
     if (journal === undefined) {
       if (flag === undefined) break;
@@ -330,7 +366,7 @@ describe("the invariant with a person at work at every point of a rotation", () 
             if (last?.kind === "failed" || last?.kind === "rolled_back") {
               // Stopped: the message says why, and so does the state an operator sees.
               expect(last.message, context).not.toBe("");
-              expect(r.w.store.current(PATH).metadata["rotation_state"], context).toBe("failed");
+              expect(r.w.store.metadata(PATH)["rotation_state"], context).toBe("failed");
             }
             if (!r.personBrokeKv) expect(invariantHolds(r.w), context).toBeUndefined();
           }

@@ -44,13 +44,17 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
     if (run.now() < until) return { kind: "wait", waiting: "retire", until };
   }
 
-  const cred = await run.readCredential();
-  const emergency = run.record.mode === "emergency";
   // Standard: the old pair dies only while KV names the new one, so consumers are never pointed at a dead pair.
-  // Emergency: the old pair is compromised and dies whatever KV says; KV is put right just after.
-  if (!emergency) requireNewPairInKv(run, cred);
-  const oldSecret = emergency ? undefined : oldSecretInKv(run, cred);
-  if (run.record.oldKeyDeadAt === undefined) await proveOldKeyDead(run, oldSecret);
+  // Emergency: the old pair is compromised and dies whatever KV says (even unreadable); KV is put right after.
+  if (run.record.oldKeyDeadAt === undefined) {
+    let oldSecret: SecretValue | undefined;
+    if (run.record.mode === "standard") {
+      const cred = await run.readCredential();
+      requireNewPairInKv(run, cred);
+      oldSecret = oldSecretInKv(run, cred);
+    }
+    await proveOldKeyDead(run, oldSecret);
+  }
   const written = await settleKv(run);
   await run.advance("retired");
   await run.emit("rotation.retired", {
