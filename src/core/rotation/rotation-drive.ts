@@ -7,7 +7,7 @@
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { errorLine, failed, isRetryable, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
-import { type RotationRun, releaseLease } from "./rotation-run.ts";
+import type { RotationRun } from "./rotation-run.ts";
 import { canTransition } from "./rotation-state.ts";
 
 // Steps can loop only by moving the journal forward; more iterations than states means a bug.
@@ -129,7 +129,7 @@ async function failForGood(
   if (abandon) {
     await run.guard();
     await run.deps.state.deleteJournal(run.path);
-    await releaseLease(run.deps, run.path, run.lease, false);
+    await run.releaseLease(false);
   } else {
     await run.releaseLease();
   }
