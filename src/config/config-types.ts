@@ -86,7 +86,7 @@ export interface RotationConfig {
   readonly warningWindowMs: number; // default 14d: used when a credential has no warning_window
   readonly stuckAfterMs: number; // default 2h: an in_progress rotation older than this is reported as stuck
   readonly maxAttempts: number; // default 5: failed attempts of one step before rotation_state=failed
-  readonly leaseTtlMs: number; // default verify_timeout + 5m; always longer than verify_timeout
+  readonly leaseTtlMs: number; // default 30s (or 3 × vault.timeout when longer); renewed every third while held
   readonly retireAfterMs: number; // default 0: how long the old pair may live after promotion (standard mode)
   /** Fractions of a connection's daily API limit: above slowAt one new rotation per connection and cycle, above stopAt none (emergencies still run). */
   readonly apiBudget: { readonly slowAt: number; readonly stopAt: number };

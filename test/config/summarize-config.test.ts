@@ -33,7 +33,7 @@ describe("summarizeConfig", () => {
         "audit.file: not set",
         "audit.fingerprint_key_file: not set",
         "rotation.max_attempts: 5 (default)",
-        "rotation.lease_ttl: 15m (default)",
+        "rotation.lease_ttl: 30s (default)",
         "rotation.retire_after: 0s (default)",
       ]),
     );
