@@ -31,6 +31,8 @@ export class RotationRun {
   journalVersion: number;
   readonly hold: LeaseHold;
   sinkFailures = 0;
+  /** Metadata values this run (this engine call) has written. */
+  readonly #metadataWritten = new Map<string, string | null>();
 
   constructor(deps: RotationEngineDeps, record: JournalRecord, journalVersion: number, hold: LeaseHold) {
     this.deps = deps;
@@ -131,8 +133,15 @@ export class RotationRun {
   }
 
   async patchMetadata(patch: Readonly<Record<string, string | null>>): Promise<void> {
+    // A step may ask for what this same run wrote moments ago (rotation_state=in_progress again once a soak of
+    // 0 is over): that patch would change nothing, and costs two Vault calls.
+    const again = Object.entries(patch).every(
+      ([k, v]) => this.#metadataWritten.has(k) && this.#metadataWritten.get(k) === v,
+    );
+    if (again) return;
     await this.guard();
     await this.deps.store.patchMetadata(this.path, patch);
+    for (const [k, v] of Object.entries(patch)) this.#metadataWritten.set(k, v);
   }
 
   /** The rotation is over (closed or rolled back): delete the journal under the lease, then the lease. */
