@@ -212,6 +212,9 @@ export class RotationRun {
   }
 }
 
+// Callers that build the same refusal (the lease moved to lease.ts with the renewals).
+export { leaseLost };
+
 export function invariant(record: Pick<JournalRecord, "path" | "step">, message: string): RotatorError {
   return new RotatorError("INTERNAL_INVARIANT", message, {
     context: { path: record.path, step: record.step },
