@@ -9,6 +9,16 @@ export interface WorkScope {
   /** Request intervals [start, end] in performance.now() ms. */
   readonly intervals: Array<[number, number]>;
   readonly calls: Map<string, number>;
+  /** Every request, in the order it was created. */
+  readonly requests: MeteredRequest[];
+}
+
+export interface MeteredRequest {
+  /** http://host:port */
+  readonly origin: string;
+  readonly method: string;
+  /** The path with its query string. */
+  readonly path: string;
 }
 
 interface Pending {
@@ -19,6 +29,8 @@ interface Pending {
 
 interface UndiciRequest {
   readonly origin?: string | URL;
+  readonly method?: string;
+  readonly path?: string;
 }
 
 export class RequestMeter {
@@ -30,7 +42,10 @@ export class RequestMeter {
     const origin = String(request.origin ?? "").replace(/\/+$/, "");
     this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
     const scope = this.#scope.getStore();
-    if (scope !== undefined) scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
+    if (scope !== undefined) {
+      scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
+      scope.requests.push({ origin, method: request.method ?? "?", path: request.path ?? "?" });
+    }
     this.#pending.set(request, { t0: performance.now(), origin, scope });
   };
   readonly #onEnd = (msg: unknown) => {
@@ -54,7 +69,7 @@ export class RequestMeter {
 
   /** Runs `fn` with its requests attributed to a fresh scope. */
   async within<T>(fn: () => Promise<T>): Promise<{ value: T; scope: WorkScope }> {
-    const scope: WorkScope = { intervals: [], calls: new Map() };
+    const scope: WorkScope = { intervals: [], calls: new Map(), requests: [] };
     const value = await this.#scope.run(scope, fn);
     return { value, scope };
   }
@@ -83,4 +98,49 @@ export function unionMs(intervals: ReadonlyArray<readonly [number, number]>): nu
   }
   if (curEnd > curStart) total += curEnd - curStart;
   return total;
+}
+
+/**
+ * What a rotation's request was for, in the words of the README's call table (Rotation: Vault and Salesforce
+ * calls). `vault` is Vault's origin and `statePrefix` the rotator's state prefix; anything else is Salesforce.
+ */
+export function callKind(r: MeteredRequest, vault: string, statePrefix: string): string {
+  const path = r.path.split("?")[0] ?? "";
+  const query = r.path.includes("?") ? r.path.slice(r.path.indexOf("?")) : "";
+  if (r.origin === vault.replace(/\/+$/, "")) {
+    const state = new RegExp(`/(data|metadata)/${escapeRegExp(statePrefix)}/(journal|leases|owners)/`).exec(
+      path,
+    );
+    if (state !== null) {
+      const what = { journal: "journal", leases: "lease", owners: "owner record" }[state[2] as string];
+      const verb = r.method === "GET" ? "read" : r.method === "DELETE" ? "delete" : "write";
+      return `${verb} ${what}`;
+    }
+    if (/\/v1\/[^/]+\/data\//.test(path)) {
+      return r.method === "GET" ? "read credential" : "write credential fields";
+    }
+    if (/\/v1\/[^/]+\/metadata\//.test(path)) {
+      return r.method === "GET" ? "read credential metadata" : "patch credential metadata";
+    }
+    return `Vault ${r.method} ${path}`;
+  }
+  if (path === "/services/oauth2/token") return "token request";
+  if (path === "/services/oauth2/revoke") return "revoke token";
+  if (path === "/services/oauth2/userinfo") return "userinfo";
+  const eca = /\/apps\/oauth\/credentials\/[^/]+(\/[^/]+)?(\/staged)?(\/[^/]+)?$/.exec(path);
+  if (eca !== null) {
+    if (eca[1] === undefined) return "list consumers";
+    if (eca[2] === undefined) return query.includes("part=key") ? "read main key" : "read consumer";
+    if (eca[3] === undefined) return r.method === "POST" ? "create staged (POST)" : "list staged";
+    return r.method === "PATCH"
+      ? "promote staged (PATCH)"
+      : r.method === "DELETE"
+        ? "delete staged (DELETE)"
+        : "read staged";
+  }
+  return `Salesforce ${r.method} ${path}`;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -13,7 +13,7 @@ import { readConfig, writeConfig } from "./bench-config.ts";
 import type { BenchSim } from "./bench-sim.ts";
 import { percentile, pool } from "./bench-stats.ts";
 import { type BenchVault, MOUNT, seed } from "./bench-vault.ts";
-import { type RequestMeter, unionMs } from "./request-meter.ts";
+import { callKind, type RequestMeter, unionMs } from "./request-meter.ts";
 
 export interface RotationRow {
   readonly concurrency: number;
@@ -32,6 +32,12 @@ export interface RotationRow {
   readonly cpuMsPerRotation: number;
   readonly vaultCallsPerRotation: number;
   readonly salesforceCallsPerRotation: number;
+  /** Requests per rotation by what they were for (callKind), Vault's and Salesforce's, in first-seen order. */
+  readonly callsByKind: ReadonlyArray<{
+    readonly system: "Vault" | "Salesforce";
+    readonly kind: string;
+    readonly perRotation: number;
+  }>;
   /** The simulator's own API + token request counters (a cross-check of the client-side count). */
   readonly simRequestsPerRotation: number;
   readonly totalSeconds: number;
@@ -107,6 +113,7 @@ export async function benchRotations(
   const audits: number[] = [];
   let vaultCalls = 0;
   let sfCalls = 0;
+  const kinds = new Map<string, { system: "Vault" | "Salesforce"; kind: string; count: number }>();
   let completed = 0;
   const failures: string[] = [];
   const simBefore = await ctx.sim.counters();
@@ -125,6 +132,14 @@ export async function benchRotations(
       owns.push(Math.max(0, wall - unionMs(scope.intervals)));
       vaultCalls += scope.calls.get(ctx.vault.addr) ?? 0;
       sfCalls += scope.calls.get(ctx.sim.url) ?? 0;
+      for (const r of scope.requests) {
+        const system = r.origin === ctx.vault.addr ? "Vault" : "Salesforce";
+        const kind = callKind(r, ctx.vault.addr, `${root}/state`);
+        const key = `${system} ${kind}`;
+        const seen = kinds.get(key) ?? { system, kind, count: 0 };
+        seen.count += 1;
+        kinds.set(key, seen);
+      }
       audits.push(outcome.rotationId === undefined ? 0 : (auditMs.get(outcome.rotationId) ?? 0));
       if (outcome.kind === "completed") completed += 1;
       else failures.push(`${p}: ${outcome.kind}${"code" in outcome ? ` ${outcome.code}` : ""}`);
@@ -155,6 +170,11 @@ export async function benchRotations(
     cpuMsPerRotation: (cpu.user + cpu.system) / 1000 / count,
     vaultCallsPerRotation: vaultCalls / count,
     salesforceCallsPerRotation: sfCalls / count,
+    callsByKind: [...kinds.values()].map(({ system, kind, count: n }) => ({
+      system,
+      kind,
+      perRotation: n / count,
+    })),
     simRequestsPerRotation:
       (simAfter.apiCalls + simAfter.tokenRequests - simBefore.apiCalls - simBefore.tokenRequests) / count,
     totalSeconds: totalMs / 1000,

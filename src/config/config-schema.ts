@@ -5,6 +5,7 @@
 // value the file cannot hold, the token, reaches the schema through the context.
 import path from "node:path";
 import { z } from "zod";
+import { formatExactDuration } from "../core/duration.ts";
 import type { SecretValue } from "../core/secret-value.ts";
 import {
   apiVersion,
@@ -131,13 +132,20 @@ const rotationShape = {
   max_attempts: wholeNumber(1, 100).default(5),
   // How long a run of failed attempts may go on (Salesforce unavailable or rate-limited; anything past promotion).
   retry_budget: duration().default(4 * 3_600_000),
-  lease_ttl: duration().optional(), // default verify_timeout + LEASE_TTL_MARGIN_MS
+  lease_ttl: duration().optional(), // default DEFAULT_LEASE_TTL_MS, or LEASE_TTL_TIMEOUTS × vault.timeout
   retire_after: duration({ allowZero: true, maxMs: MAX_WAIT_MS }).default(0),
   api_budget: z.unknown(),
 };
 
-/** The default lease outlives verify_timeout by this much (one Salesforce round trip and a Vault write, with room). */
-export const LEASE_TTL_MARGIN_MS = 5 * 60_000;
+/**
+ * A held lease is renewed every third of its TTL, and one renewal is a Vault write that ends (answered or timed
+ * out) within vault.timeout. With lease_ttl at least LEASE_TTL_TIMEOUTS × vault.timeout, a renewal that hangs for
+ * the whole timeout and fails still leaves a third of the lease for a second attempt, which also ends in time:
+ * one slow or lost Vault answer never costs a live owner its lease.
+ */
+export const LEASE_TTL_TIMEOUTS = 3;
+/** 30 s: a dead owner's rotation is resumed soon after it died; it is LEASE_TTL_TIMEOUTS × the default vault.timeout. */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const auditShape = {
   file: filePath().optional(),
@@ -462,15 +470,6 @@ const rotationSchema = section({
   }),
 })
   .superRefine((r, zctx) => {
-    // A lease that can expire during the longest wait (verifyPair polls up to verify_timeout) would let a
-    // second process take the credential over from a live owner.
-    if (r.lease_ttl !== undefined && r.lease_ttl <= r.verify_timeout) {
-      zctx.addIssue({
-        code: "custom",
-        path: ["lease_ttl"],
-        message: "must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
-      });
-    }
     // The first retry waits about one scan_interval: a shorter budget would never see one. A staged set
     // expires after 30 days, and an outage of a week is one for a person.
     if (r.retry_budget < r.scan_interval) {
@@ -492,7 +491,8 @@ const rotationSchema = section({
     stuckAfterMs: r.stuck_after,
     maxAttempts: r.max_attempts,
     retryBudgetMs: r.retry_budget,
-    leaseTtlMs: r.lease_ttl ?? r.verify_timeout + LEASE_TTL_MARGIN_MS,
+    // Resolved against vault.timeout once both sections parsed (configFileSchema).
+    leaseTtlMs: r.lease_ttl,
     retireAfterMs: r.retire_after,
     apiBudget: { slowAt: r.api_budget.slow_at, stopAt: r.api_budget.stop_at },
   }));
@@ -561,7 +561,7 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
       },
       { error: () => "the config file must be a YAML mapping (key: value) at the top level" },
     )
-    .transform(({ marketing_cloud, ...rest }, zctx) => {
+    .transform(({ marketing_cloud, rotation, ...rest }, zctx) => {
       // A destination's prefixes outside every scanned prefix could never match a credential: surely a typo.
       // (A transform runs only once every section parsed, so the sections are whole here.)
       const scanned = (p: string) => rest.vault.prefixes.some((v) => p === v || p.startsWith(`${v}/`));
@@ -577,6 +577,24 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
       for (const conn of rest.salesforce.connections)
         check("salesforce.connections", conn.name, conn.prefixes);
       for (const t of marketing_cloud.tenants) check("marketing_cloud.tenants", t.name, t.prefixes);
-      return { ...rest, marketingCloud: marketing_cloud };
+      return {
+        ...rest,
+        rotation: { ...rotation, leaseTtlMs: leaseTtl(rotation.leaseTtlMs, rest.vault, zctx) },
+        marketingCloud: marketing_cloud,
+      };
     }) satisfies z.ZodType<Omit<Config, "sources" | "origins">>;
+}
+
+/** rotation.lease_ttl, or its default, checked against vault.timeout (see LEASE_TTL_TIMEOUTS). */
+function leaseTtl(set: number | undefined, vault: { timeoutMs: number }, zctx: z.RefinementCtx): number {
+  const floor = LEASE_TTL_TIMEOUTS * vault.timeoutMs;
+  if (set === undefined) return Math.max(DEFAULT_LEASE_TTL_MS, floor);
+  if (set < floor) {
+    zctx.addIssue({
+      code: "custom",
+      path: ["rotation", "lease_ttl"],
+      message: `must be at least ${LEASE_TTL_TIMEOUTS} × vault.timeout (${formatExactDuration(floor)}): the lease is renewed every third of it, and a renewal that waits vault.timeout for Vault and fails must leave time for a second one`,
+    });
+  }
+  return set;
 }

@@ -87,7 +87,7 @@ export interface RotationConfig {
   readonly stuckAfterMs: number; // default 2h: an in_progress rotation older than this is reported as stuck
   readonly maxAttempts: number; // default 5: failed attempts of one step before rotation_state=failed
   readonly retryBudgetMs: number; // default 4h: how long failed attempts are retried with backoff (outages, past promotion)
-  readonly leaseTtlMs: number; // default verify_timeout + 5m; always longer than verify_timeout
+  readonly leaseTtlMs: number; // default 30s (or 3 × vault.timeout when longer); renewed every third while held
   readonly retireAfterMs: number; // default 0: how long the old pair may live after promotion (standard mode)
   /** Fractions of a connection's daily API limit: above slowAt one new rotation per connection and cycle, above stopAt none (emergencies still run). */
   readonly apiBudget: { readonly slowAt: number; readonly stopAt: number };

@@ -18,3 +18,34 @@ export class FixedClock implements Clock {
     this.#ms += ms;
   }
 }
+
+/**
+ * Timers, injected like the clock: background work (lease renewal) is scheduled here so tests can run it on a
+ * FixedClock. `fn`'s promise, when it returns one, is the work the timer started.
+ */
+export interface Scheduler {
+  schedule(fn: () => void | Promise<void>, delayMs: number): TimerHandle;
+  cancel(handle: TimerHandle): void;
+}
+
+export type TimerHandle = { readonly __timer: unique symbol };
+
+/** Node's timers, unref'd: a pending timer never keeps the process alive on its own. */
+export const systemScheduler: Scheduler = {
+  schedule(fn, delayMs) {
+    // The work handles its own failures; a rejection that still escapes must not end the process.
+    const t = setTimeout(
+      () => {
+        Promise.resolve()
+          .then(fn)
+          .catch(() => undefined);
+      },
+      Math.max(0, delayMs),
+    );
+    t.unref();
+    return t as unknown as TimerHandle;
+  },
+  cancel(handle) {
+    clearTimeout(handle as unknown as NodeJS.Timeout);
+  },
+};

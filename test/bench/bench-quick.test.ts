@@ -56,7 +56,7 @@ describe("npm run bench -- --tiny", () => {
     expect(machine).toHaveProperty("Other runs (vitest, serve, demo) at start");
 
     const targets = tableAfter(md, "## Targets");
-    expect(targets).toHaveLength(6);
+    expect(targets).toHaveLength(7);
     for (const t of targets) expect(t[2]).toMatch(/^(met|\*\*not met\*\*)$/);
 
     const scans = tableAfter(md, "## 1. Scan throughput");
@@ -70,6 +70,12 @@ describe("npm run bench -- --tiny", () => {
     const rotations = tableAfter(md, "## 2. Rotation cost");
     expect(rotations.map((r) => r[0])).toEqual(["1", "2"]);
     for (const r of rotations) expect(r[1]).toBe("4 / 4");
+    const kinds = tableAfter(md, "The calls of one rotation by what they are for");
+    const kind = (system: string, call: string) => kinds.find((k) => k[0] === system && k[1] === call)?.[2];
+    expect(kind("Vault", "write journal")).toMatch(/^\d+\.\d\d$/);
+    expect(kind("Vault", "read lease")).toBeUndefined(); // the guard reads no lease
+    expect(kind("Salesforce", "create staged (POST)")).toBe("1.00");
+    expect(kind("Salesforce", "userinfo")).toBe("0.25"); // the org id, asked once in 4 rotations
 
     const memory = tableAfter(md, "## 3. Memory over time");
     expect(memory.map((r) => r[0])).toEqual(["2", "4", "6", "8", "10", "12", "14", "16", "18", "20"]);

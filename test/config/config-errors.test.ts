@@ -182,10 +182,16 @@ describe("loadConfig rejects", () => {
       "rotation.scan_interval: must not be negative",
     ],
     [
-      "a lease that does not outlive verify_timeout",
-      "rotation: { verify_timeout: 10m, lease_ttl: 10m }",
+      "a lease too short for a renewal to wait out one Vault timeout and try again",
+      "rotation: { lease_ttl: 29s }",
       BASE_ENV,
-      "rotation.lease_ttl: must be longer than rotation.verify_timeout (a lease must outlive the slowest step)",
+      "rotation.lease_ttl: must be at least 3 × vault.timeout (30s): the lease is renewed every third of it, and a renewal that waits vault.timeout for Vault and fails must leave time for a second one",
+    ],
+    [
+      "a lease too short for a raised vault.timeout",
+      "vault: { timeout: 1m }\nrotation: { lease_ttl: 2m }",
+      BASE_ENV,
+      "rotation.lease_ttl: must be at least 3 × vault.timeout (3m): the lease is renewed every third of it, and a renewal that waits vault.timeout for Vault and fails must leave time for a second one",
     ],
     [
       "a retry budget shorter than one scan",

@@ -34,7 +34,7 @@ describe("summarizeConfig", () => {
         "audit.fingerprint_key_file: not set",
         "rotation.max_attempts: 5 (default)",
         "rotation.retry_budget: 4h (default)",
-        "rotation.lease_ttl: 15m (default)",
+        "rotation.lease_ttl: 30s (default)",
         "rotation.retire_after: 0s (default)",
       ]),
     );

@@ -92,6 +92,7 @@ export class E2eWorld {
       [
         "vault:",
         `  kv_mount: ${MOUNT}`,
+        ...vaultTimeoutFor(opts.leaseTtl),
         `  prefixes: [${this.prefix}]`,
         `  state_prefix: ${this.statePrefix}`,
         "salesforce:",
@@ -218,6 +219,16 @@ export class E2eWorld {
       stagedPosts,
     };
   }
+}
+
+/**
+ * A lease shorter than the default must be at least 3 × vault.timeout (config rule): tests that want a dead
+ * owner's lease to lapse within seconds get a Vault timeout of a third of it (whole seconds).
+ */
+function vaultTimeoutFor(leaseTtl: string | undefined): string[] {
+  const seconds = /^(\d+)s$/.exec(leaseTtl ?? "")?.[1];
+  if (seconds === undefined || Number(seconds) >= 30) return [];
+  return [`  timeout: ${Math.max(1, Math.floor(Number(seconds) / 3))}s`];
 }
 
 export interface KvEntry {

@@ -101,7 +101,7 @@ describe("provider=generated through the CLI", () => {
   }, 60_000);
 
   it("a process killed right after publishing is finished by run --once with the same secret, published once", async () => {
-    const w = await E2eWorld.create(sim, { leaseTtl: "2s", verifyTimeout: "1s" });
+    const w = await E2eWorld.create(sim, { leaseTtl: "3s", verifyTimeout: "1s" });
     const p = await webhookSecret(w, "crashing");
     const killed = await w.cli(["rotate", p], {
       ECA_ROTATOR_TEST_MODE: "1",
@@ -112,7 +112,7 @@ describe("provider=generated through the CLI", () => {
     expect(published?.data["rotation_phase"]).toBe("dual-accept");
     expect(published?.version).toBe(2);
 
-    await new Promise((r) => setTimeout(r, 2_100)); // the dead process's lease expires
+    await new Promise((r) => setTimeout(r, 3_100)); // the dead process's lease expires
     const resumed = await w.cli(["run", "--once"]);
     expect(resumed.stdout).toMatch(
       new RegExp(`${p}\\s+resume\\s+completed: new generated secret, KV version 2`),

@@ -168,7 +168,7 @@ describe("provider=sfmc through the CLI", () => {
   }, 90_000);
 
   it("a process killed right after publishing is resumed by run --once and finished after activation", async () => {
-    const w = await E2eWorld.create(sim, { soak: "0s", leaseTtl: "2s", verifyTimeout: "1s" });
+    const w = await E2eWorld.create(sim, { soak: "0s", leaseTtl: "3s", verifyTimeout: "1s" });
     const { p, pkg, paste } = await mcCredential(w, "mc-crash");
     const staged = sim.mc.stageSecret(pkg.clientId);
     clock.advance(FIVE_MINUTES);
@@ -182,7 +182,7 @@ describe("provider=sfmc through the CLI", () => {
     expect(published?.data["api_key"]).toBe(staged);
     expect(await w.journal(p)).toBeDefined();
 
-    await new Promise((r) => setTimeout(r, 2_100)); // the dead process's lease expires
+    await new Promise((r) => setTimeout(r, 3_100)); // the dead process's lease expires
     const resumed = await w.cli(["run", "--once"]);
     expect(resumed.stdout).toMatch(
       new RegExp(`${p}\\s+resume\\s+waiting: activate the staged secret in Setup`),

@@ -7,7 +7,8 @@
 //   immediate → the record keeps the promoted pair and the former main dies at once; overlap-new-shown → the
 //   record keeps showing the promoted pair while the former main, shown nowhere, lives until DELETE.
 // - A new pair can log in only `propagationDelayMs` after it was created; verifyPair waits for it by moving
-//   the clock (time passes while a real adapter polls), up to its timeout.
+//   the clock (time passes while a real adapter polls), up to its timeout, through `passTime` (a world whose
+//   timers run on the same clock lets them run meanwhile, as they would while a real poll waits).
 // - Faults: failNext(method, error, { commit }) makes the next call throw; with commit the call takes effect
 //   first (Salesforce did it, the answer was lost), which is what `context.uncertain` is for.
 import { randomUUID } from "node:crypto";
@@ -100,9 +101,12 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
   stagedPosts = 0;
   /** Every call, by method name, in order. */
   readonly calls: IssuerMethod[] = [];
+  /** How verifyPair lets time pass while it waits; moves the clock by default. */
+  passTime: (ms: number) => void | Promise<void>;
 
   constructor(clock: FixedClock, opts: IssuerOptions = {}) {
     this.#clock = clock;
+    this.passTime = (ms) => clock.advance(ms);
     this.semantics = opts.semantics ?? "overlap";
     this.stagedPostWhenActive = opts.stagedPostWhenActive ?? "error";
     this.propagationDelayMs = opts.propagationDelayMs ?? 0;
@@ -307,22 +311,21 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     this.#enter("verifyPair");
     const answer = this.#verifyAnswers.shift();
     if (answer !== undefined) return { ok: false, elapsedMs: 0, attempts: 1, code: answer };
-    return this.#exit("verifyPair", () => {
+    const result = this.#exit("verifyPair", (): VerifyResult => {
       const pair = this.#live(clientId, secret.reveal());
       if (pair === undefined) {
         // As Salesforce answers: a known key with a wrong secret is invalid_client, an unknown key invalid_client_id.
         const code = this.#knownKey(clientId) ? "invalid_client" : "invalid_client_id";
-        this.#clock.advance(timeoutMs);
         return { ok: false, elapsedMs: timeoutMs, attempts: 3, code };
       }
       const wait = Math.max(0, pair.createdAt + this.propagationDelayMs - this.#clock.now().getTime());
       if (wait > timeoutMs) {
-        this.#clock.advance(timeoutMs);
         return { ok: false, elapsedMs: timeoutMs, attempts: 3, code: "invalid_client_id" };
       }
-      this.#clock.advance(wait);
       return { ok: true, elapsedMs: wait, attempts: wait === 0 ? 1 : 2 };
     });
+    if (result.elapsedMs > 0) await this.passTime(result.elapsedMs);
+    return result;
   }
 
   async provePairDead(_connection: string, clientId: string, secret: SecretValue): Promise<DeathProof> {

@@ -1,17 +1,19 @@
-// Does a pair work? verifyPair: a token request with the pair, then one cheap authenticated call (userinfo),
-// polled with exponential backoff and jitter while Salesforce still answers invalid_client_id / invalid_client
-// (a new pair propagating; salesforce-api.md 1.7) or is unavailable. provePairDead: one token request that must
-// be refused. Sessions minted only for the test are revoked (best effort).
+// Does a pair work? verifyPair: a token request with the pair, polled with exponential backoff and jitter while
+// Salesforce still answers invalid_client_id / invalid_client (a new pair propagating; salesforce-api.md 1.7) or
+// is unavailable. provePairDead: one token request that must be refused. Sessions minted only for the test are
+// revoked (best effort).
+// A token request is the whole proof that a pair logs in: the token endpoint is where a consumer's pair is
+// authenticated, and an issued token is Salesforce accepting it. What a token may do (scopes, the run-as user,
+// API access) belongs to the consumer's app, which a rotation does not change, so a call with the token (userinfo)
+// would prove nothing more about the pair and cost one more request per check.
 import type { Clock } from "../../core/clock.ts";
 import { isRotatorError, type RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { backoffDelayMs } from "../http/backoff.ts";
-import { callOf, parseAnswer, requireOk } from "./salesforce-answer.ts";
 import type { PairCheck, PairDeathProof, VerifyPairOptions } from "./salesforce-eca-types.ts";
 import type { TokenRefusal } from "./salesforce-errors.ts";
 import type { SalesforceHttp, SalesforceLog, Sleep } from "./salesforce-http.ts";
 import { clientCredentialsForm, requestToken, revokeToken, type TokenGrant } from "./salesforce-oauth.ts";
-import { UserInfoSchema } from "./salesforce-schemas.ts";
 
 export const USERINFO_PATH = "/services/oauth2/userinfo";
 
@@ -61,7 +63,6 @@ export async function verifyPair(
         maxRetries: 0,
         signal: opts.signal,
       });
-      await userInfoWith(deps, grant, step, opts.signal);
       const elapsedMs = clock.now().getTime() - start;
       await endTestSession(deps, grant, step);
       return { ok: true, elapsedMs, attempts };
@@ -126,23 +127,6 @@ export async function provePairDead(
   }
   await endTestSession(deps, grant, step);
   return { dead: false, answer: "token" };
-}
-
-async function userInfoWith(
-  deps: PairCheckDeps,
-  grant: TokenGrant,
-  step: string,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const call = callOf(step, "GET", USERINFO_PATH, true);
-  const answer = await deps.http.send({
-    call,
-    url: `${grant.instanceUrl}${USERINFO_PATH}`,
-    headers: { authorization: `Bearer ${grant.accessToken.reveal()}` },
-    maxRetries: 0,
-    signal,
-  });
-  parseAnswer(requireOk(answer, call), call, UserInfoSchema);
 }
 
 async function endTestSession(deps: PairCheckDeps, grant: TokenGrant, step: string): Promise<void> {

@@ -39,6 +39,8 @@ export interface KvData {
   createdTime: string;
   /** The version is soft-deleted or destroyed: `data` is null. */
   deleted: boolean;
+  /** The key's custom_metadata as the read answered it; undefined when the server leaves it out (Vault < 1.9). */
+  customMetadata?: Record<string, string> | undefined;
 }
 
 /** One level of OpenBao's detailed-metadata listing. Names are relative to the listed prefix. */
@@ -232,11 +234,13 @@ export class KvV2 {
       return { data: null, version: m.version, createdTime: m.created_time, deleted: true };
     }
     const d = parseVaultBody(KvDataSchema, res, req).data;
+    const custom = d.metadata.custom_metadata;
     return {
       data: d.data,
       version: d.metadata.version,
       createdTime: d.metadata.created_time,
       deleted: d.data === null,
+      customMetadata: custom === undefined ? undefined : { ...(custom ?? {}) },
     };
   }
 

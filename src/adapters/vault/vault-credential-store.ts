@@ -9,7 +9,8 @@
 // merged fields with cas = expectedVersion. The cas makes the fallback exactly as safe as PATCH: a write in
 // between is a VAULT_CAS_CONFLICT, never a lost update.
 //
-// Reading: the version named by the metadata's current_version, so data and version belong together. Fields
+// Reading: one GET of the current version, whose answer carries the data, its version number and the key's
+// custom_metadata together (a server that leaves custom_metadata out gets a second GET, of the metadata). Fields
 // whose names look secret (isSecretFieldName) come back as SecretValue. KV values that are not strings
 // (numbers, booleans, objects, null) come back as their JSON text; the rotator never writes them back, and
 // writes never touch fields they don't name, so their JSON types survive.
@@ -64,16 +65,15 @@ export class VaultCredentialStore implements CredentialStore {
 
   async read(path: string): Promise<StoredCredential | undefined> {
     const clean = normalizeKvPath(path);
-    const meta = await this.#kv.readMetadata(clean);
-    if (meta === undefined || meta.currentVersion < 1) return undefined;
-    const current = await this.#kv.readData(clean, meta.currentVersion);
+    const current = await this.#kv.readData(clean);
     if (current === undefined || current.deleted || current.data === null) return undefined;
+    const customMetadata = current.customMetadata ?? (await this.#kv.readMetadata(clean))?.customMetadata;
     const data: Record<string, string | SecretValue> = {};
     for (const [k, v] of Object.entries(current.data)) {
       const text = asText(v);
       data[k] = isSecretFieldName(k) ? SecretValue.of(text) : text;
     }
-    return { version: current.version, data, customMetadata: { ...meta.customMetadata } };
+    return { version: current.version, data, customMetadata: { ...customMetadata } };
   }
 
   async writeFields(

@@ -97,6 +97,8 @@ const KvVersionMetadataSchema = z.looseObject({
   created_time: z.string(),
   deletion_time: z.string().nullish(),
   destroyed: z.boolean().nullish(),
+  // The key's custom_metadata, which data reads carry since Vault 1.9 (and OpenBao); absent on older servers.
+  custom_metadata: z.record(z.string(), z.string()).nullish(),
 });
 
 export const KvDataSchema = z.looseObject({

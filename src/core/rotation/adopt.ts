@@ -8,7 +8,7 @@ import { isRotatorError, RotatorError } from "../errors.ts";
 import { rotatableCredential } from "../providers/provider-registry.ts";
 import type { RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
-import { claimFor, releaseLease } from "./rotation-run.ts";
+import { claimFor } from "./rotation-run.ts";
 
 export interface AdoptOptions {
   /** "cli"; never a token. */
@@ -43,7 +43,7 @@ export async function adoptConsumer(
     if (!isRotatorError(err) || err.code === "INTERNAL_INVARIANT") throw err;
     return { kind: "refused", path, code: err.code, message: err.message };
   } finally {
-    await releaseLease(deps, path, claim.lease, false);
+    await claim.hold.release(false);
   }
 }
 

@@ -1,6 +1,6 @@
 // What the rotation engine is built from: the ports, the clock, an id source, this process's lease owner name
 // and the settings from config (rotation.*). The composition root (src/app/container.ts) fills it in.
-import type { Clock } from "../clock.ts";
+import type { Clock, Scheduler } from "../clock.ts";
 import type { Destinations } from "../inventory/destinations.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type {
@@ -12,7 +12,7 @@ import type {
 } from "./rotation-ports.ts";
 
 export interface RotationEngineSettings {
-  /** Lease expiry; longer than the slowest step (verify_timeout plus a Salesforce round trip). */
+  /** Lease expiry. The lease is renewed every third of it while a run holds it, so steps may take longer. */
   readonly leaseTtlMs: number;
   /** Soak when the credential's metadata has no `soak` (config rotation.soak). */
   readonly soakMs: number;
@@ -56,6 +56,8 @@ export interface RotationEngineDeps {
   readonly audit: AuditSink;
   readonly notifier: Notifier;
   readonly clock: Clock;
+  /** Timers for the lease's background renewal; Node's own (unref'd) when absent. */
+  readonly scheduler?: Scheduler | undefined;
   /** New rotation ids (a UUID in production). */
   readonly ids: () => string;
   /** This process's lease owner name: unique per process (host, pid, random), never a secret. */

@@ -23,7 +23,7 @@ import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
-import { claimFor, RotationRun, releaseLease } from "./rotation-run.ts";
+import { claimFor, RotationRun } from "./rotation-run.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 import { writeWithCas } from "./steps/cas-write.ts";
 
@@ -98,7 +98,7 @@ export async function resolveParked(
     journalSeen = found !== undefined;
     if (found === undefined)
       return refusal(path, undefined, "ROTATION_RESOLVE_REFUSED", await nothingParked(deps, path));
-    const run = new RotationRun(deps, found.value, found.version, claim.lease);
+    const run = new RotationRun(deps, found.value, found.version, claim.hold);
     journal = summarize(found.value);
     const refused = whyNotResolvable(run.record);
     if (refused !== undefined) return refusal(path, journal, "ROTATION_RESOLVE_REFUSED", refused);
@@ -111,7 +111,8 @@ export async function resolveParked(
   } finally {
     // A refusal leaves the journal where it was: the lease expires in place so anyone may act next (and goes
     // when there is no journal, as the engine's leases do).
-    if (!ended) await releaseLease(deps, path, claim.lease, journalSeen);
+    if (!ended) await claim.hold.release(journalSeen);
+    claim.hold.stop();
   }
 }
 

@@ -12,7 +12,7 @@
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { errorLine, failed, isRetryable, isTransient, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
-import { type RotationRun, releaseLease } from "./rotation-run.ts";
+import type { RotationRun } from "./rotation-run.ts";
 import { isPastPromotion } from "./rotation-state.ts";
 
 /** rotation.retry_budget's default: a Salesforce incident of a few hours does not end a rotation. */
@@ -233,7 +233,7 @@ async function failForGood(
   if (abandon) {
     await run.guard();
     await run.deps.state.deleteJournal(run.path);
-    await releaseLease(run.deps, run.path, run.lease, false);
+    await run.releaseLease(false);
   } else {
     await run.releaseLease();
   }

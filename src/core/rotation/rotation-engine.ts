@@ -8,9 +8,10 @@
 //   plan(path, opts)    --dry-run: reads only, returns the steps and the preflight checks
 //   adopt(path, opts)   move the ownership of the credential's external consumer to this path (adopt.ts)
 //
-// The engine holds a lease only while it runs steps. Whenever it returns with the journal still there (waiting
-// for the soak, or after a counted failure) it expires the lease in place, so any replica can carry on and
-// gets a higher fence; the journal is deleted only when the rotation is closed or rolled back.
+// The engine holds a lease only while it runs steps, renewed in the background (lease.ts). Whenever it returns
+// with the journal still there (waiting for the soak, or after a counted failure) it expires the lease in place,
+// so any replica can carry on and gets a higher fence; the journal is deleted only when the rotation is closed or
+// rolled back. However a call ends, its renewal timer is stopped before it returns.
 // Failure handling lives in rotation-drive.ts.
 
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
@@ -22,13 +23,13 @@ import { type AdoptOptions, type AdoptOutcome, adoptConsumer } from "./adopt.ts"
 import { isOperatorRequest, type RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import type { Lease } from "./lease.ts";
+import type { LeaseHold } from "./lease.ts";
 import { codeOf, isRetryable, parked, publicMessage, refused, skipped, waiting } from "./outcome-builders.ts";
 import { drive, onError, unrecorded } from "./rotation-drive.ts";
 import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import type { WaitKind } from "./rotation-provider.ts";
-import { claimFor, type JournalChanges, RotationRun, releaseLease } from "./rotation-run.ts";
+import { claimFor, type JournalChanges, RotationRun } from "./rotation-run.ts";
 import { canTransition, type RotationMode } from "./rotation-state.ts";
 
 export interface StartOptions {
@@ -64,10 +65,10 @@ export interface RotationEngine {
 
 export function createRotationEngine(deps: RotationEngineDeps): RotationEngine {
   const { settings } = deps;
-  if (!(settings.maxAttempts >= 1) || !(settings.leaseTtlMs > settings.verifyTimeoutMs)) {
+  if (!(settings.maxAttempts >= 1) || !(settings.leaseTtlMs > 0)) {
     throw new RotatorError(
       "CONFIG_INVALID",
-      "the rotation lease must outlive verify_timeout, and max_attempts must be at least 1",
+      "the rotation lease needs a positive lease_ttl, and max_attempts must be at least 1",
     );
   }
   return {
@@ -79,21 +80,41 @@ export function createRotationEngine(deps: RotationEngineDeps): RotationEngine {
   };
 }
 
+/** Runs `body` under a claimed lease and stops its renewals however the body ends. */
+async function holding(
+  hold: LeaseHold,
+  body: (hold: LeaseHold) => Promise<RotationOutcome>,
+): Promise<RotationOutcome> {
+  try {
+    return await body(hold);
+  } finally {
+    hold.stop();
+  }
+}
+
 async function start(deps: RotationEngineDeps, path: string, opts: StartOptions): Promise<RotationOutcome> {
-  const claim = await claimFor(deps, path);
+  const claim = await claimFor(deps, path, { fresh: true });
   if (!claim.ok) return claim.outcome;
-  const lease = claim.lease;
+  return holding(claim.hold, (hold) => startHeld(deps, path, opts, hold));
+}
+
+async function startHeld(
+  deps: RotationEngineDeps,
+  path: string,
+  opts: StartOptions,
+  hold: LeaseHold,
+): Promise<RotationOutcome> {
   let prepared:
     | { kind: "run"; run: RotationRun; existing: boolean }
     | { kind: "skip"; outcome: SkippedOutcome };
   try {
-    prepared = await prepareStart(deps, path, opts, lease);
+    prepared = await prepareStart(deps, path, opts, hold);
   } catch (err) {
-    await releaseLease(deps, path, lease, true);
+    await hold.release(true);
     throw err;
   }
   if (prepared.kind === "skip") {
-    await releaseLease(deps, path, lease, false);
+    await hold.release(false);
     return prepared.outcome;
   }
   const run = prepared.run;
@@ -101,7 +122,7 @@ async function start(deps: RotationEngineDeps, path: string, opts: StartOptions)
   try {
     await run.write(run.record);
   } catch (err) {
-    await releaseLease(deps, path, lease, false);
+    await hold.release(false);
     return unrecorded(run, err);
   }
   try {
@@ -118,12 +139,13 @@ async function prepareStart(
   deps: RotationEngineDeps,
   path: string,
   opts: StartOptions,
-  lease: Lease,
+  hold: LeaseHold,
 ): Promise<{ kind: "run"; run: RotationRun; existing: boolean } | { kind: "skip"; outcome: SkippedOutcome }> {
   const found = await deps.state.readJournal(path);
   if (found !== undefined) {
-    return { kind: "run", run: new RotationRun(deps, found.value, found.version, lease), existing: true };
+    return { kind: "run", run: new RotationRun(deps, found.value, found.version, hold), existing: true };
   }
+  const lease = hold.lease;
   const skip = (reason: string, code?: RotatorError["code"]) => ({
     kind: "skip" as const,
     outcome: skipped(path, undefined, undefined, reason, code),
@@ -192,7 +214,7 @@ async function prepareStart(
     flagReason: policy.policy.trigger?.reason,
     ...provider.claimFields(cred, policy.policy, deps, path),
   };
-  return { kind: "run", run: new RotationRun(deps, record, 0, lease), existing: false };
+  return { kind: "run", run: new RotationRun(deps, record, 0, hold), existing: false };
 }
 
 /** start() found a journal: carry on with it rather than start a second rotation. */
@@ -264,18 +286,21 @@ async function resume(deps: RotationEngineDeps, path: string): Promise<RotationO
 
   const claim = await claimFor(deps, path);
   if (!claim.ok) return claim.outcome;
+  return holding(claim.hold, (hold) => resumeHeld(deps, path, peek.value, hold));
+}
+
+async function resumeHeld(
+  deps: RotationEngineDeps,
+  path: string,
+  peeked: JournalRecord,
+  hold: LeaseHold,
+): Promise<RotationOutcome> {
   const found = await deps.state.readJournal(path);
   if (found === undefined) {
-    await releaseLease(deps, path, claim.lease, false);
-    return skipped(
-      path,
-      peek.value.rotationId,
-      peek.value.mode,
-      "the rotation finished meanwhile",
-      undefined,
-    );
+    await hold.release(false);
+    return skipped(path, peeked.rotationId, peeked.mode, "the rotation finished meanwhile", undefined);
   }
-  const run = new RotationRun(deps, found.value, found.version, claim.lease);
+  const run = new RotationRun(deps, found.value, found.version, hold);
   if (run.record.step === "failed") {
     await run.releaseLease();
     return parked(run);
@@ -296,12 +321,21 @@ async function rollback(
 ): Promise<RotationOutcome> {
   const claim = await claimFor(deps, path);
   if (!claim.ok) return claim.outcome;
+  return holding(claim.hold, (hold) => rollbackHeld(deps, path, opts, hold));
+}
+
+async function rollbackHeld(
+  deps: RotationEngineDeps,
+  path: string,
+  opts: RollbackOptions,
+  hold: LeaseHold,
+): Promise<RotationOutcome> {
   const found = await deps.state.readJournal(path);
   if (found === undefined) {
-    await releaseLease(deps, path, claim.lease, false);
+    await hold.release(false);
     return refused(path, undefined, undefined, undefined, "there is no rotation under way to roll back");
   }
-  const run = new RotationRun(deps, found.value, found.version, claim.lease);
+  const run = new RotationRun(deps, found.value, found.version, hold);
   const r = run.record;
   const at = r.step === "failed" ? r.failedStep : r.step;
   const why = `rolled back by ${opts.actor}${opts.reason ? `: ${opts.reason}` : ""}`;

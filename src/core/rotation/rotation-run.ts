@@ -1,15 +1,18 @@
-// One engine call working on one credential: the journal record and its version, the lease it holds, and the
-// guarded ways to change anything. Every write (journal, lease, KV, metadata, Salesforce mutation) first
-// re-reads the lease and checks the fence: a process that was paused past its lease stops with
-// ROTATION_LEASE_HELD and changes nothing. Journal writes use cas against the version this run read or wrote,
-// carry the fence, and may only follow the state machine.
+// One engine call working on one credential: the journal record and its version, the lease it holds (renewed in
+// the background, lease.ts), and the guarded ways to change anything. Every write (journal, KV, metadata,
+// Salesforce mutation) first calls guard(), a local check of the lease's renewals: a process whose lease was
+// taken over, or could not be renewed in time, stops with ROTATION_LEASE_HELD and changes nothing. Journal writes
+// use cas against the version this run read or wrote, carry the fence, and may only follow the state machine, so
+// a stale owner's late journal write fails even when it passed its guard just before a pause.
+
+import { systemScheduler } from "../clock.ts";
 import { formatDuration } from "../duration.ts";
 import { isRotatorError, RotatorError } from "../errors.ts";
 import { journalProvider } from "../providers/provider-registry.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import { claimLease, isFenceCurrent, type Lease } from "./lease.ts";
+import { claimLease, type Lease, LeaseHold, leaseLost } from "./lease.ts";
 import { skipped } from "./outcome-builders.ts";
 import type { SkippedOutcome } from "./rotation-outcome.ts";
 import type { IssuerTarget, Notification, StoredCredential } from "./rotation-ports.ts";
@@ -26,15 +29,22 @@ export class RotationRun {
   readonly path: string;
   record: JournalRecord;
   journalVersion: number;
-  lease: Lease;
+  readonly hold: LeaseHold;
   sinkFailures = 0;
+  /** Metadata values this run (this engine call) has written. */
+  readonly #metadataWritten = new Map<string, string | null>();
 
-  constructor(deps: RotationEngineDeps, record: JournalRecord, journalVersion: number, lease: Lease) {
+  constructor(deps: RotationEngineDeps, record: JournalRecord, journalVersion: number, hold: LeaseHold) {
     this.deps = deps;
     this.path = record.path;
     this.record = record;
     this.journalVersion = journalVersion;
-    this.lease = lease;
+    this.hold = hold;
+  }
+
+  /** The lease as last claimed or renewed. */
+  get lease(): Lease {
+    return this.hold.lease;
   }
 
   now(): Date {
@@ -69,27 +79,11 @@ export class RotationRun {
   }
 
   /**
-   * Checks that this run still owns the credential, and renews the lease once a third of it is used (or
-   * always with `renew`, before a call that may take up to verify_timeout).
+   * Call before every write and every Salesforce mutation: throws ROTATION_LEASE_HELD when this run no longer
+   * holds the lease (taken over, or not renewed in time). A local check of the background renewals, no Vault call.
    */
-  async guard(opts: { renew?: boolean } = {}): Promise<void> {
-    const { state, owner, settings } = this.deps;
-    const now = this.now();
-    const current = await state.readLease(this.path);
-    if (current === undefined || !isFenceCurrent(current.value, owner, this.lease.fence, now)) {
-      throw leaseLost(this.path, current?.value);
-    }
-    const left = current.value.expiresAt.getTime() - now.getTime();
-    if (opts.renew !== true && left >= (settings.leaseTtlMs * 2) / 3) return;
-    const renewed = claimLease(current.value, owner, now, settings.leaseTtlMs);
-    if (!renewed.ok) throw leaseLost(this.path, current.value);
-    try {
-      await state.writeLease(this.path, renewed.lease, current.version);
-    } catch (err) {
-      if (isRotatorError(err, "VAULT_CAS_CONFLICT")) throw leaseLost(this.path, current.value);
-      throw err;
-    }
-    this.lease = renewed.lease;
+  async guard(): Promise<void> {
+    await this.hold.check();
   }
 
   /** Moves the journal to `step` (an allowed transition), resetting the attempt count and any backoff. */
@@ -156,8 +150,15 @@ export class RotationRun {
   }
 
   async patchMetadata(patch: Readonly<Record<string, string | null>>): Promise<void> {
+    // A step may ask for what this same run wrote moments ago (rotation_state=in_progress again once a soak of
+    // 0 is over): that patch would change nothing, and costs two Vault calls.
+    const again = Object.entries(patch).every(
+      ([k, v]) => this.#metadataWritten.has(k) && this.#metadataWritten.get(k) === v,
+    );
+    if (again) return;
     await this.guard();
     await this.deps.store.patchMetadata(this.path, patch);
+    for (const [k, v] of Object.entries(patch)) this.#metadataWritten.set(k, v);
   }
 
   /**
@@ -165,30 +166,32 @@ export class RotationRun {
    * one this rotation was claimed with: a `rotate` (say rotate=emergency after promotion) or `rotate_reason` set
    * while it ran is a new request and survives, to be acted on next. Read right before the caller's patch;
    * custom_metadata has no cas, so the window is one round trip. `keep`: the rotation did not do what the flag
-   * asked (an emergency rolled back before promotion), so the flag stays whatever it holds.
+   * asked (an emergency rolled back before promotion), so the flag stays whatever it holds. `read`: the
+   * metadata the caller has just read itself, saving the read.
    */
-  async flagClearing(keep = false): Promise<Record<string, null>> {
+  async flagClearing(keep = false, read?: Readonly<Record<string, string>>): Promise<Record<string, null>> {
     // keepTrigger: the rotation ended because Salesforce stayed unavailable; what was asked stays asked.
     if (keep || this.record.keepTrigger === true) return {};
-    const cred = await this.deps.store.read(this.path);
-    const now = cred?.customMetadata ?? {};
+    const now = read ?? (await this.deps.store.read(this.path))?.customMetadata ?? {};
     const same =
       (now["rotate"] ?? undefined) === this.record.flag &&
       ((now["rotate_reason"] ?? "").trim() || undefined) === this.record.flagReason;
     return same ? { rotate: null, rotate_reason: null } : {};
   }
 
-  /** The rotation is over (closed or rolled back): delete the journal, then the lease, each still under it. */
+  /** The rotation is over (closed or rolled back): delete the journal under the lease, then the lease. */
   async endJournal(): Promise<void> {
     await this.guard();
     await this.deps.state.deleteJournal(this.path);
-    await this.guard();
-    await this.deps.state.deleteLease(this.path);
+    await this.hold.remove();
   }
 
-  /** Releases the lease while the journal stays (waiting, or a counted failure): anyone may take over now. */
-  async releaseLease(): Promise<void> {
-    await releaseLease(this.deps, this.path, this.lease, true);
+  /**
+   * Releases the lease: expired in place while the journal stays (waiting, or a counted failure), so anyone may
+   * take over now; deleted (`journalRemains` false) once the journal is gone.
+   */
+  async releaseLease(journalRemains = true): Promise<void> {
+    await this.hold.release(journalRemains);
   }
 
   fingerprint(): string | undefined {
@@ -244,38 +247,8 @@ export class RotationRun {
   }
 }
 
-/**
- * Gives the lease up: expired in place (fence kept, so the next claim gets a higher one) while a journal
- * remains, deleted when the credential has no rotation any more. Best effort: an expiring lease frees itself.
- */
-export async function releaseLease(
-  deps: RotationEngineDeps,
-  path: string,
-  lease: Lease,
-  journalRemains: boolean,
-): Promise<void> {
-  try {
-    const current = await deps.state.readLease(path);
-    if (current === undefined) return;
-    if (current.value.owner !== deps.owner || current.value.fence !== lease.fence) return;
-    if (journalRemains) {
-      await deps.state.writeLease(path, { ...current.value, expiresAt: deps.clock.now() }, current.version);
-    } else {
-      await deps.state.deleteLease(path);
-    }
-  } catch {
-    // The lease expires on its own; releasing early only lets another replica start sooner.
-  }
-}
-
-export function leaseLost(path: string, holder: Lease | undefined): RotatorError {
-  const who = holder === undefined ? "" : ` (now held by ${holder.owner}, fence ${holder.fence})`;
-  return new RotatorError(
-    "ROTATION_LEASE_HELD",
-    `this process no longer holds the lease of "${path}"${who}; it stops and changes nothing`,
-    { context: { path } },
-  );
-}
+// Callers that build the same refusal (the lease moved to lease.ts with the renewals).
+export { leaseLost };
 
 export function invariant(record: Pick<JournalRecord, "path" | "step">, message: string): RotatorError {
   return new RotatorError("INTERNAL_INVARIANT", message, {
@@ -288,22 +261,57 @@ function dropUndefined<T extends object>(o: T): T {
 }
 
 /** Takes (or renews, or takes over when expired) the credential's lease with cas; a lost race is "held". */
-export type Claim = { ok: true; lease: Lease } | { ok: false; outcome: SkippedOutcome };
+export type Claim = { ok: true; hold: LeaseHold } | { ok: false; outcome: SkippedOutcome };
 
-export async function claimFor(deps: RotationEngineDeps, path: string): Promise<Claim> {
+/**
+ * Claims the lease and starts renewing it. `fresh`: the caller expects no lease (a new rotation; the last one
+ * deleted its lease), so it creates one with cas 0 straight away and reads only when that fails.
+ */
+export async function claimFor(
+  deps: RotationEngineDeps,
+  path: string,
+  opts: { fresh?: boolean } = {},
+): Promise<Claim> {
+  const ttlMs = deps.settings.leaseTtlMs;
+  const held = (lease: Lease, version: number): Claim => ({
+    ok: true,
+    hold: new LeaseHold(
+      {
+        state: deps.state,
+        clock: deps.clock,
+        scheduler: deps.scheduler ?? systemScheduler,
+        owner: deps.owner,
+        ttlMs,
+      },
+      path,
+      lease,
+      version,
+    ),
+  });
+  const raced = (): Claim => {
+    const reason = "another process claimed the lease at the same moment";
+    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
+  };
+  if (opts.fresh === true) {
+    const lease = claimLease(undefined, deps.owner, deps.clock.now(), ttlMs);
+    if (lease.ok) {
+      try {
+        return held(lease.lease, await deps.state.writeLease(path, lease.lease, 0));
+      } catch (err) {
+        if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
+      }
+    }
+  }
   const current = await deps.state.readLease(path);
-  const now = deps.clock.now();
-  const claim = claimLease(current?.value, deps.owner, now, deps.settings.leaseTtlMs);
+  const claim = claimLease(current?.value, deps.owner, deps.clock.now(), ttlMs);
   if (!claim.ok) {
     const reason = `another process (${claim.heldBy}) holds the lease until ${claim.until.toISOString()}`;
     return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
   }
   try {
-    await deps.state.writeLease(path, claim.lease, current?.version ?? 0);
+    return held(claim.lease, await deps.state.writeLease(path, claim.lease, current?.version ?? 0));
   } catch (err) {
     if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
-    const reason = "another process claimed the lease at the same moment";
-    return { ok: false, outcome: skipped(path, undefined, undefined, reason, "ROTATION_LEASE_HELD") };
+    return raced();
   }
-  return { ok: true, lease: claim.lease };
 }

@@ -207,6 +207,19 @@ describe("SalesforceClient retries", () => {
 });
 
 describe("SalesforceClient verifyPair", () => {
+  it("proves a pair with one token request and revokes the test session: no API call with it", async () => {
+    h = await startHarness();
+    const app = h.sim.createApp("Token_Only");
+    const client = h.client();
+    await client.login();
+    h.rec.calls.length = 0;
+    const check = await client.verifyPair(app.consumerKey, SecretValue.of(app.consumerSecret), {
+      timeoutMs: 10_000,
+    });
+    expect(check).toMatchObject({ ok: true, attempts: 1 });
+    expect(h.rec.calls).toEqual(["POST /services/oauth2/token", "POST /services/oauth2/revoke"]);
+  });
+
   it("polls through an activation delay and reports how long the pair took to work", async () => {
     const shared = sharedClock();
     h = await startHarness({ clock: shared.clock, activationDelayMs: 90_000 });

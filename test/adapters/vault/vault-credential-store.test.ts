@@ -1,6 +1,8 @@
 // VaultCredentialStore on the real server: the CredentialStore contract with a root token (KV PATCH), with a
 // token whose policy lacks `patch` (read + POST with cas), and with policies/rotator.hcl; plus what only the
 // Vault adapter decides (non-string JSON values, the prefix fence, `provider` is never patched).
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
@@ -16,9 +18,9 @@ import {
   MANAGED,
 } from "../../contract/credential-store-contract.ts";
 import { policyText } from "../../policies/policy-test-helpers.ts";
-import { admin, uniqueName } from "../../support/vault-admin.ts";
+import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
 import { credentialFixtureKit, rawEntry, seedVersion } from "./rotation-store-kit.ts";
-import { caught, connectWithToken, rootClient } from "./vault-test-kit.ts";
+import { caught, connectWithToken, recordingDispatcher, rootClient } from "./vault-test-kit.ts";
 
 const MOUNT = "secret";
 const PREFIX = "api-credentials";
@@ -77,7 +79,74 @@ describeCredentialStoreContract("VaultCredentialStore (policies/rotator.hcl)", a
   return { ...credentialFixtureKit(MOUNT, PREFIX), store: rotatorStore };
 });
 
+/**
+ * A loopback proxy in front of the run's Vault that answers data reads as a server older than Vault 1.9 does:
+ * without custom_metadata in the version's metadata.
+ */
+async function oldStyleVault(): Promise<{ addr: string; close: () => Promise<void> }> {
+  const target = new URL(useVault().addr);
+  const server = createServer((req, res) => {
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        const chunks: Buffer[] = [];
+        up.on("data", (c: Buffer) => chunks.push(c));
+        up.on("end", () => {
+          let body = Buffer.concat(chunks).toString();
+          if (req.method === "GET" && req.url?.includes("/data/") && body.startsWith("{")) {
+            const parsed = JSON.parse(body) as { data?: { metadata?: Record<string, unknown> } };
+            delete parsed.data?.metadata?.["custom_metadata"];
+            body = JSON.stringify(parsed);
+          }
+          const headers = { ...up.headers, "content-length": String(Buffer.byteLength(body)) };
+          res.writeHead(up.statusCode ?? 502, headers).end(body);
+        });
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    addr: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe("VaultCredentialStore", () => {
+  it("reads data, version and custom_metadata in one request; without custom_metadata in the answer, two", async () => {
+    const a = admin();
+    const p = `${PREFIX}/${uniqueName("one-read")}/crm`;
+    await seedVersion(a, MOUNT, p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+    const v2 = await seedVersion(a, MOUNT, p, { client_id: "b", api_key: CANARY_NEW });
+    const expected = { version: v2, data: { client_id: "b" }, customMetadata: MANAGED };
+
+    const rec = recordingDispatcher();
+    const proxy = await oldStyleVault();
+    try {
+      const client = await remember(connectWithToken(useVault().token, { dispatcher: rec.dispatcher }));
+      const store = new VaultCredentialStore(new KvV2(client, MOUNT), { prefixes: [PREFIX] });
+      await store.read(p); // the first call also checks the mount
+      rec.calls.length = 0;
+      const got = await store.read(p);
+      expect(got).toMatchObject(expected);
+      expect(got?.data["api_key"]).toBeInstanceOf(SecretValue);
+      expect(rec.calls).toEqual([`GET /v1/${MOUNT}/data/${p}`]);
+
+      const old = await remember(
+        connectWithToken(useVault().token, { address: proxy.addr, dispatcher: rec.dispatcher }),
+      );
+      const oldStore = new VaultCredentialStore(new KvV2(old, MOUNT), { prefixes: [PREFIX] });
+      await oldStore.read(p);
+      rec.calls.length = 0;
+      expect(await oldStore.read(p)).toMatchObject(expected);
+      expect(rec.calls).toEqual([`GET /v1/${MOUNT}/data/${p}`, `GET /v1/${MOUNT}/metadata/${p}`]);
+    } finally {
+      await proxy.close();
+      await rec.close();
+    }
+  });
+
   it("writes with KV PATCH under rotator.hcl, and falls back to POST with cas when patch is denied", async () => {
     const withRotator = await storeWithPolicy(policyText("rotator.hcl"));
     const withoutPatch = await storeWithPolicy(NO_PATCH_POLICY);

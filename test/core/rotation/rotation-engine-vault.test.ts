@@ -11,6 +11,7 @@ import { createRotationEngine, type RotationEngine } from "../../../src/core/rot
 import { rawEntry, seedVersion } from "../../adapters/vault/rotation-store-kit.ts";
 import { connectWithToken } from "../../adapters/vault/vault-test-kit.ts";
 import { InMemoryCredentialIssuer } from "../../fakes/in-memory-credential-issuer.ts";
+import { ManualScheduler } from "../../fakes/manual-scheduler.ts";
 import { RecordingAuditSink } from "../../fakes/recording-audit-sink.ts";
 import { RecordingNotifier } from "../../fakes/recording-notifier.ts";
 import { policyText } from "../../policies/policy-test-helpers.ts";
@@ -72,6 +73,7 @@ async function setup() {
       audit: wrap("audit", audit),
       notifier: wrap("notifier", notifier),
       clock,
+      scheduler: new ManualScheduler(clock),
       ids: () => `rot-vault-${++ids}`,
       owner,
       fingerprint,

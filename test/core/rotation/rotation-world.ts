@@ -1,4 +1,4 @@
-// A whole small world for engine tests: a fake clock, a fake Salesforce with one ECA consumer, a KV entry that
+// A whole small world for engine tests: a fake clock and timers on it, a fake Salesforce with one ECA consumer, a KV entry that
 // holds its pair, the rotator's state store, an audit sink and a notifier. Also a call interceptor that can
 // make "the process" die after N port calls (optionally after the Nth call took effect), and the invariants a
 // rotation must leave behind whatever happened on the way.
@@ -12,10 +12,16 @@ import {
   type StartOptions,
 } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
-import type { IssuerTarget } from "../../../src/core/rotation/rotation-ports.ts";
+import type {
+  CredentialIssuer,
+  CredentialStore,
+  IssuerTarget,
+  RotationStateStore,
+} from "../../../src/core/rotation/rotation-ports.ts";
 import { InMemoryCredentialIssuer, type RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../fakes/in-memory-state-store.ts";
+import { ManualScheduler } from "../../fakes/manual-scheduler.ts";
 import { RecordingAuditSink } from "../../fakes/recording-audit-sink.ts";
 import { RecordingNotifier } from "../../fakes/recording-notifier.ts";
 
@@ -36,6 +42,8 @@ export const SETTINGS: RotationEngineSettings = {
 
 export interface World {
   readonly clock: FixedClock;
+  /** The engine's timers (lease renewals): they run only when a test moves time with scheduler.advance(). */
+  readonly scheduler: ManualScheduler;
   readonly issuer: InMemoryCredentialIssuer;
   readonly store: InMemoryCredentialStore;
   readonly state: InMemoryStateStore;
@@ -78,8 +86,12 @@ export function makeWorld(opts: WorldOptions = {}): World {
     { client_id: app.clientId, api_key: app.secret, endpoint: "https://crm.example.com" },
     metadata,
   );
+  const scheduler = new ManualScheduler(clock);
+  // A verification that waits lets the engine's timers (lease renewals) run meanwhile.
+  issuer.passTime = (ms) => scheduler.advance(ms);
   return {
     clock,
+    scheduler,
     issuer,
     store,
     state: new InMemoryStateStore(),
@@ -102,6 +114,8 @@ export interface EngineOptions {
   interceptor?: Interceptor;
   onSinkFailure?: (sink: "audit" | "notify", error: unknown) => void;
   shouldPause?: () => boolean;
+  /** Ports to use instead of the world's (a test's own wrapper around them). */
+  ports?: { issuer?: CredentialIssuer; store?: CredentialStore; state?: RotationStateStore };
 }
 
 export function makeEngine(w: World, opts: EngineOptions = {}): RotationEngine {
@@ -113,12 +127,13 @@ export function makeDeps(w: World, opts: EngineOptions = {}): RotationEngineDeps
   const i = opts.interceptor;
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
   return {
-    issuer: wrap("issuer", w.issuer),
-    store: wrap("store", w.store),
-    state: wrap("state", w.state),
+    issuer: wrap("issuer", opts.ports?.issuer ?? w.issuer),
+    store: wrap("store", opts.ports?.store ?? w.store),
+    state: wrap("state", opts.ports?.state ?? w.state),
     audit: wrap("audit", w.audit),
     notifier: wrap("notifier", w.notifier),
     clock: w.clock,
+    scheduler: w.scheduler,
     ids: () => `rot-${++idSerial}`,
     owner: opts.owner ?? "replica-a",
     fingerprint,

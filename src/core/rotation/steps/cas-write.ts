@@ -16,9 +16,11 @@ export type FieldWrite = Readonly<Record<string, string | SecretValue>>;
 export async function writeWithCas(
   run: RotationRun,
   decide: (cred: StoredCredential) => FieldWrite | undefined,
+  /** The credential as the caller has just read it: the first decision uses it instead of a read. */
+  first?: StoredCredential,
 ): Promise<{ version: number; cred: StoredCredential }> {
   for (let i = 0; ; i++) {
-    const cred = await run.readCredential();
+    const cred = i === 0 && first !== undefined ? first : await run.readCredential();
     const fields = decide(cred);
     if (fields === undefined) return { version: cred.version, cred };
     await run.guard();

@@ -98,7 +98,7 @@ export async function stampClosed(
     ...(opts.expiresAt === undefined ? {} : { expires_at: opts.expiresAt.toISOString() }),
     next_rotation_due: nextDue,
     rotation_state: "idle",
-    ...(await run.flagClearing()),
+    ...(await run.flagClearing(false, cred.customMetadata)),
     last_rotation_error: null,
   });
 }

@@ -46,16 +46,17 @@ export async function retireStep(run: RotationRun): Promise<StepResult> {
 
   // Standard: the old pair dies only while KV names the new one, so consumers are never pointed at a dead pair.
   // Emergency: the old pair is compromised and dies whatever KV says (even unreadable); KV is put right after.
+  let read: StoredCredential | undefined;
   if (run.record.oldKeyDeadAt === undefined) {
     let oldSecret: SecretValue | undefined;
     if (run.record.mode === "standard") {
-      const cred = await run.readCredential();
-      requireNewPairInKv(run, cred);
-      oldSecret = oldSecretInKv(run, cred);
+      read = await run.readCredential();
+      requireNewPairInKv(run, read);
+      oldSecret = oldSecretInKv(run, read);
     }
     await proveOldKeyDead(run, oldSecret);
   }
-  const written = await settleKv(run);
+  const written = await settleKv(run, read);
   await run.advance("retired");
   await run.emit("rotation.retired", {
     deathProof: "invalid_client_id",
@@ -89,34 +90,41 @@ function requireNewPairInKv(run: RotationRun, cred: StoredCredential): void {
  * previous_* emptied once the old key is proven dead. In an emergency, KV set back to the compromised pair (now
  * dead) is pointed at the new pair again: it is the only pair that logs in. Returns the version written, if any.
  */
-async function settleKv(run: RotationRun): Promise<number | undefined> {
+async function settleKv(run: RotationRun, read: StoredCredential | undefined): Promise<number | undefined> {
   const { clientId, secret } = run.newPair;
   let wrote = false;
-  const { version } = await writeWithCas(run, (cred) => {
-    if (holdsNewPair(run, cred)) {
-      if (keyField(cred, PREVIOUS_CLIENT_ID) === undefined && secretField(cred, PREVIOUS_KEY) === undefined) {
-        return undefined;
+  const { version } = await writeWithCas(
+    run,
+    (cred) => {
+      if (holdsNewPair(run, cred)) {
+        if (
+          keyField(cred, PREVIOUS_CLIENT_ID) === undefined &&
+          secretField(cred, PREVIOUS_KEY) === undefined
+        ) {
+          return undefined;
+        }
+        wrote = true;
+        return { [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" };
       }
-      wrote = true;
-      return { [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" };
-    }
-    if (run.record.mode === "emergency" && keyField(cred, CLIENT_ID) === run.oldClientId) {
-      wrote = true;
-      return {
-        [CLIENT_ID]: clientId,
-        [API_KEY]: secret,
-        [PREVIOUS_CLIENT_ID]: "",
-        [PREVIOUS_KEY]: "",
-        [ROTATED_AT]: run.now().toISOString(),
-        [ROTATED_BY]: run.record.actor,
-      };
-    }
-    // A person's edit is theirs to undo; the old key is dead and KV names something else.
-    throw mismatch(
-      run,
-      "the old pair is retired, but KV holds a pair this rotation did not publish; not overwriting it. Put the published pair back into KV, or make KV name Salesforce's main pair with eca-rotator resolve",
-    );
-  });
+      if (run.record.mode === "emergency" && keyField(cred, CLIENT_ID) === run.oldClientId) {
+        wrote = true;
+        return {
+          [CLIENT_ID]: clientId,
+          [API_KEY]: secret,
+          [PREVIOUS_CLIENT_ID]: "",
+          [PREVIOUS_KEY]: "",
+          [ROTATED_AT]: run.now().toISOString(),
+          [ROTATED_BY]: run.record.actor,
+        };
+      }
+      // A person's edit is theirs to undo; the old key is dead and KV names something else.
+      throw mismatch(
+        run,
+        "the old pair is retired, but KV holds a pair this rotation did not publish; not overwriting it. Put the published pair back into KV, or make KV name Salesforce's main pair with eca-rotator resolve",
+      );
+    },
+    read,
+  );
   return wrote ? version : undefined;
 }
 

@@ -1,6 +1,6 @@
 // Steps 3 and 6b: the new pair logs in, first as the staged pair (standard mode, before anything is published),
 // then as the main pair after promotion. verifyPair waits out Salesforce's propagation delay up to
-// verify_timeout, so the lease is renewed first to cover the whole wait.
+// verify_timeout; the lease is renewed in the background meanwhile.
 import { type ErrorCode, RotatorError } from "../../errors.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
@@ -24,7 +24,6 @@ export async function verifyMainStep(run: RotationRun): Promise<StepResult> {
 async function checkLogin(run: RotationRun, what: string, retryable: boolean): Promise<void> {
   const { issuer, settings } = run.deps;
   const { clientId, secret } = run.newPair;
-  await run.guard({ renew: true });
   const result = await issuer.verifyPair(run.target.connection, clientId, secret, settings.verifyTimeoutMs);
   if (!result.ok) {
     const outage = outageOf(result.code);

@@ -13,6 +13,7 @@ import type { RotationOutcome } from "../../../../src/core/rotation/rotation-out
 import { InMemoryCredentialIssuer } from "../../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../../fakes/in-memory-state-store.ts";
+import { ManualScheduler } from "../../../fakes/manual-scheduler.ts";
 import { RecordingAuditSink } from "../../../fakes/recording-audit-sink.ts";
 import { RecordingNotifier } from "../../../fakes/recording-notifier.ts";
 import { fingerprint, type Interceptor, SETTINGS, T0 } from "../../rotation/rotation-world.ts";
@@ -94,6 +95,8 @@ export function makeGeneratedEngine(
     audit: wrap("audit", w.audit),
     notifier: wrap("notifier", w.notifier),
     clock: w.clock,
+    // Renewals run only when a test moves time with a scheduler; none of these tests needs them.
+    scheduler: new ManualScheduler(w.clock),
     ids: () => `gen-${++serial}`,
     owner: opts.owner ?? "replica-a",
     fingerprint,

@@ -1,0 +1,191 @@
+// What one standard rotation (salesforce-eca, overlap semantics, soak 0) costs in calls, on the real adapters:
+// the stack `rotate` and the daemon build (buildRotationStack), the run's OpenBao and the Salesforce simulator
+// over loopback. Every request is counted where it leaves this process (undici's diagnostics channel, attributed
+// to the rotation: the bench's RequestMeter) and, for Salesforce, also where it arrives (the simulator's
+// onRequest). The calls must stay exactly those of the README's call table: a new call fails this test until
+// it is justified there, and so does a saved one until the table says so.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callKind, RequestMeter } from "../../bench/request-meter.ts";
+import { connectVault, type VaultStack } from "../../src/app/container.ts";
+import { buildRotationStack, type RotationStack } from "../../src/app/rotation-stack.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
+import {
+  type SalesforceSimulator,
+  startSalesforceSimulator,
+} from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
+
+const MOUNT = "secret";
+
+/** The README's call table (Rotation: Vault and Salesforce calls), in order. */
+const VAULT_CALLS = [
+  "write lease", // claim: create the lease with cas 0
+  "read journal", // an unfinished rotation is continued, never started twice
+  "read credential", // policy and pair, under the lease
+  "write journal", // claimed
+  "read credential metadata", // managed check before the metadata patch
+  "patch credential metadata", // rotation_state=in_progress
+  "read credential", // inspect
+  "read owner record", // inspect: who owns the consumer
+  "read owner record", // record the owner: read again just before creating it
+  "write owner record", // first rotation only: this path becomes the consumer's owner (cas 0)
+  "write journal", // inspected
+  "write journal", // staging (intent before POST)
+  "write journal", // staged (the new pair, before any use)
+  "write journal", // verified
+  "read credential", // publish: read, decide
+  "read credential metadata", // managed check before the write
+  "write credential fields", // publish (PATCH with cas)
+  "write journal", // published
+  "write journal", // promoting (intent before PATCH)
+  "read credential", // promote: KV still names the published pair (never promoted over a pair written back)
+  "write journal", // promoted
+  "write journal", // verified_main
+  "read credential", // retire: KV still holds the new pair, previous_* the old one
+  "write journal", // oldKeyDeadAt: the proof, before previous_* is cleared
+  "read credential metadata", // managed check before the write
+  "write credential fields", // clear previous_* (PATCH with cas)
+  "write journal", // retired
+  "read credential", // close: the policy for next_rotation_due
+  "read credential metadata", // managed check before the metadata patch
+  "patch credential metadata", // the close stamps
+  "delete journal",
+  "delete lease",
+];
+
+const SALESFORCE_CALLS = [
+  "list consumers", // resolve the target (no eca_consumer_id in the metadata)
+  "read main key", // KV's client_id must be Salesforce's main key
+  "list staged", // no staged set someone else made
+  "token request", // proof of possession: KV's pair logs in
+  "revoke token", // ... and its test session is ended
+  "list staged", // stage: a set seen now would be our own lost POST
+  "create staged (POST)",
+  "token request", // verify the staged pair
+  "revoke token",
+  "read main key", // promote: still the old key
+  "list staged", // ... and our staged set still active
+  "promote staged (PATCH)",
+  "token request", // verify the promoted pair
+  "revoke token",
+  "list staged", // retire: the rotated record holding the old pair
+  "delete staged (DELETE)",
+  "token request", // prove the old key dead (invalid_client_id)
+];
+
+/** At most this many: the counts above (a later rotation of the same consumer writes no owner record). */
+const VAULT_BUDGET = VAULT_CALLS.length;
+const SALESFORCE_BUDGET = SALESFORCE_CALLS.length;
+
+let sim: SalesforceSimulator;
+let vault: VaultStack;
+let stack: RotationStack;
+let meter: RequestMeter;
+const arrived: string[] = [];
+let prefix: string;
+let statePrefix: string;
+
+beforeAll(async () => {
+  sim = await startSalesforceSimulator({
+    rotateSemantics: "overlap",
+    onRequest: (e) => arrived.push(`${e.method} ${e.path}`),
+  });
+  const root = `calls/${uniqueName("w")}`;
+  prefix = `${root}/creds`;
+  statePrefix = `${root}/state`;
+  const connPath = `${root}/conn/sim`;
+  const a = admin();
+  await a.seedKv(MOUNT, connPath, {
+    client_id: sim.adminApp.consumerKey,
+    client_secret: sim.adminApp.consumerSecret,
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), "eca-calls-"));
+  const file = path.join(dir, "config.yaml");
+  writeFileSync(
+    file,
+    [
+      "vault:",
+      `  kv_mount: ${MOUNT}`,
+      `  prefixes: [${prefix}]`,
+      `  state_prefix: ${statePrefix}`,
+      "salesforce:",
+      "  connections:",
+      "    sim:",
+      `      my_domain_url: ${sim.url}`,
+      `      credentials_path: ${connPath}`,
+      "rotation:",
+      "  soak: 0s",
+      "  verify_timeout: 30s",
+      "audit:",
+      `  file: ${path.join(dir, "audit.jsonl")}`,
+      "",
+    ].join("\n"),
+  );
+  const target = useVault();
+  const cfg = loadConfig({ file, env: { VAULT_ADDR: target.addr, VAULT_TOKEN: target.token } });
+  vault = await connectVault(cfg);
+  stack = await buildRotationStack(cfg, vault, { stderr: () => {} });
+  meter = new RequestMeter();
+});
+
+afterAll(async () => {
+  meter?.close();
+  await stack?.close();
+  await vault?.close();
+  await sim?.close();
+});
+
+async function credential(name: string): Promise<string> {
+  const app = sim.createApp(uniqueName(name).replace(/[^A-Za-z0-9]/g, "_"));
+  const pair = sim.primaryPair(app.appId, app.consumerId);
+  const p = `${prefix}/${name}`;
+  await admin().seedKv(
+    MOUNT,
+    p,
+    { client_id: pair.key, api_key: pair.secret },
+    { provider: "salesforce-eca", eca_app_id: app.appId },
+  );
+  return p;
+}
+
+async function rotate(p: string): Promise<{ vault: string[]; salesforce: string[]; arrived: string[] }> {
+  arrived.length = 0;
+  const { value: outcome, scope } = await meter.within(() =>
+    stack.engine.start(p, { mode: "standard", trigger: "cli", actor: "cli" }),
+  );
+  expect(outcome).toMatchObject({ kind: "completed" });
+  const kinds = (system: "Vault" | "Salesforce") =>
+    scope.requests
+      .filter((r) => (r.origin === vault.client.address) === (system === "Vault"))
+      .map((r) => callKind(r, vault.client.address, statePrefix));
+  return { vault: kinds("Vault"), salesforce: kinds("Salesforce"), arrived: [...arrived] };
+}
+
+describe("the calls of one standard rotation", () => {
+  it("are the documented ones: at most 32 to Vault and 17 to Salesforce", async () => {
+    // A process's first rotation also logs the admin session in and asks for the org id; both are cached.
+    await rotate(await credential("warm-up"));
+    const first = await rotate(await credential("crm"));
+    expect(first.vault).toEqual(VAULT_CALLS);
+    expect(first.salesforce).toEqual(SALESFORCE_CALLS);
+    expect(first.vault.length).toBeLessThanOrEqual(VAULT_BUDGET);
+    expect(first.salesforce.length).toBeLessThanOrEqual(SALESFORCE_BUDGET);
+    expect([VAULT_BUDGET, SALESFORCE_BUDGET]).toEqual([32, 17]);
+    // The simulator saw exactly the Salesforce calls the client sent.
+    expect(first.arrived).toHaveLength(first.salesforce.length);
+
+    // The next rotation of the same credential: the consumer already has its owner record.
+    await admin().request(
+      "PATCH",
+      `${MOUNT}/metadata/${prefix}/crm`,
+      { custom_metadata: { rotate: "now" } },
+      { "Content-Type": "application/merge-patch+json" },
+    );
+    const again = await rotate(`${prefix}/crm`);
+    expect(again.vault).toEqual(VAULT_CALLS.filter((k) => k !== "write owner record"));
+    expect(again.salesforce).toEqual(SALESFORCE_CALLS);
+  }, 60_000);
+});
