@@ -34,6 +34,8 @@ export interface WorldOptions {
   readonly auditFile?: boolean;
   /** Another Vault than the run's dev server (e.g. a standalone server the test restarts); root token. */
   readonly vault?: VaultTarget;
+  /** More `vault:` keys (e.g. "timeout: 3s"). */
+  readonly vaultExtra?: readonly string[];
   /** More `rotation:` keys (e.g. "scan_interval: 2s"), and more top-level YAML (the daemon's sections). */
   readonly rotationExtra?: readonly string[];
   readonly extraYaml?: readonly string[];
@@ -95,6 +97,7 @@ export class E2eWorld {
         ...vaultTimeoutFor(opts.leaseTtl),
         `  prefixes: [${this.prefix}]`,
         `  state_prefix: ${this.statePrefix}`,
+        ...(opts.vaultExtra ?? []).map((line) => `  ${line}`),
         "salesforce:",
         "  connections:",
         "    sim:",

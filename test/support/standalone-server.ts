@@ -19,6 +19,13 @@ export interface StandaloneServer {
    * folder and port. It comes back sealed: unseal it again.
    */
   restart(opts?: { hard?: boolean }): Promise<void>;
+  /**
+   * Stops the server like restart() does and leaves it down until start(). The port stays free for start() while
+   * the killed server's closed connections linger (about a minute): the kernel hands out no port that has them.
+   */
+  halt(opts?: { hard?: boolean }): Promise<void>;
+  /** Starts a halted server on the same data folder and port; it comes back sealed. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +58,21 @@ ${extraHcl}
     if (!res.ok) throw new Error(`PUT ${apiPath} → HTTP ${res.status}`);
     return res.json() as Promise<Record<string, unknown>>;
   };
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  const halt = async (opts: { hard?: boolean } = {}) => {
+    if (!running()) return;
+    if (opts.hard === true) {
+      const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+      proc.kill("SIGKILL");
+      await exited;
+    } else {
+      await stopProcess(proc);
+    }
+  };
+  const start = async () => {
+    if (running()) throw new Error("the standalone server is already running");
+    proc = await launch(binary, config, addr);
+  };
   return {
     addr,
     dir,
@@ -65,15 +87,11 @@ ${extraHcl}
       await put("sys/unseal", { key });
     },
     async restart(opts = {}) {
-      if (opts.hard === true) {
-        const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-        await exited;
-      } else {
-        await stopProcess(proc);
-      }
-      proc = await launch(binary, config, addr);
+      await halt(opts);
+      await start();
     },
+    halt,
+    start,
     async stop() {
       await stopProcess(proc);
       await rm(dir, { recursive: true, force: true });
