@@ -94,7 +94,8 @@ export class E2eWorld {
       [
         "vault:",
         `  kv_mount: ${MOUNT}`,
-        ...vaultTimeoutFor(opts.leaseTtl),
+        // An explicit vault.timeout in vaultExtra wins over the one derived from the lease.
+        ...(opts.vaultExtra?.some((l) => l.startsWith("timeout:")) ? [] : vaultTimeoutFor(opts.leaseTtl)),
         `  prefixes: [${this.prefix}]`,
         `  state_prefix: ${this.statePrefix}`,
         ...(opts.vaultExtra ?? []).map((line) => `  ${line}`),
