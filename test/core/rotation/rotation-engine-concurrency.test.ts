@@ -57,7 +57,7 @@ describe("rotation engine, concurrency", () => {
     }
   });
 
-  it("survives any sequence of deaths, answers lost and takeovers, in both semantics and modes", async () => {
+  it("survives any sequence of deaths, answers lost and takeovers, in every semantics, mode and POST answer", async () => {
     const death = fc.record({
       after: fc.nat({ max: 90 }),
       commit: fc.boolean(),
@@ -71,8 +71,11 @@ describe("rotation engine, concurrency", () => {
         fc.constantFrom("standard", "emergency" as const),
         fc.array(death, { minLength: 1, maxLength: 4 }),
         fc.constantFrom(0, 90_000),
-        async (semantics, mode, deaths, propagationDelayMs) => {
-          const w = makeWorld({ semantics, propagationDelayMs });
+        // Whether Salesforce refuses a POST while a staged set is active or replaces the set (unsettled): a
+        // stale owner's late POST must never replace a set the live owner published.
+        fc.constantFrom("error", "replace" as const),
+        async (semantics, mode, deaths, propagationDelayMs, stagedPostWhenActive) => {
+          const w = makeWorld({ semantics, propagationDelayMs, stagedPostWhenActive });
           const start = { ...FLAG_START, mode: mode as "standard" | "emergency" };
           const outcomes: RotationOutcome[] = [];
           for (const d of deaths) {

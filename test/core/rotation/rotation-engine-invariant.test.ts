@@ -1,9 +1,11 @@
 // The rotation's invariant, checked at every port call while faults play out: the pair KV's current version names
 // logs in at Salesforce, except inside the revoke-first window of an emergency (from the PATCH that promotes to the
-// publish right after it). For each mode and each reading of Salesforce's `rotated` record, a fault is injected at each Salesforce call of a rotation
-// in turn (a transient 503 twice, or a refusal that retrying cannot fix); the rotation is then driven as the daemon
-// would (resume, or an operator's rotate=now when it parked). Before every port call and at the end, the invariant
-// must hold, nothing may be promoted twice, and a rotation that completes must be clean.
+// publish right after it). For each mode and each reading of Salesforce's `rotated` record, a fault is injected at
+// each Salesforce call of a rotation in turn (an answer lost after the call took effect, under both answers to a
+// POST while a set is active; a transient 503 twice; a rate limit three times; a refusal that retrying cannot
+// fix); the rotation is then driven as the daemon would (resume, or an operator's rotate=now when it parked).
+// Before every port call and at the end, the invariant must hold, nothing may be promoted twice, and a rotation
+// that completes must be clean.
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
@@ -63,11 +65,11 @@ async function driveWithFault(
   mode: Mode,
   semantics: Semantics,
   faultAt: number,
-  fault: () => RotatorError,
-  times: number,
+  f: Fault,
 ): Promise<{ w: World; outcomes: RotationOutcome[]; violations: string[]; hit: string | undefined }> {
   const w = makeWorld({
     semantics,
+    stagedPostWhenActive: f.stagedPostWhenActive ?? "error",
     metadata: { soak: "0s", rotate: mode === "emergency" ? "emergency" : "now" },
   });
   const violations: string[] = [];
@@ -81,7 +83,7 @@ async function driveWithFault(
       if (issuerCalls++ === faultAt) {
         hit = name;
         const method = name.slice("issuer.".length) as Parameters<World["issuer"]["failNext"]>[0];
-        w.issuer.failNext(method, fault(), { times });
+        w.issuer.failNext(method, f.make(), { times: f.times, commit: f.commit ?? false });
       }
     },
   });
@@ -126,7 +128,32 @@ async function issuerCallCount(mode: Mode, semantics: Semantics): Promise<number
   return log.log.filter((n) => n.startsWith("issuer.")).length;
 }
 
-const FAULTS = {
+interface Fault {
+  readonly make: () => RotatorError;
+  readonly times: number;
+  /** The call takes effect at Salesforce before its answer is lost. */
+  readonly commit?: boolean;
+  readonly stagedPostWhenActive?: "error" | "replace";
+}
+
+const lostAnswer = () =>
+  new RotatorError("SALESFORCE_UNAVAILABLE", "connection reset after the request was sent (fault)", {
+    retryable: true,
+    context: { uncertain: true },
+  });
+
+const FAULTS: Record<string, Fault> = {
+  "an answer lost after the call took effect (a POST while a set is active answers 409)": {
+    make: lostAnswer,
+    times: 1,
+    commit: true,
+  },
+  "an answer lost after the call took effect (a POST while a set is active replaces it)": {
+    make: lostAnswer,
+    times: 1,
+    commit: true,
+    stagedPostWhenActive: "replace",
+  },
   "a transient 503, twice": {
     make: () => new RotatorError("SALESFORCE_UNAVAILABLE", "HTTP 503 (fault)", { retryable: true }),
     times: 2,
@@ -142,7 +169,7 @@ const FAULTS = {
     make: () => new RotatorError("SALESFORCE_NOT_ENABLED", "HTTP 403 (fault)"),
     times: 1,
   },
-} as const;
+};
 
 describe("the invariant under faults at every Salesforce call", () => {
   for (const mode of ["standard", "emergency"] as const) {
@@ -152,13 +179,7 @@ describe("the invariant under faults at every Salesforce call", () => {
           const calls = await issuerCallCount(mode, semantics);
           expect(calls).toBeGreaterThan(8);
           for (let k = 0; k < calls; k++) {
-            const { w, outcomes, violations, hit } = await driveWithFault(
-              mode,
-              semantics,
-              k,
-              f.make,
-              f.times,
-            );
+            const { w, outcomes, violations, hit } = await driveWithFault(mode, semantics, k, f);
             const context = `fault at Salesforce call #${k} (${hit ?? "?"})`;
             expect(violations, context).toEqual([]);
             expect(w.issuer.promotions, context).toBeLessThanOrEqual(1);

@@ -58,6 +58,8 @@ export interface WorldOptions {
   semantics?: RotateSemantics;
   metadata?: Record<string, string | undefined>;
   propagationDelayMs?: number;
+  /** What Salesforce does with a POST while a staged set is active: refuse it (409), or replace the set. */
+  stagedPostWhenActive?: "error" | "replace";
 }
 
 export function makeWorld(opts: WorldOptions = {}): World {
@@ -65,6 +67,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const issuer = new InMemoryCredentialIssuer(clock, {
     semantics: opts.semantics ?? "overlap",
     propagationDelayMs: opts.propagationDelayMs ?? 0,
+    stagedPostWhenActive: opts.stagedPostWhenActive ?? "error",
   });
   const app = issuer.addConsumer("Crm_Integration");
   const store = new InMemoryCredentialStore();
