@@ -41,7 +41,8 @@ export async function publishStandardStep(run: RotationRun, verified = false): P
   const now = run.now();
   const promoteAfter = new Date(now.getTime() + soakMs);
   const published = { kvVersionPublished: written.version, promoteAfter, publishedAt: now };
-  const promoteNow = soakMs <= 0 && canTransition(run.record.mode, run.record.step, "promoting");
+  const promoteNow =
+    soakMs <= 0 && canTransition(run.record.mode, run.record.step, "promoting", run.provider.machine);
   await run.advance(promoteNow ? "promoting" : "published", published);
   if (soakMs > 0) await run.patchMetadata({ rotation_state: "awaiting_promotion" });
   // Audit events follow the journal write that makes their step durable, under their own step's name.
