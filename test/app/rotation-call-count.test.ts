@@ -126,6 +126,9 @@ afterAll(async () => {
   await sim?.close();
 });
 
+/** The simulator app behind each credential path. */
+const apps = new Map<string, { appId: string; consumerId: string }>();
+
 async function credential(name: string): Promise<string> {
   const app = sim.createApp(uniqueName(name).replace(/[^A-Za-z0-9]/g, "_"));
   const pair = sim.primaryPair(app.appId, app.consumerId);
@@ -136,6 +139,7 @@ async function credential(name: string): Promise<string> {
     { client_id: pair.key, api_key: pair.secret },
     { provider: "salesforce-eca", eca_app_id: app.appId },
   );
+  apps.set(p, app);
   return p;
 }
 
@@ -180,5 +184,28 @@ describe("the calls of one standard rotation", () => {
     const again = await rotate(`${prefix}/crm`);
     expect(again.vault).toEqual(VAULT_CALLS.filter((k) => k !== "write owner record"));
     expect(again.salesforce).toEqual(SALESFORCE_CALLS);
+  }, 60_000);
+
+  it("cost a list and a second DELETE when the rotated record does not keep the promoted id", async () => {
+    sim.setOptions({ rotatedRecordNewId: true });
+    try {
+      const p = await credential("renamed");
+      const out = await rotate(p);
+      const retire = SALESFORCE_CALLS.slice(SALESFORCE_CALLS.indexOf("delete staged (DELETE)"));
+      expect(out.salesforce).toEqual([
+        ...SALESFORCE_CALLS.slice(0, SALESFORCE_CALLS.indexOf("delete staged (DELETE)")),
+        "delete staged (DELETE)", // by the promoted id: 404
+        "list staged",
+        ...retire,
+      ]);
+      expect(out.vault).toEqual(VAULT_CALLS);
+      // Only the new pair logs in: the rotated record, found by listing, is gone with the old pair.
+      const app = apps.get(p);
+      const live = app === undefined ? [] : sim.validPairs(app.appId, app.consumerId);
+      const kv = await admin().readData(MOUNT, p);
+      expect(live.map((x) => [x.role, x.key])).toEqual([["primary", kv["client_id"]]]);
+    } finally {
+      sim.setOptions({ rotatedRecordNewId: false });
+    }
   }, 60_000);
 });
