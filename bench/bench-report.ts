@@ -425,12 +425,19 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
         .sort((a, b) => b.perRotation - a.perRotation)
         .map((k) => `${fmt(k.perRotation, 1)} ${k.kind}`)
         .join(", ");
+    const oauth = (x?.callsByKind ?? [])
+      .filter((k) => k.system === "Salesforce" && (k.kind === "token request" || k.kind === "revoke token"))
+      .reduce((sum, k) => sum + k.perRotation, 0);
+    const rest = (x?.salesforceCallsPerRotation ?? 0) - oauth;
     out.push(
       `- **Rotation calls: Vault ${fmt(x?.vaultCallsPerRotation ?? 0, 1)}, Salesforce ` +
         `${fmt(x?.salesforceCallsPerRotation ?? 0, 1)} per rotation.** Vault: ${by("Vault")}. Salesforce: ` +
-        `${by("Salesforce")}. Every journal write is a step a successor resumes from, every credential read ` +
-        "and Salesforce read precedes a decision or a change, and each token request is a proof (possession, " +
-        "the new pair, the promoted pair, the old key's death); the README's call table gives each one's reason.",
+        `${by("Salesforce")}. Of the Salesforce calls ${fmt(rest, 1)} are REST calls, counted against the ` +
+        `org's daily API limit, and ${fmt(oauth, 1)} go to the OAuth endpoints, which it does not count: each ` +
+        "token request is a proof (possession, the new pair, the promoted pair, the old key's death) and each " +
+        "token issued for a proof is revoked, so with POST, PATCH and DELETE 10 calls come before any read; " +
+        "fewer would drop a proof. Every journal write is a step a successor resumes from and every read " +
+        "precedes a decision or a change; the README's call table gives each one's reason.",
     );
   }
   if (notMet("Rotation: the rotator")) {

@@ -23,34 +23,22 @@ const MOUNT = "secret";
 /** The README's call table (Rotation: Vault and Salesforce calls), in order. */
 const VAULT_CALLS = [
   "write lease", // claim: create the lease with cas 0
-  "read journal", // an unfinished rotation is continued, never started twice
-  "read credential", // policy and pair, under the lease
-  "write journal", // claimed
-  "read credential metadata", // managed check before the metadata patch
-  "patch credential metadata", // rotation_state=in_progress
-  "read credential", // inspect
+  "read credential", // policy and pair, under the lease (inspect uses this read too)
+  "write journal", // claimed, created with cas 0: an existing journal (an unfinished rotation) makes it fail
+  "patch credential metadata", // rotation_state=in_progress (the read just before vouches for `provider`)
   "read owner record", // inspect: who owns the consumer
-  "read owner record", // record the owner: read again just before creating it
   "write owner record", // first rotation only: this path becomes the consumer's owner (cas 0)
-  "write journal", // inspected
-  "write journal", // staging (intent before POST)
-  "write journal", // staged (the new pair, before any use)
-  "write journal", // verified
+  "write journal", // staging: inspect's findings and the intent, before POST
+  "write journal", // staged: the new pair, before any use
   "read credential", // publish: read, decide
-  "read credential metadata", // managed check before the write
-  "write credential fields", // publish (PATCH with cas)
-  "write journal", // published
-  "write journal", // promoting (intent before PATCH)
+  "write credential fields", // publish (PATCH with cas; the read just before vouches for `provider`)
+  "write journal", // published and, soak 0, promoting: the intent before PATCH
   "read credential", // promote: KV still names the published pair (never promoted over a pair written back)
   "write journal", // promoted
-  "write journal", // verified_main
   "read credential", // retire: KV still holds the new pair, previous_* the old one
-  "write journal", // oldKeyDeadAt: the proof, before previous_* is cleared
-  "read credential metadata", // managed check before the write
-  "write credential fields", // clear previous_* (PATCH with cas)
-  "write journal", // retired
-  "read credential", // close: the policy for next_rotation_due
-  "read credential metadata", // managed check before the metadata patch
+  "write credential fields", // clear previous_* once the old key is proven dead (PATCH with cas)
+  "write journal", // retired, with the proof (old_key_dead_at)
+  "read credential", // close: the policy for next_rotation_due, and the flag as it is now
   "patch credential metadata", // the close stamps
   "delete journal",
   "delete lease",
@@ -62,19 +50,19 @@ const SALESFORCE_CALLS = [
   "list staged", // no staged set someone else made
   "token request", // proof of possession: KV's pair logs in
   "revoke token", // ... and its test session is ended
-  "list staged", // stage: a set seen now would be our own lost POST
-  "create staged (POST)",
+  "create staged (POST)", // the intent is journaled; inspect's list, moments ago, showed none
   "token request", // verify the staged pair
   "revoke token",
-  "read main key", // promote: still the old key
-  "list staged", // ... and our staged set still active
+  "list staged", // promote: our staged set still active, so nothing was promoted since inspect read the main key
   "promote staged (PATCH)",
   "token request", // verify the promoted pair
   "revoke token",
-  "list staged", // retire: the rotated record holding the old pair
-  "delete staged (DELETE)",
+  "delete staged (DELETE)", // retire: the rotated record, by the id PATCH kept
   "token request", // prove the old key dead (invalid_client_id)
 ];
+
+/** Salesforce's OAuth endpoints (token, revoke): not counted against the org's daily API request limit. */
+const OAUTH_CALLS = new Set(["token request", "revoke token"]);
 
 /** At most this many: the counts above (a later rotation of the same consumer writes no owner record). */
 const VAULT_BUDGET = VAULT_CALLS.length;
@@ -138,6 +126,9 @@ afterAll(async () => {
   await sim?.close();
 });
 
+/** The simulator app behind each credential path. */
+const apps = new Map<string, { appId: string; consumerId: string }>();
+
 async function credential(name: string): Promise<string> {
   const app = sim.createApp(uniqueName(name).replace(/[^A-Za-z0-9]/g, "_"));
   const pair = sim.primaryPair(app.appId, app.consumerId);
@@ -148,6 +139,7 @@ async function credential(name: string): Promise<string> {
     { client_id: pair.key, api_key: pair.secret },
     { provider: "salesforce-eca", eca_app_id: app.appId },
   );
+  apps.set(p, app);
   return p;
 }
 
@@ -165,7 +157,7 @@ async function rotate(p: string): Promise<{ vault: string[]; salesforce: string[
 }
 
 describe("the calls of one standard rotation", () => {
-  it("are the documented ones: at most 32 to Vault and 17 to Salesforce", async () => {
+  it("are the documented ones: at most 20 to Vault and 14 to Salesforce, 7 of them on the daily API limit", async () => {
     // A process's first rotation also logs the admin session in and asks for the org id; both are cached.
     await rotate(await credential("warm-up"));
     const first = await rotate(await credential("crm"));
@@ -173,9 +165,14 @@ describe("the calls of one standard rotation", () => {
     expect(first.salesforce).toEqual(SALESFORCE_CALLS);
     expect(first.vault.length).toBeLessThanOrEqual(VAULT_BUDGET);
     expect(first.salesforce.length).toBeLessThanOrEqual(SALESFORCE_BUDGET);
-    expect([VAULT_BUDGET, SALESFORCE_BUDGET]).toEqual([32, 17]);
+    expect([VAULT_BUDGET, SALESFORCE_BUDGET]).toEqual([20, 14]);
+    expect(first.salesforce.filter((k) => !OAUTH_CALLS.has(k))).toHaveLength(7);
     // The simulator saw exactly the Salesforce calls the client sent.
     expect(first.arrived).toHaveLength(first.salesforce.length);
+    // Retirement deleted the record PATCH promoted, by its id.
+    const promoted = first.arrived.find((a) => a.startsWith("PATCH "))?.slice("PATCH ".length);
+    expect(promoted).toMatch(/\/staged\/\w+$/);
+    expect(first.arrived).toContain(`DELETE ${promoted}`);
 
     // The next rotation of the same credential: the consumer already has its owner record.
     await admin().request(
@@ -187,5 +184,28 @@ describe("the calls of one standard rotation", () => {
     const again = await rotate(`${prefix}/crm`);
     expect(again.vault).toEqual(VAULT_CALLS.filter((k) => k !== "write owner record"));
     expect(again.salesforce).toEqual(SALESFORCE_CALLS);
+  }, 60_000);
+
+  it("cost a list and a second DELETE when the rotated record does not keep the promoted id", async () => {
+    sim.setOptions({ rotatedRecordNewId: true });
+    try {
+      const p = await credential("renamed");
+      const out = await rotate(p);
+      const retire = SALESFORCE_CALLS.slice(SALESFORCE_CALLS.indexOf("delete staged (DELETE)"));
+      expect(out.salesforce).toEqual([
+        ...SALESFORCE_CALLS.slice(0, SALESFORCE_CALLS.indexOf("delete staged (DELETE)")),
+        "delete staged (DELETE)", // by the promoted id: 404
+        "list staged",
+        ...retire,
+      ]);
+      expect(out.vault).toEqual(VAULT_CALLS);
+      // Only the new pair logs in: the rotated record, found by listing, is gone with the old pair.
+      const app = apps.get(p);
+      const live = app === undefined ? [] : sim.validPairs(app.appId, app.consumerId);
+      const kv = await admin().readData(MOUNT, p);
+      expect(live.map((x) => [x.role, x.key])).toEqual([["primary", kv["client_id"]]]);
+    } finally {
+      sim.setOptions({ rotatedRecordNewId: false });
+    }
   }, 60_000);
 });

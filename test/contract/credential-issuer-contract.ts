@@ -220,15 +220,15 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
       it("deletes a staged set, and deleting it again is fine", async () => {
         const main = f.mainPair(f.app);
         const s = await stage();
-        await f.issuer.deleteStaged(target, s.id);
-        await f.issuer.deleteStaged(target, s.id);
+        expect(await f.issuer.deleteStaged(target, s.id)).toBe(true);
+        expect(await f.issuer.deleteStaged(target, s.id)).toBe(false);
         expect(await f.issuer.listStaged(target)).toEqual([]);
         expect(await f.issuer.provePairDead(f.connection, s.clientId, s.secret)).toEqual(DEAD);
         expect(await f.issuer.readMainKey(target)).toBe(main.clientId);
       });
 
       it("deleting a staged id that never existed is fine", async () => {
-        await f.issuer.deleteStaged(target, UNKNOWN_STAGED_ID);
+        expect(await f.issuer.deleteStaged(target, UNKNOWN_STAGED_ID)).toBe(false);
         expect(await f.issuer.listStaged(target)).toEqual([]);
       });
     });
@@ -264,8 +264,8 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
           const alive = await f.issuer.verifyPair(f.connection, old.clientId, oldSecret, VERIFY_TIMEOUT_MS);
           expect(alive.ok).toBe(true);
         }
-        await f.issuer.deleteStaged(target, record.id);
-        await f.issuer.deleteStaged(target, record.id);
+        expect(await f.issuer.deleteStaged(target, record.id)).toBe(true);
+        expect(await f.issuer.deleteStaged(target, record.id)).toBe(false);
         expect(await f.issuer.listStaged(target)).toEqual([]);
         expect(await f.issuer.provePairDead(f.connection, old.clientId, oldSecret)).toEqual(DEAD);
         // Deleting the rotated record never touches the promoted pair.

@@ -32,7 +32,7 @@ const STANDARD_CALLS = {
   deleteStaged: 1,
   writeFields: 2,
   patchMetadata: 2,
-  writeJournal: 10,
+  writeJournal: 6,
   writeLease: 1,
   deleteJournal: 1,
   deleteLease: 1,

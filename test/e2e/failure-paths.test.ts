@@ -106,8 +106,10 @@ describe("failure paths, with the fault polled while it plays out", () => {
       onRequest: (e) => {
         if (!promoted && e.method === "PATCH" && e.status === 200) {
           promoted = true;
-          // From the moment the old pair dies, every staged listing answers 503 (the retire step's first call).
+          // From the moment the old pair dies, every staged listing and DELETE answers 503: the retire step's
+          // first call (the DELETE of the rotated record, by id right after promotion; a listing on a resume).
           s?.addFault({ method: "GET", path: "/staged", status5xxRate: 1 });
+          s?.addFault({ method: "DELETE", path: "/staged/", status5xxRate: 1 });
         }
       },
     });

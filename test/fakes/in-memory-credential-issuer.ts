@@ -94,6 +94,11 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
    * rather than invalid_client_id. Only invalid_client_id proves a key dead, so retirement must not pass.
    */
   retiredKeysStayKnown = false;
+  /**
+   * A Salesforce whose PATCH rotate leaves the `rotated` record under a new id (whether the record keeps its id is
+   * not documented): a DELETE by the promoted staged id then finds nothing.
+   */
+  rotatedRecordGetsNewId = false;
   readonly #everIssued = new Set<string>();
   readonly #verifyAnswers: (string | undefined)[] = [];
   /** Successful PATCH rotate calls (including ones whose answer was lost). */
@@ -272,11 +277,13 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     });
   }
 
-  async deleteStaged(target: IssuerTarget, stagedId: string): Promise<void> {
+  async deleteStaged(target: IssuerTarget, stagedId: string): Promise<boolean> {
     this.#enter("deleteStaged");
     return this.#exit("deleteStaged", () => {
       const c = this.#find(target);
-      if (c.staged?.id === stagedId) c.staged = undefined;
+      if (c.staged?.id !== stagedId) return false;
+      c.staged = undefined;
+      return true;
     });
   }
 
@@ -298,6 +305,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
         s.holdsFormer = true;
       }
       if (this.semantics === "overlap-new-shown") s.hiddenFormer = former;
+      if (this.rotatedRecordGetsNewId) s.id = this.#stagedId();
       this.promotions += 1;
     });
   }

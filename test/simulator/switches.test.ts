@@ -86,6 +86,23 @@ describe("status and shape switches", () => {
     expect((await api(s, token, "GET", staged["url"] ?? "")).json.url).toBe(`${stagedUrl}/${staged["id"]}`);
   });
 
+  it("keeps the staged id through PATCH rotate, or gives the rotated record a new one when rotatedRecordNewId is on", async () => {
+    const { s, token, stagedUrl } = await setup();
+    const kept = only(await api(s, token, "POST", stagedUrl, {}));
+    const rotated = await api(s, token, "PATCH", kept["url"] ?? "", { command: "rotate" });
+    expect(rotated.json).toMatchObject({ id: kept["id"], state: "rotated" });
+    s.setOptions({ rotatedRecordNewId: true });
+    const next = only(await api(s, token, "POST", stagedUrl, {}));
+    const renamed = (await api(s, token, "PATCH", next["url"] ?? "", { command: "rotate" })).json as Record<
+      string,
+      string
+    >;
+    expect(renamed["state"]).toBe("rotated");
+    expect(renamed["id"]).not.toBe(next["id"]);
+    expect((await api(s, token, "DELETE", next["url"] ?? "")).status).toBe(404);
+    expect(only(await api(s, token, "GET", stagedUrl))["id"]).toBe(renamed["id"]);
+  });
+
   it("rejects invalid switch values by naming the key", async () => {
     const { s } = await setup();
     expect(() => s.setOptions({ postStatus: 202 as 201 })).toThrow(/postStatus/);

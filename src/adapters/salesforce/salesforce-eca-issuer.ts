@@ -103,9 +103,9 @@ export class SalesforceEcaIssuer implements CredentialIssuer {
     return { id: normalId(issued.id), clientId: issued.key, secret: issued.secret, state: issued.state };
   }
 
-  async deleteStaged(target: IssuerTarget, stagedId: string): Promise<void> {
+  async deleteStaged(target: IssuerTarget, stagedId: string): Promise<boolean> {
     const { client } = this.#connection(target.connection);
-    await client.deleteStaged(target.appId, target.consumerId, stagedId);
+    return (await client.deleteStaged(target.appId, target.consumerId, stagedId)).deleted;
   }
 
   async promote(target: IssuerTarget, stagedId: string): Promise<void> {

@@ -9,6 +9,12 @@
 // merged fields with cas = expectedVersion. The cas makes the fallback exactly as safe as PATCH: a write in
 // between is a VAULT_CAS_CONFLICT, never a lost update.
 //
+// The managed check reads the metadata before each write, unless this store has just read the entry itself: a
+// read (data, version and custom_metadata in one answer) that showed `provider` vouches for the next write or
+// metadata patch of that entry, once, within MANAGED_READ_FRESH_MS, and for a data write only at the version it
+// read (the write's cas then covers the data). So a read-decide-write costs two calls, not three, and a person
+// who removes `provider` is still heeded from the next read on, as before within about one round trip.
+//
 // Reading: one GET of the current version, whose answer carries the data, its version number and the key's
 // custom_metadata together (a server that leaves custom_metadata out gets a second GET, of the metadata). Fields
 // whose names look secret (isSecretFieldName) come back as SecretValue. KV values that are not strings
@@ -45,6 +51,17 @@ function revealAll(fields: Readonly<Record<string, string | SecretValue>>): Reco
 export interface VaultCredentialStoreOptions {
   /** The configured credential prefixes (relative to the mount); writes outside them are refused. */
   readonly prefixes?: readonly string[];
+  /** Milliseconds on a monotonic clock (tests move it); default performance.now. */
+  readonly now?: () => number;
+}
+
+/** How long a read of an entry stands in for the managed check's metadata read before a write. */
+export const MANAGED_READ_FRESH_MS = 2_000;
+
+/** What the last read of an entry showed: its version and that `provider` was set, and when (now()). */
+interface ManagedRead {
+  readonly version: number;
+  readonly at: number;
 }
 
 export class VaultCredentialStore implements CredentialStore {
@@ -52,10 +69,14 @@ export class VaultCredentialStore implements CredentialStore {
   readonly #prefixes: readonly string[] | undefined;
   /** false once a PATCH was refused with 403/405: later writes use read + POST with cas straight away. */
   #patchAllowed = true;
+  readonly #now: () => number;
+  /** Per entry, the last read that showed it managed; taken (deleted) by the next write or patch of the entry. */
+  readonly #managedReads = new Map<string, ManagedRead>();
 
   constructor(kv: KvV2, opts: VaultCredentialStoreOptions = {}) {
     this.#kv = kv;
     this.#prefixes = opts.prefixes?.map(normalizeKvPath).filter((p) => p !== "");
+    this.#now = opts.now ?? (() => performance.now());
   }
 
   /** Whether writes go through KV PATCH (true) or fell back to read + POST with cas (false). */
@@ -65,6 +86,7 @@ export class VaultCredentialStore implements CredentialStore {
 
   async read(path: string): Promise<StoredCredential | undefined> {
     const clean = normalizeKvPath(path);
+    this.#managedReads.delete(clean);
     const current = await this.#kv.readData(clean);
     if (current === undefined || current.deleted || current.data === null) return undefined;
     const customMetadata = current.customMetadata ?? (await this.#kv.readMetadata(clean))?.customMetadata;
@@ -72,6 +94,9 @@ export class VaultCredentialStore implements CredentialStore {
     for (const [k, v] of Object.entries(current.data)) {
       const text = asText(v);
       data[k] = isSecretFieldName(k) ? SecretValue.of(text) : text;
+    }
+    if ((customMetadata?.["provider"] ?? "") !== "") {
+      this.#managedReads.set(clean, { version: current.version, at: this.#now() });
     }
     return { version: current.version, data, customMetadata: { ...customMetadata } };
   }
@@ -82,9 +107,11 @@ export class VaultCredentialStore implements CredentialStore {
     expectedVersion: number,
   ): Promise<{ version: number }> {
     const clean = normalizeKvPath(path);
-    const meta = await this.#managedMetadata(clean, "write");
-    if (meta.currentVersion !== expectedVersion)
-      throw casConflict(clean, expectedVersion, meta.currentVersion);
+    if (!this.#vouched(clean, "write", expectedVersion)) {
+      const meta = await this.#managedMetadata(clean, "write");
+      if (meta.currentVersion !== expectedVersion)
+        throw casConflict(clean, expectedVersion, meta.currentVersion);
+    }
     const wire = revealAll(fields);
     if (this.#patchAllowed && expectedVersion > 0) {
       try {
@@ -105,8 +132,22 @@ export class VaultCredentialStore implements CredentialStore {
         context: { path: clean },
       });
     }
-    await this.#managedMetadata(clean, "patch the metadata of");
+    if (!this.#vouched(clean, "patch the metadata of"))
+      await this.#managedMetadata(clean, "patch the metadata of");
     await this.#kv.patchMetadata(clean, { ...patch });
+  }
+
+  /**
+   * Whether this store's own read of `path`, moments ago, showed it managed (at `version`, for a data write), so
+   * that the managed check needs no read of its own. The read is used up either way: it vouches once.
+   */
+  #vouched(path: string, what: string, version?: number): boolean {
+    const read = this.#managedReads.get(path);
+    this.#managedReads.delete(path);
+    if (read === undefined || this.#now() - read.at > MANAGED_READ_FRESH_MS) return false;
+    if (version !== undefined && read.version !== version) return false;
+    this.#checkPrefix(path, what);
+    return true;
   }
 
   async #readAndPost(path: string, wire: Record<string, string>, expectedVersion: number) {
@@ -127,14 +168,7 @@ export class VaultCredentialStore implements CredentialStore {
 
   /** The metadata of a managed credential; VAULT_NOT_FOUND when absent, VAULT_NOT_MANAGED when not ours. */
   async #managedMetadata(path: string, what: string): Promise<KvMetadata> {
-    const underPrefix = this.#prefixes === undefined || this.#prefixes.some((p) => path.startsWith(`${p}/`));
-    if (!underPrefix || path.split("/").some((s) => s === "." || s === "..")) {
-      throw new RotatorError(
-        "VAULT_NOT_MANAGED",
-        `refusing to ${what} "${path}": it is not under a configured prefix`,
-        { context: { path } },
-      );
-    }
+    this.#checkPrefix(path, what);
     const meta = await this.#kv.readMetadata(path);
     if (meta === undefined) {
       throw new RotatorError("VAULT_NOT_FOUND", `cannot ${what} "${path}": no such key`, {
@@ -149,6 +183,18 @@ export class VaultCredentialStore implements CredentialStore {
       );
     }
     return meta;
+  }
+
+  /** VAULT_NOT_MANAGED for a path outside the configured prefixes. */
+  #checkPrefix(path: string, what: string): void {
+    const underPrefix = this.#prefixes === undefined || this.#prefixes.some((p) => path.startsWith(`${p}/`));
+    if (!underPrefix || path.split("/").some((s) => s === "." || s === "..")) {
+      throw new RotatorError(
+        "VAULT_NOT_MANAGED",
+        `refusing to ${what} "${path}": it is not under a configured prefix`,
+        { context: { path } },
+      );
+    }
   }
 }
 

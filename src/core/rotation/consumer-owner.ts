@@ -60,16 +60,18 @@ export function ownedElsewhere(owner: ConsumerOwner | undefined, path: string): 
 /**
  * Records `path` as the owner of `consumer` when nobody owns it yet (cas 0); a path that already owns it is left
  * alone. Returns true when this call made `path` the owner. Throws POLICY_CONSUMER_OWNED when another path
- * owns it, including one that won a race to create the record.
+ * owns it, including one that won a race to create the record. `known`: the owner record as the caller has
+ * read it in this engine call (the read is not repeated: the create's cas 0 fails if one was written since).
  */
 export async function recordOwner(
   deps: Pick<RotationEngineDeps, "state" | "clock">,
   consumer: ConsumerIdentity,
   path: string,
   guard: () => Promise<void>,
+  known?: { readonly owner: ConsumerOwner | undefined },
 ): Promise<boolean> {
-  const found = await deps.state.readOwner(consumer.key);
-  const refused = ownedElsewhere(found?.value, path);
+  const found = known === undefined ? (await deps.state.readOwner(consumer.key))?.value : known.owner;
+  const refused = ownedElsewhere(found, path);
   if (refused !== undefined) throw refused;
   if (found !== undefined) return false;
   await guard();

@@ -29,7 +29,7 @@ import { drive, onError, unrecorded } from "./rotation-drive.ts";
 import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import type { WaitKind } from "./rotation-provider.ts";
-import { claimFor, type JournalChanges, RotationRun } from "./rotation-run.ts";
+import { claimFor, type JournalChanges, leaseLost, RotationRun } from "./rotation-run.ts";
 import { canTransition, type RotationMode } from "./rotation-state.ts";
 
 export interface StartOptions {
@@ -104,9 +104,7 @@ async function startHeld(
   opts: StartOptions,
   hold: LeaseHold,
 ): Promise<RotationOutcome> {
-  let prepared:
-    | { kind: "run"; run: RotationRun; existing: boolean }
-    | { kind: "skip"; outcome: SkippedOutcome };
+  let prepared: { kind: "run"; run: RotationRun } | { kind: "skip"; outcome: SkippedOutcome };
   try {
     prepared = await prepareStart(deps, path, opts, hold);
   } catch (err) {
@@ -114,16 +112,27 @@ async function startHeld(
     throw err;
   }
   if (prepared.kind === "skip") {
+    // Decided without reading the journal: an unfinished rotation is continued, whatever the credential says now.
+    const existing = await existingRun(deps, path, hold);
+    if (existing !== undefined) return continueExisting(existing, opts);
     await hold.release(false);
     return prepared.outcome;
   }
   const run = prepared.run;
-  if (prepared.existing) return continueExisting(run, opts);
+  let created: "created" | "exists";
   try {
-    await run.write(run.record);
+    created = await run.create();
   } catch (err) {
     await hold.release(false);
     return unrecorded(run, err);
+  }
+  if (created === "exists") {
+    // The cas 0 met a journal: an unfinished rotation, never started twice.
+    const existing = await existingRun(deps, path, hold);
+    if (existing !== undefined) return continueExisting(existing, opts);
+    // It was there for the cas and is gone now: another process is at work on it.
+    await hold.release(false);
+    return unrecorded(run, leaseLost(path, undefined));
   }
   try {
     await run.patchMetadata({ rotation_state: "in_progress" });
@@ -134,17 +143,32 @@ async function startHeld(
   return drive(run);
 }
 
-/** Under the lease: the existing journal, or a new `claimed` record (not yet written), or why not to start. */
+/** The unfinished rotation's journal as a run under `hold`; undefined when there is none. */
+async function existingRun(
+  deps: RotationEngineDeps,
+  path: string,
+  hold: LeaseHold,
+): Promise<RotationRun | undefined> {
+  try {
+    const found = await deps.state.readJournal(path);
+    return found === undefined ? undefined : new RotationRun(deps, found.value, found.version, hold);
+  } catch (err) {
+    await hold.release(true);
+    throw err;
+  }
+}
+
+/**
+ * Under the lease: a new `claimed` record (not yet written), or why not to start. The journal is not read here:
+ * the first journal write is a create (cas 0), which fails when an unfinished rotation's journal exists, and a
+ * skip looks for one before it is reported (startHeld).
+ */
 async function prepareStart(
   deps: RotationEngineDeps,
   path: string,
   opts: StartOptions,
   hold: LeaseHold,
-): Promise<{ kind: "run"; run: RotationRun; existing: boolean } | { kind: "skip"; outcome: SkippedOutcome }> {
-  const found = await deps.state.readJournal(path);
-  if (found !== undefined) {
-    return { kind: "run", run: new RotationRun(deps, found.value, found.version, hold), existing: true };
-  }
+): Promise<{ kind: "run"; run: RotationRun } | { kind: "skip"; outcome: SkippedOutcome }> {
   const lease = hold.lease;
   const skip = (reason: string, code?: RotatorError["code"]) => ({
     kind: "skip" as const,
@@ -214,7 +238,9 @@ async function prepareStart(
     flagReason: policy.policy.trigger?.reason,
     ...provider.claimFields(cred, policy.policy, deps, path),
   };
-  return { kind: "run", run: new RotationRun(deps, record, 0, hold), existing: false };
+  const run = new RotationRun(deps, record, 0, hold);
+  run.seen.claimRead = cred;
+  return { kind: "run", run };
 }
 
 /** start() found a journal: carry on with it rather than start a second rotation. */

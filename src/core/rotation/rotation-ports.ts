@@ -47,8 +47,11 @@ export interface CredentialIssuer {
   listStaged(target: IssuerTarget): Promise<StagedCredential[]>;
   /** POST staged. Never retried: on an uncertain failure it throws with context.uncertain = true and the caller re-reads with listStaged. */
   createStaged(target: IssuerTarget): Promise<StagedCredential>;
-  /** DELETE staged/{id}. Idempotent: an id that is already gone counts as done. */
-  deleteStaged(target: IssuerTarget, stagedId: string): Promise<void>;
+  /**
+   * DELETE staged/{id}. Idempotent: an id that is already gone counts as done. True when a record was deleted,
+   * false when Salesforce had none with that id (a retried DELETE whose first answer was lost also says false).
+   */
+  deleteStaged(target: IssuerTarget, stagedId: string): Promise<boolean>;
   /** PATCH staged/{id} {"command":"rotate"}. Never retried: on uncertainty the caller compares readMainKey with the staged key. */
   promote(target: IssuerTarget, stagedId: string): Promise<void>;
   /** Can this pair log in (token + one authenticated call)? Polls through propagation delays up to timeoutMs. */

@@ -33,6 +33,20 @@ export class RotationRun {
   sinkFailures = 0;
   /** Metadata values this run (this engine call) has written. */
   readonly #metadataWritten = new Map<string, string | null>();
+  /**
+   * What this engine call has seen for itself, so that a later step of the same call need not ask again. A resume
+   * (a new engine call) starts without any of it, and its steps read everything afresh.
+   * - claimRead: the credential as start() read it to claim; the inspect step uses it once instead of a read.
+   * - inspected: the inspect step ran in this call: Salesforce's main key was the old one and no staged set was
+   *   active when it read them, and the intent to stage was written by this call (so no earlier POST of this
+   *   rotation can exist).
+   * - promoted: the promote step ran in this call (the `rotated` record is the one with the journal's staged id).
+   */
+  readonly seen: {
+    claimRead?: StoredCredential | undefined;
+    inspected?: boolean | undefined;
+    promoted?: boolean | undefined;
+  } = {};
 
   constructor(deps: RotationEngineDeps, record: JournalRecord, journalVersion: number, hold: LeaseHold) {
     this.deps = deps;
@@ -121,7 +135,21 @@ export class RotationRun {
     });
   }
 
-  async write(next: JournalRecord): Promise<void> {
+  /**
+   * Writes a new rotation's first record with cas 0. Unlike write(), a cas conflict comes back as "exists": a
+   * journal is already there (an unfinished rotation), which the caller continues instead.
+   */
+  async create(): Promise<"created" | "exists"> {
+    try {
+      await this.write(this.record, true);
+      return "created";
+    } catch (err) {
+      if (isRotatorError(err, "VAULT_CAS_CONFLICT")) return "exists";
+      throw err;
+    }
+  }
+
+  async write(next: JournalRecord, rawConflict = false): Promise<void> {
     await this.guard();
     const record: JournalRecord = {
       ...next,
@@ -133,7 +161,7 @@ export class RotationRun {
       this.journalVersion = await this.deps.state.writeJournal(this.path, record, this.journalVersion);
     } catch (err) {
       // Someone else wrote the journal since we read it: we are the stale one.
-      if (isRotatorError(err, "VAULT_CAS_CONFLICT")) throw leaseLost(this.path, undefined);
+      if (isRotatorError(err, "VAULT_CAS_CONFLICT") && !rawConflict) throw leaseLost(this.path, undefined);
       throw err;
     }
     this.record = record;

@@ -6,6 +6,8 @@
 // Standard:  claimed → inspected → staging → staged → verified → published → promoting → promoted
 //            → verified_main → retired → closed
 //            (published holds promote_after: the soak is a wait between published and promoting, not a state)
+//            Within one engine call a few states are not written (the shortcuts below): each is a check a
+//            successor repeats, or a KV write it recognises as the rotation's own; never an intent or the new pair.
 // Emergency: claimed → inspected → staging → staged → promoting → promoted → published → retired
 //            → verified_main → closed   (revoke first; the outage runs from promoted to published, which
 //            comes right after promotion so that no later failure can leave KV naming the dead old pair)
@@ -66,6 +68,27 @@ const EMERGENCY_ORDER: readonly RotationStep[] = [
 ];
 
 /**
+ * Journal writes one engine call may leave out, standard mode: each left-out state is one whose work a successor
+ * repeats safely when the journal still shows the state before it (a check, or a KV write that is recognised
+ * as the rotation's own), so a crash costs a re-check and never a second irreversible call.
+ *   claimed → staging      inspect's findings are written with the intent to stage (`inspected` left out)
+ *   staged → published     the staged pair was verified in this call (`verified` left out: a resume verifies again)
+ *   staged → promoting     the same with a soak of 0: the intent to promote is written with the publication
+ *   promoted → retired     the promoted pair was verified and the old one retired in this call, with no
+ *                          retire_after wait (`verified_main` left out: a resume verifies again)
+ */
+const STANDARD_SHORTCUTS: Readonly<Partial<Record<RotationStep, readonly RotationStep[]>>> = {
+  claimed: ["staging"],
+  staged: ["published", "promoting"],
+  promoted: ["retired"],
+};
+
+/** Emergency mode shares the inspect step, and with it its shortcut; its other steps are written one by one. */
+const EMERGENCY_SHORTCUTS: Readonly<Partial<Record<RotationStep, readonly RotationStep[]>>> = {
+  claimed: ["staging"],
+};
+
+/**
  * States from which a failure rolls back on its own, and from which `rollback PATH` may: Salesforce's main pair is
  * certainly still the old one. (`promoting` may roll back too, see nextSteps, but never on a failure alone.)
  */
@@ -81,6 +104,11 @@ export interface StepMachine {
   readonly emergency: readonly RotationStep[];
   readonly rollbackFrom: ReadonlySet<RotationStep>;
   readonly noReturn: RotationStep;
+  /** Forward transitions that leave states out of the journal, per mode (none when absent). */
+  readonly shortcuts?: {
+    readonly standard: Readonly<Partial<Record<RotationStep, readonly RotationStep[]>>>;
+    readonly emergency: Readonly<Partial<Record<RotationStep, readonly RotationStep[]>>>;
+  };
 }
 
 /** salesforce-eca's machine (rotation-protocol.md); the mode-only functions below use it. */
@@ -89,6 +117,7 @@ export const ECA_MACHINE: StepMachine = {
   emergency: EMERGENCY_ORDER,
   rollbackFrom: ROLLBACK_FROM,
   noReturn: "promoting",
+  shortcuts: { standard: STANDARD_SHORTCUTS, emergency: EMERGENCY_SHORTCUTS },
 };
 
 export function stepOrder(mode: RotationMode, machine: StepMachine = ECA_MACHINE): readonly RotationStep[] {
@@ -108,6 +137,7 @@ export function nextSteps(
   const out: RotationStep[] = [];
   const forward = i >= 0 ? order[i + 1] : undefined;
   if (forward !== undefined) out.push(forward);
+  out.push(...(machine.shortcuts?.[mode][from] ?? []));
   // Emergency mode promotes before publishing, so it has no rollback window after staging: the old pair is
   // meant to die. A failed emergency verification is a loud failure, not a silent restore.
   if (mode === "standard" && machine.rollbackFrom.has(from)) out.push("rolling_back");

@@ -235,6 +235,7 @@ function oneStaged(r: Route, app: SimApp, c: SimConsumer, stagedId: string): Sim
       `Only active staged credentials can be rotated; this one is ${s.state}.`,
     );
   }
-  const promoted = promoteStaged(r.ctx.state, c, r.ctx.settings.rotateSemantics, nowMs(r.ctx));
+  const { rotateSemantics, rotatedRecordNewId } = r.ctx.settings;
+  const promoted = promoteStaged(r.ctx.state, c, rotateSemantics, nowMs(r.ctx), rotatedRecordNewId);
   return json(200, stagedObject(r, app, c, promoted));
 }

@@ -36,6 +36,8 @@ export interface SimulatorOptions {
   notEnabledErrorCode?: string;
   /** Reproduce the seed's quirk: the POST response's staged `url` ends in the 15-char staged id. */
   stagedUrl15?: boolean;
+  /** PATCH rotate gives the `rotated` record a new id (whether it keeps the staged set's id is not documented). */
+  rotatedRecordNewId?: boolean;
   /** Highest API version served; higher versions are 404 like on a real org. */
   maxApiVersion?: number;
   /** Called once per answered request with identifiers only (never a query string, header or body). */
@@ -55,6 +57,7 @@ export interface SimSettings {
   loginRatePerHour: number;
   notEnabledErrorCode: string;
   stagedUrl15: boolean;
+  rotatedRecordNewId: boolean;
   maxApiVersion: number;
 }
 
@@ -70,6 +73,7 @@ export const DEFAULT_SETTINGS: Readonly<SimSettings> = {
   loginRatePerHour: 3600,
   notEnabledErrorCode: "FUNCTIONALITY_NOT_ENABLED",
   stagedUrl15: false,
+  rotatedRecordNewId: false,
   maxApiVersion: 67,
 };
 
@@ -87,6 +91,7 @@ export const settingsPatchSchema = z
     loginRatePerHour: z.number().int().nonnegative(),
     notEnabledErrorCode: z.string().regex(/^[A-Z_]{1,80}$/),
     stagedUrl15: z.boolean(),
+    rotatedRecordNewId: z.boolean(),
     maxApiVersion: z.number().int().min(20).max(99),
   })
   .partial()

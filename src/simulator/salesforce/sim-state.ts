@@ -267,7 +267,8 @@ export function stageCredentials(
 }
 
 /**
- * PATCH rotate on an active staged set. The record keeps its id (unknown on real orgs, section 8 question 4).
+ * PATCH rotate on an active staged set. The record keeps its id unless `newId` (unknown on real orgs, section 8
+ * question 4).
  * overlap: the former primary moves into the record (state rotated, valid 30 days from now or until DELETE).
  * immediate: the record keeps the promoted pair (as seed 000 saw), the former primary is dead at once.
  * overlap-new-shown: the record keeps showing the promoted pair, and the former primary stays valid with it
@@ -278,6 +279,7 @@ export function promoteStaged(
   c: SimConsumer,
   semantics: RotateSemantics,
   now: number,
+  newId = false,
 ): SimStaged {
   const s = c.staged;
   if (s?.state !== "active") {
@@ -292,6 +294,7 @@ export function promoteStaged(
   }
   if (semantics === "overlap-new-shown") s.hiddenFormerPair = former;
   if (semantics !== "immediate") s.expirationDate = Math.floor(now / 1000) * 1000 + STAGED_LIFETIME_MS;
+  if (newId) s.id15 = nextId(state, "staged");
   state.counters.promotions += 1;
   return s;
 }

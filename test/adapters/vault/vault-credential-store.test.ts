@@ -8,6 +8,7 @@ import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import {
   isSecretFieldName,
+  MANAGED_READ_FRESH_MS,
   VaultCredentialStore,
 } from "../../../src/adapters/vault/vault-credential-store.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
@@ -228,6 +229,126 @@ describe("VaultCredentialStore", () => {
       const err = await caught(store.writeFields(p, { client_id: "b" }, v));
       expect(err).toMatchObject({ code: "VAULT_NOT_FOUND" });
     }
+  });
+
+  describe("the managed check after its own read", () => {
+    /** A store on the root token that records its requests, with a clock the test moves. */
+    async function recordedStore(): Promise<{
+      store: VaultCredentialStore;
+      calls: string[];
+      advance: (ms: number) => void;
+      close: () => Promise<void>;
+    }> {
+      const rec = recordingDispatcher();
+      const client = await remember(connectWithToken(useVault().token, { dispatcher: rec.dispatcher }));
+      let t = 0;
+      const store = new VaultCredentialStore(new KvV2(client, MOUNT), { prefixes: [PREFIX], now: () => t });
+      return { store, calls: rec.calls, advance: (ms) => (t += ms), close: () => rec.close() };
+    }
+
+    async function managedEntry(): Promise<{ p: string; v: number }> {
+      const p = `${PREFIX}/${uniqueName("vouch")}/crm`;
+      const v = await seedVersion(admin(), MOUNT, p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+      return { p, v };
+    }
+
+    /** What an operator does to take an entry away from the rotator: remove `provider`. */
+    async function unmanage(p: string): Promise<void> {
+      await admin().must(
+        "PATCH",
+        `${MOUNT}/metadata/${p}`,
+        { custom_metadata: { provider: null } },
+        { "Content-Type": "application/merge-patch+json" },
+      );
+    }
+
+    it("skips the metadata read when the store has just read the entry itself, once", async () => {
+      const r = await recordedStore();
+      try {
+        const { p, v } = await managedEntry();
+        await r.store.read(p); // the first call also checks the mount
+        r.calls.length = 0;
+        const cred = await r.store.read(p);
+        await r.store.writeFields(p, { client_id: "b" }, cred?.version ?? 0);
+        expect(r.calls).toEqual([`GET /v1/${MOUNT}/data/${p}`, `PATCH /v1/${MOUNT}/data/${p}`]);
+        // The read vouched once: the next write checks for itself.
+        r.calls.length = 0;
+        await r.store.patchMetadata(p, { rotation_state: "idle" });
+        expect(r.calls).toEqual([`GET /v1/${MOUNT}/metadata/${p}`, `PATCH /v1/${MOUNT}/metadata/${p}`]);
+        r.calls.length = 0;
+        await r.store.read(p);
+        await r.store.patchMetadata(p, { rotation_state: "in_progress" });
+        expect(r.calls).toEqual([`GET /v1/${MOUNT}/data/${p}`, `PATCH /v1/${MOUNT}/metadata/${p}`]);
+        expect((await rawEntry(admin(), MOUNT, p))?.version).toBe(v + 1);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it("refuses an entry whose provider was removed after its read whenever the read does not vouch", async () => {
+      const r = await recordedStore();
+      try {
+        // Used up: the read vouched for the first write, not for the one after the operator removed provider.
+        const used = await managedEntry();
+        await r.store.read(used.p);
+        await r.store.patchMetadata(used.p, { rotation_state: "in_progress" });
+        await unmanage(used.p);
+        const usedErr = await caught(r.store.writeFields(used.p, { client_id: "b" }, used.v));
+        expect(usedErr).toMatchObject({ code: "VAULT_NOT_MANAGED" });
+
+        // Another version: a read of version v says nothing about a write expecting another one.
+        const other = await managedEntry();
+        await r.store.read(other.p);
+        const v2 = await seedVersion(admin(), MOUNT, other.p, { client_id: "c", api_key: CANARY_OLD });
+        await unmanage(other.p);
+        expect(await caught(r.store.writeFields(other.p, { client_id: "b" }, v2))).toMatchObject({
+          code: "VAULT_NOT_MANAGED",
+        });
+
+        // Too old: a read vouches for MANAGED_READ_FRESH_MS only.
+        const old = await managedEntry();
+        await r.store.read(old.p);
+        r.advance(MANAGED_READ_FRESH_MS + 1);
+        await unmanage(old.p);
+        expect(await caught(r.store.writeFields(old.p, { client_id: "b" }, old.v))).toMatchObject({
+          code: "VAULT_NOT_MANAGED",
+        });
+        expect(await caught(r.store.patchMetadata(old.p, { rotation_state: "idle" }))).toMatchObject({
+          code: "VAULT_NOT_MANAGED",
+        });
+
+        // A read that saw the removal vouches for nothing.
+        const seen = await managedEntry();
+        await unmanage(seen.p);
+        await r.store.read(seen.p);
+        expect(await caught(r.store.patchMetadata(seen.p, { rotation_state: "idle" }))).toMatchObject({
+          code: "VAULT_NOT_MANAGED",
+        });
+
+        for (const e of [used, other, old, seen]) {
+          const raw = await rawEntry(admin(), MOUNT, e.p);
+          expect(raw?.data["client_id"]).not.toBe("b");
+          expect(raw?.customMetadata["rotation_state"]).not.toBe("idle");
+        }
+      } finally {
+        await r.close();
+      }
+    });
+
+    it("still refuses a path outside the prefixes that it read", async () => {
+      const r = await recordedStore();
+      try {
+        const p = `${uniqueName("outside")}/crm`;
+        const v = await seedVersion(admin(), MOUNT, p, { client_id: "a", api_key: CANARY_OLD }, MANAGED);
+        await r.store.read(p);
+        expect(await caught(r.store.writeFields(p, { client_id: "b" }, v))).toMatchObject({
+          code: "VAULT_NOT_MANAGED",
+        });
+        expect((await rawEntry(admin(), MOUNT, p))?.version).toBe(v);
+      } finally {
+        await r.close();
+      }
+    });
   });
 
   it("treats api keys and secrets as secrets and consumer keys as identifiers", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
+import type { RotationStateStore } from "../../../src/core/rotation/rotation-ports.ts";
 import {
   everythingVisible,
   expectRotatedCleanly,
@@ -107,22 +108,29 @@ describe("rotation engine, a stale owner", () => {
     let takenOver = false;
     // Replica A is paused right after journaling the staging intent, longer than its lease (no renewal runs
     // while it is paused); meanwhile replica B claimed the expired lease with the next fence.
-    const interceptor = new Interceptor({
-      before: () => {
-        if (!takenOver && w.state.journal(PATH)?.step === "staging") {
-          takenOver = true;
-          w.clock.advance(SETTINGS.leaseTtlMs + 1);
-          const fence = (w.state.lease(PATH)?.fence ?? 0) + 1;
-          w.state.putLease(PATH, {
-            owner: "replica-b",
-            fence,
-            expiresAt: new Date(w.clock.now().getTime() + MINUTE),
-          });
-          snapshot = snapshotAll(w);
-        }
+    const paused: RotationStateStore = new Proxy(w.state, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function") return value;
+        if (prop !== "writeJournal") return value.bind(target);
+        return async (...args: Parameters<RotationStateStore["writeJournal"]>) => {
+          const version = await value.apply(target, args);
+          if (!takenOver && args[1].step === "staging") {
+            takenOver = true;
+            w.clock.advance(SETTINGS.leaseTtlMs + 1);
+            const fence = (w.state.lease(PATH)?.fence ?? 0) + 1;
+            w.state.putLease(PATH, {
+              owner: "replica-b",
+              fence,
+              expiresAt: new Date(w.clock.now().getTime() + MINUTE),
+            });
+            snapshot = snapshotAll(w);
+          }
+          return version;
+        };
       },
     });
-    const a = await makeEngine(w, { owner: "replica-a", interceptor }).start(PATH, FLAG_START);
+    const a = await makeEngine(w, { owner: "replica-a", ports: { state: paused } }).start(PATH, FLAG_START);
     expect(a).toMatchObject({ kind: "skipped", code: "ROTATION_LEASE_HELD" });
     expect(snapshotAll(w)).toEqual(snapshot);
     expect(w.issuer.stagedPosts).toBe(0);
@@ -138,7 +146,7 @@ describe("rotation engine, a stale owner", () => {
     const interceptor = new Interceptor({
       before: (name) => {
         // Another writer touches the journal between A's lease check and A's journal write.
-        if (!bumped && name === "state.writeJournal" && w.state.journal(PATH)?.step === "inspected") {
+        if (!bumped && name === "state.writeJournal" && w.state.journal(PATH)?.step === "claimed") {
           bumped = true;
           const raw = w.state.rawJournal(PATH);
           if (raw !== undefined) w.state.putRawJournal(PATH, raw);
@@ -147,7 +155,7 @@ describe("rotation engine, a stale owner", () => {
     });
     const out = await makeEngine(w, { interceptor }).start(PATH, FLAG_START);
     expect(out).toMatchObject({ kind: "skipped", code: "ROTATION_LEASE_HELD" });
-    expect(w.state.journal(PATH)?.step).toBe("inspected");
+    expect(w.state.journal(PATH)?.step).toBe("claimed");
     expect(w.issuer.stagedPosts).toBe(0);
   });
 });

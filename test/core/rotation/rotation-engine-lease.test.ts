@@ -118,15 +118,16 @@ describe("rotation engine, leases that follow their owner", () => {
   it("refuses a paused owner's late journal write after another owner took over and finished (cas)", async () => {
     const w = makeWorld({ metadata: { soak: "0s" } });
     let paused = false;
-    // Replica A passes its guard before journaling `verified`, then its process stops for two minutes (no
-    // timer runs, the lease lapses); replica B takes the credential over and finishes the rotation.
+    // Replica A passes its guard before journaling the verified and published pair (`promoting`, soak 0), then its
+    // process stops for two minutes (no timer runs, the lease lapses); replica B takes the credential over and
+    // finishes the rotation.
     const stalled: RotationStateStore = new Proxy(w.state, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== "function") return value;
         if (prop !== "writeJournal") return value.bind(target);
         return async (...args: Parameters<RotationStateStore["writeJournal"]>) => {
-          if (!paused && args[1].step === "verified") {
+          if (!paused && args[1].step === "promoting") {
             paused = true;
             w.clock.advance(2 * MINUTE);
             const b = await makeEngine(w, { owner: "replica-b", settings: LEASE }).resume(PATH);

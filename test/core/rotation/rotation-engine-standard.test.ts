@@ -225,3 +225,166 @@ describe("rotation engine, standard mode", () => {
     expect(w.issuer.promotions).toBe(0);
   });
 });
+
+describe("rotation engine, what one engine call does not ask twice", () => {
+  /** The issuer calls after the first `promote`, in order. */
+  const afterPromote = (log: readonly string[]) =>
+    log
+      .filter((n) => n.startsWith("issuer."))
+      .slice(log.filter((n) => n.startsWith("issuer.")).indexOf("issuer.promote") + 1);
+
+  it("finds an unfinished rotation by its journal when the metadata no longer says one runs", async () => {
+    const w = makeWorld();
+    const engine = makeEngine(w);
+    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "waiting", waiting: "soak" });
+    // Someone resets rotation_state by hand: nothing in the metadata tells of the journal now.
+    w.store.patchByHand(PATH, { rotation_state: "idle", rotate: "now" });
+    const again = await engine.start(PATH, FLAG_START);
+    expect(again).toMatchObject({
+      kind: "waiting",
+      waiting: "soak",
+      rotationId: w.state.journal(PATH)?.rotationId,
+    });
+    expect(w.issuer.stagedPosts).toBe(1);
+  });
+
+  it.each(SEMANTICS)(
+    "%s: posts without listing first, promotes after one list, retires by the promoted id",
+    async (semantics) => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      const interceptor = new Interceptor();
+      expect(await makeEngine(w, { interceptor }).start(PATH, FLAG_START)).toMatchObject({
+        kind: "completed",
+      });
+      expect(interceptor.log.filter((n) => n.startsWith("issuer."))).toEqual([
+        "issuer.resolveTarget",
+        "issuer.ownClientId",
+        "issuer.readMainKey",
+        "issuer.listStaged",
+        "issuer.orgId",
+        "issuer.verifyPair",
+        "issuer.createStaged",
+        "issuer.verifyPair",
+        "issuer.listStaged",
+        "issuer.promote",
+        "issuer.verifyPair",
+        "issuer.deleteStaged",
+        "issuer.provePairDead",
+      ]);
+      expectRotatedCleanly(w);
+      expect(w.issuer.stagedRecord(w.target)).toBeUndefined();
+    },
+  );
+
+  it.each(SEMANTICS)(
+    "%s: lists the rotated record when the promoted id finds none, and still proves the old key dead",
+    async (semantics) => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      w.issuer.rotatedRecordGetsNewId = true;
+      const interceptor = new Interceptor();
+      expect(await makeEngine(w, { interceptor }).start(PATH, FLAG_START)).toMatchObject({
+        kind: "completed",
+      });
+      expect(afterPromote(interceptor.log)).toEqual([
+        "issuer.verifyPair",
+        "issuer.deleteStaged", // by the promoted id: nothing there
+        "issuer.listStaged",
+        "issuer.deleteStaged", // the rotated record, by the id listed
+        "issuer.provePairDead",
+      ]);
+      expectRotatedCleanly(w);
+      expect(w.issuer.stagedRecord(w.target)).toBeUndefined();
+    },
+  );
+
+  it("lists and deletes again when the old key is still known after the DELETE by id, and proves again", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    let answered = false;
+    // The first proof finds the old key still known (a Salesforce slow to forget it, say).
+    const slow = new Proxy(w.issuer, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== "provePairDead" || typeof value !== "function")
+          return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: Parameters<typeof target.provePairDead>) => {
+          if (answered) return value.apply(target, args);
+          answered = true;
+          return { dead: false, answer: "invalid_client" };
+        };
+      },
+    });
+    const interceptor = new Interceptor();
+    const out = await makeEngine(w, { interceptor, ports: { issuer: slow } }).start(PATH, FLAG_START);
+    expect(out).toMatchObject({ kind: "completed" });
+    expect(afterPromote(interceptor.log)).toEqual([
+      "issuer.verifyPair",
+      "issuer.deleteStaged",
+      "issuer.provePairDead",
+      "issuer.listStaged",
+      "issuer.provePairDead",
+    ]);
+    expect(w.state.journal(PATH)).toBeUndefined();
+    expectRotatedCleanly(w);
+  });
+
+  it("reads the main key when its staged set is no longer active, and goes on when a person promoted it", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    let promotedByHand = false;
+    const interceptor = new Interceptor({
+      before: (name) => {
+        const j = w.state.journal(PATH);
+        if (!promotedByHand && name === "issuer.listStaged" && j?.step === "promoting" && j.stagedId) {
+          promotedByHand = true;
+          void w.issuer.promote(w.target, j.stagedId); // in Setup, between the publication and our PATCH
+        }
+      },
+    });
+    expect(await makeEngine(w, { interceptor }).start(PATH, FLAG_START)).toMatchObject({ kind: "completed" });
+    expect(promotedByHand).toBe(true);
+    const calls = interceptor.log.filter((n) => n.startsWith("issuer."));
+    const promoteStep = calls.slice(
+      calls.indexOf("issuer.createStaged") + 2,
+      calls.indexOf("issuer.createStaged") + 4,
+    );
+    expect(promoteStep).toEqual(["issuer.listStaged", "issuer.readMainKey"]);
+    expect(calls).not.toContain("issuer.promote");
+    expectRotatedCleanly(w);
+  });
+
+  it("reads the main key first when promotion runs in a later call (after the soak)", async () => {
+    const w = makeWorld();
+    const engine = makeEngine(w);
+    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "waiting", waiting: "soak" });
+    w.clock.advance(SETTINGS.soakMs);
+    const interceptor = new Interceptor();
+    expect(await makeEngine(w, { interceptor }).resume(PATH)).toMatchObject({ kind: "completed" });
+    expect(interceptor.log.filter((n) => n.startsWith("issuer.")).slice(0, 4)).toEqual([
+      "issuer.readMainKey",
+      "issuer.listStaged",
+      "issuer.promote",
+      "issuer.verifyPair",
+    ]);
+    // This call promoted, so it deletes the rotated record by the promoted id.
+    expect(afterPromote(interceptor.log)).toEqual([
+      "issuer.verifyPair",
+      "issuer.deleteStaged",
+      "issuer.provePairDead",
+    ]);
+    expectRotatedCleanly(w);
+  });
+
+  it("lists the rotated record when it retires in a later call than the promotion (after retire_after)", async () => {
+    const w = makeWorld({ metadata: { soak: "0s" } });
+    const settings = { retireAfterMs: 60 * MINUTE };
+    expect(await makeEngine(w, { settings }).start(PATH, FLAG_START)).toMatchObject({ waiting: "retire" });
+    w.clock.advance(60 * MINUTE);
+    const interceptor = new Interceptor();
+    expect(await makeEngine(w, { interceptor, settings }).resume(PATH)).toMatchObject({ kind: "completed" });
+    expect(interceptor.log.filter((n) => n.startsWith("issuer."))).toEqual([
+      "issuer.listStaged",
+      "issuer.deleteStaged",
+      "issuer.provePairDead",
+    ]);
+    expectRotatedCleanly(w);
+  });
+});

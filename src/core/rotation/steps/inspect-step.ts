@@ -1,4 +1,4 @@
-// Step 1, inspect (claimed → inspected), and the read-only checks that --dry-run shows as its preflight.
+// Step 1, inspect (claimed → staging: its findings with the intent to stage), and the read-only checks that --dry-run shows as its preflight.
 // Before anything is changed at Salesforce: the credential's policy chooses a configured connection this path
 // may use; the rotator is not rotating the ECA it logs in with (POLICY_SELF_ROTATION); KV's current client_id
 // is the key Salesforce treats as main (else publishing would put an unknown pair in previous_*); no staged set
@@ -172,21 +172,31 @@ export function inspectionProblems(i: Inspection, path: string): RotatorError[] 
   return problems;
 }
 
-/** claimed → inspected. */
+/**
+ * claimed → staging: the findings are journaled together with the intent to stage (the stage step's POST comes
+ * next; a crash before this write repeats the inspection, which only reads and records the owner idempotently).
+ * The credential as start() read it to claim serves once; a resumed inspection reads it again.
+ */
 export async function inspectStep(run: RotationRun): Promise<StepResult> {
-  const cred = await run.readCredential();
+  const claimRead = run.seen.claimRead;
+  run.seen.claimRead = undefined;
+  const cred = claimRead ?? (await run.readCredential());
   const inspection = await inspectCredential(run.deps, run.path, cred, run.record.target);
   const problem = inspectionProblems(inspection, run.path)[0];
   if (problem !== undefined) throw problem;
   await provePossession(run.deps, run.path, inspection.target.connection, cred);
-  const recorded = await recordOwner(run.deps, inspection.consumer, run.path, () => run.guard());
-  await run.advance("inspected", {
+  const recorded = await recordOwner(run.deps, inspection.consumer, run.path, () => run.guard(), {
+    owner: inspection.owner,
+  });
+  // Told as soon as the owner record is written: a later failure in this step does not write it again.
+  if (recorded) await run.emit("consumer.owned", { subject: inspection.consumer.subject, step: "inspected" });
+  await run.advance("staging", {
     target: inspection.target,
     oldClientId: inspection.mainKey,
     kvVersionRead: cred.version,
     destination: inspection.destination.name,
     destinationOrigin: inspection.destination.origin,
   });
-  if (recorded) await run.emit("consumer.owned", { subject: inspection.consumer.subject });
+  run.seen.inspected = true;
   return undefined;
 }

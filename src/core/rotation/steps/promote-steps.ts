@@ -10,6 +10,7 @@
 // still works; a KV holding a pair this rotation does not know stops it without promoting.
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
+import type { StagedCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import { notApplied } from "./stage-step.ts";
 import type { StepResult } from "./step-result.ts";
@@ -29,17 +30,28 @@ export async function promoteIntentStep(run: RotationRun): Promise<StepResult> {
   return undefined;
 }
 
-/** promoting → promoted. */
+/**
+ * promoting → promoted. Salesforce's main key changes only when a staged set is promoted. When this engine call
+ * read it at inspect (the old key) and has posted the staged set since (standard mode, soak 0), the staged list
+ * alone shows that nothing was promoted meanwhile: our set is still active. The main key is read when it is not,
+ * and always first in emergency mode and in a resumed rotation.
+ */
 export async function promoteStep(run: RotationRun): Promise<StepResult> {
   const { issuer } = run.deps;
   const target = run.target;
   const { clientId: newKey } = run.newPair;
-  const main = await issuer.readMainKey(target);
+  const ours = (list: readonly StagedCredential[]) =>
+    list.some((s) => s.id === run.record.stagedId && s.state === "active");
+  let staged =
+    run.record.mode === "standard" && run.seen.inspected === true
+      ? await issuer.listStaged(target)
+      : undefined;
+  const main = staged !== undefined && ours(staged) ? run.oldClientId : await issuer.readMainKey(target);
   if (main !== newKey) {
     if (main !== run.oldClientId)
       throw mismatch(run, "Salesforce's main key is neither the old nor the new one");
-    const staged = await issuer.listStaged(target);
-    if (!staged.some((s) => s.id === run.record.stagedId && s.state === "active")) {
+    staged ??= await issuer.listStaged(target);
+    if (!ours(staged)) {
       return rollBack(
         run,
         "the staged set is gone (deleted in Setup, or expired) and Salesforce still uses the old pair: not promoting, rolling back to the old pair",
@@ -63,6 +75,7 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
     await promoteOnce(run);
   }
   await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
+  run.seen.promoted = true;
   await run.emit("rotation.promoted");
   return undefined;
 }

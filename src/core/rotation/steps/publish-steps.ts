@@ -19,11 +19,18 @@ import {
 } from "../credential-fields.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { canTransition } from "../rotation-state.ts";
 import { writeWithCas } from "./cas-write.ts";
 import type { StepResult } from "./step-result.ts";
 
-/** Standard verified → published: previous_* = the old pair, which still works until retire. */
-export async function publishStandardStep(run: RotationRun): Promise<StepResult> {
+/**
+ * Standard verified → published: previous_* = the old pair, which still works until retire. Also staged →
+ * published, right after the staged pair was verified in the same engine call (`verified`; its audit event follows
+ * this step's journal write). With a soak of 0 the intent to promote is journaled in the same write (→ promoting):
+ * nothing happens between the two, and the promote step re-reads Salesforce and KV before its PATCH. A crash before
+ * this journal write finds KV holding the new pair, which the next attempt recognises as its own write.
+ */
+export async function publishStandardStep(run: RotationRun, verified = false): Promise<StepResult> {
   const written = await publish(run, (cred) => {
     const oldSecret = secretField(cred, API_KEY);
     if (oldSecret === undefined) throw mismatch(run, "KV lost its api_key during the rotation");
@@ -33,9 +40,14 @@ export async function publishStandardStep(run: RotationRun): Promise<StepResult>
   const soakMs = (policy.kind === "managed" ? policy.policy.soakMs : undefined) ?? run.deps.settings.soakMs;
   const now = run.now();
   const promoteAfter = new Date(now.getTime() + soakMs);
-  await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
+  const published = { kvVersionPublished: written.version, promoteAfter, publishedAt: now };
+  const promoteNow =
+    soakMs <= 0 && canTransition(run.record.mode, run.record.step, "promoting", run.provider.machine);
+  await run.advance(promoteNow ? "promoting" : "published", published);
   if (soakMs > 0) await run.patchMetadata({ rotation_state: "awaiting_promotion" });
-  await run.emit("rotation.published", { kvVersion: written.version });
+  // Audit events follow the journal write that makes their step durable, under their own step's name.
+  if (verified) await run.emit("rotation.verified", { step: "verified" });
+  await run.emit("rotation.published", { kvVersion: written.version, step: "published" });
   return undefined;
 }
 

@@ -6,8 +6,9 @@
 // shows (an ordinary operation that never touches the main pair). The proof is one login with the old key
 // that Salesforce refuses with invalid_client_id: it no longer knows the key. invalid_client (the key is known,
 // only the secret was wrong) proves nothing: a made-up secret in previous_key would "fail" to log in while the
-// real pair lives on. The proof is journaled before anything relies on it, and only the journal says it was
-// made: an empty previous_* in KV (a person may have cleared it) never counts as proof.
+// real pair lives on. previous_* is cleared only after the proof, which is journaled with the retirement (a
+// crash in between proves again: the proof is by key), and only the journal says it was made: an empty
+// previous_* in KV (a person may have cleared it) never counts as proof.
 // Both modes run it after the new pair is published (emergency right after promotion); then previous_* is cleared.
 // A standard rotation retires only while KV names the new pair; an emergency retires whatever KV says (the old
 // pair is compromised) and points KV that was set back to the dead pair at the new one again.
@@ -23,7 +24,7 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
-import type { StoredCredential } from "../rotation-ports.ts";
+import type { DeathProof, StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import { writeWithCas } from "./cas-write.ts";
 import type { StepResult } from "./step-result.ts";
@@ -34,30 +35,39 @@ import type { StepResult } from "./step-result.ts";
  */
 const PROBE_SECRET = SecretValue.of("eca-rotator-retired-key-probe");
 
-export async function retireStep(run: RotationRun): Promise<StepResult> {
-  const { settings } = run.deps;
-  const retireAfter = settings.retireAfterMs ?? 0;
+/** When retire_after still keeps the old pair alive (standard mode, unless an emergency was asked for since). */
+export function retireWait(run: RotationRun): Date | undefined {
+  const retireAfter = run.deps.settings.retireAfterMs ?? 0;
   const promotedAt = run.record.promotedAt;
   const wait = run.record.mode === "standard" && run.record.retireNow !== true;
-  if (wait && retireAfter > 0 && promotedAt !== undefined) {
-    const until = new Date(promotedAt.getTime() + retireAfter);
-    if (run.now() < until) return { kind: "wait", waiting: "retire", until };
-  }
+  if (!wait || retireAfter <= 0 || promotedAt === undefined) return undefined;
+  const until = new Date(promotedAt.getTime() + retireAfter);
+  return run.now() < until ? until : undefined;
+}
+
+/** `verified`: the promoted pair was verified in this engine call; its audit event follows the `retired` write. */
+export async function retireStep(run: RotationRun, verified = false): Promise<StepResult> {
+  const until = retireWait(run);
+  if (until !== undefined) return { kind: "wait", waiting: "retire", until };
 
   // Standard: the old pair dies only while KV names the new one, so consumers are never pointed at a dead pair.
   // Emergency: the old pair is compromised and dies whatever KV says (even unreadable); KV is put right after.
   let read: StoredCredential | undefined;
-  if (run.record.oldKeyDeadAt === undefined) {
+  let deadAt = run.record.oldKeyDeadAt;
+  if (deadAt === undefined) {
     let oldSecret: SecretValue | undefined;
     if (run.record.mode === "standard") {
       read = await run.readCredential();
       requireNewPairInKv(run, read);
       oldSecret = oldSecretInKv(run, read);
     }
-    await proveOldKeyDead(run, oldSecret);
+    deadAt = await proveOldKeyDead(run, oldSecret);
   }
   const written = await settleKv(run, read);
-  await run.advance("retired");
+  // The proof is journaled with the retirement. A crash between clearing previous_* and this write proves again
+  // on resume: the proof is by key and needs no old secret, so nothing it relied on is lost.
+  await run.advance("retired", { oldKeyDeadAt: deadAt });
+  if (verified) await run.emit("rotation.verified", { step: "verified_main" });
   await run.emit("rotation.retired", {
     deathProof: "invalid_client_id",
     ...(written === undefined ? {} : { kvVersion: written }),
@@ -137,16 +147,24 @@ function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | 
   return previous === undefined ? undefined : secretField(cred, PREVIOUS_KEY);
 }
 
-/** Deletes any `rotated` record (it may keep the old pair alive whatever it shows), proves the old key unknown. */
-async function proveOldKeyDead(run: RotationRun, oldSecret: SecretValue | undefined): Promise<void> {
-  const { issuer } = run.deps;
-  const oldKey = run.oldClientId;
-  const lingering = (await issuer.listStaged(run.target)).find((s) => s.state === "rotated");
-  if (lingering !== undefined) {
+/**
+ * Deletes the `rotated` record (it may keep the old pair alive whatever key it shows) and proves the old key
+ * unknown; returns when the proof was made. When this engine call promoted, the record is the one with the
+ * journal's staged id (a PATCH keeps the record's id) and is deleted by that id, without listing first. When that
+ * DELETE finds no such record, or the old key is still known after it, any `rotated` record is listed and deleted
+ * and the proof is asked again: the id saves a call, the proof decides.
+ */
+async function proveOldKeyDead(run: RotationRun, oldSecret: SecretValue | undefined): Promise<Date> {
+  const { stagedId } = run.record;
+  if (run.seen.promoted === true && stagedId !== undefined) {
     await run.guard();
-    await issuer.deleteStaged(run.target, lingering.id);
+    if (await run.deps.issuer.deleteStaged(run.target, stagedId)) {
+      const proof = await askDeath(run, oldSecret);
+      if (proof.dead) return run.now();
+    }
   }
-  const proof = await issuer.provePairDead(run.target.connection, oldKey, oldSecret ?? PROBE_SECRET);
+  await deleteRotated(run);
+  const proof = await askDeath(run, oldSecret);
   if (!proof.dead) {
     const answer = proof.answer === "token" ? "a token was issued" : `Salesforce answered ${proof.answer}`;
     throw new RotatorError(
@@ -155,7 +173,22 @@ async function proveOldKeyDead(run: RotationRun, oldSecret: SecretValue | undefi
       { retryable: true, context: { path: run.path } },
     );
   }
-  await run.update({ oldKeyDeadAt: run.now() });
+  return run.now();
+}
+
+/** Lists the consumer's staged slot and deletes a `rotated` record in it, whatever key it shows. */
+async function deleteRotated(run: RotationRun): Promise<void> {
+  const { issuer } = run.deps;
+  const lingering = (await issuer.listStaged(run.target)).find((s) => s.state === "rotated");
+  if (lingering !== undefined) {
+    await run.guard();
+    await issuer.deleteStaged(run.target, lingering.id);
+  }
+}
+
+/** One login with the old key (and KV's old secret, or a probe secret that can never be real). */
+function askDeath(run: RotationRun, oldSecret: SecretValue | undefined): Promise<DeathProof> {
+  return run.deps.issuer.provePairDead(run.target.connection, run.oldClientId, oldSecret ?? PROBE_SECRET);
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {

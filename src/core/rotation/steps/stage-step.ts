@@ -10,18 +10,24 @@ import type { StagedCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 
-/** inspected → staging. */
+/** inspected → staging (a journal written at `inspected`; the inspect step now journals `staging` itself). */
 export async function stagingIntentStep(run: RotationRun): Promise<StepResult> {
   await run.advance("staging");
   return undefined;
 }
 
-/** staging → staged. */
+/**
+ * staging → staged. The staged list is read first only when a POST of this rotation may already have been sent:
+ * when the inspection and the intent were made in this same engine call, the inspection saw no active set and
+ * nothing has been posted since, so the list could not show a lost POST of ours.
+ */
 export async function stageStep(run: RotationRun): Promise<StepResult> {
   const { issuer } = run.deps;
   const target = run.target;
-  const existing = await adoptOrClear(run);
-  if (existing !== undefined) return journalStaged(run, existing);
+  if (run.seen.inspected !== true) {
+    const existing = await adoptOrClear(run);
+    if (existing !== undefined) return journalStaged(run, existing);
+  }
 
   await run.guard();
   let created: StagedCredential;

@@ -1,5 +1,5 @@
 // Which step function leads out of each state, per mode (rotation-state.ts has the orders). Each function ends
-// with run.advance(next), which refuses anything but the allowed transition.
+// with run.advance(next), which refuses anything but the allowed transitions.
 import type { RotationMode, RotationStep } from "../rotation-state.ts";
 import { closeStep } from "./close-step.ts";
 import { inspectStep } from "./inspect-step.ts";
@@ -9,12 +9,15 @@ import { retireStep } from "./retire-step.ts";
 import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
 import { stageStep, stagingIntentStep } from "./stage-step.ts";
 import type { StepFunction } from "./step-result.ts";
-import { verifyMainStep, verifyNewStep } from "./verify-steps.ts";
+import { verifyMainStep, verifyMainThenRetireStep, verifyNewStep } from "./verify-steps.ts";
 
 type StepTable = Partial<Record<RotationStep, StepFunction>>;
 
 const ROLLBACK: StepTable = { rolling_back: rollbackStep, rolled_back: finishRollbackStep };
 
+// Standard mode's shortcuts (rotation-state.ts): inspect journals `staging`, verifyNewStep publishes, and
+// verifyMainThenRetireStep retires, each in one journal write. `inspected`, `verified` and `verified_main` keep
+// their functions for journals written at those steps (verified_main: while retire_after waits).
 const STANDARD: StepTable = {
   claimed: inspectStep,
   inspected: stagingIntentStep,
@@ -23,7 +26,7 @@ const STANDARD: StepTable = {
   verified: publishStandardStep,
   published: soakStep,
   promoting: promoteStep,
-  promoted: verifyMainStep,
+  promoted: verifyMainThenRetireStep,
   verified_main: retireStep,
   retired: closeStep,
   ...ROLLBACK,

@@ -1,19 +1,40 @@
 // Steps 3 and 6b: the new pair logs in, first as the staged pair (standard mode, before anything is published),
-// then as the main pair after promotion. verifyPair waits out Salesforce's propagation delay up to
+// then as the main pair after promotion. In standard mode each check runs with the step after it (publish,
+// retire) in one journal write. verifyPair waits out Salesforce's propagation delay up to
 // verify_timeout; the lease is renewed in the background meanwhile.
 import { type ErrorCode, RotatorError } from "../../errors.ts";
 import type { RotationRun } from "../rotation-run.ts";
+import { publishStandardStep } from "./publish-steps.ts";
+import { retireStep, retireWait } from "./retire-step.ts";
 import type { StepResult } from "./step-result.ts";
 
-/** Standard staged → verified. A refusal is final: the engine rolls the rotation back (nothing was published). */
+/**
+ * Standard staged → published: the staged pair logs in, then it is published (publish-steps.ts). `verified` is
+ * not journaled: a crash before the publication's journal write verifies again. A refusal is final: the engine
+ * rolls the rotation back (nothing was published, or the publication is undone).
+ */
 export async function verifyNewStep(run: RotationRun): Promise<StepResult> {
   await checkLogin(run, "the new staged pair", false);
-  await run.advance("verified");
-  await run.emit("rotation.verified");
-  return undefined;
+  return publishStandardStep(run, true);
 }
 
-/** promoted → verified_main (standard) and published → verified_main (emergency). A refusal is retried. */
+/**
+ * Standard promoted → retired: the promoted pair logs in as the main pair, then the old one is retired
+ * (retire-step.ts), unless retire_after is still to run: then `verified_main` is journaled and the rotation
+ * waits. `verified_main` is otherwise not journaled: a crash before the retirement's journal write verifies
+ * again, and the retirement repeats its checks. A refusal is retried.
+ */
+export async function verifyMainThenRetireStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new main pair", true);
+  if (retireWait(run) !== undefined) {
+    await run.advance("verified_main");
+    await run.emit("rotation.verified");
+    return undefined;
+  }
+  return retireStep(run, true);
+}
+
+/** Emergency retired → verified_main (the old pair is retired first: revoke first). A refusal is retried. */
 export async function verifyMainStep(run: RotationRun): Promise<StepResult> {
   await checkLogin(run, "the new main pair", true);
   await run.advance("verified_main");
