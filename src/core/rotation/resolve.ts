@@ -24,7 +24,6 @@ import type { JournalRecord } from "./journal-record.ts";
 import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
 import { claimFor, RotationRun } from "./rotation-run.ts";
-import type { RotationMode, RotationStep } from "./rotation-state.ts";
 import { writeWithCas } from "./steps/cas-write.ts";
 
 export interface ResolveOptions {
@@ -35,20 +34,21 @@ export interface ResolveOptions {
 }
 
 /** What a person needs to see of the journal before it goes: ids, steps and public error text, never a secret. */
-export interface JournalSummary {
-  readonly rotationId: string;
-  readonly provider: string;
-  readonly mode: RotationMode;
-  readonly trigger: RotationTrigger;
-  readonly actor: string;
-  readonly reason: string | undefined;
-  readonly step: RotationStep;
-  readonly failedStep: RotationStep | undefined;
-  readonly lastError: string | undefined;
-  readonly attempts: number;
-  readonly startedAt: Date;
-  readonly updatedAt: Date;
-}
+export type JournalSummary = Pick<
+  JournalRecord,
+  | "rotationId"
+  | "provider"
+  | "mode"
+  | "trigger"
+  | "actor"
+  | "reason"
+  | "step"
+  | "failedStep"
+  | "lastError"
+  | "attempts"
+  | "startedAt"
+  | "updatedAt"
+>;
 
 /** Which pair Salesforce treats as main: the rotation's new one, its old one, or one the rotation never saw. */
 export type MainPairOrigin = "new" | "old" | "other";
@@ -299,17 +299,18 @@ function checkPinnedDestination(run: RotationRun, target: IssuerTarget): void {
 }
 
 function summarize(r: JournalRecord): JournalSummary {
+  const { rotationId, provider, mode, trigger, actor, reason, step, failedStep, lastError, attempts } = r;
   return {
-    rotationId: r.rotationId,
-    provider: r.provider,
-    mode: r.mode,
-    trigger: r.trigger,
-    actor: r.actor,
-    reason: r.reason,
-    step: r.step,
-    failedStep: r.failedStep,
-    lastError: r.lastError,
-    attempts: r.attempts,
+    rotationId,
+    provider,
+    mode,
+    trigger,
+    actor,
+    reason,
+    step,
+    failedStep,
+    lastError,
+    attempts,
     startedAt: r.startedAt,
     updatedAt: r.updatedAt,
   };
