@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
-import type { RotationStateStore } from "../../../src/core/rotation/rotation-ports.ts";
 import {
   everythingVisible,
   expectRotatedCleanly,
@@ -9,6 +8,7 @@ import {
   MINUTE,
   makeEngine,
   makeWorld,
+  onJournalWrite,
   PATH,
   passBackoff,
   SETTINGS,
@@ -105,30 +105,17 @@ describe("rotation engine, a stale owner", () => {
   it("stops with ROTATION_LEASE_HELD and writes nothing once another replica took the credential over", async () => {
     const w = makeWorld({ metadata: { soak: "0s" } });
     let snapshot: unknown;
-    let takenOver = false;
     // Replica A is paused right after journaling the staging intent, longer than its lease (no renewal runs
     // while it is paused); meanwhile replica B claimed the expired lease with the next fence.
-    const paused: RotationStateStore = new Proxy(w.state, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== "function") return value;
-        if (prop !== "writeJournal") return value.bind(target);
-        return async (...args: Parameters<RotationStateStore["writeJournal"]>) => {
-          const version = await value.apply(target, args);
-          if (!takenOver && args[1].step === "staging") {
-            takenOver = true;
-            w.clock.advance(SETTINGS.leaseTtlMs + 1);
-            const fence = (w.state.lease(PATH)?.fence ?? 0) + 1;
-            w.state.putLease(PATH, {
-              owner: "replica-b",
-              fence,
-              expiresAt: new Date(w.clock.now().getTime() + MINUTE),
-            });
-            snapshot = snapshotAll(w);
-          }
-          return version;
-        };
-      },
+    const paused = onJournalWrite(w, "staging", "after", () => {
+      w.clock.advance(SETTINGS.leaseTtlMs + 1);
+      const fence = (w.state.lease(PATH)?.fence ?? 0) + 1;
+      w.state.putLease(PATH, {
+        owner: "replica-b",
+        fence,
+        expiresAt: new Date(w.clock.now().getTime() + MINUTE),
+      });
+      snapshot = snapshotAll(w);
     });
     const a = await makeEngine(w, { owner: "replica-a", ports: { state: paused } }).start(PATH, FLAG_START);
     expect(a).toMatchObject({ kind: "skipped", code: "ROTATION_LEASE_HELD" });

@@ -4,7 +4,6 @@
 // Every engine call leaves no renewal timer behind.
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
-import type { RotationStateStore } from "../../../src/core/rotation/rotation-ports.ts";
 import {
   expectRotatedCleanly,
   FLAG_START,
@@ -12,6 +11,7 @@ import {
   MINUTE,
   makeEngine,
   makeWorld,
+  onJournalWrite,
   PATH,
   passBackoff,
   type World,
@@ -121,21 +121,11 @@ describe("rotation engine, leases that follow their owner", () => {
     // Replica A passes its guard before journaling the verified and published pair (`promoting`, soak 0), then its
     // process stops for two minutes (no timer runs, the lease lapses); replica B takes the credential over and
     // finishes the rotation.
-    const stalled: RotationStateStore = new Proxy(w.state, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== "function") return value;
-        if (prop !== "writeJournal") return value.bind(target);
-        return async (...args: Parameters<RotationStateStore["writeJournal"]>) => {
-          if (!paused && args[1].step === "promoting") {
-            paused = true;
-            w.clock.advance(2 * MINUTE);
-            const b = await makeEngine(w, { owner: "replica-b", settings: LEASE }).resume(PATH);
-            expect(b).toMatchObject({ kind: "completed" });
-          }
-          return value.apply(target, args);
-        };
-      },
+    const stalled = onJournalWrite(w, "promoting", "before", async () => {
+      paused = true;
+      w.clock.advance(2 * MINUTE);
+      const b = await makeEngine(w, { owner: "replica-b", settings: LEASE }).resume(PATH);
+      expect(b).toMatchObject({ kind: "completed" });
     });
     const a = await makeEngine(w, { owner: "replica-a", settings: LEASE, ports: { state: stalled } }).start(
       PATH,

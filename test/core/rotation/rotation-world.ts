@@ -18,6 +18,7 @@ import type {
   IssuerTarget,
   RotationStateStore,
 } from "../../../src/core/rotation/rotation-ports.ts";
+import type { RotationStep } from "../../../src/core/rotation/rotation-state.ts";
 import { InMemoryCredentialIssuer, type RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../fakes/in-memory-state-store.ts";
@@ -144,6 +145,34 @@ export function makeDeps(w: World, opts: EngineOptions = {}): RotationEngineDeps
     onSinkFailure: opts.onSinkFailure,
     shouldPause: opts.shouldPause,
   };
+}
+
+/**
+ * The world's state store, with `act` run once when the journal is written at `step`, before or after the write
+ * (a replica paused at that moment while another takes over).
+ */
+export function onJournalWrite(
+  w: World,
+  step: RotationStep,
+  when: "before" | "after",
+  act: () => void | Promise<void>,
+): RotationStateStore {
+  let done = false;
+  return new Proxy(w.state, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      if (prop !== "writeJournal") return value.bind(target);
+      return async (...args: Parameters<RotationStateStore["writeJournal"]>) => {
+        const hit = !done && args[1].step === step;
+        if (hit) done = true;
+        if (hit && when === "before") await act();
+        const version = await value.apply(target, args);
+        if (hit && when === "after") await act();
+        return version;
+      };
+    },
+  });
 }
 
 export const FLAG_START: StartOptions = { mode: "standard", trigger: "flag", actor: "operator-flag" };
