@@ -11,6 +11,7 @@ import {
 import { runRotationCycle } from "../../../src/app/rotation-cycle.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../../src/core/inventory/classify.ts";
 import type { MetadataSource, ScanItem } from "../../../src/core/inventory/kv-entry.ts";
+import type { RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import type { IssuerMethod } from "../../fakes/in-memory-credential-issuer.ts";
 import {
@@ -342,16 +343,7 @@ describe("run --once, rotate=emergency set during a soak", () => {
     const engine = makeEngine(w);
     expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "waiting", waiting: "soak" });
     w.store.patchByHand(PATH, { rotate: "emergency", rotate_reason: "INC-7 old key leaked" });
-    const res = await runRotationCycle({
-      engine,
-      state: w.state,
-      store: w.store,
-      source: sourceOf(w),
-      prefixes: ["api-credentials"],
-      defaults: DEFAULT_CLASSIFY_DEFAULTS,
-      clock: w.clock,
-      concurrency: 1,
-    });
+    const res = await runOnce(w, engine);
     const row = res.rows.find((r) => r.path === PATH);
     expect(row).toMatchObject({ action: "rotate", started: { mode: "emergency", trigger: "flag" } });
     expect(row?.outcome).toMatchObject({ kind: "completed" });
@@ -367,16 +359,7 @@ describe("run --once, rotate=emergency set during a soak", () => {
     const engine = makeEngine(w);
     expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "failed", willRetry: true });
     const before = [w.issuer.calls.length, w.state.journal(PATH), w.state.lease(PATH), w.store.snapshot()];
-    const res = await runRotationCycle({
-      engine,
-      state: w.state,
-      store: w.store,
-      source: sourceOf(w),
-      prefixes: ["api-credentials"],
-      defaults: DEFAULT_CLASSIFY_DEFAULTS,
-      clock: w.clock,
-      concurrency: 1,
-    });
+    const res = await runOnce(w, engine);
     expect(res.rows.find((r) => r.path === PATH)?.outcome).toMatchObject({
       kind: "waiting",
       waiting: "retry",
@@ -388,6 +371,20 @@ describe("run --once, rotate=emergency set during a soak", () => {
 });
 
 /** The credential's metadata as a scan sees it now. */
+/** One `run --once` cycle over the world's single credential. */
+function runOnce(w: World, engine: RotationEngine) {
+  return runRotationCycle({
+    engine,
+    state: w.state,
+    store: w.store,
+    source: sourceOf(w),
+    prefixes: ["api-credentials"],
+    defaults: DEFAULT_CLASSIFY_DEFAULTS,
+    clock: w.clock,
+    concurrency: 1,
+  });
+}
+
 function sourceOf(w: World): MetadataSource {
   return {
     async *scan(): AsyncIterable<ScanItem> {
