@@ -249,7 +249,7 @@ async function checkStateMount(client: VaultClient, cfg: Config): Promise<CheckL
 }
 
 /** Above this, a warning: leases, soaks and retire_after are judged on each replica's own clock. */
-export const CLOCK_SKEW_WARN_MS = 30_000;
+const CLOCK_SKEW_WARN_MS = 30_000;
 
 /** This host's clock against Vault's (its Date header): the rotator's timing rests on every replica's clock. */
 export async function checkClock(client: VaultClient, cfg: Config): Promise<CheckLine> {
@@ -368,7 +368,7 @@ export async function checkSalesforce(conn: SalesforceConnectionConfig, kv: KvV2
  * The audit file's chain: unkeyed is a warning (anyone who can write the file can rewrite it); a chain key is
  * resolved as serve resolves it, and one that does not resolve is a configuration error (exit 2).
  */
-export async function checkAuditChain(
+async function checkAuditChain(
   cfg: Config,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<{ lines: CheckLine[]; configError: boolean }> {

@@ -25,7 +25,7 @@ export function assertReportTargets(cfg: Config): void {
   }
 }
 
-export function manualPeriod(at: Date): string {
+function manualPeriod(at: Date): string {
   return `manual-${at.toISOString().slice(0, 19)}Z`;
 }
 

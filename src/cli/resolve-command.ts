@@ -45,7 +45,7 @@ Exit 0 when resolved, 1 when refused or failed, 2 on a usage or config error.`,
 };
 
 /** The journal as shown before it goes, then what resolve did or why it refused. */
-export function describeResolve(out: ResolveOutcome): string {
+function describeResolve(out: ResolveOutcome): string {
   const lines = out.journal === undefined ? [] : [describeJournal(out.journal)];
   if (out.kind === "refused") {
     lines.push(`refused: ${out.path}: ${out.code}: ${out.message}`);

@@ -119,7 +119,7 @@ const tenantShape = {
 };
 
 /** The longest soak or retire_after: half the 30 days a staged (or rotated) set lives at Salesforce. */
-export const MAX_WAIT_MS = 14 * 86_400_000;
+const MAX_WAIT_MS = 14 * 86_400_000;
 
 const rotationShape = {
   scan_interval: duration().default(60_000),
@@ -143,9 +143,9 @@ const rotationShape = {
  * the whole timeout and fails still leaves a third of the lease for a second attempt, which also ends in time:
  * one slow or lost Vault answer never costs a live owner its lease.
  */
-export const LEASE_TTL_TIMEOUTS = 3;
+const LEASE_TTL_TIMEOUTS = 3;
 /** 30 s: a dead owner's rotation is resumed soon after it died; it is LEASE_TTL_TIMEOUTS × the default vault.timeout. */
-export const DEFAULT_LEASE_TTL_MS = 30_000;
+const DEFAULT_LEASE_TTL_MS = 30_000;
 
 const auditShape = {
   file: filePath().optional(),

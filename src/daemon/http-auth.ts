@@ -10,7 +10,7 @@ import type { ApiToken } from "../http/bearer-auth.ts";
 import type { UnauthorizedEvent } from "../http/http-deps.ts";
 import type { Logger } from "./logger.ts";
 
-export const TOKEN_CACHE_MS = 10_000;
+const TOKEN_CACHE_MS = 10_000;
 
 export interface NamedTokenRef {
   readonly name: string;

@@ -11,9 +11,9 @@ import type { HttpDeps } from "./http-deps.ts";
 import { sendError } from "./http-errors.ts";
 
 /** Open with read tokens configured: probes (kubelet, load balancers) carry no secret; the icon is empty. */
-export const OPEN_READ_ROUTES: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/favicon.ico"]);
+const OPEN_READ_ROUTES: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/favicon.ico"]);
 
-export const REALM = "eca-rotator";
+const REALM = "eca-rotator";
 
 /** The names the Host header may carry: localhost, the listen host when it is a name, and `extra`. */
 export function allowedHostNames(extra: readonly string[]): ReadonlySet<string> {

@@ -101,7 +101,7 @@ const HEALTH_STATUSES = [200, 429, 472, 473, 501, 503] as const;
  * The largest Vault answer read. Far above the other adapters' 1 MiB because OpenBao's detailed-metadata LIST
  * returns every key's metadata at once: a folder of tens of thousands of credentials answers with megabytes.
  */
-export const VAULT_ANSWER_CAP_BYTES = 64 * MiB;
+const VAULT_ANSWER_CAP_BYTES = 64 * MiB;
 
 const silentLog: VaultLog = { debug: () => {}, warn: () => {} };
 

@@ -23,7 +23,7 @@ import { normalizeKvPath } from "./kv-v2.ts";
 
 export const JOURNAL_FOLDER = "journal";
 export const LEASE_FOLDER = "leases";
-export const OWNER_FOLDER = "owners";
+const OWNER_FOLDER = "owners";
 
 const OwnerFieldsSchema = z.looseObject({
   path: z.string().min(1),

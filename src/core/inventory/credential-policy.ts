@@ -127,7 +127,7 @@ const PolicyMetadataSchema = z.object(
 );
 
 /** The metadata key provider=sfmc once took its auth URL from; an entry that still has it is invalid. */
-export const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
+const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
 
 // Reasons stay well under 300 characters: problems are listed until this budget, then counted.
 const REASON_BUDGET = 220;

@@ -24,8 +24,6 @@ export interface Destinations {
 
 export type DestinationKind = "connection" | "tenant";
 
-export const NO_DESTINATIONS: Destinations = { connections: [], tenants: [] };
-
 const WORDS: Readonly<Record<DestinationKind, { key: string; section: string; what: string }>> = {
   connection: { key: "sf_connection", section: "salesforce.connections", what: "Salesforce connection" },
   tenant: { key: "sfmc_tenant", section: "marketing_cloud.tenants", what: "Marketing Cloud tenant" },
@@ -74,7 +72,7 @@ export function chooseDestination(
 }
 
 /** True when `path` lies under one of `prefixes` (or no prefixes are set). */
-export function isWithinPrefixes(path: string, prefixes: readonly string[] | undefined): boolean {
+function isWithinPrefixes(path: string, prefixes: readonly string[] | undefined): boolean {
   if (prefixes === undefined) return true;
   return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
 }

@@ -16,9 +16,9 @@ import type { RotationRun } from "./rotation-run.ts";
 import { isPastPromotion } from "./rotation-state.ts";
 
 /** rotation.retry_budget's default: a Salesforce incident of a few hours does not end a rotation. */
-export const DEFAULT_RETRY_BUDGET_MS = 4 * 3_600_000;
+const DEFAULT_RETRY_BUDGET_MS = 4 * 3_600_000;
 /** The first backoff when the engine is given none (rotation.scan_interval's default). */
-export const DEFAULT_RETRY_BASE_MS = 60_000;
+const DEFAULT_RETRY_BASE_MS = 60_000;
 /** No backoff grows past this (unless scan_interval itself is longer). */
 export const RETRY_CAP_MS = 30 * 60_000;
 
@@ -35,7 +35,7 @@ export function retryDelayMs(attempt: number, baseMs: number, random: () => numb
 }
 
 /** The metadata's last_rotation_error while a rotation backs off; `scan` and the status page show it. */
-export const RETRYING_PREFIX = "retrying";
+const RETRYING_PREFIX = "retrying";
 
 // Steps can loop only by moving the journal forward; more iterations than states means a bug.
 const MAX_STEPS_PER_CALL = 40;
