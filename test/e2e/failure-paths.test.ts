@@ -55,6 +55,7 @@ describe("failure paths, with the fault polled while it plays out", () => {
     const publish = await w.cli(["rotate", cred.path, "--no-wait"]);
     expect(publish.stdout).toMatch(/^waiting: /);
     expect(await kvPairLogsIn(w, cred, sim)).toBe(true);
+    const staged = String((await w.entry(cred.path))?.data["api_key"]);
 
     await personDeletesStaged(sim, cred);
     // The person's deletion killed the pair KV names; the rotator repairs that at the end of the soak.
@@ -72,6 +73,7 @@ describe("failure paths, with the fault polled while it plays out", () => {
     const again = await w.cli(["run", "--once"]);
     expect(again.stdout).toMatch(/the last rotation failed: set rotate=now to try again/);
     expect(await kvPairLogsIn(w, cred, sim)).toBe(true);
+    w.expectNoLeak([cred.oldPair.secret, staged, sim.adminApp.consumerSecret]);
   }, 90_000);
 
   it("KV set back to the old pair during the soak (immediate semantics): not promoted over, rolled back", async () => {
@@ -96,6 +98,7 @@ describe("failure paths, with the fault polled while it plays out", () => {
     expect(sim.counters().promotions).toBe(0);
     expect(await kvPairLogsIn(w, cred, sim)).toBe(true);
     expect(sim.validPairs(cred.app.appId, cred.app.consumerId).map((p) => p.key)).toEqual([cred.oldPair.key]);
+    w.expectNoLeak([cred.oldPair.secret, String(cur?.data["api_key"]), sim.adminApp.consumerSecret]);
   }, 90_000);
 
   it("an emergency whose retire meets a Salesforce outage right after promotion: KV names the new pair throughout", async () => {
@@ -142,5 +145,6 @@ describe("failure paths, with the fault polled while it plays out", () => {
     expect(finish.stdout).toMatch(/completed/);
     expect(s.validPairs(cred.app.appId, cred.app.consumerId).map((p) => p.key)).toEqual([main.key]);
     expect(await kvPairLogsIn(w, cred, s)).toBe(true);
+    w.expectNoLeak([cred.oldPair.secret, main.secret, s.adminApp.consumerSecret]);
   }, 120_000);
 });

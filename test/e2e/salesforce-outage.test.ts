@@ -177,6 +177,11 @@ describe("eca-rotator serve, Salesforce unavailable or rate-limited mid-rotation
           ]);
           expect(sim.counters().stagedPosts).toBe(1);
           expect((await daemon.stop()).code).toBe(0);
+          // The daemon's own output (logs, chat as logged) holds no secret either.
+          const main = sim.primaryPair(cred.app.appId, cred.app.consumerId);
+          for (const secret of [cred.oldPair.secret, main.secret, sim.adminApp.consumerSecret]) {
+            expect(daemon.stdout + daemon.stderr).not.toContain(secret);
+          }
         } finally {
           daemon.child.kill("SIGKILL");
         }
