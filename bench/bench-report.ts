@@ -434,9 +434,9 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
         `${fmt(x?.salesforceCallsPerRotation ?? 0, 1)} per rotation.** Vault: ${by("Vault")}. Salesforce: ` +
         `${by("Salesforce")}. Of the Salesforce calls ${fmt(rest, 1)} are REST calls, counted against the ` +
         `org's daily API limit, and ${fmt(oauth, 1)} go to the OAuth endpoints, which it does not count: each ` +
-        "token request is a proof (possession, the new pair, the promoted pair, the old key's death) and each " +
-        "token issued for a proof is revoked, so with POST, PATCH and DELETE 10 calls come before any read; " +
-        "fewer would drop a proof. Every journal write is a step a successor resumes from and every read " +
+        "token request is a proof (possession, the new pair, the promoted pair, the old key's death), so with " +
+        "POST, PATCH and DELETE 7 calls come before any read; a standard rotation adds the consumer list and " +
+        "two staged lists. Every journal write is a step a successor resumes from and every read " +
         "precedes a decision or a change; the README's call table gives each one's reason.",
     );
   }

@@ -45,23 +45,19 @@ const VAULT_CALLS = [
 ];
 
 const SALESFORCE_CALLS = [
-  "list consumers", // resolve the target (no eca_consumer_id in the metadata)
-  "read main key", // KV's client_id must be Salesforce's main key
+  "list consumers", // resolve the target; the list shows the main key, which KV's client_id must be
   "list staged", // no staged set someone else made
-  "token request", // proof of possession: KV's pair logs in
-  "revoke token", // ... and its test session is ended
+  "token request", // proof of possession: KV's pair logs in (the token is dropped, not revoked)
   "create staged (POST)", // the intent is journaled; inspect's list, moments ago, showed none
   "token request", // verify the staged pair
-  "revoke token",
   "list staged", // promote: our staged set still active, so nothing was promoted since inspect read the main key
   "promote staged (PATCH)",
   "token request", // verify the promoted pair
-  "revoke token",
   "delete staged (DELETE)", // retire: the rotated record, by the id PATCH kept
   "token request", // prove the old key dead (invalid_client_id)
 ];
 
-/** Salesforce's OAuth endpoints (token, revoke): not counted against the org's daily API request limit. */
+/** Salesforce's OAuth endpoints: not counted against the org's daily API request limit. */
 const OAUTH_CALLS = new Set(["token request", "revoke token"]);
 
 /** At most this many: the counts above (a later rotation of the same consumer writes no owner record). */
@@ -157,7 +153,7 @@ async function rotate(p: string): Promise<{ vault: string[]; salesforce: string[
 }
 
 describe("the calls of one standard rotation", () => {
-  it("are the documented ones: at most 20 to Vault and 14 to Salesforce, 7 of them on the daily API limit", async () => {
+  it("are the documented ones: at most 20 to Vault and 10 to Salesforce, 6 of them on the daily API limit", async () => {
     // A process's first rotation also logs the admin session in and asks for the org id; both are cached.
     await rotate(await credential("warm-up"));
     const first = await rotate(await credential("crm"));
@@ -165,8 +161,8 @@ describe("the calls of one standard rotation", () => {
     expect(first.salesforce).toEqual(SALESFORCE_CALLS);
     expect(first.vault.length).toBeLessThanOrEqual(VAULT_BUDGET);
     expect(first.salesforce.length).toBeLessThanOrEqual(SALESFORCE_BUDGET);
-    expect([VAULT_BUDGET, SALESFORCE_BUDGET]).toEqual([20, 14]);
-    expect(first.salesforce.filter((k) => !OAUTH_CALLS.has(k))).toHaveLength(7);
+    expect([VAULT_BUDGET, SALESFORCE_BUDGET]).toEqual([20, 10]);
+    expect(first.salesforce.filter((k) => !OAUTH_CALLS.has(k))).toHaveLength(6);
     // The simulator saw exactly the Salesforce calls the client sent.
     expect(first.arrived).toHaveLength(first.salesforce.length);
     // Retirement deleted the record PATCH promoted, by its id.

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isRotatorError, type RotatorError } from "../../src/core/errors.ts";
 import type {
   CredentialIssuer,
-  IssuerTarget,
+  ResolvedTarget,
   StagedCredential,
 } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
@@ -73,7 +73,7 @@ function expectSecretFree(value: unknown, secrets: readonly string[]): void {
 export function describeCredentialIssuerContract(name: string, setup: IssuerContractSetup): void {
   describe(`CredentialIssuer contract: ${name}`, () => {
     let f: IssuerContractFixture;
-    let target: IssuerTarget;
+    let target: ResolvedTarget;
 
     beforeEach(async () => {
       f = await setup();
@@ -92,11 +92,21 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
 
     describe("resolveTarget", () => {
       it("resolves an 18-character app id to the app's only consumer", () => {
-        expect(target).toEqual({
+        const { mainKey: _shown, ...ids } = target;
+        expect(ids).toEqual({
           connection: f.connection,
           appId: f.app.appId,
           consumerId: f.app.consumerId,
         });
+      });
+      it("shows, when it shows one, the main key a read of the main key gives", async () => {
+        if (target.mainKey !== undefined) expect(target.mainKey).toBe(await f.issuer.readMainKey(target));
+        const promotedOnce = await stage();
+        await f.issuer.promote(target, promotedOnce.id);
+        const again = await f.issuer.resolveTarget({ connection: f.connection, appId: f.app.appId });
+        const main = await f.issuer.readMainKey(target);
+        expect(main).toBe(promotedOnce.clientId);
+        if (again.mainKey !== undefined) expect(again.mainKey).toBe(main);
       });
 
       it("resolves the 15-character form of the app id to the same 18-character target", async () => {
@@ -155,7 +165,8 @@ export function describeCredentialIssuerContract(name: string, setup: IssuerCont
           appId: m.appId,
           consumerId: second,
         });
-        expect(byId).toEqual({ connection: f.connection, appId: m.appId, consumerId: second });
+        expect(byId).toMatchObject({ connection: f.connection, appId: m.appId, consumerId: second });
+        if (byId.mainKey !== undefined) expect(byId.mainKey).toBe(await f.issuer.readMainKey(byId));
         const byName = await f.issuer.resolveTarget({
           connection: f.connection,
           appName: m.appName,

@@ -19,6 +19,7 @@ import type {
   DeathProof,
   IssuerTarget,
   IssuerTargetRef,
+  ResolvedTarget,
   StagedCredential,
   VerifyResult,
 } from "../../src/core/rotation/rotation-ports.ts";
@@ -222,7 +223,8 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
     });
   }
 
-  async resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget> {
+  /** Like Salesforce's consumer list, the answer shows the consumer's main key. */
+  async resolveTarget(ref: IssuerTargetRef): Promise<ResolvedTarget> {
     this.#enter("resolveTarget");
     // Salesforce accepts the 15-character form of an id as well as the 18-character one.
     const sameId = (a: string, b: string | undefined) => b !== undefined && a.slice(0, 15) === b.slice(0, 15);
@@ -242,6 +244,7 @@ export class InMemoryCredentialIssuer implements CredentialIssuer {
       connection: ref.connection,
       appId: picked[0]?.appId ?? "",
       consumerId: picked[0]?.consumerId ?? "",
+      mainKey: picked[0]?.main.clientId,
     }));
   }
 

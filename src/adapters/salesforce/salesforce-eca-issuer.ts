@@ -9,6 +9,7 @@ import type {
   DeathProof,
   IssuerTarget,
   IssuerTargetRef,
+  ResolvedTarget,
   StagedCredential,
   VerifyResult,
 } from "../../core/rotation/rotation-ports.ts";
@@ -48,7 +49,8 @@ export class SalesforceEcaIssuer implements CredentialIssuer {
     this.#connections = new Map(connections);
   }
 
-  async resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget> {
+  /** The consumer list shows each consumer's main key: it comes back with the target, so inspect need not read it. */
+  async resolveTarget(ref: IssuerTargetRef): Promise<ResolvedTarget> {
     const { client } = this.#connection(ref.connection);
     const wanted = ref.consumerId;
     if (wanted !== undefined && !isSalesforceId(wanted)) throw notAnId("eca_consumer_id");
@@ -63,7 +65,12 @@ export class SalesforceEcaIssuer implements CredentialIssuer {
           { context: { step: "resolve target", appId, consumers: consumers.length } },
         );
       }
-      return { connection: ref.connection, appId, consumerId: to18(found.id) };
+      return {
+        connection: ref.connection,
+        appId,
+        consumerId: to18(found.id),
+        mainKey: found.key || undefined,
+      };
     }
     const only = consumers[0];
     if (consumers.length === 0 || !only) {
@@ -80,7 +87,7 @@ export class SalesforceEcaIssuer implements CredentialIssuer {
         { context: { step: "resolve target", appId, consumers: consumers.length } },
       );
     }
-    return { connection: ref.connection, appId, consumerId: to18(only.id) };
+    return { connection: ref.connection, appId, consumerId: to18(only.id), mainKey: only.key || undefined };
   }
 
   async readMainKey(target: IssuerTarget): Promise<string> {

@@ -19,7 +19,6 @@ import { loadPrivateKey, signJwtAssertion } from "./salesforce-jwt.ts";
 import { TokenResponseSchema } from "./salesforce-schemas.ts";
 
 export const TOKEN_PATH = "/services/oauth2/token";
-export const REVOKE_PATH = "/services/oauth2/revoke";
 const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 export interface TokenGrant {
@@ -139,26 +138,6 @@ export async function requestToken(
     );
   }
   return { accessToken: SecretValue.of(t.access_token), instanceUrl };
-}
-
-/**
- * Best effort: ends a session minted only to test a pair, so it does not linger for the org's session timeout.
- * True when Salesforce confirmed; failures are not errors (the session expires on its own).
- */
-export async function revokeToken(http: SalesforceHttp, grant: TokenGrant, step: string): Promise<boolean> {
-  const call: SalesforceCall = { step, method: "POST", path: REVOKE_PATH, idempotent: true };
-  try {
-    const answer = await http.send({
-      call,
-      url: `${grant.instanceUrl}${REVOKE_PATH}`,
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token: grant.accessToken.reveal() }).toString(),
-      maxRetries: 0,
-    });
-    return answer.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 function instanceOrigin(raw: string): string | undefined {

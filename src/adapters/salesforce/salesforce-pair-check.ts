@@ -1,11 +1,14 @@
 // Does a pair work? verifyPair: a token request with the pair, polled with exponential backoff and jitter while
 // Salesforce still answers invalid_client_id / invalid_client (a new pair propagating; salesforce-api.md 1.7) or
-// is unavailable. provePairDead: one token request that must be refused. Sessions minted only for the test are
-// revoked (best effort).
+// is unavailable. provePairDead: one token request that must be refused.
 // A token request is the whole proof that a pair logs in: the token endpoint is where a consumer's pair is
 // authenticated, and an issued token is Salesforce accepting it. What a token may do (scopes, the run-as user,
 // API access) belongs to the consumer's app, which a rotation does not change, so a call with the token (userinfo)
 // would prove nothing more about the pair and cost one more request per check.
+// The token a proof is given is dropped at once, not revoked: it grants no more than the pair that minted it, it is
+// never stored, logged or sent anywhere, and Salesforce ends its session after the app's session timeout. A revoke
+// would cost one more call per proof (three per rotation) and protect against nobody: whoever could take the
+// token from this process's memory could take the pair itself.
 import type { Clock } from "../../core/clock.ts";
 import { isRotatorError, type RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
@@ -13,7 +16,7 @@ import { backoffDelayMs } from "../http/backoff.ts";
 import type { PairCheck, PairDeathProof, VerifyPairOptions } from "./salesforce-eca-types.ts";
 import type { TokenRefusal } from "./salesforce-errors.ts";
 import type { SalesforceHttp, SalesforceLog, Sleep } from "./salesforce-http.ts";
-import { clientCredentialsForm, requestToken, revokeToken, type TokenGrant } from "./salesforce-oauth.ts";
+import { clientCredentialsForm, requestToken } from "./salesforce-oauth.ts";
 
 export const USERINFO_PATH = "/services/oauth2/userinfo";
 
@@ -57,15 +60,13 @@ export async function verifyPair(
     try {
       // Each attempt gets the full call timeout: the deadline decides whether another attempt starts, so the
       // last one (at the deadline) is not cut short into a meaningless timeout.
-      const grant = await requestToken(deps.http, deps.origin, form, {
+      await requestToken(deps.http, deps.origin, form, {
         step,
         connection: deps.connection,
         maxRetries: 0,
         signal: opts.signal,
       });
-      const elapsedMs = clock.now().getTime() - start;
-      await endTestSession(deps, grant, step);
-      return { ok: true, elapsedMs, attempts };
+      return { ok: true, elapsedMs: clock.now().getTime() - start, attempts };
     } catch (err) {
       if (!isRotatorError(err)) throw err;
       failure = err;
@@ -111,9 +112,8 @@ export async function provePairDead(
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<PairDeathProof> {
   const step = "prove pair dead";
-  let grant: TokenGrant;
   try {
-    grant = await requestToken(deps.http, deps.origin, clientCredentialsForm(clientId, clientSecret), {
+    await requestToken(deps.http, deps.origin, clientCredentialsForm(clientId, clientSecret), {
       step,
       connection: deps.connection,
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
@@ -125,12 +125,5 @@ export async function provePairDead(
     if (reason === "invalid_client") return { dead: false, answer: reason };
     throw err;
   }
-  await endTestSession(deps, grant, step);
   return { dead: false, answer: "token" };
-}
-
-async function endTestSession(deps: PairCheckDeps, grant: TokenGrant, step: string): Promise<void> {
-  if (!(await revokeToken(deps.http, grant, step))) {
-    deps.log.debug({ step }, "salesforce test session not revoked; it will expire on its own");
-  }
 }

@@ -14,6 +14,11 @@ export interface IssuerTarget {
   readonly consumerId: string;
 }
 
+/** A target as resolved, with the main key when the consumer list showed it (it spares a read of the main key). */
+export interface ResolvedTarget extends IssuerTarget {
+  readonly mainKey?: string | undefined;
+}
+
 export interface IssuerTargetRef {
   readonly connection: string;
   readonly appId?: string | undefined;
@@ -40,7 +45,7 @@ export interface VerifyResult {
 /** The provider side: Salesforce's staged-credentials API for one External Client App consumer. */
 export interface CredentialIssuer {
   /** eca_app_id or eca_app_name (+ eca_consumer_id) → ids. SALESFORCE_NOT_FOUND, or POLICY_INVALID when an app has several consumers and none is named. */
-  resolveTarget(ref: IssuerTargetRef): Promise<IssuerTarget>;
+  resolveTarget(ref: IssuerTargetRef): Promise<ResolvedTarget>;
   /** The consumer key Salesforce treats as main now. Idempotent; the adapter retries it. */
   readMainKey(target: IssuerTarget): Promise<string>;
   /** Zero or one staged set in practice. Idempotent; the adapter retries it. */

@@ -317,7 +317,7 @@ describe("SalesforceClient against a token answer naming another host as instanc
     }
   });
 
-  it("never sends a tested pair's session token to another host: no userinfo, no revoke there", async () => {
+  it("never sends a tested pair's session token to another host", async () => {
     peer = await startMalformedPeer();
     attacker = await startMalformedPeer();
     peer.on(TOKEN, (_url, body) =>
@@ -331,7 +331,7 @@ describe("SalesforceClient against a token answer naming another host as instanc
         timeoutMs: 1_000,
       });
       expect(check).toMatchObject({ ok: false, code: "SALESFORCE_UNEXPECTED_RESPONSE", attempts: 1 });
-      // provePairDead: a token was issued (the pair is alive), but its session is not revoked on another host.
+      // provePairDead: a token was issued (the pair is alive), but an instance_url elsewhere is refused.
       await expectUnexpected(
         client.provePairDead("3MVG9tested", SecretValue.of("tested-secret")),
         /instance_url is not the configured my_domain_url/,

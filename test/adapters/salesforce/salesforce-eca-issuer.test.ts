@@ -106,8 +106,18 @@ describe("SalesforceEcaIssuer", () => {
     );
     const ta = await issuer.resolveTarget({ connection: "a", appName: "Same_Name" });
     const tb = await issuer.resolveTarget({ connection: "b", appName: "Same_Name" });
-    expect(ta).toEqual({ connection: "a", appId: appA.appId, consumerId: appA.consumerId });
-    expect(tb).toEqual({ connection: "b", appId: appB.appId, consumerId: appB.consumerId });
+    expect(ta).toEqual({
+      connection: "a",
+      appId: appA.appId,
+      consumerId: appA.consumerId,
+      mainKey: appA.consumerKey,
+    });
+    expect(tb).toEqual({
+      connection: "b",
+      appId: appB.appId,
+      consumerId: appB.consumerId,
+      mainKey: appB.consumerKey,
+    });
     expect(await issuer.readMainKey(ta)).toBe(appA.consumerKey);
     expect(await issuer.readMainKey(tb)).toBe(appB.consumerKey);
     expect(await issuer.ownClientId("a")).toBe(a.sim.adminApp.consumerKey);

@@ -249,7 +249,7 @@ describe("rotation engine, what one engine call does not ask twice", () => {
   });
 
   it.each(SEMANTICS)(
-    "%s: posts without listing first, promotes after one list, retires by the promoted id",
+    "%s: takes the main key from the consumer list, posts without listing first, promotes after one list, retires by the promoted id",
     async (semantics) => {
       const w = makeWorld({ semantics, metadata: { soak: "0s" } });
       const interceptor = new Interceptor();
@@ -259,7 +259,6 @@ describe("rotation engine, what one engine call does not ask twice", () => {
       expect(interceptor.log.filter((n) => n.startsWith("issuer."))).toEqual([
         "issuer.resolveTarget",
         "issuer.ownClientId",
-        "issuer.readMainKey",
         "issuer.listStaged",
         "issuer.orgId",
         "issuer.verifyPair",

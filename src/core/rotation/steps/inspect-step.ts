@@ -21,7 +21,7 @@ import {
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
 import type { RotationEngineDeps } from "../engine-deps.ts";
 import { managedPolicy } from "../managed-policy.ts";
-import type { IssuerTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
+import type { IssuerTarget, ResolvedTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import type { StepResult } from "./step-result.ts";
 import { outageOf } from "./verify-steps.ts";
@@ -72,7 +72,9 @@ export async function inspectCredential(
   const policy = rotatablePolicy(cred, path);
   const destination = connectionOf(policy, deps, path);
   const connection = destination.name;
-  const target =
+  // A first inspection resolves the consumer from Salesforce's consumer list, which shows its main key; a resumed
+  // one has the journaled target and reads the main key. Only the ids go on into the journal.
+  const { mainKey: listedKey, ...target }: ResolvedTarget =
     knownTarget ??
     (await deps.issuer.resolveTarget({
       connection,
@@ -81,7 +83,7 @@ export async function inspectCredential(
       consumerId: policy.ecaConsumerId,
     }));
   const ownClientId = await deps.issuer.ownClientId(connection);
-  const mainKey = await deps.issuer.readMainKey(target);
+  const mainKey = listedKey ?? (await deps.issuer.readMainKey(target));
   const staged = await deps.issuer.listStaged(target);
   const consumer = ecaConsumer(await deps.issuer.orgId(connection), target);
   const owner = (await deps.state.readOwner(consumer.key))?.value;
