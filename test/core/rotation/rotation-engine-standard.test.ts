@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RotatorError } from "../../../src/core/errors.ts";
 import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   expectRotatedCleanly,
@@ -127,6 +128,41 @@ describe("rotation engine, standard mode", () => {
     const out = await engine.start(PATH, FLAG_START);
     expect(out).toMatchObject({ kind: "waiting", waiting: "retire", step: "verified_main" });
     expect(w.issuer.validPairs().some((p) => p.clientId === w.original.clientId)).toBe(true);
+    w.clock.advance(60 * MINUTE);
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
+    expectRotatedCleanly(w);
+  });
+
+  it.each(ROTATE_SEMANTICS)(
+    "%s: asks once after promotion whether the old key died with it, and waits retire_after only when it lives",
+    async (semantics) => {
+      const w = makeWorld({ semantics, metadata: { soak: "0s" } });
+      const engine = makeEngine(w, { settings: { retireAfterMs: 60 * MINUTE } });
+      const out = await engine.start(PATH, FLAG_START);
+      const probes = w.issuer.calls.filter((c) => c === "provePairDead");
+      if (semantics === "immediate") {
+        // Nothing to wait for: previous_* would name a dead pair for the whole hour. Retired at once (the probe,
+        // then the proof after the rotated record's DELETE), previous_* cleared.
+        expect(out).toMatchObject({ kind: "completed" });
+        expect(probes).toHaveLength(2);
+        expectRotatedCleanly(w);
+        return;
+      }
+      expect(out).toMatchObject({ kind: "waiting", waiting: "retire", step: "verified_main" });
+      expect(probes).toHaveLength(1);
+      expect(w.issuer.validPairs().map((p) => p.clientId)).toContain(w.original.clientId);
+      expect(w.store.current(PATH).data).toMatchObject({ previous_client_id: w.original.clientId });
+    },
+  );
+
+  it("keeps the retire_after wait when Salesforce cannot say whether the old key died at promotion", async () => {
+    const w = makeWorld({ semantics: "immediate", metadata: { soak: "0s" } });
+    w.issuer.failNext(
+      "provePairDead",
+      new RotatorError("SALESFORCE_UNAVAILABLE", "503", { retryable: true }),
+    );
+    const engine = makeEngine(w, { settings: { retireAfterMs: 60 * MINUTE } });
+    expect(await engine.start(PATH, FLAG_START)).toMatchObject({ kind: "waiting", waiting: "retire" });
     w.clock.advance(60 * MINUTE);
     expect(await engine.resume(PATH)).toMatchObject({ kind: "completed" });
     expectRotatedCleanly(w);

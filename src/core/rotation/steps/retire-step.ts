@@ -47,7 +47,8 @@ export function retireWait(run: RotationRun): Date | undefined {
 
 /** `verified`: the promoted pair was verified in this engine call; its audit event follows the `retired` write. */
 export async function retireStep(run: RotationRun, verified = false): Promise<StepResult> {
-  const until = retireWait(run);
+  // With `verified`, the caller has just decided that retire_after has nothing to wait for.
+  const until = verified ? undefined : retireWait(run);
   if (until !== undefined) return { kind: "wait", waiting: "retire", until };
 
   // Standard: the old pair dies only while KV names the new one, so consumers are never pointed at a dead pair.
@@ -183,6 +184,20 @@ async function deleteRotated(run: RotationRun): Promise<void> {
   if (lingering !== undefined) {
     await run.guard();
     await issuer.deleteStaged(run.target, lingering.id);
+  }
+}
+
+/**
+ * Asked once, right after promotion, before retire_after is waited out: a Salesforce that kills the former pair at
+ * promotion leaves nothing to wait for, and waiting would leave previous_* naming a dead pair for the whole of
+ * retire_after. One login by key with the probe secret (the old secret is not sent); an inconclusive answer
+ * (Salesforce unavailable) counts as alive, so the wait goes on as configured.
+ */
+export async function diedAtPromotion(run: RotationRun): Promise<boolean> {
+  try {
+    return (await askDeath(run, undefined)).dead;
+  } catch {
+    return false;
   }
 }
 

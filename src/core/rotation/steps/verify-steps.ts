@@ -5,7 +5,7 @@
 import { type ErrorCode, RotatorError } from "../../errors.ts";
 import type { RotationRun } from "../rotation-run.ts";
 import { publishStandardStep } from "./publish-steps.ts";
-import { retireStep, retireWait } from "./retire-step.ts";
+import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
 import type { StepResult } from "./step-result.ts";
 
 /**
@@ -20,13 +20,13 @@ export async function verifyNewStep(run: RotationRun): Promise<StepResult> {
 
 /**
  * Standard promoted → retired: the promoted pair logs in as the main pair, then the old one is retired
- * (retire-step.ts), unless retire_after is still to run: then `verified_main` is journaled and the rotation
- * waits. `verified_main` is otherwise not journaled: a crash before the retirement's journal write verifies
+ * (retire-step.ts), unless retire_after is still to run and the old pair did not die at promotion: then
+ * `verified_main` is journaled and the rotation waits. `verified_main` is otherwise not journaled: a crash before the retirement's journal write verifies
  * again, and the retirement repeats its checks. A refusal is retried.
  */
 export async function verifyMainThenRetireStep(run: RotationRun): Promise<StepResult> {
   await checkLogin(run, "the new main pair", true);
-  if (retireWait(run) !== undefined) {
+  if (retireWait(run) !== undefined && !(await diedAtPromotion(run))) {
     await run.advance("verified_main");
     await run.emit("rotation.verified");
     return undefined;
