@@ -92,8 +92,6 @@ export function dedupTtlMs(kind: ChatEventKind): number {
   return 30 * DAY_MS;
 }
 
-const ERROR_CODE = /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/;
-
 export class ChatNotifier implements Notifier {
   readonly #o: ChatNotifierOptions;
   readonly #clock: Clock;
@@ -188,19 +186,16 @@ export class ChatNotifier implements Notifier {
     } catch {
       credential = undefined;
     }
-    const mode = n.kind === "rotation.emergency" ? "emergency" : /\((standard|emergency)\)/.exec(n.text)?.[1];
-    const errorCode =
-      n.kind === "rotation.failed" || n.kind === "rotation.retrying" || n.kind === "rotation.rolled_back"
-        ? ERROR_CODE.exec(n.text)?.[1]
-        : undefined;
     return {
       kind: n.kind,
       credential:
-        credential === undefined ? { path: n.path, consumers: [] } : { ...credential, path: n.path },
+        credential === undefined
+          ? { path: n.path, provider: n.provider, consumers: [] }
+          : { ...credential, path: n.path, provider: n.provider },
       rotationId: n.rotationId,
-      mode: mode === "standard" || mode === "emergency" ? mode : undefined,
+      mode: n.mode,
       text: n.text,
-      errorCode,
+      errorCode: n.errorCode,
       at: this.#clock.now(),
     };
   }

@@ -190,6 +190,10 @@ describe("ChatNotifier", () => {
       kind: "rotation.failed",
       path: "api-credentials/team-a/crm",
       rotationId: "rot-9",
+      mode: "standard",
+      provider: "salesforce-eca",
+      step: "staged",
+      errorCode: "VAULT_CAS_CONFLICT",
       text: "Rotation of api-credentials/team-a/crm (standard) failed at publish: VAULT_CAS_CONFLICT: lost a race.",
     });
     const body = (await hookRx.waitFor(1))[0]?.body as Record<string, unknown>;
@@ -205,6 +209,26 @@ describe("ChatNotifier", () => {
     );
   });
 
+  it("reports the error code and mode the engine gave, never words it finds in the text", async () => {
+    const { n } = notifier();
+    const path = "api-credentials/PAYMENTS_EU/stripe";
+    await n.notify({
+      kind: "rotation.failed",
+      path,
+      rotationId: "rot-11",
+      mode: "emergency",
+      provider: "salesforce-eca",
+      step: "promoted",
+      errorCode: "ROTATION_VERIFY_FAILED",
+      text: `Rotation of ${path} (standard) failed at promoted: the new main pair was refused (SALESFORCE_AUTH_FAILED).`,
+    });
+    const body = (await hookRx.waitFor(1))[0]?.body as { facts: Array<{ label: string; value: string }> };
+    const fact = (label: string) => body.facts.find((f) => f.label === label)?.value;
+    expect(fact("Error")).toBe("ROTATION_VERIFY_FAILED");
+    expect(fact("Mode")).toBe("emergency");
+    expect(fact("Provider")).toBe("salesforce-eca");
+  });
+
   it("delivers an action-needed notice as a warning with the provider's next step, only to subscribed targets", async () => {
     const actions = new Set<ChatEventKind>(["rotation.action_needed"]);
     const failures = new Set<ChatEventKind>(["rotation.failed"]);
@@ -215,6 +239,9 @@ describe("ChatNotifier", () => {
       kind: "rotation.action_needed",
       path: "api-credentials/webhooks/events",
       rotationId: "rot-7",
+      mode: "standard",
+      provider: "generated",
+      step: "published",
       text: "Overlap started for api-credentials/webhooks/events (KV version 2): receivers now accept both current_secret and previous_secret.",
     });
     expect(rec.sent).toEqual([
@@ -243,7 +270,15 @@ describe("ChatNotifier", () => {
       },
     });
     await expect(
-      n.notify({ kind: "rotation.emergency", path: "api-credentials/x", rotationId: "rot-1", text: "done" }),
+      n.notify({
+        kind: "rotation.emergency",
+        path: "api-credentials/x",
+        rotationId: "rot-1",
+        mode: "emergency",
+        provider: "salesforce-eca",
+        step: "verified_main",
+        text: "done",
+      }),
     ).resolves.toBeUndefined();
     expect(rec.failures).toHaveLength(3);
     const body = hookRx.requests[0]?.body as { facts: Array<{ label: string; value: string }> };
@@ -256,6 +291,9 @@ describe("ChatNotifier", () => {
       kind: "rotation.completed",
       path: "api-credentials/team-a/crm",
       rotationId: "rot-5",
+      mode: "standard",
+      provider: "salesforce-eca",
+      step: "verified_main",
       text: "ok",
     } as const;
     await n.notify(notice);

@@ -188,6 +188,7 @@ async function recordRetry(
       `Rotation of ${r.path} (${r.mode}) is failing at ${r.step}: ${line}. It is tried again with backoff ` +
         `(next attempt after ${when}) until ${retry.budgetEnds.toISOString()} (rotation.retry_budget); ` +
         "this is the only message until it completes or fails for good.",
+      classifyError(err),
     );
   }
 }
@@ -229,6 +230,7 @@ async function failForGood(
   await run.notify(
     "rotation.failed",
     `Rotation of ${r.path} (${r.mode}) failed at ${step}: ${line}. ${next}${flag}`,
+    classifyError(err),
   );
   if (abandon) {
     await run.guard();

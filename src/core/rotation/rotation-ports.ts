@@ -6,6 +6,7 @@ import type { AuditEvent } from "./audit-events.ts";
 import type { ConsumerOwner } from "./consumer-owner.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { Lease } from "./lease.ts";
+import type { RotationMode } from "./rotation-state.ts";
 
 /** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
 export interface IssuerTarget {
@@ -143,10 +144,17 @@ export type RotationNoticeKind =
   | "rotation.rolled_back"
   | "rotation.action_needed";
 
+/** What a rotation tells chat: the facts as fields, and the words for people. Nothing is parsed out of `text`. */
 export interface Notification {
   readonly kind: RotationNoticeKind;
   readonly path: string;
   readonly rotationId: string;
+  readonly mode: RotationMode;
+  readonly provider: string;
+  /** The journal step the rotation was at when it spoke. */
+  readonly step: string;
+  /** With rotation.failed, rotation.retrying and rotation.rolled_back: the error code. */
+  readonly errorCode?: string | undefined;
   /** Plain words for people; never a secret. */
   readonly text: string;
 }

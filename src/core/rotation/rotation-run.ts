@@ -252,9 +252,19 @@ export class RotationRun {
     }
   }
 
-  async notify(kind: Notification["kind"], text: string): Promise<void> {
+  async notify(kind: Notification["kind"], text: string, errorCode?: string): Promise<void> {
+    const r = this.record;
     try {
-      await this.deps.notifier.notify({ kind, path: this.path, rotationId: this.record.rotationId, text });
+      await this.deps.notifier.notify({
+        kind,
+        path: this.path,
+        rotationId: r.rotationId,
+        mode: r.mode,
+        provider: r.provider,
+        step: r.step,
+        ...(errorCode === undefined ? {} : { errorCode }),
+        text,
+      });
     } catch (err) {
       this.sinkFailed("notify", err);
     }

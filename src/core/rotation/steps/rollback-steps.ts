@@ -133,6 +133,7 @@ export async function finishRollback(
   await run.notify(
     "rotation.rolled_back",
     `Rotation of ${r.path} was rolled back (${why}): ${restored(r.kvVersionPublished)}. Set rotate=now to try again.`,
+    code,
   );
   await run.endJournal();
   const outcome: RotationOutcome = {
