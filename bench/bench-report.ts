@@ -179,7 +179,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
 
   lines.push("## Targets", "");
-  head(["target (issue 7)", "measured", "met?"]);
+  head(["target", "measured", "met?"]);
   for (const t of targets) row([t.name, t.measured, t.met ? "met" : "**not met**"]);
   lines.push("");
 
@@ -199,7 +199,7 @@ export function renderMarkdown(r: BenchResults): string {
     "- **ours, detailed**: the same with OpenBao's `detailed-metadata` LIST (`listing: auto` picks it on OpenBao 2.2+).",
     "- **bare loop**: undici sending exactly the same LISTs and GETs at the same concurrency, bodies read and " +
       "dropped: no parsing, no logic. This is what the server and the loopback can do.",
-    `- **shell loop**: seed 003's loop (\`bao kv list\`, then \`bao kv metadata get | jq\` per key, one after ` +
+    `- **shell loop**: the shell loop an operator would write (\`bao kv list\`, then \`bao kv metadata get | jq\` per key, one after ` +
       `the other) timed on a sample of ${r.shell.sample} keys (${fmt(r.shell.ms / 1000, 1)} s, ` +
       `${fmt(r.shell.msPerCred, 1)} ms per key) and **extrapolated** linearly to N.`,
     "",

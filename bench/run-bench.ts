@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --tiny | --help]`: the benchmarks of issue 7 against a bao dev server and the
+// `npm run bench [-- --quick | --tiny | --help]`: the benchmarks against a bao dev server and the
 // Salesforce simulator on loopback, written as Markdown (BENCHMARKS.md by default). Order: seed and scan each
 // size; at the memory size also run the memory and flag-latency benchmarks (they need that inventory); then the
 // rotations. Progress goes to stderr; exit 0 when the file is written (targets not met are reported, not fatal).

@@ -2,7 +2,7 @@
 //   ours      collectInventory over VaultMetadataSource (per-key GETs, and OpenBao's detailed-metadata LIST),
 //             exactly as `scan`, `run --once` and each `serve` tick do it (client built by connectVault);
 //   bare      the limit: a bare undici loop sending the very same LISTs and GETs, bodies read and dropped;
-//   shell     seed 003's loop (`bao kv list`, then `bao kv metadata get` per key, through jq), on a sample.
+//   shell     the shell loop an operator would write (`bao kv list`, then `bao kv metadata get` per key, through jq), on a sample.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
@@ -181,7 +181,7 @@ export interface ShellLoopResult {
 }
 
 /**
- * Seed 003's loop verbatim apart from `vault`→`bao` and the folder: one `bao kv list` of a folder, then
+ * The operator's shell loop, verbatim apart from `vault`→`bao` and the folder: one `bao kv list` of a folder, then
  * `bao kv metadata get` + jq per key, sequential. Limited to the first `sample` keys of the folder.
  */
 export async function benchShellLoop(

@@ -1,5 +1,5 @@
 // The daemon's AuditSink: every event goes to each configured sink (file, syslog, http, stderr) in parallel.
-// A failing sink never changes a rotation's outcome (product.md, issue 5): it is retried, counted, reported
+// A failing sink never changes a rotation's outcome: it is retried, counted, reported
 // through onFailure and shown in health() (/readyz), and emit() still resolves. Never throws.
 // - A RotatorError that says it is not retryable (e.g. an audit file that ends in a torn line) is not retried.
 // - One attempt is bounded by emitTimeoutMs: a sink that hangs is counted as failed and not retried (the hung

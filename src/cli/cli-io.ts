@@ -25,6 +25,6 @@ export function processIo(): CliIo {
   };
 }
 
-/** Exit codes of product.md section 3. */
+/** The CLI's exit codes (README: CLI). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

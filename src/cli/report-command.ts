@@ -1,4 +1,4 @@
-// `report`: the weekly expiry report (the daemon's cron sends the same model; see product.md 3); with --send
+// `report`: the weekly expiry report (the daemon's cron sends the same model); with --send
 // also as the chat message (report-send.ts).
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// The YAML configuration file (product.md section 2) as a zod 4 schema, snake_case keys exactly as users write
+// The YAML configuration file as a zod 4 schema, snake_case keys exactly as users write
 // them. Every object is strict: an unknown key is an error (load-config.ts adds a "did you mean" hint), because a
 // typo such as `adress` would otherwise be silently ignored. The output is the normalised Config (minus sources).
 // Vault's standard environment variables are merged into the input before parsing (see vault-env.ts); the only

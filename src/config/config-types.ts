@@ -1,5 +1,5 @@
 // The validated, normalised configuration every other module receives. load-config.ts builds it from the
-// YAML file (product.md section 2), Vault's standard variables (VAULT_* with BAO_* taking precedence, as the
+// YAML file, Vault's standard variables (VAULT_* with BAO_* taking precedence, as the
 // OpenBao client does) and defaults. Durations are milliseconds; secrets are SecretValue; paths are plain
 // strings without leading or trailing slashes.
 import type { SecretValue } from "../core/secret-value.ts";

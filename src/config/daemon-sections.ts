@@ -1,4 +1,4 @@
-// The config sections only the daemon uses (product.md 2, last paragraph): chat targets, the extra audit sinks,
+// The config sections only the daemon uses: chat targets, the extra audit sinks,
 // the HTTP API and read tokens, the allowed Host names and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
 // the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.

@@ -1,4 +1,4 @@
-// Vault's standard client variables (vault-notes.md 3.3), read the way OpenBao's own client reads them:
+// Vault's standard client variables, read the way OpenBao's own client reads them:
 // BAO_X when it is set at all, else VAULT_X. A set-but-empty BAO_X still wins (OpenBao api/env.go uses
 // LookupEnv for the BAO_ form) and, like an empty VAULT_X, then means "not set".
 //

@@ -1,4 +1,4 @@
-// The daemon's Prometheus metrics (product.md 5), on a registry of its own so tests can build several. Label
+// The daemon's Prometheus metrics, on a registry of its own so tests can build several. Label
 // values come only from closed sets (states, outcomes, providers, audit event types, sink and target kinds,
 // connection names fixed at start-up) with one deliberate exception: `path` on the deadline gauge, because the
 // contract asks for "seconds to each deadline". Its cardinality is the managed inventory, and the gauge is

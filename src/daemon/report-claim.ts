@@ -1,4 +1,4 @@
-// "Sent once per period even with several replicas" (issue 5): before sending the weekly report a replica
+// "Sent once per period even with several replicas": before sending the weekly report a replica
 // claims the period in Vault with check-and-set. The entry <state_prefix>/reports/weekly holds the last
 // claimed period; whoever moves it forward with the version it read sends, every other replica's CAS fails.
 // A claim is made before sending: a crash between claim and send loses that week's message rather than sending

@@ -1,4 +1,4 @@
-// The weekly expiry report (seed 003: Mondays 09:00 UTC by default; report.schedule). At each scheduled time
+// The weekly expiry report (Mondays 09:00 UTC by default; report.schedule). At each scheduled time
 // every replica wakes, one of them claims the period in Vault (report-claim.ts) and sends the report to the
 // chat targets subscribed to report.weekly. A replica that starts within a day after a scheduled time nobody
 // claimed (all were down at 09:00) sends it late rather than not at all.

@@ -1,6 +1,6 @@
 // For webhook receivers of a provider=generated secret: verify an HMAC signature against every secret that is
-// valid right now, i.e. current_secret and, during the dual-accept overlap, previous_secret (seed 003, "Webhook
-// Secret Rotation", step 1). Every secret is tried and compared in constant time, so the answer's timing does
+// valid right now, i.e. current_secret and, during the dual-accept overlap, previous_secret (the
+// receiver's side of the overlap). Every secret is tried and compared in constant time, so the answer's timing does
 // not tell which secret (or how much of a signature) matched. Empty secrets (previous_secret="" once the
 // overlap is over) are skipped.
 import { createHmac, timingSafeEqual } from "node:crypto";

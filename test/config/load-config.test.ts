@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     expect(cfg.origins).toEqual({ "vault.address": "env VAULT_ADDR", "vault.auth.token": "env VAULT_TOKEN" });
   });
 
-  it("reads the product.md example file into the normalised Config", () => {
+  it("reads the documented example file into the normalised Config", () => {
     const cfg = load(
       `vault:
   address: http://127.0.0.1:8200        # else $VAULT_ADDR

@@ -1,5 +1,5 @@
 // What every finished rotation must leave behind, checked from the outside (KV through the root token, the
-// simulator's own state, the audit file): the invariants of rotation-protocol.md.
+// simulator's own state, the audit file): the rotation's invariants.
 import { expect } from "vitest";
 import type { Credential, E2eWorld } from "./e2e-kit.ts";
 

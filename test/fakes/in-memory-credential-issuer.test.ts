@@ -1,4 +1,4 @@
-// The fake must behave like Salesforce's staged-credentials API as salesforce-api.md (2.7-2.9, 7) describes
+// The fake must behave like Salesforce's staged-credentials API as the simulator models it
 // it, or the engine tests prove nothing. These pin the semantics the engine relies on.
 import { describe, expect, it } from "vitest";
 import { FixedClock } from "../../src/core/clock.ts";

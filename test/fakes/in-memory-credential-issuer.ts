@@ -1,5 +1,5 @@
-// CredentialIssuer for unit tests: Salesforce's staged-credentials semantics (salesforce-api.md 2.7-2.9 and the
-// simulator contract, section 7) modelled in memory, on the test's clock.
+// CredentialIssuer for unit tests: Salesforce's staged-credentials semantics (as the simulator models them)
+// in memory, on the test's clock.
 // - One main pair per consumer, at most one staged record (active | rotated | expired).
 // - POST staged: a rotated/expired record is deleted first (revoking a former pair it holds); an active one is
 //   SALESFORCE_STAGED_CONFLICT (or replaced, when `stagedPostWhenActive` is "replace").

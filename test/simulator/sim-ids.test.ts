@@ -1,9 +1,9 @@
-// Salesforce's 15/18-character ids: the suffix the simulator computes matches the ids in seed 000.
+// Salesforce's 15/18-character ids: the suffix the simulator computes matches the ids a published hands-on transcript shows.
 import { describe, expect, it } from "vitest";
 import { newId15, to15, to18 } from "../../src/simulator/salesforce/sim-ids.ts";
 
 describe("simulator ids", () => {
-  it("computes the case-safe suffix of the ids seen in seed 000", () => {
+  it("computes the case-safe suffix of the ids of that transcript", () => {
     expect(to18("0xIWt0000003lOz")).toBe("0xIWt0000003lOzMAI");
     expect(to18("0ugWt00000000w5")).toBe("0ugWt00000000w5IAA");
     expect(to18("888Wt000000O8CX")).toBe("888Wt000000O8CXIA0");

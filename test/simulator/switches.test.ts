@@ -1,4 +1,4 @@
-// Every switch for an unknown (salesforce-api.md 7/8), the version gates, expiry, limits, sessions and ids.
+// Every switch for an unknown, the version gates, expiry, limits, sessions and ids.
 import { afterEach, describe, expect, it } from "vitest";
 import { FixedClock } from "../../src/core/clock.ts";
 import {

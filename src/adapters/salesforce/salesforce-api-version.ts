@@ -1,5 +1,5 @@
 // The configured REST API version ("v65.0", also accepted as "65.0" or "65"). The staged-credentials resources
-// exist from v65.0 (salesforce-api.md 2.1); older versions are refused before any call is made.
+// exist from v65.0; older versions are refused before any call is made.
 import { RotatorError } from "../../core/errors.ts";
 
 export const STAGED_MIN_API_VERSION = 65;

@@ -1,4 +1,4 @@
-// eca-rotator's Salesforce client (salesforce-api.md 1–3): the admin session (client_credentials or JWT bearer,
+// eca-rotator's Salesforce client: the admin session (client_credentials or JWT bearer,
 // token cached, one re-login and one retry on 401), the External Client App credentials API (usage listing,
 // consumers, primary key/secret, staged credentials, rotate), pair checks, and the org's API usage from
 // Sforce-Limit-Info. Every call has a timeout; reads, DELETE and token requests are retried (bounded, jittered);

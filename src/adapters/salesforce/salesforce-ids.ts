@@ -1,5 +1,5 @@
 // Salesforce record ids come in a case-sensitive 15-character form and an 18-character form that appends a
-// case-insensitive checksum (salesforce-api.md 2.3). The usage listing returns 15-character app ids while URLs
+// case-insensitive checksum. The usage listing returns 15-character app ids while URLs
 // embed 18-character ones, so ids are compared by their first 15 characters, case-sensitively.
 import { RotatorError } from "../../core/errors.ts";
 

@@ -1,4 +1,4 @@
-// The JWT bearer grant's assertion (salesforce-api.md 1.3): RS256 over {iss: consumer key, sub: user name,
+// The JWT bearer grant's assertion: RS256 over {iss: consumer key, sub: user name,
 // aud: login host or My Domain, exp: now + 3 min}, signed with node:crypto from a PEM private key file. The key
 // and the signed JWT are secrets: file contents and crypto error texts never reach a message.
 import { createPrivateKey, createSign, type KeyObject } from "node:crypto";

@@ -1,4 +1,4 @@
-// `Sforce-Limit-Info: api-usage=25/15000` (salesforce-api.md 3.2): the org's daily API usage, sent on every REST
+// `Sforce-Limit-Info: api-usage=25/15000`: the org's daily API usage, sent on every REST
 // response. Other comma-separated entries (api-bursts, per-app-api-usage=…) are ignored.
 
 export interface ApiUsage {

@@ -1,4 +1,4 @@
-// OAuth 2.0 token requests against the org's My Domain (salesforce-api.md 1.1–1.4): client_credentials and the
+// OAuth 2.0 token requests against the org's My Domain: client_credentials and the
 // JWT bearer grant, form-encoded. API calls go to the instance_url of the token answer, which must be on the
 // configured My Domain origin: the answer chooses where the token is sent next, so an answer naming another host
 // (a tampered answer, a misconfigured proxy) would hand that host the admin token. SalesforceSession caches

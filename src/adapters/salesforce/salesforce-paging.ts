@@ -1,4 +1,4 @@
-// Following `nextPageUrl` (salesforce-api.md 2.4): it is present on every page, the last one too, so a listing
+// Following `nextPageUrl`: it is present on every page, the last one too, so a listing
 // ends on an empty page. Guards: a page URL already visited or a page with nothing new (a server ignoring the
 // page parameter) ends the listing; more than MAX_PAGES pages is an error; a nextPageUrl that is not a relative
 // path is refused, so the bearer token never travels to another host.

@@ -1,5 +1,5 @@
 // Does a pair work? verifyPair: a token request with the pair, polled with exponential backoff and jitter while
-// Salesforce still answers invalid_client_id / invalid_client (a new pair propagating; salesforce-api.md 1.7) or
+// Salesforce still answers invalid_client_id / invalid_client (a new pair propagating) or
 // is unavailable. provePairDead: one token request that must be refused.
 // A token request is the whole proof that a pair logs in: the token endpoint is where a consumer's pair is
 // authenticated, and an issued token is Salesforce accepting it. What a token may do (scopes, the run-as user,

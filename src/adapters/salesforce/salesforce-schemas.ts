@@ -1,5 +1,5 @@
-// zod schemas for exactly the Salesforce response fields the client reads (salesforce-api.md 1.2, 1.4, 2.4–2.8,
-// 3.1). Unknown fields are ignored; secrets stay plain strings here and become SecretValue in the client.
+// zod schemas for exactly the Salesforce response fields the client reads. Unknown fields are ignored; secrets
+// stay plain strings here and become SecretValue in the client.
 import { z } from "zod";
 
 const nonEmpty = z.string().min(1);

@@ -1,4 +1,4 @@
-// Staged-credential bodies → StagedCredential (salesforce-api.md 2.7–2.8): states compared case-insensitively
+// Staged-credential bodies → StagedCredential: states compared case-insensitively
 // (the docs capitalise them, the wire does not), an unknown state refused, secrets wrapped in SecretValue.
 import { SecretValue } from "../../core/secret-value.ts";
 import type { IssuedStagedCredential, StagedCredential, StagedState } from "./salesforce-eca-types.ts";

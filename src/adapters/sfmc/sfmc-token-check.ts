@@ -1,5 +1,5 @@
 // Does a Marketing Cloud installed-package secret work? One client_credentials request to the tenant's
-// `POST {auth}/v2/token` (salesforce-api.md 4.1, JSON body). 200 with an access token → ok; an OAuth error
+// `POST {auth}/v2/token`. 200 with an access token → ok; an OAuth error
 // answer (401 invalid_client, 400 …) → refused with its code; no answer, a 5xx or a 429 → a retryable
 // SALESFORCE_UNAVAILABLE. The token is thrown away unused: it lives 20 minutes and cannot be revoked. An answer
 // larger than 1 MiB (a token answer is under 2 KiB) aborts the request: SALESFORCE_UNEXPECTED_RESPONSE.

@@ -1,4 +1,4 @@
-// KV v2 on top of VaultClient: the cases libraries get wrong are handled here once (vault-notes.md 1.2-1.5):
+// KV v2 on top of VaultClient: the cases libraries get wrong are handled here once:
 // a LIST 404 is an empty folder, a data 404 with a body is a deleted version, a PATCH 404 without a body is a
 // missing key, a 400 check-and-set is VAULT_CAS_CONFLICT, merge patches use application/merge-patch+json.
 // The mount is checked once (KV v2?) before the first call, so nothing is ever written into a KV v1 mount.

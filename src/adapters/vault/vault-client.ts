@@ -1,4 +1,4 @@
-// eca-rotator's own Vault/OpenBao client on undici + zod (vault-notes.md 6.3): every call has a timeout, only
+// eca-rotator's own Vault/OpenBao client on undici + zod: every call has a timeout, only
 // idempotent calls are retried (bounded, with jitter, honouring Retry-After), every failure is a RotatorError
 // with a stable code, and the token is kept alive (renew-self at about 2/3 of its TTL, re-login when that stops
 // working). Tokens live in SecretValue and are sent only in the X-Vault-Token header. Answers are read up to

@@ -1,7 +1,7 @@
-// One KV entry's custom_metadata (product.md 1.2) → a typed policy, "unmanaged" (no `provider` key), or
+// One KV entry's custom_metadata → a typed policy, "unmanaged" (no `provider` key), or
 // "invalid" with a short reason naming each bad key. Never throws, whatever the map holds: a bad entry
 // must mark that one credential invalid and never stop a scan. Unknown keys belong to other teams and
-// are ignored. Key names are case-sensitive, exactly as in product.md.
+// are ignored. Key names are case-sensitive, exactly as documented.
 
 import { z } from "zod";
 import { DAY_MS } from "../duration.ts";
@@ -38,7 +38,7 @@ export interface RotationTrigger {
   readonly reason: string | undefined;
 }
 
-/** Defaults of product.md 1.2 are applied, except where the caller's config supplies them (undefined). */
+/** The documented defaults are applied, except where the caller's config supplies them (undefined). */
 export interface CredentialPolicy {
   readonly provider: Provider;
   readonly credentialType: CredentialType;
@@ -117,7 +117,7 @@ const FIELDS = {
 
 type FieldKey = keyof typeof FIELDS;
 
-/** Every custom_metadata key the rotator reads, in product.md order (reasons list problems in this order). */
+/** Every custom_metadata key the rotator reads, in the documented order (reasons list problems in this order). */
 export const POLICY_KEYS = Object.keys(FIELDS) as readonly FieldKey[];
 
 const PolicyMetadataSchema = z.object(

@@ -1,8 +1,8 @@
-// The rotation deadline of one credential (product.md 1.2):
+// The rotation deadline of one credential:
 //   deadline = last rotation + period, capped by expires_at
 // where the last rotation is `last_rotated`, else the creation time of the current KV version (read from
 // metadata, so a scan never reads secret data), else the key's creation time when the server did not
-// report the version's. The period is `rotation_period`, else the schedule table (seed 003).
+// report the version's. The period is `rotation_period`, else the schedule table.
 
 import { DAY_MS } from "../duration.ts";
 import { parseRfc3339 } from "../rfc3339.ts";
@@ -10,7 +10,7 @@ import type { CredentialPolicy } from "./credential-policy.ts";
 import type { KvEntryMetadata } from "./kv-entry.ts";
 import type { CredentialType, Risk } from "./policy-fields.ts";
 
-/** Rotation period in days when `rotation_period` is absent (product.md 1.2, seed 003). */
+/** Rotation period in days when `rotation_period` is absent. */
 export const SCHEDULE_TABLE_DAYS: Readonly<Record<CredentialType, Readonly<Record<Risk, number>>>> = {
   api_key: { standard: 90, high: 30 },
   oauth_client_secret: { standard: 180, high: 90 },

@@ -1,4 +1,4 @@
-// zod schemas for the single custom_metadata values of product.md 1.2. Each turns one string into a
+// zod schemas for the single custom_metadata values. Each turns one string into a
 // typed value or an issue whose message starts with a verb phrase ("must be ..."), so the caller can
 // prefix the key: "rotation_period must not be negative". Messages never repeat long or odd input.
 
@@ -112,7 +112,7 @@ export function patternField(pattern: RegExp, expected: string) {
   });
 }
 
-// Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics; docs/salesforce-api.md 2.3.
+// Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics.
 export const ecaAppIdField = patternField(
   /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/,
   "a 15- or 18-character ECA id starting 0xI",

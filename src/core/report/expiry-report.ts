@@ -99,7 +99,7 @@ export function buildExpiryReport(items: readonly InventoryItem[], now: Date): E
   };
 }
 
-/** `--fail-on` levels: which states make `report` exit 1 (product.md 3). */
+/** `--fail-on` levels: which states make `report` exit 1. */
 export type FailOn = "overdue" | "due" | "never";
 
 /**

@@ -1,5 +1,5 @@
-// The per-connection request budget (issue 5): Salesforce counts API calls per org and day and refuses every
-// call over the limit with 403 REQUEST_LIMIT_EXCEEDED (salesforce-api.md 3.4), which would also break the
+// The per-connection request budget: Salesforce counts API calls per org and day and refuses every
+// call over the limit with 403 REQUEST_LIMIT_EXCEEDED, which would also break the
 // integrations whose credentials we rotate. So the scheduler slows down well before: each answer carries
 // `Sforce-Limit-Info: api-usage=used/max`, and new rotations are paced by how much of the day's limit is gone.
 // Resumes are never held back: an unfinished rotation costs a few calls and leaving it half done is worse.

@@ -1,4 +1,4 @@
-// The closed list of audit events (product.md 5). One event per step; never a secret: consumer keys appear
+// The closed list of audit events. One event per step; never a secret: consumer keys appear
 // only as a keyed fingerprint, secrets never.
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 

@@ -1,4 +1,4 @@
-// The secret-data fields of a salesforce-eca credential (product.md 1.1, fixed names) as the engine reads them
+// The secret-data fields of a salesforce-eca credential as the engine reads them
 // from a StoredCredential: consumer keys as text, secrets as SecretValue whatever the store handed back.
 import { SecretValue } from "../secret-value.ts";
 import type { StoredCredential } from "./rotation-ports.ts";

@@ -1,4 +1,4 @@
-// The rotation engine (rotation-protocol.md): pure core, everything through the ports. One call works on one
+// The rotation engine: pure core, everything through the ports. One call works on one
 // credential and returns an explicit outcome; it throws only INTERNAL_INVARIANT (a bug).
 //
 //   start(path, opts)   claim the lease, journal `claimed`, run; an unfinished journal is resumed instead

@@ -1,4 +1,4 @@
-// The rotation as an explicit state machine (rotation-protocol.md). A state names the last step that is
+// The rotation as an explicit state machine. A state names the last step that is
 // durably done (written to the journal in Vault); the engine runs the step that leads out of it. Pure data:
 // the step functions that act live beside the engine and consult `nextSteps` before every journal write, so
 // a resumed or duplicated run can never jump the order.
@@ -111,7 +111,7 @@ export interface StepMachine {
   };
 }
 
-/** salesforce-eca's machine (rotation-protocol.md); the mode-only functions below use it. */
+/** salesforce-eca's machine; the mode-only functions below use it. */
 export const ECA_MACHINE: StepMachine = {
   standard: STANDARD_ORDER,
   emergency: EMERGENCY_ORDER,

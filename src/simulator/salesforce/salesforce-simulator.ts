@@ -1,5 +1,5 @@
 // The Salesforce simulator: a real HTTP server on loopback that behaves like an org's OAuth endpoints and the
-// External Client App credentials API (salesforce-api.md section 7). Used by every test, the demo, and by users
+// External Client App credentials API. Used by every test, the demo, and by users
 // for dry runs (`eca-rotator simulate salesforce`). Plain node:http; no logging unless `onRequest` is given.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,5 +1,5 @@
 // Connect REST `/services/data/vNN.0/apps/oauth/...`: the usage listing, consumers, `?part=`, staged
-// GET/POST/DELETE and PATCH rotate, with field names, nesting and key order as on the wire (salesforce-api.md 2).
+// GET/POST/DELETE and PATCH rotate, with field names, nesting and key order as on the wire.
 import { nowMs, type SimContext } from "./sim-context.ts";
 import { invalidInput, malformedJson, notFound, restError } from "./sim-errors.ts";
 import { json, jsonBody, noContent, type SimReply, type SimRequest, sfDate } from "./sim-http.ts";

@@ -1,4 +1,4 @@
-// Marketing Cloud installed packages (salesforce-api.md sections 4 and 7): one client id, an active secret and at
+// Marketing Cloud installed packages: one client id, an active secret and at
 // most one staged secret. Staging and activation happen in Setup (no public API), so they are test hooks here:
 // at most one generation and one activation per 5 minutes, a staged secret authenticates only once it is 5
 // minutes old, activation kills the old secret at once, and every secret expires 180 days after it was made
@@ -8,7 +8,7 @@ import { RotatorError } from "../../core/errors.ts";
 
 export const MC_FIVE_MINUTES_MS = 5 * 60_000;
 export const MC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
-/** Every secret generated before the TTL existed stops working at this instant (salesforce-api.md 4.2). */
+/** Every secret generated before the TTL existed stops working at this instant. */
 export const MC_LEGACY_CUTOFF = new Date("2026-09-30T00:00:00Z");
 
 export type McSecretState = "staged" | "active" | "expired" | "deactivated";

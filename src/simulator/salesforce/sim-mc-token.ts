@@ -1,4 +1,4 @@
-// `POST /v2/token` of a Marketing Cloud tenant's auth host (salesforce-api.md 4.1): JSON body, client_credentials
+// `POST /v2/token` of a Marketing Cloud tenant's auth host: JSON body, client_credentials
 // only; 401 invalid_client for an unknown client id or a secret that does not authenticate right now (inferred
 // status, see the doc).
 import { randomBytes } from "node:crypto";

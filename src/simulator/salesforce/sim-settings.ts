@@ -1,4 +1,4 @@
-// The simulator's switches: one for every behaviour the sources could not pin down (salesforce-api.md 7 and 8).
+// The simulator's switches: one for every behaviour the sources could not pin down.
 import { z } from "zod";
 import type { Clock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";

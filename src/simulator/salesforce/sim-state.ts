@@ -1,4 +1,4 @@
-// The simulated org: users, External Client Apps, their consumers, primary and staged pairs (salesforce-api.md 7).
+// The simulated org: users, External Client Apps, their consumers, primary and staged pairs.
 // Plain JSON-able data so a state file can hold it; the operations below are the only writers.
 import { RotatorError } from "../../core/errors.ts";
 import { newConsumerKey, newConsumerSecret, newId15, to15 } from "./sim-ids.ts";
@@ -270,7 +270,7 @@ export function stageCredentials(
  * PATCH rotate on an active staged set. The record keeps its id unless `newId` (unknown on real orgs, section 8
  * question 4).
  * overlap: the former primary moves into the record (state rotated, valid 30 days from now or until DELETE).
- * immediate: the record keeps the promoted pair (as seed 000 saw), the former primary is dead at once.
+ * immediate: the record keeps the promoted pair (as a published hands-on test saw), the former primary is dead at once.
  * overlap-new-shown: the record keeps showing the promoted pair, and the former primary stays valid with it
  * (30 days from now or until DELETE) although no answer shows it.
  */

@@ -14,7 +14,7 @@ import {
 import { isRotatorError } from "../../../src/core/errors.ts";
 
 describe("Salesforce ids", () => {
-  it("computes the 18-character forms seen on the wire in seed 000", () => {
+  it("computes the 18-character forms seen on the wire in a published transcript", () => {
     expect(to18("0xIWt0000003lOz")).toBe("0xIWt0000003lOzMAI");
     expect(to18("0ugWt00000000w5")).toBe("0ugWt00000000w5IAA");
     expect(to18("0ugWt00000000xh")).toBe("0ugWt00000000xhIAA");

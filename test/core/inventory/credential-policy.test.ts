@@ -27,7 +27,7 @@ describe("parseCredentialPolicy", () => {
     });
   });
 
-  it("applies product.md's defaults to a minimal salesforce-eca entry", () => {
+  it("applies the documented defaults to a minimal salesforce-eca entry", () => {
     expect(managed(ECA)).toEqual({
       provider: "salesforce-eca",
       credentialType: "oauth_client_secret",
@@ -265,7 +265,7 @@ describe("parseCredentialPolicy", () => {
     expect(reasonFor(metadata)).toContain(reason);
   });
 
-  it("lists several problems in product.md key order", () => {
+  it("lists several problems in the documented key order", () => {
     const reason = reasonFor({ ...ECA, rotate: "later", risk: "critical", rotation_period: "banana" });
     expect(reason.indexOf("risk")).toBeLessThan(reason.indexOf("rotation_period"));
     expect(reason.indexOf("rotation_period")).toBeLessThan(reason.indexOf("rotate must"));

@@ -1,4 +1,4 @@
-// The secret-data fields of a provider=generated credential (seed 003, "Webhook Secret Rotation"), and the small
+// The secret-data fields of a provider=generated credential, and the small
 // helpers its steps share. The phase lives in the secret data, beside the secrets, so a receiver that reads
 // one KV version sees secrets and phase that belong together.
 import { RotatorError } from "../../errors.ts";
@@ -13,7 +13,7 @@ export const ROTATION_PHASE = "rotation_phase";
 export const PHASE_DUAL_ACCEPT = "dual-accept";
 export const PHASE_COMPLETE = "complete";
 
-/** 32 random bytes, written as 64 hex characters (seed 003: `openssl rand -hex 32`). */
+/** 32 random bytes, written as 64 hex characters (as `openssl rand -hex 32` makes them). */
 export const SECRET_BYTES = 32;
 
 /** The journal's mark for "there was no current_secret when the rotation began". */

@@ -1,5 +1,5 @@
-// provider=generated: webhook signing secrets and other shared secrets the rotator makes itself (seed 003's
-// dual-accept handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
+// provider=generated: webhook signing secrets and other shared secrets the rotator makes itself (a dual-accept
+// handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
 import { formatDuration } from "../../duration.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";

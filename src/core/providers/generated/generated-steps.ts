@@ -1,4 +1,4 @@
-// provider=generated, the dual-accept handshake of seed 003 as steps of the shared engine:
+// provider=generated, the dual-accept handshake as steps of the shared engine:
 //   claimed → staged      a new secret from the CSPRNG, journaled before anything else sees it
 //   staged → published    KV: current_secret=new, previous_secret=old, rotation_phase=dual-accept (emergency:
 //                         previous_secret="" and rotation_phase=complete at once: the old secret is dropped);

@@ -1,4 +1,4 @@
-// provider=salesforce-eca: Salesforce's staged-credentials API (rotation-protocol.md). Its steps live in
+// provider=salesforce-eca: Salesforce's staged-credentials API. Its steps live in
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
 import { formatDuration } from "../../duration.ts";
 import { isRotatorError } from "../../errors.ts";

@@ -1,5 +1,5 @@
 // provider=sfmc: Marketing Cloud installed packages, assisted rotation. Marketing Cloud has no API to stage or
-// activate a secret (salesforce-api.md 4.3), so an operator stages one in Setup and pastes it into
+// activate a secret, so an operator stages one in Setup and pastes it into
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
 import { formatDuration } from "../../duration.ts";

@@ -72,8 +72,8 @@ function completedText(run: RotationRun, outageMs: number | undefined): string {
 
 /**
  * The metadata every provider stamps when a rotation closes: verified and rotated now, the next deadline counted
- * from now with the credential's own period (product.md 1.2; removed rather than guessed when the metadata
- * became invalid meanwhile), idle, trigger and last error cleared. `expiresAt`: a new expiry to record too.
+ * from now with the credential's own period (removed rather than guessed when the metadata became invalid
+ * meanwhile), idle, trigger and last error cleared. `expiresAt`: a new expiry to record too.
  */
 export async function stampClosed(
   run: RotationRun,

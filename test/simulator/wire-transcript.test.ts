@@ -1,4 +1,4 @@
-// Seed 000 (the only first-hand wire capture) replayed step by step against the simulator over real HTTP:
+// The only first-hand wire capture of a rotation (a hands-on blog post, lekkimworld.com, 2025-09-24) replayed step by step against the simulator over real HTTP:
 // the same field names, nesting and key order, `active` then `rotated`, and the fate of the prior pair.
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
@@ -165,7 +165,7 @@ async function rotate(s: SalesforceSimulator, token: string, stagedUrl: string) 
   return res.json;
 }
 
-describe("seed 000 transcript", () => {
+describe("a published hands-on transcript of a rotation", () => {
   it("in immediate mode: the main set and the rotated record hold the new pair and the prior pair is refused", async () => {
     sim = await startSalesforceSimulator({ rotateSemantics: "immediate" });
     const { s, eca, token, consumer, staged } = await stageLikeTheSeed(sim);
