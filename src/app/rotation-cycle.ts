@@ -17,7 +17,7 @@ import {
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
-import { isRotatedByEngine } from "../core/providers/provider-registry.ts";
+import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { actorOf } from "../core/rotation/audit-events.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
@@ -158,7 +158,7 @@ export function selectStarts(
     }
     const settled = opts.settled?.(item.path);
     if (settled === true) continue;
-    const decision = decideRotation(item, now);
+    const decision = decideRotation(item, now, PROVIDERS);
     if (!decision.act) {
       if (settled === undefined) leftAlone.push(none(item.path, decision.reason));
       continue;

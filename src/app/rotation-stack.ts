@@ -18,6 +18,7 @@ import type { Config } from "../config/config-types.ts";
 import { destinationsOf } from "../config/load-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
+import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
 import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
@@ -134,6 +135,7 @@ export async function buildRotationStack(
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const r = cfg.rotation;
   const deps: RotationEngineDeps = {
+    providers: PROVIDERS,
     ...ports,
     clock,
     ids: opts.ids ?? randomUUID,

@@ -12,7 +12,7 @@ import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify
 import { markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
-import { isRotatedByEngine, rotationProvider } from "../core/providers/provider-registry.ts";
+import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import type {
   DaemonView,
@@ -94,7 +94,7 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
         journal !== undefined &&
         journal.value.mode === "standard" &&
         journal.value.step === "published" &&
-        rotationProvider(journal.value.provider)?.flagEndsOverlap === true;
+        PROVIDERS.get(journal.value.provider)?.flagEndsOverlap === true;
       if (journal !== undefined && !confirms) {
         return {
           status: "conflict",

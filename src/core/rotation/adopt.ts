@@ -5,7 +5,6 @@
 // rotation of PATH or of the consumer's current owner is unfinished, writes the owner record with cas and
 // leaves a consumer.adopted audit event naming both paths.
 import { isRotatorError, RotatorError } from "../errors.ts";
-import { rotatableCredential } from "../providers/provider-registry.ts";
 import type { RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import { claimFor } from "./rotation-run.ts";
@@ -63,7 +62,7 @@ async function adoptUnderLease(
   if (cred === undefined) {
     throw new RotatorError("VAULT_NOT_FOUND", "the credential is not in KV", { context: { path } });
   }
-  const { policy, provider } = rotatableCredential(cred, path, deps);
+  const { policy, provider } = deps.providers.rotatable(cred, path, deps);
   if (provider.consumerOf === undefined) {
     throw new RotatorError(
       "POLICY_INVALID",

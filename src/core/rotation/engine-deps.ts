@@ -10,6 +10,7 @@ import type {
   Notifier,
   RotationStateStore,
 } from "./rotation-ports.ts";
+import type { ProviderSet } from "./rotation-provider.ts";
 
 export interface RotationEngineSettings {
   /** Lease expiry. The lease is renewed every third of it while a run holds it, so steps may take longer. */
@@ -50,6 +51,8 @@ export type SfmcTokenCheck = (
 ) => Promise<SfmcTokenAnswer>;
 
 export interface RotationEngineDeps {
+  /** The providers this engine rotates (the composition root's set). */
+  readonly providers: ProviderSet;
   readonly issuer: CredentialIssuer;
   readonly store: CredentialStore;
   readonly state: RotationStateStore;

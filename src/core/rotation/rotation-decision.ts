@@ -14,7 +14,7 @@
 import { DAY_MS, formatDuration } from "../duration.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
-import { rotationProvider } from "../providers/provider-registry.ts";
+import type { ProviderSet } from "./rotation-provider.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
 export const SCHEDULE_LEAD_MS = DAY_MS;
@@ -29,7 +29,7 @@ export type RotationDecision =
     }
   | { readonly act: false; readonly reason: string; readonly notBefore?: Date | undefined };
 
-export function decideRotation(item: InventoryItem, now: Date): RotationDecision {
+export function decideRotation(item: InventoryItem, now: Date, providers: ProviderSet): RotationDecision {
   if (item.state === "unmanaged") return skip("unmanaged: eca-rotator never writes to it");
   if (item.state === "invalid") return skip(`invalid metadata: ${item.reason ?? "see scan"}`);
   // Another deployment's rotation (or a leftover state): not even an emergency flag starts a second one here.
@@ -57,7 +57,7 @@ export function decideRotation(item: InventoryItem, now: Date): RotationDecision
   if (
     item.rotationState === "awaiting_promotion" &&
     item.trigger?.mode === "now" &&
-    rotationProvider(item.provider)?.flagEndsOverlap === true
+    providers.get(item.provider)?.flagEndsOverlap === true
   ) {
     const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
     return {
@@ -77,7 +77,7 @@ export function decideRotation(item: InventoryItem, now: Date): RotationDecision
   }
   if (item.rotationState === "failed") return skip("the last rotation failed: set rotate=now to try again");
   if (item.autoRotate === false) return skip("auto_rotate=false: only a flag or the CLI rotates it");
-  if (rotationProvider(item.provider)?.startsOnSchedule === false) {
+  if (providers.get(item.provider)?.startsOnSchedule === false) {
     return skip(
       "assisted rotation: an operator stages a new secret in Setup and pastes it into pending_api_key (or sets rotate=now); deadlines only remind",
     );

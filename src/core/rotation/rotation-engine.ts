@@ -18,7 +18,6 @@ import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import { rotationWithoutJournal } from "../inventory/collect-inventory.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
-import { journalProvider, rotationProvider } from "../providers/provider-registry.ts";
 import { type AdoptOptions, type AdoptOutcome, adoptConsumer } from "./adopt.ts";
 import { isOperatorRequest, type RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
@@ -179,7 +178,7 @@ async function prepareStart(
   const policy = parseCredentialPolicy(cred.customMetadata);
   if (policy.kind === "unmanaged") return skip("unmanaged: no provider in the metadata", "VAULT_NOT_MANAGED");
   if (policy.kind === "invalid") return skip(`invalid metadata: ${policy.reason}`, "POLICY_INVALID");
-  const provider = rotationProvider(policy.policy.provider);
+  const provider = deps.providers.get(policy.policy.provider);
   if (provider === undefined) {
     return skip(notRotatedMessage(policy.policy.provider), "POLICY_INVALID");
   }
@@ -434,5 +433,5 @@ function waitingFor(
   r: JournalRecord,
   deps: RotationEngineDeps,
 ): { waiting: WaitKind; until: Date } | undefined {
-  return journalProvider(r.provider, r.path).waitingFor(r, deps);
+  return deps.providers.forJournal(r.provider, r.path).waitingFor(r, deps);
 }

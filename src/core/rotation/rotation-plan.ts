@@ -2,7 +2,6 @@
 // only (journal, lease, the KV entry, Salesforce's main key and staged list, the rotator's own key); never
 // claims a lease, never writes anything anywhere.
 import { classifyError, isRotatorError } from "../errors.ts";
-import { rotatableCredential, rotationProvider } from "../providers/provider-registry.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { RotationProvider } from "./rotation-provider.ts";
 import { type RotationMode, type RotationStep, stepOrder } from "./rotation-state.ts";
@@ -51,7 +50,7 @@ export async function planRotation(
     else {
       const r = journal.value;
       effectiveMode = r.mode;
-      provider = rotationProvider(r.provider);
+      provider = deps.providers.get(r.provider);
       resumesFrom = r.step === "failed" ? r.failedStep : r.step;
       add(
         "journal",
@@ -82,7 +81,7 @@ export async function planRotation(
     if (cred === undefined) add("credential", false, "not in KV");
     else {
       add("credential", true, `KV version ${cred.version}`);
-      const rotatable = rotatableCredential(cred, path, deps);
+      const rotatable = deps.providers.rotatable(cred, path, deps);
       provider ??= rotatable.provider;
       const wait = rotatable.provider.planWait(rotatable.policy, effectiveMode, deps);
       soakMs = wait.soakMs;

@@ -2,12 +2,16 @@
 // loop, failure handling (counted attempts, rollback before the point of no return, parking), audit, chat and
 // outcomes; a provider owns what is specific to its credentials: which policies it accepts, its state machine
 // and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
-// src/core/providers/<name>/ and are looked up by the journal's (or the metadata's) `provider`.
+// src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
+// the metadata's) `provider`. The engine imports no provider.
+import { RotatorError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import type { Provider } from "../inventory/policy-fields.ts";
+import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { ConsumerIdentity } from "./consumer-owner.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
+import { managedPolicy } from "./managed-policy.ts";
 import type { StartOptions } from "./rotation-engine.ts";
 import type { PlanCheck } from "./rotation-plan.ts";
 import type { StoredCredential } from "./rotation-ports.ts";
@@ -84,4 +88,50 @@ export interface RotationProvider {
     cred: StoredCredential,
     add: (name: PlanCheck["name"], ok: boolean, detail: string) => void,
   ): Promise<void>;
+}
+
+/** The providers one engine rotates, by name. manual is tracked but never rotated: it is never in a set. */
+export class ProviderSet {
+  readonly #byName: ReadonlyMap<string, RotationProvider>;
+
+  constructor(providers: readonly RotationProvider[]) {
+    this.#byName = new Map(providers.map((p) => [p.name, p]));
+  }
+
+  /** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */
+  get(name: string | undefined): RotationProvider | undefined {
+    return name === undefined ? undefined : this.#byName.get(name);
+  }
+
+  rotates(name: string | undefined): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** The journal's provider; a journal naming one this engine does not know is corrupt, never guessed at. */
+  forJournal(name: string, path: string): RotationProvider {
+    const p = this.#byName.get(name);
+    if (p === undefined) {
+      throw new RotatorError(
+        "ROTATION_JOURNAL_CORRUPT",
+        `the journal names provider "${name}", which the engine does not rotate`,
+        { context: { path } },
+      );
+    }
+    return p;
+  }
+
+  /** The credential's policy and provider, when the engine may rotate it; why not otherwise (a final error). */
+  rotatable(
+    cred: StoredCredential,
+    path: string,
+    deps: RotationEngineDeps,
+  ): { policy: CredentialPolicy; provider: RotationProvider } {
+    const policy = managedPolicy(cred, path);
+    const provider = this.get(policy.provider);
+    if (provider === undefined) {
+      throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });
+    }
+    provider.checkPolicy(policy, path, deps);
+    return { policy, provider };
+  }
 }

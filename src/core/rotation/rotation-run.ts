@@ -8,7 +8,6 @@
 import { systemScheduler } from "../clock.ts";
 import { formatDuration } from "../duration.ts";
 import { isRotatorError, RotatorError } from "../errors.ts";
-import { journalProvider } from "../providers/provider-registry.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
@@ -67,7 +66,7 @@ export class RotationRun {
 
   /** The provider named in the journal: its state machine and steps drive this run. */
   get provider(): RotationProvider {
-    return journalProvider(this.record.provider, this.path);
+    return this.deps.providers.forJournal(this.record.provider, this.path);
   }
 
   /** The target the inspect step resolved; a later step without one is a bug. */

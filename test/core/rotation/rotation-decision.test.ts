@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { classifyEntry, DEFAULT_CLASSIFY_DEFAULTS } from "../../../src/core/inventory/classify.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import { decideRotation } from "../../../src/core/rotation/rotation-decision.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
@@ -19,6 +20,7 @@ function decide(daysAgo: number, extra: Record<string, string> = {}) {
   return decideRotation(
     classifyEntry(kvEntry("api-credentials/x", meta), NOW, DEFAULT_CLASSIFY_DEFAULTS),
     NOW,
+    PROVIDERS,
   );
 }
 
@@ -107,6 +109,7 @@ describe("decideRotation", () => {
     const d = decideRotation(
       { ...item, noJournalHere: true, reason: "another deployment is rotating it" },
       NOW,
+      PROVIDERS,
     );
     expect(d).toEqual({ act: false, reason: "another deployment is rotating it" });
   });
@@ -133,7 +136,7 @@ describe("decideRotation", () => {
       NOW,
       DEFAULT_CLASSIFY_DEFAULTS,
     );
-    expect(decideRotation(item, NOW)).toEqual({
+    expect(decideRotation(item, NOW, PROVIDERS)).toEqual({
       act: false,
       reason: "unmanaged: eca-rotator never writes to it",
     });

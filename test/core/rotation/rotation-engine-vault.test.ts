@@ -7,6 +7,7 @@ import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import { VaultCredentialStore } from "../../../src/adapters/vault/vault-credential-store.ts";
 import { VaultStateStore } from "../../../src/adapters/vault/vault-state-store.ts";
 import { FixedClock } from "../../../src/core/clock.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
 import { rawEntry, seedVersion } from "../../adapters/vault/rotation-store-kit.ts";
 import { connectWithToken } from "../../adapters/vault/vault-test-kit.ts";
@@ -67,6 +68,7 @@ async function setup() {
     const wrap = <T extends object>(name: string, port: T): T =>
       interceptor === undefined ? port : interceptor.wrap(name, port);
     return createRotationEngine({
+      providers: PROVIDERS,
       issuer: wrap("issuer", issuer),
       store: wrap("store", store),
       state: wrap("state", state),

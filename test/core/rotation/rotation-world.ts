@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { expect } from "vitest";
 import { FixedClock } from "../../../src/core/clock.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import type { RotationEngineDeps, RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
 import {
   createRotationEngine,
@@ -131,6 +132,7 @@ export function makeDeps(w: World, opts: EngineOptions = {}): RotationEngineDeps
   const i = opts.interceptor;
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
   return {
+    providers: PROVIDERS,
     issuer: wrap("issuer", opts.ports?.issuer ?? w.issuer),
     store: wrap("store", opts.ports?.store ?? w.store),
     state: wrap("state", opts.ports?.state ?? w.state),

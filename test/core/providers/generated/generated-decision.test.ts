@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { selectStarts } from "../../../../src/app/rotation-cycle.ts";
 import { classifyEntry, DEFAULT_CLASSIFY_DEFAULTS } from "../../../../src/core/inventory/classify.ts";
 import { MANUAL_ROTATE_MESSAGE } from "../../../../src/core/manual/manual-actions.ts";
+import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
 import { decideRotation } from "../../../../src/core/rotation/rotation-decision.ts";
 import { kvEntry } from "../../../fakes/kv-entry-builder.ts";
 
@@ -21,6 +22,7 @@ describe("decisions for provider=generated", () => {
         rotate_reason: "sender switched",
       }),
       NOW,
+      PROVIDERS,
     );
     expect(d).toMatchObject({ act: true, mode: "standard", trigger: "flag" });
     expect(d.reason).toBe("rotate=now during the overlap: sender switched: end it now");
@@ -35,6 +37,7 @@ describe("decisions for provider=generated", () => {
         rotate: "now",
       }),
       NOW,
+      PROVIDERS,
     );
     expect(d).toMatchObject({ act: false });
   });

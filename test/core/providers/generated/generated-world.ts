@@ -3,6 +3,7 @@
 // recognisable secret. Reuses the ECA world's interceptor, fingerprint and settings.
 import { expect } from "vitest";
 import { FixedClock } from "../../../../src/core/clock.ts";
+import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
 import type { RotationEngineSettings } from "../../../../src/core/rotation/engine-deps.ts";
 import {
   createRotationEngine,
@@ -89,6 +90,7 @@ export function makeGeneratedEngine(
   const i = opts.interceptor;
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
   return createRotationEngine({
+    providers: PROVIDERS,
     issuer: wrap("issuer", w.issuer),
     store: wrap("store", w.store),
     state: wrap("state", w.state),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { selectStarts } from "../../../../src/app/rotation-cycle.ts";
 import { classifyEntry, DEFAULT_CLASSIFY_DEFAULTS } from "../../../../src/core/inventory/classify.ts";
+import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
 import { decideRotation } from "../../../../src/core/rotation/rotation-decision.ts";
 import { kvEntry } from "../../../fakes/kv-entry-builder.ts";
 
@@ -15,6 +16,7 @@ describe("decisions for provider=sfmc", () => {
     const d = decideRotation(
       item("api-credentials/mc", { provider: "sfmc", expires_at: "2026-06-01T00:00:00Z" }),
       NOW,
+      PROVIDERS,
     );
     expect(d).toMatchObject({ act: false });
     expect(d.reason).toContain("assisted rotation");
@@ -29,6 +31,7 @@ describe("decisions for provider=sfmc", () => {
     const d = decideRotation(
       item("api-credentials/mc", { provider: "sfmc", rotation_state: "awaiting_promotion", rotate: "now" }),
       NOW,
+      PROVIDERS,
     );
     expect(d).toMatchObject({ act: true, mode: "standard", trigger: "flag" });
   });

@@ -2,6 +2,7 @@
 // secret, a fake Marketing Cloud tenant (which secrets get a token), the rotator's state store, audit and chat.
 import { expect } from "vitest";
 import { FixedClock } from "../../../../src/core/clock.ts";
+import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
 import type { RotationEngineSettings, SfmcTokenAnswer } from "../../../../src/core/rotation/engine-deps.ts";
 import {
   createRotationEngine,
@@ -93,6 +94,7 @@ export function makeSfmcEngine(
   const wrap = <T extends object>(name: string, port: T): T => (i === undefined ? port : i.wrap(name, port));
   const tenant = wrap("sfmc", w.tenant);
   return createRotationEngine({
+    providers: PROVIDERS,
     issuer: wrap("issuer", w.issuer),
     store: wrap("store", w.store),
     state: wrap("state", w.state),
