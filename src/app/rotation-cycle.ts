@@ -2,12 +2,13 @@
 // 1. resume every unfinished journal (a crash, a soak that has run out, a takeover from a dead replica);
 // 2. scan the inventory (metadata only), after the resumes so the decisions see the state they left;
 // 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due, plus every sfmc
-//    credential with a freshly pasted pending_api_key (sfmc-pending.ts: one data read each).
+//    credential with a freshly pasted pending_api_key (a provider's pickup: one data read each).
 // Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
 // its registry (salesforce-eca, generated, sfmc); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
 
 import type { Clock } from "../core/clock.ts";
+import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import {
   collectInventory,
@@ -24,8 +25,8 @@ import { decideRotation, type RotationDecision } from "../core/rotation/rotation
 import type { RotationEngine, StartOptions } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { ProviderSet } from "../core/rotation/rotation-provider.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
-import { findPastedSecrets } from "./sfmc-pending.ts";
 
 export interface CycleRow {
   readonly path: string;
@@ -102,7 +103,7 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   for (const row of selection.leftAlone) if (!rows.has(row.path)) rows.set(row.path, row);
   const unmanaged = selection.unmanaged;
   const flaggedOrDue = new Set(selection.starts.map((s) => s.item.path));
-  const pasted = await findPastedSecrets(inventory.items, {
+  const pasted = await findPickups(inventory.items, {
     store: deps.store,
     hasJournal: (path) => rows.has(path) && rows.get(path)?.action === "resume",
     busy: (path) => flaggedOrDue.has(path),
@@ -208,4 +209,52 @@ function deadlineOf({ item }: Start): number {
 
 function none(path: string, reason: string): CycleRow {
   return { path, action: "none", reason, outcome: undefined };
+}
+
+export interface PickupScanDeps {
+  readonly store: Pick<CredentialStore, "read">;
+  /** An unfinished or parked journal exists for the path (it is resumed, never restarted). */
+  readonly hasJournal: (path: string) => boolean;
+  /** Already started, queued or settled this cycle. */
+  readonly busy: (path: string) => boolean;
+  readonly concurrency: number;
+  /** The providers whose pickups run (the composition root's set). */
+  readonly providers?: ProviderSet | undefined;
+}
+
+export interface PickupScanResult {
+  readonly starts: readonly Start[];
+  /** Entries that could not be read, with the error code (the next scan tries again). */
+  readonly unread: readonly CycleRow[];
+}
+
+/**
+ * After the flags and deadlines (run --once and the daemon): the entries a provider's pickup finds worth a look
+ * (sfmc: a KV version newer than the rotator's last word, which may hold a pasted pending_api_key) are read once
+ * and started with trigger "pending", like a flag. The secret read here is dropped at once: the engine reads it
+ * again under its lease.
+ */
+export async function findPickups(
+  items: readonly InventoryItem[],
+  deps: PickupScanDeps,
+): Promise<PickupScanResult> {
+  const providers = deps.providers ?? PROVIDERS;
+  const candidates = items.flatMap((item) => {
+    const pickup = deps.busy(item.path) ? undefined : providers.pickupFor(item, deps.hasJournal(item.path));
+    return pickup === undefined ? [] : [{ item, pickup }];
+  });
+  const starts: Start[] = [];
+  const unread: CycleRow[] = [];
+  await forEachBounded(candidates, deps.concurrency, async ({ item, pickup }) => {
+    try {
+      const cred = await deps.store.read(item.path);
+      const found = cred === undefined ? undefined : pickup.decide(cred);
+      if (found !== undefined) starts.push({ item, decision: { act: true, trigger: "pending", ...found } });
+    } catch (err) {
+      const reason = `could not read ${pickup.looksFor} (${classifyError(err)}); the next scan tries again`;
+      unread.push({ path: item.path, action: "none", reason, outcome: undefined });
+    }
+  });
+  starts.sort((a, b) => (a.item.path < b.item.path ? -1 : a.item.path > b.item.path ? 1 : 0));
+  return { starts, unread };
 }

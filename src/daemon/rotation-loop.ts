@@ -4,8 +4,13 @@
 // later ticks keep scanning, and a credential already queued or running here is left out of new decisions.
 // Leases in Vault keep replicas apart; this file only keeps one process from racing itself.
 
-import { type ScanAndRotateDeps, type Start, selectStarts, startOptions } from "../app/rotation-cycle.ts";
-import { findPastedSecrets } from "../app/sfmc-pending.ts";
+import {
+  findPickups,
+  type ScanAndRotateDeps,
+  type Start,
+  selectStarts,
+  startOptions,
+} from "../app/rotation-cycle.ts";
 import { classifyError } from "../core/errors.ts";
 import { collectInventory, markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
@@ -165,7 +170,7 @@ export class RotationLoop {
       const held = selection.leftAlone.filter((r) => r.reason.startsWith("Salesforce API usage"));
       if (held.length > 0) d.onHeld?.(held);
       const chosen = new Set(selection.starts.map((s) => s.item.path));
-      const pasted = await findPastedSecrets(inventory.items, {
+      const pasted = await findPickups(inventory.items, {
         store: d.store,
         hasJournal: (path) => journals.has(path),
         busy: (path) => this.#inFlight.has(path) || chosen.has(path),

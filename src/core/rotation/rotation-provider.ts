@@ -6,6 +6,7 @@
 // the metadata's) `provider`. The engine imports no provider.
 import { RotatorError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
+import type { InventoryItem } from "../inventory/inventory-item.ts";
 import type { Provider } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { ConsumerIdentity } from "./consumer-owner.ts";
@@ -26,6 +27,20 @@ export interface PlanWait {
   readonly soakMs: number;
   /** One line for people, e.g. "soak: 15m between publishing and promoting". */
   readonly text: string;
+}
+
+/**
+ * Work the scan's metadata cannot show (sfmc: a secret an operator pasted into pending_api_key): which entries are
+ * worth one data read, and whether what that read found starts a rotation. The scan runs it for every provider
+ * that has one, after the flags and deadlines.
+ */
+export interface ProviderPickup {
+  /** What the data read looks for, in messages (e.g. "pending_api_key"). */
+  readonly looksFor: string;
+  /** From metadata alone; `hasJournal`: an unfinished rotation exists (it is resumed, never restarted). */
+  mayHaveWork(item: InventoryItem, hasJournal: boolean): boolean;
+  /** From the entry's data, read once; undefined: nothing to start. The secret is not kept. */
+  decide(cred: StoredCredential): { readonly mode: RotationMode; readonly reason: string } | undefined;
 }
 
 export interface RotationProvider {
@@ -64,6 +79,7 @@ export interface RotationProvider {
   readonly flagEndsOverlap: boolean;
   /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
   readonly startsOnSchedule?: false;
+  readonly pickup?: ProviderPickup;
   /** Why `rollback` is refused for a journal at `at`. */
   rollbackRefusal(mode: RotationMode, at: RotationStep | undefined): string;
   /** The last sentence of a failure notice: what was changed and what to do. */
@@ -105,6 +121,12 @@ export class ProviderSet {
 
   rotates(name: string | undefined): boolean {
     return this.get(name) !== undefined;
+  }
+
+  /** The pickup of the entry's provider, when it has one and the entry may hold work for it. */
+  pickupFor(item: InventoryItem, hasJournal: boolean): ProviderPickup | undefined {
+    const pickup = this.get(item.provider)?.pickup;
+    return pickup?.mayHaveWork(item, hasJournal) === true ? pickup : undefined;
   }
 
   /** The journal's provider; a journal naming one this engine does not know is corrupt, never guessed at. */

@@ -4,8 +4,8 @@
 // A refused secret leaves rotation_state=failed; it is tried again only after a new paste (a newer KV
 // version), never every scan: the rotator does not retry the same refused secret on its own.
 import type { InventoryItem } from "../../inventory/inventory-item.ts";
-import type { RotationDecision } from "../../rotation/rotation-decision.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import type { ProviderPickup } from "../../rotation/rotation-provider.ts";
 import { PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
 
 /**
@@ -37,14 +37,16 @@ export function mayHoldNewPending(item: InventoryItem, hasJournal: boolean): boo
 }
 
 /** The decision for an entry mayHoldNewPending picked, once its data is read; undefined: nothing pasted. */
-export function pendingDecision(
-  cred: StoredCredential,
-): Extract<RotationDecision, { act: true }> | undefined {
+export function pendingDecision(cred: StoredCredential): ReturnType<ProviderPickup["decide"]> {
   if (pendingSecret(cred) === undefined) return undefined;
   return {
-    act: true,
     mode: "standard",
-    trigger: "pending",
     reason: `a staged secret was pasted into ${PENDING_API_KEY} (KV version ${cred.version})`,
   };
 }
+
+export const sfmcPickup: ProviderPickup = {
+  looksFor: PENDING_API_KEY,
+  mayHaveWork: mayHoldNewPending,
+  decide: pendingDecision,
+};

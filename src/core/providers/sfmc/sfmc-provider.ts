@@ -13,6 +13,7 @@ import type { RotationProvider } from "../../rotation/rotation-provider.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
 import type { StepFunction } from "../../rotation/steps/step-result.ts";
 import { chooseTenant, PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
+import { sfmcPickup } from "./sfmc-pickup.ts";
 import {
   closeSfmcStep,
   proveOldDeadStep,
@@ -43,6 +44,7 @@ const STEPS: Partial<Record<RotationStep, StepFunction>> = {
 export const sfmcProvider: RotationProvider = {
   name: "sfmc",
   machine: SFMC_MACHINE,
+  pickup: sfmcPickup,
   checkPolicy: (policy, path, deps) => {
     chooseTenant(policy, deps, path);
   },

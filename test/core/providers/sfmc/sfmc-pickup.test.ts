@@ -83,12 +83,10 @@ describe("pendingDecision", () => {
     customMetadata: SFMC,
   });
 
-  it("starts a standard rotation triggered by the paste when pending_api_key holds a secret", () => {
+  it("starts a standard rotation when pending_api_key holds a secret (the scan starts it as trigger pending)", () => {
     const d = pendingDecision(cred({ pending_api_key: SecretValue.of("test-secret-canary-pickup") }));
     expect(d).toEqual({
-      act: true,
       mode: "standard",
-      trigger: "pending",
       reason: "a staged secret was pasted into pending_api_key (KV version 7)",
     });
     expect(JSON.stringify(d)).not.toContain("canary");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findPastedSecrets } from "../../src/app/sfmc-pending.ts";
+import { findPickups } from "../../src/app/rotation-cycle.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import { classifyEntry, DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
 import type { StoredCredential } from "../../src/core/rotation/rotation-ports.ts";
@@ -17,7 +17,7 @@ function cred(pending: string): StoredCredential {
   return { version: 2, data: { pending_api_key: SecretValue.of(pending) }, customMetadata: SFMC };
 }
 
-describe("findPastedSecrets", () => {
+describe("findPickups", () => {
   it("starts the entries holding a pasted secret, reads only candidates, and skips busy ones", async () => {
     const reads: string[] = [];
     const data: Record<string, StoredCredential> = {
@@ -25,7 +25,7 @@ describe("findPastedSecrets", () => {
       "a/empty": cred(""),
       "a/busy": cred(CANARY),
     };
-    const result = await findPastedSecrets(
+    const result = await findPickups(
       [
         item("a/pasted"),
         item("a/empty"),
@@ -50,7 +50,7 @@ describe("findPastedSecrets", () => {
   });
 
   it("reports an entry it could not read with the error code only, and goes on with the others", async () => {
-    const result = await findPastedSecrets([item("a/denied"), item("a/pasted")], {
+    const result = await findPickups([item("a/denied"), item("a/pasted")], {
       store: {
         read: async (path) => {
           if (path === "a/denied") {
