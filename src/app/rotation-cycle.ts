@@ -21,11 +21,11 @@ import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { actorOf } from "../core/rotation/audit-events.ts";
+import type { ProviderSet, StartOptions } from "../core/rotation/engine-deps.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
-import type { RotationEngine, StartOptions } from "../core/rotation/rotation-engine.ts";
+import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
-import type { ProviderSet } from "../core/rotation/rotation-provider.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
 
 export interface CycleRow {

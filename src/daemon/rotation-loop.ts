@@ -15,7 +15,7 @@ import { classifyError } from "../core/errors.ts";
 import { collectInventory, markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { BudgetLevel } from "../core/rotation/api-budget.ts";
-import type { StartOptions } from "../core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../core/rotation/engine-deps.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationTracker } from "./rotation-tracker.ts";
 

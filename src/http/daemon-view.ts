@@ -3,7 +3,7 @@
 // daemon (src/daemon) implements it over the real scheduler, Vault and engine. Nothing here holds a secret.
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { RotationTrigger } from "../core/rotation/audit-events.ts";
-import type { WaitKind } from "../core/rotation/rotation-provider.ts";
+import type { WaitKind } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
 
 /** The last completed scan; undefined until the first one finishes. */

@@ -7,7 +7,8 @@ import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts"
 import type { InventoryItem } from "../../src/core/inventory/inventory-item.ts";
 import type { MetadataSource, ScanItem } from "../../src/core/inventory/kv-entry.ts";
 import type { BudgetLevel } from "../../src/core/rotation/api-budget.ts";
-import type { RotationEngine, StartOptions } from "../../src/core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../../src/core/rotation/engine-deps.ts";
+import type { RotationEngine } from "../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
 import { RotationLoop, type RotationLoopDeps } from "../../src/daemon/rotation-loop.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";

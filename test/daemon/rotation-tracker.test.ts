@@ -1,8 +1,7 @@
 // RotationTracker: what this replica knows of rotations, from requests, audit events and the engine's outcomes.
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
-import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
-import type { WaitKind } from "../../src/core/rotation/rotation-provider.ts";
+import type { RotationOutcome, WaitKind } from "../../src/core/rotation/rotation-outcome.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
 
 const PATH = "api-credentials/team-a/crm";

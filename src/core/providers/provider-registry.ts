@@ -2,7 +2,7 @@
 // composition root hands this set to the engine; adding a provider is its folder and one entry here. manual is
 // tracked (deadlines, report, chat) but not rotated by the engine: it is not here. sfmc is rotated only on an
 // operator's flag (assisted: startsOnSchedule=false).
-import { ProviderSet } from "../rotation/rotation-provider.ts";
+import { ProviderSet } from "../rotation/engine-deps.ts";
 import { generatedProvider } from "./generated/generated-provider.ts";
 import { salesforceEcaProvider } from "./salesforce-eca/salesforce-eca-provider.ts";
 import { sfmcProvider } from "./sfmc/sfmc-provider.ts";

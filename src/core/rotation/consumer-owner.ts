@@ -12,25 +12,11 @@
 // (org, not connection: two connections may reach one org), the tenant and client id for Marketing Cloud.
 import { isRotatorError, RotatorError } from "../errors.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { IssuerTarget, Versioned } from "./rotation-ports.ts";
+import type { ConsumerIdentity, ConsumerOwner, IssuerTarget, Versioned } from "./rotation-ports.ts";
+
+export type { ConsumerIdentity, ConsumerOwner };
 
 /** The owner record of one consumer. Never a secret: ids and a KV path. */
-export interface ConsumerOwner {
-  /** The credential path that owns the consumer. */
-  readonly path: string;
-  /** When this path proved possession and became the owner. */
-  readonly since: Date;
-  /** What the consumer is, for people: "org 00D…, app 0xI…, consumer 888…". */
-  readonly subject: string;
-  /** The path that owned it before an adoption. */
-  readonly adoptedFrom?: string | undefined;
-}
-
-/** A consumer's owner key (a path below <state_prefix>/owners/) and its description. */
-export interface ConsumerIdentity {
-  readonly key: string;
-  readonly subject: string;
-}
 
 export function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {
   return {

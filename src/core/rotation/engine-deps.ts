@@ -1,16 +1,40 @@
-// What the rotation engine is built from: the ports, the clock, an id source, this process's lease owner name
-// and the settings from config (rotation.*). The composition root (src/app/container.ts) fills it in.
+// What the rotation engine is built from and what its providers plug into: the ports, the clock, an id source,
+// this process's lease owner name and the settings from config (rotation.*), which the composition root fills in;
+// the provider contract (RotationProvider), the set of providers the composition root hands over (ProviderSet),
+// and the run a provider's steps work on (RotationRun). The types that name each other live here together, so
+// the engine's modules import this one and it imports none of them.
+//
+// What a provider supplies to the shared engine. The engine owns the lease, the journal (cas + fence), the drive
+// loop, failure handling (counted attempts, rollback before the point of no return, parking), audit, chat and
+// outcomes; a provider owns what is specific to its credentials: which policies it accepts, its state machine
+// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
+// src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
+// the metadata's) `provider`. The engine imports no provider.
 import type { Clock, Scheduler } from "../clock.ts";
+import { RotatorError } from "../errors.ts";
+import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
+import type { InventoryItem } from "../inventory/inventory-item.ts";
+import type { Provider } from "../inventory/policy-fields.ts";
+import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { SecretValue } from "../secret-value.ts";
+import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
+import type { IssuerTarget, JournalChanges, JournalRecord } from "./journal-record.ts";
+import type { LeaseHold } from "./lease.ts";
+import { managedPolicy } from "./managed-policy.ts";
+import type { RotationOutcome, WaitKind } from "./rotation-outcome.ts";
 import type {
   AuditSink,
+  ConsumerIdentity,
   CredentialIssuer,
   CredentialStore,
+  Lease,
+  Notification,
   Notifier,
   RotationStateStore,
+  StoredCredential,
 } from "./rotation-ports.ts";
-import type { ProviderSet } from "./rotation-provider.ts";
+import type { RotationMode, RotationStep, StepMachine } from "./rotation-state.ts";
 
 export interface RotationEngineSettings {
   /** Lease expiry. The lease is renewed every third of it while a run holds it, so steps may take longer. */
@@ -81,4 +105,222 @@ export interface RotationEngineDeps {
   readonly onSinkFailure?: ((sink: "audit" | "notify", error: unknown) => void) | undefined;
   /** True once the daemon is stopping: a running rotation stops at the next step boundary (journal kept, lease released). */
   readonly shouldPause?: (() => boolean) | undefined;
+}
+
+export interface StartOptions {
+  readonly mode: RotationMode;
+  readonly trigger: RotationTrigger;
+  /** "scheduler", "operator-flag", "cli", "http:<token name>"; never a token. */
+  readonly actor: string;
+  /** rotate_reason; a flag trigger without one takes the metadata's. */
+  readonly reason?: string | undefined;
+  /** Skip unless the KV version is still the one the decision was made on (the scheduler passes it). */
+  readonly expectKvVersion?: number | undefined;
+  /**
+   * trigger=schedule: the last_rotated the decision saw (undefined: none). A rotation that closed meanwhile moved
+   * it, and the start is skipped; so is one whose metadata is no longer idle (a rotation failed or rolled back).
+   */
+  readonly expectLastRotated?: Date | undefined;
+  /** The new rotation's id when the caller must know it first (the HTTP API answers with it); default deps.ids(). */
+  readonly rotationId?: string | undefined;
+}
+
+export interface PlanCheck {
+  readonly name: "journal" | "lease" | "credential" | "policy" | "salesforce" | "preflight";
+  readonly ok: boolean;
+  /** Plain words; never a secret. */
+  readonly detail: string;
+}
+
+/**
+ * What a step function returns. A step either moved the journal on (undefined), must wait (the soak, or
+ * retire_after), or finished the rotation. Failures are thrown as RotatorError; the engine counts, retries,
+ * rolls back or parks them.
+ */
+export type StepResult =
+  | undefined
+  | { readonly kind: "wait"; readonly waiting: WaitKind; readonly until: Date }
+  | { readonly kind: "done"; readonly outcome: RotationOutcome };
+
+export type StepFunction = (run: RotationRun) => Promise<StepResult>;
+
+/**
+ * One engine call working on one credential, as steps see it (the engine's JournaledRun implements it): the
+ * journal record and its version, the lease it holds, and the guarded ways to change anything.
+ */
+export interface RotationRun {
+  readonly deps: RotationEngineDeps;
+  readonly path: string;
+  record: JournalRecord;
+  journalVersion: number;
+  readonly hold: LeaseHold;
+  sinkFailures: number;
+  /** What this engine call has seen for itself (see JournaledRun). */
+  readonly seen: {
+    claimRead?: StoredCredential | undefined;
+    inspected?: boolean | undefined;
+    promoted?: boolean | undefined;
+  };
+  /** The lease as last claimed or renewed. */
+  readonly lease: Lease;
+  /** The provider named in the journal: its state machine and steps drive this run. */
+  readonly provider: RotationProvider;
+  /** The target the inspect step resolved; a later step without one is a bug. */
+  readonly target: IssuerTarget;
+  /** The new pair from the journal (the staged step put it there before anything else used it). */
+  readonly newPair: { clientId: string; secret: NonNullable<JournalRecord["newSecret"]> };
+  readonly oldClientId: string;
+  now(): Date;
+  /** Before every write and Salesforce mutation: throws ROTATION_LEASE_HELD when the lease is no longer held. */
+  guard(): Promise<void>;
+  advance(step: RotationStep, changes?: JournalChanges): Promise<void>;
+  update(changes: JournalChanges): Promise<void>;
+  revive(step: RotationStep, changes?: JournalChanges): Promise<void>;
+  create(): Promise<"created" | "exists">;
+  write(next: JournalRecord, rawConflict?: boolean): Promise<void>;
+  readCredential(): Promise<StoredCredential>;
+  patchMetadata(patch: Readonly<Record<string, string | null>>): Promise<void>;
+  flagClearing(keep?: boolean, read?: Readonly<Record<string, string>>): Promise<Record<string, null>>;
+  endJournal(): Promise<void>;
+  releaseLease(journalRemains?: boolean): Promise<void>;
+  fingerprint(): string | undefined;
+  emit(type: AuditEventType, extra?: Partial<AuditEvent>): Promise<void>;
+  notify(kind: Notification["kind"], text: string, errorCode?: string): Promise<void>;
+  sinkFailed(sink: "audit" | "notify", err: unknown): void;
+  describeDuration(ms: number): string;
+}
+
+export interface PlanWait {
+  readonly soakMs: number;
+  /** One line for people, e.g. "soak: 15m between publishing and promoting". */
+  readonly text: string;
+}
+
+/**
+ * Work the scan's metadata cannot show (sfmc: a secret an operator pasted into pending_api_key): which entries are
+ * worth one data read, and whether what that read found starts a rotation. The scan runs it for every provider
+ * that has one, after the flags and deadlines.
+ */
+export interface ProviderPickup {
+  /** What the data read looks for, in messages (e.g. "pending_api_key"). */
+  readonly looksFor: string;
+  /** From metadata alone; `hasJournal`: an unfinished rotation exists (it is resumed, never restarted). */
+  mayHaveWork(item: InventoryItem, hasJournal: boolean): boolean;
+  /** From the entry's data, read once; undefined: nothing to start. The secret is not kept. */
+  decide(cred: StoredCredential): { readonly mode: RotationMode; readonly reason: string } | undefined;
+}
+
+export interface RotationProvider {
+  readonly name: Provider;
+  readonly machine: StepMachine;
+  /**
+   * Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider, e.g. it chooses no
+   * configured destination this path may use; the parser checked the rest.
+   */
+  checkPolicy(policy: CredentialPolicy, path: string, deps: RotationEngineDeps): void;
+  /**
+   * The provider's fields of a new `claimed` journal, from the credential as read at claim time (e.g. the
+   * destination its secrets go to, pinned for the whole rotation).
+   */
+  claimFields(
+    cred: StoredCredential,
+    policy: CredentialPolicy,
+    deps: RotationEngineDeps,
+    path: string,
+  ): JournalChanges;
+  /** The function that moves a journal on from `step`; undefined for `failed`. */
+  stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined;
+  /** A wait that the journal alone shows (resume's peek, without the lease). */
+  waitingFor(r: JournalRecord, deps: RotationEngineDeps): { waiting: WaitKind; until: Date } | undefined;
+  /**
+   * start() found an unfinished journal of this provider: what the new request changes in it, and whether that
+   * used up the operator's flag (it ended a wait it was meant to end). A flag not used up survives the rotation's
+   * close and starts a new one (an emergency asked for after promotion, say).
+   */
+  onRepeatStart(
+    r: JournalRecord,
+    opts: StartOptions,
+    now: Date,
+  ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
+  /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
+  readonly flagEndsOverlap: boolean;
+  /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
+  readonly startsOnSchedule?: false;
+  readonly pickup?: ProviderPickup;
+  /** Why `rollback` is refused for a journal at `at`. */
+  rollbackRefusal(mode: RotationMode, at: RotationStep | undefined): string;
+  /** The last sentence of a failure notice: what was changed and what to do. */
+  failureAdvice(mode: RotationMode, step: RotationStep, abandoned: boolean): string;
+  /** Dry run: the soak a rotation in `mode` would wait, and what the wait is, in the provider's words. */
+  planWait(policy: CredentialPolicy, mode: RotationMode, deps: RotationEngineDeps): PlanWait;
+  /**
+   * The external consumer the credential names, for the one-owner rule (consumer-owner.ts), and how to prove
+   * that the path holds its working secret (throws ROTATION_POSSESSION_UNPROVEN when it does not). Reads only.
+   * Absent for providers with no external consumer (generated: the rotator makes the secret itself).
+   */
+  consumerOf?(
+    deps: RotationEngineDeps,
+    path: string,
+    cred: StoredCredential,
+    policy: CredentialPolicy,
+  ): Promise<{ readonly consumer: ConsumerIdentity; prove(): Promise<void> }>;
+  /** Dry run: the provider's own read-only checks. */
+  planChecks(
+    deps: RotationEngineDeps,
+    path: string,
+    cred: StoredCredential,
+    add: (name: PlanCheck["name"], ok: boolean, detail: string) => void,
+  ): Promise<void>;
+}
+
+/** The providers one engine rotates, by name. manual is tracked but never rotated: it is never in a set. */
+export class ProviderSet {
+  readonly #byName: ReadonlyMap<string, RotationProvider>;
+
+  constructor(providers: readonly RotationProvider[]) {
+    this.#byName = new Map(providers.map((p) => [p.name, p]));
+  }
+
+  /** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */
+  get(name: string | undefined): RotationProvider | undefined {
+    return name === undefined ? undefined : this.#byName.get(name);
+  }
+
+  rotates(name: string | undefined): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** The pickup of the entry's provider, when it has one and the entry may hold work for it. */
+  pickupFor(item: InventoryItem, hasJournal: boolean): ProviderPickup | undefined {
+    const pickup = this.get(item.provider)?.pickup;
+    return pickup?.mayHaveWork(item, hasJournal) === true ? pickup : undefined;
+  }
+
+  /** The journal's provider; a journal naming one this engine does not know is corrupt, never guessed at. */
+  forJournal(name: string, path: string): RotationProvider {
+    const p = this.#byName.get(name);
+    if (p === undefined) {
+      throw new RotatorError(
+        "ROTATION_JOURNAL_CORRUPT",
+        `the journal names provider "${name}", which the engine does not rotate`,
+        { context: { path } },
+      );
+    }
+    return p;
+  }
+
+  /** The credential's policy and provider, when the engine may rotate it; why not otherwise (a final error). */
+  rotatable(
+    cred: StoredCredential,
+    path: string,
+    deps: RotationEngineDeps,
+  ): { policy: CredentialPolicy; provider: RotationProvider } {
+    const policy = managedPolicy(cred, path);
+    const provider = this.get(policy.provider);
+    if (provider === undefined) {
+      throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });
+    }
+    provider.checkPolicy(policy, path, deps);
+    return { policy, provider };
+  }
 }

@@ -6,8 +6,14 @@ import { z } from "zod";
 import { parseRfc3339 } from "../rfc3339.ts";
 import { SecretValue } from "../secret-value.ts";
 import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
-import type { IssuerTarget } from "./rotation-ports.ts";
 import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
+
+/** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
+export interface IssuerTarget {
+  readonly connection: string;
+  readonly appId: string; // 18 characters
+  readonly consumerId: string;
+}
 
 export interface JournalRecord {
   readonly rotationId: string;
@@ -246,3 +252,8 @@ export function parseJournalFields(
     },
   };
 }
+
+/** Journal fields a step may change; the run fills in fence, owner, updatedAt and attempts. */
+export type JournalChanges = Partial<
+  Omit<JournalRecord, "rotationId" | "path" | "fence" | "owner" | "updatedAt" | "step">
+>;

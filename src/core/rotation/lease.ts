@@ -12,13 +12,9 @@
 // check() reads nothing from Vault: it looks at what the renewals achieved.
 import type { Clock, Scheduler, TimerHandle } from "../clock.ts";
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
-import type { RotationStateStore } from "./rotation-ports.ts";
+import type { Lease, RotationStateStore } from "./rotation-ports.ts";
 
-export interface Lease {
-  readonly owner: string;
-  readonly expiresAt: Date;
-  readonly fence: number;
-}
+export type { Lease };
 
 export type ClaimResult =
   | { readonly ok: true; readonly lease: Lease; readonly takeover: boolean }

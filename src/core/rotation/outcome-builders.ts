@@ -1,10 +1,9 @@
 // Outcome values built from a run or from plain facts, and the public face of errors in them: RotatorError
 // messages are public by contract; anything else is named, never quoted (its text could hold anything).
 import { classifyError, type ErrorCode, RotatorError } from "../errors.ts";
+import type { RotationRun } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import type { FailedOutcome, RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
-import type { WaitKind } from "./rotation-provider.ts";
-import type { RotationRun } from "./rotation-run.ts";
+import type { FailedOutcome, RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 
 export function isRetryable(err: unknown): boolean {

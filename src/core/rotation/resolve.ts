@@ -19,11 +19,11 @@ import {
   PREVIOUS_KEY,
   secretField,
 } from "./credential-fields.ts";
-import type { RotationEngineDeps } from "./engine-deps.ts";
+import type { RotationEngineDeps, RotationRun } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
-import { claimFor, RotationRun } from "./rotation-run.ts";
+import { claimFor, JournaledRun } from "./rotation-run.ts";
 import { writeWithCas } from "./steps/cas-write.ts";
 
 export interface ResolveOptions {
@@ -98,7 +98,7 @@ export async function resolveParked(
     journalSeen = found !== undefined;
     if (found === undefined)
       return refusal(path, undefined, "ROTATION_RESOLVE_REFUSED", await nothingParked(deps, path));
-    const run = new RotationRun(deps, found.value, found.version, claim.hold);
+    const run = new JournaledRun(deps, found.value, found.version, claim.hold);
     journal = summarize(found.value);
     const refused = whyNotResolvable(run.record);
     if (refused !== undefined) return refusal(path, journal, "ROTATION_RESOLVE_REFUSED", refused);

@@ -14,7 +14,7 @@
 import { DAY_MS, formatDuration } from "../duration.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
-import type { ProviderSet } from "./rotation-provider.ts";
+import type { ProviderSet } from "./engine-deps.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
 export const SCHEDULE_LEAD_MS = DAY_MS;

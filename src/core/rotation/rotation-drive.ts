@@ -10,9 +10,9 @@
 // trigger cleared (unless an outage ended it: then an operator's flag stays set), one audit event and one
 // notification.
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
+import type { RotationRun } from "./engine-deps.ts";
 import { errorLine, failed, isRetryable, isTransient, parked, skipped, waiting } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
-import type { RotationRun } from "./rotation-run.ts";
 import { isPastPromotion } from "./rotation-state.ts";
 
 /** rotation.retry_budget's default: a Salesforce incident of a few hours does not end a rotation. */

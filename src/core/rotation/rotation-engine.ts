@@ -19,35 +19,16 @@ import { rotationWithoutJournal } from "../inventory/collect-inventory.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { type AdoptOptions, type AdoptOutcome, adoptConsumer } from "./adopt.ts";
-import { isOperatorRequest, type RotationTrigger } from "./audit-events.ts";
-import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { JournalRecord } from "./journal-record.ts";
+import { isOperatorRequest } from "./audit-events.ts";
+import type { RotationEngineDeps, RotationRun, StartOptions } from "./engine-deps.ts";
+import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
 import { codeOf, isRetryable, parked, publicMessage, refused, skipped, waiting } from "./outcome-builders.ts";
 import { drive, onError, unrecorded } from "./rotation-drive.ts";
-import type { RotationOutcome, SkippedOutcome } from "./rotation-outcome.ts";
+import type { RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
-import type { WaitKind } from "./rotation-provider.ts";
-import { claimFor, type JournalChanges, leaseLost, RotationRun } from "./rotation-run.ts";
+import { claimFor, JournaledRun, leaseLost } from "./rotation-run.ts";
 import { canTransition, type RotationMode } from "./rotation-state.ts";
-
-export interface StartOptions {
-  readonly mode: RotationMode;
-  readonly trigger: RotationTrigger;
-  /** "scheduler", "operator-flag", "cli", "http:<token name>"; never a token. */
-  readonly actor: string;
-  /** rotate_reason; a flag trigger without one takes the metadata's. */
-  readonly reason?: string | undefined;
-  /** Skip unless the KV version is still the one the decision was made on (the scheduler passes it). */
-  readonly expectKvVersion?: number | undefined;
-  /**
-   * trigger=schedule: the last_rotated the decision saw (undefined: none). A rotation that closed meanwhile moved
-   * it, and the start is skipped; so is one whose metadata is no longer idle (a rotation failed or rolled back).
-   */
-  readonly expectLastRotated?: Date | undefined;
-  /** The new rotation's id when the caller must know it first (the HTTP API answers with it); default deps.ids(). */
-  readonly rotationId?: string | undefined;
-}
 
 export interface RollbackOptions {
   readonly actor: string;
@@ -150,7 +131,7 @@ async function existingRun(
 ): Promise<RotationRun | undefined> {
   try {
     const found = await deps.state.readJournal(path);
-    return found === undefined ? undefined : new RotationRun(deps, found.value, found.version, hold);
+    return found === undefined ? undefined : new JournaledRun(deps, found.value, found.version, hold);
   } catch (err) {
     await hold.release(true);
     throw err;
@@ -237,7 +218,7 @@ async function prepareStart(
     flagReason: policy.policy.trigger?.reason,
     ...provider.claimFields(cred, policy.policy, deps, path),
   };
-  const run = new RotationRun(deps, record, 0, hold);
+  const run = new JournaledRun(deps, record, 0, hold);
   run.seen.claimRead = cred;
   return { kind: "run", run };
 }
@@ -325,7 +306,7 @@ async function resumeHeld(
     await hold.release(false);
     return skipped(path, peeked.rotationId, peeked.mode, "the rotation finished meanwhile", undefined);
   }
-  const run = new RotationRun(deps, found.value, found.version, hold);
+  const run = new JournaledRun(deps, found.value, found.version, hold);
   if (run.record.step === "failed") {
     await run.releaseLease();
     return parked(run);
@@ -360,7 +341,7 @@ async function rollbackHeld(
     await hold.release(false);
     return refused(path, undefined, undefined, undefined, "there is no rotation under way to roll back");
   }
-  const run = new RotationRun(deps, found.value, found.version, hold);
+  const run = new JournaledRun(deps, found.value, found.version, hold);
   const r = run.record;
   const at = r.step === "failed" ? r.failedStep : r.step;
   const why = `rolled back by ${opts.actor}${opts.reason ? `: ${opts.reason}` : ""}`;

@@ -1,8 +1,10 @@
 // What every engine call ends in: an explicit value, never a thrown error (house-style 4.1, principle 4).
 // Outcomes carry ids, codes and public messages only: never a secret, never a consumer key (fingerprints).
 import type { ErrorCode } from "../errors.ts";
-import type { WaitKind } from "./rotation-provider.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
+
+/** retry: a failed attempt backs off until the next one may run (journal retry_after). */
+export type WaitKind = "soak" | "retire" | "confirm" | "retry";
 
 interface OutcomeBase {
   readonly path: string;

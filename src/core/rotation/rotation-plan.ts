@@ -2,16 +2,8 @@
 // only (journal, lease, the KV entry, Salesforce's main key and staged list, the rotator's own key); never
 // claims a lease, never writes anything anywhere.
 import { classifyError, isRotatorError } from "../errors.ts";
-import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { RotationProvider } from "./rotation-provider.ts";
+import type { PlanCheck, RotationEngineDeps, RotationProvider } from "./engine-deps.ts";
 import { type RotationMode, type RotationStep, stepOrder } from "./rotation-state.ts";
-
-export interface PlanCheck {
-  readonly name: "journal" | "lease" | "credential" | "policy" | "salesforce" | "preflight";
-  readonly ok: boolean;
-  /** Plain words; never a secret. */
-  readonly detail: string;
-}
 
 export interface RotationPlan {
   readonly path: string;

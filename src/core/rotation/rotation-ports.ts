@@ -3,16 +3,34 @@
 // unit tests (test/fakes). Every adapter throws RotatorError; the doc comments fix retry and idempotency.
 import type { SecretValue } from "../secret-value.ts";
 import type { AuditEvent } from "./audit-events.ts";
-import type { ConsumerOwner } from "./consumer-owner.ts";
-import type { JournalRecord } from "./journal-record.ts";
-import type { Lease } from "./lease.ts";
+import type { IssuerTarget, JournalRecord } from "./journal-record.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
-/** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
-export interface IssuerTarget {
-  readonly connection: string;
-  readonly appId: string; // 18 characters
-  readonly consumerId: string;
+export type { IssuerTarget };
+
+/** A rotation's lease on one credential: one owner at a time, fenced by a counter that only grows. */
+export interface Lease {
+  readonly owner: string;
+  readonly expiresAt: Date;
+  readonly fence: number;
+}
+
+/** Who owns an external consumer (one path per consumer), under <state_prefix>/owners/. */
+export interface ConsumerOwner {
+  /** The credential path that owns the consumer. */
+  readonly path: string;
+  /** When this path proved possession and became the owner. */
+  readonly since: Date;
+  /** What the consumer is, for people: "org 00D…, app 0xI…, consumer 888…". */
+  readonly subject: string;
+  /** The path that owned it before an adoption. */
+  readonly adoptedFrom?: string | undefined;
+}
+
+/** A consumer's owner key (a path below <state_prefix>/owners/) and its description. */
+export interface ConsumerIdentity {
+  readonly key: string;
+  readonly subject: string;
 }
 
 /** A target as resolved, with the main key when the consumer list showed it (it spares a read of the main key). */

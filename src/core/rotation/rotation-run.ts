@@ -9,21 +9,16 @@ import { systemScheduler } from "../clock.ts";
 import { formatDuration } from "../duration.ts";
 import { isRotatorError, RotatorError } from "../errors.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
-import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { JournalRecord } from "./journal-record.ts";
+import type { RotationEngineDeps, RotationProvider, RotationRun } from "./engine-deps.ts";
+import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import { claimLease, type Lease, LeaseHold, leaseLost } from "./lease.ts";
 import { skipped } from "./outcome-builders.ts";
 import type { SkippedOutcome } from "./rotation-outcome.ts";
 import type { IssuerTarget, Notification, StoredCredential } from "./rotation-ports.ts";
-import type { RotationProvider } from "./rotation-provider.ts";
 import { canTransition, type RotationStep } from "./rotation-state.ts";
 
-/** Journal fields a step may change; the run fills in fence, owner, updatedAt and attempts. */
-export type JournalChanges = Partial<
-  Omit<JournalRecord, "rotationId" | "path" | "fence" | "owner" | "updatedAt" | "step">
->;
-
-export class RotationRun {
+/** The engine's run: a RotationRun on the journal, the lease and the ports. */
+export class JournaledRun implements RotationRun {
   readonly deps: RotationEngineDeps;
   readonly path: string;
   record: JournalRecord;

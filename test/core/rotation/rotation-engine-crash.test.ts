@@ -7,7 +7,7 @@ import {
   errorFromRestAnswer,
   errorFromTransport,
 } from "../../../src/adapters/salesforce/salesforce-errors.ts";
-import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../../../src/core/rotation/engine-deps.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import type { RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";

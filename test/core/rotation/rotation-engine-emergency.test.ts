@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
-import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../../../src/core/rotation/engine-deps.ts";
 import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {
   expectRotatedCleanly,

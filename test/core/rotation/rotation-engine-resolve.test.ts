@@ -3,9 +3,9 @@
 // it cannot do safely is refused with nothing changed.
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
+import type { StartOptions } from "../../../src/core/rotation/engine-deps.ts";
 import type { JournalRecord } from "../../../src/core/rotation/journal-record.ts";
 import { resolveParked } from "../../../src/core/rotation/resolve.ts";
-import type { StartOptions } from "../../../src/core/rotation/rotation-engine.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
 import {

@@ -6,12 +6,12 @@ import { createHash } from "node:crypto";
 import { expect } from "vitest";
 import { FixedClock } from "../../../src/core/clock.ts";
 import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
-import type { RotationEngineDeps, RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
-import {
-  createRotationEngine,
-  type RotationEngine,
-  type StartOptions,
-} from "../../../src/core/rotation/rotation-engine.ts";
+import type {
+  RotationEngineDeps,
+  RotationEngineSettings,
+  StartOptions,
+} from "../../../src/core/rotation/engine-deps.ts";
+import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import type {
   CredentialIssuer,

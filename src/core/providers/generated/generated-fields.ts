@@ -3,8 +3,8 @@
 // one KV version sees secrets and phase that belong together.
 import { RotatorError } from "../../errors.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
+import type { RotationRun } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import type { RotationRun } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 export const CURRENT_SECRET = "current_secret";

@@ -3,9 +3,8 @@
 import { formatDuration } from "../../duration.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import type { RotationProvider } from "../../rotation/rotation-provider.ts";
+import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
-import type { StepFunction } from "../../rotation/steps/step-result.ts";
 import { currentSecret } from "./generated-fields.ts";
 import { finishGeneratedRollbackStep, rollbackGeneratedStep } from "./generated-rollback.ts";
 import {

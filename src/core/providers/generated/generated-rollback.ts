@@ -4,9 +4,8 @@
 // a current_secret that is neither ours nor the old one belongs to someone else and is left alone.
 import { isRotatorError } from "../../errors.ts";
 import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/credential-fields.ts";
-import type { RotationRun } from "../../rotation/rotation-run.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import { finishRollback } from "../../rotation/steps/rollback-steps.ts";
-import type { StepResult } from "../../rotation/steps/step-result.ts";
 import {
   CURRENT_SECRET,
   currentSecret,

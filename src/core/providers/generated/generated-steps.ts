@@ -16,11 +16,10 @@ import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import type { RotationRun } from "../../rotation/rotation-run.ts";
 import { writeWithCas } from "../../rotation/steps/cas-write.ts";
 import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
-import type { StepResult } from "../../rotation/steps/step-result.ts";
 import { SecretValue } from "../../secret-value.ts";
 import {
   CURRENT_SECRET,

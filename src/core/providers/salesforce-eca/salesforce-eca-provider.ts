@@ -3,7 +3,7 @@
 import { formatDuration } from "../../duration.ts";
 import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
-import type { RotationProvider } from "../../rotation/rotation-provider.ts";
+import type { RotationProvider } from "../../rotation/engine-deps.ts";
 import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
 import {
   connectionOf,

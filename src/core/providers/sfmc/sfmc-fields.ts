@@ -8,9 +8,8 @@ import { RotatorError } from "../../errors.ts";
 import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination, type Destination, findDestination } from "../../inventory/destinations.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
-import type { RotationEngineDeps } from "../../rotation/engine-deps.ts";
+import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import type { RotationRun } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 export const PENDING_API_KEY = "pending_api_key";

@@ -4,8 +4,8 @@
 // A refused secret leaves rotation_state=failed; it is tried again only after a new paste (a newer KV
 // version), never every scan: the rotator does not retry the same refused secret on its own.
 import type { InventoryItem } from "../../inventory/inventory-item.ts";
+import type { ProviderPickup } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import type { ProviderPickup } from "../../rotation/rotation-provider.ts";
 import { PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
 
 /**

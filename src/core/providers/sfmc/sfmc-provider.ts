@@ -9,9 +9,8 @@ import { chooseDestination } from "../../inventory/destinations.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import { possessionUnproven, sfmcConsumer } from "../../rotation/consumer-owner.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
-import type { RotationProvider } from "../../rotation/rotation-provider.ts";
+import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
-import type { StepFunction } from "../../rotation/steps/step-result.ts";
 import { chooseTenant, PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
 import { sfmcPickup } from "./sfmc-pickup.ts";
 import {

@@ -27,11 +27,10 @@ import {
   ROTATED_BY,
   secretField,
 } from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import type { RotationRun } from "../../rotation/rotation-run.ts";
 import { writeWithCas } from "../../rotation/steps/cas-write.ts";
 import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
-import type { StepResult } from "../../rotation/steps/step-result.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
   fingerprintOf,

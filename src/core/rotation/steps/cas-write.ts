@@ -5,8 +5,8 @@
 // lost, or a step already done).
 import { isRotatorError } from "../../errors.ts";
 import type { SecretValue } from "../../secret-value.ts";
+import type { RotationRun } from "../engine-deps.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
 
 const CAS_RETRIES = 3;
 

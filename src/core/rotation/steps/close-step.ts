@@ -6,11 +6,10 @@
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { computeDeadline } from "../../inventory/deadline.ts";
 import { startedByText } from "../audit-events.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import { providerTag } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
-import type { RotationRun } from "../rotation-run.ts";
 import { outageOf } from "./publish-steps.ts";
-import type { StepResult } from "./step-result.ts";
 
 export async function closeStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();

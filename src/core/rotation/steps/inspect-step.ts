@@ -19,11 +19,9 @@ import {
   recordOwner,
 } from "../consumer-owner.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
-import type { RotationEngineDeps } from "../engine-deps.ts";
+import type { RotationEngineDeps, RotationRun, StepResult } from "../engine-deps.ts";
 import { managedPolicy } from "../managed-policy.ts";
 import type { IssuerTarget, ResolvedTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
-import type { StepResult } from "./step-result.ts";
 import { outageOf } from "./verify-steps.ts";
 
 export const ENGINE_PROVIDER = "salesforce-eca";

@@ -10,10 +10,9 @@
 // still works; a KV holding a pair this rotation does not know stops it without promoting.
 import { isRotatorError, RotatorError } from "../../errors.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import type { StagedCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
 import { notApplied } from "./stage-step.ts";
-import type { StepResult } from "./step-result.ts";
 
 /** Standard published → promoting, once the soak is over. */
 export async function soakStep(run: RotationRun): Promise<StepResult> {

@@ -17,11 +17,10 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
 import { canTransition } from "../rotation-state.ts";
 import { writeWithCas } from "./cas-write.ts";
-import type { StepResult } from "./step-result.ts";
 
 /**
  * Standard verified → published: previous_* = the old pair, which still works until retire. Also staged →

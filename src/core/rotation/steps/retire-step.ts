@@ -24,10 +24,9 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import type { DeathProof, StoredCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
 import { writeWithCas } from "./cas-write.ts";
-import type { StepResult } from "./step-result.ts";
 
 /**
  * Sent as the secret when KV no longer holds the old one: proof by key needs no secret, and this one can never

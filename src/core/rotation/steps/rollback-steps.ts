@@ -19,11 +19,10 @@ import {
   ROTATED_BY,
   secretField,
 } from "../credential-fields.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import { codeOf, providerTag } from "../outcome-builders.ts";
 import type { RotationOutcome } from "../rotation-outcome.ts";
 import type { StoredCredential } from "../rotation-ports.ts";
-import type { RotationRun } from "../rotation-run.ts";
-import type { StepResult } from "./step-result.ts";
 
 /** rolling_back → rolled_back. */
 export async function rollbackStep(run: RotationRun): Promise<StepResult> {

@@ -3,10 +3,9 @@
 // retire) in one journal write. verifyPair waits out Salesforce's propagation delay up to
 // verify_timeout; the lease is renewed in the background meanwhile.
 import { type ErrorCode, RotatorError } from "../../errors.ts";
-import type { RotationRun } from "../rotation-run.ts";
+import type { RotationRun, StepResult } from "../engine-deps.ts";
 import { publishStandardStep } from "./publish-steps.ts";
 import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
-import type { StepResult } from "./step-result.ts";
 
 /**
  * Standard staged → published: the staged pair logs in, then it is published (publish-steps.ts). `verified` is

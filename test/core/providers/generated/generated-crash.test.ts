@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StartOptions } from "../../../../src/core/rotation/rotation-engine.ts";
+import type { StartOptions } from "../../../../src/core/rotation/engine-deps.ts";
 import { Crash, Interceptor } from "../../rotation/rotation-world.ts";
 import {
   expectGeneratedCleanly,

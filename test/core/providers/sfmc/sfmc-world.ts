@@ -3,12 +3,12 @@
 import { expect } from "vitest";
 import { FixedClock } from "../../../../src/core/clock.ts";
 import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
-import type { RotationEngineSettings, SfmcTokenAnswer } from "../../../../src/core/rotation/engine-deps.ts";
-import {
-  createRotationEngine,
-  type RotationEngine,
-  type StartOptions,
-} from "../../../../src/core/rotation/rotation-engine.ts";
+import type {
+  RotationEngineSettings,
+  SfmcTokenAnswer,
+  StartOptions,
+} from "../../../../src/core/rotation/engine-deps.ts";
+import { createRotationEngine, type RotationEngine } from "../../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../../src/core/rotation/rotation-outcome.ts";
 import type { SecretValue } from "../../../../src/core/secret-value.ts";
 import { InMemoryCredentialIssuer } from "../../../fakes/in-memory-credential-issuer.ts";
