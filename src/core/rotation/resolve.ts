@@ -24,7 +24,7 @@ import type { JournalRecord } from "./journal-record.ts";
 import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
 import { claimFor, JournaledRun } from "./rotation-run.ts";
-import { writeWithCas } from "./steps/cas-write.ts";
+import { writeWithCas } from "./shared-steps.ts";
 
 export interface ResolveOptions {
   /** "cli"; never a token. */

@@ -5,7 +5,7 @@
 import { isRotatorError } from "../../errors.ts";
 import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
-import { finishRollback } from "../../rotation/steps/rollback-steps.ts";
+import { finishRollback } from "../../rotation/shared-steps.ts";
 import {
   CURRENT_SECRET,
   currentSecret,

@@ -18,8 +18,7 @@ import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { writeWithCas } from "../../rotation/steps/cas-write.ts";
-import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
+import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
 import { SecretValue } from "../../secret-value.ts";
 import {
   CURRENT_SECRET,

@@ -5,13 +5,8 @@ import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider } from "../../rotation/engine-deps.ts";
 import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
-import {
-  connectionOf,
-  inspectCredential,
-  inspectionProblems,
-  provePossession,
-} from "../../rotation/steps/inspect-step.ts";
-import { stepFunction } from "../../rotation/steps/step-table.ts";
+import { connectionOf, inspectCredential, inspectionProblems, provePossession } from "./inspect-step.ts";
+import { stepFunction } from "./step-table.ts";
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",

@@ -29,8 +29,7 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { writeWithCas } from "../../rotation/steps/cas-write.ts";
-import { finishClose, stampClosed } from "../../rotation/steps/close-step.ts";
+import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
   fingerprintOf,

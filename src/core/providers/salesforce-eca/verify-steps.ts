@@ -3,8 +3,10 @@
 // retire) in one journal write. verifyPair waits out Salesforce's propagation delay up to
 // verify_timeout; the lease is renewed in the background meanwhile.
 import { type ErrorCode, RotatorError } from "../../errors.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import { publishStandardStep } from "./publish-steps.ts";
+import { startedByText } from "../../rotation/audit-events.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import { finishClose, stampClosed } from "../../rotation/shared-steps.ts";
+import { emergencyOutageMs, publishStandardStep } from "./publish-steps.ts";
 import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
 
 /**
@@ -73,4 +75,32 @@ export function outageOf(code: string | undefined): ErrorCode | undefined {
   if (code === "login_rate_exceeded" || code === "SALESFORCE_RATE_LIMITED") return "SALESFORCE_RATE_LIMITED";
   if (code === "SALESFORCE_UNAVAILABLE") return "SALESFORCE_UNAVAILABLE";
   return undefined;
+}
+
+/** Step 8, close: stamp the metadata, tell audit and chat, delete journal and lease (shared-steps.ts). */
+export async function closeStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  await stampClosed(run, now);
+  const r = run.record;
+  const outageMs =
+    r.mode === "emergency" && r.publishedAt !== undefined ? emergencyOutageMs(run, r.publishedAt) : undefined;
+  return finishClose(run, now, completedText(run, outageMs), {
+    keyFingerprint: run.fingerprint(),
+    outageMs,
+  });
+}
+
+function completedText(run: RotationRun, outageMs: number | undefined): string {
+  const r = run.record;
+  const by = startedByText(r.trigger, r.actor);
+  const why = r.reason ? ` Reason: ${r.reason}.` : "";
+  const key = `new consumer key ${run.fingerprint() ?? "?"}, KV version ${r.kvVersionPublished ?? "?"}`;
+  if (r.mode === "emergency") {
+    const outage =
+      outageMs === undefined
+        ? ""
+        : ` Outage from promotion to publication: ${run.describeDuration(outageMs)}.`;
+    return `EMERGENCY rotation of ${r.path} done (${by}): the old pair is revoked and proven dead; ${key}.${outage}${why}`;
+  }
+  return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${why}`;
 }

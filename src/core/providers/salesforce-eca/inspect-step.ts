@@ -9,7 +9,6 @@
 import { RotatorError } from "../../errors.ts";
 import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination, type Destination } from "../../inventory/destinations.ts";
-import type { SecretValue } from "../../secret-value.ts";
 import {
   type ConsumerIdentity,
   type ConsumerOwner,
@@ -17,11 +16,17 @@ import {
   ownedElsewhere,
   possessionUnproven,
   recordOwner,
-} from "../consumer-owner.ts";
-import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
-import type { RotationEngineDeps, RotationRun, StepResult } from "../engine-deps.ts";
-import { managedPolicy } from "../managed-policy.ts";
-import type { IssuerTarget, ResolvedTarget, StagedCredential, StoredCredential } from "../rotation-ports.ts";
+} from "../../rotation/consumer-owner.ts";
+import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
+import type { RotationEngineDeps, RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import { managedPolicy } from "../../rotation/managed-policy.ts";
+import type {
+  IssuerTarget,
+  ResolvedTarget,
+  StagedCredential,
+  StoredCredential,
+} from "../../rotation/rotation-ports.ts";
+import type { SecretValue } from "../../secret-value.ts";
 import { outageOf } from "./verify-steps.ts";
 
 export const ENGINE_PROVIDER = "salesforce-eca";

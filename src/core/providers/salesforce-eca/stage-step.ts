@@ -6,8 +6,8 @@
 // the list shows the uncertain POST did not take effect, the failure is retryable: the next attempt, after the
 // backoff, re-reads the list again before it posts (a POST that landed late is adopted then).
 import { isRotatorError, RotatorError } from "../../errors.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import type { StagedCredential } from "../rotation-ports.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { StagedCredential } from "../../rotation/rotation-ports.ts";
 
 /** inspected → staging (a journal written at `inspected`; the inspect step now journals `staging` itself). */
 export async function stagingIntentStep(run: RotationRun): Promise<StepResult> {

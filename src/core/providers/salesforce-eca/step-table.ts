@@ -1,16 +1,15 @@
 // Which step function leads out of each state, per mode (rotation-state.ts has the orders). Each function ends
 // with run.advance(next), which refuses anything but the allowed transitions.
 
-import type { StepFunction } from "../engine-deps.ts";
-import type { RotationMode, RotationStep } from "../rotation-state.ts";
-import { closeStep } from "./close-step.ts";
+import type { StepFunction } from "../../rotation/engine-deps.ts";
+import type { RotationMode, RotationStep } from "../../rotation/rotation-state.ts";
 import { inspectStep } from "./inspect-step.ts";
 import { promoteIntentStep, promoteStep, soakStep } from "./promote-steps.ts";
 import { publishEmergencyStep, publishStandardStep } from "./publish-steps.ts";
 import { retireStep } from "./retire-step.ts";
 import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
 import { stageStep, stagingIntentStep } from "./stage-step.ts";
-import { verifyMainStep, verifyMainThenRetireStep, verifyNewStep } from "./verify-steps.ts";
+import { closeStep, verifyMainStep, verifyMainThenRetireStep, verifyNewStep } from "./verify-steps.ts";
 
 type StepTable = Partial<Record<RotationStep, StepFunction>>;
 

@@ -8,7 +8,6 @@
 // lands late cannot promote the staged pair after KV was pointed back at the old one.
 // Check before act: a staged set already gone and a KV version already holding the old pair are done work.
 import { RotatorError } from "../../errors.ts";
-import type { SecretValue } from "../../secret-value.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -18,11 +17,11 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../credential-fields.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import { codeOf, providerTag } from "../outcome-builders.ts";
-import type { RotationOutcome } from "../rotation-outcome.ts";
-import type { StoredCredential } from "../rotation-ports.ts";
+} from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import { finishRollback } from "../../rotation/shared-steps.ts";
+import type { SecretValue } from "../../secret-value.ts";
 
 /** rolling_back → rolled_back. */
 export async function rollbackStep(run: RotationRun): Promise<StepResult> {
@@ -109,44 +108,6 @@ export async function finishRollbackStep(run: RotationRun): Promise<StepResult> 
     (version) =>
       `the staged set is deleted and ${version === undefined ? "nothing had been published, KV is unchanged" : `the previous pair is current again in KV version ${version}`}`,
   );
-}
-
-/**
- * What every provider's rolled_back journal ends with: metadata failed (with why), audit, chat naming what was
- * restored (`restored(kvVersion)`, undefined when nothing had been published), journal and lease deleted.
- */
-export async function finishRollback(
-  run: RotationRun,
-  restored: (kvVersion: number | undefined) => string,
-): Promise<StepResult> {
-  const r = run.record;
-  const why = r.lastError ?? "rolled back";
-  // An emergency rolled back before promotion has not revoked anything: its flag stays, so it is tried again.
-  await run.patchMetadata({
-    rotation_state: "failed",
-    last_rotation_error: why.slice(0, 300),
-    ...(await run.flagClearing(r.mode === "emergency")),
-  });
-  const code = codeOf(r.lastError);
-  await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });
-  await run.notify(
-    "rotation.rolled_back",
-    `Rotation of ${r.path} was rolled back (${why}): ${restored(r.kvVersionPublished)}. Set rotate=now to try again.`,
-    code,
-  );
-  await run.endJournal();
-  const outcome: RotationOutcome = {
-    ...providerTag(r.provider),
-    kind: "rolled_back",
-    path: r.path,
-    rotationId: r.rotationId,
-    mode: r.mode,
-    sinkFailures: run.sinkFailures,
-    code,
-    message: why,
-    kvVersion: r.kvVersionPublished,
-  };
-  return { kind: "done", outcome };
 }
 
 function mismatch(run: RotationRun, message: string): RotatorError {

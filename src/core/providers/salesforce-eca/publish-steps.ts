@@ -6,7 +6,6 @@
 
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import type { SecretValue } from "../../secret-value.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -16,11 +15,12 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../credential-fields.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import type { StoredCredential } from "../rotation-ports.ts";
-import { canTransition } from "../rotation-state.ts";
-import { writeWithCas } from "./cas-write.ts";
+} from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import { canTransition } from "../../rotation/rotation-state.ts";
+import { writeWithCas } from "../../rotation/shared-steps.ts";
+import type { SecretValue } from "../../secret-value.ts";
 
 /**
  * Standard verified → published: previous_* = the old pair, which still works until retire. Also staged →
@@ -58,13 +58,14 @@ export async function publishStandardStep(run: RotationRun, verified = false): P
 export async function publishEmergencyStep(run: RotationRun): Promise<StepResult> {
   const written = await publish(run, () => ({ [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" }));
   const now = run.now();
-  const outageMs = outageOf(run, now);
+  const outageMs = emergencyOutageMs(run, now);
   await run.advance("published", { kvVersionPublished: written.version, publishedAt: now });
   await run.emit("rotation.published", { kvVersion: written.version, outageMs });
   return undefined;
 }
 
-export function outageOf(run: RotationRun, publishedAt: Date): number | undefined {
+/** An emergency's outage: from promotion (the old pair died) to publication (KV named the new pair). */
+export function emergencyOutageMs(run: RotationRun, publishedAt: Date): number | undefined {
   const promotedAt = run.record.promotedAt;
   return promotedAt === undefined ? undefined : Math.max(0, publishedAt.getTime() - promotedAt.getTime());
 }

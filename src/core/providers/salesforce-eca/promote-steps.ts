@@ -9,9 +9,9 @@
 // or a KV that someone set back to the old pair during the soak rolls the rotation back to the old pair, which
 // still works; a KV holding a pair this rotation does not know stops it without promoting.
 import { isRotatorError, RotatorError } from "../../errors.ts";
-import { API_KEY, CLIENT_ID, keyField, secretField } from "../credential-fields.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import type { StagedCredential } from "../rotation-ports.ts";
+import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { StagedCredential } from "../../rotation/rotation-ports.ts";
 import { notApplied } from "./stage-step.ts";
 
 /** Standard published → promoting, once the soak is over. */

@@ -13,7 +13,6 @@
 // A standard rotation retires only while KV names the new pair; an emergency retires whatever KV says (the old
 // pair is compromised) and points KV that was set back to the dead pair at the new one again.
 import { RotatorError } from "../../errors.ts";
-import { SecretValue } from "../../secret-value.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -23,10 +22,11 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../credential-fields.ts";
-import type { RotationRun, StepResult } from "../engine-deps.ts";
-import type { DeathProof, StoredCredential } from "../rotation-ports.ts";
-import { writeWithCas } from "./cas-write.ts";
+} from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { DeathProof, StoredCredential } from "../../rotation/rotation-ports.ts";
+import { writeWithCas } from "../../rotation/shared-steps.ts";
+import { SecretValue } from "../../secret-value.ts";
 
 /**
  * Sent as the secret when KV no longer holds the old one: proof by key needs no secret, and this one can never
