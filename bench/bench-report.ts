@@ -284,7 +284,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (single !== undefined) {
     lines.push(
       `The calls of one rotation by what they are for (concurrency ${single.concurrency}, per rotation; within ` +
-        "Vault and Salesforce in the order each kind first appears; the README's call table gives the reason for " +
+        "Vault and Salesforce in the order each kind first appears; the call table in docs/rotation.md gives the reason for " +
         "each). The first rotation " +
         "of a process also logs the admin session in and asks for the org id once: both are cached afterwards, " +
         `so they add ${fmt(2 / plan.rotations, 2)} to the per-rotation average here.`,
@@ -437,7 +437,7 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
         "token request is a proof (possession, the new pair, the promoted pair, the old key's death), so with " +
         "POST, PATCH and DELETE 7 calls come before any read; a standard rotation adds the consumer list and " +
         "two staged lists. Every journal write is a step a successor resumes from and every read " +
-        "precedes a decision or a change; the README's call table gives each one's reason.",
+        "precedes a decision or a change; the call table in docs/rotation.md gives each one's reason.",
     );
   }
   if (notMet("Rotation: the rotator")) {

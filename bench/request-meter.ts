@@ -101,7 +101,7 @@ export function unionMs(intervals: ReadonlyArray<readonly [number, number]>): nu
 }
 
 /**
- * What a rotation's request was for, in the words of the README's call table (Rotation: Vault and Salesforce
+ * What a rotation's request was for, in the words of the call table in docs/rotation.md (Vault and Salesforce
  * calls). `vault` is Vault's origin and `statePrefix` the rotator's state prefix; anything else is Salesforce.
  */
 export function callKind(r: MeteredRequest, vault: string, statePrefix: string): string {

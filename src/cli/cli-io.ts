@@ -25,6 +25,6 @@ export function processIo(): CliIo {
   };
 }
 
-/** The CLI's exit codes (README: CLI). */
+/** The CLI's exit codes (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

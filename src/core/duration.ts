@@ -1,7 +1,7 @@
 // Durations as operators write them in custom_metadata (`90d`, `12h`, `30m`) and as people read them in
 // reports (`3d 4h`). Pure; never throws.
 //
-// Grammar (documented in the README):
+// Grammar (documented in docs/configuration.md):
 //   one or more `<digits><unit>` parts, units in descending order, each unit at most once, no spaces
 //   inside: `90d`, `2w`, `1d12h`, `1h30m`. Units: w (7 days), d, h, m, s. Lower-case only.
 //   Leading/trailing ASCII spaces and tabs are ignored; anything else (other whitespace, signs, decimals,

@@ -2,7 +2,7 @@
 // the stack `rotate` and the daemon build (buildRotationStack), the run's OpenBao and the Salesforce simulator
 // over loopback. Every request is counted where it leaves this process (undici's diagnostics channel, attributed
 // to the rotation: the bench's RequestMeter) and, for Salesforce, also where it arrives (the simulator's
-// onRequest). The calls must stay exactly those of the README's call table: a new call fails this test until
+// onRequest). The calls must stay exactly those of the call table in docs/rotation.md: a new call fails this test until
 // it is justified there, and so does a saved one until the table says so.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,7 @@ import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
 
 const MOUNT = "secret";
 
-/** The README's call table (Rotation: Vault and Salesforce calls), in order. */
+/** The call table of docs/rotation.md (Vault and Salesforce calls), in order. */
 const VAULT_CALLS = [
   "write lease", // claim: create the lease with cas 0
   "read credential", // policy and pair, under the lease (inspect uses this read too)

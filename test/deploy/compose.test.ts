@@ -1,4 +1,4 @@
-// deploy/docker-compose.yml without Docker: the file parses and its services are wired as the README says
+// deploy/docker-compose.yml without Docker: the file parses and its services are wired as deploy/README.md says
 // (healthchecks, depends_on conditions, one network namespace for simulator, seed and rotator); the rotator's
 // config loads with the real loader and agrees with the compose file. Then the same pieces run as processes:
 // the simulator with the compose command line, the seed script against the run's real server, and `check` and

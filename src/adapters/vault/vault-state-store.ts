@@ -1,5 +1,5 @@
 // RotationStateStore (rotation-ports.ts) on KV v2, under the configured state prefix (default "eca-rotator").
-// The KV paths (relative to the mount; user-visible, documented in the README and granted by rotator.hcl):
+// The KV paths (relative to the mount; user-visible, documented in docs/metadata.md and granted by rotator.hcl):
 //   <state_prefix>/journal/<credential path>   one journal record per unfinished rotation (journal-record.ts)
 //   <state_prefix>/leases/<credential path>    the credential's lease: fields owner, expires_at (RFC 3339), fence
 //   <state_prefix>/owners/<consumer key>       the path that owns an external consumer (consumer-owner.ts):

@@ -2,7 +2,7 @@
 // value to KV; the rotator notices the new KV version in its scan and records it. Pure: scanned items in, the
 // metadata patches to make out. A scan reads metadata only, and so does this: never a secret.
 //
-// The rule (README "Manual credentials"): rotation_verified_at of a manual credential is the creation time of the
+// The rule (docs/metadata.md, "Manual credentials"): rotation_verified_at of a manual credential is the creation time of the
 // newest KV version the rotator has accounted for.
 // - record: rotation_verified_at is set and the current version was created after it. An operator wrote a new
 //   value: last_rotated = rotation_verified_at = that version's created_time, next_rotation_due from it, and

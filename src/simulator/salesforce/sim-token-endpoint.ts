@@ -1,5 +1,5 @@
 // POST /services/oauth2/token: client_credentials (form or HTTP Basic) and jwt-bearer, with every error case
-// the token endpoint is known to answer (README: Simulator).
+// the token endpoint is known to answer (docs/simulator.md).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { nowMs, type SimContext } from "./sim-context.ts";
 import { invalidClient, invalidClientId, oauthError } from "./sim-errors.ts";
