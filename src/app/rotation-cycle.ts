@@ -71,23 +71,13 @@ export interface CycleDeps extends ScanAndRotateDeps {
 
 export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   const rows = new Map<string, CycleRow>();
-
-  const journals: string[] = [];
-  for await (const path of deps.state.listJournals()) journals.push(path);
-  await forEachBounded(journals, deps.concurrency, async (path) => {
-    const outcome = await deps.engine.resume(path);
-    rows.set(path, { path, action: "resume", reason: "unfinished rotation", outcome });
-  });
-
-  const now = deps.clock.now();
-  const scanned = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
-  const inventory = {
-    ...scanned,
-    items: await markRotationsWithoutJournal(scanned.items, new Set(journals), () =>
-      deps.state.listJournals(),
-    ),
-  };
-  const selection = selectStarts(inventory.items, now, {
+  const plan = await planCycle(deps, {
+    // run --once waits for every resume before it scans: the decisions then see the state they left.
+    resume: (journals) =>
+      forEachBounded(journals, deps.concurrency, async (path) => {
+        const outcome = await deps.engine.resume(path);
+        rows.set(path, { path, action: "resume", reason: "unfinished rotation", outcome });
+      }),
     // A resume that did something settles this credential for the cycle. A skipped one (parked after a
     // failure, or another owner's lease), or one that only reported a wait (a soak, an overlap waiting for an
     // operator's confirmation, a backoff), leaves room for an operator's flag to act on it now: rotate=emergency
@@ -98,21 +88,12 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
       const o = resumed.outcome;
       return o?.kind !== "skipped" && o?.kind !== "waiting";
     },
-    budgetLevel: deps.budgetLevel,
+    busy: () => false,
   });
-  for (const row of selection.leftAlone) if (!rows.has(row.path)) rows.set(row.path, row);
-  const unmanaged = selection.unmanaged;
-  const flaggedOrDue = new Set(selection.starts.map((s) => s.item.path));
-  const pasted = await findPickups(inventory.items, {
-    store: deps.store,
-    hasJournal: (path) => rows.has(path) && rows.get(path)?.action === "resume",
-    busy: (path) => flaggedOrDue.has(path),
-    concurrency: deps.concurrency,
-  });
-  for (const row of pasted.unread) rows.set(row.path, row);
-  const allowed = [...selection.starts, ...pasted.starts];
+  for (const row of plan.leftAlone) if (!rows.has(row.path)) rows.set(row.path, row);
+  for (const row of plan.unread) rows.set(row.path, row);
 
-  await forEachBounded(allowed, deps.concurrency, async (start) => {
+  await forEachBounded(plan.starts, deps.concurrency, async (start) => {
     const { item, decision } = start;
     const outcome = await deps.engine.start(item.path, startOptions(start));
     const started = { mode: decision.mode, trigger: decision.trigger };
@@ -120,7 +101,66 @@ export async function runRotationCycle(deps: CycleDeps): Promise<CycleResult> {
   });
 
   const sorted = [...rows.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { rows: sorted, scannedAt: now, unmanaged, items: inventory.items };
+  return { rows: sorted, scannedAt: plan.now, unmanaged: plan.unmanaged, items: plan.items };
+}
+
+/** What one cycle found to do, for its runner: run --once awaits it, the daemon's loop queues it. */
+export interface CyclePlan {
+  readonly now: Date;
+  /** The whole scan, with rotations that have no journal here marked. */
+  readonly items: readonly InventoryItem[];
+  /** The unfinished journals found first (handed to `resume` before the scan). */
+  readonly journals: ReadonlySet<string>;
+  /** What to start, most urgent first: the decisions (flags, deadlines), then the providers' pickups. */
+  readonly starts: readonly Start[];
+  /** Managed or invalid credentials left alone, with why. */
+  readonly leftAlone: readonly CycleRow[];
+  /** Entries a pickup could not read (the next cycle tries again). */
+  readonly unread: readonly CycleRow[];
+  readonly unmanaged: number;
+}
+
+export interface CycleHooks {
+  /** Told the unfinished journals before the scan: run --once resumes them and waits, the daemon queues them. */
+  readonly resume: (journals: readonly string[]) => Promise<void> | void;
+  /** See selectStarts: true when the credential was dealt with this cycle, undefined when untouched. */
+  readonly settled: (path: string) => boolean | undefined;
+  /** Already queued or running in this process: no pickup read for it. */
+  readonly busy: (path: string) => boolean;
+}
+
+/**
+ * The one cycle planner, shared by run --once and the daemon's loop: list the unfinished journals and hand them
+ * to `resume`; scan the inventory (metadata only) and mark rotations with no journal here; decide per
+ * credential (flags, schedule, windows, the API budget); then run the providers' pickups (a secret pasted into
+ * pending_api_key) for what is not already chosen or busy.
+ */
+export async function planCycle(deps: CycleDeps, hooks: CycleHooks): Promise<CyclePlan> {
+  const journals: string[] = [];
+  for await (const path of deps.state.listJournals()) journals.push(path);
+  await hooks.resume(journals);
+  const journalSet = new Set(journals);
+
+  const now = deps.clock.now();
+  const scanned = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
+  const items = await markRotationsWithoutJournal(scanned.items, journalSet, () => deps.state.listJournals());
+  const selection = selectStarts(items, now, { settled: hooks.settled, budgetLevel: deps.budgetLevel });
+  const chosen = new Set(selection.starts.map((s) => s.item.path));
+  const picked = await findPickups(items, {
+    store: deps.store,
+    hasJournal: (path) => journalSet.has(path),
+    busy: (path) => hooks.busy(path) || chosen.has(path),
+    concurrency: deps.concurrency,
+  });
+  return {
+    now,
+    items,
+    journals: journalSet,
+    starts: [...selection.starts, ...picked.starts],
+    leftAlone: selection.leftAlone,
+    unread: picked.unread,
+    unmanaged: selection.unmanaged,
+  };
 }
 
 export type Start = {

@@ -4,15 +4,8 @@
 // later ticks keep scanning, and a credential already queued or running here is left out of new decisions.
 // Leases in Vault keep replicas apart; this file only keeps one process from racing itself.
 
-import {
-  findPickups,
-  type ScanAndRotateDeps,
-  type Start,
-  selectStarts,
-  startOptions,
-} from "../app/rotation-cycle.ts";
+import { planCycle, type ScanAndRotateDeps, startOptions } from "../app/rotation-cycle.ts";
 import { classifyError } from "../core/errors.ts";
-import { collectInventory, markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { BudgetLevel } from "../core/rotation/api-budget.ts";
 import type { StartOptions } from "../core/rotation/engine-deps.ts";
@@ -150,35 +143,24 @@ export class RotationLoop {
     const started = performance.now();
     try {
       const nowMs = d.clock.now().getTime();
-      const journals = new Set<string>();
-      for await (const path of d.state.listJournals()) {
-        if (this.#stopping) return;
-        journals.add(path);
-        if (this.#inFlight.has(path) || (this.#notBefore.get(path) ?? 0) > nowMs) continue;
-        this.#enqueue({ path, kind: "resume", rotationId: undefined, opts: undefined });
-      }
-      const now = d.clock.now();
-      const scanned = await collectInventory(d.source, d.prefixes, now, d.defaults);
-      const inventory = {
-        ...scanned,
-        items: await markRotationsWithoutJournal(scanned.items, journals, () => d.state.listJournals()),
-      };
-      const selection = selectStarts(inventory.items, now, {
+      const plan = await planCycle(d, {
+        // A tick never waits for rotations: resumes are queued, except what is already here or backing off.
+        resume: (journals) => {
+          for (const path of journals) {
+            if (this.#stopping) return;
+            if (this.#inFlight.has(path) || (this.#notBefore.get(path) ?? 0) > nowMs) continue;
+            this.#enqueue({ path, kind: "resume", rotationId: undefined, opts: undefined });
+          }
+        },
         settled: (path) => (this.#inFlight.has(path) ? true : undefined),
-        budgetLevel: d.budgetLevel,
+        busy: (path) => this.#inFlight.has(path),
       });
-      const held = selection.leftAlone.filter((r) => r.reason.startsWith("Salesforce API usage"));
+      if (this.#stopping) return;
+      const now = plan.now;
+      const held = plan.leftAlone.filter((r) => r.reason.startsWith("Salesforce API usage"));
       if (held.length > 0) d.onHeld?.(held);
-      const chosen = new Set(selection.starts.map((s) => s.item.path));
-      const pasted = await findPickups(inventory.items, {
-        store: d.store,
-        hasJournal: (path) => journals.has(path),
-        busy: (path) => this.#inFlight.has(path) || chosen.has(path),
-        concurrency: d.concurrency,
-      });
-      if (pasted.unread.length > 0) d.onPendingUnread?.(pasted.unread);
-      const starts: Start[] = [...selection.starts, ...pasted.starts];
-      for (const start of starts) {
+      if (plan.unread.length > 0) d.onPendingUnread?.(plan.unread);
+      for (const start of plan.starts) {
         if (this.#stopping) break;
         const rotationId = d.ids();
         this.#enqueue({
@@ -190,7 +172,7 @@ export class RotationLoop {
       }
       this.#lastScanAt = now;
       this.#lastScanError = undefined;
-      await d.onScan(inventory.items, now, performance.now() - started);
+      await d.onScan(plan.items, now, performance.now() - started);
     } catch (err) {
       this.#lastScanError = err;
       d.onScanFailure(err);
