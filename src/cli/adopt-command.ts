@@ -7,7 +7,6 @@ import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-se
 
 export const adoptCommand: CommandSpec = {
   name: "adopt",
-  summary: "make PATH the owner of its credential's app consumer (proving PATH holds the working secret)",
   help: `Usage: eca-rotator adopt PATH [--reason TEXT] [--config FILE]
 
 Each external consumer (a Salesforce External Client App consumer, a Marketing Cloud installed package) is

@@ -15,7 +15,6 @@ import { UsageError } from "./usage-error.ts";
 
 export const auditCommand: CommandSpec = {
   name: "audit",
-  summary: "audit verify FILE: check an audit file's hash chain (with the chain key: authenticate it)",
   help: `Usage: eca-rotator audit verify FILE [--key-file PATH | --key-env NAME | --config FILE]
 
 Checks the hash chain of an audit file written by the file sink (audit.file): every line must match its own

@@ -38,7 +38,6 @@ export interface CheckLine {
 
 export const checkCommand: CommandSpec = {
   name: "check",
-  summary: "preflight: config, Vault, token capabilities, Salesforce, each credential's provider, chat",
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid (a warn line, topic transport, when TLS verification for Vault is

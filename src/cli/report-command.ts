@@ -29,7 +29,6 @@ const FAIL_ON = ["overdue", "due", "never"] as const;
 
 export const reportCommand: CommandSpec = {
   name: "report",
-  summary: "the expiry report: overdue, due soon, failed, unverified, stuck and invalid credentials",
   help: `Usage: eca-rotator report [--format table|markdown|json|csv|html] [--output FILE] [--send]
                           [--fail-on overdue|due|never] [--config FILE]
 

@@ -7,7 +7,6 @@ import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-se
 
 export const resolveCommand: CommandSpec = {
   name: "resolve",
-  summary: "end a parked (failed) rotation: KV names Salesforce's main pair, journal and lease go",
   help: `Usage: eca-rotator resolve PATH [--reason TEXT] [--config FILE]
 
 Ends the parked rotation of PATH (its journal says failed: max_attempts used up, or an error retrying cannot

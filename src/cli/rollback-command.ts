@@ -7,7 +7,6 @@ import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-se
 
 export const rollbackCommand: CommandSpec = {
   name: "rollback",
-  summary: "before promotion: discard the staged pair and restore the previous one in KV",
   help: `Usage: eca-rotator rollback PATH [--reason TEXT] [--config FILE]
 
 Rolls back the unfinished rotation of PATH while Salesforce still treats the old pair as main (before

@@ -12,7 +12,6 @@ import { countdown } from "./soak-countdown.ts";
 
 export const rotateCommand: CommandSpec = {
   name: "rotate",
-  summary: "rotate one credential now (standard, or --emergency revoke-first)",
   help: `Usage: eca-rotator rotate PATH [--emergency] [--reason TEXT] [--dry-run] [--no-wait] [--config FILE]
 
 Rotates the credential at PATH (relative to the KV mount, e.g. api-credentials/team-a/crm) through the whole

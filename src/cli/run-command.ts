@@ -15,7 +15,6 @@ import { UsageError } from "./usage-error.ts";
 
 export const runCommand: CommandSpec = {
   name: "run",
-  summary: "run --once: one cycle: resume, scan, act on flags, rotate what is due",
   help: `Usage: eca-rotator run --once [--config FILE]
 
 One full cycle, then exit:

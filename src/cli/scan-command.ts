@@ -7,7 +7,6 @@ import { loadCliConfig } from "./load-cli-config.ts";
 
 export const scanCommand: CommandSpec = {
   name: "scan",
-  summary: "list every credential under the prefixes with its deadline and state (metadata only)",
   help: `Usage: eca-rotator scan [--json] [--config FILE]
 
 Lists every KV v2 entry under the configured prefixes (vault.prefixes, default api-credentials) with its

@@ -12,7 +12,6 @@ import { packageVersion } from "./package-version.ts";
 
 export const serveCommand: CommandSpec = {
   name: "serve",
-  summary: "the daemon: scheduler, flag watcher, HTTP API, metrics, weekly report",
   help: `Usage: eca-rotator serve [--config FILE]
 
 Runs until SIGTERM or SIGINT:

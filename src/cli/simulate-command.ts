@@ -24,7 +24,6 @@ const SEMANTICS_TEXT = Object.keys(SEMANTICS).join(", ");
 
 export const simulateCommand: CommandSpec = {
   name: "simulate",
-  summary: "run the bundled Salesforce simulator (a fake org) for dry runs",
   help: `Usage: eca-rotator simulate salesforce [--port N] [--host H] [--semantics S]
                                     [--state-file FILE] [--admin-api] [--verbose]
 
