@@ -2,7 +2,7 @@
 # eca-rotator container image. Build from the repository root:
 #   docker build -t eca-rotator:0.1.0 .
 #   docker run --rm eca-rotator:0.1.0 --help
-# Stages: deps (production node_modules only), build (compiles src/ to dist/ with the dev dependencies),
+# Stages: deps (production node_modules only), build (compiles and bundles src/ to dist/ with the dev dependencies),
 # simulator (the fake Salesforce org for the docker-compose dry run; built only with --target simulator),
 # runtime (node:24.22.3-slim + deps + dist without the simulator and the demo; non-root; writes nothing outside
 # /var/lib/eca-rotator). runtime is the last stage, so a plain `docker build` makes it.
@@ -21,6 +21,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/
 COPY src ./src
 RUN npm run build
 # dist-image/ is what the production image ships: dist/ without the simulator (a fake org with fake secrets, no
@@ -50,9 +51,11 @@ LABEL org.opencontainers.image.title="eca-rotator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/node:24.22.3-slim"
-# NODE_ENV: production code paths in the dependencies. Nothing here runs npm, so nothing writes to $HOME.
+# NODE_ENV: production code paths in the dependencies. Nothing here runs npm, so nothing writes to $HOME; the
+# CLI's compile cache (kept in ~/.cache) is off for the same reason.
 ENV NODE_ENV=production \
-    NO_UPDATE_NOTIFIER=1
+    NO_UPDATE_NOTIFIER=1 \
+    NODE_DISABLE_COMPILE_CACHE=1
 WORKDIR /app
 # Application files stay owned by root: the process (uid 1000) can read them but never change them.
 COPY --from=deps /app/node_modules ./node_modules

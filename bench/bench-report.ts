@@ -7,6 +7,7 @@ import type { LatencyResult } from "./latency-bench.ts";
 import type { MemoryResult } from "./memory-bench.ts";
 import type { RotationRow } from "./rotation-bench.ts";
 import type { ScanRow, ShellLoopResult } from "./scan-bench.ts";
+import { STARTUP_SCAN_ENTRIES, type StartupResult } from "./startup-bench.ts";
 
 export interface BenchResults {
   readonly plan: BenchPlan;
@@ -26,6 +27,7 @@ export interface BenchResults {
   readonly rotations: readonly RotationRow[];
   readonly memory: MemoryResult;
   readonly latency: LatencyResult;
+  readonly startup: StartupResult;
 }
 
 export interface Target {
@@ -69,6 +71,10 @@ export function evaluateTargets(r: BenchResults): Target[] {
   const growth = memoryGrowth(r.memory);
   const scaling = scalingFactor(r.scans, (s) => s.oursPerKey.ms);
   const scalingDetailed = scalingFactor(r.scans, (s) => s.oursDetailed.ms);
+  const st = r.startup;
+  const vsNode = (ms: number) =>
+    `${fmt(ms)} ms = ${fmt(ms / st.nodeMs, 1)} × \`node -e 0\` (${fmt(st.nodeMs)} ms)`;
+  const busiest = r.rotations[r.rotations.length - 1];
   return [
     {
       name: "Scan, per-key reads: ≥ 0.8 × the bare-loop rate",
@@ -109,6 +115,29 @@ export function evaluateTargets(r: BenchResults): Target[] {
       name: `Scaling ${fmt(r.scans[0]?.n ?? 0)} → ${fmt(r.scans[r.scans.length - 1]?.n ?? 0)}: linear or better (per-credential time grows < 20 %)`,
       measured: `per-key ${fmt(scaling, 2)}×, detailed ${fmt(scalingDetailed, 2)}× the per-credential time`,
       met: scaling < 1.2 && scalingDetailed < 1.2,
+    },
+    {
+      name: "Start-up: `eca-rotator --help` (the built CLI) within 150 ms",
+      measured: vsNode(st.helpMs),
+      met: st.helpMs <= 150,
+    },
+    {
+      name: `Start-up: \`eca-rotator scan\` of ${STARTUP_SCAN_ENTRIES} credentials within 150 ms`,
+      measured: vsNode(st.scanMs),
+      met: st.scanMs <= 150,
+    },
+    {
+      name: "Start-up: `eca-rotator serve` answers /readyz with 200 within 500 ms",
+      measured: `p50 ${fmt(st.serveReadyMs)} ms, p95 ${fmt(st.serveReadyP95Ms)} ms`,
+      met: st.serveReadyMs <= 500,
+    },
+    {
+      name: "Audit: a rotation waits ≤ 10 ms (p50) for its audit-file lines at concurrency 8",
+      measured:
+        busiest === undefined
+          ? "no rotations"
+          : `concurrency ${busiest.concurrency}: p50 ${fmt(busiest.auditP50, 1)} ms, p95 ${fmt(busiest.auditP95, 1)} ms`,
+      met: busiest !== undefined && busiest.auditP50 <= 10,
     },
   ];
 }
@@ -248,16 +277,17 @@ export function renderMarkdown(r: BenchResults): string {
       "(requests are attributed to their rotation through undici's diagnostics channel and AsyncLocalStorage): " +
       "parsing, validation, crypto, journal and audit bookkeeping, and, at concurrency > 1, waiting for the event " +
       "loop while other rotations compute. CPU per rotation is this process's user + system CPU time divided by " +
-      "the rotations (Vault and the simulator run in other processes). Audit-file wait = time in the audit " +
-      "file sink's emit (one queue per file: each line takes the lock file, re-reads the chain tail when needed, " +
-      "writes and fdatasyncs), measured by wrapping the same JsonlFileAuditSink the stack would build.",
+      "the rotations (Vault and the simulator run in other processes). Audit-file wait = a rotation's total time " +
+      "in the audit file sink's emit (about seven lines per rotation, each durable before the next step; lines " +
+      "that arrive in the same turn of the event loop share one write and one fdatasync under the lock file), " +
+      "measured by wrapping the same JsonlFileAuditSink the stack would build; lines per fdatasync counts them.",
     "",
   );
   head([
     "concurrency",
     "completed",
     "own work p50 / p95",
-    "of which audit-file wait p50",
+    "of which audit-file wait p50 / p95 (lines per fdatasync)",
     "event-loop delay p50 / p99",
     "wall p50 / p95",
     "CPU per rotation",
@@ -270,7 +300,7 @@ export function renderMarkdown(r: BenchResults): string {
       x.concurrency,
       `${x.completed} / ${x.rotations}`,
       `${fmt(x.ownP50, 1)} / ${fmt(x.ownP95, 1)} ms`,
-      `${fmt(x.auditP50, 1)} ms`,
+      `${fmt(x.auditP50, 1)} / ${fmt(x.auditP95, 1)} ms (${fmt(x.auditLinesPerSync, 2)})`,
       `${fmt(x.loopDelayP50, 1)} / ${fmt(x.loopDelayP99, 1)} ms`,
       `${fmt(x.wallP50, 1)} / ${fmt(x.wallP95, 1)} ms`,
       `${fmt(x.cpuMsPerRotation, 1)} ms`,
@@ -384,6 +414,36 @@ export function renderMarkdown(r: BenchResults): string {
   ]);
   lines.push("");
 
+  const st = r.startup;
+  lines.push("## 5. Start-up", "");
+  lines.push(
+    "The built CLI (`npm run build`: dist/cli.js and its chunks, as the package and the container run it), " +
+      "started as a child process, wall time from spawn to exit, or for `serve` to the first 200 from /readyz " +
+      `(polled every 2 ms). Medians of ${fmt(st.rounds)} rounds; each round runs every row once, so load ` +
+      "from elsewhere hits them alike, after one untimed run of each (the compile cache, kept in the run's " +
+      `temp folder, is then warm, as for a user from the second run on). \`scan\` reads ${STARTUP_SCAN_ENTRIES} ` +
+      "credentials with a config file and VAULT_ADDR/VAULT_TOKEN.",
+    "",
+  );
+  head(["command", "wall (median)", "× `node -e 0`", "target"]);
+  const ratio = (ms: number) => `${fmt(ms / st.nodeMs, 1)}×`;
+  row(["`node -e 0` (reference)", `${fmt(st.nodeMs)} ms`, "1.0×", ""]);
+  row(["`eca-rotator --help`", `${fmt(st.helpMs)} ms`, ratio(st.helpMs), "≤ 150 ms"]);
+  row(["`node src/cli.ts --help` (from source)", `${fmt(st.helpSrcMs)} ms`, ratio(st.helpSrcMs), ""]);
+  row([
+    `\`eca-rotator scan\` (${STARTUP_SCAN_ENTRIES} credentials)`,
+    `${fmt(st.scanMs)} ms`,
+    ratio(st.scanMs),
+    "≤ 150 ms",
+  ]);
+  row([
+    "`eca-rotator serve` until /readyz is 200",
+    `${fmt(st.serveReadyMs)} ms (p95 ${fmt(st.serveReadyP95Ms)} ms)`,
+    ratio(st.serveReadyMs),
+    "≤ 500 ms",
+  ]);
+  lines.push("");
+
   lines.push("## How to run", "");
   lines.push(
     "```sh",
@@ -444,8 +504,8 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
     for (const x of r.rotations.filter((row) => row.ownP50 >= 150)) {
       out.push(
         `- **Rotation own work at concurrency ${x.concurrency}: p50 ${fmt(x.ownP50, 1)} ms**, of which ` +
-          `${fmt(x.auditP50, 1)} ms (p50) is waiting for the audit file: one queue per file, every line appended ` +
-          "under a lock file with fdatasync, so the rotations running at once wait for each other's lines. " +
+          `${fmt(x.auditP50, 1)} ms (p50) is waiting for the audit file: every line is durable (fdatasync) ` +
+          "before the rotation's next step, lines that arrive together sharing one write and one fdatasync. " +
           `CPU per rotation is ${fmt(x.cpuMsPerRotation, 1)} ms and the event-loop delay p50 ` +
           `${fmt(x.loopDelayP50, 1)} ms: the computing itself is small.`,
       );

@@ -23,8 +23,11 @@ export interface RotationRow {
   readonly wallP95: number;
   readonly ownP50: number;
   readonly ownP95: number;
-  /** Part of the own work spent waiting for audit-file appends (hash chain, lock, fdatasync; one queue). */
+  /** Part of the own work spent waiting for audit-file appends (hash chain, lock, fdatasync; group commit). */
   readonly auditP50: number;
+  readonly auditP95: number;
+  /** Audit lines per fdatasync: above 1 when lines that arrived together shared one (group commit). */
+  readonly auditLinesPerSync: number;
   /** Event-loop delay while the rotations ran (how long a ready callback waited for the loop). */
   readonly loopDelayP50: number;
   readonly loopDelayP99: number;
@@ -92,7 +95,14 @@ export async function benchRotations(
   const vault = await connectVault(cfg);
   const warnings: string[] = [];
   // The sink buildRotationStack would build from audit.file, wrapped only to time each emit per rotation.
-  const fileSink = new JsonlFileAuditSink(path.join(auditDir, "audit.jsonl"));
+  let syncs = 0;
+  let synced = 0;
+  const fileSink = new JsonlFileAuditSink(path.join(auditDir, "audit.jsonl"), {
+    onCommit: (lines) => {
+      syncs += 1;
+      synced += lines;
+    },
+  });
   const auditMs = new Map<string, number>();
   const stack = await buildRotationStack(cfg, vault, {
     stderr: (line) => warnings.push(line),
@@ -165,6 +175,8 @@ export async function benchRotations(
     ownP50: percentile(owns, 50),
     ownP95: percentile(owns, 95),
     auditP50: percentile(audits, 50),
+    auditP95: percentile(audits, 95),
+    auditLinesPerSync: syncs === 0 ? Number.NaN : synced / syncs,
     loopDelayP50: loop.percentile(50) / 1e6,
     loopDelayP99: loop.percentile(99) / 1e6,
     cpuMsPerRotation: (cpu.user + cpu.system) / 1000 / count,

@@ -17,6 +17,7 @@ import { RequestMeter } from "./request-meter.ts";
 import { benchRotations, type RotationRow } from "./rotation-bench.ts";
 import { benchScan, benchShellLoop, type ScanRow } from "./scan-bench.ts";
 import { ownServePids } from "./serve-process.ts";
+import { benchStartup } from "./startup-bench.ts";
 
 const SCAN_PREFIX = "bench/scan";
 
@@ -107,6 +108,12 @@ async function main(argv: readonly string[]): Promise<number> {
         `rotations at concurrency ${c}: own p50 ${fmt(row.ownP50, 1)} ms, wall p50 ${fmt(row.wallP50, 1)} ms`,
       );
     }
+    monitor.phase("start-up");
+    const startup = await benchStartup({ vault, dir }, plan.preset === "tiny" ? 2 : plan.repeats * 5);
+    say(
+      `start-up: --help ${fmt(startup.helpMs)} ms, scan ${fmt(startup.scanMs)} ms, serve ready ` +
+        `${fmt(startup.serveReadyMs)} ms (node -e 0: ${fmt(startup.nodeMs)} ms)`,
+    );
     if (memory === undefined || latency === undefined) throw new Error("the memory size was never reached");
     const results: BenchResults = {
       plan,
@@ -126,6 +133,7 @@ async function main(argv: readonly string[]): Promise<number> {
       rotations,
       memory,
       latency,
+      startup,
     };
     writeFileSync(plan.out, renderMarkdown(results));
     for (const t of evaluateTargets(results))

@@ -1,13 +1,13 @@
 // `adopt PATH`: make PATH the only path that rotates its credential's external consumer (a Salesforce app
 // consumer or a Marketing Cloud package), after proving that PATH's KV holds the working secret.
+
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
 export const adoptCommand: CommandSpec = {
   name: "adopt",
-  summary: "make PATH the owner of its credential's app consumer (proving PATH holds the working secret)",
   help: `Usage: eca-rotator adopt PATH [--reason TEXT] [--config FILE]
 
 Each external consumer (a Salesforce External Client App consumer, a Marketing Cloud installed package) is

@@ -8,14 +8,13 @@ import { AuditChainKey, MIN_CHAIN_KEY_BYTES, verifyAuditChain } from "../adapter
 import { connectVault, type VaultStack } from "../app/container.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
+import type { CommandContext, CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandContext, CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { UsageError } from "./usage-error.ts";
 
 export const auditCommand: CommandSpec = {
   name: "audit",
-  summary: "audit verify FILE: check an audit file's hash chain (with the chain key: authenticate it)",
   help: `Usage: eca-rotator audit verify FILE [--key-file PATH | --key-env NAME | --config FILE]
 
 Checks the hash chain of an audit file written by the file sink (audit.file): every line must match its own

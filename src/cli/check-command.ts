@@ -24,21 +24,12 @@ import {
 } from "../daemon/secret-refs.ts";
 import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
 import { checkProviders } from "./check-providers.ts";
+import type { CheckLine, CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
-
-type Mark = "ok" | "FAIL" | "warn";
-
-export interface CheckLine {
-  readonly mark: Mark;
-  readonly topic: string;
-  readonly text: string;
-}
 
 export const checkCommand: CommandSpec = {
   name: "check",
-  summary: "preflight: config, Vault, token capabilities, Salesforce, each credential's provider, chat",
   help: `Usage: eca-rotator check [--config FILE] [--json] [--verbose] [--notify-test [--notify-target NAME]]
 
 Checks, in order: the configuration is valid (a warn line, topic transport, when TLS verification for Vault is

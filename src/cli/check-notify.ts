@@ -6,9 +6,8 @@ import type { ChatNotifier } from "../app/chat-notifier.ts";
 import { connectVault, type VaultStack } from "../app/container.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { isRotatorError } from "../core/errors.ts";
-import type { CheckLine } from "./check-command.ts";
 import { buildCliChat, eventsText } from "./cli-chat.ts";
-import type { CliIo } from "./cli-io.ts";
+import type { CheckLine, CliIo } from "./cli-io.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface NotifyCheckOptions {

@@ -25,7 +25,7 @@ import { checkCredential, isCheckedItem, needsSecretData } from "../core/provide
 import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
 import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
-import type { CheckLine } from "./check-command.ts";
+import type { CheckLine } from "./cli-io.ts";
 
 /** Token requests in flight at once (each to a tenant's auth host). */
 const LIVE_PARALLELISM = 4;

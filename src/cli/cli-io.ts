@@ -1,4 +1,5 @@
 // What a command may touch of the outside world, injected so commands run in-process in tests.
+import type { ParseArgsOptionsConfig } from "node:util";
 export interface CliIo {
   readonly stdout: { write(text: string): void; readonly isTTY: boolean };
   readonly stderr: { write(text: string): void; readonly isTTY: boolean };
@@ -28,3 +29,25 @@ export function processIo(): CliIo {
 /** The CLI's exit codes (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** What a command is given: the streams, and the parsed options and positionals. */
+export interface CommandContext {
+  readonly io: CliIo;
+  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly options: ParseArgsOptionsConfig;
+  /** Set when the command takes positional arguments (e.g. a credential path). */
+  readonly positionals?: string;
+  run(ctx: CommandContext): Promise<ExitCode>;
+}
+/** One line of `check`'s preflight: ok, FAIL or warn, about a topic. */
+export interface CheckLine {
+  readonly mark: "ok" | "FAIL" | "warn";
+  readonly topic: string;
+  readonly text: string;
+}

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config-types.ts";
 import { loadConfig } from "../config/load-config.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./cli-io.ts";
 
 /** --config FILE, else $ECA_ROTATOR_CONFIG, else no file (Vault's standard variables and defaults). */
 export function loadCliConfig(ctx: CommandContext): Config {

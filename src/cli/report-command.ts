@@ -16,8 +16,8 @@ import { formatReportJson } from "../report/format-json.ts";
 import { formatReportMarkdown } from "../report/format-markdown.ts";
 import { formatReportTable } from "../report/format-table.ts";
 import { buildCliChat } from "./cli-chat.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { type CliIo, EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { runInventory } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { assertReportTargets, sendReport } from "./report-send.ts";
@@ -29,7 +29,6 @@ const FAIL_ON = ["overdue", "due", "never"] as const;
 
 export const reportCommand: CommandSpec = {
   name: "report",
-  summary: "the expiry report: overdue, due soon, failed, unverified, stuck and invalid credentials",
   help: `Usage: eca-rotator report [--format table|markdown|json|csv|html] [--output FILE] [--send]
                           [--fail-on overdue|due|never] [--config FILE]
 

@@ -1,13 +1,12 @@
 // `resolve PATH`: end a parked rotation that can never succeed, with KV naming the pair Salesforce treats as main.
 import type { JournalSummary, ResolveOutcome } from "../core/rotation/resolve.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
 export const resolveCommand: CommandSpec = {
   name: "resolve",
-  summary: "end a parked (failed) rotation: KV names Salesforce's main pair, journal and lease go",
   help: `Usage: eca-rotator resolve PATH [--reason TEXT] [--config FILE]
 
 Ends the parked rotation of PATH (its journal says failed: max_attempts used up, or an error retrying cannot

@@ -1,13 +1,13 @@
 // `rollback PATH`: before promotion, delete the staged pair and make the old pair current in KV again.
+
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeOutcome } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
 export const rollbackCommand: CommandSpec = {
   name: "rollback",
-  summary: "before promotion: discard the staged pair and restore the previous one in KV",
   help: `Usage: eca-rotator rollback PATH [--reason TEXT] [--config FILE]
 
 Rolls back the unfinished rotation of PATH while Salesforce still treats the old pair as main (before

@@ -3,8 +3,8 @@
 
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
+import type { CommandContext, CommandSpec } from "./cli-io.ts";
 import { EXIT, type ExitCode } from "./cli-io.ts";
-import type { CommandContext, CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeOutcome, describePlan } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
@@ -12,7 +12,6 @@ import { countdown } from "./soak-countdown.ts";
 
 export const rotateCommand: CommandSpec = {
   name: "rotate",
-  summary: "rotate one credential now (standard, or --emergency revoke-first)",
   help: `Usage: eca-rotator rotate PATH [--emergency] [--reason TEXT] [--dry-run] [--no-wait] [--config FILE]
 
 Rotates the credential at PATH (relative to the KV mount, e.g. api-credentials/team-a/crm) through the whole

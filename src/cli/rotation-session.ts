@@ -9,7 +9,7 @@ import { systemClock } from "../core/clock.ts";
 import type { Notification } from "../core/rotation/rotation-ports.ts";
 import { buildAuditFanout } from "../daemon/daemon-sinks.ts";
 import { buildCliChat } from "./cli-chat.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./cli-io.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface RotationSession {

@@ -1,10 +1,11 @@
 // Command dispatch: global flags, the command table, and the one place errors become exit codes and lines.
 
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/load-config.ts";
+import { ConfigError } from "../config/config-error.ts";
 import { isRotatorError } from "../core/errors.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { type CliIo, EXIT, type ExitCode } from "./cli-io.ts";
-import { COMMANDS, type CommandSpec } from "./commands.ts";
+import { COMMANDS } from "./commands.ts";
 import { packageVersion } from "./package-version.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -33,11 +34,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     io.stdout.write(`${await packageVersion()}\n`);
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`error: unknown command "${printable(name)}"; run "eca-rotator --help" for the list\n`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   try {
     const parsed = parseCommandArgs(command, rest);
     if (parsed.values["help"] === true) {

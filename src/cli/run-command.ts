@@ -5,8 +5,8 @@ import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
 import { buildCliChat } from "./cli-chat.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeCycle } from "./outcome-text.ts";
 import { openRotationSession } from "./rotation-session.ts";
@@ -15,7 +15,6 @@ import { UsageError } from "./usage-error.ts";
 
 export const runCommand: CommandSpec = {
   name: "run",
-  summary: "run --once: one cycle: resume, scan, act on flags, rotate what is due",
   help: `Usage: eca-rotator run --once [--config FILE]
 
 One full cycle, then exit:

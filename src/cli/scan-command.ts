@@ -1,13 +1,12 @@
 // `scan`: the inventory of every entry under the configured prefixes, with deadline and state.
 import { formatInventoryJson, formatInventoryTable } from "../report/format-inventory.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { runInventory } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 
 export const scanCommand: CommandSpec = {
   name: "scan",
-  summary: "list every credential under the prefixes with its deadline and state (metadata only)",
   help: `Usage: eca-rotator scan [--json] [--config FILE]
 
 Lists every KV v2 entry under the configured prefixes (vault.prefixes, default api-credentials) with its

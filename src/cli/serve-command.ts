@@ -5,14 +5,13 @@
 import { startDaemon } from "../daemon/daemon.ts";
 import { createLogger } from "../daemon/logger.ts";
 import { exposedSecretFiles } from "../daemon/secret-refs.ts";
+import type { CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandSpec } from "./commands.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { packageVersion } from "./package-version.ts";
 
 export const serveCommand: CommandSpec = {
   name: "serve",
-  summary: "the daemon: scheduler, flag watcher, HTTP API, metrics, weekly report",
   help: `Usage: eca-rotator serve [--config FILE]
 
 Runs until SIGTERM or SIGINT:

@@ -5,8 +5,8 @@
 // there the command says so in one line instead of failing on a missing module.
 import type { SalesforceSimulator, SimulatedApp } from "../simulator/salesforce/salesforce-simulator.ts";
 import type { RotateSemantics } from "../simulator/salesforce/sim-settings.ts";
+import type { CommandContext, CommandSpec } from "./cli-io.ts";
 import { EXIT } from "./cli-io.ts";
-import type { CommandContext, CommandSpec } from "./commands.ts";
 import { UsageError } from "./usage-error.ts";
 
 const SAMPLE_APP = "Sample_Integration";
@@ -24,7 +24,6 @@ const SEMANTICS_TEXT = Object.keys(SEMANTICS).join(", ");
 
 export const simulateCommand: CommandSpec = {
   name: "simulate",
-  summary: "run the bundled Salesforce simulator (a fake org) for dry runs",
   help: `Usage: eca-rotator simulate salesforce [--port N] [--host H] [--semantics S]
                                     [--state-file FILE] [--admin-api] [--verbose]
 

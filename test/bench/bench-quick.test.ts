@@ -56,7 +56,7 @@ describe("npm run bench -- --tiny", () => {
     expect(machine).toHaveProperty("Other runs (vitest, serve, demo) at start");
 
     const targets = tableAfter(md, "## Targets");
-    expect(targets).toHaveLength(7);
+    expect(targets).toHaveLength(11);
     for (const t of targets) expect(t[2]).toMatch(/^(met|\*\*not met\*\*)$/);
 
     const scans = tableAfter(md, "## 1. Scan throughput");
@@ -83,6 +83,17 @@ describe("npm run bench -- --tiny", () => {
 
     const scaling = tableAfter(md, "## 4. Scaling");
     expect(scaling.map((r) => r[0])).toEqual(["25", "50"]);
+    const startup = tableAfter(md, "## 5. Start-up");
+    expect(startup.map((r) => r[0])).toEqual([
+      "`node -e 0` (reference)",
+      "`eca-rotator --help`",
+      "`node src/cli.ts --help` (from source)",
+      "`eca-rotator scan` (10 credentials)",
+      "`eca-rotator serve` until /readyz is 200",
+    ]);
+    for (const r of startup) expect(r[2]).toMatch(/^[\d.]+×$/);
+    for (const r of rotations) expect(r[3]).toMatch(/^[\d.]+ \/ [\d.]+ ms \([\d.]+\)$/);
+
     const latency = tableAfter(md, "Flag-to-rotation latency");
     expect(latency.map((r) => r[0])).toEqual(["flag → rotation started", "flag → rotation completed"]);
   }, 60_000);

@@ -224,12 +224,13 @@ describe("docs/ documents everything the code has", () => {
     expect(missing(short, (n) => new RegExp(`\`(?:eca_rotator_)?${literal(n)}[\`{]`).test(page))).toEqual([]);
   });
 
-  it("every CLI command of src/cli/commands.ts has an entry in docs/cli.md, with each of its options", () => {
+  it("every CLI command of src/cli/commands.ts has an entry in docs/cli.md, with each of its options", async () => {
     const page = repoFile("docs/cli.md");
     expect(COMMANDS.length).toBeGreaterThan(8);
     const commands = COMMANDS.map((c) => c.name);
     expect(missing(commands, (c) => new RegExp(`^- \`${literal(c)}[\\s\`]`, "m").test(page))).toEqual([]);
-    const options = COMMANDS.flatMap((c) => Object.keys(c.options).map((o) => `${c.name} --${o}`));
+    const specs = await Promise.all(COMMANDS.map((c) => c.load()));
+    const options = specs.flatMap((c) => Object.keys(c.options).map((o) => `${c.name} --${o}`));
     const optionDocumented = (entry: string) => {
       const [command = "", option = ""] = entry.split(" ");
       const item = new RegExp(`^- \`${literal(command)}[\\s\`][\\s\\S]*?(?=^- \`|(?![\\s\\S]))`, "m").exec(

@@ -1,5 +1,5 @@
 // The package's `bin` (dist/cli.js) is what users of `npx eca-rotator` and the container run: build it into
-// a temp folder with the real compiler and start it.
+// a temp folder with the package's build (scripts/build.ts: tsc, then the bundle) and start it.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,11 +19,7 @@ describe("the built package", () => {
       bin: Record<string, string>;
     };
     expect(pkg.bin["eca-rotator"]).toBe("dist/cli.js");
-    execFileSync(
-      process.execPath,
-      [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", out],
-      { cwd: ROOT },
-    );
+    execFileSync(process.execPath, [path.join(ROOT, "scripts/build.ts"), "--out-dir", out], { cwd: ROOT });
     const cli = path.join(out, "cli.js");
     const help = execFileSync(process.execPath, [cli, "--help"], { encoding: "utf8" });
     for (const command of ["scan", "report", "check"]) expect(help).toContain(`  ${command} `);

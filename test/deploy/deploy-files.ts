@@ -111,7 +111,7 @@ export function systemdSeconds(value: string): number {
 }
 
 /**
- * Builds dist/ with the real compiler (as the Dockerfile's build stage does: `npm run build`) into a temp folder
+ * Builds dist/ with the package's build (as the Dockerfile's build stage does: `npm run build`) into a temp folder
  * inside the project, laid out like the image's /app: <dir>/dist, <dir>/package.json; node_modules resolve
  * from the project. Returns the folder and a cleanup.
  */
@@ -120,17 +120,9 @@ export const IMAGE_LEAVES_OUT = ["simulator", "demo"] as const;
 
 export function buildAppDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(ROOT, ".build-test-deploy-"));
-  execFileSync(
-    process.execPath,
-    [
-      path.join(ROOT, "node_modules/typescript/bin/tsc"),
-      "-p",
-      "tsconfig.build.json",
-      "--outDir",
-      path.join(dir, "dist"),
-    ],
-    { cwd: ROOT },
-  );
+  execFileSync(process.execPath, [path.join(ROOT, "scripts/build.ts"), "--out-dir", path.join(dir, "dist")], {
+    cwd: ROOT,
+  });
   for (const folder of IMAGE_LEAVES_OUT)
     rmSync(path.join(dir, "dist", folder), { recursive: true, force: true });
   copyFileSync(path.join(ROOT, "package.json"), path.join(dir, "package.json"));

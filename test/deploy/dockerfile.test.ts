@@ -52,15 +52,19 @@ function healthcheckCommand(): string[] {
 
 function ignored(patterns: readonly string[], rel: string): boolean {
   const parts = rel.replace(/^\.\//, "").replace(/\/$/, "").split("/");
-  return patterns.some((p) => {
+  // As Docker reads the file: the last pattern that matches decides, and "!" lets a path back in.
+  let out = false;
+  for (const pattern of patterns) {
+    const negated = pattern.startsWith("!");
     const re = new RegExp(
-      `^${p
+      `^${(negated ? pattern.slice(1) : pattern)
         .replace(/^\//, "")
         .replace(/[.+^${}()|[\]\\]/g, "\\$&")
         .replace(/\*/g, "[^/]*")}$`,
     );
-    return parts.some((_, i) => re.test(parts.slice(0, i + 1).join("/")));
-  });
+    if (parts.some((_, i) => re.test(parts.slice(0, i + 1).join("/")))) out = !negated;
+  }
+  return out;
 }
 
 describe("the Dockerfile", () => {
@@ -125,7 +129,8 @@ describe("the Dockerfile", () => {
       keyword: "RUN",
       args: `cp -a dist dist-image && rm -rf ${IMAGE_LEAVES_OUT.map((f) => `dist-image/${f}`).join(" ")}`,
     });
-    expect(pkg.scripts["build"]).toBe("tsc -p tsconfig.build.json");
+    expect(pkg.scripts["build"]).toBe("node scripts/build.ts");
+    expect(buildStage?.instructions).toContainEqual({ keyword: "COPY", args: "scripts/build.ts ./scripts/" });
     const tsBuild = JSON.parse(repoFile("tsconfig.build.json")) as {
       compilerOptions: { outDir: string; rootDir: string };
     };

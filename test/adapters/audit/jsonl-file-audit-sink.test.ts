@@ -97,6 +97,72 @@ describe("JsonlFileAuditSink", () => {
     expect(order).toEqual(ids.map((i) => event(i).rotationId));
   });
 
+  it("gives lines that arrive together one write and one fdatasync, and acknowledges none before its sync", async () => {
+    const file = path.join(dir, "batched.jsonl");
+    const commits: number[] = [];
+    let synced = 0;
+    const sink = new JsonlFileAuditSink(file, {
+      onCommit: (n) => {
+        commits.push(n);
+        synced += n;
+      },
+    });
+    // When an emit resolves, the fdatasync that covers its line has run and the line is in the file.
+    const acked: Array<{ i: number; synced: number; inFile: boolean }> = [];
+    const emitAt = (i: number) =>
+      sink.emit(event(i)).then(async () => {
+        acked.push({ i, synced, inFile: (await readFile(file, "utf8")).includes(`"rot-${i}"`) });
+      });
+    // 100 emits in one turn of the event loop, then 20 more from separate turns while those are written.
+    const burst = Array.from({ length: 100 }, (_, i) => emitAt(i));
+    const spread = Array.from(
+      { length: 20 },
+      (_, j) => new Promise<void>((resolve) => setTimeout(() => resolve(emitAt(100 + j)), j)),
+    );
+    await Promise.all([...burst, ...spread]);
+
+    expect(commits[0]).toBe(100);
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(120);
+    expect(commits.length).toBeLessThan(120);
+    const all = await lines(file);
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 120, keyed: 0, authenticated: false });
+    const position = new Map(all.slice(0, -1).map((l, k) => [JSON.parse(l).rotationId as string, k + 1]));
+    for (const a of acked) {
+      expect(a.inFile).toBe(true);
+      expect(a.synced).toBeGreaterThanOrEqual(position.get(`rot-${a.i}`) ?? Number.POSITIVE_INFINITY);
+    }
+  });
+
+  it("rejects every emit of a batch whose write fails, and leaves the file at its last acknowledged line", async () => {
+    const file = path.join(dir, "full.jsonl");
+    // A real short write followed by EFBIG: the child may not grow any file past 2 KiB (ulimit -f counts KiB).
+    const script = `
+      const { JsonlFileAuditSink } = await import(${JSON.stringify(SINK_MODULE)});
+      const sink = new JsonlFileAuditSink(${JSON.stringify(file)});
+      const e = (i) => ({ type: "rotation.started", time: "2026-03-01T10:00:00.000Z", rotationId: "r-" + i,
+        path: "p", provider: "salesforce-eca", mode: "standard", trigger: "cli", actor: "cli", step: "claimed" });
+      const outcome = (p) => p.then(() => "ok", (err) => err.code + " " + err.retryable);
+      const first = await Promise.all([0, 1].map((i) => outcome(sink.emit(e(i)))));
+      const batch = await Promise.all([2, 3, 4, 5, 6, 7, 8, 9].map((i) => outcome(sink.emit(e(i)))));
+      const after = await outcome(sink.emit(e(10)));
+      console.log(JSON.stringify({ first, batch, after }));
+    `;
+    const { stdout } = await promisify(execFile)("bash", [
+      "-c",
+      'ulimit -f 2 && exec "$0" --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ]);
+    expect(JSON.parse(stdout)).toEqual({
+      first: ["ok", "ok"],
+      batch: Array(8).fill("AUDIT_FAILED true"),
+      after: "ok",
+    });
+    const all = await lines(file);
+    expect(verifyAuditChain(all)).toEqual({ ok: true, count: 3, keyed: 0, authenticated: false });
+    expect(all.slice(0, -1).map((l) => JSON.parse(l).rotationId)).toEqual(["r-0", "r-1", "r-10"]);
+  });
+
   it("continues the chain of an existing file when reopened", async () => {
     const file = path.join(dir, "audit.jsonl");
     const first = new JsonlFileAuditSink(file);
