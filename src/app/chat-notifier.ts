@@ -87,7 +87,7 @@ export interface TestResult {
  * How long a claim holds. Rotation events are unique per rotation id anyway; a deadline warning is sent once per
  * deadline (the weekly report repeats what stays overdue), so its claim must outlive any warning window.
  */
-export function dedupTtlMs(kind: ChatEventKind): number {
+function dedupTtlMs(kind: ChatEventKind): number {
   if (kind === "credential.due_soon" || kind === "credential.overdue") return 400 * DAY_MS;
   return 30 * DAY_MS;
 }

@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 
-export const FINGERPRINT_KEY_ENTRY = "fingerprint-key";
+const FINGERPRINT_KEY_ENTRY = "fingerprint-key";
 const MIN_FILE_KEY_BYTES = 16;
 const HEX_KEY = /^[0-9a-f]{64}$/;
 

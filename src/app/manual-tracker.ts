@@ -29,7 +29,7 @@ export interface ScanFollowUpDeps {
   readonly onFailure?: ((path: string, code: FailureCode) => void) | undefined;
 }
 
-export interface ManualActionsResult {
+interface ManualActionsResult {
   readonly recorded: readonly ManualAction[];
   readonly adopted: readonly ManualAction[];
   readonly failed: readonly { readonly path: string; readonly code: FailureCode }[];
@@ -56,7 +56,7 @@ export async function followUpScan(
 }
 
 /** Stamps every manual credential the scan calls for; announces recorded rotations in chat (not adoptions). */
-export async function applyManualActions(
+async function applyManualActions(
   items: readonly InventoryItem[],
   at: Date,
   deps: ScanFollowUpDeps,
@@ -86,7 +86,7 @@ export async function applyManualActions(
 }
 
 /** "manual-v7-20260501T123000.123Z": unique per KV version, so the dedup key is one per path and version. */
-export function manualRotationId(action: Pick<ManualAction, "version" | "versionCreated">): string {
+function manualRotationId(action: Pick<ManualAction, "version" | "versionCreated">): string {
   const compact = action.versionCreated.toISOString().replace(/[-:]/g, "");
   return `manual-v${action.version}-${compact}`;
 }

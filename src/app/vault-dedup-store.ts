@@ -11,7 +11,7 @@ import { isRotatorError } from "../core/errors.ts";
 import { parseRfc3339 } from "../core/rfc3339.ts";
 import type { DedupStore } from "./chat-notifier.ts";
 
-export const NOTIFIED_FOLDER = "notified";
+const NOTIFIED_FOLDER = "notified";
 const HELD_MAX = 1_000;
 
 export class VaultDedupStore implements DedupStore {

@@ -180,7 +180,7 @@ function resultText(r: CycleRow, now: Date): string {
 }
 
 /** Sub-second precision where it matters (outages, fast rotations), whole units above a minute. */
-export function preciseDuration(ms: number): string {
+function preciseDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   return formatDuration(ms);

@@ -5,7 +5,7 @@ import { KNOWN_KEYS } from "./config-schema.ts";
 /** key path (`vault.address`) → where its value came from (`file`, `env VAULT_ADDR`). */
 export type Origins = Readonly<Record<string, string>>;
 
-export function keyPath(path: readonly PropertyKey[]): string {
+function keyPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
@@ -56,7 +56,7 @@ function unknownKeyHint(parentPath: readonly PropertyKey[], key: string): string
 }
 
 /** The candidate within a small edit distance (case and `-`/`_` confusions count as one edit). */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -71,7 +71,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
 }
 
 /** Levenshtein distance, two rows. Keys are short, so this is cheap. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];

@@ -45,7 +45,7 @@ import {
   TARGET_KEYS,
 } from "./daemon-sections.ts";
 
-export const DEFAULT_KUBERNETES_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const DEFAULT_KUBERNETES_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export interface ConfigSchemaContext {
   /** The token from $BAO_TOKEN / $VAULT_TOKEN, used by method token when no token_file is configured. */

@@ -36,7 +36,7 @@ export interface VaultTlsConfig {
   readonly skipVerify: boolean; // $VAULT_SKIP_VERIFY; default false
 }
 
-export interface VaultConfig {
+interface VaultConfig {
   readonly address: string; // URL without trailing slash
   readonly namespace: string | undefined;
   readonly auth: VaultAuthConfig;
@@ -78,7 +78,7 @@ export interface MarketingCloudTenantConfig {
   readonly prefixes: readonly string[] | undefined;
 }
 
-export interface RotationConfig {
+interface RotationConfig {
   readonly scanIntervalMs: number; // default 60s
   readonly soakMs: number; // default 15m
   readonly verifyTimeoutMs: number; // default 10m
@@ -93,7 +93,7 @@ export interface RotationConfig {
   readonly apiBudget: { readonly slowAt: number; readonly stopAt: number };
 }
 
-export interface ReportConfig {
+interface ReportConfig {
   readonly schedule: string | undefined; // cron, UTC; default "0 9 * * 1"; undefined: "off"
 }
 
@@ -115,7 +115,7 @@ export interface ChatTargetConfig {
   readonly allowInsecureHttp: boolean;
 }
 
-export interface NotificationsConfig {
+interface NotificationsConfig {
   /** due_soon goes out once per credential and deadline; overdue once at the deadline, then per overdueRepeatMs. */
   readonly targets: readonly ChatTargetConfig[];
   /**
@@ -125,7 +125,7 @@ export interface NotificationsConfig {
   readonly overdueRepeatMs: number | undefined;
 }
 
-export interface SyslogSinkConfig {
+interface SyslogSinkConfig {
   readonly transport: "udp" | "tcp";
   readonly host: string;
   readonly port: number;
@@ -133,7 +133,7 @@ export interface SyslogSinkConfig {
   readonly facility: number;
 }
 
-export interface HttpAuditSinkConfig {
+interface HttpAuditSinkConfig {
   readonly url: SecretRef;
   readonly batchSize: number;
   readonly flushIntervalMs: number;
@@ -151,7 +151,7 @@ export interface AuditConfig {
   readonly chainKey?: SecretRef | undefined;
 }
 
-export interface ServerConfig {
+interface ServerConfig {
   readonly listen: string; // host:port; default 127.0.0.1:8080
   /** Bearer tokens for POST /v1/credentials/{path}/rotate; none = writes refused. They also read. */
   readonly apiTokens: readonly { readonly name: string; readonly ref: SecretRef }[];
@@ -165,7 +165,7 @@ export interface ServerConfig {
   readonly statusRefreshMs: number;
 }
 
-export interface LogConfig {
+interface LogConfig {
   readonly level: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
 

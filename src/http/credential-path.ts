@@ -3,7 +3,7 @@
 
 import { isSafeText } from "../core/display-text.ts";
 
-export const MAX_CREDENTIAL_PATH_CHARS = 512;
+const MAX_CREDENTIAL_PATH_CHARS = 512;
 
 export type PathCheck =
   | { readonly ok: true; readonly path: string }

@@ -4,7 +4,7 @@
 
 import type { FastifyReply } from "fastify";
 
-export const HTTP_ERROR_CODES = [
+const HTTP_ERROR_CODES = [
   "BAD_REQUEST",
   "UNAUTHORIZED",
   "FORBIDDEN",
@@ -21,7 +21,7 @@ export const HTTP_ERROR_CODES = [
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
-export interface HttpErrorBody {
+interface HttpErrorBody {
   readonly error: {
     readonly code: HttpErrorCode;
     readonly message: string;

@@ -18,7 +18,7 @@ import { registerStatusPageRoute } from "./status-page-route.ts";
 export type { HttpAccessRecord, HttpDeps, UnauthorizedEvent } from "./http-deps.ts";
 
 /** The rotate body is tiny; anything larger is a mistake or an attack. */
-export const BODY_LIMIT_BYTES = 16 * 1024;
+const BODY_LIMIT_BYTES = 16 * 1024;
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   const failures = new WeakMap<FastifyRequest, string>();

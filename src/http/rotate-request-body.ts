@@ -4,9 +4,9 @@
 import { z } from "zod";
 import { isSafeText } from "../core/display-text.ts";
 
-export const MAX_REASON_CHARS = 200;
+const MAX_REASON_CHARS = 200;
 
-export const RotateRequestBodySchema = z.strictObject({
+const RotateRequestBodySchema = z.strictObject({
   mode: z.enum(["now", "emergency"]),
   reason: z
     .string()
@@ -15,7 +15,7 @@ export const RotateRequestBodySchema = z.strictObject({
     .refine((s) => isSafeText(s))
     .optional(),
 });
-export type RotateRequestBody = z.infer<typeof RotateRequestBodySchema>;
+type RotateRequestBody = z.infer<typeof RotateRequestBodySchema>;
 
 export type BodyCheck =
   | { readonly ok: true; readonly body: RotateRequestBody }

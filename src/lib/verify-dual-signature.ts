@@ -5,7 +5,7 @@
 // overlap is over) are skipped.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export type SignatureAlgorithm = "sha256" | "sha512";
+type SignatureAlgorithm = "sha256" | "sha512";
 
 export interface DualSignatureInput {
   /** The raw request body, exactly as received (re-serialised JSON will not verify). */

@@ -11,9 +11,9 @@ import { type InventoryItemJson, itemToJson } from "./item-json.ts";
 import { cell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
 import { renderTextTable, type TextColumn } from "./text-table.ts";
 
-export const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
+const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
 
-export const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
+const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "PATH", maxWidth: 60 },
   { header: "STATE", maxWidth: 26 },
   { header: "DEADLINE (UTC)", maxWidth: 16 },
@@ -22,7 +22,7 @@ export const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "REASON", maxWidth: 80 },
 ];
 
-export interface InventoryJson {
+interface InventoryJson {
   readonly schema: typeof INVENTORY_SCHEMA;
   readonly generated_at: string;
   readonly count: number;
@@ -50,7 +50,7 @@ export function formatInventoryTable(items: readonly InventoryItem[], now: Date)
   return `${[...table, footer].join("\n")}\n`;
 }
 
-export function inventoryToJson(items: readonly InventoryItem[], now: Date): InventoryJson {
+function inventoryToJson(items: readonly InventoryItem[], now: Date): InventoryJson {
   return {
     schema: INVENTORY_SCHEMA,
     generated_at: now.toISOString(),

@@ -10,9 +10,9 @@
 import type { ExpiryReport } from "../core/report/expiry-report.ts";
 import { type InventoryItemJson, itemToJson } from "./item-json.ts";
 
-export const EXPIRY_REPORT_SCHEMA = "eca-rotator/expiry-report@1";
+const EXPIRY_REPORT_SCHEMA = "eca-rotator/expiry-report@1";
 
-export interface ExpiryReportJson {
+interface ExpiryReportJson {
   readonly schema: typeof EXPIRY_REPORT_SCHEMA;
   readonly generated_at: string;
   readonly totals: {
@@ -32,7 +32,7 @@ export interface ExpiryReportJson {
   }[];
 }
 
-export function expiryReportToJson(report: ExpiryReport): ExpiryReportJson {
+function expiryReportToJson(report: ExpiryReport): ExpiryReportJson {
   const { totals } = report;
   return {
     schema: EXPIRY_REPORT_SCHEMA,

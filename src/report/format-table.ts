@@ -10,7 +10,7 @@ export interface TableFormatOptions {
   readonly color?: boolean;
 }
 
-export const REPORT_TABLE_COLUMNS: readonly TextColumn[] = [
+const REPORT_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "PATH", maxWidth: 60 },
   { header: "PROVIDER", maxWidth: 14 },
   { header: "DEADLINE (UTC)", maxWidth: 16 },

@@ -26,7 +26,7 @@ export function cell(text: string | undefined, max = 200): string {
   return text === undefined ? "" : toDisplayText(text, max);
 }
 
-export function consumersCell(item: InventoryItem, max = 200): string {
+function consumersCell(item: InventoryItem, max = 200): string {
   return cell(item.consumers.join(", "), max);
 }
 

@@ -15,7 +15,7 @@ import { ROTATE_SEMANTICS, type RotateSemantics } from "../../src/simulator/sale
 
 export { ROTATE_SEMANTICS };
 
-export interface IssuerContractApp {
+interface IssuerContractApp {
   /** 18 characters. */
   readonly appId: string;
   readonly appName: string;

@@ -8,7 +8,7 @@ import type { Lease } from "../../src/core/rotation/lease.ts";
 import type { RotationStateStore } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
 
-export interface StateStoreFixture {
+interface StateStoreFixture {
   /** A store whose state is empty (a fresh state prefix, or a fresh fake). */
   readonly store: RotationStateStore;
 }

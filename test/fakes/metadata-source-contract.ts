@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { KvEntryMetadata, MetadataSource, ScanItem } from "../../src/core/inventory/kv-entry.ts";
 
-export interface SeedEntry {
+interface SeedEntry {
   /** Relative to the prefix the setup returns, e.g. "team-a/prod". */
   readonly path: string;
   readonly customMetadata: Readonly<Record<string, string>>;

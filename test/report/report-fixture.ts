@@ -7,7 +7,7 @@ import { buildExpiryReport, type ExpiryReport } from "../../src/core/report/expi
 import { kvEntry } from "../fakes/kv-entry-builder.ts";
 
 export const NOW = new Date("2026-05-04T09:00:00Z");
-export const DEFAULTS = { warningWindowMs: 14 * DAY_MS, stuckAfterMs: HOUR_MS, soakMs: 15 * MINUTE_MS };
+const DEFAULTS = { warningWindowMs: 14 * DAY_MS, stuckAfterMs: HOUR_MS, soakMs: 15 * MINUTE_MS };
 
 const ago = (days: number): string => new Date(NOW.getTime() - days * DAY_MS).toISOString();
 const ECA = { provider: "salesforce-eca", eca_app_name: "App", rotation_period: "30d" };

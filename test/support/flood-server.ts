@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 export const FLOOD_BYTES = 200 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, "a");
 
-export interface FloodAnswer {
+interface FloodAnswer {
   readonly status: number;
   readonly body: string;
 }

@@ -24,7 +24,7 @@ BAIhAJzj7V1ItLc8BgvLgtr/rYH38ul3PITDxT+9zE09o4Fb
 -----END CERTIFICATE-----
 `;
 
-export interface ServiceAccountRef {
+interface ServiceAccountRef {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, stopProcess } from "./vault-backend.ts";
 
-export const RSYSLOGD = "/usr/sbin/rsyslogd";
+const RSYSLOGD = "/usr/sbin/rsyslogd";
 
 /** One received message as rsyslog parsed it. */
 export interface SyslogRecord {

@@ -6,7 +6,7 @@ import { findServerBinary, startDevServer, waitForHealthy } from "../../src/demo
 
 export { findServerBinary, freePort, stopProcess, waitForHealthy } from "../../src/demo/dev-vault-server.ts";
 
-export type VaultBackendName = "bao" | "docker" | "external";
+type VaultBackendName = "bao" | "docker" | "external";
 
 export interface VaultTarget {
   readonly addr: string;

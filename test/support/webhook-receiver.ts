@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface RecordedRequest {
+interface RecordedRequest {
   readonly method: string;
   /** Path with query string, as sent. */
   readonly path: string;
@@ -15,7 +15,7 @@ export interface RecordedRequest {
   readonly body: unknown;
 }
 
-export type ScriptedResponse =
+type ScriptedResponse =
   | {
       readonly status: number;
       readonly headers?: Readonly<Record<string, string>>;

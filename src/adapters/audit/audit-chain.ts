@@ -19,7 +19,7 @@ import { inspect } from "node:util";
 
 export const GENESIS_PREV = "0".repeat(64);
 
-export type ChainAlg = "sha256" | "hmac-sha256";
+type ChainAlg = "sha256" | "hmac-sha256";
 
 /** Below this many bytes an HMAC key is refused (audit.chain_key). */
 export const MIN_CHAIN_KEY_BYTES = 32;

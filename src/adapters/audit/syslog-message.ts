@@ -13,12 +13,12 @@ import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent, AuditEventType } from "../../core/rotation/audit-events.ts";
 import { asciiJson, auditEventBody } from "./audit-event-body.ts";
 
-export const SD_ID = "eca@32473";
+const SD_ID = "eca@32473";
 /** rsyslog's default maxMessageSize: it cuts longer messages (measured on rsyslog 8.2302 over UDP and TCP). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 8096;
 const TRUNCATED = " [truncated]";
 
-export const SEVERITY = { err: 3, warning: 4, notice: 5 } as const;
+const SEVERITY = { err: 3, warning: 4, notice: 5 } as const;
 
 export interface SyslogHeader {
   readonly facility: number;
@@ -28,7 +28,7 @@ export interface SyslogHeader {
   readonly timestamp: Date;
 }
 
-export function severityOf(type: AuditEventType): number {
+function severityOf(type: AuditEventType): number {
   if (type === "rotation.failed") return SEVERITY.err;
   if (type === "rotation.rolled_back" || type === "rotation.retrying") return SEVERITY.warning;
   return SEVERITY.notice;
@@ -79,7 +79,7 @@ function render(event: AuditEvent, body: Record<string, unknown>, h: SyslogHeade
 }
 
 /** Header fields are 1..n printable US-ASCII characters without spaces; "-" stands for none. */
-export function headerField(value: string, max: number): string {
+function headerField(value: string, max: number): string {
   const clean = value.replace(/[^\x21-\x7e]/g, "_").slice(0, max);
   return clean === "" ? "-" : clean;
 }
@@ -92,6 +92,6 @@ function structuredData(params: readonly (readonly [string, string | undefined])
 }
 
 /** RFC 5424 6.3.3: inside a PARAM-VALUE, '"', '\' and ']' are escaped with a backslash. */
-export function escapeParamValue(value: string): string {
+function escapeParamValue(value: string): string {
   return value.replace(/[\\"\]]/g, (c) => `\\${c}`);
 }

@@ -54,7 +54,7 @@ export function verifyWebhookSignature(
 }
 
 /** The JSON body: snake_case, stable field names receivers can rely on. */
-export function webhookPayload(m: ChatMessage, sentAt: Date): Record<string, unknown> {
+function webhookPayload(m: ChatMessage, sentAt: Date): Record<string, unknown> {
   return {
     kind: m.kind,
     severity: m.severity,

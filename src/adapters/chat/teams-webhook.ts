@@ -12,7 +12,7 @@ import type { ChatMessage } from "../../core/notify/chat-message.ts";
 import { ChatPoster } from "./chat-post.ts";
 import type { ChatTarget, ChatTargetOptions } from "./chat-target.ts";
 
-export const ADAPTIVE_CARD_VERSION = "1.4";
+const ADAPTIVE_CARD_VERSION = "1.4";
 
 const TITLE_COLOR = { info: "Default", warning: "Warning", critical: "Attention" } as const;
 
@@ -34,7 +34,7 @@ function richText(...inlines: Record<string, unknown>[]): Record<string, unknown
 }
 
 /** The Workflows webhook body: the message envelope with the card as its only attachment. */
-export function teamsPayload(m: ChatMessage): Record<string, unknown> {
+function teamsPayload(m: ChatMessage): Record<string, unknown> {
   const body: Record<string, unknown>[] = [
     richText(run(m.title, { size: "Medium", weight: "Bolder", color: TITLE_COLOR[m.severity] })),
     richText(run(m.summary)),

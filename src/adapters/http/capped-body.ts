@@ -5,11 +5,11 @@
 // one chunk is ever held. Each adapter turns AnswerTooLargeError into its own error code; the body is never quoted.
 import type { Dispatcher } from "undici";
 
-export const KiB = 1024;
+const KiB = 1024;
 export const MiB = 1024 * KiB;
 
 /** Salesforce, Marketing Cloud, chat and audit answers are a few KiB at most: 1 MiB leaves ample room. */
-export const DEFAULT_ANSWER_CAP_BYTES = MiB;
+export const DEFAULT_ANSWER_CAP_BYTES = 1 * MiB;
 
 export class AnswerTooLargeError extends Error {
   readonly limitBytes: number;

@@ -3,7 +3,7 @@
 // safe forms of addresses and texts that may appear in messages.
 
 /** Codes of failures that are transient: another try may work. */
-export const UNAVAILABLE_TRANSPORT_CODES: ReadonlySet<string> = new Set([
+const UNAVAILABLE_TRANSPORT_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ECONNABORTED",

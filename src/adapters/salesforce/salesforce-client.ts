@@ -47,7 +47,7 @@ import {
 } from "./salesforce-schemas.ts";
 import { onlyStaged, requirePair, toStaged } from "./salesforce-staged.ts";
 
-export type { SalesforceLog, Sleep } from "./salesforce-http.ts";
+export type { SalesforceLog } from "./salesforce-http.ts";
 
 export interface SalesforceClientOptions {
   readonly connection: Pick<

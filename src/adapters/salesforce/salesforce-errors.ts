@@ -75,7 +75,7 @@ function safeCode(raw: string | undefined, pattern: RegExp): string | undefined 
 }
 
 /** Which known refusal a token-endpoint error is; descriptions are matched, never repeated. */
-export function tokenRefusal(error: string, description: string | undefined): TokenRefusal {
+function tokenRefusal(error: string, description: string | undefined): TokenRefusal {
   if (error === "invalid_client_id" || error === "invalid_client") return error;
   const d = (description ?? "").toLowerCase();
   if (d.includes("login rate exceeded") || error === "rate_limit_exceeded") return "login_rate_exceeded";

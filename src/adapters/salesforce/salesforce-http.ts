@@ -142,7 +142,7 @@ export class SalesforceHttp {
 }
 
 /** JSON or not; a parse error is dropped on purpose (its message quotes the body, which may hold secrets). */
-export function parseBody(text: string): ParsedBody {
+function parseBody(text: string): ParsedBody {
   if (text.trim() === "") return { kind: "empty" };
   try {
     return { kind: "json", value: JSON.parse(text) };

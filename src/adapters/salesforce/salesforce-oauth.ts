@@ -18,7 +18,7 @@ import { bodyValue, type SalesforceHttp } from "./salesforce-http.ts";
 import { loadPrivateKey, signJwtAssertion } from "./salesforce-jwt.ts";
 import { TokenResponseSchema } from "./salesforce-schemas.ts";
 
-export const TOKEN_PATH = "/services/oauth2/token";
+const TOKEN_PATH = "/services/oauth2/token";
 const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 export interface TokenGrant {
@@ -75,7 +75,7 @@ export function clientCredentialsForm(clientId: string, clientSecret: SecretValu
   return SecretValue.of(form.toString());
 }
 
-export function jwtBearerForm(assertion: SecretValue): SecretValue {
+function jwtBearerForm(assertion: SecretValue): SecretValue {
   return SecretValue.of(
     new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: assertion.reveal() }).toString(),
   );

@@ -7,14 +7,14 @@ import { callOf, parseAnswer } from "./salesforce-answer.ts";
 import { unexpectedResponse } from "./salesforce-errors.ts";
 import type { HttpAnswer, SalesforceLog } from "./salesforce-http.ts";
 
-export const MAX_PAGES = 200;
+const MAX_PAGES = 200;
 
 /** Returned URLs are opaque, but must stay on the instance: a path starting with one "/", no scheme or host. */
-export function relativePath(url: string): string | undefined {
+function relativePath(url: string): string | undefined {
   return /^\/(?!\/)[^\s\\]*$/.test(url) ? url : undefined;
 }
 
-export interface PageItems<T> {
+interface PageItems<T> {
   /** Each item with its id (compared by the first 15 characters). */
   readonly items: ReadonlyArray<{ readonly key: string; readonly value: T }>;
   readonly next: string | undefined;

@@ -31,7 +31,7 @@ export interface PairCheckDeps {
   readonly random: () => number;
 }
 
-export function refusalOf(err: RotatorError): TokenRefusal | undefined {
+function refusalOf(err: RotatorError): TokenRefusal | undefined {
   const r = err.context["reason"];
   return typeof r === "string" ? (r as TokenRefusal) : undefined;
 }

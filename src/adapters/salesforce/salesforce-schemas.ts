@@ -12,13 +12,11 @@ export const TokenResponseSchema = z.object({
   issued_at: z.string().optional(),
   scope: z.string().optional(),
 });
-export type TokenResponse = z.infer<typeof TokenResponseSchema>;
 
 export const TokenErrorSchema = z.object({
   error: z.string(),
   error_description: z.string().optional(),
 });
-export type TokenError = z.infer<typeof TokenErrorSchema>;
 
 const RestErrorItemSchema = z.object({ errorCode: z.string(), message: z.string().optional() });
 /** REST and Connect REST errors are an array; a single object is tolerated. */
@@ -26,16 +24,14 @@ export const RestErrorSchema = z.union([
   z.array(RestErrorItemSchema).min(1),
   RestErrorItemSchema.transform((e) => [e]),
 ]);
-export type RestError = z.infer<typeof RestErrorSchema>;
 
 export const UserInfoSchema = z.object({
   user_id: z.string().optional(),
   organization_id: z.string().optional(),
   sub: z.string().optional(),
 });
-export type UserInfo = z.infer<typeof UserInfoSchema>;
 
-export const UsageAppSchema = z.object({
+const UsageAppSchema = z.object({
   identifier: nonEmpty,
   developerName: nonEmpty,
   usageDetailsUrl: z.string().optional(),
@@ -46,7 +42,6 @@ export const UsagePageSchema = z.object({
   currentPageUrl: z.string().nullish(),
   nextPageUrl: z.string().nullish(),
 });
-export type UsagePage = z.infer<typeof UsagePageSchema>;
 
 export const ConsumerSchema = z.object({
   id: nonEmpty,
@@ -56,7 +51,6 @@ export const ConsumerSchema = z.object({
   stagedCredentialsUrl: z.string().nullish(),
   url: z.string().nullish(),
 });
-export type ConsumerBody = z.infer<typeof ConsumerSchema>;
 
 export const ConsumersPageSchema = z.object({
   consumers: z.array(ConsumerSchema),
@@ -64,7 +58,7 @@ export const ConsumersPageSchema = z.object({
   nextPageUrl: z.string().nullish(),
 });
 
-export const StagedSchema = z.object({
+const StagedSchema = z.object({
   id: nonEmpty,
   key: z.string().optional(),
   secret: z.string().optional(),

@@ -7,7 +7,7 @@
 // Paths are relative to the token's namespace (the client sends X-Vault-Namespace), so no namespace prefix.
 import type { Config } from "../../config/config-types.ts";
 
-export type Capability = "create" | "read" | "update" | "patch" | "delete" | "list";
+type Capability = "create" | "read" | "update" | "patch" | "delete" | "list";
 
 export interface RequiredCapability {
   readonly path: string;
@@ -19,7 +19,7 @@ export interface RequiredCapability {
 }
 
 /** The entry name used in probe paths. It never exists; capabilities-self evaluates policy globs only. */
-export const PROBE_ENTRY = "__probe__";
+const PROBE_ENTRY = "__probe__";
 
 export function requiredCapabilities(cfg: Config): RequiredCapability[] {
   const { kvMount: mount, prefixes, statePrefix, listing } = cfg.vault;

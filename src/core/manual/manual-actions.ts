@@ -17,7 +17,7 @@
 // a rotation by hand, but no new value has reached KV since.
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 
-export type ManualActionKind = "record" | "adopt";
+type ManualActionKind = "record" | "adopt";
 
 export interface ManualAction {
   readonly kind: ManualActionKind;
@@ -32,7 +32,7 @@ export interface ManualAction {
   readonly item: InventoryItem;
 }
 
-export const MANUAL_PROVIDER = "manual";
+const MANUAL_PROVIDER = "manual";
 
 /** What `rotate PATH`, a rotate flag or POST /rotate answers for a manual credential. */
 export const MANUAL_ROTATE_MESSAGE =

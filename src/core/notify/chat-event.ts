@@ -60,7 +60,7 @@ export interface DeadlineChatEvent {
   readonly reminder?: number | undefined;
 }
 
-export interface WeeklyReportTotals {
+interface WeeklyReportTotals {
   readonly all: number;
   readonly managed: number;
   readonly needingAttention: number;
@@ -69,7 +69,7 @@ export interface WeeklyReportTotals {
   readonly failed: number;
 }
 
-export interface WeeklyReportItem {
+interface WeeklyReportItem {
   readonly path: string;
   readonly state: string;
   readonly deadline?: Date | undefined;
@@ -93,7 +93,3 @@ export interface TestChatEvent {
 }
 
 export type ChatEvent = RotationChatEvent | DeadlineChatEvent | WeeklyReportChatEvent | TestChatEvent;
-
-export function isChatEventKind(value: unknown): value is ChatEventKind {
-  return typeof value === "string" && (CHAT_EVENT_KINDS as readonly string[]).includes(value);
-}

@@ -13,9 +13,9 @@ import type {
 import { deadlineNextStep, rotationNextStep, weeklyNextStep } from "./chat-next-step.ts";
 import { formatDeadline, formatUtc, listText, oneLine } from "./chat-text.ts";
 
-export type ChatSeverity = "info" | "warning" | "critical";
+type ChatSeverity = "info" | "warning" | "critical";
 
-export interface ChatFact {
+interface ChatFact {
   readonly label: string;
   readonly value: string;
 }

@@ -39,7 +39,7 @@ export interface ReportSection {
   readonly items: readonly InventoryItem[];
 }
 
-export interface ReportTotals {
+interface ReportTotals {
   readonly all: number;
   readonly managed: number;
   readonly unmanaged: number;
@@ -57,7 +57,7 @@ export interface ExpiryReport {
   readonly sections: readonly ReportSection[];
 }
 
-export function sectionFor(item: InventoryItem): ReportSectionId {
+function sectionFor(item: InventoryItem): ReportSectionId {
   switch (item.state) {
     case "in_progress":
     case "awaiting_promotion":
@@ -108,7 +108,7 @@ export type FailOn = "overdue" | "due" | "never";
  *      Rotations in progress that are not stuck do not count.
  * never: always 0.
  */
-export const FAIL_ON_STATES: Readonly<Record<FailOn, readonly ReportSectionId[]>> = {
+const FAIL_ON_STATES: Readonly<Record<FailOn, readonly ReportSectionId[]>> = {
   overdue: ["overdue", "failed"],
   due: ["overdue", "failed", "due_soon", "flagged", "unverified", "invalid", "stuck"],
   never: [],

@@ -12,7 +12,7 @@
 // (org, not connection: two connections may reach one org), the tenant and client id for Marketing Cloud.
 import { isRotatorError, RotatorError } from "../errors.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { ConsumerIdentity, ConsumerOwner, IssuerTarget, Versioned } from "./rotation-ports.ts";
+import type { ConsumerIdentity, ConsumerOwner, IssuerTarget } from "./rotation-ports.ts";
 
 export type { ConsumerIdentity, ConsumerOwner };
 
@@ -75,14 +75,6 @@ export async function recordOwner(
     if (lost !== undefined) throw lost;
     return false;
   }
-}
-
-/** The current owner, or undefined; read errors pass through. */
-export async function readOwner(
-  deps: Pick<RotationEngineDeps, "state">,
-  consumer: ConsumerIdentity,
-): Promise<Versioned<ConsumerOwner> | undefined> {
-  return deps.state.readOwner(consumer.key);
 }
 
 /**

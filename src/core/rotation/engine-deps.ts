@@ -68,11 +68,7 @@ export type SfmcTokenAnswer = { readonly ok: true } | { readonly ok: false; read
  * Asks a Marketing Cloud tenant's auth host for a token with this secret (provider=sfmc). Throws a RotatorError
  * (SALESFORCE_UNAVAILABLE, retryable) when there is no answer; never puts the secret in an error.
  */
-export type SfmcTokenCheck = (
-  authUrl: string,
-  clientId: string,
-  secret: SecretValue,
-) => Promise<SfmcTokenAnswer>;
+type SfmcTokenCheck = (authUrl: string, clientId: string, secret: SecretValue) => Promise<SfmcTokenAnswer>;
 
 export interface RotationEngineDeps {
   /** The providers this engine rotates (the composition root's set). */
@@ -190,7 +186,7 @@ export interface RotationRun {
   describeDuration(ms: number): string;
 }
 
-export interface PlanWait {
+interface PlanWait {
   readonly soakMs: number;
   /** One line for people, e.g. "soak: 15m between publishing and promoting". */
   readonly text: string;

@@ -51,7 +51,7 @@ export type JournalSummary = Pick<
 >;
 
 /** Which pair Salesforce treats as main: the rotation's new one, its old one, or one the rotation never saw. */
-export type MainPairOrigin = "new" | "old" | "other";
+type MainPairOrigin = "new" | "old" | "other";
 
 export type ResolveOutcome =
   | {

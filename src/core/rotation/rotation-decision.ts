@@ -17,7 +17,7 @@ import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.
 import type { ProviderSet } from "./engine-deps.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
-export const SCHEDULE_LEAD_MS = DAY_MS;
+const SCHEDULE_LEAD_MS = DAY_MS;
 
 export type RotationDecision =
   | {

@@ -20,13 +20,13 @@ const DEFAULT_RETRY_BUDGET_MS = 4 * 3_600_000;
 /** The first backoff when the engine is given none (rotation.scan_interval's default). */
 const DEFAULT_RETRY_BASE_MS = 60_000;
 /** No backoff grows past this (unless scan_interval itself is longer). */
-export const RETRY_CAP_MS = 30 * 60_000;
+const RETRY_CAP_MS = 30 * 60_000;
 
 /**
  * The wait after failed attempt number `attempt` (1-based): base, 2×base, 4×base … capped, each drawn between
  * half and all of it, so credentials that failed together do not all come back at the same moment.
  */
-export function retryDelayMs(attempt: number, baseMs: number, random: () => number): number {
+function retryDelayMs(attempt: number, baseMs: number, random: () => number): number {
   const nominal = Math.min(
     Math.max(RETRY_CAP_MS, baseMs),
     baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30),

@@ -30,7 +30,7 @@ import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import { claimFor, JournaledRun, leaseLost } from "./rotation-run.ts";
 import { canTransition, type RotationMode } from "./rotation-state.ts";
 
-export interface RollbackOptions {
+interface RollbackOptions {
   readonly actor: string;
   readonly reason?: string | undefined;
 }

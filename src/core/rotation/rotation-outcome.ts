@@ -18,7 +18,7 @@ interface OutcomeBase {
 }
 
 /** The rotation finished: Salesforce's main pair is the new one, KV holds it, the old pair is proven dead. */
-export interface CompletedOutcome extends OutcomeBase {
+interface CompletedOutcome extends OutcomeBase {
   readonly kind: "completed";
   readonly kvVersion: number | undefined;
   readonly keyFingerprint: string | undefined;
@@ -31,7 +31,7 @@ export interface CompletedOutcome extends OutcomeBase {
  * Nothing to do until `until` (the soak, or retire_after); call resume then. The lease is released meanwhile.
  * `confirm`: a generated secret's overlap waits for an operator's rotate=now; `until` is only when to look again.
  */
-export interface WaitingOutcome extends OutcomeBase {
+interface WaitingOutcome extends OutcomeBase {
   readonly kind: "waiting";
   readonly step: RotationStep;
   readonly waiting: WaitKind;
@@ -39,7 +39,7 @@ export interface WaitingOutcome extends OutcomeBase {
 }
 
 /** The staged set is gone and KV holds the old pair again (automatic after a failure before promotion, or asked). */
-export interface RolledBackOutcome extends OutcomeBase {
+interface RolledBackOutcome extends OutcomeBase {
   readonly kind: "rolled_back";
   /** The failure that caused an automatic rollback; undefined when an operator asked for it. */
   readonly code: ErrorCode | "UNCLASSIFIED" | undefined;

@@ -154,7 +154,7 @@ export interface AuditSink {
  * rotation.action_needed: the rotation waits for a person (activate in Setup, update the sender, …).
  * rotation.retrying: an emergency, or a rotation past promotion, started failing and backs off (once a rotation).
  */
-export type RotationNoticeKind =
+type RotationNoticeKind =
   | "rotation.completed"
   | "rotation.failed"
   | "rotation.retrying"

@@ -282,7 +282,7 @@ export class JournaledRun implements RotationRun {
 // Callers that build the same refusal (the lease moved to lease.ts with the renewals).
 export { leaseLost };
 
-export function invariant(record: Pick<JournalRecord, "path" | "step">, message: string): RotatorError {
+function invariant(record: Pick<JournalRecord, "path" | "step">, message: string): RotatorError {
   return new RotatorError("INTERNAL_INVARIANT", message, {
     context: { path: record.path, step: record.step },
   });

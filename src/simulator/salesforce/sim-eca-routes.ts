@@ -17,7 +17,7 @@ import {
 } from "./sim-state.ts";
 
 /** First API version of each resource family; older versions answer 404 as if the resource did not exist. */
-export const SINCE = { usage: 59, credentials: 60, staged: 65 } as const;
+const SINCE = { usage: 59, credentials: 60, staged: 65 } as const;
 
 interface Route {
   readonly ctx: SimContext;

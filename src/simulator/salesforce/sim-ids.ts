@@ -7,7 +7,7 @@ const ID15 = /^[a-zA-Z0-9]{15}$/;
 const ID18 = /^[a-zA-Z0-9]{18}$/;
 
 /** Key prefixes seen on the wire, plus the usual org and user prefixes. */
-export const ID_PREFIX = { org: "00D", user: "005", app: "0xI", consumer: "888", staged: "0ug" } as const;
+const ID_PREFIX = { org: "00D", user: "005", app: "0xI", consumer: "888", staged: "0ug" } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
 /** Salesforce's case-safe suffix: one character per 5-char chunk, a bit for each upper-case letter. */

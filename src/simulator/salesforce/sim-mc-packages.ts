@@ -6,14 +6,14 @@
 import { randomBytes } from "node:crypto";
 import { RotatorError } from "../../core/errors.ts";
 
-export const MC_FIVE_MINUTES_MS = 5 * 60_000;
-export const MC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
+const MC_FIVE_MINUTES_MS = 5 * 60_000;
+const MC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
 /** Every secret generated before the TTL existed stops working at this instant. */
-export const MC_LEGACY_CUTOFF = new Date("2026-09-30T00:00:00Z");
+const MC_LEGACY_CUTOFF = new Date("2026-09-30T00:00:00Z");
 
 export type McSecretState = "staged" | "active" | "expired" | "deactivated";
 
-export interface McSecret {
+interface McSecret {
   readonly secret: string;
   readonly createdMs: number;
   readonly expiresMs: number;

@@ -61,7 +61,7 @@ export interface SimSettings {
   maxApiVersion: number;
 }
 
-export const DEFAULT_SETTINGS: Readonly<SimSettings> = {
+const DEFAULT_SETTINGS: Readonly<SimSettings> = {
   rotateSemantics: "overlap",
   stagedPostWhenActive: "error",
   postStatus: 201,
@@ -78,7 +78,7 @@ export const DEFAULT_SETTINGS: Readonly<SimSettings> = {
 };
 
 /** Schema of the patchable switches; also parses the admin API's JSON body. */
-export const settingsPatchSchema = z
+const settingsPatchSchema = z
   .object({
     rotateSemantics: z.enum(ROTATE_SEMANTICS),
     stagedPostWhenActive: z.enum(["error", "replace"]),

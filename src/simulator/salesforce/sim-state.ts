@@ -4,7 +4,7 @@ import { RotatorError } from "../../core/errors.ts";
 import { newConsumerKey, newConsumerSecret, newId15, to15 } from "./sim-ids.ts";
 import type { RotateSemantics } from "./sim-settings.ts";
 
-export const STAGED_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
+const STAGED_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface SimPair {
   key: string;
@@ -13,7 +13,7 @@ export interface SimPair {
   createdAt: number;
 }
 
-export type StagedState = "active" | "rotated" | "expired";
+type StagedState = "active" | "rotated" | "expired";
 
 export interface SimStaged {
   id15: string;
@@ -83,12 +83,12 @@ export interface SimOrgState {
 
 export type PairRole = "primary" | "staged" | "rotated";
 
-export function nextId(state: SimOrgState, kind: Parameters<typeof newId15>[0]): string {
+function nextId(state: SimOrgState, kind: Parameters<typeof newId15>[0]): string {
   state.serial += 1;
   return newId15(kind, state.serial);
 }
 
-export function newPair(now: number): SimPair {
+function newPair(now: number): SimPair {
   return { key: newConsumerKey(), secret: newConsumerSecret(), createdAt: now };
 }
 

@@ -16,9 +16,9 @@ export interface ScriptedAnswer {
 }
 
 /** An answer, "hang" (never answer), or "reset" (destroy the socket). */
-export type Script = ScriptedAnswer | "hang" | "reset";
+type Script = ScriptedAnswer | "hang" | "reset";
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   url: string;
   body: string;

@@ -13,8 +13,6 @@ import {
 
 import { type RecordingDispatcher, recordingDispatcher } from "../../support/recording-dispatcher.ts";
 
-export { type RecordingDispatcher, recordingDispatcher };
-
 export interface RecordedLine {
   level: "debug" | "warn";
   obj: object;

@@ -17,7 +17,7 @@ export const PHASE_COMPLETE = "complete";
 export const SECRET_BYTES = 32;
 
 /** The journal's mark for "there was no current_secret when the rotation began". */
-export const NO_SECRET = "none";
+const NO_SECRET = "none";
 
 export function currentSecret(cred: StoredCredential): SecretValue | undefined {
   return secretField(cred, CURRENT_SECRET);

@@ -16,7 +16,7 @@ import {
   publishDualAcceptStep,
 } from "./generated-steps.ts";
 
-export const GENERATED_MACHINE: StepMachine = {
+const GENERATED_MACHINE: StepMachine = {
   standard: ["claimed", "staged", "published", "retired", "closed"],
   // Emergency drops the old secret at publication: there is no overlap to end.
   emergency: ["claimed", "staged", "published", "closed"],

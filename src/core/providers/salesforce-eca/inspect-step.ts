@@ -29,7 +29,7 @@ import type {
 import type { SecretValue } from "../../secret-value.ts";
 import { outageOf } from "./verify-steps.ts";
 
-export const ENGINE_PROVIDER = "salesforce-eca";
+const ENGINE_PROVIDER = "salesforce-eca";
 
 export interface Inspection {
   readonly policy: CredentialPolicy;
@@ -46,7 +46,7 @@ export interface Inspection {
 }
 
 /** The credential's policy, when this engine may rotate it; POLICY_INVALID (final) otherwise. */
-export function rotatablePolicy(cred: StoredCredential, path: string): CredentialPolicy {
+function rotatablePolicy(cred: StoredCredential, path: string): CredentialPolicy {
   const policy = managedPolicy(cred, path);
   if (policy.provider !== ENGINE_PROVIDER) {
     throw new RotatorError(

@@ -23,7 +23,7 @@ import {
 
 const ORDER: readonly RotationStep[] = ["claimed", "staged", "published", "retired", "closed"];
 
-export const SFMC_MACHINE: StepMachine = {
+const SFMC_MACHINE: StepMachine = {
   standard: ORDER,
   // Emergency only drops the soak: the old secret dies when the operator activates the new one in Setup.
   emergency: ORDER,

@@ -25,7 +25,7 @@ export const NEW = "test-secret-canary-sfmc-staged";
 export const AUTH_URL = "https://mc-tenant.auth.marketingcloudapis.com";
 
 /** Which secrets the tenant gives a token for; `activate` is the operator's click in Setup. */
-export class FakeTenant {
+class FakeTenant {
   readonly valid = new Set<string>([OLD]);
   readonly asked: string[] = [];
   async check(url: string, clientId: string, secret: SecretValue): Promise<SfmcTokenAnswer> {
