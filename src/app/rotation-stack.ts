@@ -31,7 +31,6 @@ import type {
 } from "../core/rotation/rotation-ports.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { VaultStack } from "./container.ts";
-import { CrashInjector, crashSpecFromEnv } from "./crash-injection.ts";
 import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
 import { connectSalesforce } from "./salesforce-connection.ts";
 import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
@@ -56,7 +55,7 @@ export interface RotationStack {
 export interface RotationStackOptions {
   /** Where human lines and stderr audit lines go (the CLI passes its stderr). */
   readonly stderr: LineWriter;
-  /** For the test-only crash switch (crash-injection.ts); the CLI passes its environment. */
+  /** The process environment (the audit chain key may come from it); the CLI passes its own. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** --dry-run: create nothing anywhere (not even the fingerprint key). */
   readonly readOnly?: boolean;
@@ -78,7 +77,6 @@ export async function buildRotationStack(
   opts: RotationStackOptions,
 ): Promise<RotationStack> {
   const clock = opts.clock ?? systemClock;
-  const crash = crashSpecFromEnv(opts.env ?? {}, opts.stderr);
   const key = await loadFingerprintKey({
     keyFile: cfg.audit.fingerprintKeyFile,
     kv: vault.kv,
@@ -123,14 +121,6 @@ export async function buildRotationStack(
     audit: opts.audit ?? fileSink ?? new StderrAuditSink(opts.stderr),
     notifier: opts.notifier ?? new StderrNotifier(opts.stderr),
   };
-  if (crash !== undefined) {
-    const injector = new CrashInjector(crash);
-    ports.issuer = injector.wrap("issuer", ports.issuer);
-    ports.store = injector.wrap("store", ports.store);
-    ports.state = injector.wrap("state", ports.state);
-    ports.audit = injector.wrap("audit", ports.audit);
-    ports.notifier = injector.wrap("notifier", ports.notifier);
-  }
 
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const r = cfg.rotation;

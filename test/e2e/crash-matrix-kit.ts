@@ -92,8 +92,6 @@ export async function crashWorld(
   return { sim, w, cred, promotionsBefore: sim.counters().promotions };
 }
 
-export const TEST_MODE = { ECA_ROTATOR_TEST_MODE: "1" } as const;
-
 /**
  * `run --once` until this credential has no journal and no live lease (at most 12 runs). A lease left by a killed
  * process is waited out: the next run starts once it must have expired, and skipped runs are retried shortly.
@@ -123,7 +121,7 @@ export async function crashAndSettle(spec: string, mode: Mode, semantics: Semant
   const cw = await crashWorld(mode, semantics);
   try {
     const { w, cred } = cw;
-    const dead = await w.cli(["run", "--once"], { ...TEST_MODE, ECA_ROTATOR_TEST_CRASH_AT: spec });
+    const dead = await w.cli(["run", "--once"], { ECA_ROTATOR_TEST_CRASH_AT: spec });
     const diedAt = Date.now();
     expect(dead.signal, `${spec} never reached:\n${dead.stdout}${dead.stderr}`).toBe("SIGKILL");
     const runs = await settle(w, cred.path, diedAt);

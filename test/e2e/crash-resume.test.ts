@@ -3,6 +3,9 @@
 // expires, adopts the staged set from the journal and completes: one staged POST, one promotion, KV equal to
 // Salesforce's main pair. To extend to the full matrix, loop over every "<before|after>:<port method>[#N]"
 // the engine calls (see test/core/rotation/rotation-engine-crash.test.ts for the list).
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type SalesforceSimulator,
@@ -19,7 +22,8 @@ afterAll(async () => {
   await sim?.close();
 });
 
-const CRASH = { ECA_ROTATOR_TEST_MODE: "1", ECA_ROTATOR_TEST_CRASH_AT: "after:createStaged" };
+const CLI = path.resolve(import.meta.dirname, "../../src/cli.ts");
+const CRASH = { ECA_ROTATOR_TEST_CRASH_AT: "after:createStaged" };
 
 describe("a rotation killed mid-way", () => {
   it("dies after POST staged; run --once resumes after the lease expires and completes exactly once", async () => {
@@ -51,18 +55,33 @@ describe("a rotation killed mid-way", () => {
     expect(expectCompletedAudit(w, cred)).toContain("rotation.resumed");
   }, 90_000);
 
-  it("ignores the crash switch, with a warning, unless ECA_ROTATOR_TEST_MODE=1 is set", async () => {
+  it("has no crash switch of its own: the variable does nothing without the tests' preload", async () => {
     const w = await E2eWorld.create(sim);
     const cred = await w.credential("not-crashing");
     const before = sim.counters().promotions;
 
-    const run = await w.cli(["rotate", cred.path], { ECA_ROTATOR_TEST_CRASH_AT: "after:createStaged" });
-
-    expect(run.signal).toBeNull();
-    expect(run.stderr).toContain(
-      "warning: ECA_ROTATOR_TEST_CRASH_AT is a test-only switch and is ignored without ECA_ROTATOR_TEST_MODE=1",
+    // The product as shipped, started without the preload the crash tests add.
+    // (Asynchronously: the simulator answers from this process.)
+    const run = await promisify(execFile)(
+      process.execPath,
+      [CLI, "rotate", cred.path, "--config", w.configFile],
+      {
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          HOME: process.env["HOME"] ?? "/tmp",
+          VAULT_ADDR: w.vault.addr,
+          VAULT_TOKEN: w.vault.token,
+          ECA_ROTATOR_TEST_CRASH_AT: "after:createStaged",
+          ECA_ROTATOR_TEST_MODE: "1",
+        },
+        encoding: "utf8",
+        timeout: 60_000,
+      },
     );
-    expect(run.code).toBe(0);
+    w.outputs.push(run.stdout, run.stderr);
+
+    // execFile rejects on a signal or a non-zero exit: getting here means exit 0.
+    expect(run.stderr).not.toContain("ECA_ROTATOR_TEST");
     await expectRotatedClean(w, cred, before);
   }, 60_000);
 });

@@ -22,7 +22,7 @@ import { type StandaloneServer, startStandaloneServer } from "../support/standal
 import { useVault, VaultAdmin } from "../support/vault-admin.ts";
 import type { VaultTarget } from "../support/vault-backend.ts";
 import { freePort, waitForHealthy } from "../support/vault-backend.ts";
-import { expectSettledClean, LEASE_TTL_MS, settle, TEST_MODE } from "./crash-matrix-kit.ts";
+import { expectSettledClean, LEASE_TTL_MS, settle } from "./crash-matrix-kit.ts";
 import { type Credential, E2eWorld, type KvEntry, MOUNT } from "./e2e-kit.ts";
 
 /** A fresh raft server (the caller stops it), initialised, unsealed, KV v2 at secret/; its unseal key for restarts. */
@@ -60,7 +60,6 @@ describe("Vault stopped and restarted mid-rotation", () => {
         const stagedBefore = sim.counters().stagedPosts;
 
         const dead = await w.cli(["run", "--once"], {
-          ...TEST_MODE,
           ECA_ROTATOR_TEST_CRASH_AT: "after:createStaged",
         });
         const diedAt = Date.now();

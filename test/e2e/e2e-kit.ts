@@ -12,6 +12,7 @@ import type {
   SalesforceSimulator,
   SimulatedApp,
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
+import { cliArgs } from "../support/crash-at.ts";
 import { uniqueName, useVault, VaultAdmin } from "../support/vault-admin.ts";
 import type { VaultTarget } from "../support/vault-backend.ts";
 
@@ -270,7 +271,7 @@ export async function runCli(
   env: Record<string, string>,
   timeoutMs = 90_000,
 ): Promise<CliRun> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, cliArgs(CLI, args, env), {
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -104,7 +104,6 @@ describe("provider=generated through the CLI", () => {
     const w = await E2eWorld.create(sim, { leaseTtl: "3s", verifyTimeout: "1s" });
     const p = await webhookSecret(w, "crashing");
     const killed = await w.cli(["rotate", p], {
-      ECA_ROTATOR_TEST_MODE: "1",
       ECA_ROTATOR_TEST_CRASH_AT: "after:store.writeFields",
     });
     expect(killed.signal).toBe("SIGKILL");

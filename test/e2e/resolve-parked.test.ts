@@ -9,7 +9,7 @@ import {
 } from "../../src/simulator/salesforce/salesforce-simulator.ts";
 import { tokenRequest } from "../simulator/sim-client.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
-import { LEASE_TTL_MS, TEST_MODE } from "./crash-matrix-kit.ts";
+import { LEASE_TTL_MS } from "./crash-matrix-kit.ts";
 import { E2eWorld } from "./e2e-kit.ts";
 
 const HOOK_KEY = "test-secret-canary-resolve-hook-key-4f1c";
@@ -41,7 +41,6 @@ describe("eca-rotator resolve", () => {
 
     // 1. The rotating process dies right after PATCH rotate took effect: Salesforce's main pair is the new one.
     const dead = await w.cli(["run", "--once"], {
-      ...TEST_MODE,
       ...chatEnv,
       ECA_ROTATOR_TEST_CRASH_AT: "after:promote#1",
     });

@@ -174,7 +174,6 @@ describe("provider=sfmc through the CLI", () => {
     clock.advance(FIVE_MINUTES);
     await paste(staged);
     const killed = await w.cli(["rotate", p], {
-      ECA_ROTATOR_TEST_MODE: "1",
       ECA_ROTATOR_TEST_CRASH_AT: "after:store.writeFields",
     });
     expect(killed.signal, killed.stdout + killed.stderr).toBe("SIGKILL");

@@ -1,6 +1,7 @@
 // Runs the real `eca-rotator` executable (src/cli.ts under the same Node) as a child process, as a user would.
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { cliArgs } from "./crash-at.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../src/cli.ts");
 
@@ -16,7 +17,7 @@ export async function runCliProcess(
   env: Record<string, string> = {},
   opts: { cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, cliArgs(CLI, args, env), {
     cwd: opts.cwd ?? process.cwd(),
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],

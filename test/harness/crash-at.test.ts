@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CrashInjector, crashSpecFromEnv, parseCrashSpec } from "../../src/app/crash-injection.ts";
+import { CrashCounter, cliArgs, parseCrashSpec } from "../support/crash-at.ts";
 
 class Died extends Error {}
 
@@ -15,17 +15,28 @@ class Port {
   }
 }
 
+/** A fresh Port class per test (the switch patches its prototype), armed with `spec` as the "state" port. */
 function armed(spec: string) {
   const deaths: string[] = [];
-  const port = new Port();
-  const injector = new CrashInjector(parseCrashSpec(spec), () => {
+  class StatePort extends Port {}
+  // The patch goes on the class's own prototype, as on the real adapter classes.
+  for (const name of ["writeJournal", "readJournal"] as const) {
+    Object.defineProperty(StatePort.prototype, name, {
+      value: Port.prototype[name],
+      writable: true,
+      configurable: true,
+    });
+  }
+  const counter = new CrashCounter(parseCrashSpec(spec), () => {
     deaths.push("died");
     throw new Died();
   });
-  return { port, wrapped: injector.wrap("state", port), deaths };
+  counter.patch("state", StatePort.prototype);
+  const port = new StatePort();
+  return { port, wrapped: port, deaths };
 }
 
-describe("the test-only crash switch", () => {
+describe("the end-to-end tests' crash switch (not shipped)", () => {
   it("parses before/after, an optional port and an optional call number", () => {
     expect(parseCrashSpec("before:createStaged")).toEqual({
       when: "before",
@@ -70,16 +81,11 @@ describe("the test-only crash switch", () => {
     expect(deaths).toEqual([]);
   });
 
-  it("is ignored with a warning unless ECA_ROTATOR_TEST_MODE=1", () => {
-    const warnings: string[] = [];
-    const env = { ECA_ROTATOR_TEST_CRASH_AT: "before:promote" };
-    expect(crashSpecFromEnv(env, (l) => warnings.push(l))).toBeUndefined();
-    expect(warnings).toEqual([
-      "warning: ECA_ROTATOR_TEST_CRASH_AT is a test-only switch and is ignored without ECA_ROTATOR_TEST_MODE=1",
-    ]);
-    expect(crashSpecFromEnv({ ...env, ECA_ROTATOR_TEST_MODE: "1" }, () => {})).toMatchObject({
-      method: "promote",
-    });
-    expect(crashSpecFromEnv({}, () => {})).toBeUndefined();
+  it("starts the CLI with the preload only when the environment asks for a crash", () => {
+    expect(cliArgs("cli.ts", ["scan"], {})).toEqual(["cli.ts", "scan"]);
+    const armedArgs = cliArgs("cli.ts", ["run", "--once"], { ECA_ROTATOR_TEST_CRASH_AT: "after:promote" });
+    expect(armedArgs.slice(0, 2)[0]).toBe("--import");
+    expect(armedArgs[1]).toMatch(/test\/support\/crash-preload\.ts$/);
+    expect(armedArgs.slice(2)).toEqual(["cli.ts", "run", "--once"]);
   });
 });
