@@ -9,9 +9,8 @@ import { connectVault, type VaultStack } from "../app/container.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { CommandContext, CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
+import { EXIT, UsageError } from "./cli-io.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
-import { UsageError } from "./usage-error.ts";
 
 export const auditCommand: CommandSpec = {
   name: "audit",

@@ -4,8 +4,8 @@
 // and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
 
-import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-api-version.ts";
 import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
+import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-client.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
 import { connectVault } from "../app/container.ts";

@@ -8,7 +8,7 @@ import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { buildCliChat, eventsText } from "./cli-chat.ts";
 import type { CheckLine, CliIo } from "./cli-io.ts";
-import { UsageError } from "./usage-error.ts";
+import { UsageError } from "./cli-io.ts";
 
 export interface NotifyCheckOptions {
   /** Send a test message (--notify-test). */

@@ -1,5 +1,6 @@
 // What a command may touch of the outside world, injected so commands run in-process in tests.
 import type { ParseArgsOptionsConfig } from "node:util";
+
 export interface CliIo {
   readonly stdout: { write(text: string): void; readonly isTTY: boolean };
   readonly stderr: { write(text: string): void; readonly isTTY: boolean };
@@ -50,4 +51,9 @@ export interface CheckLine {
   readonly mark: "ok" | "FAIL" | "warn";
   readonly topic: string;
   readonly text: string;
+}
+
+/** A mistake on the command line: printed as one line plus a pointer to --help, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
 }

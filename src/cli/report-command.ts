@@ -17,11 +17,10 @@ import { formatReportMarkdown } from "../report/format-markdown.ts";
 import { formatReportTable } from "../report/format-table.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { type CliIo, EXIT } from "./cli-io.ts";
+import { type CliIo, EXIT, UsageError } from "./cli-io.ts";
 import { runInventory } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { assertReportTargets, sendReport } from "./report-send.ts";
-import { UsageError } from "./usage-error.ts";
 
 const FORMATS = ["table", "markdown", "json", "csv", "html"] as const;
 type Format = (typeof FORMATS)[number];

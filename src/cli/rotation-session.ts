@@ -10,7 +10,7 @@ import type { Notification } from "../core/rotation/rotation-ports.ts";
 import { buildAuditFanout } from "../daemon/daemon-sinks.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandContext } from "./cli-io.ts";
-import { UsageError } from "./usage-error.ts";
+import { UsageError } from "./cli-io.ts";
 
 export interface RotationSession {
   readonly cfg: Config;

@@ -4,10 +4,9 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../config/config-error.ts";
 import { isRotatorError } from "../core/errors.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { type CliIo, EXIT, type ExitCode } from "./cli-io.ts";
+import { type CliIo, EXIT, type ExitCode, UsageError } from "./cli-io.ts";
 import { COMMANDS } from "./commands.ts";
 import { packageVersion } from "./package-version.ts";
-import { UsageError } from "./usage-error.ts";
 
 const GLOBAL_HELP = `eca-rotator: keeps API credentials stored in Vault/OpenBao KV v2 fresh
 

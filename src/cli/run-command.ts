@@ -6,12 +6,11 @@ import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
+import { EXIT, UsageError } from "./cli-io.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeCycle } from "./outcome-text.ts";
 import { openRotationSession } from "./rotation-session.ts";
 import { terminalProgress } from "./scan-progress.ts";
-import { UsageError } from "./usage-error.ts";
 
 export const runCommand: CommandSpec = {
   name: "run",

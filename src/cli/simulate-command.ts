@@ -6,8 +6,7 @@
 import type { SalesforceSimulator, SimulatedApp } from "../simulator/salesforce/salesforce-simulator.ts";
 import type { RotateSemantics } from "../simulator/salesforce/sim-settings.ts";
 import type { CommandContext, CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
-import { UsageError } from "./usage-error.ts";
+import { EXIT, UsageError } from "./cli-io.ts";
 
 const SAMPLE_APP = "Sample_Integration";
 const SAMPLE_PATH = "secret/api-credentials/salesforce/sample-integration";

@@ -10,8 +10,6 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
-import { callOf, parseAnswer, requireOk } from "./salesforce-answer.ts";
-import { type ApiVersion, parseApiVersion, requireStagedSupport } from "./salesforce-api-version.ts";
 import type {
   ConsumerCredentials,
   ConsumerPart,
@@ -21,31 +19,35 @@ import type {
   PairCheck,
   PairDeathProof,
   StagedCredential,
+  StagedState,
   VerifyPairOptions,
 } from "./salesforce-eca-types.ts";
-import { unexpectedResponse } from "./salesforce-errors.ts";
+import { type SalesforceCall, unexpectedResponse } from "./salesforce-errors.ts";
 import {
+  type ApiUsage,
+  callOf,
+  followPages,
   type HttpAnswer,
+  parseAnswer,
   realSleep,
+  requireOk,
   SalesforceHttp,
   type SalesforceLog,
   type Sleep,
   silentLog,
 } from "./salesforce-http.ts";
 import { requireSalesforceId, sameSalesforceId } from "./salesforce-ids.ts";
-import type { ApiUsage } from "./salesforce-limit-info.ts";
 import { loginFromConfig, myDomainOrigin, SalesforceSession, type TokenGrant } from "./salesforce-oauth.ts";
-import { followPages } from "./salesforce-paging.ts";
 import { type PairCheckDeps, provePairDead, USERINFO_PATH, verifyPair } from "./salesforce-pair-check.ts";
 import {
   ConsumerSchema,
   ConsumersPageSchema,
+  type StagedBody,
   StagedCollectionSchema,
   StagedCreatedSchema,
   UsagePageSchema,
   UserInfoSchema,
 } from "./salesforce-schemas.ts";
-import { onlyStaged, requirePair, toStaged } from "./salesforce-staged.ts";
 
 export type { SalesforceLog } from "./salesforce-http.ts";
 
@@ -390,4 +392,103 @@ export class SalesforceClient {
       ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
     });
   }
+}
+
+// Staged-credential bodies → StagedCredential: states compared case-insensitively
+// (the docs capitalise them, the wire does not), an unknown state refused, secrets wrapped in SecretValue.
+const STAGED_STATES: readonly StagedState[] = ["active", "rotated", "expired"];
+
+export function toStaged(
+  s: StagedBody,
+  call: SalesforceCall,
+  status: number,
+  uncertain: boolean,
+): StagedCredential {
+  const state = s.state.toLowerCase() as StagedState;
+  if (!STAGED_STATES.includes(state)) {
+    throw unexpectedResponse(call, status, "a staged set has an unknown state", { uncertain });
+  }
+  return {
+    id: s.id,
+    state,
+    key: s.key,
+    secret: s.secret === undefined ? undefined : SecretValue.of(s.secret),
+    createdBy: s.createdBy ?? undefined,
+    createdDate: s.createdDate ?? undefined,
+    expirationDate: s.expirationDate ?? undefined,
+    url: s.url ?? undefined,
+  };
+}
+
+/** Exactly one staged set in a POST / PATCH answer; anything else leaves the outcome unknown. */
+export function onlyStaged(
+  items: readonly StagedBody[],
+  call: SalesforceCall,
+  status: number,
+  expected: StagedState,
+): StagedCredential {
+  const first = items[0];
+  if (items.length !== 1 || !first) {
+    throw unexpectedResponse(call, status, `expected one staged set, got ${items.length}`, {
+      uncertain: true,
+    });
+  }
+  const staged = toStaged(first, call, status, true);
+  if (staged.state !== expected) {
+    throw unexpectedResponse(call, status, `the staged set is ${staged.state}, expected ${expected}`, {
+      uncertain: true,
+    });
+  }
+  return staged;
+}
+
+export function requirePair(
+  s: StagedCredential,
+  call: SalesforceCall,
+  status: number,
+): IssuedStagedCredential {
+  if (!s.key || !s.secret) {
+    throw unexpectedResponse(call, status, "the new staged set comes without key and secret", {
+      uncertain: true,
+    });
+  }
+  return { ...s, key: s.key, secret: s.secret };
+}
+
+// The configured REST API version ("v65.0", also accepted as "65.0" or "65"). The staged-credentials resources
+// exist from v65.0; older versions are refused before any call is made.
+export const STAGED_MIN_API_VERSION = 65;
+
+export interface ApiVersion {
+  readonly major: number;
+  /** The path segment: "v65.0". */
+  readonly segment: string;
+}
+
+export function parseApiVersion(value: string): ApiVersion {
+  const m = /^v?(\d{2,3})(?:\.0)?$/.exec(value.trim());
+  if (!m?.[1]) {
+    throw new RotatorError("CONFIG_INVALID", 'salesforce api_version must look like "v65.0"', {
+      context: { field: "api_version" },
+    });
+  }
+  const major = Number(m[1]);
+  return { major, segment: `v${major}.0` };
+}
+
+/**
+ * Staged calls on an older version would reach a resource that does not exist there. SALESFORCE_NOT_ENABLED:
+ * like a missing org setting, it is a setup problem that no retry fixes.
+ */
+export function requireStagedSupport(version: ApiVersion, step: string): void {
+  if (version.major >= STAGED_MIN_API_VERSION) return;
+  throw new RotatorError(
+    "SALESFORCE_NOT_ENABLED",
+    `${step}: staged credentials need Salesforce api_version v${STAGED_MIN_API_VERSION}.0 or later ` +
+      `(configured ${version.segment}); raise api_version for this connection`,
+    {
+      retryable: false,
+      context: { step, apiVersion: version.segment, requiredApiVersion: `v${STAGED_MIN_API_VERSION}.0` },
+    },
+  );
 }

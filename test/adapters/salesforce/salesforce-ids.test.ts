@@ -1,9 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  parseApiVersion,
-  requireStagedSupport,
-} from "../../../src/adapters/salesforce/salesforce-api-version.ts";
+import { parseApiVersion, requireStagedSupport } from "../../../src/adapters/salesforce/salesforce-client.ts";
 import {
   isSalesforceId,
   requireSalesforceId,

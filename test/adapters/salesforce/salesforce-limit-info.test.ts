@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseLimitInfo } from "../../../src/adapters/salesforce/salesforce-limit-info.ts";
+import { parseLimitInfo } from "../../../src/adapters/salesforce/salesforce-http.ts";
 
 describe("parseLimitInfo", () => {
   it("reads api-usage and ignores the other entries", () => {
