@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
-import { connectVault } from "../src/app/container.ts";
+import { connectVault } from "../src/app/compose.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../src/core/inventory/classify.ts";
 import { collectInventory } from "../src/core/inventory/collect-inventory.ts";
 import { readConfig, writeConfig } from "./bench-config.ts";

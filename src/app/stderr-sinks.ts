@@ -1,6 +1,6 @@
 // The sinks a CLI run uses when nothing else is configured: audit events as JSON lines and notifications as one
 // human line each, both on stderr so the command's stdout (the outcome, the table) stays clean for scripts.
-// The daemon issue adds chat; audit.file selects the hash-chained file sink instead (rotation-stack.ts).
+// The daemon adds chat; audit.file selects the hash-chained file sink instead (app/compose.ts).
 import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { AuditSink, Notification, Notifier } from "../core/rotation/rotation-ports.ts";
 

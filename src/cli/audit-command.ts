@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { AuditChainKey, MIN_CHAIN_KEY_BYTES, verifyAuditChain } from "../adapters/audit/audit-chain.ts";
-import { connectVault, type VaultStack } from "../app/container.ts";
+import { connectVault, type VaultStack } from "../app/compose.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { CommandContext, CommandSpec } from "./cli-io.ts";

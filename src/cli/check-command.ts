@@ -8,14 +8,12 @@ import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.
 import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-client.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
-import { connectVault } from "../app/container.ts";
-import { connectSalesforce } from "../app/salesforce-connection.ts";
+import { connectSalesforce, connectVault, UNKEYED_AUDIT_WARNING } from "../app/compose.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { summarizeConfig } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
-import { UNKEYED_AUDIT_WARNING } from "../daemon/daemon-sinks.ts";
 import {
   exposedSecretFiles,
   exposedSecretFileText,

@@ -3,7 +3,7 @@
 // sent: a preflight must not post to a channel unasked. With --notify-test each target (or the one named) also
 // gets a test message in its own format. Lines name the target and the error code and status, never the URL.
 import type { ChatNotifier } from "../app/chat-notifier.ts";
-import { connectVault, type VaultStack } from "../app/container.ts";
+import { connectVault, type VaultStack } from "../app/compose.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { buildCliChat, eventsText } from "./cli-chat.ts";

@@ -5,9 +5,8 @@
 // Read-only; secret values go nowhere but the token request, and that only to the auth host the config names
 // for the credential's tenant (an entry that names an unknown tenant is invalid and never read).
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
-import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { forEachBounded } from "../app/bounded-parallel.ts";
-import type { VaultStack } from "../app/container.ts";
+import { credentialStore, type VaultStack } from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf, destinationsOf } from "../config/load-config.ts";
 import { isRotatorError } from "../core/errors.ts";
@@ -69,7 +68,7 @@ export async function checkProviders(
     kvMount: cfg.vault.kvMount,
     now,
   };
-  const store = new VaultCredentialStore(stack.kv, { prefixes: cfg.vault.prefixes });
+  const store = credentialStore(cfg, stack);
   const checked: Checked[] = items.map((item) => ({ item, findings: [] }));
   const live: Array<{ entry: Checked; cred: StoredCredential }> = [];
   await forEachBounded(checked, READ_PARALLELISM, async (entry) => {

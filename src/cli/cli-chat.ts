@@ -3,11 +3,11 @@
 // target itself; the notifier's JSON log would repeat those on a terminal, so only its warnings (a dedup store
 // that failed, the message sent anyway) come through, as plain lines on stderr.
 import type { ChatNotifier, DedupStore } from "../app/chat-notifier.ts";
-import type { VaultStack } from "../app/container.ts";
+import type { VaultStack } from "../app/compose.ts";
+import { buildChatNotifier } from "../app/compose.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { systemClock } from "../core/clock.ts";
-import { buildChatNotifier } from "../daemon/daemon-sinks.ts";
 import { createLogger } from "../daemon/logger.ts";
 import type { CliIo } from "./cli-io.ts";
 

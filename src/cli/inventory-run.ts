@@ -1,6 +1,5 @@
 // Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
-import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
-import { connectVault, type VaultStack } from "../app/container.ts";
+import { connectVault, stateStore, type VaultStack } from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { systemClock } from "../core/clock.ts";
@@ -42,7 +41,7 @@ async function markWithoutJournal(
   items: readonly InventoryItem[],
   stack: VaultStack,
 ): Promise<InventoryItem[]> {
-  const state = new VaultStateStore(stack.kv);
+  const state = stateStore(stack);
   try {
     return await markRotationsWithoutJournal(items, new Set(), () => state.listJournals());
   } catch (err) {

@@ -3,7 +3,7 @@
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type ChatNotifier, MemoryDedupStore } from "../app/chat-notifier.ts";
-import { connectVault } from "../app/container.ts";
+import { connectVault } from "../app/compose.ts";
 import {
   buildExpiryReport,
   type ExpiryReport,

@@ -2,12 +2,16 @@
 
 import type { AuditFanout } from "../app/audit-fanout.ts";
 import type { ChatNotifier } from "../app/chat-notifier.ts";
-import { connectVault, type VaultStack } from "../app/container.ts";
-import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
+import {
+  buildAuditFanout,
+  buildRotationStack,
+  connectVault,
+  type RotationStack,
+  type VaultStack,
+} from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
 import { systemClock } from "../core/clock.ts";
 import type { Notification } from "../core/rotation/rotation-ports.ts";
-import { buildAuditFanout } from "../daemon/daemon-sinks.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandContext } from "./cli-io.ts";
 import { UsageError } from "./cli-io.ts";

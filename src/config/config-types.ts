@@ -145,7 +145,7 @@ export interface AuditConfig {
   readonly file: string | undefined;
   readonly syslog: SyslogSinkConfig | undefined;
   readonly http: HttpAuditSinkConfig | undefined;
-  /** HMAC key for consumer-key fingerprints; without it a per-installation key is kept in KV (rotation-stack.ts). */
+  /** HMAC key for consumer-key fingerprints; without it a per-installation key is kept in KV (app/compose.ts). */
   readonly fingerprintKeyFile: string | undefined;
   /** audit.chain_key: the file's hash chain is keyed (HMAC-SHA256) with it; only with `file`. */
   readonly chainKey?: SecretRef | undefined;

@@ -4,7 +4,7 @@ import type { HttpAuditSink } from "../adapters/audit/http-audit-sink.ts";
 import type { TokenSelf } from "../adapters/vault/vault-client.ts";
 import { toEntry } from "../adapters/vault/vault-metadata-source.ts";
 import type { AuditFanout } from "../app/audit-fanout.ts";
-import type { VaultStack } from "../app/container.ts";
+import type { VaultStack } from "../app/compose.ts";
 import type { Clock } from "../core/clock.ts";
 import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";

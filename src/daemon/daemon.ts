@@ -1,9 +1,15 @@
 // The composition root of `serve`: Vault, the sinks, the rotation engine, the loop, the weekly report and the
 // HTTP face, wired once; stop() takes them down in the reverse order within server.shutdown_timeout.
 import { randomUUID } from "node:crypto";
-import { connectVault, type VaultStack } from "../app/container.ts";
+import {
+  buildDaemonSinks,
+  buildRotationStack,
+  connectVault,
+  type DaemonSinks,
+  type RotationStack,
+  type VaultStack,
+} from "../app/compose.ts";
 import { followUpScan } from "../app/manual-tracker.ts";
-import { buildRotationStack, type RotationStack } from "../app/rotation-stack.ts";
 import type { Config, SecretRef } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
@@ -15,7 +21,6 @@ import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/api-budget.ts";
 import type { InventorySnapshot } from "../http/daemon-view.ts";
 import { startHttpServer } from "../http/http-server.ts";
-import { buildDaemonSinks, type DaemonSinks } from "./daemon-sinks.ts";
 import { createDaemonView } from "./daemon-view-impl.ts";
 import { createTokenSource, UnauthorizedSummary } from "./http-auth.ts";
 import type { Logger } from "./logger.ts";

@@ -9,8 +9,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callKind, RequestMeter } from "../../bench/request-meter.ts";
-import { connectVault, type VaultStack } from "../../src/app/container.ts";
-import { buildRotationStack, type RotationStack } from "../../src/app/rotation-stack.ts";
+import {
+  buildRotationStack,
+  connectVault,
+  type RotationStack,
+  type VaultStack,
+} from "../../src/app/compose.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import {
   type SalesforceSimulator,

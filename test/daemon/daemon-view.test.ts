@@ -8,7 +8,7 @@ import { VaultCredentialStore } from "../../src/adapters/vault/vault-credential-
 import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-source.ts";
 import { VaultStateStore } from "../../src/adapters/vault/vault-state-store.ts";
 import { AuditFanout } from "../../src/app/audit-fanout.ts";
-import type { VaultStack } from "../../src/app/container.ts";
+import type { VaultStack } from "../../src/app/compose.ts";
 import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
