@@ -16,6 +16,8 @@ export interface BenchPlan {
   readonly memoryCycles: number;
   readonly memoryEvery: number;
   readonly memoryListing: "auto" | "per-key";
+  /** The second memory run's inventory (its own prefix): the daemon's floor, and RSS per 1,000 credentials. */
+  readonly memorySmallEntries: number;
   readonly latencyIntervalS: number;
   readonly latencySamples: number;
   /** Minutes to wait for other vitest / serve processes to finish before measuring (0: do not wait). */
@@ -24,15 +26,16 @@ export interface BenchPlan {
 
 export const USAGE = `Usage: npm run bench -- [--quick | --tiny] [options]
 
-  (default)            the full run; writes BENCHMARKS.md (about 12 minutes on 2 cores)
+  (default)            the full run; writes BENCHMARKS.md (about 25 minutes on 2 cores)
   --quick              a short run with smaller sizes (about 2 minutes)
   --tiny               a smoke run (seconds), for the harness test
   --out FILE           where the Markdown goes (default BENCHMARKS.md)
   --sizes A,B,C        scan sizes (default 1000,5000,10000)
   --repeats N          timed scans per variant and size (median reported)
   --rotations N        rotations per concurrency level (default 200)
-  --memory-cycles N    serve scan cycles for the memory benchmark (default 500; the issue's size is 1000)
-  --memory-entries N   inventory size of the memory and latency benchmarks (one of --sizes; default 5000)
+  --memory-cycles N    serve scan cycles for the memory benchmark (default 1000)
+  --memory-entries N   inventory size of the memory and latency benchmarks (one of --sizes; default 10000)
+  --memory-small N     inventory size of the second, small memory run (default 100)
   --memory-listing L   auto (detailed-metadata, default) or per-key
   --latency-samples N  flags timed in the latency benchmark (default 5)
   --shell-sample N     keys the shell loop reads (default 100)
@@ -52,6 +55,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan | "help" {
       "memory-cycles": { type: "string" },
       "memory-entries": { type: "string" },
       "memory-listing": { type: "string" },
+      "memory-small": { type: "string" },
       "latency-samples": { type: "string" },
       "shell-sample": { type: "string" },
       "wait-minutes": { type: "string" },
@@ -79,6 +83,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan | "help" {
     memoryCycles: Math.max(1, int(values["memory-cycles"], base.memoryCycles, "memory-cycles")),
     memoryEntries: int(values["memory-entries"], base.memoryEntries, "memory-entries"),
     memoryListing: values["memory-listing"] === "per-key" ? "per-key" : "auto",
+    memorySmallEntries: Math.max(1, int(values["memory-small"], base.memorySmallEntries, "memory-small")),
     latencySamples: Math.max(1, int(values["latency-samples"], base.latencySamples, "latency-samples")),
     shellSample: Math.max(1, int(values["shell-sample"], base.shellSample, "shell-sample")),
     waitMinutes: int(values["wait-minutes"], base.waitMinutes, "wait-minutes"),
@@ -100,11 +105,12 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     shellSample: 100,
     rotations: 200,
     rotationConcurrency: [1, 8],
-    memoryEntries: 5000,
-    // 1,000 cycles over 5,000 entries take about 12 minutes here; --memory-cycles 1000 runs them.
-    memoryCycles: 500,
+    // The memory targets' size: 1,000 cycles over 10,000 entries take about 15 minutes here.
+    memoryEntries: 10000,
+    memoryCycles: 1000,
     memoryEvery: 100,
     memoryListing: "auto",
+    memorySmallEntries: 100,
     latencyIntervalS: 5,
     latencySamples: 5,
     waitMinutes: 15,
@@ -116,10 +122,11 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     shellSample: 20,
     rotations: 40,
     rotationConcurrency: [1, 8],
-    memoryEntries: 1000,
+    memoryEntries: 2000,
     memoryCycles: 300,
     memoryEvery: 100,
     memoryListing: "auto",
+    memorySmallEntries: 100,
     latencyIntervalS: 2,
     latencySamples: 2,
     waitMinutes: 0,
@@ -135,6 +142,7 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     memoryCycles: 20,
     memoryEvery: 2,
     memoryListing: "auto",
+    memorySmallEntries: 10,
     latencyIntervalS: 1,
     latencySamples: 1,
     waitMinutes: 0,

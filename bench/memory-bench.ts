@@ -1,13 +1,21 @@
 // Benchmark 3: memory of one long-running `serve` process over many scan cycles of the same inventory. At every
 // `every`-th cycle: RSS and heap used from the daemon's own /metrics (what an operator sees), then a full GC in
 // the daemon (SIGUSR2, serve-fast.ts) and the live heap after it (garbage not yet collected hides a leak in the
-// plain heap figure; the heap after a full GC shows it).
+// plain heap figure; the heap after a full GC shows it). The peak RSS is the kernel's high-water mark of the
+// process (VmHWM), read just before it stops. A second, small run (its own prefix of `smallEntries`) gives the
+// floor, and the two give the RSS each 1,000 credentials add.
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { request } from "undici";
 import { freePort } from "../src/demo/dev-vault-server.ts";
 import { writeConfig } from "./bench-config.ts";
-import type { BenchVault } from "./bench-vault.ts";
+import { median } from "./bench-stats.ts";
+import { type BenchVault, managedEntries, seed } from "./bench-vault.ts";
 import { metricValue, spawnServe } from "./serve-process.ts";
+
+const run = promisify(execFile);
 
 export interface MemorySample {
   readonly cycle: number;
@@ -25,6 +33,14 @@ export interface MemoryResult {
   readonly listing: string;
   readonly samples: readonly MemorySample[];
   readonly seconds: number;
+  /** The process's highest RSS over the whole run (VmHWM); NaN where /proc is not there. */
+  readonly peakRssMb: number;
+  /** Median RSS of the samples from the baseline cycle on (memoryBaseline in bench-report.ts). */
+  readonly steadyRssMb: number;
+  /** The same daemon over `smallEntries` credentials, when asked for. */
+  readonly small?: MemoryResult | undefined;
+  /** RSS of an empty Node process on this machine (`node -e` doing nothing): the floor under any daemon. */
+  readonly bareNodeRssMb?: number | undefined;
 }
 
 export interface MemoryContext {
@@ -35,9 +51,59 @@ export interface MemoryContext {
   readonly cycles: number;
   readonly every: number;
   readonly listing: "auto" | "per-key";
+  /** Also run the same cycles over this many credentials under a prefix of their own (seeded here). */
+  readonly smallEntries?: number | undefined;
 }
 
 export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
+  const entry = await buildServeFast(ctx.dir);
+  const big = await benchMemoryOnce(ctx, entry);
+  if (ctx.smallEntries === undefined) return big;
+  const prefix = "bench/memory-small";
+  await seed(ctx.vault, managedEntries(prefix, 0, ctx.smallEntries));
+  const small = await benchMemoryOnce({ ...ctx, prefix, entries: ctx.smallEntries }, entry);
+  return { ...big, small, bareNodeRssMb: await bareNodeRss() };
+}
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+/**
+ * Compiles src/ and serve-fast.ts to JavaScript in the run's temp folder, as the image ships the CLI (tsc with
+ * tsconfig.build.json): a .ts entry point would make Node load its TypeScript stripper (about 30 MB resident)
+ * into the very process whose memory is measured. Returns the compiled serve-fast.js.
+ */
+async function buildServeFast(dir: string): Promise<string> {
+  const out = path.join(dir, "build");
+  const tsconfig = path.join(dir, "tsconfig.bench.json");
+  // tsc finds @types, and the compiled files their packages, by walking up from the temp folder.
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: path.join(ROOT, "tsconfig.build.json"),
+      compilerOptions: { rootDir: ROOT, outDir: out, sourceMap: false },
+      include: [path.join(ROOT, "src"), path.join(ROOT, "bench/serve-fast.ts")],
+    }),
+  );
+  await run(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", tsconfig], { cwd: ROOT }).catch(
+    (err: { stdout?: string }) => {
+      throw new Error(`building serve-fast failed: ${err.stdout ?? ""}`);
+    },
+  );
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, "package.json"), JSON.stringify({ type: "module" }));
+  return path.join(out, "bench/serve-fast.js");
+}
+
+async function bareNodeRss(): Promise<number> {
+  const { stdout } = await run(process.execPath, [
+    "-e",
+    "setTimeout(() => console.log(process.memoryUsage().rss), 200)",
+  ]);
+  return Number(stdout.trim()) / 2 ** 20;
+}
+
+async function benchMemoryOnce(ctx: MemoryContext, serveFast: string): Promise<MemoryResult> {
   const port = await freePort();
   const file = writeConfig({
     dir: ctx.dir,
@@ -48,7 +114,8 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
     extraYaml: [`server: { listen: "127.0.0.1:${port}" }`, "log: { level: debug }"],
   });
   const url = `http://127.0.0.1:${port}`;
-  const serve = spawnServe(["--expose-gc", path.join(import.meta.dirname, "serve-fast.ts"), file], {
+  // --enable-source-maps as in the image's ENTRYPOINT.
+  const serve = spawnServe(["--expose-gc", "--enable-source-maps", serveFast, file], {
     PATH: process.env["PATH"] ?? "",
     HOME: process.env["HOME"] ?? "/tmp",
     VAULT_ADDR: ctx.vault.addr,
@@ -101,6 +168,7 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
     }
     if (cycle === ctx.cycles || failure !== undefined) finish();
   });
+  let peakRssMb = Number.NaN;
   try {
     await Promise.race([
       finished,
@@ -109,11 +177,16 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
       ),
     ]);
     await sampling;
+    peakRssMb = highWaterMarkMb(serve.child.pid);
   } finally {
     await serve.stop();
   }
   if (failure !== undefined) throw failure;
   samples.sort((a, b) => a.cycle - b.cycle);
+  // From cycle 100 on (the first 100 are warm-up), or the second half of a shorter run.
+  const from = samples.some((x) => x.cycle >= 100)
+    ? 100
+    : (samples[Math.floor(samples.length / 2)]?.cycle ?? 0);
   return {
     entries: ctx.entries,
     cycles: ctx.cycles,
@@ -121,7 +194,20 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
     listing: ctx.listing === "auto" ? "auto (detailed-metadata)" : ctx.listing,
     samples,
     seconds: (performance.now() - t0) / 1000,
+    peakRssMb,
+    steadyRssMb: median(samples.filter((x) => x.cycle >= from).map((x) => x.rssMb)),
   };
+}
+
+/** VmHWM of a live process in MB (Linux); NaN elsewhere. */
+function highWaterMarkMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) / 1024;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function scrape(url: string): Promise<{ rss: number; heap: number }> {

@@ -73,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
           cycles: plan.memoryCycles,
           every: plan.memoryEvery,
           listing: plan.memoryListing,
+          smallEntries: plan.memorySmallEntries,
         });
         const last = memory.samples[memory.samples.length - 1];
         say(

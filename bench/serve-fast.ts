@@ -4,9 +4,10 @@
 // fit the bench's time budget). Runs until SIGTERM. Usage: node bench/serve-fast.ts CONFIG_FILE
 
 import { loadConfig } from "../src/config/load-config.ts";
-import { startDaemon } from "../src/daemon/daemon.ts";
+import { startDaemon, tuneHeapForDaemon } from "../src/daemon/daemon.ts";
 import { createLogger } from "../src/daemon/logger.ts";
 
+tuneHeapForDaemon(); // as serve-command.ts does
 const file = process.argv[2];
 if (file === undefined) throw new Error("usage: node bench/serve-fast.ts CONFIG_FILE");
 const loaded = loadConfig({ file, env: process.env });

@@ -2,7 +2,7 @@
 // taking work, lets running rotations reach their next step boundary (bounded by server.shutdown_timeout),
 // flushes the audit sinks and exits 0. A second signal exits at once (the journals make that safe too).
 
-import { startDaemon } from "../daemon/daemon.ts";
+import { startDaemon, tuneHeapForDaemon } from "../daemon/daemon.ts";
 import { createLogger } from "../daemon/logger.ts";
 import { exposedSecretFiles } from "../daemon/secret-refs.ts";
 import type { CommandSpec } from "./cli-io.ts";
@@ -26,6 +26,7 @@ within server.shutdown_timeout, the audit sinks are flushed, and the process exi
 Exit 2 on a configuration error (named by key), 1 when start-up fails (Vault unreachable, port in use).`,
   options: {},
   async run(ctx) {
+    tuneHeapForDaemon();
     const cfg = loadCliConfig(ctx);
     const log = createLogger(cfg.log.level, { write: (line: string) => ctx.io.stdout.write(line) });
     for (const f of await exposedSecretFiles(cfg)) {

@@ -72,12 +72,19 @@ export function parseDuration(text: unknown, opts: ParseDurationOptions = {}): D
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "?";
   const sign = ms < 0 ? "-" : "";
-  const parts = splitDuration(Math.floor(Math.abs(ms) / SECOND_MS));
+  // Unit by unit without arrays: a scan formats one of these for every credential it decides on.
+  let rest = Math.floor(Math.abs(ms) / SECOND_MS);
+  const d = Math.floor(rest / 86_400);
+  rest -= d * 86_400;
+  const h = Math.floor(rest / 3_600);
+  rest -= h * 3_600;
+  const m = Math.floor(rest / 60);
+  const s = rest - m * 60;
   // Two parts at most; a zero second part is dropped ("3d", not "3d 0h").
-  const first = parts.findIndex(([n]) => n > 0);
-  if (first === -1) return "0s";
-  const shown = parts.slice(first, first + 2).filter(([n], i) => i === 0 || n > 0);
-  return sign + shown.map(([n, unit]) => `${n}${unit}`).join(" ");
+  if (d > 0) return `${sign}${d}d${h > 0 ? ` ${h}h` : ""}`;
+  if (h > 0) return `${sign}${h}h${m > 0 ? ` ${m}m` : ""}`;
+  if (m > 0) return `${sign}${m}m${s > 0 ? ` ${s}s` : ""}`;
+  return s > 0 ? `${sign}${s}s` : "0s";
 }
 
 /** Exact, in the syntax parseDuration reads: 90000 → "1m30s", 1_209_600_000 → "14d", 0 → "0s". */

@@ -1,6 +1,7 @@
 // The composition root of `serve`: Vault, the sinks, the rotation engine, the loop, the weekly report and the
 // HTTP face, wired once; stop() takes them down in the reverse order within server.shutdown_timeout.
 import { randomUUID } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
 import {
   buildDaemonSinks,
   buildRotationStack,
@@ -44,6 +45,22 @@ export interface RunningDaemon {
   readonly url: string;
   /** Stops within server.shutdown_timeout (plus a few seconds for the sinks); idempotent. */
   stop(reason: string): Promise<void>;
+}
+
+/**
+ * Sizes V8's heap for a long-running daemon rather than for throughput; `serve` calls it first thing.
+ *
+ * A scan makes a burst of short-lived objects once per interval and keeps one compact inventory between
+ * bursts (about 25 MB live at 100 credentials, 29 MB at 10,000). V8's defaults size the heap for throughput:
+ * the young generation grows to 64 MB per semi-space and the old generation to up to four times the live
+ * size, and the process keeps those pages, so `serve` sat at 370 MB resident at 10,000 credentials with under
+ * 30 MB live. --optimize-for-size caps how far the heap grows past the live size; the scan's own garbage was
+ * cut first (see kvMetadataFast and the policy's plain parsers), so the tighter heap costs little CPU.
+ * V8 reads this flag as it sizes the heap, so setting it at start-up takes effect (checked by the bench's
+ * memory figures); it is not accepted in NODE_OPTIONS, hence here rather than in the deploy files.
+ */
+export function tuneHeapForDaemon(): void {
+  setFlagsFromString("--optimize-for-size");
 }
 
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<RunningDaemon> {

@@ -82,12 +82,29 @@ export function createDaemonMetrics(opts: {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
     registers: [registry],
   });
-  const deadline = new Gauge({
-    name: "eca_rotator_credential_deadline_seconds",
-    help: "Seconds until each managed credential's rotation deadline (negative when overdue), as of the last scan.",
-    labelNames: ["path", "provider"],
-    registers: [registry],
-  });
+  // One series per managed credential, read from the last scan's items when scraped: a gauge filled on each
+  // scan would keep a second copy of every path (label set, hash key, value) and rebuild it every cycle.
+  let scanned: readonly InventoryItem[] = [];
+  new ScanDerivedGauge(
+    {
+      name: "eca_rotator_credential_deadline_seconds",
+      help: "Seconds until each managed credential's rotation deadline (negative when overdue), as of the last scan.",
+      labelNames: ["path", "provider"],
+      registers: [registry],
+    },
+    () => {
+      const values: { value: number; labels: { path: string; provider: string } }[] = [];
+      for (const item of scanned) {
+        if (item.state !== "unmanaged" && item.secondsToDeadline !== undefined) {
+          values.push({
+            value: item.secondsToDeadline,
+            labels: { path: item.path, provider: closed(PROVIDERS, item.provider) },
+          });
+        }
+      }
+      return values;
+    },
+  );
   const byState = new Gauge({
     name: "eca_rotator_credentials",
     help: "Credentials by state and provider (none: unmanaged or unreadable), as of the last scan.",
@@ -171,16 +188,10 @@ export function createDaemonMetrics(opts: {
     registry,
     recordScan(items, at, durationMs) {
       const counts = new Map<string, number>();
-      deadline.reset();
+      scanned = items;
       for (const item of items) {
         const key = `${item.state} ${providerLabel(item.provider)}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
-        if (item.state !== "unmanaged" && item.secondsToDeadline !== undefined) {
-          deadline.set(
-            { path: item.path, provider: closed(PROVIDERS, item.provider) },
-            item.secondsToDeadline,
-          );
-        }
       }
       for (const state of CREDENTIAL_STATES) {
         for (const provider of PROVIDER_LABELS) {
@@ -228,4 +239,22 @@ export function createDaemonMetrics(opts: {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };
+}
+
+/** A gauge whose series are computed when scraped (from state the daemon keeps anyway), never stored. */
+class ScanDerivedGauge<T extends string> extends Gauge<T> {
+  readonly #values: () => { value: number; labels: Partial<Record<T, string>> }[];
+
+  constructor(
+    config: ConstructorParameters<typeof Gauge<T>>[0],
+    values: () => { value: number; labels: Partial<Record<T, string>> }[],
+  ) {
+    super(config);
+    this.#values = values;
+  }
+
+  override async get() {
+    const base = await super.get();
+    return { ...base, values: this.#values() };
+  }
 }

@@ -56,7 +56,12 @@ describe("npm run bench -- --tiny", () => {
     expect(machine).toHaveProperty("Other runs (vitest, serve, demo) at start");
 
     const targets = tableAfter(md, "## Targets");
-    expect(targets).toHaveLength(11);
+    expect(targets).toHaveLength(15);
+    const target = (start: string) => targets.find((t) => t[0]?.startsWith(start));
+    expect(target("Scan, detailed-metadata listing: ≤ 2 ×")?.[1]).toMatch(/^25: [\d.]+×, 50: [\d.]+×$/);
+    expect(target("Memory: serve with 10,000 credentials")?.[1]).toMatch(/50 credentials: peak [\d.]+ MB/);
+    expect(target("Memory: serve with 100 credentials")?.[1]).toMatch(/10 credentials: peak [\d.]+ MB/);
+    expect(target("Memory: RSS per 1,000 credentials")?.[1]).toMatch(/^-?[\d.]+ MB/);
     for (const t of targets) expect(t[2]).toMatch(/^(met|\*\*not met\*\*)$/);
 
     const scans = tableAfter(md, "## 1. Scan throughput");
@@ -80,6 +85,13 @@ describe("npm run bench -- --tiny", () => {
     const memory = tableAfter(md, "## 3. Memory over time");
     expect(memory.map((r) => r[0])).toEqual(["2", "4", "6", "8", "10", "12", "14", "16", "18", "20"]);
     for (const r of memory) expect(r[3]).toMatch(/^[\d.,]+ MB$/);
+
+    const resident = tableAfter(md, "Resident memory by inventory size");
+    expect(resident.map((r) => r[0])).toEqual(["10", "50"]);
+    for (const r of resident) {
+      expect(r[1]).toMatch(/^[\d.,]+ MB$/); // peak: the kernel's high-water mark, so /proc was read
+      expect(r[5]).toMatch(/^< (70|100) MB/);
+    }
 
     const scaling = tableAfter(md, "## 4. Scaling");
     expect(scaling.map((r) => r[0])).toEqual(["25", "50"]);

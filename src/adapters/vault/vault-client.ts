@@ -468,13 +468,13 @@ export class VaultClient {
       throw errorFromTransport(call, this.address, err);
     }
     const body = parseJson(text);
-    const env = VaultEnvelopeSchema.safeParse(body);
+    const env = envelopeOf(body);
     const response: VaultResponse = {
       status,
       body,
-      requestId: env.success ? env.data.request_id || undefined : undefined,
-      errors: env.success ? (env.data.errors ?? []) : [],
-      warnings: env.success ? (env.data.warnings ?? []) : [],
+      requestId: env?.request_id || undefined,
+      errors: env?.errors ?? [],
+      warnings: env?.warnings ?? [],
       date,
     };
     if ((status >= 200 && status < 300) || req.accept?.includes(status)) return response;
@@ -511,6 +511,31 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+type Envelope = {
+  request_id?: string | undefined;
+  errors?: string[] | null | undefined;
+  warnings?: string[] | null | undefined;
+};
+
+/**
+ * VaultEnvelopeSchema's reading of an answer, without zod's copy of the whole top-level object on the common
+ * shape (every scan request passes here); anything unusual goes through the schema. undefined: no envelope.
+ */
+function envelopeOf(body: unknown): Envelope | undefined {
+  if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const id = b["request_id"];
+    const errors = b["errors"];
+    const warnings = b["warnings"];
+    const strings = (x: unknown) => x == null || (Array.isArray(x) && x.every((v) => typeof v === "string"));
+    if ((id === undefined || typeof id === "string") && strings(errors) && strings(warnings)) {
+      return { request_id: id, errors: errors as string[] | null, warnings: warnings as string[] | null };
+    }
+  }
+  const env = VaultEnvelopeSchema.safeParse(body);
+  return env.success ? env.data : undefined;
 }
 
 function answerTooLarge(

@@ -36,47 +36,34 @@ export const DEFAULT_CLASSIFY_DEFAULTS: ClassifyDefaults = {
 
 export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: ClassifyDefaults): InventoryItem {
   const parsed = parseCredentialPolicy(entry.customMetadata);
-  const common = {
+  const base = {
     path: entry.path,
     currentVersion: entry.currentVersion,
     updatedTime: parseRfc3339(entry.updatedTime),
     versionCreated: parseRfc3339(entry.currentVersionCreatedTime),
-    stuck: false,
   };
   if (parsed.kind === "unmanaged") {
-    return { ...common, state: "unmanaged", reason: "no provider key in custom_metadata", consumers: [] };
+    return record(base, undefined, "unmanaged", "no provider key in custom_metadata", NO_CONSUMERS);
   }
   if (parsed.kind === "invalid") {
     const { provider, consumers, rotationContact } = parsed.hints;
-    return {
-      ...common,
-      state: "invalid",
-      reason: parsed.reason,
-      provider,
-      consumers,
-      contact: rotationContact,
-    };
+    return record(base, undefined, "invalid", parsed.reason, consumers, provider, rotationContact);
   }
   const policy = parsed.policy;
-  const described = describePolicy(policy);
   if (entry.currentVersionDeleted) {
     const reason = `current version ${entry.currentVersion} is deleted or destroyed`;
-    return { ...common, ...described, state: "invalid", reason };
+    return record(base, policy, "invalid", reason);
   }
   const unusable = destinationProblem(policy, entry.path, defaults.destinations);
-  if (unusable !== undefined) return { ...common, ...described, state: "invalid", reason: unusable };
+  if (unusable !== undefined) return record(base, policy, "invalid", unusable);
   const deadline = computeDeadline(policy, entry);
-  if (!deadline.ok) return { ...common, ...described, state: "invalid", reason: deadline.reason };
+  if (!deadline.ok) return record(base, policy, "invalid", deadline.reason);
 
   const warningWindowMs = policy.warningWindowMs ?? defaults.warningWindowMs;
   const msToDeadline = deadline.deadline.getTime() - now.getTime();
-  const stuckFor = stuckDuration(policy, common.updatedTime, now, defaults);
+  const stuckFor = stuckDuration(policy, base.updatedTime, now, defaults);
   const { state, reason } = pickState(policy, deadline, msToDeadline, warningWindowMs, stuckFor);
-  return {
-    ...common,
-    ...described,
-    state,
-    reason,
+  return record(base, policy, state, reason, undefined, undefined, undefined, {
     deadline: deadline.deadline,
     deadlineBasis: deadline.basis,
     periodMs: deadline.periodMs,
@@ -85,6 +72,70 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     secondsToDeadline: Math.floor(msToDeadline / SECOND_MS),
     warningWindowMs,
     stuck: stuckFor !== undefined,
+  });
+}
+
+const NO_CONSUMERS: readonly string[] = Object.freeze([]);
+
+/**
+ * One inventory row, every field in one object literal in a fixed order: every row then shares one hidden
+ * class with its fields stored inline, and no intermediate objects are made for it. A scan keeps thousands of
+ * these for the status page and the API until the next one.
+ */
+function record(
+  base: {
+    readonly path: string;
+    readonly currentVersion: number;
+    readonly updatedTime: Date | undefined;
+    readonly versionCreated: Date | undefined;
+  },
+  policy: CredentialPolicy | undefined,
+  state: CredentialState,
+  reason: string | undefined,
+  consumers?: readonly string[],
+  provider?: CredentialPolicy["provider"],
+  contact?: string,
+  timing?: {
+    readonly deadline: Date;
+    readonly deadlineBasis: InventoryItem["deadlineBasis"];
+    readonly periodMs: number;
+    readonly periodSource: InventoryItem["periodSource"];
+    readonly cappedByExpiry: boolean;
+    readonly secondsToDeadline: number;
+    readonly warningWindowMs: number;
+    readonly stuck: boolean;
+  },
+): InventoryItem {
+  return {
+    path: base.path,
+    currentVersion: base.currentVersion,
+    updatedTime: base.updatedTime,
+    versionCreated: base.versionCreated,
+    stuck: timing?.stuck ?? false,
+    provider: policy?.provider ?? provider,
+    credentialType: policy?.credentialType,
+    risk: policy?.risk,
+    lastRotated: policy?.lastRotated,
+    verifiedAt: policy?.rotationVerifiedAt,
+    rotationState: policy?.rotationState,
+    lastError: policy?.lastRotationError,
+    autoRotate: policy?.autoRotate,
+    rotateWindow: policy?.rotateWindow,
+    consumers: policy?.consumers ?? consumers ?? NO_CONSUMERS,
+    contact: policy?.rotationContact ?? contact,
+    trigger: policy?.trigger,
+    sfConnection: policy?.sfConnection,
+    sfmcTenant: policy?.sfmcTenant,
+    expiresAt: policy?.expiresAt,
+    state,
+    reason,
+    deadline: timing?.deadline,
+    deadlineBasis: timing?.deadlineBasis,
+    periodMs: timing?.periodMs,
+    periodSource: timing?.periodSource,
+    cappedByExpiry: timing?.cappedByExpiry,
+    secondsToDeadline: timing?.secondsToDeadline,
+    warningWindowMs: timing?.warningWindowMs,
   };
 }
 
@@ -109,26 +160,6 @@ function destinationProblem(
     choice = chooseDestination(destinations, "tenant", policy.sfmcTenant, path);
   }
   return choice === undefined || choice.ok ? undefined : choice.why;
-}
-
-function describePolicy(policy: CredentialPolicy) {
-  return {
-    provider: policy.provider,
-    credentialType: policy.credentialType,
-    risk: policy.risk,
-    lastRotated: policy.lastRotated,
-    verifiedAt: policy.rotationVerifiedAt,
-    rotationState: policy.rotationState,
-    lastError: policy.lastRotationError,
-    autoRotate: policy.autoRotate,
-    rotateWindow: policy.rotateWindow,
-    consumers: policy.consumers,
-    contact: policy.rotationContact,
-    trigger: policy.trigger,
-    sfConnection: policy.sfConnection,
-    sfmcTenant: policy.sfmcTenant,
-    expiresAt: policy.expiresAt,
-  };
 }
 
 function pickState(

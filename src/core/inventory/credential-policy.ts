@@ -4,20 +4,27 @@
 // are ignored. Key names are case-sensitive, exactly as documented.
 
 import { z } from "zod";
-import { DAY_MS } from "../duration.ts";
+import { DAY_MS, type ParseDurationOptions, parseDuration } from "../duration.ts";
+import { parseRfc3339 } from "../rfc3339.ts";
 import {
   autoRotateField,
+  CONFIG_NAME,
   CONFIRM_BY,
   type ConfirmBy,
   CREDENTIAL_TYPES,
   type CredentialType,
+  consumerNames,
   consumersField,
   durationField,
+  ECA_APP_ID,
+  ECA_APP_NAME,
+  ECA_CONSUMER_ID,
   ecaAppIdField,
   ecaAppNameField,
   ecaConsumerIdField,
   enumField,
   freeTextField,
+  freeTextValue,
   PROVIDERS,
   type Provider,
   RISKS,
@@ -26,6 +33,7 @@ import {
   type RotateWindow,
   type RotationState,
   rotateWindowField,
+  rotateWindowValue,
   sfConnectionField,
   sfmcTenantField,
   TRIGGER_MODES,
@@ -87,6 +95,11 @@ export const DEFAULT_CREDENTIAL_TYPE: CredentialType = "oauth_client_secret";
 export const DEFAULT_RISK: Risk = "standard";
 export const DEFAULT_WARNING_WINDOW_MS = 14 * DAY_MS;
 
+const PERIOD: ParseDurationOptions = {};
+const WINDOW_LENGTH: ParseDurationOptions = { allowZero: true };
+// A soak must end while the staged set lives at Salesforce (30 days): capped at 14 days.
+const SOAK: ParseDurationOptions = { allowZero: true, maxMs: 14 * DAY_MS };
+
 const FIELDS = {
   provider: enumField(PROVIDERS),
   sf_connection: sfConnectionField,
@@ -96,10 +109,9 @@ const FIELDS = {
   sfmc_tenant: sfmcTenantField,
   credential_type: enumField(CREDENTIAL_TYPES),
   risk: enumField(RISKS),
-  rotation_period: durationField({}),
-  warning_window: durationField({ allowZero: true }),
-  // A soak must end while the staged set lives at Salesforce (30 days): capped at 14 days.
-  soak: durationField({ allowZero: true, maxMs: 14 * DAY_MS }),
+  rotation_period: durationField(PERIOD),
+  warning_window: durationField(WINDOW_LENGTH),
+  soak: durationField(SOAK),
   rotate_window: rotateWindowField,
   confirm_by: enumField(CONFIRM_BY),
   auto_rotate: autoRotateField,
@@ -126,6 +138,120 @@ const PolicyMetadataSchema = z.object(
   },
 );
 
+type PolicyValues = z.output<typeof PolicyMetadataSchema>;
+
+/** What a fast field parser returns for a value its zod field would refuse. */
+const REFUSED: unique symbol = Symbol("refused");
+type FastField<K extends FieldKey> = (text: string) => PolicyValues[K] | typeof REFUSED;
+
+/** One of `values`, as the constant itself (every entry then shares one string). */
+function oneOf<const T extends readonly string[]>(values: T): (text: string) => T[number] | typeof REFUSED {
+  return (text) => {
+    const i = values.indexOf(text);
+    return i < 0 ? REFUSED : (values[i] as T[number]);
+  };
+}
+
+const matching = (pattern: RegExp) => (text: string) => (pattern.test(text) ? intern(text) : REFUSED);
+
+const duration = (opts: ParseDurationOptions) => (text: string) => {
+  const parsed = parseDuration(text, opts);
+  return parsed.ok ? parsed.ms : REFUSED;
+};
+
+const time = (text: string) => parseRfc3339(text) ?? REFUSED;
+
+const freeText = (text: string) => {
+  const value = freeTextValue(text);
+  return typeof value === "object" ? REFUSED : value;
+};
+
+/**
+ * The same field checks as FIELDS without zod, for the common entry whose every field is valid: a scan
+ * parses every managed entry's metadata, and zod's copies were most of a scan's work. Each parser runs what
+ * its zod field runs; on any refusal the zod schema parses the entry instead and gives its messages.
+ */
+const FAST: { readonly [K in FieldKey]: FastField<K> } = {
+  provider: oneOf(PROVIDERS),
+  sf_connection: matching(CONFIG_NAME),
+  eca_app_id: matching(ECA_APP_ID),
+  eca_app_name: matching(ECA_APP_NAME),
+  eca_consumer_id: matching(ECA_CONSUMER_ID),
+  sfmc_tenant: matching(CONFIG_NAME),
+  credential_type: oneOf(CREDENTIAL_TYPES),
+  risk: oneOf(RISKS),
+  rotation_period: duration(PERIOD),
+  warning_window: duration(WINDOW_LENGTH),
+  soak: duration(SOAK),
+  rotate_window: (text) => {
+    const value = rotateWindowValue(text);
+    return "refused" in value ? REFUSED : value;
+  },
+  confirm_by: oneOf(CONFIRM_BY),
+  auto_rotate: (text) => (text === "true" ? true : text === "false" ? false : REFUSED),
+  consumers: (text) => {
+    const value = freeTextValue(text);
+    // Shared and frozen; typed as the schema's output, which nothing mutates either.
+    return typeof value === "object" ? REFUSED : (internList(value) as string[]);
+  },
+  rotation_contact: (text) => {
+    const value = freeText(text);
+    return typeof value === "string" ? intern(value) : value;
+  },
+  expires_at: time,
+  rotate: oneOf(TRIGGER_MODES),
+  rotate_reason: freeText,
+  last_rotated: time,
+  rotation_verified_at: time,
+  next_rotation_due: time,
+  rotation_state: oneOf(ROTATION_STATES),
+  last_rotation_error: freeText,
+};
+
+/** The zod field schemas, their plain parsers and the plain parsers' refusal, for the test that they agree. */
+export const POLICY_FIELDS = { schemas: FIELDS, fast: FAST, refused: REFUSED } as const;
+
+/** Every known key's value by its plain parser; undefined when any is refused, absent: no `provider` key. */
+function parseFast(customMetadata: Record<string, unknown>): PolicyValues | undefined {
+  const out: Record<string, unknown> = {};
+  for (const key of POLICY_KEYS) {
+    // Own properties only: "constructor" or "__proto__" must not be read through the prototype.
+    if (!Object.hasOwn(customMetadata, key)) continue;
+    const raw = customMetadata[key];
+    if (raw === undefined) continue;
+    if (typeof raw !== "string") return undefined;
+    const value = (FAST[key] as (text: string) => unknown)(raw);
+    if (value === REFUSED) return undefined;
+    out[key] = value;
+  }
+  return out as PolicyValues;
+}
+
+// Contacts, consumer lists and connection names repeat across thousands of entries: one copy each is kept
+// for as long as the inventory lives, instead of one per entry per scan. Bounded: a pool that fills up (many
+// distinct values) starts again.
+const POOL_LIMIT = 4096;
+const strings = new Map<string, string>();
+const lists = new Map<string, readonly string[]>();
+
+function intern(text: string): string {
+  const known = strings.get(text);
+  if (known !== undefined) return known;
+  if (strings.size >= POOL_LIMIT) strings.clear();
+  strings.set(text, text);
+  return text;
+}
+
+function internList(text: string | undefined): readonly string[] {
+  const key = text ?? "";
+  const known = lists.get(key);
+  if (known !== undefined) return known;
+  if (lists.size >= POOL_LIMIT) lists.clear();
+  const names = Object.freeze(consumerNames(text).map(intern));
+  lists.set(key, names);
+  return names;
+}
+
 /** The metadata key provider=sfmc once took its auth URL from; an entry that still has it is invalid. */
 const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
 
@@ -136,14 +262,12 @@ export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResul
   if (typeof customMetadata !== "object" || customMetadata === null || Array.isArray(customMetadata)) {
     return invalid("custom_metadata is not a map of strings", {});
   }
-  // Own properties only: "constructor" or "__proto__" must not be read through the prototype.
-  const picked: Partial<Record<FieldKey, unknown>> = {};
-  for (const key of POLICY_KEYS) {
-    if (Object.hasOwn(customMetadata, key)) {
-      const value: unknown = (customMetadata as Record<string, unknown>)[key];
-      if (value !== undefined) picked[key] = value;
-    }
+  const fast = parseFast(customMetadata as Record<string, unknown>);
+  if (fast !== undefined) {
+    if (fast.provider === undefined) return { kind: "unmanaged" };
+    return fromValues(fast, customMetadata, () => pick(customMetadata));
   }
+  const picked = pick(customMetadata);
   if (!("provider" in picked)) return { kind: "unmanaged" };
 
   const parsed = PolicyMetadataSchema.safeParse(picked);
@@ -155,17 +279,37 @@ export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResul
     problems.sort((a, b) => POLICY_KEYS.indexOf(a.key as FieldKey) - POLICY_KEYS.indexOf(b.key as FieldKey));
     return invalid(joinProblems(problems.map((p) => `${p.key} ${p.text}`)), picked);
   }
-  const m = parsed.data;
+  return fromValues(parsed.data, customMetadata, () => picked);
+}
+
+/** The known keys' raw values. Own properties only: "constructor" or "__proto__" must not be read through the prototype. */
+function pick(customMetadata: object): Partial<Record<FieldKey, unknown>> {
+  const picked: Partial<Record<FieldKey, unknown>> = {};
+  for (const key of POLICY_KEYS) {
+    if (Object.hasOwn(customMetadata, key)) {
+      const value: unknown = (customMetadata as Record<string, unknown>)[key];
+      if (value !== undefined) picked[key] = value;
+    }
+  }
+  return picked;
+}
+
+/** The policy from the fields' values (by the plain parsers or the schema), after the cross-field checks. */
+function fromValues(
+  m: PolicyValues,
+  customMetadata: object,
+  picked: () => Partial<Record<FieldKey, unknown>>,
+): PolicyParseResult {
   const provider = m.provider ?? "manual"; // present: checked above
   if (provider === "salesforce-eca" && m.eca_app_id === undefined && m.eca_app_name === undefined) {
-    return invalid("salesforce-eca needs eca_app_id or eca_app_name", picked);
+    return invalid("salesforce-eca needs eca_app_id or eca_app_name", picked());
   }
   // Where a Marketing Cloud secret is sent used to come from this metadata key, which anyone allowed to patch
   // metadata can write. It is refused rather than ignored, so the entry says how to move it.
   if (provider === "sfmc" && Object.hasOwn(customMetadata, LEGACY_SFMC_AUTH_URL)) {
     return invalid(
       `${LEGACY_SFMC_AUTH_URL} is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove ${LEGACY_SFMC_AUTH_URL}`,
-      picked,
+      picked(),
     );
   }
   return {

@@ -79,32 +79,39 @@ export const timeField = z.string({ error: NOT_A_STRING }).transform((text, ctx)
   return at;
 });
 
-/** Free text (contact, reasons, errors): empty means "not set"; control and bidi characters are refused. */
-export const freeTextField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
-  if (text.length > MAX_VALUE_CHARS) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_VALUE_CHARS} characters` });
-    return z.NEVER;
-  }
-  if (!isSafeText(text)) {
-    ctx.addIssue({
-      code: "custom",
-      message: "must not contain control, zero-width or bidi-override characters",
-    });
-    return z.NEVER;
-  }
+// The plain parsers below (freeTextValue, consumerNames, rotateWindowValue) are what the zod fields run;
+// credential-policy.ts calls them directly for an entry whose every field is valid.
+
+/** The text of a free-text field, trimmed; undefined when empty; the reason when refused. */
+export function freeTextValue(text: string): string | undefined | { readonly refused: string } {
+  if (text.length > MAX_VALUE_CHARS) return { refused: `must be at most ${MAX_VALUE_CHARS} characters` };
+  if (!isSafeText(text))
+    return { refused: "must not contain control, zero-width or bidi-override characters" };
   const trimmed = text.trim();
   return trimmed === "" ? undefined : trimmed;
+}
+
+/** Free text (contact, reasons, errors): empty means "not set"; control and bidi characters are refused. */
+export const freeTextField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
+  const value = freeTextValue(text);
+  if (typeof value === "object") {
+    ctx.addIssue({ code: "custom", message: value.refused });
+    return z.NEVER;
+  }
+  return value;
 });
 
 /** "billing-api, crm-sync,,": trimmed, empties dropped, duplicates removed (first spelling kept). */
-export const consumersField = freeTextField.transform((text) => {
+export function consumerNames(text: string | undefined): string[] {
   if (text === undefined) return [];
   const names = text
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
   return [...new Set(names)];
-});
+}
+
+export const consumersField = freeTextField.transform(consumerNames);
 
 export function patternField(pattern: RegExp, expected: string) {
   return z.string({ error: NOT_A_STRING }).refine((text) => pattern.test(text), {
@@ -113,25 +120,28 @@ export function patternField(pattern: RegExp, expected: string) {
 }
 
 // Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics.
-export const ecaAppIdField = patternField(
-  /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/,
-  "a 15- or 18-character ECA id starting 0xI",
-);
+export const ECA_APP_ID = /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
+export const ECA_CONSUMER_ID = /^888[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
+// Developer names: a letter, then letters, digits and underscores; an optional `namespace__` prefix.
+export const ECA_APP_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,14}__)?[A-Za-z][A-Za-z0-9_]{0,79}$/;
+/** A connection or tenant name from the config. */
+export const CONFIG_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const ecaAppIdField = patternField(ECA_APP_ID, "a 15- or 18-character ECA id starting 0xI");
 export const ecaConsumerIdField = patternField(
-  /^888[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/,
+  ECA_CONSUMER_ID,
   "a 15- or 18-character OAuth consumer id starting 888",
 );
-// Developer names: a letter, then letters, digits and underscores; an optional `namespace__` prefix.
 export const ecaAppNameField = patternField(
-  /^(?:[A-Za-z][A-Za-z0-9_]{0,14}__)?[A-Za-z][A-Za-z0-9_]{0,79}$/,
+  ECA_APP_NAME,
   "a Salesforce developer name (letters, digits, underscores)",
 );
 export const sfConnectionField = patternField(
-  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+  CONFIG_NAME,
   "a connection name from the config (letters, digits, _ . -)",
 );
 export const sfmcTenantField = patternField(
-  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+  CONFIG_NAME,
   "a tenant name from the config's marketing_cloud.tenants (letters, digits, _ . -)",
 );
 
@@ -145,25 +155,25 @@ export const autoRotateField = z.string({ error: NOT_A_STRING }).transform((text
 
 const WINDOW = /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/;
 
-export const rotateWindowField = z.string({ error: NOT_A_STRING }).transform((text, ctx): RotateWindow => {
+/** "HH:MM-HH:MM" (UTC) as minutes, or the reason it is refused. */
+export function rotateWindowValue(text: string): RotateWindow | { readonly refused: string } {
   const m = WINDOW.exec(text);
-  if (m === null) {
-    ctx.addIssue({
-      code: "custom",
-      message: "must be a UTC window HH:MM-HH:MM, like 01:00-05:00 or 22:00-02:00",
-    });
-    return z.NEVER;
-  }
+  if (m === null) return { refused: "must be a UTC window HH:MM-HH:MM, like 01:00-05:00 or 22:00-02:00" };
   const startMinute = Number(m[1]) * 60 + Number(m[2]);
   const endMinute = Number(m[3]) * 60 + Number(m[4]);
   if (startMinute === endMinute) {
-    ctx.addIssue({
-      code: "custom",
-      message: "must have different start and end times (omit it for any time)",
-    });
-    return z.NEVER;
+    return { refused: "must have different start and end times (omit it for any time)" };
   }
   return { startMinute, endMinute };
+}
+
+export const rotateWindowField = z.string({ error: NOT_A_STRING }).transform((text, ctx): RotateWindow => {
+  const value = rotateWindowValue(text);
+  if ("refused" in value) {
+    ctx.addIssue({ code: "custom", message: value.refused });
+    return z.NEVER;
+  }
+  return value;
 });
 
 /** True when `at` (UTC) falls inside the window; start inclusive, end exclusive; wraps midnight. */

@@ -5,7 +5,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DAY_MS, HOUR_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
-import { POLICY_KEYS, parseCredentialPolicy } from "../../../src/core/inventory/credential-policy.ts";
+import {
+  POLICY_FIELDS,
+  POLICY_KEYS,
+  parseCredentialPolicy,
+} from "../../../src/core/inventory/credential-policy.ts";
 import { CREDENTIAL_STATES, type CredentialState } from "../../../src/core/inventory/inventory-item.ts";
 
 const plausible = fc.constantFrom(
@@ -201,5 +205,24 @@ describe("custom_metadata under generated input", () => {
     );
     // The generator must reach past the parser, or the property proves little.
     expect([...seen].sort()).toEqual([...CREDENTIAL_STATES].sort());
+  });
+
+  it("reads every key's value with its plain parser exactly as its schema does", () => {
+    // The plain parsers read the common all-valid entry without zod; they must accept exactly what the schema
+    // accepts and give the same value, or a scan and an invalid-entry report would disagree.
+    const { schemas, fast, refused } = POLICY_FIELDS;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...POLICY_KEYS),
+        fc.oneof(value, nearDate, fc.constant("a, b ,a,,")),
+        (k, v) => {
+          const bySchema = schemas[k].safeParse(v);
+          const plain = (fast[k] as (text: string) => unknown)(v);
+          if (bySchema.success) expect(plain).toEqual(bySchema.data);
+          else expect(plain).toBe(refused);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
