@@ -34,6 +34,12 @@ export interface RotationRow {
   readonly cpuMsPerRotation: number;
   readonly vaultCallsPerRotation: number;
   readonly salesforceCallsPerRotation: number;
+  /**
+   * What most rotations cost (the median of each rotation's own count): the mean also carries the one-time
+   * calls of a process's first rotation (the admin login, the org id), spread over however many rotations ran.
+   */
+  readonly vaultCallsMedian: number;
+  readonly salesforceCallsMedian: number;
   /** Requests per rotation by what they were for (callKind), Vault's and Salesforce's, in first-seen order. */
   readonly callsByKind: ReadonlyArray<{
     readonly system: "Vault" | "Salesforce";
@@ -122,6 +128,8 @@ export async function benchRotations(
   const audits: number[] = [];
   let vaultCalls = 0;
   let sfCalls = 0;
+  const vaultPer: number[] = [];
+  const sfPer: number[] = [];
   const kinds = new Map<string, { system: "Vault" | "Salesforce"; kind: string; count: number }>();
   let completed = 0;
   const failures: string[] = [];
@@ -141,6 +149,8 @@ export async function benchRotations(
       owns.push(Math.max(0, wall - unionMs(scope.intervals)));
       vaultCalls += scope.calls.get(ctx.vault.addr) ?? 0;
       sfCalls += scope.calls.get(ctx.sim.url) ?? 0;
+      vaultPer.push(scope.calls.get(ctx.vault.addr) ?? 0);
+      sfPer.push(scope.calls.get(ctx.sim.url) ?? 0);
       for (const r of scope.requests) {
         const system = r.origin === ctx.vault.addr ? "Vault" : "Salesforce";
         const kind = callKind(r, ctx.vault.addr, `${root}/state`);
@@ -181,6 +191,8 @@ export async function benchRotations(
     cpuMsPerRotation: (cpu.user + cpu.system) / 1000 / count,
     vaultCallsPerRotation: vaultCalls / count,
     salesforceCallsPerRotation: sfCalls / count,
+    vaultCallsMedian: percentile(vaultPer, 50),
+    salesforceCallsMedian: percentile(sfPer, 50),
     callsByKind: [...kinds.values()].map(({ system, kind, count: n }) => ({
       system,
       kind,
