@@ -37,12 +37,12 @@ export interface Target {
 }
 
 /** The baseline sample: cycle 100 as in the issue (the first 100 cycles are warm-up), else the first one. */
-export function memoryBaseline(m: MemoryResult): MemoryResult["samples"][number] | undefined {
+function memoryBaseline(m: MemoryResult): MemoryResult["samples"][number] | undefined {
   return m.samples.find((s) => s.cycle === 100) ?? m.samples[0];
 }
 
 /** Growth of the last sample over the baseline. */
-export function memoryGrowth(m: MemoryResult): { from: number; to: number; rss: number; heap: number } {
+function memoryGrowth(m: MemoryResult): { from: number; to: number; rss: number; heap: number } {
   const first = memoryBaseline(m);
   const last = m.samples[m.samples.length - 1];
   if (first === undefined || last === undefined) return { from: 0, to: 0, rss: Number.NaN, heap: Number.NaN };
@@ -55,7 +55,7 @@ export function memoryGrowth(m: MemoryResult): { from: number; to: number; rss: 
 }
 
 /** Per-credential scan time at the largest size over that at the smallest (1 = exactly linear). */
-export function scalingFactor(rows: readonly ScanRow[], pick: (r: ScanRow) => number): number {
+function scalingFactor(rows: readonly ScanRow[], pick: (r: ScanRow) => number): number {
   const small = rows[0];
   const big = rows[rows.length - 1];
   if (small === undefined || big === undefined) return Number.NaN;

@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { Agent, request } from "undici";
 import { stopProcess } from "../src/demo/dev-vault-server.ts";
 
-export interface BenchApp {
+interface BenchApp {
   readonly appId: string;
   readonly consumerId: string;
   readonly consumerKey: string;

@@ -12,10 +12,6 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
-export function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 /** 1234.5 → "1,235"; small numbers keep `digits` decimals. */
 export function fmt(n: number, digits = 0): string {
   if (!Number.isFinite(n)) return "n/a";

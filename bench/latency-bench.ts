@@ -14,7 +14,7 @@ import { spawnServe } from "./serve-process.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../src/cli.ts");
 
-export interface LatencySample {
+interface LatencySample {
   readonly flagToStartMs: number;
   readonly flagToDoneMs: number;
 }

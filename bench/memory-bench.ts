@@ -17,7 +17,7 @@ import { metricValue, spawnServe } from "./serve-process.ts";
 
 const run = promisify(execFile);
 
-export interface MemorySample {
+interface MemorySample {
   readonly cycle: number;
   readonly rssMb: number;
   readonly heapUsedMb: number;

@@ -16,7 +16,7 @@ import type { RequestMeter } from "./request-meter.ts";
 
 const run = promisify(execFile);
 
-export interface ScanMeasure {
+interface ScanMeasure {
   /** Median wall time of one scan. */
   readonly ms: number;
   readonly runs: readonly number[];

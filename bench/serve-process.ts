@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { stopProcess } from "../src/demo/dev-vault-server.ts";
 
-export type LogRecord = Record<string, unknown> & { msg?: string };
+type LogRecord = Record<string, unknown> & { msg?: string };
 
 export interface ServeProcess {
   readonly child: ChildProcess;

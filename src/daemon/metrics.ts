@@ -10,8 +10,8 @@ import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-e
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 
 const OUTCOMES = ["completed", "waiting", "failed", "rolled_back"] as const;
-export const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;
-export const TARGET_KINDS = ["slack", "teams", "webhook", "stderr"] as const;
+const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;
+const TARGET_KINDS = ["slack", "teams", "webhook", "stderr"] as const;
 const HTTP_ACCESS = ["read", "write"] as const;
 const UNAUTHORIZED_REASONS = ["missing", "malformed", "wrong"] as const;
 

@@ -16,7 +16,7 @@ import {
   ListSchema,
 } from "./vault-schemas.ts";
 
-export interface KvVersionInfo {
+interface KvVersionInfo {
   createdTime: string;
   /** RFC 3339, or "" when the version is not (scheduled to be) deleted. */
   deletionTime: string;
@@ -60,7 +60,7 @@ export function normalizeKvPath(p: string): string {
     .join("/");
 }
 
-export function toKvMetadata(d: KvMetadataData): KvMetadata {
+function toKvMetadata(d: KvMetadataData): KvMetadata {
   const versions: Record<string, KvVersionInfo> = {};
   for (const [v, info] of Object.entries(d.versions ?? {})) {
     versions[v] = {

@@ -26,7 +26,7 @@ import {
   VaultEnvelopeSchema,
 } from "./vault-schemas.ts";
 
-export type { VaultMethod, VaultRequest, VaultResponse } from "./vault-request.ts";
+export type { VaultRequest, VaultResponse } from "./vault-request.ts";
 
 export interface VaultLog {
   debug(obj: object, msg: string): void;

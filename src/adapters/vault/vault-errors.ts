@@ -44,7 +44,7 @@ export function isInvalidKvV2Path(warnings: readonly string[]): boolean {
   return warnings.some((w) => w.includes("Invalid path for a versioned K/V secrets engine"));
 }
 
-export function isCasMismatch(errors: readonly string[]): boolean {
+function isCasMismatch(errors: readonly string[]): boolean {
   return errors.some((e) => e.includes("check-and-set parameter did not match"));
 }
 

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 
-export type VaultMethod = "GET" | "LIST" | "POST" | "PUT" | "PATCH" | "DELETE";
+type VaultMethod = "GET" | "LIST" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface VaultRequest {
   readonly method: VaultMethod;

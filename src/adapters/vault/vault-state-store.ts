@@ -21,8 +21,8 @@ import type { RotationStateStore, Versioned } from "../../core/rotation/rotation
 import type { KvData, KvV2 } from "./kv-v2.ts";
 import { normalizeKvPath } from "./kv-v2.ts";
 
-export const JOURNAL_FOLDER = "journal";
-export const LEASE_FOLDER = "leases";
+const JOURNAL_FOLDER = "journal";
+const LEASE_FOLDER = "leases";
 const OWNER_FOLDER = "owners";
 
 const OwnerFieldsSchema = z.looseObject({

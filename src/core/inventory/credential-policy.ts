@@ -41,7 +41,7 @@ import {
   timeField,
 } from "./policy-fields.ts";
 
-export interface RotationTrigger {
+interface RotationTrigger {
   readonly mode: TriggerMode;
   readonly reason: string | undefined;
 }
@@ -80,7 +80,7 @@ export interface CredentialPolicy {
 }
 
 /** What can still be shown for an invalid entry, so the report can say whom to tell. */
-export interface PolicyHints {
+interface PolicyHints {
   readonly provider: Provider | undefined;
   readonly consumers: readonly string[];
   readonly rotationContact: string | undefined;
@@ -91,9 +91,8 @@ export type PolicyParseResult =
   | { readonly kind: "invalid"; readonly reason: string; readonly hints: PolicyHints }
   | { readonly kind: "unmanaged" };
 
-export const DEFAULT_CREDENTIAL_TYPE: CredentialType = "oauth_client_secret";
-export const DEFAULT_RISK: Risk = "standard";
-export const DEFAULT_WARNING_WINDOW_MS = 14 * DAY_MS;
+const DEFAULT_CREDENTIAL_TYPE: CredentialType = "oauth_client_secret";
+const DEFAULT_RISK: Risk = "standard";
 
 const PERIOD: ParseDurationOptions = {};
 const WINDOW_LENGTH: ParseDurationOptions = { allowZero: true };

@@ -33,7 +33,7 @@ export const CONFIRM_BY = ["soak", "flag"] as const;
 export type ConfirmBy = (typeof CONFIRM_BY)[number];
 
 /** Vault's own limit for one custom_metadata value (bytes); characters here, which is never stricter. */
-export const MAX_VALUE_CHARS = 512;
+const MAX_VALUE_CHARS = 512;
 
 /** Minutes after 00:00 UTC. start > end wraps midnight ("22:00-02:00"). */
 export interface RotateWindow {
@@ -113,7 +113,7 @@ export function consumerNames(text: string | undefined): string[] {
 
 export const consumersField = freeTextField.transform(consumerNames);
 
-export function patternField(pattern: RegExp, expected: string) {
+function patternField(pattern: RegExp, expected: string) {
   return z.string({ error: NOT_A_STRING }).refine((text) => pattern.test(text), {
     error: (issue) => (issue.input === "" ? `is empty; expected ${expected}` : `must be ${expected}`),
   });
