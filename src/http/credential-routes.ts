@@ -1,16 +1,14 @@
 // /v1/credentials: the inventory as JSON, one credential, and the rotate request. A credential path holds
 // slashes, so the routes take a wildcard; a POST is a rotate request only when the path ends in /rotate.
-
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
+import { z } from "zod";
+import { isSafeText } from "../core/display-text.ts";
 import { CREDENTIAL_STATES, type CredentialState } from "../core/inventory/inventory-item.ts";
 import { itemToJson } from "../report/item-json.ts";
 import { checkBearer } from "./bearer-auth.ts";
-import { checkCredentialPath } from "./credential-path.ts";
 import type { RotationRequestResult } from "./daemon-view.ts";
 import type { HttpDeps } from "./http-deps.ts";
-import { sendError } from "./http-errors.ts";
-import { refuseOtherMethods, replyMethodNotAllowed } from "./method-not-allowed.ts";
-import { parseRotateRequestBody } from "./rotate-request-body.ts";
+import { refuseOtherMethods, replyMethodNotAllowed, sendError } from "./http-errors.ts";
 
 const ROTATE_SUFFIX = "/rotate";
 type WildcardRoute = { Params: { "*": string } };
@@ -141,4 +139,63 @@ function isCredentialState(value: unknown): value is CredentialState {
 function publicText(message: string, fallback: string): string {
   const trimmed = message.trim();
   return trimmed === "" ? fallback : trimmed.slice(0, 300);
+}
+
+// A credential path as it arrives in a URL (already percent-decoded by the router): checked before it is
+// used to read Vault, so a request can only name a plain relative KV path.
+const MAX_CREDENTIAL_PATH_CHARS = 512;
+
+export type PathCheck =
+  | { readonly ok: true; readonly path: string }
+  | { readonly ok: false; readonly message: string };
+
+export function checkCredentialPath(raw: string): PathCheck {
+  if (raw === "") return { ok: false, message: "credential path is empty" };
+  if (raw.length > MAX_CREDENTIAL_PATH_CHARS) {
+    return { ok: false, message: `credential path is longer than ${MAX_CREDENTIAL_PATH_CHARS} characters` };
+  }
+  if (!isSafeText(raw)) return { ok: false, message: "credential path has control or invisible characters" };
+  const segments = raw.split("/");
+  if (segments.some((s) => s === "")) return { ok: false, message: "credential path has an empty segment" };
+  if (segments.some((s) => s === "." || s === "..")) {
+    return { ok: false, message: 'credential path must not contain "." or ".." segments' };
+  }
+  return { ok: true, path: raw };
+}
+
+// The body of POST /v1/credentials/{path}/rotate, parsed with zod at the edge. Strict: an unknown key is a
+// mistake worth telling the caller about. Messages are ours and never repeat the input.
+const MAX_REASON_CHARS = 200;
+
+const RotateRequestBodySchema = z.strictObject({
+  mode: z.enum(["now", "emergency"]),
+  reason: z
+    .string()
+    .min(1)
+    .max(MAX_REASON_CHARS)
+    .refine((s) => isSafeText(s))
+    .optional(),
+});
+type RotateRequestBody = z.infer<typeof RotateRequestBodySchema>;
+
+export type BodyCheck =
+  | { readonly ok: true; readonly body: RotateRequestBody }
+  | { readonly ok: false; readonly message: string };
+
+export function parseRotateRequestBody(body: unknown): BodyCheck {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, message: 'body must be a JSON object like {"mode":"now"}' };
+  }
+  const parsed = RotateRequestBodySchema.safeParse(body);
+  if (parsed.success) return { ok: true, body: parsed.data };
+  const messages = new Set<string>();
+  for (const issue of parsed.error.issues) {
+    if (issue.code === "unrecognized_keys")
+      messages.add("unknown key in body; allowed keys are mode and reason");
+    else if (issue.path[0] === "mode") messages.add('mode must be "now" or "emergency"');
+    else if (issue.path[0] === "reason") {
+      messages.add(`reason must be 1 to ${MAX_REASON_CHARS} printable characters`);
+    } else messages.add("body is not valid");
+  }
+  return { ok: false, message: [...messages].join("; ") };
 }

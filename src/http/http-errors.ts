@@ -1,8 +1,7 @@
 // The one error shape of the HTTP API: {"error":{"code","message","requestId"}}. Codes are a closed set
 // clients can switch on. Messages are fixed public words chosen here: never an exception's own message (an
 // unknown error could carry a secret) and never an echo of the request (paths, bodies, headers).
-
-import type { FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 
 const HTTP_ERROR_CODES = [
   "BAD_REQUEST",
@@ -120,4 +119,36 @@ function booleanField(value: unknown, key: string): boolean | undefined {
 
 function field(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+// Fastify answers an unregistered method with 404; for our own URLs we say 405 and list what is allowed,
+// by registering the remaining methods on the same URL with this handler.
+const METHODS: readonly HTTPMethods[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/**
+ * Registers a 405 handler for every method of METHODS not in `registered` (HEAD comes with GET).
+ * `allowFor` names the allowed methods for one request when they depend on the path (default: registered).
+ */
+export function refuseOtherMethods(
+  app: FastifyInstance,
+  url: string,
+  registered: readonly HTTPMethods[],
+  allowFor: (request: FastifyRequest) => readonly HTTPMethods[] = () => registered,
+): void {
+  const taken = withHead(registered);
+  app.route({
+    method: METHODS.filter((m) => !taken.includes(m)),
+    url,
+    handler: (request, reply) => replyMethodNotAllowed(reply, allowFor(request)),
+  });
+}
+
+export function replyMethodNotAllowed(reply: FastifyReply, allowed: readonly HTTPMethods[]): FastifyReply {
+  const allow = withHead(allowed).join(", ");
+  reply.header("allow", allow);
+  return sendError(reply, 405, "METHOD_NOT_ALLOWED", `method not allowed here; use ${allow}`);
+}
+
+function withHead(methods: readonly HTTPMethods[]): readonly HTTPMethods[] {
+  return methods.includes("GET") && !methods.includes("HEAD") ? [...methods, "HEAD"] : methods;
 }

@@ -1,19 +1,16 @@
 // The daemon's HTTP face: probes, metrics, the JSON API and the status page, over the DaemonView port.
 // buildHttpApp never listens (tests use inject()); startHttpServer listens and returns a closer.
 // Fastify's own logger is off: one access record per request goes to deps.log, without headers or paths.
-
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { classifyError } from "../core/errors.ts";
 import { registerCredentialRoutes } from "./credential-routes.ts";
-import { registerHealthRoutes } from "./health-routes.ts";
 import type { HttpDeps } from "./http-deps.ts";
-import { mapError, sendError } from "./http-errors.ts";
+import { mapError, refuseOtherMethods, sendError } from "./http-errors.ts";
 import { allowedHostNames, refuseForeignHost, refuseUnauthenticatedRead } from "./request-guard.ts";
 import { registerRotationRoutes } from "./rotation-routes.ts";
-import { SECURITY_HEADERS } from "./security-headers.ts";
-import { registerStatusPageRoute } from "./status-page-route.ts";
+import { registerStatusPageRoute, STATUS_PAGE_CSS_HASH } from "./status-page.ts";
 
 export type { HttpAccessRecord, HttpDeps, UnauthorizedEvent } from "./http-deps.ts";
 
@@ -111,3 +108,47 @@ function displayHost(address: AddressInfo): string {
   if (address.address === "::") return "[::1]";
   return address.family === "IPv6" ? `[${address.address}]` : address.address;
 }
+
+// Probes and metrics: /healthz (the process answers; no I/O), /readyz (the daemon's checks), /metrics.
+export function registerHealthRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get("/healthz", async () => ({ status: "ok" }));
+  refuseOtherMethods(app, "/healthz", ["GET"]);
+
+  app.get("/readyz", async (_request, reply) => {
+    let checks: readonly { name: string; ok: boolean; detail: string }[];
+    try {
+      checks = (await deps.view.readiness()).map(({ name, ok, detail }) => ({ name, ok, detail }));
+    } catch {
+      // A probe wants a status, not a 500: the checks themselves could not run.
+      checks = [{ name: "readiness", ok: false, detail: "readiness checks could not run" }];
+    }
+    const ready = checks.every((c) => c.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
+  });
+  refuseOtherMethods(app, "/readyz", ["GET"]);
+
+  app.get("/metrics", async (_request, reply) => {
+    const { contentType, body } = await deps.view.metrics();
+    return reply.type(contentType).send(body);
+  });
+  refuseOtherMethods(app, "/metrics", ["GET"]);
+}
+
+// Headers on every response, JSON and HTML alike. The CSP allows exactly the status page's own inline
+// stylesheet (by hash) and nothing else: no scripts, no images, no frames, no forms.
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src '${STATUS_PAGE_CSS_HASH}'`,
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": CONTENT_SECURITY_POLICY,
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cross-origin-resource-policy": "same-origin",
+};

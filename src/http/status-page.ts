@@ -3,14 +3,16 @@
 // Vault or a request (paths, consumers, contacts, reasons, actors) is cleaned of control characters,
 // bounded, and HTML-escaped.
 
+import { createHash } from "node:crypto";
+import type { FastifyInstance } from "fastify";
 import { formatDuration, formatRelative } from "../core/duration.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { startedByText } from "../core/rotation/audit-events.ts";
 import { escapeHtml } from "../report/format-html.ts";
 import { cell } from "../report/report-cells.ts";
-import { ATTENTION_ORDER, type AttentionGroup, attentionGroup, sortByAttention } from "./attention-order.ts";
 import type { InventorySnapshot, RotationView } from "./daemon-view.ts";
-import { STATUS_PAGE_CSS } from "./status-page-style.ts";
+import type { HttpDeps } from "./http-deps.ts";
+import { refuseOtherMethods } from "./http-errors.ts";
 
 export interface StatusPageInput {
   readonly snapshot: InventorySnapshot | undefined;
@@ -224,3 +226,105 @@ function isValidDate(date: Date | undefined): date is Date {
 function esc(text: string): string {
   return escapeHtml(text);
 }
+
+// The order people should read the inventory in: what is broken first, then what is late, then what will
+// be soon, then what is busy, then the calm rest. Within a rank: nearest deadline first, then path.
+export const ATTENTION_ORDER = [
+  "failed",
+  "invalid",
+  "stuck",
+  "overdue",
+  "unverified",
+  "due_soon",
+  "flagged",
+  "in_progress",
+  "awaiting_promotion",
+  "ok",
+  "unmanaged",
+] as const;
+export type AttentionGroup = (typeof ATTENTION_ORDER)[number];
+
+/** The state, except that a stuck rotation (in_progress or awaiting_promotion too long) is its own group. */
+export function attentionGroup(item: InventoryItem): AttentionGroup {
+  if (item.stuck && (item.state === "in_progress" || item.state === "awaiting_promotion")) return "stuck";
+  return item.state;
+}
+
+export function sortByAttention(items: readonly InventoryItem[]): InventoryItem[] {
+  const rank = (item: InventoryItem) => ATTENTION_ORDER.indexOf(attentionGroup(item));
+  const deadline = (item: InventoryItem) => item.deadline?.getTime() ?? Number.POSITIVE_INFINITY;
+  return [...items].sort((a, b) => {
+    const byRank = rank(a) - rank(b);
+    if (byRank !== 0) return byRank;
+    const da = deadline(a);
+    const db = deadline(b);
+    if (da !== db) return da < db ? -1 : 1;
+    return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+  });
+}
+
+// GET /: the status page, rendered per request from the view's last scan.
+const RECENT_ROTATIONS = 20;
+const DEFAULT_REFRESH_SECONDS = 30;
+
+export function registerStatusPageRoute(app: FastifyInstance, deps: HttpDeps): void {
+  app.get("/", async (_request, reply) => {
+    const html = renderStatusPage({
+      snapshot: deps.view.inventory(),
+      rotations: deps.view.recentRotations(RECENT_ROTATIONS),
+      now: deps.now?.() ?? new Date(),
+      refreshSeconds: deps.refreshSeconds ?? DEFAULT_REFRESH_SECONDS,
+      version: deps.version,
+      kvMount: deps.kvMount,
+    });
+    return reply.type("text/html; charset=utf-8").send(html);
+  });
+  refuseOtherMethods(app, "/", ["GET"]);
+  // Browsers ask for it on every visit; an empty answer keeps the log and the console quiet.
+  app.get("/favicon.ico", async (_request, reply) => reply.code(204).send());
+}
+
+// The status page's only stylesheet, inline. Its SHA-256 goes into the Content-Security-Policy, so the
+// page needs neither 'unsafe-inline' nor any external resource. Under 640px the tables become stacked
+// cards (each cell labelled from data-label), so a phone never scrolls sideways.
+export const STATUS_PAGE_CSS = `
+:root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--head:#f6f8fa}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:1rem 1.25rem;color:var(--fg);background:var(--bg);line-height:1.4}
+h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+.meta{color:var(--muted);margin:0 0 .75rem}
+.totals{display:flex;flex-wrap:wrap;gap:.4rem;list-style:none;padding:0;margin:.5rem 0 1rem}
+.totals li{border:1px solid var(--line);border-radius:1rem;padding:.1rem .6rem;font-size:.9rem}
+.empty{padding:1rem;border:1px dashed var(--line);border-radius:.5rem;color:var(--muted)}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid var(--line);padding:.4rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
+th{background:var(--head);font-weight:600}
+td.path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;min-width:14ch}
+td{overflow-wrap:break-word}
+td:empty::after{content:"\\2014";color:var(--muted)}
+time{white-space:nowrap}
+.rel,.reason{display:block;color:var(--muted);font-size:.85rem}
+.state{display:inline-block;border-radius:.3rem;padding:.05rem .45rem;font-weight:600;font-size:.85rem;white-space:nowrap}
+.tone-red{background:#ffebe9;color:#a40e26;border:1px solid #ff8182}
+.tone-amber{background:#fff8c5;color:#7d4e00;border:1px solid #d4a72c}
+.tone-blue{background:#ddf4ff;color:#0550ae;border:1px solid #54aeff}
+.tone-green{background:#dafbe1;color:#116329;border:1px solid #4ac26b}
+.tone-grey{background:#f6f8fa;color:#57606a;border:1px solid #d0d7de}
+tr.row-red td:first-child{box-shadow:inset 4px 0 #cf222e}
+tr.row-amber td:first-child{box-shadow:inset 4px 0 #d4a72c}
+footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
+@media (max-width:640px){
+body{padding:.75rem}
+table,thead,tbody,tr,th,td{display:block;width:100%}
+thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+tr{border:1px solid var(--line);border-radius:.5rem;margin:0 0 .75rem;padding:.25rem .5rem}
+tr.row-red{border-left:4px solid #cf222e}tr.row-amber{border-left:4px solid #d4a72c}
+tr.row-red td:first-child,tr.row-amber td:first-child{box-shadow:none}
+td{border:0;padding:.2rem 0;overflow-wrap:anywhere}
+td:empty{display:none}
+time{white-space:normal}
+td::before{content:attr(data-label);display:block;color:var(--muted);font-size:.75rem;text-transform:uppercase;letter-spacing:.03em}
+}
+`;
+
+export const STATUS_PAGE_CSS_HASH = `sha256-${createHash("sha256").update(STATUS_PAGE_CSS, "utf8").digest("base64")}`;
