@@ -3,27 +3,50 @@
 // Salesforce connection works, every managed credential's provider configuration holds (check-providers.ts),
 // and every chat target's secrets resolve (check-notify.ts; --notify-test sends).
 // Every failing check is its own line naming what is missing; exit 1 when any required check fails.
-
-import type { SalesforceClient } from "../adapters/salesforce/salesforce-client.ts";
-import { parseApiVersion, STAGED_MIN_API_VERSION } from "../adapters/salesforce/salesforce-client.ts";
+import {
+  parseApiVersion,
+  type SalesforceClient,
+  STAGED_MIN_API_VERSION,
+} from "../adapters/salesforce/salesforce-client.ts";
+import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
-import { connectSalesforce, connectVault, UNKEYED_AUDIT_WARNING } from "../app/compose.ts";
-import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
-import { summarizeConfig } from "../config/load-config.ts";
+import { forEachBounded } from "../app/bounded-parallel.ts";
+import type { ChatNotifier } from "../app/chat-notifier.ts";
+import {
+  connectSalesforce,
+  connectVault,
+  credentialStore,
+  UNKEYED_AUDIT_WARNING,
+  type VaultStack,
+} from "../app/compose.ts";
+import type { ChatTargetConfig, Config, SalesforceConnectionConfig } from "../config/config-types.ts";
+import { classifyDefaultsOf, destinationsOf, summarizeConfig } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
 import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
+import { collectInventory } from "../core/inventory/collect-inventory.ts";
+import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { PROVIDERS } from "../core/inventory/policy-fields.ts";
+import {
+  type CheckFinding,
+  type CheckMark,
+  credentialFacts,
+  fail,
+  type ProviderCheckContext,
+} from "../core/providers/credential-facts.ts";
+import { checkCredential, isCheckedItem, needsSecretData } from "../core/providers/provider-checks.ts";
+import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
+import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
+import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
 import {
   exposedSecretFiles,
   exposedSecretFileText,
   loadAuditChainKey,
   secretFiles,
 } from "../daemon/secret-refs.ts";
-import { checkNotifications, validateNotifyOptions } from "./check-notify.ts";
-import { checkProviders } from "./check-providers.ts";
-import type { CheckLine, CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
+import { buildCliChat, eventsText } from "./cli-chat.ts";
+import { type CheckLine, type CliIo, type CommandSpec, EXIT, UsageError } from "./cli-io.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 
 export const checkCommand: CommandSpec = {
@@ -391,4 +414,237 @@ async function checkAuditChain(
   } finally {
     await vault?.close();
   }
+}
+
+// `check`'s notification targets. Without --notify-test every target is built as `serve` builds it (its secret
+// references resolve: file readable, variable set, KV field present; its URL is an http(s) URL) and nothing is
+// sent: a preflight must not post to a channel unasked. With --notify-test each target (or the one named) also
+// gets a test message in its own format. Lines name the target and the error code and status, never the URL.
+export interface NotifyCheckOptions {
+  /** Send a test message (--notify-test). */
+  readonly send: boolean;
+  /** Only this target (--notify-target NAME). */
+  readonly only?: string | undefined;
+}
+
+export interface NotifyCheck {
+  readonly lines: CheckLine[];
+  /** A target's secret reference does not resolve or its URL is unusable: a configuration error (exit 2). */
+  readonly configError: boolean;
+}
+
+const TOPIC = "chat";
+
+/** Usage mistakes in the notify flags, found before any check runs. */
+export function validateNotifyOptions(cfg: Config, opts: NotifyCheckOptions): void {
+  if (opts.only === undefined) return;
+  if (!opts.send) throw new UsageError("--notify-target needs --notify-test");
+  const names = cfg.notifications.targets.map((t) => t.name);
+  if (!names.includes(opts.only)) {
+    const known = names.length === 0 ? "none is configured" : `configured: ${names.join(", ")}`;
+    throw new UsageError(`--notify-target: no chat target is named "${opts.only}" (${known})`);
+  }
+}
+
+export async function checkNotifications(
+  cfg: Config,
+  io: CliIo,
+  opts: NotifyCheckOptions,
+): Promise<NotifyCheck> {
+  const targets = cfg.notifications.targets.filter((t) => opts.only === undefined || t.name === opts.only);
+  if (targets.length === 0) {
+    const text = "no chat targets configured (notifications.targets): messages go to the log";
+    return {
+      lines: [
+        opts.send
+          ? { mark: "warn", topic: TOPIC, text: `${text}; nothing to test` }
+          : { mark: "ok", topic: TOPIC, text },
+      ],
+      configError: false,
+    };
+  }
+  let vault: VaultStack;
+  try {
+    vault = await connectVault(cfg);
+  } catch (err) {
+    const why = isRotatorError(err) ? err.code : "UNCLASSIFIED";
+    return {
+      lines: targets.map((t) => ({
+        mark: "FAIL",
+        topic: topicOf(t),
+        text: `not checked: no Vault connection to resolve its secrets (${why})`,
+      })),
+      configError: false,
+    };
+  }
+  const built = await Promise.all(targets.map((t) => buildOne(cfg, vault, io, t)));
+  try {
+    const lines = await Promise.all(
+      built.map((b) => (b.chat === undefined ? b.line : lineFor(b.target, b.chat, opts.send))),
+    );
+    return { lines, configError: built.some((b) => b.configError) };
+  } finally {
+    await Promise.all(built.map((b) => b.chat?.close()));
+    await vault.close();
+  }
+}
+
+type Built =
+  | { readonly target: ChatTargetConfig; readonly chat: ChatNotifier; readonly configError: false }
+  | {
+      readonly target: ChatTargetConfig;
+      readonly chat?: undefined;
+      readonly line: CheckLine;
+      readonly configError: boolean;
+    };
+
+/** One notifier per target, so one broken target's secret does not hide the state of the others. */
+async function buildOne(cfg: Config, vault: VaultStack, io: CliIo, target: ChatTargetConfig): Promise<Built> {
+  try {
+    return { target, chat: await buildCliChat(cfg, vault, io, [target]), configError: false };
+  } catch (err) {
+    const text = isRotatorError(err) ? err.toLine() : "UNCLASSIFIED: the target could not be set up";
+    return {
+      target,
+      line: { mark: "FAIL", topic: topicOf(target), text },
+      configError: isRotatorError(err, "CONFIG_INVALID"),
+    };
+  }
+}
+
+async function lineFor(target: ChatTargetConfig, chat: ChatNotifier, send: boolean): Promise<CheckLine> {
+  const topic = topicOf(target);
+  if (!send) {
+    return {
+      mark: "ok",
+      topic,
+      text: `${target.type}, ${eventsText(target)}: configured (not contacted; use --notify-test)`,
+    };
+  }
+  const [result] = await chat.sendTest(target.name);
+  if (result?.ok === true) return { mark: "ok", topic, text: `${target.type}: test message sent` };
+  return { mark: "FAIL", topic, text: `${target.type}: ${result?.error ?? "UNCLASSIFIED"}` };
+}
+
+function topicOf(t: ChatTargetConfig): string {
+  return `${TOPIC}:${t.name}`;
+}
+
+// `check`, per managed credential under vault.prefixes: the scan (metadata), then the secret data of the
+// providers whose checks need it (field presence only), then the provider's pure checks
+// (src/core/providers/provider-checks.ts), and for provider=sfmc one live v2/token request with the current
+// api_key. One line per problem, topic `cred:<path>`; one summary line per provider, topic `provider:<name>`.
+// Read-only; secret values go nowhere but the token request, and that only to the auth host the config names
+// for the credential's tenant (an entry that names an unknown tenant is invalid and never read).
+/** Token requests in flight at once (each to a tenant's auth host). */
+const LIVE_PARALLELISM = 4;
+/** KV reads in flight at once (two requests each: metadata, then the current version). */
+const READ_PARALLELISM = 8;
+
+export interface ProviderCheckOptions {
+  readonly now?: Date;
+  readonly sfmcTimeoutMs?: number;
+}
+
+interface Checked {
+  readonly item: InventoryItem;
+  findings: CheckFinding[];
+}
+
+export async function checkProviders(
+  cfg: Config,
+  stack: VaultStack,
+  opts: ProviderCheckOptions = {},
+): Promise<CheckLine[]> {
+  const now = opts.now ?? new Date();
+  let items: readonly InventoryItem[];
+  try {
+    const inventory = await collectInventory(stack.source, cfg.vault.prefixes, now, classifyDefaultsOf(cfg));
+    items = inventory.items.filter(isCheckedItem);
+  } catch (err) {
+    return [{ mark: "FAIL", topic: "providers", text: errorText(err) }];
+  }
+  if (items.length === 0) {
+    return [
+      {
+        mark: "ok",
+        topic: "providers",
+        text: `no managed credentials under ${cfg.vault.prefixes.join(", ")}`,
+      },
+    ];
+  }
+  const ctx: ProviderCheckContext = {
+    destinations: destinationsOf(cfg),
+    kvMount: cfg.vault.kvMount,
+    now,
+  };
+  const store = credentialStore(cfg, stack);
+  const checked: Checked[] = items.map((item) => ({ item, findings: [] }));
+  const live: Array<{ entry: Checked; cred: StoredCredential }> = [];
+  await forEachBounded(checked, READ_PARALLELISM, async (entry) => {
+    if (!needsSecretData(entry.item)) {
+      entry.findings = checkCredential(credentialFacts(entry.item), ctx);
+      return;
+    }
+    let cred: StoredCredential | undefined;
+    try {
+      cred = await store.read(entry.item.path);
+    } catch (err) {
+      entry.findings = [fail(`secret data unreadable: ${errorText(err)}`)];
+      return;
+    }
+    if (cred === undefined) {
+      entry.findings = [fail("the entry or its current version is gone since the scan")];
+      return;
+    }
+    entry.findings = checkCredential(credentialFacts(entry.item, cred), ctx);
+    if (entry.item.provider === "sfmc") live.push({ entry, cred });
+  });
+  const timeoutMs = opts.sfmcTimeoutMs ?? SFMC_TOKEN_TIMEOUT_MS;
+  await forEachBounded(live, LIVE_PARALLELISM, async ({ entry, cred }) => {
+    const target = sfmcLiveTarget(credentialFacts(entry.item, cred), ctx);
+    const secret = secretField(cred, API_KEY);
+    if (target === undefined || secret === undefined) return;
+    try {
+      const answer = await verifySfmcSecret(target.url, target.clientId, secret, timeoutMs);
+      entry.findings.push(sfmcTokenFinding(answer, target));
+    } catch (err) {
+      entry.findings.push(fail(errorText(err)));
+    }
+  });
+  return toLines(checked);
+}
+
+/** Grouped by provider (in PROVIDERS order, then entries with no readable provider), each with its summary. */
+function toLines(checked: readonly Checked[]): CheckLine[] {
+  const lines: CheckLine[] = [];
+  const groups = [...PROVIDERS, undefined];
+  for (const provider of groups) {
+    const group = checked.filter((c) => c.item.provider === provider);
+    if (group.length === 0) continue;
+    for (const { item, findings } of group) {
+      for (const f of findings) lines.push({ mark: f.mark, topic: `cred:${item.path}`, text: f.text });
+    }
+    if (provider !== undefined) lines.push(summary(provider, group));
+  }
+  return lines;
+}
+
+function summary(provider: string, group: readonly Checked[]): CheckLine {
+  const failing = group.filter((c) => c.findings.some((f) => f.mark === "FAIL")).length;
+  const warned = group.filter(
+    (c) => c.findings.some((f) => f.mark === "warn") && !c.findings.some((f) => f.mark === "FAIL"),
+  ).length;
+  const count = `${group.length} credential${group.length === 1 ? "" : "s"}`;
+  const mark: CheckMark = failing > 0 ? "FAIL" : warned > 0 ? "warn" : "ok";
+  const parts = [
+    ...(failing > 0 ? [`${failing} failing`] : []),
+    ...(warned > 0 ? [`${warned} with warnings`] : []),
+  ];
+  const text = parts.length === 0 ? `${count} checked, no problems` : `${count} checked: ${parts.join(", ")}`;
+  return { mark, topic: `provider:${provider}`, text };
+}
+
+function errorText(err: unknown): string {
+  return isRotatorError(err) ? err.toLine() : String((err as Error).message ?? err);
 }

@@ -4,23 +4,25 @@ import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type ChatNotifier, MemoryDedupStore } from "../app/chat-notifier.ts";
 import { connectVault } from "../app/compose.ts";
+import type { Config } from "../config/config-types.ts";
+import { RotatorError } from "../core/errors.ts";
+import type { Inventory } from "../core/inventory/collect-inventory.ts";
 import {
   buildExpiryReport,
   type ExpiryReport,
   exitCodeFor,
   type FailOn,
 } from "../core/report/expiry-report.ts";
+import { weeklyEvent } from "../daemon/weekly-report.ts";
 import { formatReportCsv } from "../report/format-csv.ts";
 import { formatReportHtml } from "../report/format-html.ts";
 import { formatReportJson } from "../report/format-json.ts";
 import { formatReportMarkdown } from "../report/format-markdown.ts";
 import { formatReportTable } from "../report/format-table.ts";
 import { buildCliChat } from "./cli-chat.ts";
-import type { CommandSpec } from "./cli-io.ts";
-import { type CliIo, EXIT, UsageError } from "./cli-io.ts";
+import { type CliIo, type CommandSpec, EXIT, type ExitCode, UsageError } from "./cli-io.ts";
 import { runInventory } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
-import { assertReportTargets, sendReport } from "./report-send.ts";
 
 const FORMATS = ["table", "markdown", "json", "csv", "html"] as const;
 type Format = (typeof FORMATS)[number];
@@ -115,4 +117,41 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, text);
   await rename(tmp, file);
+}
+
+// `report --send`: the report, as the daemon's weekly chat message, to the targets subscribed to report.weekly.
+// Its period is "manual-<time to the second>", never the cron's period, and its claim lives in the process's
+// memory (report-command.ts): nothing dedups one invocation against another, each sends once.
+/** Before anything is scanned: the config has somewhere to send the report. A configuration error (exit 2). */
+export function assertReportTargets(cfg: Config): void {
+  const targets = cfg.notifications.targets;
+  if (targets.length === 0) {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      "report --send needs notifications.targets (no chat target is configured)",
+    );
+  }
+  if (!targets.some((t) => t.events.includes("report.weekly"))) {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `report --send needs a chat target subscribed to report.weekly (notifications.targets.<name>.events; configured: ${targets.map((t) => t.name).join(", ")})`,
+    );
+  }
+}
+
+function manualPeriod(at: Date): string {
+  return `manual-${at.toISOString().slice(0, 19)}Z`;
+}
+
+/** Sends, prints one stderr line per target, and returns 1 when every target failed. */
+export async function sendReport(chat: ChatNotifier, inventory: Inventory, io: CliIo): Promise<ExitCode> {
+  const at = inventory.scannedAt;
+  const result = await chat.send(weeklyEvent(inventory.items, at, manualPeriod(at)));
+  for (const name of result.sent) io.stderr.write(`report sent to chat target "${name}"\n`);
+  for (const name of result.failed) {
+    io.stderr.write(
+      `report NOT sent to chat target "${name}" (run "eca-rotator check --notify-test --notify-target ${name}" to see why)\n`,
+    );
+  }
+  return result.sent.length === 0 && result.failed.length > 0 ? EXIT.failed : EXIT.ok;
 }

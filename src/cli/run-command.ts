@@ -7,10 +7,10 @@ import { systemClock } from "../core/clock.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandSpec } from "./cli-io.ts";
 import { EXIT, UsageError } from "./cli-io.ts";
+import { terminalProgress } from "./inventory-run.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeCycle } from "./outcome-text.ts";
 import { openRotationSession } from "./rotation-session.ts";
-import { terminalProgress } from "./scan-progress.ts";
 
 export const runCommand: CommandSpec = {
   name: "run",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/cli-io.ts";
-import { terminalProgress } from "../../src/cli/scan-progress.ts";
+import { terminalProgress } from "../../src/cli/inventory-run.ts";
 
 function fakeIo(isTTY: boolean): CliIo & { err: string[] } {
   const err: string[] = [];

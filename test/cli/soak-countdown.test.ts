@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/cli-io.ts";
-import { countdown } from "../../src/cli/soak-countdown.ts";
+import { countdown } from "../../src/cli/rotate-command.ts";
 
 function io(tty: boolean): CliIo & { err: string[]; out: string[] } {
   const err: string[] = [];
