@@ -1,5 +1,8 @@
 // The secret-data fields of a salesforce-eca credential as the engine reads them
 // from a StoredCredential: consumer keys as text, secrets as SecretValue whatever the store handed back.
+
+import { RotatorError } from "../errors.ts";
+import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { SecretValue } from "../secret-value.ts";
 import type { StoredCredential } from "./rotation-ports.ts";
 
@@ -24,4 +27,19 @@ export function secretField(c: StoredCredential, name: string): SecretValue | un
   if (v === undefined) return undefined;
   const secret = typeof v === "string" ? SecretValue.of(v) : v;
   return secret.reveal() === "" ? undefined : secret;
+}
+
+// The credential's parsed policy, or the final error that says why the rotator may not touch it.
+/** VAULT_NOT_MANAGED without `provider`, POLICY_INVALID (final) for metadata that cannot be interpreted. */
+export function managedPolicy(cred: StoredCredential, path: string): CredentialPolicy {
+  const parsed = parseCredentialPolicy(cred.customMetadata);
+  if (parsed.kind === "unmanaged") {
+    throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
+      context: { path },
+    });
+  }
+  if (parsed.kind === "invalid") {
+    throw new RotatorError("POLICY_INVALID", `invalid metadata: ${parsed.reason}`, { context: { path } });
+  }
+  return parsed.policy;
 }

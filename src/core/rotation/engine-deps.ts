@@ -19,9 +19,9 @@ import type { Provider } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
+import { managedPolicy } from "./credential-fields.ts";
 import type { IssuerTarget, JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
-import { managedPolicy } from "./managed-policy.ts";
 import type { RotationOutcome, WaitKind } from "./rotation-outcome.ts";
 import type {
   AuditSink,

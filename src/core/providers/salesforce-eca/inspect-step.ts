@@ -17,9 +17,14 @@ import {
   possessionUnproven,
   recordOwner,
 } from "../../rotation/consumer-owner.ts";
-import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
+import {
+  API_KEY,
+  CLIENT_ID,
+  keyField,
+  managedPolicy,
+  secretField,
+} from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun, StepResult } from "../../rotation/engine-deps.ts";
-import { managedPolicy } from "../../rotation/managed-policy.ts";
 import type {
   IssuerTarget,
   ResolvedTarget,
@@ -27,7 +32,7 @@ import type {
   StoredCredential,
 } from "../../rotation/rotation-ports.ts";
 import type { SecretValue } from "../../secret-value.ts";
-import { outageOf } from "./verify-steps.ts";
+import { outageOf } from "./stage-to-close-steps.ts";
 
 const ENGINE_PROVIDER = "salesforce-eca";
 

@@ -3,10 +3,35 @@
 import { formatDuration } from "../../duration.ts";
 import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
-import type { RotationProvider } from "../../rotation/engine-deps.ts";
-import { ECA_MACHINE, isPastPromotion } from "../../rotation/rotation-state.ts";
-import { connectionOf, inspectCredential, inspectionProblems, provePossession } from "./inspect-step.ts";
-import { stepFunction } from "./step-table.ts";
+import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import {
+  ECA_MACHINE,
+  isPastPromotion,
+  type RotationMode,
+  type RotationStep,
+} from "../../rotation/rotation-state.ts";
+import {
+  connectionOf,
+  inspectCredential,
+  inspectionProblems,
+  inspectStep,
+  provePossession,
+} from "./inspect-step.ts";
+import { retireStep } from "./retire-step.ts";
+import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
+import {
+  closeStep,
+  promoteIntentStep,
+  promoteStep,
+  publishEmergencyStep,
+  publishStandardStep,
+  soakStep,
+  stageStep,
+  stagingIntentStep,
+  verifyMainStep,
+  verifyMainThenRetireStep,
+  verifyNewStep,
+} from "./stage-to-close-steps.ts";
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",
@@ -111,3 +136,44 @@ export const salesforceEcaProvider: RotationProvider = {
     }
   },
 };
+
+// Which step function leads out of each state, per mode (rotation-state.ts has the orders). Each function ends
+// with run.advance(next), which refuses anything but the allowed transitions.
+type StepTable = Partial<Record<RotationStep, StepFunction>>;
+
+const ROLLBACK: StepTable = { rolling_back: rollbackStep, rolled_back: finishRollbackStep };
+
+// Standard mode's shortcuts (rotation-state.ts): inspect journals `staging`, verifyNewStep publishes, and
+// verifyMainThenRetireStep retires, each in one journal write. `inspected`, `verified` and `verified_main` keep
+// their functions for journals written at those steps (verified_main: while retire_after waits).
+const STANDARD: StepTable = {
+  claimed: inspectStep,
+  inspected: stagingIntentStep,
+  staging: stageStep,
+  staged: verifyNewStep,
+  verified: publishStandardStep,
+  published: soakStep,
+  promoting: promoteStep,
+  promoted: verifyMainThenRetireStep,
+  verified_main: retireStep,
+  retired: closeStep,
+  ...ROLLBACK,
+};
+
+const EMERGENCY: StepTable = {
+  claimed: inspectStep,
+  inspected: stagingIntentStep,
+  staging: stageStep,
+  staged: promoteIntentStep,
+  promoting: promoteStep,
+  promoted: publishEmergencyStep,
+  published: retireStep,
+  retired: verifyMainStep,
+  verified_main: closeStep,
+  ...ROLLBACK,
+};
+
+/** The function that moves a journal on from `step`; undefined for `failed` (parked until an operator acts). */
+export function stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined {
+  return (mode === "emergency" ? EMERGENCY : STANDARD)[step];
+}

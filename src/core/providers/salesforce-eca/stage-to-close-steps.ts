@@ -1,0 +1,399 @@
+// salesforce-eca's steps from staging to close (inspect, retire and rollback have their own files). Sections:
+// promote (with the soak), stage, publish, verify and close.
+//
+// Step 5-6, soak and promote. The soak is not a state: the journal holds promote_after and the engine returns
+// "waiting" until then, so no process blocks on it and any replica can finish it. The intent (`promoting`) is
+// journaled before PATCH rotate, which is never retried blindly: on an uncertain answer the main key is read
+// back to see whether it happened. When it plainly did not (main still old, the staged set still active), the
+// failure is retryable and the PATCH is left to the next attempt: after the backoff a slow first PATCH has
+// landed and shows in that attempt's re-read, so a second one is sent only when the first never took effect.
+// Salesforce's main key is the real point of no return, so it is read first: while it is still the old pair,
+// the rotation checks that promoting is still right. A staged set that vanished (deleted in Setup, or expired)
+// or a KV that someone set back to the old pair during the soak rolls the rotation back to the old pair, which
+// still works; a KV holding a pair this rotation does not know stops it without promoting.
+import { type ErrorCode, isRotatorError, RotatorError } from "../../errors.ts";
+import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
+import { startedByText } from "../../rotation/audit-events.ts";
+import {
+  API_KEY,
+  CLIENT_ID,
+  keyField,
+  PREVIOUS_CLIENT_ID,
+  PREVIOUS_KEY,
+  ROTATED_AT,
+  ROTATED_BY,
+  secretField,
+} from "../../rotation/credential-fields.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import type { StagedCredential, StoredCredential } from "../../rotation/rotation-ports.ts";
+import { canTransition } from "../../rotation/rotation-state.ts";
+import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
+import type { SecretValue } from "../../secret-value.ts";
+import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
+
+/** Standard published → promoting, once the soak is over. */
+export async function soakStep(run: RotationRun): Promise<StepResult> {
+  const until = run.record.promoteAfter;
+  if (until !== undefined && run.now() < until) return { kind: "wait", waiting: "soak", until };
+  await run.advance("promoting");
+  await run.patchMetadata({ rotation_state: "in_progress" });
+  return undefined;
+}
+
+/** Emergency staged → promoting: no soak, no verification first (revoke first). */
+export async function promoteIntentStep(run: RotationRun): Promise<StepResult> {
+  await run.advance("promoting");
+  return undefined;
+}
+
+/**
+ * promoting → promoted. Salesforce's main key changes only when a staged set is promoted. When this engine call
+ * read it at inspect (the old key) and has posted the staged set since (standard mode, soak 0), the staged list
+ * alone shows that nothing was promoted meanwhile: our set is still active. The main key is read when it is not,
+ * and always first in emergency mode and in a resumed rotation.
+ */
+export async function promoteStep(run: RotationRun): Promise<StepResult> {
+  const { issuer } = run.deps;
+  const target = run.target;
+  const { clientId: newKey } = run.newPair;
+  const ours = (list: readonly StagedCredential[]) =>
+    list.some((s) => s.id === run.record.stagedId && s.state === "active");
+  let staged =
+    run.record.mode === "standard" && run.seen.inspected === true
+      ? await issuer.listStaged(target)
+      : undefined;
+  const main = staged !== undefined && ours(staged) ? run.oldClientId : await issuer.readMainKey(target);
+  if (main !== newKey) {
+    if (main !== run.oldClientId)
+      throw mismatch(run, "Salesforce's main key is neither the old nor the new one");
+    staged ??= await issuer.listStaged(target);
+    if (!ours(staged)) {
+      return rollBack(
+        run,
+        "the staged set is gone (deleted in Setup, or expired) and Salesforce still uses the old pair: not promoting, rolling back to the old pair",
+      );
+    }
+    if (run.record.mode === "standard") {
+      // Consumers were told to use what KV holds: promoting must never kill what KV now names.
+      const cred = await run.readCredential();
+      const kvKey = keyField(cred, CLIENT_ID);
+      if (kvKey === run.oldClientId) {
+        return rollBack(run, "KV was set back to the old pair during the soak: not promoting, rolling back");
+      }
+      const kvSecret = secretField(cred, API_KEY);
+      if (kvKey !== newKey || kvSecret?.reveal() !== run.newPair.secret.reveal()) {
+        throw mismatch(
+          run,
+          "KV holds a pair this rotation did not publish: not promoting. Put the published pair back into KV (or the old pair, to roll back), then set rotate=now",
+        );
+      }
+    }
+    await promoteOnce(run);
+  }
+  await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
+  run.seen.promoted = true;
+  await run.emit("rotation.promoted");
+  return undefined;
+}
+
+async function promoteOnce(run: RotationRun): Promise<void> {
+  const { issuer } = run.deps;
+  const stagedId = run.record.stagedId;
+  if (stagedId === undefined) throw mismatch(run, "no staged id in the journal");
+  await run.guard();
+  try {
+    await issuer.promote(run.target, stagedId);
+  } catch (err) {
+    if (!isRotatorError(err) || err.context["uncertain"] !== true) throw err;
+    const main = await issuer.readMainKey(run.target);
+    if (main === run.newPair.clientId) return; // it happened; only the answer was lost
+    if (main !== run.oldClientId) throw err;
+    const staged = await issuer.listStaged(run.target);
+    if (!staged.some((s) => s.id === stagedId && s.state === "active")) throw err;
+    throw notApplied(err, "Salesforce still uses the old pair and the staged set is still active");
+  }
+}
+
+/** promoting → rolling_back, with why: the rollback step deletes the staged set first, then restores KV. */
+async function rollBack(run: RotationRun, why: string): Promise<StepResult> {
+  await run.advance("rolling_back", {
+    lastError: `ROTATION_STATE_MISMATCH: ${why}`,
+    rolledBackFrom: "promoting",
+  });
+  return undefined;
+}
+
+function mismatch(run: RotationRun, message: string): RotatorError {
+  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
+    context: { path: run.path, step: run.record.step },
+  });
+}
+
+// Step 2, stage: inspected → staging (the intent, journaled before the POST) → staged (the new pair, journaled
+// before anything else happens with it). POST staged is never retried blindly. An active staged set seen while
+// the journal says `staging` is taken to be our own POST whose answer was lost (the inspect step proved none
+// existed before the intent was written): it is adopted when its secret can be read back, else deleted and
+// staged afresh. An uncertain or conflicting POST is answered the same way, by re-reading the staged list; when
+// the list shows the uncertain POST did not take effect, the failure is retryable: the next attempt, after the
+// backoff, re-reads the list again before it posts (a POST that landed late is adopted then).
+/** inspected → staging (a journal written at `inspected`; the inspect step now journals `staging` itself). */
+export async function stagingIntentStep(run: RotationRun): Promise<StepResult> {
+  await run.advance("staging");
+  return undefined;
+}
+
+/**
+ * staging → staged. The staged list is read first only when a POST of this rotation may already have been sent:
+ * when the inspection and the intent were made in this same engine call, the inspection saw no active set and
+ * nothing has been posted since, so the list could not show a lost POST of ours.
+ */
+export async function stageStep(run: RotationRun): Promise<StepResult> {
+  const { issuer } = run.deps;
+  const target = run.target;
+  if (run.seen.inspected !== true) {
+    const existing = await adoptOrClear(run);
+    if (existing !== undefined) return journalStaged(run, existing);
+  }
+
+  await run.guard();
+  let created: StagedCredential;
+  try {
+    created = await issuer.createStaged(target);
+  } catch (err) {
+    const uncertain = isRotatorError(err) && err.context["uncertain"] === true;
+    if (!uncertain && !isRotatorError(err, "SALESFORCE_STAGED_CONFLICT")) throw err;
+    // Did our POST happen after all? Look instead of posting again.
+    const adopted = await adoptOrClear(run);
+    if (adopted !== undefined) return journalStaged(run, adopted);
+    if (uncertain) throw notApplied(err, "no staged set exists, so the POST did not take effect");
+    throw err;
+  }
+  if (created.secret === undefined) {
+    await run.guard();
+    await issuer.deleteStaged(target, created.id);
+    throw secretsHidden(run.path);
+  }
+  return journalStaged(run, created);
+}
+
+/**
+ * An active staged set now, with the journal at `staging`, is ours: the adoptable one is returned; one whose
+ * secret cannot be read is deleted (it was never distributed) so a fresh POST can follow.
+ */
+async function adoptOrClear(run: RotationRun): Promise<StagedCredential | undefined> {
+  const { issuer } = run.deps;
+  const active = (await issuer.listStaged(run.target)).find((s) => s.state === "active");
+  if (active === undefined) return undefined;
+  if (active.secret !== undefined) return active;
+  await run.guard();
+  await issuer.deleteStaged(run.target, active.id);
+  return undefined;
+}
+
+async function journalStaged(run: RotationRun, staged: StagedCredential): Promise<StepResult> {
+  if (staged.secret === undefined) throw secretsHidden(run.path);
+  await run.advance("staged", {
+    stagedId: staged.id,
+    newClientId: staged.clientId,
+    newSecret: staged.secret,
+  });
+  await run.emit("rotation.staged");
+  return undefined;
+}
+
+/**
+ * An uncertain answer (5xx, timeout, no answer) to a call whose effect a re-read has now ruled out: nothing
+ * changed at Salesforce, so trying again later is safe, and the next attempt re-reads before it acts.
+ */
+export function notApplied(err: RotatorError, finding: string): RotatorError {
+  return new RotatorError(err.code, `${err.message}; re-read: ${finding}`, {
+    retryable: true,
+    context: { ...err.context, uncertain: undefined },
+    cause: err,
+  });
+}
+
+function secretsHidden(path: string): RotatorError {
+  return new RotatorError(
+    "SALESFORCE_NOT_ENABLED",
+    "Salesforce did not return the staged secret; enable REST API access to consumer secrets for the org",
+    { context: { path } },
+  );
+}
+
+// Step 4, publish: a new KV version with the new pair, written with cas against the version just read.
+// Check before act: a current version that already holds the new client_id is our own write whose answer was
+// lost, and is only recorded. A version that moved on since the rotation read it is merged over only when the
+// other writer left client_id alone (they changed fields the rotator does not own); a different client_id means
+// someone replaced the credential under us, which is a clear failure, never an overwrite.
+/**
+ * Standard verified → published: previous_* = the old pair, which still works until retire. Also staged →
+ * published, right after the staged pair was verified in the same engine call (`verified`; its audit event follows
+ * this step's journal write). With a soak of 0 the intent to promote is journaled in the same write (→ promoting):
+ * nothing happens between the two, and the promote step re-reads Salesforce and KV before its PATCH. A crash before
+ * this journal write finds KV holding the new pair, which the next attempt recognises as its own write.
+ */
+export async function publishStandardStep(run: RotationRun, verified = false): Promise<StepResult> {
+  const written = await publish(run, (cred) => {
+    const oldSecret = secretField(cred, API_KEY);
+    if (oldSecret === undefined) throw mismatch(run, "KV lost its api_key during the rotation");
+    return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
+  });
+  const policy = parseCredentialPolicy(written.cred.customMetadata);
+  const soakMs = (policy.kind === "managed" ? policy.policy.soakMs : undefined) ?? run.deps.settings.soakMs;
+  const now = run.now();
+  const promoteAfter = new Date(now.getTime() + soakMs);
+  const published = { kvVersionPublished: written.version, promoteAfter, publishedAt: now };
+  const promoteNow =
+    soakMs <= 0 && canTransition(run.record.mode, run.record.step, "promoting", run.provider.machine);
+  await run.advance(promoteNow ? "promoting" : "published", published);
+  if (soakMs > 0) await run.patchMetadata({ rotation_state: "awaiting_promotion" });
+  // Audit events follow the journal write that makes their step durable, under their own step's name.
+  if (verified) await run.emit("rotation.verified", { step: "verified" });
+  await run.emit("rotation.published", { kvVersion: written.version, step: "published" });
+  return undefined;
+}
+
+/**
+ * Emergency promoted → published, right after promotion: KV names the one pair Salesforce now accepts before
+ * anything else can fail. previous_* are cleared at once: in an emergency the old pair is compromised and is
+ * never offered to consumers (the retire step proves its key dead without its secret).
+ */
+export async function publishEmergencyStep(run: RotationRun): Promise<StepResult> {
+  const written = await publish(run, () => ({ [PREVIOUS_CLIENT_ID]: "", [PREVIOUS_KEY]: "" }));
+  const now = run.now();
+  const outageMs = emergencyOutageMs(run, now);
+  await run.advance("published", { kvVersionPublished: written.version, publishedAt: now });
+  await run.emit("rotation.published", { kvVersion: written.version, outageMs });
+  return undefined;
+}
+
+/** An emergency's outage: from promotion (the old pair died) to publication (KV named the new pair). */
+export function emergencyOutageMs(run: RotationRun, publishedAt: Date): number | undefined {
+  const promotedAt = run.record.promotedAt;
+  return promotedAt === undefined ? undefined : Math.max(0, publishedAt.getTime() - promotedAt.getTime());
+}
+
+async function publish(
+  run: RotationRun,
+  previous: (cred: StoredCredential) => Record<string, string | SecretValue>,
+): Promise<{ version: number; cred: StoredCredential }> {
+  const { clientId, secret } = run.newPair;
+  return writeWithCas(run, (cred) => {
+    const current = keyField(cred, CLIENT_ID);
+    if (current === clientId) return undefined; // ours; the answer was lost
+    if (current !== run.oldClientId) {
+      throw mismatch(
+        run,
+        "KV client_id was changed to a key this rotation does not know; not overwriting it",
+      );
+    }
+    return {
+      [CLIENT_ID]: clientId,
+      [API_KEY]: secret,
+      ...previous(cred),
+      [ROTATED_AT]: run.now().toISOString(),
+      [ROTATED_BY]: run.record.actor,
+    };
+  });
+}
+
+// Steps 3 and 6b: the new pair logs in, first as the staged pair (standard mode, before anything is published),
+// then as the main pair after promotion. In standard mode each check runs with the step after it (publish,
+// retire) in one journal write. verifyPair waits out Salesforce's propagation delay up to
+// verify_timeout; the lease is renewed in the background meanwhile.
+/**
+ * Standard staged → published: the staged pair logs in, then it is published (publish-steps.ts). `verified` is
+ * not journaled: a crash before the publication's journal write verifies again. A refusal is final: the engine
+ * rolls the rotation back (nothing was published, or the publication is undone).
+ */
+export async function verifyNewStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new staged pair", false);
+  return publishStandardStep(run, true);
+}
+
+/**
+ * Standard promoted → retired: the promoted pair logs in as the main pair, then the old one is retired
+ * (retire-step.ts), unless retire_after is still to run and the old pair did not die at promotion: then
+ * `verified_main` is journaled and the rotation waits. `verified_main` is otherwise not journaled: a crash before the retirement's journal write verifies
+ * again, and the retirement repeats its checks. A refusal is retried.
+ */
+export async function verifyMainThenRetireStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new main pair", true);
+  if (retireWait(run) !== undefined && !(await diedAtPromotion(run))) {
+    await run.advance("verified_main");
+    await run.emit("rotation.verified");
+    return undefined;
+  }
+  return retireStep(run, true);
+}
+
+/** Emergency retired → verified_main (the old pair is retired first: revoke first). A refusal is retried. */
+export async function verifyMainStep(run: RotationRun): Promise<StepResult> {
+  await checkLogin(run, "the new main pair", true);
+  await run.advance("verified_main");
+  await run.emit("rotation.verified");
+  return undefined;
+}
+
+async function checkLogin(run: RotationRun, what: string, retryable: boolean): Promise<void> {
+  const { issuer, settings } = run.deps;
+  const { clientId, secret } = run.newPair;
+  const result = await issuer.verifyPair(run.target.connection, clientId, secret, settings.verifyTimeoutMs);
+  if (!result.ok) {
+    const outage = outageOf(result.code);
+    if (outage !== undefined) {
+      // Salesforce never judged the pair (login rate limit, or unavailable until verify_timeout): not a
+      // refusal. The step is tried again after the backoff instead of rolling the rotation back.
+      throw new RotatorError(
+        outage,
+        `${what} could not be checked: Salesforce answered ${result.code}; the next attempt checks again`,
+        { retryable: true, context: { path: run.path, attempts: result.attempts } },
+      );
+    }
+    const code = result.code === undefined ? "" : ` (last answer: ${result.code})`;
+    throw new RotatorError(
+      "ROTATION_VERIFY_FAILED",
+      `${what} could not log in within ${run.describeDuration(settings.verifyTimeoutMs)}${code}`,
+      { retryable, context: { path: run.path, attempts: result.attempts } },
+    );
+  }
+}
+
+/**
+ * A verify answer that says nothing about the pair: the login rate limit of the app's user, the API limit, or
+ * Salesforce unavailable. The error code to retry it under, or undefined for a real answer (a refusal).
+ */
+export function outageOf(code: string | undefined): ErrorCode | undefined {
+  if (code === "login_rate_exceeded" || code === "SALESFORCE_RATE_LIMITED") return "SALESFORCE_RATE_LIMITED";
+  if (code === "SALESFORCE_UNAVAILABLE") return "SALESFORCE_UNAVAILABLE";
+  return undefined;
+}
+
+/** Step 8, close: stamp the metadata, tell audit and chat, delete journal and lease (shared-steps.ts). */
+export async function closeStep(run: RotationRun): Promise<StepResult> {
+  const now = run.now();
+  await stampClosed(run, now);
+  const r = run.record;
+  const outageMs =
+    r.mode === "emergency" && r.publishedAt !== undefined ? emergencyOutageMs(run, r.publishedAt) : undefined;
+  return finishClose(run, now, completedText(run, outageMs), {
+    keyFingerprint: run.fingerprint(),
+    outageMs,
+  });
+}
+
+function completedText(run: RotationRun, outageMs: number | undefined): string {
+  const r = run.record;
+  const by = startedByText(r.trigger, r.actor);
+  const why = r.reason ? ` Reason: ${r.reason}.` : "";
+  const key = `new consumer key ${run.fingerprint() ?? "?"}, KV version ${r.kvVersionPublished ?? "?"}`;
+  if (r.mode === "emergency") {
+    const outage =
+      outageMs === undefined
+        ? ""
+        : ` Outage from promotion to publication: ${run.describeDuration(outageMs)}.`;
+    return `EMERGENCY rotation of ${r.path} done (${by}): the old pair is revoked and proven dead; ${key}.${outage}${why}`;
+  }
+  return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${why}`;
+}
