@@ -1,7 +1,7 @@
 // The YAML configuration file as a zod 4 schema, snake_case keys exactly as users write
 // them. Every object is strict: an unknown key is an error (load-config.ts adds a "did you mean" hint), because a
 // typo such as `adress` would otherwise be silently ignored. The output is the normalised Config (minus sources).
-// Vault's standard environment variables are merged into the input before parsing (see vault-env.ts); the only
+// Vault's standard environment variables are merged into the input before parsing (see load-config.ts); the only
 // value the file cannot hold, the token, reaches the schema through the context.
 import path from "node:path";
 import { z } from "zod";

@@ -3,8 +3,10 @@
 // with a stable code, and the token is kept alive (renew-self at about 2/3 of its TTL, re-login when that stops
 // working). Tokens live in SecretValue and are sent only in the X-Vault-Token header. Answers are read up to
 // VAULT_ANSWER_CAP_BYTES; a larger one aborts the request.
+
+import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Dispatcher, request as undiciRequest } from "undici";
+import { type Agent, type Dispatcher, request as undiciRequest } from "undici";
 import type { z } from "zod";
 import type { VaultAuthConfig, VaultTlsConfig } from "../../config/config-types.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
@@ -12,8 +14,8 @@ import { isRotatorError, RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import { AnswerTooLargeError, MiB, readCappedText } from "../http/capped-body.ts";
+import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { type AuthGrant, VaultAuthenticator } from "./vault-auth.ts";
-import { buildVaultDispatcher } from "./vault-dispatcher.ts";
 import { errorFromAnswer, errorFromTransport } from "./vault-errors.ts";
 import { parseVaultBody, type VaultRequest, type VaultResponse } from "./vault-request.ts";
 import {
@@ -27,6 +29,8 @@ import {
 } from "./vault-schemas.ts";
 
 export type { VaultRequest, VaultResponse } from "./vault-request.ts";
+
+import path from "node:path";
 
 export interface VaultLog {
   debug(obj: object, msg: string): void;
@@ -569,4 +573,57 @@ function retryDelayMs(attempt: number, err: unknown): number {
 
 function codeOf(err: unknown): string {
   return isRotatorError(err) ? err.code : "UNCLASSIFIED";
+}
+
+// The undici Agent the client uses when none is injected: timeouts on every phase (undici's defaults are 300 s)
+// and TLS from VAULT_CACERT / VAULT_CAPATH / client certificate / server name / skip-verify.
+async function readTlsFile(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "read error";
+    throw new RotatorError("VAULT_TLS", `cannot read the ${what} ${file} (${code})`, {
+      context: { file, errorCode: code },
+      cause: err,
+    });
+  }
+}
+
+/** Every PEM/CRT file in a folder, like VAULT_CAPATH. */
+async function readCaDir(dir: string): Promise<Buffer[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "read error";
+    throw new RotatorError("VAULT_TLS", `cannot read the CA folder ${dir} (${code})`, {
+      context: { file: dir, errorCode: code },
+      cause: err,
+    });
+  }
+  const pems = names.filter((n) => /\.(pem|crt)$/i.test(n)).sort();
+  return Promise.all(pems.map((n) => readTlsFile(path.join(dir, n), "CA certificate")));
+}
+
+export async function buildVaultDispatcher(
+  tls: VaultTlsConfig | undefined,
+  timeoutMs: number,
+): Promise<Agent> {
+  const ca: Buffer[] = [];
+  if (tls?.caCertFile) ca.push(await readTlsFile(tls.caCertFile, "CA certificate file"));
+  if (tls?.caPath) ca.push(...(await readCaDir(tls.caPath)));
+  if ((tls?.clientCertFile === undefined) !== (tls?.clientKeyFile === undefined)) {
+    throw new RotatorError("VAULT_TLS", "a client certificate needs both a certificate file and a key file");
+  }
+  const cert = tls?.clientCertFile
+    ? await readTlsFile(tls.clientCertFile, "client certificate file")
+    : undefined;
+  const key = tls?.clientKeyFile ? await readTlsFile(tls.clientKeyFile, "client key file") : undefined;
+  return buildTimeoutAgent(timeoutMs, {
+    rejectUnauthorized: !(tls?.skipVerify ?? false),
+    ca,
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(tls?.serverName ? { servername: tls.serverName } : {}),
+  });
 }
