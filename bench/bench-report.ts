@@ -63,15 +63,15 @@ function scalingFactor(rows: readonly ScanRow[], pick: (r: ScanRow) => number): 
 }
 
 /** RSS the daemon's inventory adds per 1,000 credentials: steady RSS of the big run over the small one's. */
-export function rssPerThousand(m: MemoryResult): number {
+function rssPerThousand(m: MemoryResult): number {
   if (m.small === undefined || m.entries === m.small.entries) return Number.NaN;
   return ((m.steadyRssMb - m.small.steadyRssMb) / (m.entries - m.small.entries)) * 1000;
 }
 
 /** The memory targets: under 100 MB RSS at 10,000 credentials, under 70 MB at 100. */
-export const RSS_TARGET_MB = { big: 100, bigEntries: 10_000, small: 70, smallEntries: 100 } as const;
+const RSS_TARGET_MB = { big: 100, bigEntries: 10_000, small: 70, smallEntries: 100 } as const;
 /** What the two targets leave per 1,000 credentials between them. */
-export const RSS_PER_THOUSAND_TARGET_MB =
+const RSS_PER_THOUSAND_TARGET_MB =
   ((RSS_TARGET_MB.big - RSS_TARGET_MB.small) / (RSS_TARGET_MB.bigEntries - RSS_TARGET_MB.smallEntries)) *
   1000;
 

@@ -108,11 +108,11 @@ function leafPaths(value: Record<string, unknown>, prefix = ""): string[] {
 
 // Reads and parses the YAML file. Problems name the file and a line, never its content: yaml's own messages
 // quote the offending source, which may be the line holding a pasted secret.
-export type FileResult =
+type FileResult =
   | { readonly ok: true; readonly value: Record<string, unknown> }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-export function readConfigFile(file: string, readFile: (path: string) => string): FileResult {
+function readConfigFile(file: string, readFile: (path: string) => string): FileResult {
   let text: string;
   try {
     text = readFile(file);
@@ -156,7 +156,7 @@ function dropNulls(value: unknown): unknown {
   return value;
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -168,15 +168,15 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 // is the deliberate, reviewed deployment artefact; a VAULT_ADDR left in a shell or inherited from a base image
 // must not silently redirect a configured sidecar. The variables fill only what the file leaves out, which is
 // also what lets `scan` run with nothing but VAULT_ADDR and VAULT_TOKEN.
-export interface EnvValue {
+interface EnvValue {
   readonly value: string;
   /** The variable that supplied the value (a NAME, never shown with its value). */
   readonly envVar: string;
 }
 
-export type Env = Readonly<Record<string, string | undefined>>;
+type Env = Readonly<Record<string, string | undefined>>;
 
-export function readVaultVariable(env: Env, name: string): EnvValue | undefined {
+function readVaultVariable(env: Env, name: string): EnvValue | undefined {
   const baoName = `BAO_${name}`;
   const vaultName = `VAULT_${name}`;
   const bao = env[baoName];
@@ -211,7 +211,7 @@ interface VaultVariable {
 const asIs = (value: string): unknown => value;
 
 /** The file key each variable fills, and how its text becomes the file's type. */
-export const VAULT_VARIABLES: readonly VaultVariable[] = [
+const VAULT_VARIABLES: readonly VaultVariable[] = [
   { name: "ADDR", key: ["vault", "address"], convert: asIs },
   { name: "NAMESPACE", key: ["vault", "namespace"], convert: asIs },
   { name: "CACERT", key: ["vault", "tls", "ca_cert"], convert: asIs },

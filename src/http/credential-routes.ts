@@ -145,11 +145,11 @@ function publicText(message: string, fallback: string): string {
 // used to read Vault, so a request can only name a plain relative KV path.
 const MAX_CREDENTIAL_PATH_CHARS = 512;
 
-export type PathCheck =
+type PathCheck =
   | { readonly ok: true; readonly path: string }
   | { readonly ok: false; readonly message: string };
 
-export function checkCredentialPath(raw: string): PathCheck {
+function checkCredentialPath(raw: string): PathCheck {
   if (raw === "") return { ok: false, message: "credential path is empty" };
   if (raw.length > MAX_CREDENTIAL_PATH_CHARS) {
     return { ok: false, message: `credential path is longer than ${MAX_CREDENTIAL_PATH_CHARS} characters` };
@@ -178,11 +178,11 @@ const RotateRequestBodySchema = z.strictObject({
 });
 type RotateRequestBody = z.infer<typeof RotateRequestBodySchema>;
 
-export type BodyCheck =
+type BodyCheck =
   | { readonly ok: true; readonly body: RotateRequestBody }
   | { readonly ok: false; readonly message: string };
 
-export function parseRotateRequestBody(body: unknown): BodyCheck {
+function parseRotateRequestBody(body: unknown): BodyCheck {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { ok: false, message: 'body must be a JSON object like {"mode":"now"}' };
   }

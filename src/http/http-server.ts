@@ -110,7 +110,7 @@ function displayHost(address: AddressInfo): string {
 }
 
 // Probes and metrics: /healthz (the process answers; no I/O), /readyz (the daemon's checks), /metrics.
-export function registerHealthRoutes(app: FastifyInstance, deps: HttpDeps): void {
+function registerHealthRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get("/healthz", async () => ({ status: "ok" }));
   refuseOtherMethods(app, "/healthz", ["GET"]);
 
@@ -144,7 +144,7 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": CONTENT_SECURITY_POLICY,
   "x-content-type-options": "nosniff",
   "cache-control": "no-store",

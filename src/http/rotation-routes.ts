@@ -19,7 +19,7 @@ export function registerRotationRoutes(app: FastifyInstance, deps: HttpDeps): vo
 }
 
 // GET /v1/rotations/{id}: one rotation as JSON, snake_case like the credential JSON, every key present.
-export interface RotationJson {
+interface RotationJson {
   readonly rotation_id: string;
   readonly path: string;
   readonly mode: string;
@@ -37,7 +37,7 @@ export interface RotationJson {
   readonly message: string | null;
 }
 
-export function rotationToJson(r: RotationView): RotationJson {
+function rotationToJson(r: RotationView): RotationJson {
   return {
     rotation_id: r.rotationId,
     path: r.path,

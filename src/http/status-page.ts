@@ -229,7 +229,7 @@ function esc(text: string): string {
 
 // The order people should read the inventory in: what is broken first, then what is late, then what will
 // be soon, then what is busy, then the calm rest. Within a rank: nearest deadline first, then path.
-export const ATTENTION_ORDER = [
+const ATTENTION_ORDER = [
   "failed",
   "invalid",
   "stuck",
@@ -242,15 +242,15 @@ export const ATTENTION_ORDER = [
   "ok",
   "unmanaged",
 ] as const;
-export type AttentionGroup = (typeof ATTENTION_ORDER)[number];
+type AttentionGroup = (typeof ATTENTION_ORDER)[number];
 
 /** The state, except that a stuck rotation (in_progress or awaiting_promotion too long) is its own group. */
-export function attentionGroup(item: InventoryItem): AttentionGroup {
+function attentionGroup(item: InventoryItem): AttentionGroup {
   if (item.stuck && (item.state === "in_progress" || item.state === "awaiting_promotion")) return "stuck";
   return item.state;
 }
 
-export function sortByAttention(items: readonly InventoryItem[]): InventoryItem[] {
+function sortByAttention(items: readonly InventoryItem[]): InventoryItem[] {
   const rank = (item: InventoryItem) => ATTENTION_ORDER.indexOf(attentionGroup(item));
   const deadline = (item: InventoryItem) => item.deadline?.getTime() ?? Number.POSITIVE_INFINITY;
   return [...items].sort((a, b) => {
@@ -287,7 +287,7 @@ export function registerStatusPageRoute(app: FastifyInstance, deps: HttpDeps): v
 // The status page's only stylesheet, inline. Its SHA-256 goes into the Content-Security-Policy, so the
 // page needs neither 'unsafe-inline' nor any external resource. Under 640px the tables become stacked
 // cards (each cell labelled from data-label), so a phone never scrolls sideways.
-export const STATUS_PAGE_CSS = `
+const STATUS_PAGE_CSS = `
 :root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--head:#f6f8fa}
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:1rem 1.25rem;color:var(--fg);background:var(--bg);line-height:1.4}

@@ -12,9 +12,9 @@
 import path from "node:path";
 
 export const CRASH_AT_VARIABLE = "ECA_ROTATOR_TEST_CRASH_AT";
-export const CRASH_PRELOAD = path.resolve(import.meta.dirname, "crash-preload.ts");
+const CRASH_PRELOAD = path.resolve(import.meta.dirname, "crash-preload.ts");
 
-export const CRASH_PORTS = ["issuer", "store", "state"] as const;
+const CRASH_PORTS = ["issuer", "store", "state"] as const;
 export type CrashPort = (typeof CRASH_PORTS)[number];
 
 export interface CrashSpec {

@@ -398,12 +398,7 @@ export class SalesforceClient {
 // (the docs capitalise them, the wire does not), an unknown state refused, secrets wrapped in SecretValue.
 const STAGED_STATES: readonly StagedState[] = ["active", "rotated", "expired"];
 
-export function toStaged(
-  s: StagedBody,
-  call: SalesforceCall,
-  status: number,
-  uncertain: boolean,
-): StagedCredential {
+function toStaged(s: StagedBody, call: SalesforceCall, status: number, uncertain: boolean): StagedCredential {
   const state = s.state.toLowerCase() as StagedState;
   if (!STAGED_STATES.includes(state)) {
     throw unexpectedResponse(call, status, "a staged set has an unknown state", { uncertain });
@@ -421,7 +416,7 @@ export function toStaged(
 }
 
 /** Exactly one staged set in a POST / PATCH answer; anything else leaves the outcome unknown. */
-export function onlyStaged(
+function onlyStaged(
   items: readonly StagedBody[],
   call: SalesforceCall,
   status: number,
@@ -442,11 +437,7 @@ export function onlyStaged(
   return staged;
 }
 
-export function requirePair(
-  s: StagedCredential,
-  call: SalesforceCall,
-  status: number,
-): IssuedStagedCredential {
+function requirePair(s: StagedCredential, call: SalesforceCall, status: number): IssuedStagedCredential {
   if (!s.key || !s.secret) {
     throw unexpectedResponse(call, status, "the new staged set comes without key and secret", {
       uncertain: true,

@@ -86,7 +86,7 @@ function toKvMetadata(d: KvMetadataData): KvMetadata {
  * most of a scan's CPU and garbage). undefined when anything is off the common shape (a wrong type, a
  * `__proto__` key): the caller then runs the schema, so a bad answer gets zod's verdict and message as before.
  */
-export function kvMetadataFast(d: unknown): KvMetadata | undefined {
+function kvMetadataFast(d: unknown): KvMetadata | undefined {
   if (!isPlainRecord(d)) return undefined;
   const currentVersion = d["current_version"];
   const createdTime = d["created_time"];

@@ -605,10 +605,7 @@ async function readCaDir(dir: string): Promise<Buffer[]> {
   return Promise.all(pems.map((n) => readTlsFile(path.join(dir, n), "CA certificate")));
 }
 
-export async function buildVaultDispatcher(
-  tls: VaultTlsConfig | undefined,
-  timeoutMs: number,
-): Promise<Agent> {
+async function buildVaultDispatcher(tls: VaultTlsConfig | undefined, timeoutMs: number): Promise<Agent> {
   const ca: Buffer[] = [];
   if (tls?.caCertFile) ca.push(await readTlsFile(tls.caCertFile, "CA certificate file"));
   if (tls?.caPath) ca.push(...(await readCaDir(tls.caPath)));

@@ -463,7 +463,7 @@ const RETRYING_PREFIX = "retrying";
 const MAX_STEPS_PER_CALL = 40;
 
 /** Runs steps until the rotation is done, must wait, or fails. */
-export async function drive(run: RotationRun): Promise<RotationOutcome> {
+async function drive(run: RotationRun): Promise<RotationOutcome> {
   for (let i = 0; i < MAX_STEPS_PER_CALL; i++) {
     const r = run.record;
     if (r.step === "failed") return parked(run);
@@ -526,7 +526,7 @@ function checkPinnedDestination(run: RotationRun): void {
   );
 }
 
-export async function onError(run: RotationRun, err: unknown): Promise<RotationOutcome> {
+async function onError(run: RotationRun, err: unknown): Promise<RotationOutcome> {
   if (isRotatorError(err, "INTERNAL_INVARIANT")) throw err;
   if (isRotatorError(err, "ROTATION_LEASE_HELD")) {
     return skipped(run.path, run.record.rotationId, run.record.mode, err.message, err.code);
@@ -665,7 +665,7 @@ async function failForGood(
 }
 
 /** The failure could not even be recorded (Vault down, or we lost the lease while recording it). */
-export function unrecorded(run: RotationRun, writeErr: unknown, cause: unknown = writeErr): RotationOutcome {
+function unrecorded(run: RotationRun, writeErr: unknown, cause: unknown = writeErr): RotationOutcome {
   if (isRotatorError(writeErr, "INTERNAL_INVARIANT")) throw writeErr;
   if (isRotatorError(writeErr, "ROTATION_LEASE_HELD")) {
     return skipped(run.path, run.record.rotationId, run.record.mode, writeErr.message, writeErr.code);

@@ -174,6 +174,6 @@ const EMERGENCY: StepTable = {
 };
 
 /** The function that moves a journal on from `step`; undefined for `failed` (parked until an operator acts). */
-export function stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined {
+function stepFunction(mode: RotationMode, step: RotationStep): StepFunction | undefined {
   return (mode === "emergency" ? EMERGENCY : STANDARD)[step];
 }

@@ -205,7 +205,7 @@ async function journalStaged(run: RotationRun, staged: StagedCredential): Promis
  * An uncertain answer (5xx, timeout, no answer) to a call whose effect a re-read has now ruled out: nothing
  * changed at Salesforce, so trying again later is safe, and the next attempt re-reads before it acts.
  */
-export function notApplied(err: RotatorError, finding: string): RotatorError {
+function notApplied(err: RotatorError, finding: string): RotatorError {
   return new RotatorError(err.code, `${err.message}; re-read: ${finding}`, {
     retryable: true,
     context: { ...err.context, uncertain: undefined },
@@ -269,7 +269,7 @@ export async function publishEmergencyStep(run: RotationRun): Promise<StepResult
 }
 
 /** An emergency's outage: from promotion (the old pair died) to publication (KV named the new pair). */
-export function emergencyOutageMs(run: RotationRun, publishedAt: Date): number | undefined {
+function emergencyOutageMs(run: RotationRun, publishedAt: Date): number | undefined {
   const promotedAt = run.record.promotedAt;
   return promotedAt === undefined ? undefined : Math.max(0, publishedAt.getTime() - promotedAt.getTime());
 }
