@@ -121,6 +121,19 @@ describe("every relative link in the documentation resolves", () => {
     expect(broken).toEqual([]);
   });
 
+  it("names only repository files that exist when it writes a path in code (src/…, test/…, deploy/…)", () => {
+    const named =
+      /\b((?:src|test|bench|deploy|policies|scripts|docs)\/[\w./-]+\.(?:ts|mjs|ya?ml|hcl|md|sh|service))\b/g;
+    const gone: string[] = [];
+    for (const file of trackedMarkdown()) {
+      for (const m of repoFile(file).matchAll(named)) {
+        const rel = m[1] ?? "";
+        if (!existsSync(path.join(ROOT, rel))) gone.push(`${file}: ${rel}`);
+      }
+    }
+    expect(gone).toEqual([]);
+  });
+
   it("links every page in docs/ from README.md", () => {
     const linked = new Set(linksOf(repoFile("README.md")).map((l) => l.target.split("#")[0]));
     const pages = trackedMarkdown().filter((f) => f.startsWith("docs/"));
