@@ -66,6 +66,7 @@ async function driveWithFault(
   semantics: Semantics,
   faultAt: number,
   f: Fault,
+  settings: Partial<typeof SETTINGS> = {},
 ): Promise<{ w: World; outcomes: RotationOutcome[]; violations: string[]; hit: string | undefined }> {
   const w = makeWorld({
     semantics,
@@ -87,7 +88,7 @@ async function driveWithFault(
       }
     },
   });
-  const engine = makeEngine(w, { interceptor });
+  const engine = makeEngine(w, { interceptor, settings });
   const start = { ...FLAG_START, mode };
   const outcomes: RotationOutcome[] = [];
   for (let i = 0; i < 30; i++) {
@@ -119,12 +120,21 @@ async function driveWithFault(
 }
 
 /** How many Salesforce calls a clean rotation makes, per mode and semantics (the fault positions). */
-async function issuerCallCount(mode: Mode, semantics: Semantics): Promise<number> {
+async function issuerCallCount(
+  mode: Mode,
+  semantics: Semantics,
+  settings: Partial<typeof SETTINGS> = {},
+): Promise<number> {
   const w = makeWorld({ semantics, metadata: { soak: "0s" } });
   const log = new Interceptor();
-  expect(await makeEngine(w, { interceptor: log }).start(PATH, { ...FLAG_START, mode })).toMatchObject({
-    kind: "completed",
-  });
+  const engine = makeEngine(w, { interceptor: log, settings });
+  let out = await engine.start(PATH, { ...FLAG_START, mode });
+  // A retire_after wait: move past it and finish, counting the calls of both engine calls.
+  if (out.kind === "waiting") {
+    w.clock.advance(out.until.getTime() - w.clock.now().getTime());
+    out = await engine.resume(PATH);
+  }
+  expect(out).toMatchObject({ kind: "completed" });
   return log.log.filter((n) => n.startsWith("issuer.")).length;
 }
 
@@ -188,6 +198,33 @@ describe("the invariant under faults at every Salesforce call", () => {
           }
         });
       }
+    }
+  }
+});
+
+// With retire_after, the old key is asked once right after promotion whether it died with it (where it did, the
+// retirement runs at once). A fault at that probe, or at any other call, must keep KV's pair working throughout.
+describe("the invariant under faults at every Salesforce call, with a retire_after wait", () => {
+  const settings = { retireAfterMs: 60 * 60_000 };
+  for (const semantics of ROTATE_SEMANTICS) {
+    for (const [faultName, f] of Object.entries(FAULTS)) {
+      it(`standard, ${semantics}, ${faultName}: KV's pair logs in at every call`, async () => {
+        const calls = await issuerCallCount("standard", semantics, settings);
+        expect(calls).toBeGreaterThan(8);
+        for (let k = 0; k < calls; k++) {
+          const { w, outcomes, violations, hit } = await driveWithFault(
+            "standard",
+            semantics,
+            k,
+            f,
+            settings,
+          );
+          const context = `fault at Salesforce call #${k} (${hit ?? "?"})`;
+          expect(violations, context).toEqual([]);
+          expect(w.issuer.promotions, context).toBeLessThanOrEqual(1);
+          if (outcomes.at(-1)?.kind === "completed") expectRotatedCleanly(w);
+        }
+      });
     }
   }
 });
