@@ -4,7 +4,7 @@
 // removal; a rolled-back journal's the same). `decide` throws to refuse (a value someone else wrote), or returns
 // undefined when the version read needs no write (our own earlier write whose answer was lost, or a step already
 // done).
-import { isRotatorError } from "../errors.ts";
+import { isRotatorError, RotatorError } from "../errors.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { computeDeadline } from "../inventory/deadline.ts";
 import type { SecretValue } from "../secret-value.ts";
@@ -138,4 +138,11 @@ export async function finishRollback(
     kvVersion: r.kvVersionPublished,
   };
   return { kind: "done", outcome };
+}
+
+/** A state a step cannot go on from (KV or Salesforce not as the journal expects): final, named with its step. */
+export function stateMismatch(run: RotationRun, message: string): RotatorError {
+  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
+    context: { path: run.path, step: run.record.step },
+  });
 }

@@ -42,9 +42,3 @@ export function journaledSecret(run: RotationRun): SecretValue {
   }
   return s;
 }
-
-export function mismatch(run: RotationRun, message: string): RotatorError {
-  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
-    context: { path: run.path, step: run.record.step },
-  });
-}

@@ -5,11 +5,10 @@
 import { isRotatorError } from "../../errors.ts";
 import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
-import { finishRollback } from "../../rotation/shared-steps.ts";
+import { finishRollback, stateMismatch } from "../../rotation/shared-steps.ts";
 import {
   CURRENT_SECRET,
   currentSecret,
-  mismatch,
   PHASE_COMPLETE,
   PREVIOUS_SECRET,
   ROTATION_PHASE,
@@ -27,7 +26,7 @@ export async function rollbackGeneratedStep(run: RotationRun): Promise<StepResul
     if (r.newSecret !== undefined && sameSecret(current, r.newSecret)) {
       const old = secretField(cred, PREVIOUS_SECRET);
       if (secretFingerprint(run, old) !== r.oldSecretFingerprint) {
-        throw mismatch(run, "KV previous_secret no longer holds the old secret; restore it by hand");
+        throw stateMismatch(run, "KV previous_secret no longer holds the old secret; restore it by hand");
       }
       const fields = {
         [CURRENT_SECRET]: old ?? "",

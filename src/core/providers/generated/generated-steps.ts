@@ -18,13 +18,12 @@ import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
+import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import { SecretValue } from "../../secret-value.ts";
 import {
   CURRENT_SECRET,
   currentSecret,
   journaledSecret,
-  mismatch,
   PHASE_COMPLETE,
   PHASE_DUAL_ACCEPT,
   PREVIOUS_SECRET,
@@ -110,7 +109,7 @@ async function publish(
       cred.version !== run.record.kvVersionRead &&
       secretFingerprint(run, current) !== run.record.oldSecretFingerprint
     ) {
-      throw mismatch(
+      throw stateMismatch(
         run,
         "KV current_secret was changed by someone else during the rotation; not overwriting it",
       );
@@ -135,7 +134,7 @@ export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
   const secret = journaledSecret(run);
   const { version } = await writeWithCas(run, (cred) => {
     if (!sameSecret(currentSecret(cred), secret)) {
-      throw mismatch(
+      throw stateMismatch(
         run,
         "KV current_secret is no longer the secret this rotation published; not touching it",
       );

@@ -25,7 +25,7 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { DeathProof, StoredCredential } from "../../rotation/rotation-ports.ts";
-import { writeWithCas } from "../../rotation/shared-steps.ts";
+import { stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import { SecretValue } from "../../secret-value.ts";
 
 /**
@@ -85,12 +85,12 @@ function holdsNewPair(run: RotationRun, cred: StoredCredential): boolean {
 function requireNewPairInKv(run: RotationRun, cred: StoredCredential): void {
   if (holdsNewPair(run, cred)) return;
   if (keyField(cred, CLIENT_ID) === run.oldClientId) {
-    throw mismatch(
+    throw stateMismatch(
       run,
       "KV was set back to the old pair after the new one was published: not retiring the pair KV names. Put the published pair back into KV and set rotate=now, or end the rotation with eca-rotator resolve",
     );
   }
-  throw mismatch(
+  throw stateMismatch(
     run,
     "KV holds a pair this rotation did not publish: not retiring the old pair. Put the published pair back into KV and set rotate=now, or end the rotation with eca-rotator resolve",
   );
@@ -128,7 +128,7 @@ async function settleKv(run: RotationRun, read: StoredCredential | undefined): P
         };
       }
       // A person's edit is theirs to undo; the old key is dead and KV names something else.
-      throw mismatch(
+      throw stateMismatch(
         run,
         "the old pair is retired, but KV holds a pair this rotation did not publish; not overwriting it. Put the published pair back into KV, or make KV name Salesforce's main pair with eca-rotator resolve",
       );
@@ -142,7 +142,7 @@ async function settleKv(run: RotationRun, read: StoredCredential | undefined): P
 function oldSecretInKv(run: RotationRun, cred: StoredCredential): SecretValue | undefined {
   const previous = keyField(cred, PREVIOUS_CLIENT_ID);
   if (previous !== undefined && previous !== run.oldClientId) {
-    throw mismatch(run, "KV previous_client_id is not the old key");
+    throw stateMismatch(run, "KV previous_client_id is not the old key");
   }
   return previous === undefined ? undefined : secretField(cred, PREVIOUS_KEY);
 }
@@ -203,10 +203,4 @@ export async function diedAtPromotion(run: RotationRun): Promise<boolean> {
 /** One login with the old key (and KV's old secret, or a probe secret that can never be real). */
 function askDeath(run: RotationRun, oldSecret: SecretValue | undefined): Promise<DeathProof> {
   return run.deps.issuer.provePairDead(run.target.connection, run.oldClientId, oldSecret ?? PROBE_SECRET);
-}
-
-function mismatch(run: RotationRun, message: string): RotatorError {
-  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
-    context: { path: run.path, step: run.record.step },
-  });
 }

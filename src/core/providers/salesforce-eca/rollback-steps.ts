@@ -7,7 +7,6 @@
 // and delete the staged set after (both pairs work meanwhile); from `promoting`, delete first, so that a PATCH that
 // lands late cannot promote the staged pair after KV was pointed back at the old one.
 // Check before act: a staged set already gone and a KV version already holding the old pair are done work.
-import { RotatorError } from "../../errors.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -20,7 +19,7 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishRollback } from "../../rotation/shared-steps.ts";
+import { finishRollback, stateMismatch } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 /** rolling_back → rolled_back. */
@@ -31,7 +30,7 @@ export async function rollbackStep(run: RotationRun): Promise<StepResult> {
   const main = await issuer.readMainKey(run.target);
   if (main !== oldKey) {
     // Only a PATCH that landed late (after the promote step read the main key) can get here.
-    throw mismatch(
+    throw stateMismatch(
       run,
       "Salesforce's main key is no longer the old one, so the rotation cannot be rolled back; make KV name the pair Salesforce uses now",
     );
@@ -65,7 +64,7 @@ function restorePlan(run: RotationRun, cred: StoredCredential): RestorePlan {
   if (newClientId !== undefined && kvKey === newClientId) {
     const oldSecret = secretField(cred, PREVIOUS_KEY);
     if (keyField(cred, PREVIOUS_CLIENT_ID) !== oldKey || oldSecret === undefined) {
-      throw mismatch(
+      throw stateMismatch(
         run,
         "KV previous_* no longer hold the old pair, so KV cannot be pointed back at it; nothing was deleted (the staged pair KV names still works). Put the old pair back into previous_client_id/previous_key, then roll back again",
       );
@@ -108,10 +107,4 @@ export async function finishRollbackStep(run: RotationRun): Promise<StepResult> 
     (version) =>
       `the staged set is deleted and ${version === undefined ? "nothing had been published, KV is unchanged" : `the previous pair is current again in KV version ${version}`}`,
   );
-}
-
-function mismatch(run: RotationRun, message: string): RotatorError {
-  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
-    context: { path: run.path, step: run.record.step },
-  });
 }

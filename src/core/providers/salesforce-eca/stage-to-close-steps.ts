@@ -27,7 +27,7 @@ import {
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StagedCredential, StoredCredential } from "../../rotation/rotation-ports.ts";
 import { canTransition } from "../../rotation/rotation-state.ts";
-import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
+import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
 
@@ -65,7 +65,7 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
   const main = staged !== undefined && ours(staged) ? run.oldClientId : await issuer.readMainKey(target);
   if (main !== newKey) {
     if (main !== run.oldClientId)
-      throw mismatch(run, "Salesforce's main key is neither the old nor the new one");
+      throw stateMismatch(run, "Salesforce's main key is neither the old nor the new one");
     staged ??= await issuer.listStaged(target);
     if (!ours(staged)) {
       return rollBack(
@@ -82,7 +82,7 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
       }
       const kvSecret = secretField(cred, API_KEY);
       if (kvKey !== newKey || kvSecret?.reveal() !== run.newPair.secret.reveal()) {
-        throw mismatch(
+        throw stateMismatch(
           run,
           "KV holds a pair this rotation did not publish: not promoting. Put the published pair back into KV (or the old pair, to roll back), then set rotate=now",
         );
@@ -99,7 +99,7 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
 async function promoteOnce(run: RotationRun): Promise<void> {
   const { issuer } = run.deps;
   const stagedId = run.record.stagedId;
-  if (stagedId === undefined) throw mismatch(run, "no staged id in the journal");
+  if (stagedId === undefined) throw stateMismatch(run, "no staged id in the journal");
   await run.guard();
   try {
     await issuer.promote(run.target, stagedId);
@@ -121,12 +121,6 @@ async function rollBack(run: RotationRun, why: string): Promise<StepResult> {
     rolledBackFrom: "promoting",
   });
   return undefined;
-}
-
-function mismatch(run: RotationRun, message: string): RotatorError {
-  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
-    context: { path: run.path, step: run.record.step },
-  });
 }
 
 // Step 2, stage: inspected → staging (the intent, journaled before the POST) → staged (the new pair, journaled
@@ -236,7 +230,7 @@ function secretsHidden(path: string): RotatorError {
 export async function publishStandardStep(run: RotationRun, verified = false): Promise<StepResult> {
   const written = await publish(run, (cred) => {
     const oldSecret = secretField(cred, API_KEY);
-    if (oldSecret === undefined) throw mismatch(run, "KV lost its api_key during the rotation");
+    if (oldSecret === undefined) throw stateMismatch(run, "KV lost its api_key during the rotation");
     return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
   });
   const policy = parseCredentialPolicy(written.cred.customMetadata);
@@ -283,7 +277,7 @@ async function publish(
     const current = keyField(cred, CLIENT_ID);
     if (current === clientId) return undefined; // ours; the answer was lost
     if (current !== run.oldClientId) {
-      throw mismatch(
+      throw stateMismatch(
         run,
         "KV client_id was changed to a key this rotation does not know; not overwriting it",
       );

@@ -4,12 +4,14 @@
 // operator pastes a secret newly staged in Setup. Metadata: `sfmc_tenant`, the name of a tenant in the config's
 // marketing_cloud.tenants, whose auth host is the only place this credential's secrets are sent (the only
 // tenant when there is one). The tenant and its origin are pinned in the journal when the rotation starts.
+
 import { RotatorError } from "../../errors.ts";
 import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination, type Destination, findDestination } from "../../inventory/destinations.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import { stateMismatch } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 export const PENDING_API_KEY = "pending_api_key";
@@ -35,14 +37,14 @@ export function pinnedAuthOrigin(run: RotationRun): string {
   const name = run.record.destination;
   const origin = run.record.destinationOrigin;
   if (name === undefined || origin === undefined) {
-    throw mismatch(
+    throw stateMismatch(
       run,
       "the journal names no Marketing Cloud tenant; set rotate=now to start the rotation again",
     );
   }
   const configured = findDestination(run.deps.settings.destinations, "tenant", name);
   if (configured === undefined || configured.origin !== origin) {
-    throw mismatch(
+    throw stateMismatch(
       run,
       `marketing_cloud.tenants.${name} is no longer configured with the auth host this rotation started with; not sending any secret`,
     );
@@ -70,10 +72,4 @@ export function journaledSecret(run: RotationRun): SecretValue {
     });
   }
   return s;
-}
-
-export function mismatch(run: RotationRun, message: string): RotatorError {
-  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
-    context: { path: run.path, step: run.record.step },
-  });
 }

@@ -29,12 +29,11 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishClose, stampClosed, writeWithCas } from "../../rotation/shared-steps.ts";
+import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import {
   fingerprintOf,
   journaledSecret,
-  mismatch,
   PENDING_API_KEY,
   pendingSecret,
   pinnedAuthOrigin,
@@ -119,7 +118,10 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
     const current = secretField(cred, API_KEY);
     if (sameSecret(current, secret)) return undefined; // ours; the answer was lost
     if (fingerprintOf(run, current) !== run.record.oldSecretFingerprint) {
-      throw mismatch(run, "KV api_key was changed by someone else during the rotation; not overwriting it");
+      throw stateMismatch(
+        run,
+        "KV api_key was changed by someone else during the rotation; not overwriting it",
+      );
     }
     return {
       [API_KEY]: secret,
@@ -161,11 +163,11 @@ export async function proveOldDeadStep(run: RotationRun): Promise<StepResult> {
   const secret = journaledSecret(run);
   const cred = await run.readCredential();
   if (!sameSecret(secretField(cred, API_KEY), secret)) {
-    throw mismatch(run, "KV api_key is no longer the secret this rotation published; not touching it");
+    throw stateMismatch(run, "KV api_key is no longer the secret this rotation published; not touching it");
   }
   const old = secretField(cred, PREVIOUS_KEY);
   if (old !== undefined && fingerprintOf(run, old) !== run.record.oldSecretFingerprint) {
-    throw mismatch(run, "KV previous_key no longer holds the old secret; not touching it");
+    throw stateMismatch(run, "KV previous_key no longer holds the old secret; not touching it");
   }
   const fresh = await tokenCheck(run, cred, secret);
   if (!fresh.ok) {
