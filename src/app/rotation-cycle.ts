@@ -21,7 +21,7 @@ import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
 import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
 import { actorOf } from "../core/rotation/audit-events.ts";
-import type { ProviderSet, StartOptions } from "../core/rotation/engine-deps.ts";
+import type { StartOptions } from "../core/rotation/engine-deps.ts";
 import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
@@ -258,8 +258,6 @@ export interface PickupScanDeps {
   /** Already started, queued or settled this cycle. */
   readonly busy: (path: string) => boolean;
   readonly concurrency: number;
-  /** The providers whose pickups run (the composition root's set). */
-  readonly providers?: ProviderSet | undefined;
 }
 
 export interface PickupScanResult {
@@ -278,9 +276,8 @@ export async function findPickups(
   items: readonly InventoryItem[],
   deps: PickupScanDeps,
 ): Promise<PickupScanResult> {
-  const providers = deps.providers ?? PROVIDERS;
   const candidates = items.flatMap((item) => {
-    const pickup = deps.busy(item.path) ? undefined : providers.pickupFor(item, deps.hasJournal(item.path));
+    const pickup = deps.busy(item.path) ? undefined : PROVIDERS.pickupFor(item, deps.hasJournal(item.path));
     return pickup === undefined ? [] : [{ item, pickup }];
   });
   const starts: Start[] = [];

@@ -50,16 +50,6 @@ const ROTATION_TONE: Readonly<Record<RotationView["status"], Tone>> = {
   joined: "grey",
 };
 
-const ATTENTION_GROUPS: ReadonlySet<AttentionGroup> = new Set([
-  "failed",
-  "invalid",
-  "stuck",
-  "overdue",
-  "unverified",
-  "due_soon",
-  "flagged",
-]);
-
 export function renderStatusPage(input: StatusPageInput): string {
   const { snapshot, now } = input;
   const items = snapshot === undefined ? [] : sortByAttention(snapshot.items);
@@ -243,6 +233,10 @@ const ATTENTION_ORDER = [
   "unmanaged",
 ] as const;
 type AttentionGroup = (typeof ATTENTION_ORDER)[number];
+/** The groups ranked before the busy ones: what needs a person. */
+const ATTENTION_GROUPS: ReadonlySet<AttentionGroup> = new Set(
+  ATTENTION_ORDER.slice(0, ATTENTION_ORDER.indexOf("in_progress")),
+);
 
 /** The state, except that a stuck rotation (in_progress or awaiting_promotion too long) is its own group. */
 function attentionGroup(item: InventoryItem): AttentionGroup {
