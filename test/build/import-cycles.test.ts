@@ -1,47 +1,13 @@
 // No import cycles in the shipped code or the bench, type-only and dynamic imports included: a cycle is two
 // modules that cannot be understood, tested or loaded one without the other, and type-only cycles are where the
 // runtime ones start. The graph comes from every `import … from`, `import "…"`, `export … from` and `import()` in
-// the code with its comments removed, and the strongly connected components are found with Tarjan's algorithm.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+// the code with its comments removed (test/support/import-graph.ts), and the strongly connected components are
+// found with Tarjan's algorithm.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { importGraph, specifiers, tsFiles } from "../support/import-graph.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) return tsFiles(p);
-    return p.endsWith(".ts") ? [p] : [];
-  });
-}
-
-const SPECIFIERS = [
-  /\bimport\s+(?:type\s+)?[^;"'`]*?\bfrom\s*["']([^"']+)["']/g,
-  /\bexport\s+(?:type\s+)?(?:\*|\{[^}]*\})(?:\s+as\s+\w+)?\s*from\s*["']([^"']+)["']/g,
-  /\bimport\s*["']([^"']+)["']/g,
-  /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-];
-
-/** The module specifiers a TypeScript source imports or re-exports, type-only and dynamic ones included. */
-function specifiers(source: string): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  return SPECIFIERS.flatMap((re) => [...code.matchAll(re)].map((m) => m[1] ?? ""));
-}
-
-/** Each file's relative imports, resolved to files of the same set. */
-function importGraph(files: readonly string[]): Map<string, string[]> {
-  const known = new Set(files);
-  const graph = new Map<string, string[]>();
-  for (const file of files) {
-    const deps = specifiers(readFileSync(file, "utf8"))
-      .filter((spec) => spec.startsWith("."))
-      .map((spec) => path.resolve(path.dirname(file), spec))
-      .filter((target) => known.has(target));
-    graph.set(file, [...new Set(deps)]);
-  }
-  return graph;
-}
 
 /** The cycles: strongly connected components of more than one file, or a file importing itself. */
 function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
