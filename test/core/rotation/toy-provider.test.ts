@@ -9,11 +9,16 @@ import {
   type RotationRun,
   type StepResult,
 } from "../../../src/core/rotation/engine-deps.ts";
-import { createRotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
+import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
 import { finishClose, stampClosed, writeWithCas } from "../../../src/core/rotation/shared-steps.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { ManualScheduler } from "../../fakes/manual-scheduler.ts";
-import { FLAG, GPATH, makeGeneratedWorld } from "../providers/generated/generated-world.ts";
+import {
+  FLAG,
+  type GeneratedWorld,
+  GPATH,
+  makeGeneratedWorld,
+} from "../providers/generated/generated-world.ts";
 import { fingerprint, SETTINGS } from "./rotation-world.ts";
 
 const TOY_SECRET = "test-secret-canary-toy-value";
@@ -54,24 +59,29 @@ function toyProvider(calls: string[]): RotationProvider {
   };
 }
 
+/** The real engine on the generated world's in-memory ports, with exactly these providers. */
+function engineWith(w: GeneratedWorld, providers: ProviderSet, id: string): RotationEngine {
+  return createRotationEngine({
+    providers,
+    issuer: w.issuer,
+    store: w.store,
+    state: w.state,
+    audit: w.audit,
+    notifier: w.notifier,
+    clock: w.clock,
+    scheduler: new ManualScheduler(w.clock),
+    ids: () => id,
+    owner: "replica-a",
+    fingerprint,
+    settings: SETTINGS,
+  });
+}
+
 describe("a provider the engine has never heard of", () => {
   it("is run by the real engine from the set it is given: its steps, its machine, its words", async () => {
     const w = makeGeneratedWorld();
     const calls: string[] = [];
-    const engine = createRotationEngine({
-      providers: new ProviderSet([toyProvider(calls)]),
-      issuer: w.issuer,
-      store: w.store,
-      state: w.state,
-      audit: w.audit,
-      notifier: w.notifier,
-      clock: w.clock,
-      scheduler: new ManualScheduler(w.clock),
-      ids: () => "toy-1",
-      owner: "replica-a",
-      fingerprint,
-      settings: SETTINGS,
-    });
+    const engine = engineWith(w, new ProviderSet([toyProvider(calls)]), "toy-1");
 
     const out = await engine.start(GPATH, FLAG);
 
@@ -95,20 +105,7 @@ describe("a provider the engine has never heard of", () => {
 
   it("is refused, not guessed at, when the set does not hold the journal's provider", async () => {
     const w = makeGeneratedWorld();
-    const deps = {
-      issuer: w.issuer,
-      store: w.store,
-      state: w.state,
-      audit: w.audit,
-      notifier: w.notifier,
-      clock: w.clock,
-      scheduler: new ManualScheduler(w.clock),
-      ids: () => "toy-2",
-      owner: "replica-a",
-      fingerprint,
-      settings: SETTINGS,
-    };
-    const out = await createRotationEngine({ ...deps, providers: new ProviderSet([]) }).start(GPATH, FLAG);
+    const out = await engineWith(w, new ProviderSet([]), "toy-2").start(GPATH, FLAG);
     expect(out).toMatchObject({ kind: "skipped", code: "POLICY_INVALID" });
     expect(w.store.current(GPATH).data["current_secret"]).not.toBe(TOY_SECRET);
   });
