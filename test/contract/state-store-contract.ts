@@ -4,8 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { isRotatorError } from "../../src/core/errors.ts";
 import type { JournalRecord } from "../../src/core/rotation/journal-record.ts";
-import type { Lease } from "../../src/core/rotation/lease.ts";
-import type { RotationStateStore } from "../../src/core/rotation/rotation-ports.ts";
+import type { Lease, RotationStateStore } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
 
 interface StateStoreFixture {

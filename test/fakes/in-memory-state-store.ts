@@ -3,14 +3,17 @@
 // stored the way the Vault adapter stores them, as KV string fields (toJournalFields / parseJournalFields), so
 // a round trip through the fake loses exactly what a round trip through Vault would.
 import { RotatorError } from "../../src/core/errors.ts";
-import type { ConsumerOwner } from "../../src/core/rotation/consumer-owner.ts";
 import {
   type JournalRecord,
   parseJournalFields,
   toJournalFields,
 } from "../../src/core/rotation/journal-record.ts";
-import type { Lease } from "../../src/core/rotation/lease.ts";
-import type { RotationStateStore, Versioned } from "../../src/core/rotation/rotation-ports.ts";
+import type {
+  ConsumerOwner,
+  Lease,
+  RotationStateStore,
+  Versioned,
+} from "../../src/core/rotation/rotation-ports.ts";
 
 type Method = keyof RotationStateStore;
 

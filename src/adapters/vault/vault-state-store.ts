@@ -10,14 +10,17 @@
 import { z } from "zod";
 import { RotatorError } from "../../core/errors.ts";
 import { parseRfc3339 } from "../../core/rfc3339.ts";
-import type { ConsumerOwner } from "../../core/rotation/consumer-owner.ts";
 import {
   type JournalRecord,
   parseJournalFields,
   toJournalFields,
 } from "../../core/rotation/journal-record.ts";
-import type { Lease } from "../../core/rotation/lease.ts";
-import type { RotationStateStore, Versioned } from "../../core/rotation/rotation-ports.ts";
+import type {
+  ConsumerOwner,
+  Lease,
+  RotationStateStore,
+  Versioned,
+} from "../../core/rotation/rotation-ports.ts";
 import type { KvData, KvV2 } from "./kv-v2.ts";
 import { normalizeKvPath } from "./kv-v2.ts";
 

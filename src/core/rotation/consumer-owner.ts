@@ -14,8 +14,6 @@ import { isRotatorError, RotatorError } from "../errors.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import type { ConsumerIdentity, ConsumerOwner, IssuerTarget } from "./rotation-ports.ts";
 
-export type { ConsumerIdentity, ConsumerOwner };
-
 /** The owner record of one consumer. Never a secret: ids and a KV path. */
 
 export function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {

@@ -14,8 +14,6 @@ import type { Clock, Scheduler, TimerHandle } from "../clock.ts";
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
 import type { Lease, RotationStateStore } from "./rotation-ports.ts";
 
-export type { Lease };
-
 export type ClaimResult =
   | { readonly ok: true; readonly lease: Lease; readonly takeover: boolean }
   | { readonly ok: false; readonly heldBy: string; readonly until: Date };

@@ -11,10 +11,10 @@ import { isRotatorError, RotatorError } from "../errors.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps, RotationProvider, RotationRun } from "./engine-deps.ts";
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
-import { claimLease, type Lease, LeaseHold, leaseLost } from "./lease.ts";
+import { claimLease, LeaseHold, leaseLost } from "./lease.ts";
 import { skipped } from "./outcome-builders.ts";
 import type { SkippedOutcome } from "./rotation-outcome.ts";
-import type { IssuerTarget, Notification, StoredCredential } from "./rotation-ports.ts";
+import type { IssuerTarget, Lease, Notification, StoredCredential } from "./rotation-ports.ts";
 import { canTransition, type RotationStep } from "./rotation-state.ts";
 
 /** The engine's run: a RotationRun on the journal, the lease and the ports. */

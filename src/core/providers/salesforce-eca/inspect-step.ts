@@ -10,8 +10,6 @@ import { RotatorError } from "../../errors.ts";
 import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination, type Destination } from "../../inventory/destinations.ts";
 import {
-  type ConsumerIdentity,
-  type ConsumerOwner,
   ecaConsumer,
   ownedElsewhere,
   possessionUnproven,
@@ -26,6 +24,8 @@ import {
 } from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type {
+  ConsumerIdentity,
+  ConsumerOwner,
   IssuerTarget,
   ResolvedTarget,
   StagedCredential,
