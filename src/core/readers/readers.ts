@@ -9,6 +9,9 @@
 // in the window before T (their latest read at or after T - window) has read a version at or after P. The judge
 // below is pure; the soak step calls it with what the ReaderEvidence port returns.
 
+/** How far back a reader counts as one of a credential's readers (config readers.window). */
+export const DEFAULT_READERS_WINDOW_MS = 7 * 24 * 3_600_000;
+
 /** One reader's latest read of one credential. */
 export interface ReaderSeen {
   /** Stable identity: "entity:<entity_id>" or "token:<display_name>:<accessor hmac>". Never a secret. */
