@@ -21,10 +21,16 @@ import {
   type SalesforceIssuerConnection,
 } from "../adapters/salesforce/salesforce-eca-issuer.ts";
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
+import {
+  AuditFileFollower,
+  AuditSocketListener,
+  type AuditSource,
+} from "../adapters/vault/audit-feed-sources.ts";
 import { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { VaultClient } from "../adapters/vault/vault-client.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { VaultMetadataSource } from "../adapters/vault/vault-metadata-source.ts";
+import { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
@@ -56,6 +62,7 @@ import {
 import { AuditFanout, type NamedAuditSink } from "./audit-fanout.ts";
 import { ChatNotifier, type ChatSubscription, type DedupStore } from "./chat-notifier.ts";
 import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
+import { ReaderFeed } from "./reader-feed.ts";
 import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
 import { VaultDedupStore } from "./vault-dedup-store.ts";
 
@@ -202,6 +209,74 @@ export function credentialStore(cfg: Config, vault: Pick<VaultStack, "kv">): Vau
 /** Journals, leases and consumer owners under the state prefix. */
 export function stateStore(vault: Pick<VaultStack, "kv">): VaultStateStore {
   return new VaultStateStore(vault.kv);
+}
+
+/**
+ * The reader feed of the `readers` section with its sources started (the socket listening, the file followed);
+ * undefined without the section. serve calls it before connecting to Vault (Vault does not start while its
+ * socket audit device cannot connect), then attachReaderFeed once connected.
+ */
+export async function startReaderFeed(cfg: Config, clock: Clock): Promise<ReaderFeed | undefined> {
+  const r = cfg.readers;
+  if (r === undefined) return undefined;
+  const feed = new ReaderFeed({
+    kvMount: cfg.vault.kvMount,
+    prefixes: cfg.vault.prefixes,
+    namespace: cfg.vault.namespace,
+    ignore: r.ignore,
+    clock,
+    windowMs: r.windowMs,
+    shareIntervalMs: r.shareIntervalMs,
+  });
+  const sources: AuditSource[] = [];
+  if (r.socket !== undefined) sources.push(new AuditSocketListener(r.socket, feed));
+  if (r.file !== undefined) sources.push(new AuditFileFollower(r.file, feed));
+  try {
+    await feed.start(sources);
+  } catch (err) {
+    await feed.stop();
+    const where =
+      r.socket === undefined
+        ? ""
+        : r.socket.kind === "unix"
+          ? r.socket.path
+          : `${r.socket.host}:${r.socket.port}`;
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `readers.socket: cannot listen on ${where}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      { cause: err },
+    );
+  }
+  return feed;
+}
+
+/**
+ * Connects a started feed to Vault: the rotator's own reads are recognised by its token (auth/token/lookup-self,
+ * once, here: its identity entity when it has one, else its display name), and the shared entries live under
+ * the state prefix.
+ */
+export async function attachReaderFeed(
+  feed: ReaderFeed,
+  vault: Pick<VaultStack, "client" | "kv">,
+  deps: { readonly log: Logger; readonly metrics?: DaemonMetrics | undefined },
+): Promise<void> {
+  const self = await vault.client.lookupSelf();
+  feed.attach({
+    ownEntityId: self.entityId === "" ? undefined : self.entityId,
+    ownDisplayName: self.displayName === "" ? undefined : self.displayName,
+    shards: new VaultReaderShards(vault.kv),
+    onResult: (res) =>
+      deps.metrics?.recordReaderEvent(
+        res.kind,
+        res.kind === "kept" ? undefined : res.reason,
+        feed.readersKnown,
+      ),
+    onFlushFailure: (err) =>
+      deps.log.warn(
+        { code: classifyError(err) },
+        "the reader feed could not share what it saw; retrying at the next interval",
+      ),
+  });
 }
 
 // The Vault connection.

@@ -3,11 +3,13 @@
 import { randomUUID } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import {
+  attachReaderFeed,
   buildDaemonSinks,
   buildRotationStack,
   connectVault,
   type DaemonSinks,
   type RotationStack,
+  startReaderFeed,
   type VaultStack,
 } from "../app/compose.ts";
 import { followUpScan } from "../app/manual-tracker.ts";
@@ -84,6 +86,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
   };
 
   try {
+    // Who reads each credential, from Vault's audit device (readers: section); nothing without it. Listening
+    // before Vault is reached: Vault does not start while its socket audit device cannot connect.
+    const readerFeed = await startReaderFeed(cfg, clock);
+    if (readerFeed !== undefined) closers.push(() => readerFeed.stop());
     const vault: VaultStack = await connectVault(cfg, clock);
     closers.push(() => vault.close());
     const metrics = createDaemonMetrics({
@@ -106,6 +112,12 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       writeStderr: opts.writeStderr,
     });
     closers.push(() => sinks.close());
+
+    if (readerFeed !== undefined) {
+      await attachReaderFeed(readerFeed, vault, { log, metrics });
+      // Again here, so it stops (and shares what is left) while the Vault client is still open.
+      closers.push(() => readerFeed.stop());
+    }
 
     const tracker = new RotationTracker();
     const stepStarts = new Map<string, number>();

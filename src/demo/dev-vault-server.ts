@@ -56,7 +56,12 @@ export async function waitForHealthy(addr: string, timeoutMs = 30_000, proc?: Ch
   throw new Error(`Vault at ${addr} did not become healthy within ${timeoutMs} ms (${last})`);
 }
 
-export async function startDevServer(binary: string, token: string): Promise<DevServer> {
+/** `extraArgs`: more server flags, such as -config=FILE with audit devices (tests of the reader feed). */
+export async function startDevServer(
+  binary: string,
+  token: string,
+  extraArgs: readonly string[] = [],
+): Promise<DevServer> {
   const port = await freePort();
   const addr = `http://127.0.0.1:${port}`;
   const proc = spawn(
@@ -67,6 +72,7 @@ export async function startDevServer(binary: string, token: string): Promise<Dev
       `-dev-root-token-id=${token}`,
       `-dev-listen-address=127.0.0.1:${port}`,
       "-dev-no-store-token",
+      ...extraArgs,
     ],
     {
       stdio: ["ignore", "ignore", "pipe"],

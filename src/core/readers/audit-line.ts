@@ -33,6 +33,7 @@ export const AUDIT_SKIP_REASONS = [
   "no_version", // a read without a KV v2 version (a KV v1 mount, a deleted version)
   "own_read", // the rotator's own token
   "ignored", // readers.ignore
+  "backlog", // arrived before the feed reached Vault, with its backlog full (counted by the feed, not here)
 ] as const;
 
 /** Entries that cannot be a genuine audit entry of interest: broken, forged or hostile. */

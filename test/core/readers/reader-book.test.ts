@@ -115,7 +115,7 @@ describe("the shared shards", () => {
       });
     const norm = (c: ShardContent) =>
       [...c]
-        .map(([p, m]) => [p, [...m].sort((x, y) => (x[0] < y[0] ? -1 : 1))])
+        .map(([p, m]) => [p, [...m].sort((x, y) => (x[0] < y[0] ? -1 : 1))] as const)
         .sort((x, y) => (x[0] < y[0] ? -1 : 1));
     fc.assert(
       fc.property(shard, shard, (a, b) => {
