@@ -54,7 +54,9 @@ describe("readers (the reader feed)", () => {
       /^readers\.socket: unix: needs an absolute path/,
     );
     expect(problemsOf("readers:\n  file: /x\n  window: forever\n")[0]).toMatch(/^readers\.window: /);
-    expect(problemsOf("readers:\n  file: /x\n  sockett: 127.0.0.1:1\n")[0]).toMatch(/^readers\.sockett: unknown key \(did you mean readers\.socket\?\)/);
+    expect(problemsOf("readers:\n  file: /x\n  sockett: 127.0.0.1:1\n")[0]).toMatch(
+      /^readers\.sockett: unknown key \(did you mean readers\.socket\?\)/,
+    );
   });
 
   it("shows the effective feed in the summary", () => {
