@@ -182,6 +182,9 @@ export function createDaemonMetrics(opts: {
   const READER_REASONS = [...AUDIT_SKIP_REASONS, ...AUDIT_MALFORMED_REASONS, "none"] as const;
 
   // Closed label sets start at zero so dashboards and alerts see the series before the first event.
+  readerEvents.inc({ result: "kept", reason: "none" }, 0);
+  for (const reason of AUDIT_SKIP_REASONS) readerEvents.inc({ result: "skipped", reason }, 0);
+  for (const reason of AUDIT_MALFORMED_REASONS) readerEvents.inc({ result: "malformed", reason }, 0);
   for (const access of HTTP_ACCESS) {
     for (const reason of UNAUTHORIZED_REASONS) unauthorized.inc({ access, reason }, 0);
   }
