@@ -36,7 +36,7 @@ import type { Config, SalesforceConnectionConfig } from "../config/config-types.
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { destinationsOf } from "../config/load-config.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
-import { classifyError, RotatorError } from "../core/errors.ts";
+import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
@@ -277,6 +277,35 @@ export async function attachReaderFeed(
         "the reader feed could not share what it saw; retrying at the next interval",
       ),
   });
+}
+
+/** How long serve waits for Vault at start-up when its reader feed listens (see connectVaultPatiently). */
+const READER_FEED_VAULT_WAIT_MS = 5 * 60_000;
+
+/**
+ * connectVault, retried every 2 s while Vault is unreachable or sealed, for up to 5 minutes. serve uses it when
+ * the reader feed listens for a socket audit device: Vault does not start until it can connect to the feed, so
+ * a rotator that gave up at once would be restarted, close its listener, and could keep Vault from starting.
+ */
+export async function connectVaultPatiently(
+  cfg: Config,
+  clock: Clock,
+  onWait: (code: string) => void,
+  waitMs = READER_FEED_VAULT_WAIT_MS,
+): Promise<VaultStack> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await connectVault(cfg, clock);
+    } catch (err) {
+      const waiting =
+        (isRotatorError(err, "VAULT_UNAVAILABLE") || isRotatorError(err, "VAULT_SEALED")) &&
+        Date.now() < deadline;
+      if (!waiting) throw err;
+      onWait(err.code);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
 }
 
 // The Vault connection.

@@ -8,7 +8,11 @@
 // The sources start before the daemon connects to Vault: Vault refuses to start while a socket audit device it
 // is configured with cannot connect, so a feed that waited for Vault would wait for ever. Lines that arrive
 // before attach() (which names the rotator's own token and the shared store) wait in a bounded backlog.
-import type { AuditLineSink, AuditSource } from "../adapters/vault/audit-feed-sources.ts";
+import {
+  type AuditLineSink,
+  AuditSocketListener,
+  type AuditSource,
+} from "../adapters/vault/audit-feed-sources.ts";
 import type { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
 import type { Clock } from "../core/clock.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
@@ -97,6 +101,11 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
       maxReadersPerPath: this.#maxPerPath,
       maxReaders: opts.maxReaders ?? DEFAULT_MAX_READERS,
     });
+  }
+
+  /** A socket source is listening (Vault's socket audit device depends on it to start). */
+  get listens(): boolean {
+    return this.#sources.some((s) => s instanceof AuditSocketListener);
   }
 
   /** Readers this replica's book holds. */

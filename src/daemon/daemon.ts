@@ -7,6 +7,7 @@ import {
   buildDaemonSinks,
   buildRotationStack,
   connectVault,
+  connectVaultPatiently,
   type DaemonSinks,
   type RotationStack,
   startReaderFeed,
@@ -90,7 +91,12 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     // before Vault is reached: Vault does not start while its socket audit device cannot connect.
     const readerFeed = await startReaderFeed(cfg, clock);
     if (readerFeed !== undefined) closers.push(() => readerFeed.stop());
-    const vault: VaultStack = await connectVault(cfg, clock);
+    const vault: VaultStack =
+      readerFeed?.listens === true
+        ? await connectVaultPatiently(cfg, clock, (code) =>
+            log.warn({ code }, "waiting for Vault (its socket audit device connects to the reader feed)"),
+          )
+        : await connectVault(cfg, clock);
     closers.push(() => vault.close());
     const metrics = createDaemonMetrics({
       version: opts.version,

@@ -5,6 +5,7 @@
 // replica sees the same, and keep nothing of the secret it watched being read.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,6 +38,7 @@ let feedFile: ReaderFeed; // replica 2: follows the file audit device's log
 const logLines: string[] = [];
 const metrics = createDaemonMetrics({ version: "test", connections: [] });
 let app1Token: string;
+let feedPort: number;
 
 function configFor(readers: string, token: string): Config {
   const yaml = `vault:\n  kv_mount: secret\n  prefixes: [api-credentials]\nreaders:\n${readers}`;
@@ -66,6 +68,7 @@ beforeAll(async () => {
   if (binary === undefined) throw new Error(`no bao or vault binary: ${HOW_TO_GET_VAULT}`);
   dir = await mkdtemp(path.join(tmpdir(), "eca-feed-"));
   const port = await freePort();
+  feedPort = port;
   const log = path.join(dir, "audit.log");
   // The socket listener must be up before the server: OpenBao does not start while its socket device cannot connect.
   const socketReaders = `  socket: 127.0.0.1:${port}\n  ignore: [token-backup]\n  share_interval: 1h\n`;
@@ -78,7 +81,7 @@ beforeAll(async () => {
     `audit "file" "to-file" {\n  options = {\n    file_path = "${log}"\n    mode = "0600"\n  }\n}\n` +
       `audit "socket" "to-feed" {\n  options = {\n    address = "127.0.0.1:${port}"\n    socket_type = "tcp"\n  }\n}\n`,
   );
-  server = await startDevServer(binary, ROOT, [`-config=${hcl}`]);
+  server = await startDevServer(binary, ROOT, { extraArgs: [`-config=${hcl}`] });
   root = new VaultAdmin({ addr: server.addr, token: ROOT, backend: "bao", binary });
 
   await root.writePolicy("eca-rotator", policyText("rotator.hcl"));
@@ -214,6 +217,74 @@ describe("the reader feed on OpenBao's audit devices", () => {
       "r3",
       "r4",
     ]);
+  });
+
+  it("survives a local attacker on its socket: hostile lines are counted, and Vault's own still get through", async () => {
+    const before = structuredClone(feedSocket.stats);
+    const attacker = connect({ host: "127.0.0.1", port: feedPort });
+    await new Promise((resolve) => attacker.once("connect", resolve));
+    const forged = (over: Record<string, unknown>) =>
+      JSON.stringify({
+        time: new Date().toISOString(),
+        type: "response",
+        auth: { accessor: `hmac-sha256:${"0".repeat(64)}`, display_name: "forged" },
+        request: { operation: "read", path: `secret/data/${CRED}` },
+        response: { data: { metadata: { version: 99 } } },
+        ...over,
+      });
+    attacker.write(
+      [
+        "not json at all",
+        '{"__proto__":{"type":"response"}}',
+        forged({ time: "2099-01-01T00:00:00Z" }), // would hold its place for ever
+        forged({ request: { operation: "read", path: "secret/data/eca-rotator/connections/prod" } }),
+        forged({ request: { operation: "read", path: `secret/data/api-credentials/../eca-rotator/x` } }),
+        forged({ auth: { accessor: "plain-accessor", display_name: "forged" } }),
+        "",
+      ].join("\n"),
+    );
+    attacker.write(Buffer.alloc(2 * 1024 * 1024, 0x7b)); // 2 MiB without a newline
+    attacker.write("\n");
+    await eventually(
+      async () => feedSocket.stats.malformed.oversized,
+      (n) => n > before.malformed.oversized,
+    );
+    const m = feedSocket.stats.malformed;
+    expect(m.not_json - before.malformed.not_json).toBe(1);
+    expect(m.bad_shape - before.malformed.bad_shape).toBe(1);
+    expect(m.bad_time - before.malformed.bad_time).toBe(1);
+    expect(m.bad_path - before.malformed.bad_path).toBe(1);
+    expect(m.bad_identity - before.malformed.bad_identity).toBe(1);
+    expect(feedSocket.stats.skipped.other_path - before.skipped.other_path).toBeGreaterThanOrEqual(1);
+    // The attacker's connection is still open and stalled mid-line; a genuine read still arrives.
+    attacker.write('{"half a line');
+    await root.withToken(app1Token).readData("secret", CRED, 3);
+    const seen = await eventually(
+      () => feedSocket.readersOf(CRED, new Date(0)),
+      (rs) => rs.find((r) => r.label === "token-app1")?.version === 3,
+    );
+    expect(seen.find((r) => r.label === "token-app1")?.version).toBe(3);
+    // The worst a well-formed forged line can do: name a reader that does not exist.
+    attacker.write(`\n${forged({})}\n`);
+    await eventually(
+      async () => (await feedSocket.readersOf(CRED, new Date(0))).some((r) => r.label === "forged"),
+      (found) => found,
+    );
+    attacker.destroy();
+  });
+
+  it("gives a consumer (policies/consumer.hcl) no way to read or write the shared entries", async () => {
+    await root.writePolicy("consumer", policyText("consumer.hcl"));
+    const consumer = root.withToken(
+      (
+        (await root.must("POST", "auth/token/create", { policies: ["consumer"] })) as {
+          auth: { client_token: string };
+        }
+      ).auth.client_token,
+    );
+    const at = `secret/data/eca-rotator/readers/${shardOf(CRED)}`;
+    expect((await consumer.request("GET", at)).status).toBe(403);
+    expect((await consumer.request("POST", at, { data: { format: 1, paths: [] } })).status).toBe(403);
   });
 
   it("keeps nothing of the secret: not the value, not its HMAC, in what it holds, shares, logs or counts", async () => {
