@@ -29,6 +29,7 @@ import {
   type BookEntry,
   DEFAULT_MAX_READERS,
   DEFAULT_MAX_READERS_PER_PATH,
+  newer,
   ReaderBook,
   type ShardContent,
   shardOf,
@@ -234,8 +235,7 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
     for (const [id, e] of shared ?? []) byId.set(id, e);
     for (const [id, e] of this.#book.entriesOf(path) ?? []) {
       const held = byId.get(id);
-      if (held === undefined || e.at > held.at || (e.at === held.at && e.version > held.version))
-        byId.set(id, e);
+      if (held === undefined || newer(e, held)) byId.set(id, e);
     }
     const out: ReaderSeen[] = [];
     for (const [id, e] of byId) {

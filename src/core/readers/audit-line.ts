@@ -138,11 +138,12 @@ function judgeEntry(entry: unknown, filter: AuditLineFilter, nowMs: number): Aud
   let readerId: string;
   if (entityId !== "") {
     if (!ENTITY_ID.test(entityId)) return malformed("bad_identity");
-    readerId = `entity:${entityId}`;
+    readerId = ["entity:", entityId].join("");
   } else {
     // Without log_raw the accessor is an HMAC; a plain accessor (log_raw) is never kept.
     if (!ACCESSOR_HMAC.test(accessor)) return malformed("bad_identity");
-    readerId = `token:${safeLabel(displayName)}:${accessor.slice("hmac-sha256:".length)}`;
+    // join, not concatenation: the book keeps these strings, and a concatenated one keeps its pieces alive.
+    readerId = ["token:", safeLabel(displayName), ":", accessor.slice("hmac-sha256:".length)].join("");
   }
   if (filter.ownEntityId !== undefined && filter.ownEntityId !== "" && entityId === filter.ownEntityId)
     return skipped("own_read");
@@ -222,7 +223,7 @@ function labelOf(displayName: string, metadata: unknown): string {
       extra = typeof saNs === "string" && saNs !== "" ? `${saNs}/${sa}` : sa;
   }
   const base = displayName === "" ? "(no name)" : displayName;
-  return safeLabel(extra === "" || CONTROL.test(extra) ? base : `${base} (${extra})`);
+  return safeLabel(extra === "" || CONTROL.test(extra) ? base : [base, " (", extra, ")"].join(""));
 }
 
 /** A safe character set, at most MAX_READER_LABEL characters: labels reach logs, HTTP and chat. */

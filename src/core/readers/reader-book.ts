@@ -28,9 +28,14 @@ export interface ReaderBookLimits {
 export const DEFAULT_MAX_READERS_PER_PATH = 256;
 export const DEFAULT_MAX_READERS = 200_000;
 
-/** Does `b` replace `a` for the same reader? The later read wins; on the same instant, the higher version. */
-function newer(b: BookEntry, a: BookEntry): boolean {
-  return b.at > a.at || (b.at === a.at && b.version > a.version);
+/**
+ * Does `b` replace `a` for the same reader? The later read wins; on the same instant, the higher version, then
+ * the greater label: a total order, so merging is commutative whatever the replicas hold.
+ */
+export function newer(b: BookEntry, a: BookEntry): boolean {
+  if (b.at !== a.at) return b.at > a.at;
+  if (b.version !== a.version) return b.version > a.version;
+  return b.label > a.label;
 }
 
 export class ReaderBook {
@@ -53,7 +58,11 @@ export class ReaderBook {
     return this.put(read.path, read.readerId, { label: read.label, version: read.version, at: read.at });
   }
 
-  /** Records one reader's read of `path` if it is newer than what the book holds; true when it changed. */
+  /**
+   * Records one reader's read of `path` if it is newer than what the book holds; true when it changed. The
+   * strings are kept as given: pass flat ones (the parser builds them with join, not concatenation: a token
+   * reader's 85-character id made by concatenation keeps its pieces alive, 370 bytes instead of 110).
+   */
   put(path: string, readerId: string, entry: BookEntry, opts: { dirty?: boolean } = {}): boolean {
     let readers = this.#paths.get(path);
     const held = readers?.get(readerId);
@@ -62,8 +71,14 @@ export class ReaderBook {
       readers = new Map();
       this.#paths.set(path, readers);
     }
-    if (held === undefined) this.#size++;
-    readers.set(readerId, entry);
+    if (held === undefined) {
+      this.#size++;
+      readers.set(readerId, entry);
+    } else {
+      // The key stays the one first stored; an unchanged label keeps the string already held.
+      const label = held.label === entry.label ? held.label : entry.label;
+      readers.set(readerId, { label, version: entry.version, at: entry.at });
+    }
     if (opts.dirty !== false) this.#dirty.add(path);
     if (readers.size > this.#limits.maxReadersPerPath) this.#evictOldestOf(path, readers);
     if (this.#size > this.#limits.maxReaders) this.#evictOldest();
