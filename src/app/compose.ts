@@ -29,7 +29,6 @@ import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { destinationsOf } from "../config/load-config.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
@@ -44,6 +43,7 @@ import type {
   RotationStateStore,
 } from "../core/rotation/rotation-ports.ts";
 import { SecretValue } from "../core/secret-value.ts";
+import { type Clock, systemClock } from "../core/time.ts";
 import type { Logger } from "../daemon/logger.ts";
 import type { DaemonMetrics } from "../daemon/metrics.ts";
 import {

@@ -7,7 +7,6 @@
 // its registry (salesforce-eca, generated, sfmc); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
 
-import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import {
@@ -26,6 +25,7 @@ import { decideRotation, type RotationDecision } from "../core/rotation/rotation
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { Clock } from "../core/time.ts";
 import { forEachBounded } from "./bounded-parallel.ts";
 
 export interface CycleRow {

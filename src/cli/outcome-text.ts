@@ -1,9 +1,9 @@
 // Rotation outcomes and plans in plain words, for `rotate`, `rollback` and `run --once`. Outcomes carry ids,
 // codes, public messages and fingerprints only, so nothing here can print a secret.
 import type { CycleRow } from "../app/rotation-cycle.ts";
-import { formatDuration, formatRelative } from "../core/duration.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationPlan } from "../core/rotation/rotation-plan.ts";
+import { formatDuration, formatRelative } from "../core/time.ts";
 import { renderTextTable } from "../report/text-table.ts";
 
 /** One line: what happened to the credential and what comes next. */

@@ -2,9 +2,9 @@
 // --no-wait leaves promotion to `run --once` (or the daemon). --dry-run prints the plan and changes nothing.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatDuration } from "../core/duration.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
+import { formatDuration } from "../core/time.ts";
 import { type CliIo, type CommandContext, type CommandSpec, EXIT, type ExitCode } from "./cli-io.ts";
 import { loadCliConfig } from "./load-cli-config.ts";
 import { describeOutcome, describePlan } from "./outcome-text.ts";

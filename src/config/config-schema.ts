@@ -5,8 +5,8 @@
 // value the file cannot hold, the token, reaches the schema through the context.
 import path from "node:path";
 import { z } from "zod";
-import { formatExactDuration } from "../core/duration.ts";
 import type { SecretValue } from "../core/secret-value.ts";
+import { formatExactDuration } from "../core/time.ts";
 import {
   apiVersion,
   bool,

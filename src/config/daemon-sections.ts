@@ -4,9 +4,9 @@
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
 
 import { z } from "zod";
-import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
 import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
 import type { SecretValue } from "../core/secret-value.ts";
+import { DAY_MS, HOUR_MS, parseDuration } from "../core/time.ts";
 import { bool, duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
 import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
 

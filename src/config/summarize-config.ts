@@ -1,7 +1,7 @@
 // The redacted summary `check` prints: each setting with the source that set it. Secrets (the token, the
 // AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
 // not to carry credentials (an address with a user, password or query is refused).
-import { formatExactDuration } from "../core/duration.ts";
+import { formatExactDuration } from "../core/time.ts";
 import { isPlainHttpToRemote } from "./config-fields.ts";
 import type { Config, VaultAuthConfig } from "./config-types.ts";
 

@@ -5,8 +5,6 @@ import type { TokenSelf } from "../adapters/vault/vault-client.ts";
 import { toEntry } from "../adapters/vault/vault-metadata-source.ts";
 import type { AuditFanout } from "../app/audit-fanout.ts";
 import type { VaultStack } from "../app/compose.ts";
-import type { Clock } from "../core/clock.ts";
-import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
 import { markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
@@ -14,6 +12,8 @@ import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { Clock } from "../core/time.ts";
+import { formatExactDuration } from "../core/time.ts";
 import type {
   DaemonView,
   InventorySnapshot,

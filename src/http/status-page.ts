@@ -5,9 +5,9 @@
 
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { formatDuration, formatRelative } from "../core/duration.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { startedByText } from "../core/rotation/audit-events.ts";
+import { formatDuration, formatRelative } from "../core/time.ts";
 import { escapeHtml } from "../report/format-html.ts";
 import { cell } from "../report/report-cells.ts";
 import type { InventorySnapshot, RotationView } from "./daemon-view.ts";

@@ -9,7 +9,6 @@ import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-sou
 import { VaultStateStore } from "../../src/adapters/vault/vault-state-store.ts";
 import { AuditFanout } from "../../src/app/audit-fanout.ts";
 import type { VaultStack } from "../../src/app/compose.ts";
-import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
@@ -18,6 +17,7 @@ import type { JournalRecord } from "../../src/core/rotation/journal-record.ts";
 import type { RotationEngine } from "../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { createDaemonView } from "../../src/daemon/daemon-view-impl.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
 import { RotationLoop } from "../../src/daemon/rotation-loop.ts";

@@ -2,8 +2,7 @@
 // Pure and total: never throws, whatever the entry holds.
 
 import { toDisplayText } from "../display-text.ts";
-import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, SECOND_MS } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
+import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseRfc3339, SECOND_MS } from "../time.ts";
 import { type CredentialPolicy, parseCredentialPolicy } from "./credential-policy.ts";
 import { computeDeadline, type Deadline } from "./deadline.ts";
 import { chooseDestination, type Destinations } from "./destinations.ts";

@@ -4,8 +4,7 @@
 // are ignored. Key names are case-sensitive, exactly as documented.
 
 import { z } from "zod";
-import { DAY_MS, type ParseDurationOptions, parseDuration } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
+import { DAY_MS, type ParseDurationOptions, parseDuration, parseRfc3339 } from "../time.ts";
 import {
   autoRotateField,
   CONFIG_NAME,

@@ -4,8 +4,7 @@
 
 import { z } from "zod";
 import { isSafeText, quoteIfShort } from "../display-text.ts";
-import { type ParseDurationOptions, parseDuration } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
+import { type ParseDurationOptions, parseDuration, parseRfc3339 } from "../time.ts";
 
 export const PROVIDERS = ["salesforce-eca", "sfmc", "generated", "manual"] as const;
 export type Provider = (typeof PROVIDERS)[number];

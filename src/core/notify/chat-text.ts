@@ -2,7 +2,7 @@
 // helpers make each piece one safe line of bounded length, so an odd or huge metadata value can neither break a
 // message's layout nor push it past a chat service's size limits.
 import { toDisplayText } from "../display-text.ts";
-import { formatRelative } from "../duration.ts";
+import { formatRelative } from "../time.ts";
 
 /** Whitespace runs (newlines included) become one space; unsafe characters U+FFFD; at most `max` characters. */
 export function oneLine(text: string, max: number): string {

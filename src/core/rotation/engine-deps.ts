@@ -10,7 +10,7 @@
 // and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
 // src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
 // the metadata's) `provider`. The engine imports no provider.
-import type { Clock, Scheduler } from "../clock.ts";
+
 import { RotatorError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
@@ -18,6 +18,7 @@ import type { InventoryItem } from "../inventory/inventory-item.ts";
 import type { Provider } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { SecretValue } from "../secret-value.ts";
+import type { Clock, Scheduler } from "../time.ts";
 import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
 import { managedPolicy } from "./credential-fields.ts";
 import type { IssuerTarget, JournalChanges, JournalRecord } from "./journal-record.ts";

@@ -3,8 +3,8 @@
 // returns it. A crashed or killed process loses nothing: the next run reads the record and resumes from its
 // step. Stored as a KV v2 entry of string fields (toJournalFields / parseJournalFields).
 import { z } from "zod";
-import { parseRfc3339 } from "../rfc3339.ts";
 import { SecretValue } from "../secret-value.ts";
+import { parseRfc3339 } from "../time.ts";
 import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
 import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
 

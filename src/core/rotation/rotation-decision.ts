@@ -11,9 +11,10 @@
 // 4. scheduled rotation honours auto_rotate=false, starts SCHEDULE_LEAD before the deadline (or when the
 //    warning window opens, if that is shorter) so a daily rotate_window always falls before the deadline, and
 //    only inside rotate_window. An overdue credential is due at once, still inside its window.
-import { DAY_MS, formatDuration } from "../duration.ts";
+
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
+import { DAY_MS, formatDuration } from "../time.ts";
 import type { ProviderSet } from "./engine-deps.ts";
 import type { RotationMode } from "./rotation-state.ts";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/duration.ts";
 import {
   type CredentialPolicy,
   parseCredentialPolicy,
 } from "../../../src/core/inventory/credential-policy.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/time.ts";
 
 const ECA = { provider: "salesforce-eca", eca_app_id: "0xIWt0000003lOz" };
 

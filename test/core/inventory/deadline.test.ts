@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { DAY_MS } from "../../../src/core/duration.ts";
 import {
   type CredentialPolicy,
   parseCredentialPolicy,
@@ -9,6 +8,7 @@ import {
   SCHEDULE_TABLE_DAYS,
   schedulePeriodMs,
 } from "../../../src/core/inventory/deadline.ts";
+import { DAY_MS } from "../../../src/core/time.ts";
 
 function policy(metadata: Record<string, string>): CredentialPolicy {
   const result = parseCredentialPolicy({ provider: "manual", ...metadata });

@@ -3,7 +3,6 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
 import {
   POLICY_FIELDS,
@@ -11,6 +10,7 @@ import {
   parseCredentialPolicy,
 } from "../../../src/core/inventory/credential-policy.ts";
 import { CREDENTIAL_STATES, type CredentialState } from "../../../src/core/inventory/inventory-item.ts";
+import { DAY_MS, HOUR_MS } from "../../../src/core/time.ts";
 
 const plausible = fc.constantFrom(
   "salesforce-eca",

@@ -1,10 +1,11 @@
 // provider=generated: webhook signing secrets and other shared secrets the rotator makes itself (a dual-accept
 // handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
-import { formatDuration } from "../../duration.ts";
+
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
+import { formatDuration } from "../../time.ts";
 import { currentSecret } from "./generated-fields.ts";
 import { finishGeneratedRollbackStep, rollbackGeneratedStep } from "./generated-rollback.ts";
 import {

@@ -11,7 +11,6 @@
 // second secret and never publishes twice. A current_secret that is neither ours nor the old one (by its
 // fingerprint) was written by someone else and is never overwritten.
 
-import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
@@ -20,6 +19,7 @@ import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import { SecretValue } from "../../secret-value.ts";
+import { HOUR_MS } from "../../time.ts";
 import {
   CURRENT_SECRET,
   currentSecret,

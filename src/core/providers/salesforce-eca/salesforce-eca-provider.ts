@@ -1,6 +1,6 @@
 // provider=salesforce-eca: Salesforce's staged-credentials API. Its steps live in
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
-import { formatDuration } from "../../duration.ts";
+
 import { isRotatorError } from "../../errors.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
@@ -10,6 +10,7 @@ import {
   type RotationMode,
   type RotationStep,
 } from "../../rotation/rotation-state.ts";
+import { formatDuration } from "../../time.ts";
 import {
   connectionOf,
   inspectCredential,

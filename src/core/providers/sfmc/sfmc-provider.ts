@@ -2,7 +2,7 @@
 // activate a secret, so an operator stages one in Setup and pastes it into
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
-import { formatDuration } from "../../duration.ts";
+
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination } from "../../inventory/destinations.ts";
@@ -11,6 +11,7 @@ import { possessionUnproven, sfmcConsumer } from "../../rotation/consumer-owner.
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
+import { formatDuration } from "../../time.ts";
 import { chooseTenant, PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
 import { sfmcPickup } from "./sfmc-pickup.ts";
 import {

@@ -15,7 +15,6 @@
 // Every secret goes only to the auth host of the tenant pinned in the journal (sfmc-fields.ts). Every KV write is
 // cas against the version just read and checks before it acts, like provider=generated.
 
-import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
@@ -31,6 +30,7 @@ import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
+import { HOUR_MS } from "../../time.ts";
 import {
   fingerprintOf,
   journaledSecret,
