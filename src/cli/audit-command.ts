@@ -13,8 +13,7 @@ import { connectVault, type VaultStack } from "../app/compose.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { CommandContext, CommandSpec } from "./cli-io.ts";
-import { EXIT, UsageError } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig, UsageError } from "./cli-io.ts";
 
 export const auditCommand: CommandSpec = {
   name: "audit",

@@ -11,7 +11,6 @@ import {
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
-import { forEachBounded } from "../app/bounded-parallel.ts";
 import type { ChatNotifier } from "../app/chat-notifier.ts";
 import {
   connectSalesforce,
@@ -20,6 +19,7 @@ import {
   UNKEYED_AUDIT_WARNING,
   type VaultStack,
 } from "../app/compose.ts";
+import { forEachBounded } from "../app/rotation-cycle.ts";
 import type { ChatTargetConfig, Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { classifyDefaultsOf, destinationsOf, summarizeConfig } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
@@ -46,8 +46,7 @@ import {
   secretFiles,
 } from "../daemon/secret-refs.ts";
 import { buildCliChat, eventsText } from "./cli-chat.ts";
-import { type CheckLine, type CliIo, type CommandSpec, EXIT, UsageError } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { type CheckLine, type CliIo, type CommandSpec, EXIT, loadCliConfig, UsageError } from "./cli-io.ts";
 
 export const checkCommand: CommandSpec = {
   name: "check",

@@ -4,7 +4,7 @@ import type { CycleRow } from "../app/rotation-cycle.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationPlan } from "../core/rotation/rotation-plan.ts";
 import { formatDuration, formatRelative } from "../core/time.ts";
-import { renderTextTable } from "../report/text-table.ts";
+import { renderTextTable } from "../report/format-table.ts";
 
 /** One line: what happened to the credential and what comes next. */
 export function describeOutcome(o: RotationOutcome, now: Date = new Date()): string {

@@ -5,8 +5,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
 import { formatDuration } from "../core/time.ts";
-import { type CliIo, type CommandContext, type CommandSpec, EXIT, type ExitCode } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import {
+  type CliIo,
+  type CommandContext,
+  type CommandSpec,
+  EXIT,
+  type ExitCode,
+  loadCliConfig,
+} from "./cli-io.ts";
 import { describeOutcome, describePlan } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 

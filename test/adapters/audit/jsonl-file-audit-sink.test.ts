@@ -17,7 +17,10 @@ const CANARY = "test-secret-canary-audit";
 const KEY_CANARY = "test-secret-canary-chain-key-5d0c2b7e9a41f386";
 const KEY = AuditChainKey.of(KEY_CANARY);
 const SINK_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/jsonl-file-audit-sink.ts");
-const CHAIN_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/jsonl-file-audit-sink.ts");
+const CHAIN_MODULE = path.resolve(
+  import.meta.dirname,
+  "../../../src/adapters/audit/jsonl-file-audit-sink.ts",
+);
 
 function event(i: number, over: Partial<AuditEvent> = {}): AuditEvent {
   return {
