@@ -33,6 +33,7 @@ import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
+import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
 import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
@@ -162,6 +163,10 @@ export async function buildRotationStack(
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,
+      soakUntil: r.soakUntil,
+      soakMaxMs: r.soakMaxMs,
+      onSoakMax: r.onSoakMax,
+      readersWindowMs: DEFAULT_READERS_WINDOW_MS,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retryBudgetMs: r.retryBudgetMs,
