@@ -104,7 +104,7 @@ export interface JournalRecord {
 }
 
 /** Why a soak_until=readers rotation was promoted. */
-export const PROMOTION_DECISIONS = ["all-moved", "soak-max", "operator"] as const;
+const PROMOTION_DECISIONS = ["all-moved", "soak-max", "operator"] as const;
 export type PromotionDecision = (typeof PROMOTION_DECISIONS)[number];
 
 /** One reader as the evidence names it: its label (for people), the version of its latest read, and when. */
@@ -158,7 +158,7 @@ const evidenceSchema = z.strictObject({
 });
 
 /** The evidence as one JSON string field of the journal. */
-export function evidenceJson(e: PromotionEvidence): string {
+function evidenceJson(e: PromotionEvidence): string {
   const reader = (r: EvidenceReader) => ({ label: r.label, version: r.version, at: r.at.toISOString() });
   return JSON.stringify({
     decision: e.decision,

@@ -27,7 +27,7 @@ import {
 } from "./journal-record.ts";
 
 /** How often a soak waiting for readers looks again (one ReaderEvidence read, no lease, no write). */
-export const READERS_RECHECK_MS = 60_000;
+const READERS_RECHECK_MS = 60_000;
 /** rotation.soak_max's default. */
 const DEFAULT_SOAK_MAX_MS = 24 * HOUR_MS;
 /** Laggards named in one line of chat or outcome text (the journal and the audit keep EVIDENCE_LISTED). */
@@ -193,7 +193,7 @@ function laggardsText(e: PromotionEvidence, now: Date): string {
 }
 
 /** The waiting description: "waiting for readers: 3 of 4 moved; waiting for billing-sync, last read v7 5m ago". */
-export function waitingDetail(e: PromotionEvidence, now: Date): string {
+function waitingDetail(e: PromotionEvidence, now: Date): string {
   if (e.missing !== undefined) return `waiting for readers: ${e.missing}; no promotion before soak_max`;
   const total = e.movedCount + e.laggingCount;
   return `waiting for readers: ${e.movedCount} of ${total} moved; waiting for ${laggardsText(e, now)}`;
@@ -216,7 +216,7 @@ export function evidenceText(e: PromotionEvidence, now: Date, provider: string, 
 }
 
 /** The hold's one notice: who lags and what to do. */
-export function holdText(r: JournalRecord, e: PromotionEvidence, now: Date): string {
+function holdText(r: JournalRecord, e: PromotionEvidence, now: Date): string {
   const who =
     e.missing !== undefined
       ? `there is no reader evidence (${e.missing})`
