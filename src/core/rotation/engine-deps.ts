@@ -106,11 +106,6 @@ export interface RotationEngineDeps {
    * has no evidence and never promotes early: it runs to soak_max and on_soak_max decides.
    */
   readonly readers?: ReaderEvidence | undefined;
-  /**
-   * True when the configuration sets up a reader feed (config `readers:`); `check` warns when credentials use
-   * soak_until=readers without one.
-   */
-  readonly readerFeedConfigured?: boolean | undefined;
   /** provider=sfmc verifies secrets here; without it sfmc credentials fail at their first step, unchanged. */
   readonly sfmcTokenCheck?: SfmcTokenCheck | undefined;
   readonly settings: RotationEngineSettings;

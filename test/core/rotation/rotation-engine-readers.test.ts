@@ -236,6 +236,34 @@ describe("soak_until=readers", () => {
     );
   });
 
+  it("rotate PATH (the CLI) during a readers soak promotes at once, before soak_max", async () => {
+    const w = world();
+    const readers = twoReaders();
+    const engine = engineFor(w, readers);
+    await engine.start(PATH, FLAG_START);
+    w.clock.advance(30 * MINUTE);
+    expect(await engine.resume(PATH)).toMatchObject({ kind: "waiting", waiting: "readers" });
+    const out = await engine.start(PATH, { mode: "standard", trigger: "cli", actor: "cli" });
+    expect(out).toMatchObject({ kind: "completed" });
+    expect(promotedEvent(w)?.evidence).toMatchObject({
+      decision: "operator",
+      movedCount: 0,
+      laggingCount: 2,
+    });
+    // The schedule is no operator: it never ends a readers soak.
+    const w2 = world();
+    const engine2 = engineFor(w2, twoReaders());
+    await engine2.start(PATH, FLAG_START);
+    w2.clock.advance(30 * MINUTE);
+    expect(
+      await engine2.start(PATH, { mode: "standard", trigger: "schedule", actor: "scheduler" }),
+    ).toMatchObject({
+      kind: "waiting",
+      waiting: "readers",
+    });
+    expect(w2.issuer.promotions).toBe(0);
+  });
+
   it("with no reader feed: never promotes early, waits to soak_max and says why", async () => {
     const w = world();
     const engine = engineFor(w, undefined);
