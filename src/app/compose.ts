@@ -33,6 +33,7 @@ import { destinationsOf } from "../config/load-config.ts";
 import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
+import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
 import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
@@ -163,6 +164,10 @@ export async function buildRotationStack(
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,
+      soakUntil: r.soakUntil,
+      soakMaxMs: r.soakMaxMs,
+      onSoakMax: r.onSoakMax,
+      readersWindowMs: DEFAULT_READERS_WINDOW_MS,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retryBudgetMs: r.retryBudgetMs,

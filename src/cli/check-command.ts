@@ -36,6 +36,7 @@ import {
   type ProviderCheckContext,
 } from "../core/providers/credential-facts.ts";
 import { checkCredential, isCheckedItem, needsSecretData } from "../core/providers/provider-checks.ts";
+import { PROVIDERS as ROTATED } from "../core/providers/provider-registry.ts";
 import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
 import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
@@ -543,6 +544,8 @@ const READ_PARALLELISM = 8;
 export interface ProviderCheckOptions {
   readonly now?: Date;
   readonly sfmcTimeoutMs?: number;
+  /** A reader feed is configured (config `readers:`); without one, soak_until=readers gets a warning. */
+  readonly readerFeedConfigured?: boolean;
 }
 
 interface Checked {
@@ -611,7 +614,28 @@ export async function checkProviders(
       entry.findings.push(fail(errorText(err)));
     }
   });
-  return toLines(checked);
+  return [...readersFeedWarning(items, opts.readerFeedConfigured === true), ...toLines(checked)];
+}
+
+/**
+ * soak_until=readers promotes on evidence from the reader feed; with no feed there is none, so every such soak
+ * runs to soak_max and on_soak_max decides (a hold then waits for an operator).
+ */
+function readersFeedWarning(items: readonly InventoryItem[], feed: boolean): CheckLine[] {
+  if (feed) return [];
+  const n = items.filter(
+    (i) => i.soakUntil === "readers" && ROTATED.get(i.provider)?.readersSoak === true,
+  ).length;
+  if (n === 0) return [];
+  return [
+    {
+      mark: "warn",
+      topic: "readers",
+      text:
+        `${n} credential${n === 1 ? " uses" : "s use"} soak_until=readers, but no reader feed is configured (readers:): ` +
+        "their soaks never end early and run to soak_max, where on_soak_max decides",
+    },
+  ];
 }
 
 /** Grouped by provider (in PROVIDERS order, then entries with no readable provider), each with its summary. */

@@ -40,6 +40,13 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
           : `waiting: ${o.path}: the new secret is published (api_key, old one in previous_key); activate it in ` +
               `Setup after the soak at ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
       }
+      if (o.waiting === "readers") {
+        const what = o.provider === "generated" ? "secret" : "pair";
+        return (
+          `waiting: ${o.path}: the new ${what} is published and both work; ${o.detail ?? "waiting for readers"} ` +
+          `(next look ${formatRelative(o.until.getTime() - now.getTime())})`
+        );
+      }
       if (o.provider === "generated") {
         return o.waiting === "confirm"
           ? `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept); ` +
@@ -160,6 +167,7 @@ function resultText(r: CycleRow, now: Date): string {
         return "waiting: activate the staged secret in Setup, then set rotate=now";
       }
       if (o.waiting === "confirm") return "waiting for an operator's rotate=now (dual-accept overlap)";
+      if (o.waiting === "readers") return o.detail ?? "waiting for readers";
       if (o.waiting === "retry") {
         return `backing off after a failed attempt at ${o.step}: next attempt after ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
       }

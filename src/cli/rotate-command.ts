@@ -66,7 +66,7 @@ run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error
         if (outcome.waiting === "retry") return EXIT.failed;
         if (!(await waitFor(ctx, outcome.path, outcome.until, outcome.waiting))) {
           ctx.io.stderr.write(
-            `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "soak" ? "published (both pairs work)" : "promoted"}; ` +
+            `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "retire" ? "promoted" : "published (both pairs work)"}; ` +
               `"eca-rotator run --once" after ${outcome.until.toISOString()} finishes it\n`,
           );
           return EXIT.failed;
@@ -91,14 +91,18 @@ async function waitFor(
   ctx: CommandContext,
   path: string,
   until: Date,
-  what: "soak" | "retire",
+  what: "soak" | "retire" | "readers",
 ): Promise<boolean> {
   const stop = new AbortController();
   const onInt = () => stop.abort();
   process.once("SIGINT", onInt);
   try {
     const label =
-      what === "soak" ? `soak of ${path}: promotion` : `retire_after of ${path}: retiring the old pair`;
+      what === "soak"
+        ? `soak of ${path}: promotion`
+        : what === "readers"
+          ? `soak of ${path} (soak_until=readers): the next look at its readers`
+          : `retire_after of ${path}: retiring the old pair`;
     return await countdown(ctx.io, until, label, stop.signal);
   } finally {
     process.off("SIGINT", onInt);

@@ -56,6 +56,9 @@ export function summarizeConfig(cfg: Config): string {
   const r = cfg.rotation;
   add("rotation.scan_interval", formatExactDuration(r.scanIntervalMs));
   add("rotation.soak", formatExactDuration(r.soakMs));
+  add("rotation.soak_until", r.soakUntil);
+  add("rotation.soak_max", formatExactDuration(r.soakMaxMs));
+  add("rotation.on_soak_max", r.onSoakMax);
   add("rotation.verify_timeout", formatExactDuration(r.verifyTimeoutMs));
   add("rotation.concurrency", String(r.concurrency));
   add("rotation.warning_window", formatExactDuration(r.warningWindowMs));

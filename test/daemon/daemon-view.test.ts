@@ -297,6 +297,30 @@ describe("DaemonView.requestRotation", () => {
     expect(s.engine.calls).toEqual([]);
   });
 
+  it("accepts a request during a soak that waits for readers (soak_until=readers): it promotes now", async () => {
+    const s = await setup();
+    const path = `${PREFIX}/journaled`;
+    const soaking = { step: "published" as const, kvVersionPublished: 2, promoteAfter: new Date(T0) };
+    const before = (await s.state.readJournal(path))?.version ?? 0;
+    const v = await s.state.writeJournal(path, journalRecord(path, "rot-soak", soaking), before);
+    // A time soak is the engine's own business: a request then conflicts.
+    expect(await s.view.requestRotation(path, REQUEST)).toMatchObject({
+      status: "conflict",
+      rotationId: "rot-soak",
+    });
+    await s.state.writeJournal(
+      path,
+      journalRecord(path, "rot-soak", { ...soaking, promoteBy: new Date(Date.parse(T0) + 86_400_000) }),
+      v,
+    );
+    expect(await s.view.requestRotation(path, REQUEST)).toEqual({
+      status: "accepted",
+      rotationId: "rot-soak",
+    });
+    await flush();
+    expect(s.engine.calls.map((c) => c.opts?.trigger)).toEqual(["http"]);
+  });
+
   it("answers conflict with the running rotation's id while one is queued or running here", async () => {
     const s = await setup();
     const path = `${PREFIX}/busy`;

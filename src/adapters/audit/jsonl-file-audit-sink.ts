@@ -457,6 +457,7 @@ const AUDIT_FIELDS = {
   subject: true,
   previousOwner: true,
   deathProof: true,
+  evidence: true,
 } as const satisfies Record<keyof AuditEvent, true>;
 
 /** A snapshot of the event's members (absent ones left out): later changes to `event` do not reach it. */

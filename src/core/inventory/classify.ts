@@ -8,6 +8,7 @@ import { computeDeadline, type Deadline } from "./deadline.ts";
 import { chooseDestination, type Destinations } from "./destinations.ts";
 import type { CredentialState, InventoryItem } from "./inventory-item.ts";
 import type { KvEntryMetadata, ScanItem } from "./kv-entry.ts";
+import type { SoakUntil } from "./policy-fields.ts";
 
 export interface ClassifyDefaults {
   /** For credentials without their own `warning_window` (product default 14d). */
@@ -19,6 +20,10 @@ export interface ClassifyDefaults {
   readonly stuckAfterMs: number;
   /** Soak for credentials without their own `soak` (config rotation.soak); default 15m. */
   readonly soakMs?: number | undefined;
+  /** For credentials without their own `soak_until` (config rotation.soak_until); default time. */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** For credentials without their own `soak_max` (config rotation.soak_max); default 24h. */
+  readonly soakMaxMs?: number | undefined;
   /**
    * The configured connections and tenants: a credential whose metadata names one that is not configured, none
    * when it must, or one limited to other prefixes is invalid. A kind with nothing configured is not judged (a
@@ -71,6 +76,7 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     secondsToDeadline: Math.floor(msToDeadline / SECOND_MS),
     warningWindowMs,
     stuck: stuckFor !== undefined,
+    soakUntil: policy.soakUntil ?? defaults.soakUntil ?? "time",
   });
 }
 
@@ -103,6 +109,7 @@ function record(
     readonly secondsToDeadline: number;
     readonly warningWindowMs: number;
     readonly stuck: boolean;
+    readonly soakUntil: SoakUntil;
   },
 ): InventoryItem {
   return {
@@ -135,6 +142,7 @@ function record(
     cappedByExpiry: timing?.cappedByExpiry,
     secondsToDeadline: timing?.secondsToDeadline,
     warningWindowMs: timing?.warningWindowMs,
+    soakUntil: timing?.soakUntil,
   };
 }
 
@@ -239,7 +247,12 @@ function stuckDuration(
   if (policy.rotationState === "in_progress") allowance = defaults.stuckAfterMs;
   else if (policy.rotationState === "awaiting_promotion") {
     if (waitsForPerson(policy)) return undefined;
-    allowance = (policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS) + defaults.stuckAfterMs;
+    const soakMs = policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS;
+    // soak_until=readers may wait up to soak_max for its readers (and an on_soak_max=hold longer, for a person).
+    const readers = (policy.soakUntil ?? defaults.soakUntil) === "readers";
+    allowance =
+      (readers ? Math.max(soakMs, policy.soakMaxMs ?? defaults.soakMaxMs ?? DAY_MS) : soakMs) +
+      defaults.stuckAfterMs;
   } else return undefined;
   const unchangedFor = now.getTime() - updated.getTime();
   return unchangedFor > allowance ? unchangedFor : undefined;

@@ -24,6 +24,8 @@ import {
   enumField,
   freeTextField,
   freeTextValue,
+  ON_SOAK_MAX,
+  type OnSoakMax,
   PROVIDERS,
   type Provider,
   RISKS,
@@ -33,6 +35,8 @@ import {
   type RotationState,
   rotateWindowField,
   rotateWindowValue,
+  SOAK_UNTIL,
+  type SoakUntil,
   sfConnectionField,
   sfmcTenantField,
   TRIGGER_MODES,
@@ -56,6 +60,12 @@ export interface CredentialPolicy {
   readonly warningWindowMs: number | undefined;
   /** From `soak`; undefined means the config's rotation.soak. */
   readonly soakMs: number | undefined;
+  /** From `soak_until`; undefined means the config's rotation.soak_until. Set only when the key is present. */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** From `soak_max` (soak_until=readers); undefined means the config's rotation.soak_max. */
+  readonly soakMaxMs?: number | undefined;
+  /** From `on_soak_max` (soak_until=readers); undefined means the config's rotation.on_soak_max. */
+  readonly onSoakMax?: OnSoakMax | undefined;
   readonly rotateWindow: RotateWindow | undefined;
   readonly autoRotate: boolean;
   readonly consumers: readonly string[];
@@ -97,6 +107,8 @@ const PERIOD: ParseDurationOptions = {};
 const WINDOW_LENGTH: ParseDurationOptions = { allowZero: true };
 // A soak must end while the staged set lives at Salesforce (30 days): capped at 14 days.
 const SOAK: ParseDurationOptions = { allowZero: true, maxMs: 14 * DAY_MS };
+// soak_until=readers: the longest a soak may wait for readers, under the same cap as the soak.
+const SOAK_MAX: ParseDurationOptions = { maxMs: 14 * DAY_MS };
 
 const FIELDS = {
   provider: enumField(PROVIDERS),
@@ -110,6 +122,9 @@ const FIELDS = {
   rotation_period: durationField(PERIOD),
   warning_window: durationField(WINDOW_LENGTH),
   soak: durationField(SOAK),
+  soak_until: enumField(SOAK_UNTIL),
+  soak_max: durationField(SOAK_MAX),
+  on_soak_max: enumField(ON_SOAK_MAX),
   rotate_window: rotateWindowField,
   confirm_by: enumField(CONFIRM_BY),
   auto_rotate: autoRotateField,
@@ -181,6 +196,9 @@ const FAST: { readonly [K in FieldKey]: FastField<K> } = {
   rotation_period: duration(PERIOD),
   warning_window: duration(WINDOW_LENGTH),
   soak: duration(SOAK),
+  soak_until: oneOf(SOAK_UNTIL),
+  soak_max: duration(SOAK_MAX),
+  on_soak_max: oneOf(ON_SOAK_MAX),
   rotate_window: (text) => {
     const value = rotateWindowValue(text);
     return "refused" in value ? REFUSED : value;
@@ -310,6 +328,10 @@ function fromValues(
       picked(),
     );
   }
+  // A soak that ends later than its own maximum is a contradiction, not a choice between the two.
+  if (m.soak_max !== undefined && m.soak !== undefined && m.soak_max < m.soak) {
+    return invalid("soak_max must be at least soak", picked());
+  }
   return {
     kind: "managed",
     policy: {
@@ -319,6 +341,9 @@ function fromValues(
       rotationPeriodMs: m.rotation_period,
       warningWindowMs: m.warning_window,
       soakMs: m.soak,
+      ...(m.soak_until === undefined ? {} : { soakUntil: m.soak_until }),
+      ...(m.soak_max === undefined ? {} : { soakMaxMs: m.soak_max }),
+      ...(m.on_soak_max === undefined ? {} : { onSoakMax: m.on_soak_max }),
       rotateWindow: m.rotate_window,
       autoRotate: m.auto_rotate ?? true,
       consumers: m.consumers ?? [],

@@ -7,6 +7,7 @@ import type {
   Risk,
   RotateWindow,
   RotationState,
+  SoakUntil,
   TriggerMode,
 } from "./policy-fields.ts";
 
@@ -82,4 +83,6 @@ export interface InventoryItem {
   readonly versionCreated?: Date | undefined;
   /** expires_at: a hard expiry the provider enforces. */
   readonly expiresAt?: Date | undefined;
+  /** What ends a standard soak (soak_until, else rotation.soak_until); set for items with a deadline. */
+  readonly soakUntil?: SoakUntil | undefined;
 }

@@ -31,6 +31,14 @@ export type TriggerMode = (typeof TRIGGER_MODES)[number];
 export const CONFIRM_BY = ["soak", "flag"] as const;
 export type ConfirmBy = (typeof CONFIRM_BY)[number];
 
+/** What ends a standard rotation's soak: its time alone, or every reader having moved to the new pair. */
+export const SOAK_UNTIL = ["time", "readers"] as const;
+export type SoakUntil = (typeof SOAK_UNTIL)[number];
+
+/** soak_until=readers, when soak_max runs out with readers still on the old pair: promote anyway, or hold. */
+export const ON_SOAK_MAX = ["promote", "hold"] as const;
+export type OnSoakMax = (typeof ON_SOAK_MAX)[number];
+
 /** Vault's own limit for one custom_metadata value (bytes); characters here, which is never stricter. */
 const MAX_VALUE_CHARS = 512;
 

@@ -15,8 +15,9 @@ import { RotatorError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
-import type { Provider } from "../inventory/policy-fields.ts";
+import type { OnSoakMax, Provider, SoakUntil } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
+import type { ReaderEvidence } from "../readers/readers.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type { Clock, Scheduler } from "../time.ts";
 import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
@@ -42,6 +43,14 @@ export interface RotationEngineSettings {
   readonly leaseTtlMs: number;
   /** Soak when the credential's metadata has no `soak` (config rotation.soak). */
   readonly soakMs: number;
+  /** What ends a standard soak when the metadata has no `soak_until` (config rotation.soak_until; default time). */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** soak_until=readers: the longest soak when the metadata has no `soak_max` (config rotation.soak_max; 24h). */
+  readonly soakMaxMs?: number | undefined;
+  /** soak_until=readers at soak_max with readers lagging (config rotation.on_soak_max; default promote). */
+  readonly onSoakMax?: OnSoakMax | undefined;
+  /** How far before publication a reader counts (config readers.window; DEFAULT_READERS_WINDOW_MS). */
+  readonly readersWindowMs?: number | undefined;
   /** How long verifyPair may wait out Salesforce's propagation delay. */
   readonly verifyTimeoutMs: number;
   /** Failed attempts of one step before the rotation fails for good (then only an operator restarts it). */
@@ -93,6 +102,11 @@ export interface RotationEngineDeps {
    * tests). Without it generated credentials fail at their first step and nothing is changed.
    */
   readonly randomBytes?: ((size: number) => Uint8Array) | undefined;
+  /**
+   * Who reads each credential (the reader feed over Vault's audit device). Without it a soak_until=readers soak
+   * has no evidence and never promotes early: it runs to soak_max and on_soak_max decides.
+   */
+  readonly readers?: ReaderEvidence | undefined;
   /** provider=sfmc verifies secrets here; without it sfmc credentials fail at their first step, unchanged. */
   readonly sfmcTokenCheck?: SfmcTokenCheck | undefined;
   readonly settings: RotationEngineSettings;
@@ -136,7 +150,12 @@ export interface PlanCheck {
  */
 export type StepResult =
   | undefined
-  | { readonly kind: "wait"; readonly waiting: WaitKind; readonly until: Date }
+  | {
+      readonly kind: "wait";
+      readonly waiting: WaitKind;
+      readonly until: Date;
+      readonly detail?: string | undefined;
+    }
   | { readonly kind: "done"; readonly outcome: RotationOutcome };
 
 export type StepFunction = (run: RotationRun) => Promise<StepResult>;
@@ -241,6 +260,11 @@ export interface RotationProvider {
   ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
+  /**
+   * True when soak_until=readers applies to the provider's standard soak (readers-soak.ts): publication pins it,
+   * and rotate=now during such a soak is the operator's go-ahead to promote.
+   */
+  readonly readersSoak?: true;
   /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
   readonly startsOnSchedule?: false;
   readonly pickup?: ProviderPickup;

@@ -103,7 +103,7 @@ export function skipped(
 export function waiting(
   path: string,
   r: JournalRecord,
-  w: { waiting: WaitKind; until: Date },
+  w: { waiting: WaitKind; until: Date; detail?: string | undefined },
   sinkFailures: number,
 ): RotationOutcome {
   return {
@@ -116,6 +116,7 @@ export function waiting(
     step: r.step,
     waiting: w.waiting,
     until: w.until,
+    ...(w.detail === undefined ? {} : { detail: w.detail }),
   };
 }
 

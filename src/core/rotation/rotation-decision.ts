@@ -68,6 +68,22 @@ export function decideRotation(item: InventoryItem, now: Date, providers: Provid
       reason: `rotate=now during the overlap${why}: end it now`,
     };
   }
+  // soak_until=readers: rotate=now while the soak waits for readers (or holds at soak_max) is the operator's
+  // go-ahead to promote now (the provider's onRepeatStart ends the soak).
+  if (
+    item.rotationState === "awaiting_promotion" &&
+    item.trigger?.mode === "now" &&
+    item.soakUntil === "readers" &&
+    providers.get(item.provider)?.readersSoak === true
+  ) {
+    const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
+    return {
+      act: true,
+      mode: "standard",
+      trigger: "flag",
+      reason: `rotate=now while the soak waits for readers${why}: promote now`,
+    };
+  }
   if (item.rotationState === "in_progress" || item.rotationState === "awaiting_promotion") {
     return skip(`a rotation is under way (${item.rotationState}); its journal resumes it`);
   }

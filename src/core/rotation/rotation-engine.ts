@@ -34,6 +34,7 @@ import {
   skipped,
   waiting,
 } from "./outcome-builders.ts";
+import { heldDetail, readersVerdict, soaksForReaders } from "./readers-soak.ts";
 import type { RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import { claimFor, JournaledRun, leaseLost } from "./rotation-run.ts";
@@ -298,6 +299,16 @@ async function resume(deps: RotationEngineDeps, path: string): Promise<RotationO
     );
   }
   if (early !== undefined) return waiting(path, peek.value, early, 0);
+  // soak_until=readers: the evidence is judged without the lease too; only a promotion, or the one-time notice
+  // of a hold, claims it. A soak that waits for readers costs one reader-feed read per look, no write.
+  if (soaksForReaders(peek.value)) {
+    const v = await readersVerdict(peek.value, deps);
+    if (v.kind === "wait") return waiting(path, peek.value, v, 0);
+    if (v.kind === "hold" && peek.value.heldAt !== undefined) {
+      const detail = heldDetail(v.evidence, deps.clock.now());
+      return waiting(path, peek.value, { waiting: "readers", until: v.until, detail }, 0);
+    }
+  }
 
   const claim = await claimFor(deps, path);
   if (!claim.ok) return claim.outcome;

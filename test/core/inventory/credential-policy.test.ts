@@ -265,6 +265,37 @@ describe("parseCredentialPolicy", () => {
     expect(reasonFor(metadata)).toContain(reason);
   });
 
+  it("reads soak_until, soak_max and on_soak_max, and leaves them to the config when absent", () => {
+    expect(
+      managed({ ...ECA, soak_until: "readers", soak: "30m", soak_max: "6h", on_soak_max: "hold" }),
+    ).toMatchObject({
+      soakUntil: "readers",
+      soakMs: 30 * MINUTE_MS,
+      soakMaxMs: 6 * HOUR_MS,
+      onSoakMax: "hold",
+    });
+    const plain = managed(ECA);
+    expect(plain.soakUntil).toBeUndefined();
+    expect(plain.soakMaxMs).toBeUndefined();
+    expect(plain.onSoakMax).toBeUndefined();
+    expect(managed({ ...ECA, soak_max: "14d" }).soakMaxMs).toBe(14 * DAY_MS);
+  });
+
+  it.each([
+    [{ soak_until: "evidence" }, 'soak_until must be one of time, readers (got "evidence")'],
+    [{ on_soak_max: "wait" }, 'on_soak_max must be one of promote, hold (got "wait")'],
+    [{ soak_max: "15d" }, "soak_max"],
+    [{ soak_max: "0s" }, "soak_max"],
+    [{ soak_max: "soon" }, "soak_max"],
+    [{ soak: "2h", soak_max: "1h" }, "soak_max must be at least soak"],
+  ])("marks malformed soak keys invalid, naming the key: %j", (extra, reason) => {
+    const got = reasonFor({ ...ECA, ...extra });
+    expect(got).toContain(reason);
+    // One problem, about that key only.
+    expect(got.startsWith(reason.split(" ")[0] ?? "")).toBe(true);
+    expect(got).not.toContain("and 1 more");
+  });
+
   it("lists several problems in the documented key order", () => {
     const reason = reasonFor({ ...ECA, rotate: "later", risk: "critical", rotation_period: "banana" });
     expect(reason.indexOf("risk")).toBeLessThan(reason.indexOf("rotation_period"));

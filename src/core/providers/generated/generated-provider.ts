@@ -4,6 +4,7 @@
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import { readersPlanText, soaksForReaders } from "../../rotation/readers-soak.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
 import { formatDuration } from "../../time.ts";
 import { currentSecret } from "./generated-fields.ts";
@@ -66,9 +67,13 @@ export const generatedProvider: RotationProvider = {
     r.mode === "standard" &&
     r.step === "published" &&
     (isOperatorRequest(opts.trigger) || opts.mode === "emergency")
-      ? { changes: { promoteAfter: now }, usesFlag: true }
+      ? {
+          changes: { promoteAfter: now, ...(soaksForReaders(r) ? { soakEndedBy: opts.actor } : {}) },
+          usesFlag: true,
+        }
       : { changes: {}, usesFlag: false },
   flagEndsOverlap: true,
+  readersSoak: true,
 
   rollbackRefusal: (mode, at) =>
     mode === "emergency"
@@ -98,6 +103,8 @@ export const generatedProvider: RotationProvider = {
       };
     }
     const soakMs = policy.soakMs ?? deps.settings.soakMs;
+    const readers = readersPlanText(policy, deps, soakMs);
+    if (readers !== undefined) return { soakMs, text: `overlap: both secrets are accepted; ${readers}` };
     return {
       soakMs,
       text: `overlap: both secrets are accepted for ${formatDuration(soakMs)}, then previous_secret is cleared`,
