@@ -1,14 +1,7 @@
 // One row of the inventory: what `scan` lists, what the expiry report groups, what metrics count.
 
 import type { DeadlineBasis, PeriodSource } from "./deadline.ts";
-import type {
-  CredentialType,
-  Provider,
-  Risk,
-  RotateWindow,
-  RotationState,
-  TriggerMode,
-} from "./policy-fields.ts";
+import type { CredentialType, Risk, RotateWindow, RotationState, TriggerMode } from "./policy-fields.ts";
 
 /**
  * The closed set of states, in precedence order: when several apply, the first one wins.
@@ -42,7 +35,8 @@ export interface InventoryItem {
   readonly state: CredentialState;
   /** Short, safe to print (never a long or odd metadata value). Always set for invalid; set for most states. */
   readonly reason?: string | undefined;
-  readonly provider?: Provider | undefined;
+  /** One of the registered providers' names. */
+  readonly provider?: string | undefined;
   readonly credentialType?: CredentialType | undefined;
   readonly risk?: Risk | undefined;
   readonly deadline?: Date | undefined;

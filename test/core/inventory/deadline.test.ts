@@ -9,9 +9,10 @@ import {
   SCHEDULE_TABLE_DAYS,
   schedulePeriodMs,
 } from "../../../src/core/inventory/deadline.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 
 function policy(metadata: Record<string, string>): CredentialPolicy {
-  const result = parseCredentialPolicy({ provider: "manual", ...metadata });
+  const result = parseCredentialPolicy({ provider: "manual", ...metadata }, PROVIDERS);
   if (result.kind !== "managed") throw new Error(`expected managed: ${JSON.stringify(result)}`);
   return result.policy;
 }

@@ -22,6 +22,7 @@ import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rot
 import { SecretValue } from "../../secret-value.ts";
 import {
   CURRENT_SECRET,
+  confirmsByFlag,
   currentSecret,
   journaledSecret,
   PHASE_COMPLETE,
@@ -66,12 +67,12 @@ export async function publishDualAcceptStep(run: RotationRun): Promise<StepResul
     [PREVIOUS_SECRET]: old ?? "",
     [ROTATION_PHASE]: PHASE_DUAL_ACCEPT,
   }));
-  const parsed = parseCredentialPolicy(written.cred.customMetadata);
+  const parsed = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
   const policy = parsed.kind === "managed" ? parsed.policy : undefined;
   const now = run.now();
   // confirm_by=flag: no end time until an operator confirms (onRepeatStart sets it to "now").
   const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
-  const promoteAfter = policy?.confirmBy === "flag" ? undefined : new Date(now.getTime() + soakMs);
+  const promoteAfter = confirmsByFlag(policy) ? undefined : new Date(now.getTime() + soakMs);
   await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
   if (promoteAfter === undefined || soakMs > 0) {
     // The flag that started the rotation is spent: from now on rotate=now means "the sender is updated".

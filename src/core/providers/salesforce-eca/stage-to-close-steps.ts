@@ -233,7 +233,7 @@ export async function publishStandardStep(run: RotationRun, verified = false): P
     if (oldSecret === undefined) throw stateMismatch(run, "KV lost its api_key during the rotation");
     return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
   });
-  const policy = parseCredentialPolicy(written.cred.customMetadata);
+  const policy = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
   const soakMs = (policy.kind === "managed" ? policy.policy.soakMs : undefined) ?? run.deps.settings.soakMs;
   const now = run.now();
   const promoteAfter = new Date(now.getTime() + soakMs);

@@ -133,7 +133,7 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
   });
   const now = run.now();
   const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
   const soakMs =
     run.record.mode === "emergency"
       ? 0
