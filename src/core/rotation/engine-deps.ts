@@ -263,6 +263,11 @@ export interface RotationProvider extends ProviderProfile {
     opts: StartOptions,
     now: Date,
   ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
+  /**
+   * True when `resolve` may end a parked rotation of this provider (it reads the issuer's state to find out
+   * what a failed step left behind); the others are resumed with rotate=now or rolled back.
+   */
+  readonly resolvesParked?: true;
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
   /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
@@ -308,6 +313,11 @@ export class ProviderSet extends PolicyReader {
     this.#byName = new Map(
       providers.filter((p): p is RotationProvider => "machine" in p).map((p) => [p.name, p]),
     );
+  }
+
+  /** The providers the engine rotates, in registration order. */
+  get rotators(): readonly RotationProvider[] {
+    return [...this.#byName.values()];
   }
 
   /** What the provider of this name says of itself; undefined for a name not registered. */

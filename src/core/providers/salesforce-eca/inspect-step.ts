@@ -15,10 +15,10 @@ import {
 import { chooseDestination, type Destination, type Destinations } from "../../inventory/destinations.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
 import {
-  ecaConsumer,
   ownedElsewhere,
   possessionUnproven,
   recordOwner,
+  safeSegment,
 } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
@@ -118,6 +118,17 @@ function rotatablePolicy(cred: StoredCredential, path: string, deps: RotationEng
     );
   }
   return policy;
+}
+
+/**
+ * The consumer's owner key: the org, app and consumer ids (org, not connection: two connections may reach one
+ * org).
+ */
+function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {
+  return {
+    key: `${ENGINE_PROVIDER}/${safeSegment(orgId)}/${safeSegment(target.appId)}/${safeSegment(target.consumerId)}`,
+    subject: `Salesforce org ${orgId}, app ${target.appId}, consumer ${target.consumerId}`,
+  };
 }
 
 /** The configured connection this path's metadata chooses; POLICY_INVALID (final) when none may be used. */

@@ -43,6 +43,7 @@ export const salesforceEcaProvider: RotationProvider = {
   metadataProblem: ecaMetadataProblem,
   destinationProblem: ecaDestinationProblem,
   checks: { needsSecretData: true, run: checkSalesforceEca },
+  resolvesParked: true,
   machine: ECA_MACHINE,
   // The parser already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
   // connection must be one the configuration names and lets this path use, before anything is journaled.

@@ -18,9 +18,10 @@ import {
   findDestination,
 } from "../../inventory/destinations.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
+import { safeSegment, toHex } from "../../rotation/consumer-owner.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
-import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import type { ConsumerIdentity, StoredCredential } from "../../rotation/rotation-ports.ts";
 import { stateMismatch } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
@@ -92,6 +93,15 @@ export function pinnedAuthOrigin(run: RotationRun): string {
     );
   }
   return origin;
+}
+
+/** The consumer's owner key: the tenant and the package's client id. */
+export function sfmcConsumer(tenant: string, clientId: string): ConsumerIdentity {
+  // A client id is data someone typed into KV: hex keeps any value a single, safe path segment.
+  return {
+    key: `sfmc/${safeSegment(tenant)}/${toHex(clientId)}`,
+    subject: `Marketing Cloud tenant ${tenant}, package client id ${clientId.slice(0, 64)}`,
+  };
 }
 
 export function sameSecret(a: SecretValue | undefined, b: SecretValue | undefined): boolean {

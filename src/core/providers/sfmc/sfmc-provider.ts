@@ -9,7 +9,7 @@ import { chooseDestination } from "../../inventory/destinations.ts";
 import type { DeadlineChatEvent, RotationChatEvent } from "../../notify/chat-event.ts";
 import { formatUtc, kvPath, rotateNowCommand } from "../../notify/chat-text.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import { possessionUnproven, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { possessionUnproven } from "../../rotation/consumer-owner.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import type { RotationOutcome } from "../../rotation/rotation-outcome.ts";
@@ -21,6 +21,7 @@ import {
   pendingSecret,
   SFMC_METADATA_FIELDS,
   type SfmcPolicy,
+  sfmcConsumer,
   sfmcDestinationProblem,
   sfmcMetadataProblem,
 } from "./sfmc-fields.ts";

@@ -19,7 +19,7 @@ import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
-import { ownedElsewhere, recordOwner, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { ownedElsewhere, recordOwner } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -39,6 +39,7 @@ import {
   pinnedAuthOrigin,
   SFMC_SECRET_TTL_MS,
   sameSecret,
+  sfmcConsumer,
 } from "./sfmc-fields.ts";
 
 /** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
