@@ -177,31 +177,6 @@ const FAST: { readonly [K in FieldKey]: FastField<K> } = {
   last_rotation_error: freeText,
 };
 
-// Contacts, consumer lists and connection names repeat across thousands of entries: one copy each is kept
-// for as long as the inventory lives, instead of one per entry per scan. Bounded: a pool that fills up (many
-// distinct values) starts again.
-const POOL_LIMIT = 4096;
-const strings = new Map<string, string>();
-const lists = new Map<string, readonly string[]>();
-
-function intern(text: string): string {
-  const known = strings.get(text);
-  if (known !== undefined) return known;
-  if (strings.size >= POOL_LIMIT) strings.clear();
-  strings.set(text, text);
-  return text;
-}
-
-function internList(text: string | undefined): readonly string[] {
-  const key = text ?? "";
-  const known = lists.get(key);
-  if (known !== undefined) return known;
-  if (lists.size >= POOL_LIMIT) lists.clear();
-  const names = Object.freeze(consumerNames(text).map(intern));
-  lists.set(key, names);
-  return names;
-}
-
 /**
  * One provider's own custom_metadata key: the policy property it fills, its zod field (whose messages follow the
  * key name, as every field's do) and a plain parser running the same checks (REFUSED where the field refuses).
@@ -244,12 +219,10 @@ export interface ProviderMetadata {
   waitsForPerson?(policy: CredentialPolicy): boolean;
 }
 
-// Reasons stay well under 300 characters: problems are listed until this budget, then counted.
-const REASON_BUDGET = 220;
-
 /**
- * Reads custom_metadata with the registered providers: `provider` must name one of them, and their own keys are
- * parsed beside the generic ones. The provider set the composition root builds is one (ProviderSet).
+ * The metadata parser for a set of providers: `provider` must name one of them, and their own keys are parsed
+ * beside the generic ones, right after `provider`. The provider set the composition root builds is one
+ * (ProviderSet extends it).
  */
 export class PolicyReader {
   /** The registered providers' names, in registration order (the order reasons list them in). */
@@ -262,19 +235,19 @@ export class PolicyReader {
     readonly fast: Readonly<Record<string, (text: string) => unknown>>;
     readonly refused: typeof REFUSED;
   };
+  /** Each provider key and the policy property it fills. */
+  readonly providerProperties: readonly (readonly [key: string, property: string])[];
+  readonly providerField: z.ZodType<string>;
+  readonly schema: z.ZodObject;
   readonly #metadata: ReadonlyMap<string, ProviderMetadata>;
-  /** Provider key → the policy property it fills. */
-  readonly #properties: readonly (readonly [key: string, property: string])[];
-  readonly #providerField: z.ZodType<string>;
-  readonly #schema: z.ZodObject;
 
   constructor(providers: readonly ProviderMetadata[]) {
     const names = providers.map((p) => p.name);
     this.providerNames = names;
     this.#metadata = new Map(providers.map((p) => [p.name, p]));
     if (this.#metadata.size !== providers.length) throw new Error("two providers share a name");
-    this.#providerField = enumField(names as unknown as readonly [string, ...string[]]);
-    const schemas: Record<string, z.ZodType> = { provider: this.#providerField };
+    this.providerField = enumField(names as unknown as readonly [string, ...string[]]);
+    const schemas: Record<string, z.ZodType> = { provider: this.providerField };
     const fast: Record<string, (text: string) => unknown> = { provider: oneOf(names) };
     const properties: (readonly [string, string])[] = [];
     for (const p of providers) {
@@ -291,8 +264,8 @@ export class PolicyReader {
     Object.assign(fast, FAST);
     this.policyKeys = Object.keys(schemas);
     this.policyFields = { schemas, fast, refused: REFUSED };
-    this.#properties = properties;
-    this.#schema = z.object(Object.fromEntries(this.policyKeys.map((k) => [k, schemas[k]?.optional()])));
+    this.providerProperties = properties;
+    this.schema = z.object(Object.fromEntries(this.policyKeys.map((k) => [k, schemas[k]?.optional()])));
   }
 
   /** What the provider of this name says about its credentials; undefined for a name not registered. */
@@ -300,68 +273,107 @@ export class PolicyReader {
     return name === undefined ? undefined : this.#metadata.get(name);
   }
 
-  /** One KV entry's custom_metadata → managed policy, invalid with a reason, or unmanaged. Never throws. */
+  /** One KV entry's custom_metadata read with these providers (parseCredentialPolicy). */
   parsePolicy(customMetadata: unknown): PolicyParseResult {
-    if (typeof customMetadata !== "object" || customMetadata === null || Array.isArray(customMetadata)) {
-      return this.#invalid("custom_metadata is not a map of strings", {});
-    }
-    const fast = this.#parseFast(customMetadata as Record<string, unknown>);
-    if (fast !== undefined) {
-      if (fast.provider === undefined) return { kind: "unmanaged" };
-      return this.#fromValues(fast, customMetadata, () => this.#pick(customMetadata));
-    }
-    const picked = this.#pick(customMetadata);
-    if (!("provider" in picked)) return { kind: "unmanaged" };
-
-    const parsed = this.#schema.safeParse(picked);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => ({
-        key: String(issue.path[0] ?? ""),
-        text: issue.message,
-      }));
-      problems.sort((a, b) => this.policyKeys.indexOf(a.key) - this.policyKeys.indexOf(b.key));
-      return this.#invalid(joinProblems(problems.map((p) => `${p.key} ${p.text}`)), picked);
-    }
-    return this.#fromValues(parsed.data as PolicyValues, customMetadata, () => picked);
+    return parseCredentialPolicy(customMetadata, this);
   }
+}
 
-  /** Every known key's value by its plain parser; undefined when any is refused, absent: no `provider` key. */
-  #parseFast(customMetadata: Record<string, unknown>): PolicyValues | undefined {
-    const out: Record<string, unknown> = {};
-    const { fast } = this.policyFields;
-    for (const key of this.policyKeys) {
-      // Own properties only: "constructor" or "__proto__" must not be read through the prototype.
-      if (!Object.hasOwn(customMetadata, key)) continue;
-      const raw = customMetadata[key];
-      if (raw === undefined) continue;
-      if (typeof raw !== "string") return undefined;
-      const value = (fast[key] as (text: string) => unknown)(raw);
-      if (value === REFUSED) return undefined;
-      out[key] = value;
-    }
-    return out as PolicyValues;
+/** Every known key's value by its plain parser; undefined when any is refused, absent: no `provider` key. */
+function parseFast(
+  customMetadata: Record<string, unknown>,
+  providers: PolicyReader,
+): PolicyValues | undefined {
+  const out: Record<string, unknown> = {};
+  const { fast } = providers.policyFields;
+  for (const key of providers.policyKeys) {
+    // Own properties only: "constructor" or "__proto__" must not be read through the prototype.
+    if (!Object.hasOwn(customMetadata, key)) continue;
+    const raw = customMetadata[key];
+    if (raw === undefined) continue;
+    if (typeof raw !== "string") return undefined;
+    const value = (fast[key] as (text: string) => unknown)(raw);
+    if (value === REFUSED) return undefined;
+    out[key] = value;
   }
+  return out as PolicyValues;
+}
 
-  /** The known keys' raw values. Own properties only: "constructor" or "__proto__" must not be read through the prototype. */
-  #pick(customMetadata: object): Record<string, unknown> {
-    const picked: Record<string, unknown> = {};
-    for (const key of this.policyKeys) {
-      if (Object.hasOwn(customMetadata, key)) {
-        const value: unknown = (customMetadata as Record<string, unknown>)[key];
-        if (value !== undefined) picked[key] = value;
-      }
-    }
-    return picked;
+// Contacts, consumer lists and connection names repeat across thousands of entries: one copy each is kept
+// for as long as the inventory lives, instead of one per entry per scan. Bounded: a pool that fills up (many
+// distinct values) starts again.
+const POOL_LIMIT = 4096;
+const strings = new Map<string, string>();
+const lists = new Map<string, readonly string[]>();
+
+function intern(text: string): string {
+  const known = strings.get(text);
+  if (known !== undefined) return known;
+  if (strings.size >= POOL_LIMIT) strings.clear();
+  strings.set(text, text);
+  return text;
+}
+
+function internList(text: string | undefined): readonly string[] {
+  const key = text ?? "";
+  const known = lists.get(key);
+  if (known !== undefined) return known;
+  if (lists.size >= POOL_LIMIT) lists.clear();
+  const names = Object.freeze(consumerNames(text).map(intern));
+  lists.set(key, names);
+  return names;
+}
+
+// Reasons stay well under 300 characters: problems are listed until this budget, then counted.
+const REASON_BUDGET = 220;
+
+export function parseCredentialPolicy(customMetadata: unknown, providers: PolicyReader): PolicyParseResult {
+  if (typeof customMetadata !== "object" || customMetadata === null || Array.isArray(customMetadata)) {
+    return invalid("custom_metadata is not a map of strings", {}, providers);
   }
+  const fast = parseFast(customMetadata as Record<string, unknown>, providers);
+  if (fast !== undefined) {
+    if (fast.provider === undefined) return { kind: "unmanaged" };
+    return fromValues(fast, customMetadata, () => pick(customMetadata, providers), providers);
+  }
+  const picked = pick(customMetadata, providers);
+  if (!("provider" in picked)) return { kind: "unmanaged" };
 
-  /** The policy from the fields' values (by the plain parsers or the schema), after the provider's own checks. */
-  #fromValues(
-    m: PolicyValues,
-    customMetadata: object,
-    picked: () => Record<string, unknown>,
-  ): PolicyParseResult {
-    const provider = m.provider ?? ""; // present: checked above
-    const policy: Record<string, unknown> = {
+  const parsed = providers.schema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      key: String(issue.path[0] ?? ""),
+      text: issue.message,
+    }));
+    problems.sort((a, b) => providers.policyKeys.indexOf(a.key) - providers.policyKeys.indexOf(b.key));
+    return invalid(joinProblems(problems.map((p) => `${p.key} ${p.text}`)), picked, providers);
+  }
+  return fromValues(parsed.data as PolicyValues, customMetadata, () => picked, providers);
+}
+
+/** The known keys' raw values. Own properties only: "constructor" or "__proto__" must not be read through the prototype. */
+function pick(customMetadata: object, providers: PolicyReader): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const key of providers.policyKeys) {
+    if (Object.hasOwn(customMetadata, key)) {
+      const value: unknown = (customMetadata as Record<string, unknown>)[key];
+      if (value !== undefined) picked[key] = value;
+    }
+  }
+  return picked;
+}
+
+/** The policy from the fields' values (by the plain parsers or the schema), after the provider's own checks. */
+function fromValues(
+  m: PolicyValues,
+  customMetadata: object,
+  picked: () => Record<string, unknown>,
+  providers: PolicyReader,
+): PolicyParseResult {
+  const provider = m.provider ?? ""; // present: checked above
+  const managed = {
+    kind: "managed" as const,
+    policy: {
       provider,
       credentialType: m.credential_type ?? DEFAULT_CREDENTIAL_TYPE,
       risk: m.risk ?? DEFAULT_RISK,
@@ -379,33 +391,14 @@ export class PolicyReader {
       nextRotationDue: m.next_rotation_due,
       rotationState: m.rotation_state ?? "idle",
       lastRotationError: m.last_rotation_error,
-    };
-    for (const [key, property] of this.#properties) policy[property] = m[key];
-    const managed = policy as CredentialPolicy;
-    const problem = this.#metadata.get(provider)?.metadataProblem?.(managed, customMetadata);
-    if (problem !== undefined) return this.#invalid(problem, picked());
-    return { kind: "managed", policy: managed };
-  }
-
-  #invalid(reason: string, picked: Record<string, unknown>): PolicyParseResult {
-    const provider = this.#providerField.safeParse(picked["provider"]);
-    const consumers = consumersField.safeParse(picked["consumers"] ?? "");
-    const contact = freeTextField.safeParse(picked["rotation_contact"] ?? "");
-    return {
-      kind: "invalid",
-      reason,
-      hints: {
-        provider: provider.success ? provider.data : undefined,
-        consumers: consumers.success ? consumers.data : [],
-        rotationContact: contact.success ? contact.data : undefined,
-      },
-    };
-  }
-}
-
-/** One KV entry's custom_metadata read with these providers (see PolicyReader.parsePolicy). */
-export function parseCredentialPolicy(customMetadata: unknown, providers: PolicyReader): PolicyParseResult {
-  return providers.parsePolicy(customMetadata);
+    },
+  };
+  // The registered providers' own keys, each into the property its field names.
+  const policy: Record<string, unknown> = managed.policy;
+  for (const [key, property] of providers.providerProperties) policy[property] = m[key];
+  const problem = providers.metadataOf(provider)?.metadataProblem?.(managed.policy, customMetadata);
+  if (problem !== undefined) return invalid(problem, picked(), providers);
+  return managed;
 }
 
 function joinProblems(problems: readonly string[]): string {
@@ -418,4 +411,23 @@ function joinProblems(problems: readonly string[]): string {
   }
   const hidden = problems.length - shown.length;
   return shown.join("; ") + (hidden > 0 ? `; and ${hidden} more problem${hidden === 1 ? "" : "s"}` : "");
+}
+
+function invalid(
+  reason: string,
+  picked: Record<string, unknown>,
+  providers: PolicyReader,
+): PolicyParseResult {
+  const provider = providers.providerField.safeParse(picked["provider"]);
+  const consumers = consumersField.safeParse(picked["consumers"] ?? "");
+  const contact = freeTextField.safeParse(picked["rotation_contact"] ?? "");
+  return {
+    kind: "invalid",
+    reason,
+    hints: {
+      provider: provider.success ? provider.data : undefined,
+      consumers: consumers.success ? consumers.data : [],
+      rotationContact: contact.success ? contact.data : undefined,
+    },
+  };
 }
