@@ -4,7 +4,7 @@
 // 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due, plus every sfmc
 //    credential with a freshly pasted pending_api_key (a provider's pickup: one data read each).
 // Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
-// its registry (salesforce-eca, generated, sfmc); others are listed with a reason. The engine never throws for a credential (it returns
+// its registry (core/providers/provider-registry.ts); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
 import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";

@@ -27,7 +27,6 @@ import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import { PROVIDERS } from "../core/inventory/policy-fields.ts";
 import {
   type CheckFinding,
   type CheckMark,
@@ -36,7 +35,7 @@ import {
   type ProviderCheckContext,
 } from "../core/providers/credential-facts.ts";
 import { checkCredential, isCheckedItem, needsSecretData } from "../core/providers/provider-checks.ts";
-import { PROVIDERS as ROTATED } from "../core/providers/provider-registry.ts";
+import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
 import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
@@ -624,7 +623,7 @@ export async function checkProviders(
 function readersFeedWarning(items: readonly InventoryItem[], feed: boolean): CheckLine[] {
   if (feed) return [];
   const n = items.filter(
-    (i) => i.soakUntil === "readers" && ROTATED.get(i.provider)?.readersSoak === true,
+    (i) => i.soakUntil === "readers" && PROVIDERS.get(i.provider)?.readersSoak === true,
   ).length;
   if (n === 0) return [];
   return [
@@ -641,7 +640,7 @@ function readersFeedWarning(items: readonly InventoryItem[], feed: boolean): Che
 /** Grouped by provider (in PROVIDERS order, then entries with no readable provider), each with its summary. */
 function toLines(checked: readonly Checked[]): CheckLine[] {
   const lines: CheckLine[] = [];
-  const groups = [...PROVIDERS, undefined];
+  const groups = [...PROVIDERS.providerNames, undefined];
   for (const provider of groups) {
     const group = checked.filter((c) => c.item.provider === provider);
     if (group.length === 0) continue;

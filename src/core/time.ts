@@ -112,6 +112,13 @@ function splitDuration(totalSeconds: number): Array<[number, string]> {
   });
 }
 
+/** Sub-second precision where it matters (outages, fast rotations), whole units above a minute. */
+export function formatPreciseDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return formatDuration(ms);
+}
+
 /** Relative to now, for tables: `in 12d`, `3d 4h ago`, `now`. msFromNow > 0 means in the future. */
 export function formatRelative(msFromNow: number): string {
   if (!Number.isFinite(msFromNow)) return "?";

@@ -19,6 +19,7 @@ import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { ChatCredential } from "../core/notify/chat-event.ts";
 import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/api-budget.ts";
+import { UNTAGGED_PROVIDER } from "../core/rotation/outcome-builders.ts";
 import { type Clock, systemClock } from "../core/time.ts";
 import type { InventorySnapshot } from "../http/daemon-view.ts";
 import { startHttpServer } from "../http/http-server.ts";
@@ -196,7 +197,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       onOutcome: (outcome, task) => {
         // A skip did nothing (a parked failure resumed every tick, a flag already handled): not a rotation.
-        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, outcome.provider ?? "salesforce-eca");
+        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, outcome.provider ?? UNTAGGED_PROVIDER);
         const rlog = log.child({ rotationId: outcome.rotationId, path: outcome.path });
         const fields = {
           task: task.kind,

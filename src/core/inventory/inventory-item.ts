@@ -3,7 +3,6 @@
 import type { DeadlineBasis, PeriodSource } from "./deadline.ts";
 import type {
   CredentialType,
-  Provider,
   Risk,
   RotateWindow,
   RotationState,
@@ -43,7 +42,8 @@ export interface InventoryItem {
   readonly state: CredentialState;
   /** Short, safe to print (never a long or odd metadata value). Always set for invalid; set for most states. */
   readonly reason?: string | undefined;
-  readonly provider?: Provider | undefined;
+  /** One of the registered providers' names. */
+  readonly provider?: string | undefined;
   readonly credentialType?: CredentialType | undefined;
   readonly risk?: Risk | undefined;
   readonly deadline?: Date | undefined;

@@ -9,6 +9,16 @@ export function oneLine(text: string, max: number): string {
   return toDisplayText(text.replace(/\s+/g, " ").trim(), max);
 }
 
+/** The credential's full KV path as one bounded line. */
+export function kvPath(mount: string, path: string): string {
+  return oneLine(`${mount}/${path}`, 240);
+}
+
+/** The command that sets the operator's flag on a credential. */
+export function rotateNowCommand(mount: string, path: string): string {
+  return `vault kv metadata patch -custom-metadata=rotate=now ${kvPath(mount, path)}`;
+}
+
 /** "2026-03-01 10:00 UTC": minutes are precise enough for a deadline and read better than ISO. */
 export function formatUtc(at: Date): string {
   if (Number.isNaN(at.getTime())) return "(unknown time)";

@@ -7,16 +7,24 @@
 // What a provider supplies to the shared engine. The engine owns the lease, the journal (cas + fence), the drive
 // loop, failure handling (counted attempts, rollback before the point of no return, parking), audit, chat and
 // outcomes; a provider owns what is specific to its credentials: which policies it accepts, its state machine
-// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
+// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Everything the rest of
+// the program asks about a provider is on its profile (ProviderProfile): its own metadata keys, the scan's words,
+// its chat next steps, its CLI outcome lines and its `check` findings. Providers live in
 // src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
 // the metadata's) `provider`. The engine imports no provider.
 
 import { RotatorError } from "../errors.ts";
-import type { CredentialPolicy } from "../inventory/credential-policy.ts";
+import {
+  type CredentialPolicy,
+  PolicyReader,
+  type ProviderMetadata,
+} from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
-import type { OnSoakMax, Provider, SoakUntil } from "../inventory/policy-fields.ts";
+import type { OnSoakMax, SoakUntil } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
+import type { DeadlineChatEvent, RotationChatEvent } from "../notify/chat-event.ts";
+import type { CheckFinding, CredentialFacts, ProviderCheckContext } from "../providers/credential-facts.ts";
 import type { ReaderEvidence } from "../readers/readers.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type { Clock, Scheduler } from "../time.ts";
@@ -226,8 +234,26 @@ export interface ProviderPickup {
   decide(cred: StoredCredential): { readonly mode: RotationMode; readonly reason: string } | undefined;
 }
 
-export interface RotationProvider {
-  readonly name: Provider;
+/**
+ * What every provider, rotated by the engine or tracked only (manual), tells the rest of the program: its metadata
+ * keys and scan words (ProviderMetadata), and the words below. Each hook returns undefined (or is absent) where the
+ * generic words fit. Words are plain and never hold a secret.
+ */
+export interface ProviderProfile extends ProviderMetadata {
+  /** The concrete next step a chat message about this provider's credential ends with. */
+  chatNextStep?(event: RotationChatEvent | DeadlineChatEvent, mount: string): string | undefined;
+  /** `rotate`, `rollback` and `run --once`: the one line saying what happened and what comes next. */
+  outcomeText?(outcome: RotationOutcome, now: Date): string | undefined;
+  /** `run --once`: the RESULT cell of the credential's row. */
+  cycleResultText?(outcome: RotationOutcome, now: Date): string | undefined;
+  /** `check`: this provider's findings; `needsSecretData`: the caller reads the secret data (presence only) first. */
+  readonly checks?: {
+    readonly needsSecretData: boolean;
+    run(facts: CredentialFacts, ctx: ProviderCheckContext): CheckFinding[];
+  };
+}
+
+export interface RotationProvider extends ProviderProfile {
   readonly machine: StepMachine;
   /**
    * Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider, e.g. it chooses no
@@ -258,6 +284,11 @@ export interface RotationProvider {
     opts: StartOptions,
     now: Date,
   ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
+  /**
+   * True when `resolve` may end a parked rotation of this provider (it reads the issuer's state to find out
+   * what a failed step left behind); the others are resumed with rotate=now or rolled back.
+   */
+  readonly resolvesParked?: true;
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
   /**
@@ -294,12 +325,30 @@ export interface RotationProvider {
   ): Promise<void>;
 }
 
-/** The providers one engine rotates, by name. manual is tracked but never rotated: it is never in a set. */
-export class ProviderSet {
+/**
+ * The providers this program knows, by name: the ones the engine rotates and the ones only tracked (manual). It
+ * reads custom_metadata with them (PolicyReader): `provider` must name one.
+ */
+export class ProviderSet extends PolicyReader {
+  readonly #profiles: ReadonlyMap<string, ProviderProfile>;
   readonly #byName: ReadonlyMap<string, RotationProvider>;
 
-  constructor(providers: readonly RotationProvider[]) {
-    this.#byName = new Map(providers.map((p) => [p.name, p]));
+  constructor(providers: readonly (RotationProvider | ProviderProfile)[]) {
+    super(providers);
+    this.#profiles = new Map(providers.map((p) => [p.name, p]));
+    this.#byName = new Map(
+      providers.filter((p): p is RotationProvider => "machine" in p).map((p) => [p.name, p]),
+    );
+  }
+
+  /** The providers the engine rotates, in registration order. */
+  get rotators(): readonly RotationProvider[] {
+    return [...this.#byName.values()];
+  }
+
+  /** What the provider of this name says of itself; undefined for a name not registered. */
+  profile(name: string | undefined): ProviderProfile | undefined {
+    return name === undefined ? undefined : this.#profiles.get(name);
   }
 
   /** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */
@@ -336,7 +385,7 @@ export class ProviderSet {
     path: string,
     deps: RotationEngineDeps,
   ): { policy: CredentialPolicy; provider: RotationProvider } {
-    const policy = managedPolicy(cred, path);
+    const policy = managedPolicy(cred, path, this);
     const provider = this.get(policy.provider);
     if (provider === undefined) {
       throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });

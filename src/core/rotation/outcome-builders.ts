@@ -126,7 +126,13 @@ export function codeOf(line: string | undefined): ErrorCode | undefined {
   return (m?.[1] as ErrorCode | undefined) ?? undefined;
 }
 
-/** `{ provider }` for every provider but salesforce-eca, whose outcomes keep their original shape. */
+/**
+ * The provider whose outcomes carry no `provider` (the engine's first, whose outcomes kept their original shape
+ * when others were added); an outcome without one is that provider's.
+ */
+export const UNTAGGED_PROVIDER = "salesforce-eca";
+
+/** `{ provider }` for every provider but UNTAGGED_PROVIDER. */
 export function providerTag(provider: string): { provider?: string } {
-  return provider === "salesforce-eca" ? {} : { provider };
+  return provider === UNTAGGED_PROVIDER ? {} : { provider };
 }

@@ -166,7 +166,7 @@ async function prepareStart(
   });
   const cred = await deps.store.read(path);
   if (cred === undefined) return skip("the credential is not in KV", "VAULT_NOT_FOUND");
-  const policy = parseCredentialPolicy(cred.customMetadata);
+  const policy = parseCredentialPolicy(cred.customMetadata, deps.providers);
   if (policy.kind === "unmanaged") return skip("unmanaged: no provider in the metadata", "VAULT_NOT_MANAGED");
   if (policy.kind === "invalid") return skip(`invalid metadata: ${policy.reason}`, "POLICY_INVALID");
   const provider = deps.providers.get(policy.policy.provider);
@@ -279,7 +279,7 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
 /** The operator's flag now in the metadata, as journal fields, when a flag made this request (else nothing). */
 async function flagNow(run: RotationRun, opts: StartOptions): Promise<JournalChanges> {
   if (opts.trigger !== "flag") return {};
-  const parsed = parseCredentialPolicy((await run.readCredential()).customMetadata);
+  const parsed = parseCredentialPolicy((await run.readCredential()).customMetadata, run.deps.providers);
   const t = parsed.kind === "managed" ? parsed.policy.trigger : undefined;
   return { flag: t?.mode, flagReason: t?.reason };
 }

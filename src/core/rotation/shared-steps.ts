@@ -81,7 +81,7 @@ export async function stampClosed(
 ): Promise<void> {
   const stamp = now.toISOString();
   const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
   let nextDue: string | null = null;
   if (parsed.kind === "managed") {
     const policy = { ...parsed.policy, lastRotated: now };

@@ -3,26 +3,29 @@ import {
   type CredentialPolicy,
   parseCredentialPolicy,
 } from "../../../src/core/inventory/credential-policy.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/time.ts";
 
 const ECA = { provider: "salesforce-eca", eca_app_id: "0xIWt0000003lOz" };
 
 function managed(metadata: Record<string, string>): CredentialPolicy {
-  const result = parseCredentialPolicy(metadata);
+  const result = parseCredentialPolicy(metadata, PROVIDERS);
   if (result.kind !== "managed") throw new Error(`expected managed, got ${JSON.stringify(result)}`);
   return result.policy;
 }
 
 function reasonFor(metadata: Record<string, string>): string {
-  const result = parseCredentialPolicy(metadata);
+  const result = parseCredentialPolicy(metadata, PROVIDERS);
   if (result.kind !== "invalid") throw new Error(`expected invalid, got ${result.kind}`);
   return result.reason;
 }
 
 describe("parseCredentialPolicy", () => {
   it("calls an entry without a provider key unmanaged, whatever else it holds", () => {
-    expect(parseCredentialPolicy({})).toEqual({ kind: "unmanaged" });
-    expect(parseCredentialPolicy({ owner: "team-a", rotate: "now", Provider: "salesforce-eca" })).toEqual({
+    expect(parseCredentialPolicy({}, PROVIDERS)).toEqual({ kind: "unmanaged" });
+    expect(
+      parseCredentialPolicy({ owner: "team-a", rotate: "now", Provider: "salesforce-eca" }, PROVIDERS),
+    ).toEqual({
       kind: "unmanaged",
     });
   });
@@ -336,12 +339,15 @@ describe("parseCredentialPolicy", () => {
   });
 
   it("keeps the provider, consumers and contact of an invalid entry for the report", () => {
-    const result = parseCredentialPolicy({
-      ...ECA,
-      rotation_period: "banana",
-      consumers: "a, b",
-      rotation_contact: "#ops",
-    });
+    const result = parseCredentialPolicy(
+      {
+        ...ECA,
+        rotation_period: "banana",
+        consumers: "a, b",
+        rotation_contact: "#ops",
+      },
+      PROVIDERS,
+    );
     expect(result).toMatchObject({
       kind: "invalid",
       hints: { provider: "salesforce-eca", consumers: ["a", "b"], rotationContact: "#ops" },
@@ -353,7 +359,7 @@ describe("parseCredentialPolicy", () => {
       string,
       string
     >;
-    expect(parseCredentialPolicy(metadata)).toEqual({ kind: "unmanaged" });
+    expect(parseCredentialPolicy(metadata, PROVIDERS)).toEqual({ kind: "unmanaged" });
     const withProtoKey = JSON.parse(
       '{"provider":"manual","__proto__":{"risk":"high"},"constructor":"x"}',
     ) as Record<string, string>;
@@ -366,7 +372,7 @@ describe("parseCredentialPolicy", () => {
     ["a string", "provider=salesforce-eca"],
     ["a number", 7],
   ])("calls %s as custom_metadata invalid without throwing", (_what, metadata) => {
-    expect(parseCredentialPolicy(metadata)).toMatchObject({
+    expect(parseCredentialPolicy(metadata, PROVIDERS)).toMatchObject({
       kind: "invalid",
       reason: "custom_metadata is not a map of strings",
     });

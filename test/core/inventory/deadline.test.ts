@@ -8,10 +8,11 @@ import {
   SCHEDULE_TABLE_DAYS,
   schedulePeriodMs,
 } from "../../../src/core/inventory/deadline.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import { DAY_MS } from "../../../src/core/time.ts";
 
 function policy(metadata: Record<string, string>): CredentialPolicy {
-  const result = parseCredentialPolicy({ provider: "manual", ...metadata });
+  const result = parseCredentialPolicy({ provider: "manual", ...metadata }, PROVIDERS);
   if (result.kind !== "managed") throw new Error(`expected managed: ${JSON.stringify(result)}`);
   return result.policy;
 }

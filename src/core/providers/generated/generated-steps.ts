@@ -29,6 +29,7 @@ import { SecretValue } from "../../secret-value.ts";
 import { HOUR_MS } from "../../time.ts";
 import {
   CURRENT_SECRET,
+  confirmsByFlag,
   currentSecret,
   journaledSecret,
   PHASE_COMPLETE,
@@ -73,12 +74,12 @@ export async function publishDualAcceptStep(run: RotationRun): Promise<StepResul
     [PREVIOUS_SECRET]: old ?? "",
     [ROTATION_PHASE]: PHASE_DUAL_ACCEPT,
   }));
-  const parsed = parseCredentialPolicy(written.cred.customMetadata);
+  const parsed = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
   const policy = parsed.kind === "managed" ? parsed.policy : undefined;
   const now = run.now();
   // confirm_by=flag: no end time until an operator confirms (onRepeatStart sets it to "now").
   const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
-  const promoteAfter = policy?.confirmBy === "flag" ? undefined : new Date(now.getTime() + soakMs);
+  const promoteAfter = confirmsByFlag(policy) ? undefined : new Date(now.getTime() + soakMs);
   // soak_until=readers: the overlap ends once every reader has the new secret (readers-soak.ts).
   const pins = promoteAfter === undefined ? {} : soakPins(policy, run.deps.settings, now, soakMs);
   await run.advance("published", {

@@ -15,6 +15,9 @@ import {
 import { formatDuration } from "../../time.ts";
 import {
   connectionOf,
+  ECA_METADATA_FIELDS,
+  ecaDestinationProblem,
+  ecaMetadataProblem,
   inspectCredential,
   inspectionProblems,
   inspectStep,
@@ -22,6 +25,7 @@ import {
 } from "./inspect-step.ts";
 import { retireStep } from "./retire-step.ts";
 import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
+import { checkSalesforceEca } from "./salesforce-eca-checks.ts";
 import {
   closeStep,
   promoteIntentStep,
@@ -38,8 +42,13 @@ import {
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",
+  metadataFields: ECA_METADATA_FIELDS,
+  metadataProblem: ecaMetadataProblem,
+  destinationProblem: ecaDestinationProblem,
+  checks: { needsSecretData: true, run: checkSalesforceEca },
+  resolvesParked: true,
   machine: ECA_MACHINE,
-  // parseCredentialPolicy already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
+  // The parser already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
   // connection must be one the configuration names and lets this path use, before anything is journaled.
   checkPolicy: (policy, path, deps) => {
     connectionOf(policy, deps, path);

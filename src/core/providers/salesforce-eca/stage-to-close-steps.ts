@@ -250,7 +250,7 @@ export async function publishStandardStep(run: RotationRun, verified = false): P
     if (oldSecret === undefined) throw stateMismatch(run, "KV lost its api_key during the rotation");
     return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
   });
-  const parsed = parseCredentialPolicy(written.cred.customMetadata);
+  const parsed = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
   const policy = parsed.kind === "managed" ? parsed.policy : undefined;
   const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
   const now = run.now();

@@ -18,7 +18,7 @@
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
-import { ownedElsewhere, recordOwner, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { ownedElsewhere, recordOwner } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -39,6 +39,7 @@ import {
   pinnedAuthOrigin,
   SFMC_SECRET_TTL_MS,
   sameSecret,
+  sfmcConsumer,
 } from "./sfmc-fields.ts";
 
 /** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
@@ -133,7 +134,7 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
   });
   const now = run.now();
   const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
   const soakMs =
     run.record.mode === "emergency"
       ? 0
