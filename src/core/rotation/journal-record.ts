@@ -3,10 +3,14 @@
 // returns it. A crashed or killed process loses nothing: the next run reads the record and resumes from its
 // step. Stored as a KV v2 entry of string fields (toJournalFields / parseJournalFields).
 import { z } from "zod";
+import type { ErrorCode } from "../errors.ts";
 import { SecretValue } from "../secret-value.ts";
 import { parseRfc3339 } from "../time.ts";
 import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
 import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
+
+/** An error code as the engine writes it: upper case, digits and underscores. */
+const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]+$/;
 
 /** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
 export interface IssuerTarget {
@@ -45,6 +49,8 @@ export interface JournalRecord {
   readonly promotedAt: Date | undefined;
   /** "CODE: message" of the last failure; never a secret. */
   readonly lastError: string | undefined;
+  /** The error code of the last failure (lastError's code, kept apart so nobody reads it back out of the text). */
+  readonly lastErrorCode?: ErrorCode | "UNCLASSIFIED" | undefined;
   /** When the new pair was published to KV (emergency mode's outage ends here). Optional: added later. */
   readonly publishedAt?: Date | undefined;
   /** With step `failed`: the step the rotation failed in, where an operator's flag resumes it. */
@@ -227,6 +233,7 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     promote_after: r.promoteAfter?.toISOString(),
     promoted_at: r.promotedAt?.toISOString(),
     last_error: r.lastError,
+    last_error_code: r.lastErrorCode,
     published_at: r.publishedAt?.toISOString(),
     failed_step: r.failedStep,
     old_secret_fingerprint: r.oldSecretFingerprint,
@@ -291,6 +298,7 @@ const JournalFieldsSchema = z.looseObject({
   promote_after: time.optional(),
   promoted_at: time.optional(),
   last_error: z.string().optional(),
+  last_error_code: z.string().regex(ERROR_CODE_SHAPE).optional(),
   published_at: time.optional(),
   failed_step: z.enum(ROTATION_STATES).optional(),
   old_secret_fingerprint: text.optional(),
@@ -352,6 +360,10 @@ export function parseJournalFields(
       promoteAfter: f.promote_after,
       promotedAt: f.promoted_at,
       lastError: f.last_error,
+      lastErrorCode: (f.last_error_code ?? legacyErrorCode(f.last_error)) as
+        | ErrorCode
+        | "UNCLASSIFIED"
+        | undefined,
       publishedAt: f.published_at,
       failedStep: f.failed_step,
       oldSecretFingerprint: f.old_secret_fingerprint,
@@ -378,3 +390,13 @@ export function parseJournalFields(
 export type JournalChanges = Partial<
   Omit<JournalRecord, "rotationId" | "path" | "fence" | "owner" | "updatedAt" | "step">
 >;
+
+/**
+ * A journal written before last_error_code existed (a rotation in flight across an upgrade) has the code only
+ * at the start of last_error, where the engine always put it ("CODE: message").
+ */
+function legacyErrorCode(line: string | undefined): string | undefined {
+  const colon = line?.indexOf(": ") ?? -1;
+  const head = line !== undefined && colon > 0 ? line.slice(0, colon) : undefined;
+  return head !== undefined && ERROR_CODE_SHAPE.test(head) ? head : undefined;
+}

@@ -62,7 +62,7 @@ export function parked(run: RotationRun): FailedOutcome {
     mode: r.mode,
     sinkFailures: run.sinkFailures,
     step: r.failedStep ?? r.step,
-    code: codeOf(r.lastError) ?? "ROTATION_STATE_MISMATCH",
+    code: r.lastErrorCode ?? "ROTATION_STATE_MISMATCH",
     message: `${r.lastError ?? "failed"}; set rotate=now to resume`,
     willRetry: false,
     attempts: r.attempts,
@@ -95,7 +95,7 @@ export function skipped(
   rotationId: string | undefined,
   mode: RotationMode | undefined,
   reason: string,
-  code: ErrorCode | undefined,
+  code: ErrorCode | "UNCLASSIFIED" | undefined,
 ): SkippedOutcome {
   return { kind: "skipped", path, rotationId, mode, sinkFailures: 0, reason, code };
 }
@@ -118,12 +118,6 @@ export function waiting(
     until: w.until,
     ...(w.detail === undefined ? {} : { detail: w.detail }),
   };
-}
-
-/** The code of a "CODE: message" line, when it starts with one. */
-export function codeOf(line: string | undefined): ErrorCode | undefined {
-  const m = line === undefined ? null : /^([A-Z][A-Z0-9_]+): /.exec(line);
-  return (m?.[1] as ErrorCode | undefined) ?? undefined;
 }
 
 /**

@@ -21,7 +21,6 @@ import {
 } from "./credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
 import { claimFor, JournaledRun } from "./rotation-run.ts";
 import { writeWithCas } from "./shared-steps.ts";
@@ -205,7 +204,7 @@ async function resolveUnderLease(
     trigger: opts.trigger,
     actor: opts.actor,
     reason: opts.reason,
-    errorCode: codeOf(r.lastError),
+    errorCode: r.lastErrorCode,
     kvVersion: written.version,
     keyFingerprint,
   });

@@ -23,7 +23,6 @@ import type { RotationEngineDeps, RotationRun, StartOptions } from "./engine-dep
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
 import {
-  codeOf,
   errorLine,
   failed,
   isRetryable,
@@ -295,7 +294,7 @@ async function resume(deps: RotationEngineDeps, path: string): Promise<RotationO
       peek.value.rotationId,
       peek.value.mode,
       `failed at ${peek.value.failedStep ?? "?"} (${peek.value.lastError ?? "no error recorded"}): set rotate=now to resume`,
-      codeOf(peek.value.lastError),
+      peek.value.lastErrorCode,
     );
   }
   if (early !== undefined) return waiting(path, peek.value, early, 0);
@@ -606,7 +605,13 @@ async function recordRetry(
 ): Promise<void> {
   const r = run.record;
   const first = r.failingSince === undefined;
-  await run.update({ attempts, lastError: line, retryAfter: retry.at, failingSince: retry.since });
+  await run.update({
+    attempts,
+    lastError: line,
+    lastErrorCode: classifyError(err),
+    retryAfter: retry.at,
+    failingSince: retry.since,
+  });
   const when = retry.at.toISOString();
   await run.patchMetadata({
     last_rotation_error: `${RETRYING_PREFIX} (attempt ${attempts}, next after ${when}): ${line}`.slice(
@@ -645,11 +650,24 @@ async function failForGood(
   // A failure alone rolls back only where Salesforce's main pair is certainly still the old one; at `promoting` a
   // PATCH may have landed, so the rotation parks and a resume reads the main key before anything else.
   if (r.mode === "standard" && run.provider.machine.rollbackFrom.has(step)) {
-    await run.advance("rolling_back", { lastError: line, rolledBackFrom: step, ...keep });
+    await run.advance("rolling_back", {
+      lastError: line,
+      lastErrorCode: classifyError(err),
+      rolledBackFrom: step,
+      ...keep,
+    });
     return drive(run);
   }
   const abandon = step === "claimed" || step === "inspected";
-  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts, ...keep });
+  if (!abandon) {
+    await run.advance("failed", {
+      failedStep: step,
+      lastError: line,
+      lastErrorCode: classifyError(err),
+      attempts,
+      ...keep,
+    });
+  }
   await run.patchMetadata({
     rotation_state: "failed",
     last_rotation_error: line.slice(0, 300),

@@ -69,7 +69,7 @@ export interface FailedOutcome extends OutcomeBase {
 export interface SkippedOutcome extends OutcomeBase {
   readonly kind: "skipped";
   readonly reason: string;
-  readonly code: ErrorCode | undefined;
+  readonly code: ErrorCode | "UNCLASSIFIED" | undefined;
 }
 
 export type RotationOutcome =

@@ -105,6 +105,7 @@ export class JournaledRun implements RotationRun {
       ...changes,
       attempts: 0,
       lastError: changes.lastError,
+      lastErrorCode: changes.lastErrorCode,
       step,
     });
   }

@@ -81,6 +81,27 @@ describe("journal record fields", () => {
     expect(parseJournalFields({ ...fields, failed_step: "nowhere" })).toMatchObject({ ok: false });
   });
 
+  it("keeps the last failure's error code in its own field, and reads it from an older journal's line", () => {
+    const failed: JournalRecord = {
+      ...record,
+      step: "failed",
+      failedStep: "promoting",
+      lastError: "SALESFORCE_UNAVAILABLE: PAYMENTS_EU: the org answered 503",
+      lastErrorCode: "SALESFORCE_UNAVAILABLE",
+    };
+    const fields = asStored(toJournalFields(failed));
+    expect(fields).toMatchObject({ last_error_code: "SALESFORCE_UNAVAILABLE" });
+    const parsed = parseJournalFields(fields);
+    expect(parsed.ok && parsed.record.lastErrorCode).toBe("SALESFORCE_UNAVAILABLE");
+    // A journal written before the field existed: the code is the line's head, and only its head.
+    const { last_error_code: _, ...older } = fields;
+    const legacy = parseJournalFields(older);
+    expect(legacy.ok && legacy.record.lastErrorCode).toBe("SALESFORCE_UNAVAILABLE");
+    const prose = parseJournalFields({ ...older, last_error: "rolled back by an operator: PAYMENTS_EU: x" });
+    expect(prose.ok && prose.record.lastErrorCode).toBeUndefined();
+    expect(parseJournalFields({ ...fields, last_error_code: "not a code" })).toMatchObject({ ok: false });
+  });
+
   it("round-trips the backoff of a failed attempt and the outage's keep-the-flag mark", () => {
     const backing: JournalRecord = {
       ...record,

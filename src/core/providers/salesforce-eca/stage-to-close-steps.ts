@@ -135,6 +135,7 @@ async function promoteOnce(run: RotationRun): Promise<void> {
 async function rollBack(run: RotationRun, why: string): Promise<StepResult> {
   await run.advance("rolling_back", {
     lastError: `ROTATION_STATE_MISMATCH: ${why}`,
+    lastErrorCode: "ROTATION_STATE_MISMATCH",
     rolledBackFrom: "promoting",
   });
   return undefined;
