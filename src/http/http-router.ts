@@ -159,6 +159,8 @@ export class Router {
     if (route === undefined) {
       route = { pattern, handlers: new Map() };
       this.#routes.push(route);
+      // Static patterns are tried first, then ":param" ones, then wildcards.
+      this.#routes.sort((a, b) => specificity(a.pattern) - specificity(b.pattern));
     }
     for (const method of methods) {
       if (route.handlers.has(method)) throw new Error(`route ${method} ${pattern} is registered twice`);
@@ -172,8 +174,7 @@ export class Router {
    */
   find(method: string, rawPath: string): RouteMatch | undefined {
     const path = decodePath(rawPath, decodeURI);
-    const ordered = [...this.#routes].sort((a, b) => specificity(a.pattern) - specificity(b.pattern));
-    for (const route of ordered) {
+    for (const route of this.#routes) {
       const params = matchPattern(route.pattern, path);
       if (params === undefined) continue;
       const entry = route.handlers.get(method as HttpMethod);

@@ -78,7 +78,8 @@ function buildHttpApp(deps: HttpDeps, closing: () => boolean): RequestListener {
 
     if (deps.log !== undefined) {
       const log = deps.log;
-      res.once("close", () => {
+      // On "finish": a request whose client went away before its answer was never answered, so not logged.
+      res.once("finish", () => {
         log({
           msg: "http request",
           method: request.method,
