@@ -14,8 +14,8 @@ import { KvV2 } from "../src/adapters/vault/kv-v2.ts";
 import { VaultClient } from "../src/adapters/vault/vault-client.ts";
 import { VaultReaderShards } from "../src/adapters/vault/vault-reader-shards.ts";
 import { ReaderFeed } from "../src/app/reader-feed.ts";
-import { systemClock } from "../src/core/clock.ts";
 import { SecretValue } from "../src/core/secret-value.ts";
+import { systemClock } from "../src/core/time.ts";
 import type { BenchVault } from "./bench-vault.ts";
 
 export const FEED_RATE = 5_000;

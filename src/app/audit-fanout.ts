@@ -6,10 +6,10 @@
 //   attempt may still land; retrying it could write the event twice).
 // - flush() and close() are bounded by closeTimeoutMs too, so shutdown finishes even if a sink hangs.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Clock, systemClock } from "../core/clock.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { AuditSink } from "../core/rotation/rotation-ports.ts";
+import { type Clock, systemClock } from "../core/time.ts";
 
 export interface NamedAuditSink {
   readonly name: "file" | "syslog" | "http" | "stderr";

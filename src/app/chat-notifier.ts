@@ -3,8 +3,6 @@
 // reported through onFailure and never throws out of notify or send: chat never changes a rotation's outcome.
 
 import type { ChatTarget } from "../adapters/chat/chat-target.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
-import { DAY_MS } from "../core/duration.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import type {
   ChatCredential,
@@ -14,6 +12,7 @@ import type {
 } from "../core/notify/chat-event.ts";
 import { buildChatMessage } from "../core/notify/chat-message.ts";
 import type { Notification, Notifier } from "../core/rotation/rotation-ports.ts";
+import { type Clock, DAY_MS, systemClock } from "../core/time.ts";
 
 /** Who has already been told. Shared by replicas, so exactly one of them sends each message. */
 export interface DedupStore {

@@ -6,7 +6,8 @@
 //   owner name (rotate, rollback, resolve, adopt, run --once, the daemon);
 // - the Vault connection (client, KV, the auth method) and each Salesforce connection;
 // - what leaves the daemon besides logs and metrics: the audit fan-out and the chat notifier.
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { HttpAuditSink } from "../adapters/audit/http-audit-sink.ts";
 import { JsonlFileAuditSink } from "../adapters/audit/jsonl-file-audit-sink.ts";
@@ -35,10 +36,11 @@ import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { destinationsOf } from "../config/load-config.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
+import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
+import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
 import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
@@ -46,10 +48,12 @@ import type {
   AuditSink,
   CredentialIssuer,
   CredentialStore,
+  Notification,
   Notifier,
   RotationStateStore,
 } from "../core/rotation/rotation-ports.ts";
 import { SecretValue } from "../core/secret-value.ts";
+import { type Clock, systemClock } from "../core/time.ts";
 import type { Logger } from "../daemon/logger.ts";
 import type { DaemonMetrics } from "../daemon/metrics.ts";
 import {
@@ -61,9 +65,7 @@ import {
 } from "../daemon/secret-refs.ts";
 import { AuditFanout, type NamedAuditSink } from "./audit-fanout.ts";
 import { ChatNotifier, type ChatSubscription, type DedupStore } from "./chat-notifier.ts";
-import { loadFingerprintKey, makeFingerprint } from "./fingerprint-key.ts";
 import { ReaderFeed } from "./reader-feed.ts";
-import { type LineWriter, StderrAuditSink, StderrNotifier } from "./stderr-sinks.ts";
 import { VaultDedupStore } from "./vault-dedup-store.ts";
 
 export interface RotationStack {
@@ -169,6 +171,10 @@ export async function buildRotationStack(
     settings: {
       leaseTtlMs: r.leaseTtlMs,
       soakMs: r.soakMs,
+      soakUntil: r.soakUntil,
+      soakMaxMs: r.soakMaxMs,
+      onSoakMax: r.onSoakMax,
+      readersWindowMs: DEFAULT_READERS_WINDOW_MS,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retryBudgetMs: r.retryBudgetMs,
@@ -591,4 +597,112 @@ function logTarget(log: Logger): ChatTarget {
       );
     },
   };
+}
+
+// The sinks a CLI run uses when nothing else is configured: audit events as JSON lines and notifications as one
+// human line each, both on stderr so the command's stdout (the outcome, the table) stays clean for scripts.
+// The daemon adds chat; audit.file selects the hash-chained file sink instead.
+type LineWriter = (line: string) => void;
+
+/** One JSON object per line, prefixed so it is easy to grep apart from the human lines. */
+class StderrAuditSink implements AuditSink {
+  readonly #write: LineWriter;
+
+  constructor(write: LineWriter) {
+    this.#write = write;
+  }
+
+  async emit(event: AuditEvent): Promise<void> {
+    // The event is a typed value built by the engine from ids, codes and fingerprints: never a secret.
+    this.#write(`audit ${JSON.stringify(event)}`);
+  }
+}
+
+class StderrNotifier implements Notifier {
+  readonly #write: LineWriter;
+
+  constructor(write: LineWriter) {
+    this.#write = write;
+  }
+
+  async notify(n: Notification): Promise<void> {
+    this.#write(`notice: ${n.text}`);
+  }
+}
+
+// The key behind the keyed fingerprints of consumer keys in audit events, chat and CLI output. A fingerprint
+// lets two events be matched ("is this the key that was published?") without showing the key, and without the
+// key nobody can test a guessed consumer key against it.
+//
+// Where the key comes from:
+// - audit.fingerprint_key_file: the file's content (trimmed, at least 16 bytes), for installations that want
+//   fingerprints to match across several Vaults or to keep the key out of Vault;
+// - otherwise a per-installation key in KV at <state_prefix>/fingerprint-key (field `key`: 32 random bytes as
+//   hex), created once with cas 0 by the first process that needs it; a process that loses that race reads the
+//   winner's key, so every replica fingerprints alike.
+// A read-only caller (--dry-run) never creates the entry: it gets a throw-away key (a plan has no fingerprints).
+const FINGERPRINT_KEY_ENTRY = "fingerprint-key";
+const MIN_FILE_KEY_BYTES = 16;
+const HEX_KEY = /^[0-9a-f]{64}$/;
+
+/** HMAC-SHA256(key, clientId), first 16 hex characters. */
+export function makeFingerprint(key: Buffer): (clientId: string) => string {
+  return (clientId) => createHmac("sha256", key).update(clientId, "utf8").digest("hex").slice(0, 16);
+}
+
+export async function loadFingerprintKey(opts: {
+  readonly keyFile: string | undefined;
+  readonly kv: KvV2;
+  readonly statePrefix: string;
+  readonly readOnly: boolean;
+}): Promise<Buffer> {
+  if (opts.keyFile !== undefined) return readKeyFile(opts.keyFile);
+  const at = `${opts.statePrefix}/${FINGERPRINT_KEY_ENTRY}`;
+  const existing = await readKvKey(opts.kv, at);
+  if (existing !== undefined) return existing;
+  if (opts.readOnly) return randomBytes(32);
+  try {
+    await opts.kv.writeData(at, { key: randomBytes(32).toString("hex") }, { cas: 0 });
+  } catch (err) {
+    if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err; // another process created it first: use theirs
+  }
+  const created = await readKvKey(opts.kv, at);
+  if (created === undefined) throw unreadable(at, "it vanished right after it was created");
+  return created;
+}
+
+async function readKeyFile(file: string): Promise<Buffer> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
+    throw new RotatorError("CONFIG_INVALID", `audit.fingerprint_key_file: cannot read ${file} (${code})`);
+  }
+  const key = Buffer.from(text.trim(), "utf8");
+  if (key.length < MIN_FILE_KEY_BYTES) {
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `audit.fingerprint_key_file: ${file} must hold at least ${MIN_FILE_KEY_BYTES} bytes of key material`,
+    );
+  }
+  return key;
+}
+
+async function readKvKey(kv: KvV2, at: string): Promise<Buffer | undefined> {
+  const d = await kv.readData(at);
+  if (d === undefined) return undefined;
+  const key = d.deleted ? undefined : d.data?.["key"];
+  if (typeof key !== "string" || !HEX_KEY.test(key)) {
+    throw unreadable(at, "it must hold `key` as 64 hex characters");
+  }
+  return Buffer.from(key, "hex");
+}
+
+function unreadable(at: string, why: string): RotatorError {
+  return new RotatorError(
+    "CONFIG_INVALID",
+    `the fingerprint key at ${at} is unusable: ${why}; delete the entry (all versions) to get a new one, or set audit.fingerprint_key_file`,
+    { context: { path: at } },
+  );
 }

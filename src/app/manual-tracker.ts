@@ -6,7 +6,7 @@
 
 import { classifyError, type ErrorCode } from "../core/errors.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import { type ManualAction, manualActions } from "../core/manual/manual-actions.ts";
+import { MANUAL_PROVIDER, type ManualAction, manualActions } from "../core/manual/manual-actions.ts";
 import type { ChatEvent, RotationChatEvent } from "../core/notify/chat-event.ts";
 import { formatUtc, listText } from "../core/notify/chat-text.ts";
 import { chatCredentialOf, deadlineReminders } from "../core/notify/deadline-reminders.ts";
@@ -119,7 +119,7 @@ async function auditQuietly(deps: ScanFollowUpDeps, action: ManualAction, at: Da
       time: at.toISOString(),
       rotationId: manualRotationId(action),
       path: action.path,
-      provider: "manual",
+      provider: MANUAL_PROVIDER,
       mode: "standard",
       trigger: "manual",
       actor: "kv-write",

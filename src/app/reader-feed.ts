@@ -14,7 +14,6 @@ import {
   type AuditSource,
 } from "../adapters/vault/audit-feed-sources.ts";
 import type { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
-import type { Clock } from "../core/clock.ts";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
 import {
   AUDIT_MALFORMED_REASONS,
@@ -35,6 +34,7 @@ import {
   shardOf,
 } from "../core/readers/reader-book.ts";
 import type { ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
+import type { Clock } from "../core/time.ts";
 
 /** How long a shard read from Vault answers readersOf before it is read again. */
 const SHARD_CACHE_MS = 5_000;

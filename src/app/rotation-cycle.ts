@@ -4,10 +4,8 @@
 // 3. decide per credential (decideRotation: flags, schedule, windows) and start what is due, plus every sfmc
 //    credential with a freshly pasted pending_api_key (a provider's pickup: one data read each).
 // Resumes and starts each run with at most rotation.concurrency in flight. The engine rotates the providers of
-// its registry (salesforce-eca, generated, sfmc); others are listed with a reason. The engine never throws for a credential (it returns
+// its registry (core/providers/provider-registry.ts); others are listed with a reason. The engine never throws for a credential (it returns
 // an outcome), so one bad credential never stops the cycle.
-
-import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
 import {
@@ -26,7 +24,7 @@ import { decideRotation, type RotationDecision } from "../core/rotation/rotation
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
-import { forEachBounded } from "./bounded-parallel.ts";
+import type { Clock } from "../core/time.ts";
 
 export interface CycleRow {
   readonly path: string;
@@ -294,4 +292,22 @@ export async function findPickups(
   });
   starts.sort((a, b) => (a.item.path < b.item.path ? -1 : a.item.path > b.item.path ? 1 : 0));
   return { starts, unread };
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; resolves when all are done. */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await fn(item);
+    }
+  };
+  const workers = Math.max(1, Math.min(limit, items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
 }

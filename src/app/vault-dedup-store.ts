@@ -6,9 +6,8 @@
 import { createHash } from "node:crypto";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { normalizeKvPath } from "../adapters/vault/kv-v2.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
 import { isRotatorError } from "../core/errors.ts";
-import { parseRfc3339 } from "../core/rfc3339.ts";
+import { type Clock, parseRfc3339, systemClock } from "../core/time.ts";
 import type { DedupStore } from "./chat-notifier.ts";
 
 const NOTIFIED_FOLDER = "notified";

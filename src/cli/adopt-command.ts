@@ -2,8 +2,7 @@
 // consumer or a Marketing Cloud package), after proving that PATH's KV holds the working secret.
 
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig } from "./cli-io.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
 export const adoptCommand: CommandSpec = {

@@ -1,16 +1,19 @@
-// `audit verify FILE`: checks the hash chain of an audit file written by the file sink (audit-chain.ts), with
+// `audit verify FILE`: checks the hash chain of an audit file written by the file sink (jsonl-file-audit-sink.ts), with
 // the chain key when one is given (--key-file, --key-env, or audit.chain_key through --config).
 // The whole file is read at once: verifyAuditChain takes the lines as an array. Audit files grow by a few hundred
 // bytes per rotation step, so even years of them fit in memory comfortably.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { AuditChainKey, MIN_CHAIN_KEY_BYTES, verifyAuditChain } from "../adapters/audit/audit-chain.ts";
+import {
+  AuditChainKey,
+  MIN_CHAIN_KEY_BYTES,
+  verifyAuditChain,
+} from "../adapters/audit/jsonl-file-audit-sink.ts";
 import { connectVault, type VaultStack } from "../app/compose.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { loadAuditChainKey } from "../daemon/secret-refs.ts";
 import type { CommandContext, CommandSpec } from "./cli-io.ts";
-import { EXIT, UsageError } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig, UsageError } from "./cli-io.ts";
 
 export const auditCommand: CommandSpec = {
   name: "audit",

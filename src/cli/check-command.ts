@@ -11,7 +11,6 @@ import {
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../adapters/vault/vault-client.ts";
-import { forEachBounded } from "../app/bounded-parallel.ts";
 import type { ChatNotifier } from "../app/chat-notifier.ts";
 import {
   connectSalesforce,
@@ -20,6 +19,7 @@ import {
   UNKEYED_AUDIT_WARNING,
   type VaultStack,
 } from "../app/compose.ts";
+import { forEachBounded } from "../app/rotation-cycle.ts";
 import type { ChatTargetConfig, Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { classifyDefaultsOf, destinationsOf, summarizeConfig } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
@@ -27,7 +27,6 @@ import { requiredCapabilities } from "../core/access/required-capabilities.ts";
 import { isRotatorError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import { PROVIDERS } from "../core/inventory/policy-fields.ts";
 import {
   type CheckFinding,
   type CheckMark,
@@ -36,6 +35,7 @@ import {
   type ProviderCheckContext,
 } from "../core/providers/credential-facts.ts";
 import { checkCredential, isCheckedItem, needsSecretData } from "../core/providers/provider-checks.ts";
+import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
 import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
@@ -46,8 +46,7 @@ import {
   secretFiles,
 } from "../daemon/secret-refs.ts";
 import { buildCliChat, eventsText } from "./cli-chat.ts";
-import { type CheckLine, type CliIo, type CommandSpec, EXIT, UsageError } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { type CheckLine, type CliIo, type CommandSpec, EXIT, loadCliConfig, UsageError } from "./cli-io.ts";
 
 export const checkCommand: CommandSpec = {
   name: "check",
@@ -544,6 +543,8 @@ const READ_PARALLELISM = 8;
 export interface ProviderCheckOptions {
   readonly now?: Date;
   readonly sfmcTimeoutMs?: number;
+  /** A reader feed is configured (config `readers:`); without one, soak_until=readers gets a warning. */
+  readonly readerFeedConfigured?: boolean;
 }
 
 interface Checked {
@@ -612,13 +613,34 @@ export async function checkProviders(
       entry.findings.push(fail(errorText(err)));
     }
   });
-  return toLines(checked);
+  return [...readersFeedWarning(items, opts.readerFeedConfigured === true), ...toLines(checked)];
+}
+
+/**
+ * soak_until=readers promotes on evidence from the reader feed; with no feed there is none, so every such soak
+ * runs to soak_max and on_soak_max decides (a hold then waits for an operator).
+ */
+function readersFeedWarning(items: readonly InventoryItem[], feed: boolean): CheckLine[] {
+  if (feed) return [];
+  const n = items.filter(
+    (i) => i.soakUntil === "readers" && PROVIDERS.get(i.provider)?.readersSoak === true,
+  ).length;
+  if (n === 0) return [];
+  return [
+    {
+      mark: "warn",
+      topic: "readers",
+      text:
+        `${n} credential${n === 1 ? " uses" : "s use"} soak_until=readers, but no reader feed is configured (readers:): ` +
+        "their soaks never end early and run to soak_max, where on_soak_max decides",
+    },
+  ];
 }
 
 /** Grouped by provider (in PROVIDERS order, then entries with no readable provider), each with its summary. */
 function toLines(checked: readonly Checked[]): CheckLine[] {
   const lines: CheckLine[] = [];
-  const groups = [...PROVIDERS, undefined];
+  const groups = [...PROVIDERS.providerNames, undefined];
   for (const provider of groups) {
     const group = checked.filter((c) => c.item.provider === provider);
     if (group.length === 0) continue;

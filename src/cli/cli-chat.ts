@@ -7,7 +7,7 @@ import type { VaultStack } from "../app/compose.ts";
 import { buildChatNotifier } from "../app/compose.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
-import { systemClock } from "../core/clock.ts";
+import { systemClock } from "../core/time.ts";
 import { createLogger } from "../daemon/logger.ts";
 import type { CliIo } from "./cli-io.ts";
 

@@ -1,5 +1,10 @@
 // What a command may touch of the outside world, injected so commands run in-process in tests.
+
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
+import type { Config } from "../config/config-types.ts";
+import { loadConfig } from "../config/load-config.ts";
 
 export interface CliIo {
   readonly stdout: { write(text: string): void; readonly isTTY: boolean };
@@ -56,4 +61,15 @@ export interface CheckLine {
 /** A mistake on the command line: printed as one line plus a pointer to --help, exit code 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+}
+
+/** --config FILE, else $ECA_ROTATOR_CONFIG, else no file (Vault's standard variables and defaults). */
+export function loadCliConfig(ctx: CommandContext): Config {
+  const flag = ctx.values["config"];
+  const file = typeof flag === "string" ? flag : ctx.io.env["ECA_ROTATOR_CONFIG"] || undefined;
+  return loadConfig({
+    ...(file === undefined ? {} : { file: path.resolve(ctx.io.cwd, file) }),
+    env: ctx.io.env,
+    readFile: (p) => readFileSync(p, "utf8"),
+  });
 }

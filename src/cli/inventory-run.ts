@@ -2,7 +2,6 @@
 import { connectVault, stateStore, type VaultStack } from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
-import { systemClock } from "../core/clock.ts";
 import { isRotatorError } from "../core/errors.ts";
 import {
   collectInventory,
@@ -11,6 +10,7 @@ import {
   type ScanProgress,
 } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { systemClock } from "../core/time.ts";
 import type { CliIo } from "./cli-io.ts";
 
 /** Scans through `vault` when given (the caller closes it), else through a connection of its own. */

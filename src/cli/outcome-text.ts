@@ -1,51 +1,42 @@
 // Rotation outcomes and plans in plain words, for `rotate`, `rollback` and `run --once`. Outcomes carry ids,
 // codes, public messages and fingerprints only, so nothing here can print a secret.
 import type { CycleRow } from "../app/rotation-cycle.ts";
-import { formatDuration, formatRelative } from "../core/duration.ts";
+import { PROVIDERS } from "../core/providers/provider-registry.ts";
+import type { ProviderSet } from "../core/rotation/engine-deps.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationPlan } from "../core/rotation/rotation-plan.ts";
-import { renderTextTable } from "../report/text-table.ts";
+import { formatDuration, formatPreciseDuration, formatRelative } from "../core/time.ts";
+import { renderTextTable } from "../report/format-table.ts";
 
-/** One line: what happened to the credential and what comes next. */
-export function describeOutcome(o: RotationOutcome, now: Date = new Date()): string {
+/**
+ * One line: what happened to the credential and what comes next. The outcome's provider words it where its
+ * profile says so (outcomeText); the words below are the staged-pair flow's (an outcome without a provider).
+ */
+export function describeOutcome(
+  o: RotationOutcome,
+  now: Date = new Date(),
+  providers: ProviderSet = PROVIDERS,
+): string {
+  const own = providers.profile(o.provider)?.outcomeText?.(o, now);
+  if (own !== undefined) return own;
   switch (o.kind) {
     case "completed": {
-      if (o.provider === "sfmc") {
-        return (
-          `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
-          `the staged Marketing Cloud secret is api_key (KV version ${o.kvVersion ?? "?"}); the old one is refused and previous_key is cleared`
-        );
-      }
-      if (o.provider === "generated") {
-        return (
-          `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
-          `new generated secret published as KV version ${o.kvVersion ?? "?"}; previous_secret is cleared`
-        );
-      }
       const outage =
         o.outageMs === undefined
           ? ""
-          : `; outage ${preciseDuration(o.outageMs)} (from revoking the old pair to publishing the new one)`;
+          : `; outage ${formatPreciseDuration(o.outageMs)} (from revoking the old pair to publishing the new one)`;
       return (
-        `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${preciseDuration(o.durationMs)}; ` +
+        `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${formatPreciseDuration(o.durationMs)}; ` +
         `new pair published as KV version ${o.kvVersion ?? "?"}, key fingerprint ${o.keyFingerprint ?? "?"}; ` +
         `the old pair is proven dead${outage}`
       );
     }
     case "waiting":
-      if (o.provider === "sfmc") {
-        return o.waiting === "confirm"
-          ? `waiting: ${o.path}: the new secret is published; the old one still gets tokens: activate the staged ` +
-              "secret in Setup (Installed Packages), then set rotate=now (or run rotate PATH again)"
-          : `waiting: ${o.path}: the new secret is published (api_key, old one in previous_key); activate it in ` +
-              `Setup after the soak at ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
-      }
-      if (o.provider === "generated") {
-        return o.waiting === "confirm"
-          ? `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept); ` +
-              "once the sender uses the new secret, set rotate=now (or run rotate PATH again) to end the overlap"
-          : `waiting: ${o.path}: the new secret is published and both secrets are accepted (dual-accept) until ` +
-              `${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+      if (o.waiting === "readers") {
+        return (
+          `waiting: ${o.path}: the new pair is published and both work; ${o.detail ?? "waiting for readers"} ` +
+          `(next look ${formatRelative(o.until.getTime() - now.getTime())})`
+        );
       }
       if (o.waiting === "retry") {
         return (
@@ -70,13 +61,6 @@ export function describeOutcome(o: RotationOutcome, now: Date = new Date()): str
       return `failed: ${o.path}: ${o.code}${at}: ${o.message}${next}`;
     }
     case "rolled_back": {
-      if (o.provider === "generated") {
-        const restored =
-          o.kvVersion === undefined
-            ? "nothing had been published"
-            : `the old secret is current_secret again (KV version ${o.kvVersion})`;
-        return `rolled back: ${o.path}: ${restored}; ${o.message}`;
-      }
       const kv =
         o.kvVersion === undefined
           ? "nothing had been published"
@@ -115,14 +99,18 @@ export function describePlan(plan: RotationPlan): string {
 }
 
 /** The `run --once` table: one row per credential with what was done and how it ended. */
-export function describeCycle(rows: readonly CycleRow[], now: Date): string[] {
+export function describeCycle(
+  rows: readonly CycleRow[],
+  now: Date,
+  providers: ProviderSet = PROVIDERS,
+): string[] {
   const table = renderTextTable(
     [
       { header: "PATH", maxWidth: 70 },
       { header: "ACTION", maxWidth: 24 },
       { header: "RESULT", maxWidth: 160 },
     ],
-    rows.map((r) => [r.path, actionText(r), resultText(r, now)]),
+    rows.map((r) => [r.path, actionText(r), resultText(r, now, providers)]),
   );
   return table;
 }
@@ -140,26 +128,20 @@ function actionText(r: CycleRow): string {
   }
 }
 
-function resultText(r: CycleRow, now: Date): string {
+function resultText(r: CycleRow, now: Date, providers: ProviderSet): string {
   const o = r.outcome;
   if (o === undefined) return r.reason;
+  const own = providers.profile(o.provider)?.cycleResultText?.(o, now);
+  if (own !== undefined) return own;
   switch (o.kind) {
     case "completed":
-      if (o.provider === "sfmc") {
-        return `completed: staged Marketing Cloud secret, KV version ${o.kvVersion ?? "?"}, ${preciseDuration(o.durationMs)}`;
-      }
-      if (o.provider === "generated") {
-        return `completed: new generated secret, KV version ${o.kvVersion ?? "?"}, ${preciseDuration(o.durationMs)}`;
-      }
       return (
         `completed: KV version ${o.kvVersion ?? "?"}, key ${o.keyFingerprint ?? "?"}, ` +
-        `${preciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${preciseDuration(o.outageMs)}`}`
+        `${formatPreciseDuration(o.durationMs)}${o.outageMs === undefined ? "" : `, outage ${formatPreciseDuration(o.outageMs)}`}`
       );
     case "waiting":
-      if (o.waiting === "confirm" && o.provider === "sfmc") {
-        return "waiting: activate the staged secret in Setup, then set rotate=now";
-      }
       if (o.waiting === "confirm") return "waiting for an operator's rotate=now (dual-accept overlap)";
+      if (o.waiting === "readers") return o.detail ?? "waiting for readers";
       if (o.waiting === "retry") {
         return `backing off after a failed attempt at ${o.step}: next attempt after ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
       }
@@ -177,11 +159,4 @@ function resultText(r: CycleRow, now: Date): string {
     case "skipped":
       return `skipped: ${o.reason}`;
   }
-}
-
-/** Sub-second precision where it matters (outages, fast rotations), whole units above a minute. */
-function preciseDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  return formatDuration(ms);
 }

@@ -20,9 +20,8 @@ import { formatReportJson } from "../report/format-json.ts";
 import { formatReportMarkdown } from "../report/format-markdown.ts";
 import { formatReportTable } from "../report/format-table.ts";
 import { buildCliChat } from "./cli-chat.ts";
-import { type CliIo, type CommandSpec, EXIT, type ExitCode, UsageError } from "./cli-io.ts";
+import { type CliIo, type CommandSpec, EXIT, type ExitCode, loadCliConfig, UsageError } from "./cli-io.ts";
 import { runInventory } from "./inventory-run.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
 
 const FORMATS = ["table", "markdown", "json", "csv", "html"] as const;
 type Format = (typeof FORMATS)[number];

@@ -1,8 +1,7 @@
 // `resolve PATH`: end a parked rotation that can never succeed, with KV naming the pair Salesforce treats as main.
 import type { JournalSummary, ResolveOutcome } from "../core/rotation/resolve.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig } from "./cli-io.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
 export const resolveCommand: CommandSpec = {

@@ -1,8 +1,7 @@
 // `rollback PATH`: before promotion, delete the staged pair and make the old pair current in KV again.
 
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig } from "./cli-io.ts";
 import { describeOutcome } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 

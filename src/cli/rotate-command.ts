@@ -2,11 +2,17 @@
 // --no-wait leaves promotion to `run --once` (or the daemon). --dry-run prints the plan and changes nothing.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatDuration } from "../core/duration.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationMode } from "../core/rotation/rotation-state.ts";
-import { type CliIo, type CommandContext, type CommandSpec, EXIT, type ExitCode } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { formatDuration } from "../core/time.ts";
+import {
+  type CliIo,
+  type CommandContext,
+  type CommandSpec,
+  EXIT,
+  type ExitCode,
+  loadCliConfig,
+} from "./cli-io.ts";
 import { describeOutcome, describePlan } from "./outcome-text.ts";
 import { credentialPathArg, openRotationSession, reasonArg } from "./rotation-session.ts";
 
@@ -60,7 +66,7 @@ run); 1 when it failed, was rolled back or skipped; 2 on a usage or config error
         if (outcome.waiting === "retry") return EXIT.failed;
         if (!(await waitFor(ctx, outcome.path, outcome.until, outcome.waiting))) {
           ctx.io.stderr.write(
-            `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "soak" ? "published (both pairs work)" : "promoted"}; ` +
+            `stopped waiting: the rotation of ${path} stays ${outcome.waiting === "retire" ? "promoted" : "published (both pairs work)"}; ` +
               `"eca-rotator run --once" after ${outcome.until.toISOString()} finishes it\n`,
           );
           return EXIT.failed;
@@ -85,14 +91,18 @@ async function waitFor(
   ctx: CommandContext,
   path: string,
   until: Date,
-  what: "soak" | "retire",
+  what: "soak" | "retire" | "readers",
 ): Promise<boolean> {
   const stop = new AbortController();
   const onInt = () => stop.abort();
   process.once("SIGINT", onInt);
   try {
     const label =
-      what === "soak" ? `soak of ${path}: promotion` : `retire_after of ${path}: retiring the old pair`;
+      what === "soak"
+        ? `soak of ${path}: promotion`
+        : what === "readers"
+          ? `soak of ${path} (soak_until=readers): the next look at its readers`
+          : `retire_after of ${path}: retiring the old pair`;
     return await countdown(ctx.io, until, label, stop.signal);
   } finally {
     process.off("SIGINT", onInt);

@@ -10,8 +10,8 @@ import {
   type VaultStack,
 } from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
-import { systemClock } from "../core/clock.ts";
 import type { Notification } from "../core/rotation/rotation-ports.ts";
+import { systemClock } from "../core/time.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandContext } from "./cli-io.ts";
 import { UsageError } from "./cli-io.ts";

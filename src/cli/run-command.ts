@@ -3,12 +3,11 @@
 import { followUpScan } from "../app/manual-tracker.ts";
 import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
-import { systemClock } from "../core/clock.ts";
+import { systemClock } from "../core/time.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT, UsageError } from "./cli-io.ts";
+import { EXIT, loadCliConfig, UsageError } from "./cli-io.ts";
 import { terminalProgress } from "./inventory-run.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
 import { describeCycle } from "./outcome-text.ts";
 import { openRotationSession } from "./rotation-session.ts";
 

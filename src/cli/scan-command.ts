@@ -1,9 +1,8 @@
 // `scan`: the inventory of every entry under the configured prefixes, with deadline and state.
 import { formatInventoryJson, formatInventoryTable } from "../report/format-inventory.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
+import { EXIT, loadCliConfig } from "./cli-io.ts";
 import { runInventory } from "./inventory-run.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
 
 export const scanCommand: CommandSpec = {
   name: "scan",

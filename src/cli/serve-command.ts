@@ -6,8 +6,7 @@ import { startDaemon, tuneHeapForDaemon } from "../daemon/daemon.ts";
 import { createLogger } from "../daemon/logger.ts";
 import { exposedSecretFiles } from "../daemon/secret-refs.ts";
 import type { CommandSpec } from "./cli-io.ts";
-import { EXIT } from "./cli-io.ts";
-import { loadCliConfig } from "./load-cli-config.ts";
+import { EXIT, loadCliConfig } from "./cli-io.ts";
 import { packageVersion } from "./package-version.ts";
 
 export const serveCommand: CommandSpec = {

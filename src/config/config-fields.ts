@@ -2,7 +2,7 @@
 // the input may be a secret pasted into the wrong key.
 import { Cron } from "croner";
 import { z } from "zod";
-import { type ParseDurationOptions, parseDuration } from "../core/duration.ts";
+import { type ParseDurationOptions, parseDuration } from "../core/time.ts";
 
 /** "is required" for a missing value, else `must be <what>`: the value itself is never shown. */
 function expected(what: string): (issue: { input?: unknown }) => string {

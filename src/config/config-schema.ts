@@ -5,8 +5,9 @@
 // value the file cannot hold, the token, reaches the schema through the context.
 import path from "node:path";
 import { z } from "zod";
-import { formatExactDuration } from "../core/duration.ts";
+import { ON_SOAK_MAX, SOAK_UNTIL } from "../core/inventory/policy-fields.ts";
 import type { SecretValue } from "../core/secret-value.ts";
+import { formatExactDuration } from "../core/time.ts";
 import {
   apiVersion,
   bool,
@@ -127,6 +128,11 @@ const rotationShape = {
   scan_interval: duration().default(60_000),
   // Capped well below the 30 days a staged set lives at Salesforce: a soak must end while the set exists.
   soak: duration({ allowZero: true, maxMs: MAX_WAIT_MS }).default(15 * 60_000),
+  // Promotion by evidence (credentials override each with soak_until, soak_max, on_soak_max): `readers` promotes
+  // once every reader of the credential has moved to the new pair, at the latest at soak_max.
+  soak_until: oneOf(SOAK_UNTIL).default("time"),
+  soak_max: duration({ maxMs: MAX_WAIT_MS }).default(24 * 3_600_000),
+  on_soak_max: oneOf(ON_SOAK_MAX).default("promote"),
   verify_timeout: duration().default(10 * 60_000),
   concurrency: wholeNumber(1, 64).default(4),
   warning_window: duration({ allowZero: true }).default(14 * 86_400_000),
@@ -485,10 +491,16 @@ const rotationSchema = section({
     } else if (r.retry_budget > 7 * 86_400_000) {
       zctx.addIssue({ code: "custom", path: ["retry_budget"], message: "must be at most 7d" });
     }
+    if (r.soak_max < r.soak) {
+      zctx.addIssue({ code: "custom", path: ["soak_max"], message: "must be at least rotation.soak" });
+    }
   })
   .transform((r) => ({
     scanIntervalMs: r.scan_interval,
     soakMs: r.soak,
+    soakUntil: r.soak_until,
+    soakMaxMs: r.soak_max,
+    onSoakMax: r.on_soak_max,
     verifyTimeoutMs: r.verify_timeout,
     concurrency: r.concurrency,
     warningWindowMs: r.warning_window,

@@ -2,6 +2,7 @@
 // YAML file, Vault's standard variables (VAULT_* with BAO_* taking precedence, as the
 // OpenBao client does) and defaults. Durations are milliseconds; secrets are SecretValue; paths are plain
 // strings without leading or trailing slashes.
+import type { OnSoakMax, SoakUntil } from "../core/inventory/policy-fields.ts";
 import type { SecretValue } from "../core/secret-value.ts";
 
 export type VaultAuthConfig =
@@ -81,6 +82,9 @@ export interface MarketingCloudTenantConfig {
 interface RotationConfig {
   readonly scanIntervalMs: number; // default 60s
   readonly soakMs: number; // default 15m
+  readonly soakUntil: SoakUntil; // default time: what ends a standard soak (readers: evidence, up to soakMaxMs)
+  readonly soakMaxMs: number; // default 24h: the longest a soak_until=readers soak waits
+  readonly onSoakMax: OnSoakMax; // default promote: what happens at soak_max with readers still lagging
   readonly verifyTimeoutMs: number; // default 10m
   readonly concurrency: number; // default 4
   readonly warningWindowMs: number; // default 14d: used when a credential has no warning_window

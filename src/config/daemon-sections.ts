@@ -4,10 +4,10 @@
 // that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
 
 import { z } from "zod";
-import { DAY_MS, HOUR_MS, parseDuration } from "../core/duration.ts";
 import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
 import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
 import type { SecretValue } from "../core/secret-value.ts";
+import { DAY_MS, HOUR_MS, parseDuration } from "../core/time.ts";
 import {
   bool,
   duration,

@@ -80,6 +80,8 @@ export function classifyDefaultsOf(cfg: Config): ClassifyDefaults {
     warningWindowMs: cfg.rotation.warningWindowMs,
     stuckAfterMs: cfg.rotation.stuckAfterMs,
     soakMs: cfg.rotation.soakMs,
+    soakUntil: cfg.rotation.soakUntil,
+    soakMaxMs: cfg.rotation.soakMaxMs,
     destinations: destinationsOf(cfg),
   };
 }

@@ -1,7 +1,7 @@
 // The redacted summary `check` prints: each setting with the source that set it. Secrets (the token, the
 // AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
 // not to carry credentials (an address with a user, password or query is refused).
-import { formatExactDuration } from "../core/duration.ts";
+import { formatExactDuration } from "../core/time.ts";
 import { isPlainHttpToRemote } from "./config-fields.ts";
 import type { Config, VaultAuthConfig } from "./config-types.ts";
 
@@ -56,6 +56,9 @@ export function summarizeConfig(cfg: Config): string {
   const r = cfg.rotation;
   add("rotation.scan_interval", formatExactDuration(r.scanIntervalMs));
   add("rotation.soak", formatExactDuration(r.soakMs));
+  add("rotation.soak_until", r.soakUntil);
+  add("rotation.soak_max", formatExactDuration(r.soakMaxMs));
+  add("rotation.on_soak_max", r.onSoakMax);
   add("rotation.verify_timeout", formatExactDuration(r.verifyTimeoutMs));
   add("rotation.concurrency", String(r.concurrency));
   add("rotation.warning_window", formatExactDuration(r.warningWindowMs));

@@ -5,15 +5,16 @@ import type { TokenSelf } from "../adapters/vault/vault-client.ts";
 import { toEntry } from "../adapters/vault/vault-metadata-source.ts";
 import type { AuditFanout } from "../app/audit-fanout.ts";
 import type { VaultStack } from "../app/compose.ts";
-import type { Clock } from "../core/clock.ts";
-import { formatExactDuration } from "../core/duration.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
 import { markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
+import { soaksForReaders } from "../core/rotation/readers-soak.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import type { Clock } from "../core/time.ts";
+import { formatExactDuration } from "../core/time.ts";
 import type {
   DaemonView,
   InventorySnapshot,
@@ -89,12 +90,15 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
       }
       const journal = await d.state.readJournal(path);
       // A generated secret's dual-accept overlap: the request is the operator's word that the sender uses
-      // the new secret, and the engine ends the overlap (the provider's onRepeatStart).
+      // the new secret, and the engine ends the overlap (the provider's onRepeatStart). Likewise a soak that
+      // waits for its readers (soak_until=readers): the request promotes now.
+      const provider = journal === undefined ? undefined : PROVIDERS.get(journal.value.provider);
       const confirms =
         journal !== undefined &&
         journal.value.mode === "standard" &&
         journal.value.step === "published" &&
-        PROVIDERS.get(journal.value.provider)?.flagEndsOverlap === true;
+        (provider?.flagEndsOverlap === true ||
+          (provider?.readersSoak === true && soaksForReaders(journal.value)));
       if (journal !== undefined && !confirms) {
         return {
           status: "conflict",

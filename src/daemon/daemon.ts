@@ -17,12 +17,13 @@ import { followUpScan } from "../app/manual-tracker.ts";
 import type { Config, SecretRef } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import { collectInventory } from "../core/inventory/collect-inventory.ts";
 import type { ChatCredential } from "../core/notify/chat-event.ts";
 import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/api-budget.ts";
+import { UNTAGGED_PROVIDER } from "../core/rotation/outcome-builders.ts";
+import { type Clock, systemClock } from "../core/time.ts";
 import type { InventorySnapshot } from "../http/daemon-view.ts";
 import { startHttpServer } from "../http/http-server.ts";
 import { createDaemonView } from "./daemon-view-impl.ts";
@@ -214,7 +215,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       onOutcome: (outcome, task) => {
         // A skip did nothing (a parked failure resumed every tick, a flag already handled): not a rotation.
-        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, outcome.provider ?? "salesforce-eca");
+        if (outcome.kind !== "skipped") metrics.recordOutcome(outcome, outcome.provider ?? UNTAGGED_PROVIDER);
         const rlog = log.child({ rotationId: outcome.rotationId, path: outcome.path });
         const fields = {
           task: task.kind,

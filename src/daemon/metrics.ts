@@ -5,7 +5,7 @@
 // rebuilt on every scan so a deleted credential disappears with the next one.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { CREDENTIAL_STATES, type InventoryItem } from "../core/inventory/inventory-item.ts";
-import { PROVIDERS } from "../core/inventory/policy-fields.ts";
+import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { AUDIT_MALFORMED_REASONS, AUDIT_SKIP_REASONS } from "../core/readers/audit-line.ts";
 import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-events.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
@@ -35,10 +35,10 @@ export interface DaemonMetrics {
 }
 
 /** Every provider, and "none" for entries without one (unmanaged, unreadable). */
-const PROVIDER_LABELS = [...PROVIDERS, "none"] as const;
+const PROVIDER_LABELS = [...PROVIDERS.providerNames, "none"];
 
 function providerLabel(provider: string | undefined): string {
-  return (PROVIDERS as readonly string[]).includes(provider ?? "") ? (provider as string) : "none";
+  return PROVIDERS.providerNames.includes(provider ?? "") ? (provider as string) : "none";
 }
 
 /** Maps a value outside a closed set to "other" so a label can never carry free text. */
@@ -101,7 +101,7 @@ export function createDaemonMetrics(opts: {
         if (item.state !== "unmanaged" && item.secondsToDeadline !== undefined) {
           values.push({
             value: item.secondsToDeadline,
-            labels: { path: item.path, provider: closed(PROVIDERS, item.provider) },
+            labels: { path: item.path, provider: closed(PROVIDERS.providerNames, item.provider) },
           });
         }
       }
@@ -200,7 +200,7 @@ export function createDaemonMetrics(opts: {
     notifications.inc({ target, result: "failed" }, 0);
   }
   for (const outcome of OUTCOMES) {
-    for (const provider of PROVIDERS) rotations.inc({ outcome, provider }, 0);
+    for (const provider of PROVIDERS.providerNames) rotations.inc({ outcome, provider }, 0);
   }
 
   return {
@@ -224,7 +224,10 @@ export function createDaemonMetrics(opts: {
       scanFailures.inc();
     },
     recordOutcome(outcome, provider) {
-      rotations.inc({ outcome: closed(OUTCOMES, outcome.kind), provider: closed(PROVIDERS, provider) });
+      rotations.inc({
+        outcome: closed(OUTCOMES, outcome.kind),
+        provider: closed(PROVIDERS.providerNames, provider),
+      });
       if (outcome.kind === "completed") {
         rotationSeconds.observe(
           { mode: closed(["standard", "emergency"], outcome.mode) },

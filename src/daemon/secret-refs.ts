@@ -3,7 +3,7 @@
 // finds the files holding secrets that their group or others may read, for `check` and `serve` to warn about.
 import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { AuditChainKey, MIN_CHAIN_KEY_BYTES } from "../adapters/audit/audit-chain.ts";
+import { AuditChainKey, MIN_CHAIN_KEY_BYTES } from "../adapters/audit/jsonl-file-audit-sink.ts";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { isPlainHttpToRemote, plainHttpRefusal } from "../config/config-fields.ts";
 import { isWithin } from "../config/config-schema.ts";

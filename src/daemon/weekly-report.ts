@@ -4,11 +4,11 @@
 // claimed (all were down at 09:00) sends it late rather than not at all.
 import { Cron } from "croner";
 import type { KvV2 } from "../adapters/vault/kv-v2.ts";
-import type { Clock } from "../core/clock.ts";
 import { classifyError } from "../core/errors.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { WeeklyReportChatEvent } from "../core/notify/chat-event.ts";
 import { buildExpiryReport } from "../core/report/expiry-report.ts";
+import type { Clock } from "../core/time.ts";
 import type { Logger } from "./logger.ts";
 import { claimReportPeriod, reportPeriod } from "./report-claim.ts";
 

@@ -1,6 +1,5 @@
 // /v1/credentials: the inventory as JSON, one credential, and the rotate request. A credential path holds
 // slashes, so the routes take a wildcard; a POST is a rotate request only when the path ends in /rotate.
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import { z } from "zod";
 import { isSafeText } from "../core/display-text.ts";
 import { CREDENTIAL_STATES, type CredentialState } from "../core/inventory/inventory-item.ts";
@@ -9,15 +8,15 @@ import { checkBearer } from "./bearer-auth.ts";
 import type { RotationRequestResult } from "./daemon-view.ts";
 import type { HttpDeps } from "./http-deps.ts";
 import { refuseOtherMethods, replyMethodNotAllowed, sendError } from "./http-errors.ts";
+import type { HttpMethod, HttpReply, HttpRequest, Router } from "./http-router.ts";
 
 const ROTATE_SUFFIX = "/rotate";
-type WildcardRoute = { Params: { "*": string } };
 
 /** Name of the token that authenticated this request (set by the onRequest hook of the rotate route). */
-const tokenNames = new WeakMap<FastifyRequest, string>();
+const tokenNames = new WeakMap<HttpRequest, string>();
 
-export function registerCredentialRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get<{ Querystring: Record<string, unknown> }>("/v1/credentials", async (request, reply) => {
+export function registerCredentialRoutes(app: Router, deps: HttpDeps): void {
+  app.get("/v1/credentials", async (request, reply) => {
     const state = request.query["state"];
     if (state !== undefined && !isCredentialState(state)) {
       return sendError(reply, 400, "BAD_REQUEST", `state must be one of ${CREDENTIAL_STATES.join(", ")}`);
@@ -30,22 +29,22 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: HttpDeps): 
   });
   refuseOtherMethods(app, "/v1/credentials", ["GET"]);
 
-  app.get<WildcardRoute>("/v1/credentials/*", async (request, reply) => {
-    const checked = checkCredentialPath(request.params["*"]);
+  app.get("/v1/credentials/*", async (request, reply) => {
+    const checked = checkCredentialPath(request.params["*"] ?? "");
     if (!checked.ok) return sendError(reply, 400, "BAD_REQUEST", checked.message);
     const item = await deps.view.credential(checked.path);
     if (item === undefined) return sendError(reply, 404, "NOT_FOUND", "no credential at this path");
     return itemToJson(item);
   });
 
-  app.post<WildcardRoute>(
+  app.post(
     "/v1/credentials/*",
     { onRequest: (request, reply) => authorizeRotate(request, reply, deps) },
     async (request, reply) => {
       const tokenName = tokenNames.get(request);
       // The hook always sets it; refusing here too keeps a future route change from opening the door.
       if (tokenName === undefined) return sendError(reply, 401, "UNAUTHORIZED", "a bearer token is required");
-      const raw = request.params["*"];
+      const raw = request.params["*"] ?? "";
       const checked = checkCredentialPath(raw.slice(0, -ROTATE_SUFFIX.length));
       if (!checked.ok) return sendError(reply, 400, "BAD_REQUEST", checked.message);
       const body = parseRotateRequestBody(request.body);
@@ -66,10 +65,10 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: HttpDeps): 
  * An async hook that answers must return the reply, which ends the request there.
  */
 async function authorizeRotate(
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: HttpRequest,
+  reply: HttpReply,
   deps: HttpDeps,
-): Promise<FastifyReply | undefined> {
+): Promise<HttpReply | undefined> {
   if (!isRotatePath(request)) {
     return replyMethodNotAllowed(reply, allowedOnCredential(request));
   }
@@ -97,7 +96,7 @@ async function authorizeRotate(
   return undefined;
 }
 
-function replyRotationResult(reply: FastifyReply, result: RotationRequestResult): FastifyReply {
+function replyRotationResult(reply: HttpReply, result: RotationRequestResult): HttpReply {
   switch (result.status) {
     case "accepted":
       return reply.code(202).send({
@@ -122,12 +121,12 @@ function replyRotationResult(reply: FastifyReply, result: RotationRequestResult)
   }
 }
 
-function isRotatePath(request: FastifyRequest): boolean {
-  const raw = (request.params as Record<string, string | undefined>)["*"] ?? "";
+function isRotatePath(request: HttpRequest): boolean {
+  const raw = request.params["*"] ?? "";
   return raw.endsWith(ROTATE_SUFFIX) && raw.length > ROTATE_SUFFIX.length;
 }
 
-function allowedOnCredential(request: FastifyRequest): readonly HTTPMethods[] {
+function allowedOnCredential(request: HttpRequest): readonly HttpMethod[] {
   return isRotatePath(request) ? ["GET", "POST"] : ["GET"];
 }
 

@@ -1,24 +1,15 @@
 // The one error shape of the HTTP API: {"error":{"code","message","requestId"}}. Codes are a closed set
-// clients can switch on. Messages are fixed public words chosen here: never an exception's own message (an
+// clients can switch on (HTTP_ERROR_CODES in http-router.ts). Messages are fixed public words chosen here: never an exception's own message (an
 // unknown error could carry a secret) and never an echo of the request (paths, bodies, headers).
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
-
-const HTTP_ERROR_CODES = [
-  "BAD_REQUEST",
-  "UNAUTHORIZED",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "METHOD_NOT_ALLOWED",
-  "MISDIRECTED_REQUEST",
-  "CONFLICT",
-  "PAYLOAD_TOO_LARGE",
-  "UNSUPPORTED_MEDIA_TYPE",
-  "NOT_ROTATABLE",
-  "INTERNAL",
-  "NOT_READY",
-  "UNAVAILABLE",
-] as const;
-export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+import {
+  HTTP_METHODS,
+  HttpError,
+  type HttpErrorCode,
+  type HttpMethod,
+  type HttpReply,
+  type HttpRequest,
+  type Router,
+} from "./http-router.ts";
 
 interface HttpErrorBody {
   readonly error: {
@@ -31,12 +22,12 @@ interface HttpErrorBody {
 }
 
 export function sendError(
-  reply: FastifyReply,
+  reply: HttpReply,
   status: number,
   code: HttpErrorCode,
   message: string,
   extra: { readonly rotationId?: string | undefined } = {},
-): FastifyReply {
+): HttpReply {
   const body: HttpErrorBody = {
     error: {
       code,
@@ -54,62 +45,19 @@ export interface MappedError {
   readonly message: string;
 }
 
-// Fastify's own errors, by code, with our words (theirs can quote the body, e.g. a JSON.parse message).
-const FRAMEWORK_ERRORS: Readonly<Record<string, MappedError>> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: {
-    status: 400,
-    code: "BAD_REQUEST",
-    message: "request body is not valid JSON",
-  },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: "BAD_REQUEST", message: "request body is empty" },
-  FST_ERR_CTP_BODY_TOO_LARGE: {
-    status: 413,
-    code: "PAYLOAD_TOO_LARGE",
-    message: "request body is too large",
-  },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    status: 415,
-    code: "UNSUPPORTED_MEDIA_TYPE",
-    message: "request body must be application/json",
-  },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
-    status: 400,
-    code: "BAD_REQUEST",
-    message: "content-length does not match the body",
-  },
-  FST_ERR_BAD_URL: { status: 400, code: "BAD_REQUEST", message: "request URL is not valid" },
-  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: "BAD_REQUEST", message: "request could not be routed" },
-};
-
 const INTERNAL: MappedError = { status: 500, code: "INTERNAL", message: "internal error" };
 
 /**
- * Any error reaching the error handler → status, code and public message. Fastify's known errors map by
- * code; other 4xx errors raised by fastify become a plain BAD_REQUEST; everything else is INTERNAL, and a
- * retryable error (an upstream such as Vault being away) is UNAVAILABLE. The error's message is never used.
+ * Any error reaching the error handler → status, code and public message. A refusal of the HTTP layer itself
+ * (HttpError: a bad URL, body or content type) keeps its own; a retryable error (an upstream such as Vault
+ * being away) is UNAVAILABLE; everything else is INTERNAL. Another error's message is never used.
  */
 export function mapError(err: unknown): MappedError {
-  const code = stringField(err, "code");
-  const known = code === undefined ? undefined : FRAMEWORK_ERRORS[code];
-  if (known !== undefined) return known;
-  const status = numberField(err, "statusCode");
-  if (code?.startsWith("FST_") && status !== undefined && status >= 400 && status < 500) {
-    return { status: 400, code: "BAD_REQUEST", message: "request is not valid" };
-  }
+  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message };
   if (booleanField(err, "retryable") === true) {
     return { status: 503, code: "UNAVAILABLE", message: "a backing service is unavailable; try again later" };
   }
   return INTERNAL;
-}
-
-function stringField(value: unknown, key: string): string | undefined {
-  const v = field(value, key);
-  return typeof v === "string" ? v : undefined;
-}
-
-function numberField(value: unknown, key: string): number | undefined {
-  const v = field(value, key);
-  return typeof v === "number" ? v : undefined;
 }
 
 function booleanField(value: unknown, key: string): boolean | undefined {
@@ -121,34 +69,33 @@ function field(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
-// Fastify answers an unregistered method with 404; for our own URLs we say 405 and list what is allowed,
-// by registering the remaining methods on the same URL with this handler.
-const METHODS: readonly HTTPMethods[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+// A known URL answers a method it does not take with 405 and lists what it takes; the remaining methods are
+// registered on the same URL with this handler.
 
 /**
- * Registers a 405 handler for every method of METHODS not in `registered` (HEAD comes with GET).
+ * Registers a 405 handler for every method of HTTP_METHODS not in `registered` (HEAD comes with GET).
  * `allowFor` names the allowed methods for one request when they depend on the path (default: registered).
  */
 export function refuseOtherMethods(
-  app: FastifyInstance,
+  app: Router,
   url: string,
-  registered: readonly HTTPMethods[],
-  allowFor: (request: FastifyRequest) => readonly HTTPMethods[] = () => registered,
+  registered: readonly HttpMethod[],
+  allowFor: (request: HttpRequest) => readonly HttpMethod[] = () => registered,
 ): void {
   const taken = withHead(registered);
-  app.route({
-    method: METHODS.filter((m) => !taken.includes(m)),
+  app.route(
+    HTTP_METHODS.filter((m) => !taken.includes(m)),
     url,
-    handler: (request, reply) => replyMethodNotAllowed(reply, allowFor(request)),
-  });
+    (request, reply) => replyMethodNotAllowed(reply, allowFor(request)),
+  );
 }
 
-export function replyMethodNotAllowed(reply: FastifyReply, allowed: readonly HTTPMethods[]): FastifyReply {
+export function replyMethodNotAllowed(reply: HttpReply, allowed: readonly HttpMethod[]): HttpReply {
   const allow = withHead(allowed).join(", ");
   reply.header("allow", allow);
   return sendError(reply, 405, "METHOD_NOT_ALLOWED", `method not allowed here; use ${allow}`);
 }
 
-function withHead(methods: readonly HTTPMethods[]): readonly HTTPMethods[] {
+function withHead(methods: readonly HttpMethod[]): readonly HttpMethod[] {
   return methods.includes("GET") && !methods.includes("HEAD") ? [...methods, "HEAD"] : methods;
 }

@@ -5,10 +5,10 @@
 // tokens are configured, every GET route except the probes needs a read or API token.
 
 import { isIP } from "node:net";
-import type { FastifyReply, FastifyRequest } from "fastify";
 import { type ApiToken, type AuthFailureReason, checkBearerOrBasic } from "./bearer-auth.ts";
 import type { HttpDeps } from "./http-deps.ts";
 import { sendError } from "./http-errors.ts";
+import type { HttpReply, HttpRequest } from "./http-router.ts";
 
 /** Open with read tokens configured: probes (kubelet, load balancers) carry no secret; the icon is empty. */
 const OPEN_READ_ROUTES: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/favicon.ico"]);
@@ -40,10 +40,10 @@ export function checkHost(header: string | undefined, names: ReadonlySet<string>
 
 /** Answers 400 or 421 and returns the reply when the Host is not one of ours; undefined lets it through. */
 export function refuseForeignHost(
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: HttpRequest,
+  reply: HttpReply,
   names: ReadonlySet<string>,
-): FastifyReply | undefined {
+): HttpReply | undefined {
   switch (checkHost(request.headers.host, names)) {
     case "allowed":
       return undefined;
@@ -67,13 +67,13 @@ export function refuseForeignHost(
  * nobody in: it never falls back to open.
  */
 export async function refuseUnauthenticatedRead(
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: HttpRequest,
+  reply: HttpReply,
   deps: HttpDeps,
-): Promise<FastifyReply | undefined> {
+): Promise<HttpReply | undefined> {
   if (deps.readTokens === undefined) return undefined;
   if (request.method !== "GET" && request.method !== "HEAD") return undefined;
-  if (OPEN_READ_ROUTES.has(request.routeOptions.url ?? "")) return undefined;
+  if (OPEN_READ_ROUTES.has(request.route ?? "")) return undefined;
 
   const [read, write] = await Promise.allSettled([deps.readTokens(), deps.apiTokens()]);
   const tokens: ApiToken[] = [];
@@ -85,7 +85,7 @@ export async function refuseUnauthenticatedRead(
     return sendError(reply, 503, "UNAVAILABLE", "tokens cannot be read right now; try again later");
   }
   deps.onUnauthorized?.({ access: "read", reason: check.reason, client: request.ip });
-  reply.header("www-authenticate", readChallenges(request.routeOptions.url, check.reason));
+  reply.header("www-authenticate", readChallenges(request.route, check.reason));
   return sendError(
     reply,
     401,
@@ -97,7 +97,7 @@ export async function refuseUnauthenticatedRead(
 }
 
 /** The status page asks for Basic only, so a browser shows its password prompt; the API offers both. */
-function readChallenges(route: string | undefined, reason: AuthFailureReason): string | string[] {
+function readChallenges(route: string | null, reason: AuthFailureReason): string | string[] {
   const basic = `Basic realm="${REALM}", charset="UTF-8"`;
   if (route === "/") return basic;
   const bearer = `Bearer realm="${REALM}"${reason === "missing" ? "" : ', error="invalid_token"'}`;

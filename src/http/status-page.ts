@@ -4,15 +4,15 @@
 // bounded, and HTML-escaped.
 
 import { createHash } from "node:crypto";
-import type { FastifyInstance } from "fastify";
-import { formatDuration, formatRelative } from "../core/duration.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { startedByText } from "../core/rotation/audit-events.ts";
+import { formatDuration, formatRelative } from "../core/time.ts";
 import { escapeHtml } from "../report/format-html.ts";
 import { cell } from "../report/report-cells.ts";
 import type { InventorySnapshot, RotationView } from "./daemon-view.ts";
 import type { HttpDeps } from "./http-deps.ts";
 import { refuseOtherMethods } from "./http-errors.ts";
+import type { Router } from "./http-router.ts";
 
 export interface StatusPageInput {
   readonly snapshot: InventorySnapshot | undefined;
@@ -261,7 +261,7 @@ function sortByAttention(items: readonly InventoryItem[]): InventoryItem[] {
 const RECENT_ROTATIONS = 20;
 const DEFAULT_REFRESH_SECONDS = 30;
 
-export function registerStatusPageRoute(app: FastifyInstance, deps: HttpDeps): void {
+export function registerStatusPageRoute(app: Router, deps: HttpDeps): void {
   app.get("/", async (_request, reply) => {
     const html = renderStatusPage({
       snapshot: deps.view.inventory(),

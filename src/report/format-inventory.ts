@@ -7,9 +7,9 @@ import {
   type CredentialState,
   type InventoryItem,
 } from "../core/inventory/inventory-item.ts";
+import { renderTextTable, type TextColumn } from "./format-table.ts";
 import { type InventoryItemJson, itemToJson } from "./item-json.ts";
 import { cell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
-import { renderTextTable, type TextColumn } from "./text-table.ts";
 
 const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
 

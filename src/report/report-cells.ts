@@ -1,8 +1,8 @@
 // Cell values shared by the report and inventory formatters, so every format says the same thing.
 
 import { toDisplayText } from "../core/display-text.ts";
-import { formatRelative } from "../core/duration.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
+import { formatRelative } from "../core/time.ts";
 
 /** Human time in UTC to the minute: "2026-04-01 09:30". Empty for no date. */
 export function humanTime(date: Date | undefined): string {

@@ -6,13 +6,12 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { verifyAuditChain } from "../../src/adapters/audit/audit-chain.ts";
-import { JsonlFileAuditSink } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
+import { JsonlFileAuditSink, verifyAuditChain } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import { SyslogAuditSink } from "../../src/adapters/audit/syslog-audit-sink.ts";
 import { AuditFanout, type NamedAuditSink } from "../../src/app/audit-fanout.ts";
-import { FixedClock } from "../../src/core/clock.ts";
 import { isRotatorError, RotatorError } from "../../src/core/errors.ts";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { freePort } from "../support/vault-backend.ts";
 
 function event(i: number): AuditEvent {

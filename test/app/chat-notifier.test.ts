@@ -12,10 +12,9 @@ import {
   type DedupStore,
   MemoryDedupStore,
 } from "../../src/app/chat-notifier.ts";
-import { FixedClock } from "../../src/core/clock.ts";
-import { DAY_MS } from "../../src/core/duration.ts";
 import { CHAT_EVENT_KINDS, type ChatEvent, type ChatEventKind } from "../../src/core/notify/chat-event.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import { DAY_MS, FixedClock } from "../../src/core/time.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
 
 const URL_CANARY = "test-secret-canary-notifier-url-55e1";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
-import { loadFingerprintKey, makeFingerprint } from "../../src/app/fingerprint-key.ts";
+import { loadFingerprintKey, makeFingerprint } from "../../src/app/compose.ts";
 import { isRotatorError } from "../../src/core/errors.ts";
 import { caught, rootKv } from "../adapters/vault/vault-test-kit.ts";
 import { admin, uniqueName } from "../support/vault-admin.ts";

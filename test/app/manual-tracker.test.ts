@@ -11,10 +11,10 @@ import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-sou
 import { ChatNotifier } from "../../src/app/chat-notifier.ts";
 import { followUpScan, type ScanFollowUpDeps } from "../../src/app/manual-tracker.ts";
 import { VaultDedupStore } from "../../src/app/vault-dedup-store.ts";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/duration.ts";
 import { collectInventory } from "../../src/core/inventory/collect-inventory.ts";
 import { CHAT_EVENT_KINDS } from "../../src/core/notify/chat-event.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time.ts";
 import { rootClient } from "../adapters/vault/vault-test-kit.ts";
 import { admin, uniqueName } from "../support/vault-admin.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";

@@ -15,9 +15,9 @@ import { attachReaderFeed, connectVault, startReaderFeed, type VaultStack } from
 import type { ReaderFeed } from "../../src/app/reader-feed.ts";
 import type { Config } from "../../src/config/config-types.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
-import { systemClock } from "../../src/core/clock.ts";
 import { shardOf } from "../../src/core/readers/reader-book.ts";
 import type { ReaderSeen } from "../../src/core/readers/readers.ts";
+import { systemClock } from "../../src/core/time.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
 import { type DevServer, startDevServer } from "../../src/demo/dev-vault-server.ts";

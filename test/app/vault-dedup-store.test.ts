@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import { VaultDedupStore } from "../../src/app/vault-dedup-store.ts";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { connectWithToken, rootKv } from "../adapters/vault/vault-test-kit.ts";
 import { policyText } from "../policies/policy-test-helpers.ts";
 import { admin, uniqueName } from "../support/vault-admin.ts";

@@ -9,8 +9,11 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../src/cli/commands.ts";
 import { KNOWN_KEYS } from "../../src/config/config-schema.ts";
-import { POLICY_KEYS } from "../../src/core/inventory/credential-policy.ts";
+import { PROVIDERS } from "../../src/core/providers/provider-registry.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
+
+/** Every custom_metadata key the rotator reads: the registered providers' own and the generic ones. */
+const POLICY_KEYS = PROVIDERS.policyKeys;
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

@@ -7,8 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditChainKey, chainLine, sha256Hex } from "../../src/adapters/audit/audit-chain.ts";
-import { JsonlFileAuditSink } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
+import {
+  AuditChainKey,
+  chainLine,
+  JsonlFileAuditSink,
+  sha256Hex,
+} from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import type { CliIo } from "../../src/cli/cli-io.ts";
 import { runCli } from "../../src/cli/run-cli.ts";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";

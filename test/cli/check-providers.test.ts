@@ -216,4 +216,25 @@ path "sys/capabilities-self" { capabilities = ["update"] }`,
     expect(res.stdout).toMatch(/\[FAIL\] provider:generated 2 credentials checked: 1 failing/);
     expect(res.code).toBe(1);
   }, 60_000);
+
+  it("warns when credentials wait for their readers (soak_until=readers) and no reader feed is configured", async () => {
+    const prefix = uniqueName("check-prov-readers");
+    const meta = { provider: "generated", soak_until: "readers" };
+    await admin().seedKv(MOUNT, `${prefix}/hook-a`, { current_secret: CANARY }, meta);
+    await admin().seedKv(MOUNT, `${prefix}/hook-b`, { current_secret: CANARY }, meta);
+    await admin().seedKv(MOUNT, `${prefix}/hook-c`, { current_secret: CANARY }, { provider: "generated" });
+    const res = await check(prefix, true);
+    expect(linesOf(res, "readers")).toEqual([
+      {
+        mark: "warn",
+        topic: "readers",
+        text: "2 credentials use soak_until=readers, but no reader feed is configured (readers:): their soaks never end early and run to soak_max, where on_soak_max decides",
+      },
+    ]);
+    expect(res.code).toBe(0);
+
+    const none = uniqueName("check-prov-no-readers");
+    await admin().seedKv(MOUNT, `${none}/hook`, { current_secret: CANARY }, { provider: "generated" });
+    expect(linesOf(await check(none, true), "readers")).toEqual([]);
+  }, 60_000);
 });

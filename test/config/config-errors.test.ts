@@ -206,6 +206,24 @@ describe("loadConfig rejects", () => {
       "rotation.retry_budget: must be at most 7d",
     ],
     [
+      "a soak_max shorter than the soak",
+      "rotation: { soak: 2h, soak_max: 1h }",
+      BASE_ENV,
+      "rotation.soak_max: must be at least rotation.soak",
+    ],
+    [
+      "an unknown soak_until",
+      "rotation: { soak_until: evidence }",
+      BASE_ENV,
+      "rotation.soak_until: must be one of time, readers",
+    ],
+    [
+      "an unknown on_soak_max",
+      "rotation: { on_soak_max: wait }",
+      BASE_ENV,
+      "rotation.on_soak_max: must be one of promote, hold",
+    ],
+    [
       "a misspelt retry budget",
       "rotation: { retry_budgets: 1h }",
       BASE_ENV,

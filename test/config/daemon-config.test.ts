@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DAY_MS } from "../../src/core/duration.ts";
+import { DAY_MS } from "../../src/core/time.ts";
 import { load, problemsOf } from "./config-test-helpers.ts";
 
 describe("daemon config sections", () => {

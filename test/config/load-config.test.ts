@@ -29,6 +29,9 @@ describe("loadConfig", () => {
     expect(cfg.rotation).toEqual({
       scanIntervalMs: 60_000,
       soakMs: 15 * 60_000,
+      soakUntil: "time",
+      soakMaxMs: 86_400_000,
+      onSoakMax: "promote",
       verifyTimeoutMs: 10 * 60_000,
       concurrency: 4,
       warningWindowMs: 14 * DAY,
@@ -133,6 +136,20 @@ server:
       BASE_ENV,
       (c) => [c.rotation.maxAttempts, c.rotation.leaseTtlMs, c.rotation.retireAfterMs],
       [3, 6_000, 3_600_000],
+    ],
+    [
+      "defaults the soak to time, with soak_max 24h and on_soak_max promote",
+      "",
+      BASE_ENV,
+      (c) => [c.rotation.soakUntil, c.rotation.soakMaxMs, c.rotation.onSoakMax],
+      ["time", 86_400_000, "promote"],
+    ],
+    [
+      "reads soak_until, soak_max and on_soak_max",
+      "rotation: { soak_until: readers, soak_max: 6h, on_soak_max: hold }",
+      BASE_ENV,
+      (c) => [c.rotation.soakUntil, c.rotation.soakMaxMs, c.rotation.onSoakMax],
+      ["readers", 6 * 3_600_000, "hold"],
     ],
     [
       "reads the retry budget",

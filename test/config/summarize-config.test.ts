@@ -36,6 +36,9 @@ describe("summarizeConfig", () => {
         "rotation.retry_budget: 4h (default)",
         "rotation.lease_ttl: 30s (default)",
         "rotation.retire_after: 0s (default)",
+        "rotation.soak_until: time (default)",
+        "rotation.soak_max: 1d (default)",
+        "rotation.on_soak_max: promote (default)",
       ]),
     );
     expect(lines.some((l) => l.startsWith("vault.auth.token:"))).toBe(false);

@@ -10,7 +10,7 @@ import {
   parseDuration,
   SECOND_MS,
   WEEK_MS,
-} from "../../src/core/duration.ts";
+} from "../../src/core/time.ts";
 
 describe("parseDuration", () => {
   it.each([

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseRfc3339 } from "../../src/core/rfc3339.ts";
+import { parseRfc3339 } from "../../src/core/time.ts";
 
 // The grammar as one regular expression, with the same range checks: the reader must agree with it.
 const GRAMMAR =

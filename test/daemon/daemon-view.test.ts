@@ -9,7 +9,6 @@ import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-sou
 import { VaultStateStore } from "../../src/adapters/vault/vault-state-store.ts";
 import { AuditFanout } from "../../src/app/audit-fanout.ts";
 import type { VaultStack } from "../../src/app/compose.ts";
-import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
 import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
@@ -18,6 +17,7 @@ import type { JournalRecord } from "../../src/core/rotation/journal-record.ts";
 import type { RotationEngine } from "../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { createDaemonView } from "../../src/daemon/daemon-view-impl.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
 import { RotationLoop } from "../../src/daemon/rotation-loop.ts";
@@ -295,6 +295,30 @@ describe("DaemonView.requestRotation", () => {
       message: "a rotation is already under way (step staged)",
     });
     expect(s.engine.calls).toEqual([]);
+  });
+
+  it("accepts a request during a soak that waits for readers (soak_until=readers): it promotes now", async () => {
+    const s = await setup();
+    const path = `${PREFIX}/journaled`;
+    const soaking = { step: "published" as const, kvVersionPublished: 2, promoteAfter: new Date(T0) };
+    const before = (await s.state.readJournal(path))?.version ?? 0;
+    const v = await s.state.writeJournal(path, journalRecord(path, "rot-soak", soaking), before);
+    // A time soak is the engine's own business: a request then conflicts.
+    expect(await s.view.requestRotation(path, REQUEST)).toMatchObject({
+      status: "conflict",
+      rotationId: "rot-soak",
+    });
+    await s.state.writeJournal(
+      path,
+      journalRecord(path, "rot-soak", { ...soaking, promoteBy: new Date(Date.parse(T0) + 86_400_000) }),
+      v,
+    );
+    expect(await s.view.requestRotation(path, REQUEST)).toEqual({
+      status: "accepted",
+      rotationId: "rot-soak",
+    });
+    await flush();
+    expect(s.engine.calls.map((c) => c.opts?.trigger)).toEqual(["http"]);
   });
 
   it("answers conflict with the running rotation's id while one is queued or running here", async () => {

@@ -1,7 +1,6 @@
 // RotationLoop over in-memory fakes: a scripted engine whose calls the test answers by hand (so "in flight"
 // is under the test's control), plus one run with the real engine from rotation-world.
 import { describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
 import type { InventoryItem } from "../../src/core/inventory/inventory-item.ts";
@@ -10,6 +9,7 @@ import type { BudgetLevel } from "../../src/core/rotation/api-budget.ts";
 import type { StartOptions } from "../../src/core/rotation/engine-deps.ts";
 import type { RotationEngine } from "../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../src/core/rotation/rotation-outcome.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { RotationLoop, type RotationLoopDeps } from "../../src/daemon/rotation-loop.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
 import { MPATH, makeSfmcEngine, makeSfmcWorld, NEW } from "../core/providers/sfmc/sfmc-world.ts";

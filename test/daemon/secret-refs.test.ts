@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditChainKey, chainLine, GENESIS_PREV } from "../../src/adapters/audit/audit-chain.ts";
+import { AuditChainKey, chainLine, GENESIS_PREV } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import type { SecretRef } from "../../src/config/config-types.ts";
 import { loadConfig } from "../../src/config/load-config.ts";

@@ -2,10 +2,10 @@
 // a recording `send` and a FixedClock; and the weekly chat event built from a scan.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
-import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import type { InventoryItem } from "../../src/core/inventory/inventory-item.ts";
 import type { WeeklyReportChatEvent } from "../../src/core/notify/chat-event.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import {
   scheduledRunAt,

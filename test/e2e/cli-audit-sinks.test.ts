@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditChainKey, verifyAuditChain } from "../../src/adapters/audit/audit-chain.ts";
+import { AuditChainKey, verifyAuditChain } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyAuditChain } from "../../src/adapters/audit/audit-chain.ts";
+import { verifyAuditChain } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
-import { verifyAuditChain } from "../../src/adapters/audit/audit-chain.ts";
+import { verifyAuditChain } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import type {
   SalesforceSimulator,
   SimulatedApp,

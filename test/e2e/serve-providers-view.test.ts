@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

@@ -3,7 +3,7 @@
 // `rotate`; after activation in Setup a second `rotate` proves the old secret dead. A pending secret that does
 // not work is refused and nothing is published. No secret appears in any output or in the audit file.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

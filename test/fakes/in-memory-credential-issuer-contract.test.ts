@@ -1,6 +1,6 @@
 // The CredentialIssuer contract against the in-memory fake the engine's unit tests use, in every rotate semantics, so
 // the fake keeps the Salesforce adapter's behaviour (test/adapters/salesforce/salesforce-eca-issuer.test.ts).
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   describeCredentialIssuerContract,
   ROTATE_SEMANTICS,

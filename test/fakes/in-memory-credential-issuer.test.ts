@@ -1,10 +1,10 @@
 // The fake must behave like Salesforce's staged-credentials API as the simulator models it
 // it, or the engine tests prove nothing. These pin the semantics the engine relies on.
 import { describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import type { IssuerTarget } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import { InMemoryCredentialIssuer, type RotateSemantics } from "./in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "./in-memory-credential-store.ts";
 import { InMemoryStateStore } from "./in-memory-state-store.ts";

@@ -12,7 +12,6 @@
 // - Faults: failNext(method, error, { commit }) makes the next call throw; with commit the call takes effect
 //   first (Salesforce did it, the answer was lost), which is what `context.uncertain` is for.
 import { randomUUID } from "node:crypto";
-import type { FixedClock } from "../../src/core/clock.ts";
 import { RotatorError } from "../../src/core/errors.ts";
 import type {
   CredentialIssuer,
@@ -24,6 +23,7 @@ import type {
   VerifyResult,
 } from "../../src/core/rotation/rotation-ports.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
+import type { FixedClock } from "../../src/core/time.ts";
 import type { RotateSemantics } from "../../src/simulator/salesforce/sim-settings.ts";
 
 export type { RotateSemantics };

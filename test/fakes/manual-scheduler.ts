@@ -2,7 +2,7 @@
 // from timer to timer in due order, sets the clock to each one's due time, runs it and waits for the work it
 // started (a lease renewal) before looking for the next. Moving the FixedClock directly runs nothing: that is a
 // process paused past its timers.
-import type { FixedClock, Scheduler, TimerHandle } from "../../src/core/clock.ts";
+import type { FixedClock, Scheduler, TimerHandle } from "../../src/core/time.ts";
 
 interface Timer {
   readonly due: number;

@@ -1,7 +1,7 @@
 // The engine's fakes run the same contract suites as the real adapters (Vault on OpenBao, Salesforce on the
 // simulator), so what the engine tests prove with the fakes holds for the real ports.
 
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   describeCredentialIssuerContract,
   ROTATE_SEMANTICS,

@@ -4,7 +4,6 @@
 // only a read token. Every token is a canary that must never show in a response or a log line.
 import { connect } from "node:net";
 import { hostname } from "node:os";
-import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { SecretValue } from "../../src/core/secret-value.ts";
 import { UnauthorizedSummary } from "../../src/daemon/http-auth.ts";
@@ -12,9 +11,10 @@ import { createLogger } from "../../src/daemon/logger.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
 import type { ApiToken } from "../../src/http/bearer-auth.ts";
 import type { HttpAccessRecord, HttpDeps, UnauthorizedEvent } from "../../src/http/http-server.ts";
-import { buildHttpApp, startHttpServer } from "../../src/http/http-server.ts";
+import { startHttpServer } from "../../src/http/http-server.ts";
 import { allowedHostNames, checkHost } from "../../src/http/request-guard.ts";
 import { FakeDaemonView, inventoryItem, rotationView } from "../support/fake-daemon-view.ts";
+import { type ApiResponse, startTestApi, type TestApi } from "../support/http-api-client.ts";
 
 const API_TOKEN = "test-secret-canary-guard-api-token-4e1d9a";
 const READ_TOKEN = "test-secret-canary-guard-read-token-77b0c2";
@@ -26,13 +26,13 @@ const basic = (user: string, token: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${token}`).toString("base64")}`,
 });
 
-let app: FastifyInstance | undefined;
+let running: TestApi | undefined;
 afterEach(async () => {
-  await app?.close();
-  app = undefined;
+  await running?.close();
+  running = undefined;
 });
 
-function setup(opts: { read?: readonly string[] | "off"; deps?: Partial<HttpDeps> } = {}) {
+async function setup(opts: { read?: readonly string[] | "off"; deps?: Partial<HttpDeps> } = {}) {
   const view = new FakeDaemonView();
   view.setItems([inventoryItem(PROD, "ok", { consumers: ["billing"] })]);
   view.rotations = [rotationView({ rotationId: "rot-1" })];
@@ -44,7 +44,7 @@ function setup(opts: { read?: readonly string[] | "off"; deps?: Partial<HttpDeps
   const named = (list: readonly string[], prefix: string): ApiToken[] =>
     list.map((t, i) => ({ name: `${prefix}${i}`, token: SecretValue.of(t) }));
   const read = opts.read ?? [READ_TOKEN];
-  app = buildHttpApp({
+  const api = await startTestApi({
     view,
     apiTokens: async () => named([API_TOKEN], "ci"),
     readTokens: read === "off" ? undefined : async () => named(read, "reader"),
@@ -58,10 +58,11 @@ function setup(opts: { read?: readonly string[] | "off"; deps?: Partial<HttpDeps
     },
     ...opts.deps,
   });
-  return { app, view, metrics, access, refused };
+  running = api;
+  return { api, view, metrics, access, refused };
 }
 
-function errorOf(res: { json(): unknown }) {
+function errorOf(res: ApiResponse) {
   return (res.json() as { error: { code: string; message: string; requestId: string } }).error;
 }
 
@@ -82,8 +83,8 @@ describe("the Host check", () => {
     ["DELETE", "/healthz"],
     ["POST", `/v1/credentials/${PROD}/rotate`],
   ] as const)("answers 421 to %s %s for Host evil.example, before auth and routing", async (method, url) => {
-    const { app, view, refused } = setup();
-    const res = await app.inject({
+    const { api, view, refused } = await setup();
+    const res = await api.request({
       method,
       url,
       headers: { host: "evil.example", ...bearer(API_TOKEN), "content-type": "application/json" },
@@ -104,11 +105,11 @@ describe("the Host check", () => {
     expect(refused).toEqual([]);
   });
 
-  it("checks the Host of a request fastify cannot route too, before saying 400", async () => {
-    const { app } = setup({ read: "off" });
+  it("checks the Host of a request the router cannot route too, before saying 400", async () => {
+    const { api } = await setup({ read: "off" });
     const url = "/v1/credentials/%E0%A4%A";
-    expect((await app.inject({ url, headers: { host: "evil.example" } })).statusCode).toBe(421);
-    expect((await app.inject({ url, headers: { host: "localhost" } })).statusCode).toBe(400);
+    expect((await api.request({ url, headers: { host: "evil.example" } })).statusCode).toBe(421);
+    expect((await api.request({ url, headers: { host: "localhost" } })).statusCode).toBe(400);
   });
 
   it.each([
@@ -124,8 +125,8 @@ describe("the Host check", () => {
     "eca-rotator.eca-rotator.svc",
     "ECA-ROTATOR.eca-rotator.SVC:8080",
   ])("lets Host %s through", async (host) => {
-    const { app } = setup({ read: "off" });
-    const res = await app.inject({ url: "/v1/credentials", headers: { host } });
+    const { api } = await setup({ read: "off" });
+    const res = await api.request({ url: "/v1/credentials", headers: { host } });
     expect(res.statusCode, res.body).toBe(200);
   });
 
@@ -143,8 +144,8 @@ describe("the Host check", () => {
     "localhost:80:80",
     "local host",
   ])("refuses Host %s with 421", async (host) => {
-    const { app } = setup({ read: "off" });
-    const res = await app.inject({ url: "/v1/credentials", headers: { host } });
+    const { api } = await setup({ read: "off" });
+    const res = await api.request({ url: "/v1/credentials", headers: { host } });
     expect(res.statusCode).toBe(421);
   });
 
@@ -164,34 +165,34 @@ describe("read tokens", () => {
   it.each(READ_ROUTES)(
     "refuses GET %s without a token (401) and serves it with a read token",
     async (url) => {
-      const { app } = setup();
-      const refused = await app.inject(url);
+      const { api } = await setup();
+      const refused = await api.request(url);
       expect(refused.statusCode).toBe(401);
       expect(errorOf(refused)).toMatchObject({ code: "UNAUTHORIZED" });
       expect(refused.body).not.toContain("acme");
-      expect((await app.inject({ url, headers: bearer(READ_TOKEN) })).statusCode).toBe(200);
-      expect((await app.inject({ url, headers: basic("anyone", READ_TOKEN) })).statusCode).toBe(200);
+      expect((await api.request({ url, headers: bearer(READ_TOKEN) })).statusCode).toBe(200);
+      expect((await api.request({ url, headers: basic("anyone", READ_TOKEN) })).statusCode).toBe(200);
     },
   );
 
   it("lets an API (write) token read too, as Bearer or Basic", async () => {
-    const { app } = setup();
+    const { api } = await setup();
     for (const headers of [bearer(API_TOKEN), basic("", API_TOKEN)]) {
-      expect((await app.inject({ url: "/v1/credentials", headers })).statusCode).toBe(200);
+      expect((await api.request({ url: "/v1/credentials", headers })).statusCode).toBe(200);
     }
   });
 
   it("asks a browser for Basic on the status page, and API clients for Bearer or Basic elsewhere", async () => {
-    const { app } = setup();
-    const page = await app.inject("/");
+    const { api } = await setup();
+    const page = await api.request("/");
     expect(page.headers["www-authenticate"]).toBe('Basic realm="eca-rotator", charset="UTF-8"');
     expect(page.headers["content-type"]).toMatch(/^application\/json/);
-    const api = await app.inject("/v1/credentials");
-    expect(api.headers["www-authenticate"]).toEqual([
+    const listing = await api.request("/v1/credentials");
+    expect(listing.headers["www-authenticate"]).toEqual([
       'Bearer realm="eca-rotator"',
       'Basic realm="eca-rotator", charset="UTF-8"',
     ]);
-    const wrong = await app.inject({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}x`) });
+    const wrong = await api.request({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}x`) });
     expect(wrong.headers["www-authenticate"]).toEqual([
       'Bearer realm="eca-rotator", error="invalid_token"',
       'Basic realm="eca-rotator", charset="UTF-8"',
@@ -200,13 +201,13 @@ describe("read tokens", () => {
   });
 
   it("never reads Vault for an unauthenticated GET /v1/credentials/{path}", async () => {
-    const { app, view } = setup();
+    const { api, view } = await setup();
     view.fail("credential", new Error("test-secret-canary-the-view-was-called"));
-    const res = await app.inject(`/v1/credentials/${PROD}`);
+    const res = await api.request(`/v1/credentials/${PROD}`);
     expect(res.statusCode).toBe(401);
     // With a token the handler runs (and meets the planted failure): the 401 came before it.
     expect(
-      (await app.inject({ url: `/v1/credentials/${PROD}`, headers: bearer(READ_TOKEN) })).statusCode,
+      (await api.request({ url: `/v1/credentials/${PROD}`, headers: bearer(READ_TOKEN) })).statusCode,
     ).toBe(500);
   });
 
@@ -220,31 +221,31 @@ describe("read tokens", () => {
     ["another scheme", { authorization: `Token ${READ_TOKEN}` }],
     ["the bare token", { authorization: READ_TOKEN }],
   ])("refuses %s", async (_name, headers) => {
-    const { app } = setup();
-    const res = await app.inject({ url: "/v1/credentials", headers });
+    const { api } = await setup();
+    const res = await api.request({ url: "/v1/credentials", headers });
     expect(res.statusCode).toBe(401);
   });
 
   it("guards HEAD and unknown paths too, so no route is open by accident", async () => {
-    const { app } = setup();
-    expect((await app.inject({ method: "HEAD", url: "/v1/credentials" })).statusCode).toBe(401);
-    expect((await app.inject("/v2/new-route")).statusCode).toBe(401);
-    expect((await app.inject({ url: "/v2/new-route", headers: bearer(READ_TOKEN) })).statusCode).toBe(404);
+    const { api } = await setup();
+    expect((await api.request({ method: "HEAD", url: "/v1/credentials" })).statusCode).toBe(401);
+    expect((await api.request("/v2/new-route")).statusCode).toBe(401);
+    expect((await api.request({ url: "/v2/new-route", headers: bearer(READ_TOKEN) })).statusCode).toBe(404);
   });
 
   it("keeps the probes and the icon open, whatever Authorization says", async () => {
-    const { app, refused } = setup();
+    const { api, refused } = await setup();
     for (const headers of [{}, bearer("test-secret-canary-guessed-token-000000000")]) {
-      expect((await app.inject({ url: "/healthz", headers })).statusCode).toBe(200);
-      expect((await app.inject({ url: "/readyz", headers })).statusCode).toBe(200);
-      expect((await app.inject({ url: "/favicon.ico", headers })).statusCode).toBe(204);
+      expect((await api.request({ url: "/healthz", headers })).statusCode).toBe(200);
+      expect((await api.request({ url: "/readyz", headers })).statusCode).toBe(200);
+      expect((await api.request({ url: "/favicon.ico", headers })).statusCode).toBe(204);
     }
     expect(refused).toEqual([]);
   });
 
   it("does not let a read token write", async () => {
-    const { app, view, refused } = setup();
-    const res = await app.inject({
+    const { api, view, refused } = await setup();
+    const res = await api.request({
       method: "POST",
       url: `/v1/credentials/${PROD}/rotate`,
       headers: { ...bearer(READ_TOKEN), "content-type": "application/json" },
@@ -256,38 +257,38 @@ describe("read tokens", () => {
   });
 
   it("stays closed when every read token was refused on a re-read: no token list is not an open door", async () => {
-    const { app } = setup({ read: [], deps: { apiTokens: async () => [] } });
-    expect((await app.inject("/v1/credentials")).statusCode).toBe(401);
-    expect((await app.inject({ url: "/v1/credentials", headers: bearer(READ_TOKEN) })).statusCode).toBe(401);
-    expect((await app.inject("/healthz")).statusCode).toBe(200);
+    const { api } = await setup({ read: [], deps: { apiTokens: async () => [] } });
+    expect((await api.request("/v1/credentials")).statusCode).toBe(401);
+    expect((await api.request({ url: "/v1/credentials", headers: bearer(READ_TOKEN) })).statusCode).toBe(401);
+    expect((await api.request("/healthz")).statusCode).toBe(200);
   });
 
   it("answers 503 for an unknown token while a token source cannot be read, but lets a readable token in", async () => {
-    const { app } = setup({
+    const { api } = await setup({
       deps: { apiTokens: async () => Promise.reject(new Error("test-secret-canary-unreadable")) },
     });
-    const unknown = await app.inject({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}x`) });
+    const unknown = await api.request({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}x`) });
     expect(unknown.statusCode).toBe(503);
     expect(unknown.body).not.toContain("canary");
-    expect((await app.inject({ url: "/v1/credentials", headers: bearer(READ_TOKEN) })).statusCode).toBe(200);
-    expect((await app.inject("/v1/credentials")).statusCode).toBe(401);
+    expect((await api.request({ url: "/v1/credentials", headers: bearer(READ_TOKEN) })).statusCode).toBe(200);
+    expect((await api.request("/v1/credentials")).statusCode).toBe(401);
   });
 
   it("leaves every GET route open without read tokens, as before", async () => {
-    const { app } = setup({ read: "off" });
-    for (const url of READ_ROUTES) expect((await app.inject(url)).statusCode, url).toBe(200);
+    const { api } = await setup({ read: "off" });
+    for (const url of READ_ROUTES) expect((await api.request(url)).statusCode, url).toBe(200);
   });
 });
 
 describe("counting and logging 401s", () => {
   it("counts each refusal by access and reason in eca_rotator_http_unauthorized_total", async () => {
-    const { app, refused } = setup();
-    await app.inject("/v1/credentials"); // read, missing
-    await app.inject({ url: "/", headers: { authorization: "Bearer" } }); // read, malformed
-    await app.inject({ url: "/metrics", headers: bearer(`${READ_TOKEN}x`) }); // read, wrong
-    await app.inject({ url: "/metrics", headers: basic("u", `${API_TOKEN}x`) }); // read, wrong
+    const { api, refused } = await setup();
+    await api.request("/v1/credentials"); // read, missing
+    await api.request({ url: "/", headers: { authorization: "Bearer" } }); // read, malformed
+    await api.request({ url: "/metrics", headers: bearer(`${READ_TOKEN}x`) }); // read, wrong
+    await api.request({ url: "/metrics", headers: basic("u", `${API_TOKEN}x`) }); // read, wrong
     const post = (headers: Record<string, string>) =>
-      app.inject({
+      api.request({
         method: "POST",
         url: `/v1/credentials/${PROD}/rotate`,
         headers: { ...headers, "content-type": "application/json" },
@@ -305,7 +306,7 @@ describe("counting and logging 401s", () => {
       "write:wrong",
     ]);
 
-    const metrics = await app.inject({ url: "/metrics", headers: bearer(READ_TOKEN) });
+    const metrics = await api.request({ url: "/metrics", headers: bearer(READ_TOKEN) });
     for (const [labels, n] of [
       ['access="read",reason="missing"', 1],
       ['access="read",reason="malformed"', 1],
@@ -323,10 +324,10 @@ describe("counting and logging 401s", () => {
     const lines: string[] = [];
     const log = createLogger("info", { write: (line: string) => void lines.push(line) });
     const summary = new UnauthorizedSummary({ log, intervalMs: 60_000 });
-    const { app, access } = setup({ deps: { onUnauthorized: (e) => summary.record(e) } });
+    const { api, access } = await setup({ deps: { onUnauthorized: (e) => summary.record(e) } });
     for (let i = 0; i < 20; i++) {
-      await app.inject({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}${i}`) });
-      await app.inject({ url: "/", headers: basic("admin", `${API_TOKEN}${i}`) });
+      await api.request({ url: "/v1/credentials", headers: bearer(`${READ_TOKEN}${i}`) });
+      await api.request({ url: "/", headers: basic("admin", `${API_TOKEN}${i}`) });
     }
     expect(lines).toHaveLength(1); // the first refusal; the rest wait for the interval
     summary.close();

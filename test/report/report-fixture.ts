@@ -1,9 +1,9 @@
 // A small realistic inventory, classified at NOW, used by the report model and formatter tests.
 
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/duration.ts";
 import { classifyEntry } from "../../src/core/inventory/classify.ts";
 import type { InventoryItem } from "../../src/core/inventory/inventory-item.ts";
 import { buildExpiryReport, type ExpiryReport } from "../../src/core/report/expiry-report.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time.ts";
 import { kvEntry } from "../fakes/kv-entry-builder.ts";
 
 export const NOW = new Date("2026-05-04T09:00:00Z");

@@ -1,7 +1,7 @@
 // The Marketing Cloud side of the simulator over real HTTP: v2/token, staged/active secrets, the 5-minute rules,
 // the 180-day TTL and the 2026-09-30 cut-off for secrets from before the TTL.
 import { afterEach, describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

@@ -1,6 +1,6 @@
 // Every switch for an unknown, the version gates, expiry, limits, sessions and ids.
 import { afterEach, describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   type SimulatedApp,

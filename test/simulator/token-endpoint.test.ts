@@ -2,7 +2,7 @@
 // documented error, userinfo, revoke and introspect.
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { FixedClock } from "../../src/core/clock.ts";
+import { FixedClock } from "../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   type SimulatorOptions,

@@ -13,16 +13,16 @@
 // - The flush timer is unref'd: a process that ends calls close() (which flushes) rather than waiting on it.
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
-import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, discardCapped } from "../http/capped-body.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
-import { auditEventBody } from "./audit-event-body.ts";
+import { auditEventBody } from "./jsonl-file-audit-sink.ts";
 
 const ENDPOINT = "the audit HTTP endpoint";
 

@@ -11,10 +11,10 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { isIPv6, type Socket, connect as tcpConnect } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { transportErrorCode } from "../http/transport-errors.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, formatSyslogMessage, type SyslogHeader } from "./syslog-message.ts";
 

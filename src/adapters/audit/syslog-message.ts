@@ -11,7 +11,7 @@
 //   reason shortened (marked " [truncated]"); if it still does not fit, it is refused (AUDIT_FAILED).
 import { RotatorError } from "../../core/errors.ts";
 import type { AuditEvent, AuditEventType } from "../../core/rotation/audit-events.ts";
-import { asciiJson, auditEventBody } from "./audit-event-body.ts";
+import { asciiJson, auditEventBody } from "./jsonl-file-audit-sink.ts";
 
 const SD_ID = "eca@32473";
 /** rsyslog's default maxMessageSize: it cuts longer messages (measured on rsyslog 8.2302 over UDP and TCP). */

@@ -5,9 +5,9 @@
 // 1 MiB (a chat service answers a few bytes) aborts the request and fails the send without a retry.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
-import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";

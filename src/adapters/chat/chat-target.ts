@@ -3,9 +3,9 @@
 // post to the channel), so they are SecretValues here and never appear in errors or logs; errors name the
 // target's configured name instead.
 import type { Dispatcher } from "undici";
-import type { Clock } from "../../core/clock.ts";
 import type { ChatMessage } from "../../core/notify/chat-message.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import type { Clock } from "../../core/time.ts";
 
 export type ChatTargetKind = "slack" | "teams" | "webhook";
 

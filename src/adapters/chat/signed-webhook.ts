@@ -4,10 +4,10 @@
 // (the scheme Stripe and Slack use for their own webhooks). Every attempt is signed afresh, so a retry after a
 // Retry-After pause still passes the receiver's time tolerance. verifyWebhookSignature is the receiver's half.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import type { ChatMessage } from "../../core/notify/chat-message.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { ChatPoster } from "./chat-post.ts";
 import type { ChatTarget, ChatTargetOptions } from "./chat-target.ts";
 

@@ -1,6 +1,6 @@
 // Retry timing shared by the HTTP adapters: exponential backoff with "equal jitter" (half fixed, half random, so
 // retries from many callers spread out but never collapse to zero) and Retry-After parsing.
-import type { Clock } from "../../core/clock.ts";
+import type { Clock } from "../../core/time.ts";
 
 export interface BackoffOptions {
   /** Delay before the first retry, before jitter. */

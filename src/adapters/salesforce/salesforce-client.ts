@@ -6,9 +6,9 @@
 // retryable = false) so the caller re-reads the state.
 import type { Dispatcher } from "undici";
 import type { SalesforceConnectionConfig } from "../../config/config-types.ts";
-import { type Clock, systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { buildTimeoutAgent } from "../http/timeout-agent.ts";
 import type {
   ConsumerCredentials,

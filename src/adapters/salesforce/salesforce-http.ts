@@ -6,8 +6,8 @@
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { z } from "zod";
-import type { Clock } from "../../core/clock.ts";
 import { isRotatorError } from "../../core/errors.ts";
+import type { Clock } from "../../core/time.ts";
 import { backoffDelayMs } from "../http/backoff.ts";
 import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
 import {

@@ -3,9 +3,9 @@
 // and the signed JWT are secrets: file contents and crypto error texts never reach a message.
 import { createPrivateKey, createSign, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { Clock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
+import type { Clock } from "../../core/time.ts";
 
 const JWT_LIFETIME_S = 180;
 

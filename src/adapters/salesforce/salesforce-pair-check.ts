@@ -9,9 +9,10 @@
 // never stored, logged or sent anywhere, and Salesforce ends its session after the app's session timeout. A revoke
 // would cost one more call per proof (three per rotation) and protect against nobody: whoever could take the
 // token from this process's memory could take the pair itself.
-import type { Clock } from "../../core/clock.ts";
+
 import { isRotatorError, type RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
+import type { Clock } from "../../core/time.ts";
 import { backoffDelayMs } from "../http/backoff.ts";
 import type { PairCheck, PairDeathProof, VerifyPairOptions } from "./salesforce-eca-types.ts";
 import type { TokenRefusal } from "./salesforce-errors.ts";

@@ -3,9 +3,10 @@
 //   per-key   LIST per folder plus one GET metadata per key, `concurrency` at a time (Vault CE).
 // "auto" tries detailed once and remembers whether the server (and the token's policy) allows it. Items are
 // yielded as they are read, so memory stays bounded by one folder listing plus the read window.
-import { type Clock, systemClock } from "../../core/clock.ts";
+
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
 import type { KvEntryMetadata, MetadataSource, ScanItem } from "../../core/inventory/kv-entry.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
 import { type KvMetadata, type KvV2, normalizeKvPath } from "./kv-v2.ts";
 
 export type ListingMode = "auto" | "detailed" | "per-key";

@@ -9,7 +9,6 @@
 // create with cas 0 works. A record that does not parse is ROTATION_JOURNAL_CORRUPT: reported, never guessed at.
 import { z } from "zod";
 import { RotatorError } from "../../core/errors.ts";
-import { parseRfc3339 } from "../../core/rfc3339.ts";
 import {
   type JournalRecord,
   parseJournalFields,
@@ -21,6 +20,7 @@ import type {
   RotationStateStore,
   Versioned,
 } from "../../core/rotation/rotation-ports.ts";
+import { parseRfc3339 } from "../../core/time.ts";
 import type { KvData, KvV2 } from "./kv-v2.ts";
 import { normalizeKvPath } from "./kv-v2.ts";
 

@@ -2,13 +2,14 @@
 // Pure and total: never throws, whatever the entry holds.
 
 import { toDisplayText } from "../display-text.ts";
-import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, SECOND_MS } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
-import { type CredentialPolicy, parseCredentialPolicy } from "./credential-policy.ts";
+import { PROVIDERS } from "../providers/provider-registry.ts";
+import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseRfc3339, SECOND_MS } from "../time.ts";
+import type { CredentialPolicy, PolicyReader, ProviderMetadata } from "./credential-policy.ts";
 import { computeDeadline, type Deadline } from "./deadline.ts";
-import { chooseDestination, type Destinations } from "./destinations.ts";
+import type { Destinations } from "./destinations.ts";
 import type { CredentialState, InventoryItem } from "./inventory-item.ts";
 import type { KvEntryMetadata, ScanItem } from "./kv-entry.ts";
+import type { SoakUntil } from "./policy-fields.ts";
 
 export interface ClassifyDefaults {
   /** For credentials without their own `warning_window` (product default 14d). */
@@ -20,12 +21,18 @@ export interface ClassifyDefaults {
   readonly stuckAfterMs: number;
   /** Soak for credentials without their own `soak` (config rotation.soak); default 15m. */
   readonly soakMs?: number | undefined;
+  /** For credentials without their own `soak_until` (config rotation.soak_until); default time. */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** For credentials without their own `soak_max` (config rotation.soak_max); default 24h. */
+  readonly soakMaxMs?: number | undefined;
   /**
    * The configured connections and tenants: a credential whose metadata names one that is not configured, none
    * when it must, or one limited to other prefixes is invalid. A kind with nothing configured is not judged (a
    * `scan` without a config file knows no connections).
    */
   readonly destinations?: Destinations | undefined;
+  /** The providers whose metadata and words apply; the registered ones (PROVIDERS) when absent. */
+  readonly providers?: PolicyReader | undefined;
 }
 
 export const DEFAULT_CLASSIFY_DEFAULTS: ClassifyDefaults = {
@@ -35,7 +42,8 @@ export const DEFAULT_CLASSIFY_DEFAULTS: ClassifyDefaults = {
 };
 
 export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: ClassifyDefaults): InventoryItem {
-  const parsed = parseCredentialPolicy(entry.customMetadata);
+  const providers = defaults.providers ?? PROVIDERS;
+  const parsed = providers.parsePolicy(entry.customMetadata);
   const base = {
     path: entry.path,
     currentVersion: entry.currentVersion,
@@ -54,15 +62,19 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     const reason = `current version ${entry.currentVersion} is deleted or destroyed`;
     return record(base, policy, "invalid", reason);
   }
-  const unusable = destinationProblem(policy, entry.path, defaults.destinations);
+  const meta = providers.metadataOf(policy.provider);
+  const unusable =
+    defaults.destinations === undefined
+      ? undefined
+      : meta?.destinationProblem?.(policy, entry.path, defaults.destinations);
   if (unusable !== undefined) return record(base, policy, "invalid", unusable);
   const deadline = computeDeadline(policy, entry);
   if (!deadline.ok) return record(base, policy, "invalid", deadline.reason);
 
   const warningWindowMs = policy.warningWindowMs ?? defaults.warningWindowMs;
   const msToDeadline = deadline.deadline.getTime() - now.getTime();
-  const stuckFor = stuckDuration(policy, base.updatedTime, now, defaults);
-  const { state, reason } = pickState(policy, deadline, msToDeadline, warningWindowMs, stuckFor);
+  const stuckFor = stuckDuration(policy, meta, base.updatedTime, now, defaults);
+  const { state, reason } = pickState(policy, meta, deadline, msToDeadline, warningWindowMs, stuckFor);
   return record(base, policy, state, reason, undefined, undefined, undefined, {
     deadline: deadline.deadline,
     deadlineBasis: deadline.basis,
@@ -72,6 +84,7 @@ export function classifyEntry(entry: KvEntryMetadata, now: Date, defaults: Class
     secondsToDeadline: Math.floor(msToDeadline / SECOND_MS),
     warningWindowMs,
     stuck: stuckFor !== undefined,
+    soakUntil: policy.soakUntil ?? defaults.soakUntil ?? "time",
   });
 }
 
@@ -104,6 +117,7 @@ function record(
     readonly secondsToDeadline: number;
     readonly warningWindowMs: number;
     readonly stuck: boolean;
+    readonly soakUntil: SoakUntil;
   },
 ): InventoryItem {
   return {
@@ -124,8 +138,8 @@ function record(
     consumers: policy?.consumers ?? consumers ?? NO_CONSUMERS,
     contact: policy?.rotationContact ?? contact,
     trigger: policy?.trigger,
-    sfConnection: policy?.sfConnection,
-    sfmcTenant: policy?.sfmcTenant,
+    sfConnection: textProperty(policy, "sfConnection"),
+    sfmcTenant: textProperty(policy, "sfmcTenant"),
     expiresAt: policy?.expiresAt,
     state,
     reason,
@@ -136,6 +150,7 @@ function record(
     cappedByExpiry: timing?.cappedByExpiry,
     secondsToDeadline: timing?.secondsToDeadline,
     warningWindowMs: timing?.warningWindowMs,
+    soakUntil: timing?.soakUntil,
   };
 }
 
@@ -146,24 +161,15 @@ export function classifyScanItem(item: ScanItem, now: Date, defaults: ClassifyDe
   return { path: item.path, state: "invalid", reason, consumers: [], stuck: false };
 }
 
-/** Why the credential's metadata chooses no usable destination, when a choice is needed and can be judged. */
-function destinationProblem(
-  policy: CredentialPolicy,
-  path: string,
-  destinations: Destinations | undefined,
-): string | undefined {
-  if (destinations === undefined) return undefined;
-  let choice: ReturnType<typeof chooseDestination> | undefined;
-  if (policy.provider === "salesforce-eca" && destinations.connections.length > 0) {
-    choice = chooseDestination(destinations, "connection", policy.sfConnection, path);
-  } else if (policy.provider === "sfmc" && destinations.tenants.length > 0) {
-    choice = chooseDestination(destinations, "tenant", policy.sfmcTenant, path);
-  }
-  return choice === undefined || choice.ok ? undefined : choice.why;
+/** A provider's policy property the inventory row shows (the destination its metadata names). */
+function textProperty(policy: CredentialPolicy | undefined, property: string): string | undefined {
+  const value = policy?.[property];
+  return typeof value === "string" ? value : undefined;
 }
 
 function pickState(
   policy: CredentialPolicy,
+  meta: ProviderMetadata | undefined,
   deadline: Deadline,
   msToDeadline: number,
   warningWindowMs: number,
@@ -180,7 +186,7 @@ function pickState(
       return { state: "in_progress", reason: `rotation in progress${note}${stuckNote}` };
     }
     case "awaiting_promotion":
-      return { state: "awaiting_promotion", reason: `${awaitingWhat(policy)}${stuckNote}` };
+      return { state: "awaiting_promotion", reason: `${awaitingWhat(policy, meta)}${stuckNote}` };
     case "idle":
       break;
   }
@@ -201,25 +207,8 @@ function pickState(
 }
 
 /** What a published rotation waits for, in the provider's words. */
-function awaitingWhat(policy: CredentialPolicy): string {
-  switch (policy.provider) {
-    case "generated":
-      return policy.confirmBy === "flag"
-        ? "new secret published, both accepted: waiting for an operator's rotate=now once the sender uses it"
-        : "new secret published, both accepted until the soak ends";
-    case "sfmc":
-      return "new secret published: activate it in Setup once the soak is over, then set rotate=now";
-    default:
-      return "new pair published, awaiting promotion";
-  }
-}
-
-/**
- * A wait that only a person ends (an sfmc secret to activate in Setup, a generated secret's sender to update
- * under confirm_by=flag) is expected to take long: it is never called stuck; the reason says what it waits for.
- */
-function waitsForPerson(policy: CredentialPolicy): boolean {
-  return policy.provider === "sfmc" || (policy.provider === "generated" && policy.confirmBy === "flag");
+function awaitingWhat(policy: CredentialPolicy, meta: ProviderMetadata | undefined): string {
+  return meta?.awaitingText?.(policy) ?? "new pair published, awaiting promotion";
 }
 
 function isUnverified(policy: CredentialPolicy): boolean {
@@ -231,6 +220,7 @@ function isUnverified(policy: CredentialPolicy): boolean {
 /** How long a rotation has sat unchanged past its allowance, or undefined when it is not stuck. */
 function stuckDuration(
   policy: CredentialPolicy,
+  meta: ProviderMetadata | undefined,
   updated: Date | undefined,
   now: Date,
   defaults: ClassifyDefaults,
@@ -239,8 +229,14 @@ function stuckDuration(
   let allowance: number;
   if (policy.rotationState === "in_progress") allowance = defaults.stuckAfterMs;
   else if (policy.rotationState === "awaiting_promotion") {
-    if (waitsForPerson(policy)) return undefined;
-    allowance = (policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS) + defaults.stuckAfterMs;
+    // A wait that only a person ends (the provider says which) is expected to take long: never called stuck.
+    if (meta?.waitsForPerson?.(policy) === true) return undefined;
+    const soakMs = policy.soakMs ?? defaults.soakMs ?? 15 * MINUTE_MS;
+    // soak_until=readers may wait up to soak_max for its readers (and an on_soak_max=hold longer, for a person).
+    const readers = (policy.soakUntil ?? defaults.soakUntil) === "readers";
+    allowance =
+      (readers ? Math.max(soakMs, policy.soakMaxMs ?? defaults.soakMaxMs ?? DAY_MS) : soakMs) +
+      defaults.stuckAfterMs;
   } else return undefined;
   const unchangedFor = now.getTime() - updated.getTime();
   return unchangedFor > allowance ? unchangedFor : undefined;

@@ -4,29 +4,21 @@
 // are ignored. Key names are case-sensitive, exactly as documented.
 
 import { z } from "zod";
-import { DAY_MS, type ParseDurationOptions, parseDuration } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
+import { DAY_MS, type ParseDurationOptions, parseDuration, parseRfc3339 } from "../time.ts";
+import type { Destinations } from "./destinations.ts";
 import {
   autoRotateField,
-  CONFIG_NAME,
-  CONFIRM_BY,
-  type ConfirmBy,
   CREDENTIAL_TYPES,
   type CredentialType,
   consumerNames,
   consumersField,
   durationField,
-  ECA_APP_ID,
-  ECA_APP_NAME,
-  ECA_CONSUMER_ID,
-  ecaAppIdField,
-  ecaAppNameField,
-  ecaConsumerIdField,
   enumField,
   freeTextField,
   freeTextValue,
-  PROVIDERS,
-  type Provider,
+  ON_SOAK_MAX,
+  type OnSoakMax,
+  patternField,
   RISKS,
   type Risk,
   ROTATION_STATES,
@@ -34,8 +26,8 @@ import {
   type RotationState,
   rotateWindowField,
   rotateWindowValue,
-  sfConnectionField,
-  sfmcTenantField,
+  SOAK_UNTIL,
+  type SoakUntil,
   TRIGGER_MODES,
   type TriggerMode,
   timeField,
@@ -46,9 +38,14 @@ interface RotationTrigger {
   readonly reason: string | undefined;
 }
 
-/** The documented defaults are applied, except where the caller's config supplies them (undefined). */
+/**
+ * The documented defaults are applied, except where the caller's config supplies them (undefined). The registered
+ * providers' own keys fill the properties their MetadataFields name (undefined when absent); a provider reads
+ * them through its own typed view.
+ */
 export interface CredentialPolicy {
-  readonly provider: Provider;
+  /** One of the registered providers' names (the parser refuses any other). */
+  readonly provider: string;
   readonly credentialType: CredentialType;
   readonly risk: Risk;
   /** From `rotation_period`; undefined means "use the schedule table". */
@@ -57,17 +54,17 @@ export interface CredentialPolicy {
   readonly warningWindowMs: number | undefined;
   /** From `soak`; undefined means the config's rotation.soak. */
   readonly soakMs: number | undefined;
+  /** From `soak_until`; undefined means the config's rotation.soak_until. Set only when the key is present. */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** From `soak_max` (soak_until=readers); undefined means the config's rotation.soak_max. */
+  readonly soakMaxMs?: number | undefined;
+  /** From `on_soak_max` (soak_until=readers); undefined means the config's rotation.on_soak_max. */
+  readonly onSoakMax?: OnSoakMax | undefined;
   readonly rotateWindow: RotateWindow | undefined;
   readonly autoRotate: boolean;
   readonly consumers: readonly string[];
   readonly rotationContact: string | undefined;
   readonly expiresAt: Date | undefined;
-  readonly ecaAppId: string | undefined;
-  readonly ecaAppName: string | undefined;
-  readonly ecaConsumerId: string | undefined;
-  readonly sfConnection: string | undefined;
-  /** provider=sfmc: `sfmc_tenant`, the configured Marketing Cloud tenant whose auth host checks its secrets. */
-  readonly sfmcTenant?: string | undefined;
   readonly trigger: RotationTrigger | undefined;
   readonly lastRotated: Date | undefined;
   readonly rotationVerifiedAt: Date | undefined;
@@ -75,13 +72,12 @@ export interface CredentialPolicy {
   /** `idle` when the key is absent. */
   readonly rotationState: RotationState;
   readonly lastRotationError: string | undefined;
-  /** provider=generated, `confirm_by`: absent means `soak`. Set only when the key is present. */
-  readonly confirmBy?: ConfirmBy | undefined;
+  readonly [providerProperty: string]: unknown;
 }
 
 /** What can still be shown for an invalid entry, so the report can say whom to tell. */
 interface PolicyHints {
-  readonly provider: Provider | undefined;
+  readonly provider: string | undefined;
   readonly consumers: readonly string[];
   readonly rotationContact: string | undefined;
 }
@@ -98,21 +94,19 @@ const PERIOD: ParseDurationOptions = {};
 const WINDOW_LENGTH: ParseDurationOptions = { allowZero: true };
 // A soak must end while the staged set lives at Salesforce (30 days): capped at 14 days.
 const SOAK: ParseDurationOptions = { allowZero: true, maxMs: 14 * DAY_MS };
+// soak_until=readers: the longest a soak may wait for readers, under the same cap as the soak.
+const SOAK_MAX: ParseDurationOptions = { maxMs: 14 * DAY_MS };
 
 const FIELDS = {
-  provider: enumField(PROVIDERS),
-  sf_connection: sfConnectionField,
-  eca_app_id: ecaAppIdField,
-  eca_app_name: ecaAppNameField,
-  eca_consumer_id: ecaConsumerIdField,
-  sfmc_tenant: sfmcTenantField,
   credential_type: enumField(CREDENTIAL_TYPES),
   risk: enumField(RISKS),
   rotation_period: durationField(PERIOD),
   warning_window: durationField(WINDOW_LENGTH),
   soak: durationField(SOAK),
+  soak_until: enumField(SOAK_UNTIL),
+  soak_max: durationField(SOAK_MAX),
+  on_soak_max: enumField(ON_SOAK_MAX),
   rotate_window: rotateWindowField,
-  confirm_by: enumField(CONFIRM_BY),
   auto_rotate: autoRotateField,
   consumers: consumersField,
   rotation_contact: freeTextField,
@@ -128,20 +122,17 @@ const FIELDS = {
 
 type FieldKey = keyof typeof FIELDS;
 
-/** Every custom_metadata key the rotator reads, in the documented order (reasons list problems in this order). */
-export const POLICY_KEYS = Object.keys(FIELDS) as readonly FieldKey[];
+type GenericValues = { readonly [K in FieldKey]?: z.output<(typeof FIELDS)[K]> };
 
-const PolicyMetadataSchema = z.object(
-  Object.fromEntries(POLICY_KEYS.map((key) => [key, FIELDS[key].optional()])) as {
-    [K in FieldKey]: z.ZodOptional<(typeof FIELDS)[K]>;
-  },
-);
-
-type PolicyValues = z.output<typeof PolicyMetadataSchema>;
+/** The generic keys' values, plus `provider` and the providers' own keys by key name. */
+type PolicyValues = GenericValues & {
+  readonly provider?: string;
+  readonly [providerKey: string]: unknown;
+};
 
 /** What a fast field parser returns for a value its zod field would refuse. */
 const REFUSED: unique symbol = Symbol("refused");
-type FastField<K extends FieldKey> = (text: string) => PolicyValues[K] | typeof REFUSED;
+type FastField<K extends FieldKey> = (text: string) => GenericValues[K] | typeof REFUSED;
 
 /** One of `values`, as the constant itself (every entry then shares one string). */
 function oneOf<const T extends readonly string[]>(values: T): (text: string) => T[number] | typeof REFUSED {
@@ -171,22 +162,18 @@ const freeText = (text: string) => {
  * its zod field runs; on any refusal the zod schema parses the entry instead and gives its messages.
  */
 const FAST: { readonly [K in FieldKey]: FastField<K> } = {
-  provider: oneOf(PROVIDERS),
-  sf_connection: matching(CONFIG_NAME),
-  eca_app_id: matching(ECA_APP_ID),
-  eca_app_name: matching(ECA_APP_NAME),
-  eca_consumer_id: matching(ECA_CONSUMER_ID),
-  sfmc_tenant: matching(CONFIG_NAME),
   credential_type: oneOf(CREDENTIAL_TYPES),
   risk: oneOf(RISKS),
   rotation_period: duration(PERIOD),
   warning_window: duration(WINDOW_LENGTH),
   soak: duration(SOAK),
+  soak_until: oneOf(SOAK_UNTIL),
+  soak_max: duration(SOAK_MAX),
+  on_soak_max: oneOf(ON_SOAK_MAX),
   rotate_window: (text) => {
     const value = rotateWindowValue(text);
     return "refused" in value ? REFUSED : value;
   },
-  confirm_by: oneOf(CONFIRM_BY),
   auto_rotate: (text) => (text === "true" ? true : text === "false" ? false : REFUSED),
   consumers: (text) => {
     const value = freeTextValue(text);
@@ -207,19 +194,122 @@ const FAST: { readonly [K in FieldKey]: FastField<K> } = {
   last_rotation_error: freeText,
 };
 
-/** The zod field schemas, their plain parsers and the plain parsers' refusal, for the test that they agree. */
-export const POLICY_FIELDS = { schemas: FIELDS, fast: FAST, refused: REFUSED } as const;
+/**
+ * One provider's own custom_metadata key: the policy property it fills, its zod field (whose messages follow the
+ * key name, as every field's do) and a plain parser running the same checks (REFUSED where the field refuses).
+ */
+export interface MetadataField {
+  readonly property: string;
+  readonly schema: z.ZodType;
+  readonly fast: (text: string) => unknown;
+}
+
+/** A provider key whose value must match `pattern`; `expected` completes "must be ..." in the reason. */
+export function patternMetadataField(property: string, pattern: RegExp, expected: string): MetadataField {
+  return { property, schema: patternField(pattern, expected), fast: matching(pattern) };
+}
+
+/** A provider key whose value is one of `values`. */
+export function enumMetadataField(property: string, values: readonly [string, ...string[]]): MetadataField {
+  return { property, schema: enumField(values), fast: oneOf(values) };
+}
+
+/**
+ * What a provider tells the metadata parser and the scan about its credentials; every provider has one, rotated
+ * by the engine or tracked only (manual). Words are plain and never hold a secret.
+ */
+export interface ProviderMetadata {
+  /** The `provider` metadata value. */
+  readonly name: string;
+  /**
+   * Its own custom_metadata keys, in the order reasons list their problems. Every registered provider's keys are
+   * read on every entry (a bad value marks the entry invalid whichever provider it names).
+   */
+  readonly metadataFields?: Readonly<Record<string, MetadataField>>;
+  /** Why an entry naming this provider is invalid although each key parsed (keys that belong together, say). */
+  metadataProblem?(policy: CredentialPolicy, customMetadata: object): string | undefined;
+  /** Why the metadata chooses no usable configured destination (connection, tenant), when that can be judged. */
+  destinationProblem?(policy: CredentialPolicy, path: string, destinations: Destinations): string | undefined;
+  /** The scan's reason for awaiting_promotion: what a published rotation waits for. */
+  awaitingText?(policy: CredentialPolicy): string;
+  /** True when only a person ends the awaiting_promotion wait: it is never called stuck. */
+  waitsForPerson?(policy: CredentialPolicy): boolean;
+}
+
+/**
+ * The metadata parser for a set of providers: `provider` must name one of them, and their own keys are parsed
+ * beside the generic ones, right after `provider`. The provider set the composition root builds is one
+ * (ProviderSet extends it).
+ */
+export class PolicyReader {
+  /** The registered providers' names, in registration order (the order reasons list them in). */
+  readonly providerNames: readonly string[];
+  /** Every custom_metadata key the rotator reads, in the documented order (reasons list problems in this order). */
+  readonly policyKeys: readonly string[];
+  /** The zod field schemas, their plain parsers and the plain parsers' refusal, for the test that they agree. */
+  readonly policyFields: {
+    readonly schemas: Readonly<Record<string, z.ZodType>>;
+    readonly fast: Readonly<Record<string, (text: string) => unknown>>;
+    readonly refused: typeof REFUSED;
+  };
+  /** Each provider key and the policy property it fills. */
+  readonly providerProperties: readonly (readonly [key: string, property: string])[];
+  readonly providerField: z.ZodType<string>;
+  readonly schema: z.ZodObject;
+  readonly #metadata: ReadonlyMap<string, ProviderMetadata>;
+
+  constructor(providers: readonly ProviderMetadata[]) {
+    const names = providers.map((p) => p.name);
+    this.providerNames = names;
+    this.#metadata = new Map(providers.map((p) => [p.name, p]));
+    if (this.#metadata.size !== providers.length) throw new Error("two providers share a name");
+    this.providerField = enumField(names as unknown as readonly [string, ...string[]]);
+    const schemas: Record<string, z.ZodType> = { provider: this.providerField };
+    const fast: Record<string, (text: string) => unknown> = { provider: oneOf(names) };
+    const properties: (readonly [string, string])[] = [];
+    for (const p of providers) {
+      for (const [key, field] of Object.entries(p.metadataFields ?? {})) {
+        if (Object.hasOwn(schemas, key) || Object.hasOwn(FIELDS, key)) {
+          throw new Error(`provider ${p.name} declares metadata key ${key}, which is already read`);
+        }
+        schemas[key] = field.schema;
+        fast[key] = field.fast;
+        properties.push([key, field.property]);
+      }
+    }
+    Object.assign(schemas, FIELDS);
+    Object.assign(fast, FAST);
+    this.policyKeys = Object.keys(schemas);
+    this.policyFields = { schemas, fast, refused: REFUSED };
+    this.providerProperties = properties;
+    this.schema = z.object(Object.fromEntries(this.policyKeys.map((k) => [k, schemas[k]?.optional()])));
+  }
+
+  /** What the provider of this name says about its credentials; undefined for a name not registered. */
+  metadataOf(name: string | undefined): ProviderMetadata | undefined {
+    return name === undefined ? undefined : this.#metadata.get(name);
+  }
+
+  /** One KV entry's custom_metadata read with these providers (parseCredentialPolicy). */
+  parsePolicy(customMetadata: unknown): PolicyParseResult {
+    return parseCredentialPolicy(customMetadata, this);
+  }
+}
 
 /** Every known key's value by its plain parser; undefined when any is refused, absent: no `provider` key. */
-function parseFast(customMetadata: Record<string, unknown>): PolicyValues | undefined {
+function parseFast(
+  customMetadata: Record<string, unknown>,
+  providers: PolicyReader,
+): PolicyValues | undefined {
   const out: Record<string, unknown> = {};
-  for (const key of POLICY_KEYS) {
+  const { fast } = providers.policyFields;
+  for (const key of providers.policyKeys) {
     // Own properties only: "constructor" or "__proto__" must not be read through the prototype.
     if (!Object.hasOwn(customMetadata, key)) continue;
     const raw = customMetadata[key];
     if (raw === undefined) continue;
     if (typeof raw !== "string") return undefined;
-    const value = (FAST[key] as (text: string) => unknown)(raw);
+    const value = (fast[key] as (text: string) => unknown)(raw);
     if (value === REFUSED) return undefined;
     out[key] = value;
   }
@@ -251,40 +341,37 @@ function internList(text: string | undefined): readonly string[] {
   return names;
 }
 
-/** The metadata key provider=sfmc once took its auth URL from; an entry that still has it is invalid. */
-const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
-
 // Reasons stay well under 300 characters: problems are listed until this budget, then counted.
 const REASON_BUDGET = 220;
 
-export function parseCredentialPolicy(customMetadata: unknown): PolicyParseResult {
+export function parseCredentialPolicy(customMetadata: unknown, providers: PolicyReader): PolicyParseResult {
   if (typeof customMetadata !== "object" || customMetadata === null || Array.isArray(customMetadata)) {
-    return invalid("custom_metadata is not a map of strings", {});
+    return invalid("custom_metadata is not a map of strings", {}, providers);
   }
-  const fast = parseFast(customMetadata as Record<string, unknown>);
+  const fast = parseFast(customMetadata as Record<string, unknown>, providers);
   if (fast !== undefined) {
     if (fast.provider === undefined) return { kind: "unmanaged" };
-    return fromValues(fast, customMetadata, () => pick(customMetadata));
+    return fromValues(fast, customMetadata, () => pick(customMetadata, providers), providers);
   }
-  const picked = pick(customMetadata);
+  const picked = pick(customMetadata, providers);
   if (!("provider" in picked)) return { kind: "unmanaged" };
 
-  const parsed = PolicyMetadataSchema.safeParse(picked);
+  const parsed = providers.schema.safeParse(picked);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => ({
       key: String(issue.path[0] ?? ""),
       text: issue.message,
     }));
-    problems.sort((a, b) => POLICY_KEYS.indexOf(a.key as FieldKey) - POLICY_KEYS.indexOf(b.key as FieldKey));
-    return invalid(joinProblems(problems.map((p) => `${p.key} ${p.text}`)), picked);
+    problems.sort((a, b) => providers.policyKeys.indexOf(a.key) - providers.policyKeys.indexOf(b.key));
+    return invalid(joinProblems(problems.map((p) => `${p.key} ${p.text}`)), picked, providers);
   }
-  return fromValues(parsed.data, customMetadata, () => picked);
+  return fromValues(parsed.data as PolicyValues, customMetadata, () => picked, providers);
 }
 
 /** The known keys' raw values. Own properties only: "constructor" or "__proto__" must not be read through the prototype. */
-function pick(customMetadata: object): Partial<Record<FieldKey, unknown>> {
-  const picked: Partial<Record<FieldKey, unknown>> = {};
-  for (const key of POLICY_KEYS) {
+function pick(customMetadata: object, providers: PolicyReader): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const key of providers.policyKeys) {
     if (Object.hasOwn(customMetadata, key)) {
       const value: unknown = (customMetadata as Record<string, unknown>)[key];
       if (value !== undefined) picked[key] = value;
@@ -293,26 +380,20 @@ function pick(customMetadata: object): Partial<Record<FieldKey, unknown>> {
   return picked;
 }
 
-/** The policy from the fields' values (by the plain parsers or the schema), after the cross-field checks. */
+/** The policy from the fields' values (by the plain parsers or the schema), after the provider's own checks. */
 function fromValues(
   m: PolicyValues,
   customMetadata: object,
-  picked: () => Partial<Record<FieldKey, unknown>>,
+  picked: () => Record<string, unknown>,
+  providers: PolicyReader,
 ): PolicyParseResult {
-  const provider = m.provider ?? "manual"; // present: checked above
-  if (provider === "salesforce-eca" && m.eca_app_id === undefined && m.eca_app_name === undefined) {
-    return invalid("salesforce-eca needs eca_app_id or eca_app_name", picked());
+  const provider = m.provider ?? ""; // present: checked above
+  // A soak that ends later than its own maximum is a contradiction, not a choice between the two.
+  if (m.soak_max !== undefined && m.soak !== undefined && m.soak_max < m.soak) {
+    return invalid("soak_max must be at least soak", picked(), providers);
   }
-  // Where a Marketing Cloud secret is sent used to come from this metadata key, which anyone allowed to patch
-  // metadata can write. It is refused rather than ignored, so the entry says how to move it.
-  if (provider === "sfmc" && Object.hasOwn(customMetadata, LEGACY_SFMC_AUTH_URL)) {
-    return invalid(
-      `${LEGACY_SFMC_AUTH_URL} is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove ${LEGACY_SFMC_AUTH_URL}`,
-      picked(),
-    );
-  }
-  return {
-    kind: "managed",
+  const managed = {
+    kind: "managed" as const,
     policy: {
       provider,
       credentialType: m.credential_type ?? DEFAULT_CREDENTIAL_TYPE,
@@ -320,25 +401,28 @@ function fromValues(
       rotationPeriodMs: m.rotation_period,
       warningWindowMs: m.warning_window,
       soakMs: m.soak,
+      ...(m.soak_until === undefined ? {} : { soakUntil: m.soak_until }),
+      ...(m.soak_max === undefined ? {} : { soakMaxMs: m.soak_max }),
+      ...(m.on_soak_max === undefined ? {} : { onSoakMax: m.on_soak_max }),
       rotateWindow: m.rotate_window,
       autoRotate: m.auto_rotate ?? true,
       consumers: m.consumers ?? [],
       rotationContact: m.rotation_contact,
       expiresAt: m.expires_at,
-      ecaAppId: m.eca_app_id,
-      ecaAppName: m.eca_app_name,
-      ecaConsumerId: m.eca_consumer_id,
-      sfConnection: m.sf_connection,
-      ...(m.sfmc_tenant === undefined ? {} : { sfmcTenant: m.sfmc_tenant }),
       trigger: m.rotate === undefined ? undefined : { mode: m.rotate, reason: m.rotate_reason },
       lastRotated: m.last_rotated,
       rotationVerifiedAt: m.rotation_verified_at,
       nextRotationDue: m.next_rotation_due,
       rotationState: m.rotation_state ?? "idle",
       lastRotationError: m.last_rotation_error,
-      ...(m.confirm_by === undefined ? {} : { confirmBy: m.confirm_by }),
     },
   };
+  // The registered providers' own keys, each into the property its field names.
+  const policy: Record<string, unknown> = managed.policy;
+  for (const [key, property] of providers.providerProperties) policy[property] = m[key];
+  const problem = providers.metadataOf(provider)?.metadataProblem?.(managed.policy, customMetadata);
+  if (problem !== undefined) return invalid(problem, picked(), providers);
+  return managed;
 }
 
 function joinProblems(problems: readonly string[]): string {
@@ -353,10 +437,14 @@ function joinProblems(problems: readonly string[]): string {
   return shown.join("; ") + (hidden > 0 ? `; and ${hidden} more problem${hidden === 1 ? "" : "s"}` : "");
 }
 
-function invalid(reason: string, picked: Partial<Record<FieldKey, unknown>>): PolicyParseResult {
-  const provider = FIELDS.provider.safeParse(picked.provider);
-  const consumers = consumersField.safeParse(picked.consumers ?? "");
-  const contact = freeTextField.safeParse(picked.rotation_contact ?? "");
+function invalid(
+  reason: string,
+  picked: Record<string, unknown>,
+  providers: PolicyReader,
+): PolicyParseResult {
+  const provider = providers.providerField.safeParse(picked["provider"]);
+  const consumers = consumersField.safeParse(picked["consumers"] ?? "");
+  const contact = freeTextField.safeParse(picked["rotation_contact"] ?? "");
   return {
     kind: "invalid",
     reason,

@@ -4,8 +4,7 @@
 // metadata, so a scan never reads secret data), else the key's creation time when the server did not
 // report the version's. The period is `rotation_period`, else the schedule table.
 
-import { DAY_MS } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
+import { DAY_MS, parseRfc3339 } from "../time.ts";
 import type { CredentialPolicy } from "./credential-policy.ts";
 import type { KvEntryMetadata } from "./kv-entry.ts";
 import type { CredentialType, Risk } from "./policy-fields.ts";

@@ -3,10 +3,10 @@
 import type { DeadlineBasis, PeriodSource } from "./deadline.ts";
 import type {
   CredentialType,
-  Provider,
   Risk,
   RotateWindow,
   RotationState,
+  SoakUntil,
   TriggerMode,
 } from "./policy-fields.ts";
 
@@ -42,7 +42,8 @@ export interface InventoryItem {
   readonly state: CredentialState;
   /** Short, safe to print (never a long or odd metadata value). Always set for invalid; set for most states. */
   readonly reason?: string | undefined;
-  readonly provider?: Provider | undefined;
+  /** One of the registered providers' names. */
+  readonly provider?: string | undefined;
   readonly credentialType?: CredentialType | undefined;
   readonly risk?: Risk | undefined;
   readonly deadline?: Date | undefined;
@@ -82,4 +83,6 @@ export interface InventoryItem {
   readonly versionCreated?: Date | undefined;
   /** expires_at: a hard expiry the provider enforces. */
   readonly expiresAt?: Date | undefined;
+  /** What ends a standard soak (soak_until, else rotation.soak_until); set for items with a deadline. */
+  readonly soakUntil?: SoakUntil | undefined;
 }

@@ -4,11 +4,7 @@
 
 import { z } from "zod";
 import { isSafeText, quoteIfShort } from "../display-text.ts";
-import { type ParseDurationOptions, parseDuration } from "../duration.ts";
-import { parseRfc3339 } from "../rfc3339.ts";
-
-export const PROVIDERS = ["salesforce-eca", "sfmc", "generated", "manual"] as const;
-export type Provider = (typeof PROVIDERS)[number];
+import { type ParseDurationOptions, parseDuration, parseRfc3339 } from "../time.ts";
 
 export const CREDENTIAL_TYPES = [
   "api_key",
@@ -28,9 +24,13 @@ export type RotationState = (typeof ROTATION_STATES)[number];
 export const TRIGGER_MODES = ["now", "emergency"] as const;
 export type TriggerMode = (typeof TRIGGER_MODES)[number];
 
-/** provider=generated: what ends the dual-accept overlap (the soak, or only an operator's rotate=now). */
-export const CONFIRM_BY = ["soak", "flag"] as const;
-export type ConfirmBy = (typeof CONFIRM_BY)[number];
+/** What ends a standard rotation's soak: its time alone, or every reader having moved to the new pair. */
+export const SOAK_UNTIL = ["time", "readers"] as const;
+export type SoakUntil = (typeof SOAK_UNTIL)[number];
+
+/** soak_until=readers, when soak_max runs out with readers still on the old pair: promote anyway, or hold. */
+export const ON_SOAK_MAX = ["promote", "hold"] as const;
+export type OnSoakMax = (typeof ON_SOAK_MAX)[number];
 
 /** Vault's own limit for one custom_metadata value (bytes); characters here, which is never stricter. */
 const MAX_VALUE_CHARS = 512;
@@ -113,37 +113,14 @@ export function consumerNames(text: string | undefined): string[] {
 
 export const consumersField = freeTextField.transform(consumerNames);
 
-function patternField(pattern: RegExp, expected: string) {
+export function patternField(pattern: RegExp, expected: string) {
   return z.string({ error: NOT_A_STRING }).refine((text) => pattern.test(text), {
     error: (issue) => (issue.input === "" ? `is empty; expected ${expected}` : `must be ${expected}`),
   });
 }
 
-// Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics.
-export const ECA_APP_ID = /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
-export const ECA_CONSUMER_ID = /^888[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
-// Developer names: a letter, then letters, digits and underscores; an optional `namespace__` prefix.
-export const ECA_APP_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,14}__)?[A-Za-z][A-Za-z0-9_]{0,79}$/;
 /** A connection or tenant name from the config. */
 export const CONFIG_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-export const ecaAppIdField = patternField(ECA_APP_ID, "a 15- or 18-character ECA id starting 0xI");
-export const ecaConsumerIdField = patternField(
-  ECA_CONSUMER_ID,
-  "a 15- or 18-character OAuth consumer id starting 888",
-);
-export const ecaAppNameField = patternField(
-  ECA_APP_NAME,
-  "a Salesforce developer name (letters, digits, underscores)",
-);
-export const sfConnectionField = patternField(
-  CONFIG_NAME,
-  "a connection name from the config (letters, digits, _ . -)",
-);
-export const sfmcTenantField = patternField(
-  CONFIG_NAME,
-  "a tenant name from the config's marketing_cloud.tenants (letters, digits, _ . -)",
-);
 
 export const autoRotateField = z.string({ error: NOT_A_STRING }).transform((text, ctx) => {
   if (text === "true") return true;

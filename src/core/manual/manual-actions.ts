@@ -32,7 +32,7 @@ export interface ManualAction {
   readonly item: InventoryItem;
 }
 
-const MANUAL_PROVIDER = "manual";
+export const MANUAL_PROVIDER = "manual";
 
 /** What `rotate PATH`, a rotate flag or POST /rotate answers for a manual credential. */
 export const MANUAL_ROTATE_MESSAGE =

@@ -2,11 +2,21 @@
 // helpers make each piece one safe line of bounded length, so an odd or huge metadata value can neither break a
 // message's layout nor push it past a chat service's size limits.
 import { toDisplayText } from "../display-text.ts";
-import { formatRelative } from "../duration.ts";
+import { formatRelative } from "../time.ts";
 
 /** Whitespace runs (newlines included) become one space; unsafe characters U+FFFD; at most `max` characters. */
 export function oneLine(text: string, max: number): string {
   return toDisplayText(text.replace(/\s+/g, " ").trim(), max);
+}
+
+/** The credential's full KV path as one bounded line. */
+export function kvPath(mount: string, path: string): string {
+  return oneLine(`${mount}/${path}`, 240);
+}
+
+/** The command that sets the operator's flag on a credential. */
+export function rotateNowCommand(mount: string, path: string): string {
+  return `vault kv metadata patch -custom-metadata=rotate=now ${kvPath(mount, path)}`;
 }
 
 /** "2026-03-01 10:00 UTC": minutes are precise enough for a deadline and read better than ISO. */

@@ -2,6 +2,8 @@
 // at the deadline, and again every notifications.overdue_repeat while the credential stays overdue. Pure: the
 // chat notifier's dedup keys (deadline and reminder number) keep each to one message across scans and replicas.
 import type { InventoryItem } from "../inventory/inventory-item.ts";
+import { PROVIDERS } from "../providers/provider-registry.ts";
+import type { ProviderSet } from "../rotation/engine-deps.ts";
 import type { ChatCredential, DeadlineChatEvent } from "./chat-event.ts";
 
 export interface DeadlineReminderOptions {
@@ -9,10 +11,9 @@ export interface DeadlineReminderOptions {
   readonly overdueRepeatMs: number | undefined;
   /** Paths to leave out this time (e.g. a manual rotation just recorded: the scanned deadline is stale). */
   readonly skip?: ReadonlySet<string> | undefined;
+  /** The registered providers (PROVIDERS when absent): which of them the rotator rotates itself. */
+  readonly providers?: ProviderSet | undefined;
 }
-
-/** Providers the rotator cannot rotate itself: a rotate flag on them does not stop the reminders. */
-const BY_HAND: ReadonlySet<string> = new Set(["manual"]);
 
 export function deadlineReminders(
   items: readonly InventoryItem[],
@@ -22,7 +23,7 @@ export function deadlineReminders(
   const events: DeadlineChatEvent[] = [];
   for (const item of items) {
     if (item.deadline === undefined || opts.skip?.has(item.path) === true) continue;
-    const kind = reminderKind(item, at);
+    const kind = reminderKind(item, at, opts.providers ?? PROVIDERS);
     if (kind === undefined) continue;
     const reminder =
       kind === "credential.overdue" ? reminderNumber(item.deadline, at, opts.overdueRepeatMs) : 0;
@@ -44,11 +45,17 @@ export function reminderNumber(deadline: Date, at: Date, repeatMs: number | unde
   return late < 0 ? 0 : Math.floor(late / repeatMs);
 }
 
-function reminderKind(item: InventoryItem, at: Date): DeadlineChatEvent["kind"] | undefined {
+function reminderKind(
+  item: InventoryItem,
+  at: Date,
+  providers: ProviderSet,
+): DeadlineChatEvent["kind"] | undefined {
   if (item.state === "overdue") return "credential.overdue";
   if (item.state === "due_soon") return "credential.due_soon";
-  // rotate=now on a credential only a person can rotate asks that person to act; keep reminding them.
-  if (item.state === "flagged" && BY_HAND.has(item.provider ?? "") && item.deadline !== undefined) {
+  // rotate=now on a credential only a person can rotate (a provider the engine does not rotate, such as
+  // manual) asks that person to act; keep reminding them.
+  const byHand = item.provider !== undefined && !providers.rotates(item.provider);
+  if (item.state === "flagged" && byHand && item.deadline !== undefined) {
     const ms = item.deadline.getTime() - at.getTime();
     if (ms <= 0) return "credential.overdue";
     if (item.warningWindowMs !== undefined && ms <= item.warningWindowMs) return "credential.due_soon";

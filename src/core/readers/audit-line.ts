@@ -9,7 +9,7 @@
 //   response.data.metadata.version a positive integer,
 //   auth.entity_id, auth.display_name, auth.accessor (an HMAC), auth.metadata.role_name (AppRole) or
 //   service_account_namespace/service_account_name (Kubernetes) for the label, and `time`.
-import { parseRfc3339 } from "../rfc3339.ts";
+import { parseRfc3339 } from "../time.ts";
 
 /** Lines longer than this are skipped (sources drop them without buffering them whole). */
 export const MAX_AUDIT_LINE_BYTES = 1024 * 1024;

@@ -9,6 +9,8 @@ export const AUDIT_EVENT_TYPES = [
   "rotation.verified",
   "rotation.published",
   "rotation.promoted",
+  // soak_until=readers with on_soak_max=hold: soak_max ran out with readers on the old pair; not promoted (once).
+  "rotation.held",
   "rotation.retired",
   "rotation.completed",
   "rotation.failed",
@@ -75,4 +77,21 @@ export interface AuditEvent {
   readonly previousOwner?: string | undefined;
   /** rotation.retired: Salesforce's answer to a login with the old key that proves it dead (invalid_client_id). */
   readonly deathProof?: string | undefined;
+  /**
+   * soak_until=readers: what the promotion went by (rotation.promoted; generated: rotation.retired), or why it
+   * was held (rotation.held). Reader labels and versions only, the lists capped.
+   */
+  readonly evidence?: AuditEvidence | undefined;
+}
+
+/** A promotion's evidence in an audit event; see PromotionEvidence in journal-record.ts. */
+export interface AuditEvidence {
+  readonly decision: "all-moved" | "soak-max" | "operator";
+  readonly publishedVersion: number;
+  readonly movedCount: number;
+  readonly laggingCount: number;
+  readonly moved: readonly { readonly label: string; readonly version: number; readonly at: string }[];
+  readonly lagging: readonly { readonly label: string; readonly version: number; readonly at: string }[];
+  /** Why there was no reader evidence ("no reader feed"). */
+  readonly missing?: string | undefined;
 }

@@ -8,28 +8,13 @@
 //     prefix (which only the rotator writes); any other path naming the same consumer is refused with
 //     POLICY_CONSUMER_OWNED, even one that somehow holds the secret too. Moving a consumer to another path is
 //     the explicit, audited `eca-rotator adopt PATH`, which proves possession again.
-// An owner is keyed by what identifies the consumer at its issuer: the org, app and consumer ids for an ECA
-// (org, not connection: two connections may reach one org), the tenant and client id for Marketing Cloud.
+// An owner is keyed by what identifies the consumer at its issuer, which each provider says (its consumer
+// identity, built with safeSegment / toHex below, under its own name as the first segment).
 import { isRotatorError, RotatorError } from "../errors.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
-import type { ConsumerIdentity, ConsumerOwner, IssuerTarget } from "./rotation-ports.ts";
+import type { ConsumerIdentity, ConsumerOwner } from "./rotation-ports.ts";
 
 /** The owner record of one consumer. Never a secret: ids and a KV path. */
-
-export function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {
-  return {
-    key: `salesforce-eca/${safeSegment(orgId)}/${safeSegment(target.appId)}/${safeSegment(target.consumerId)}`,
-    subject: `Salesforce org ${orgId}, app ${target.appId}, consumer ${target.consumerId}`,
-  };
-}
-
-export function sfmcConsumer(tenant: string, clientId: string): ConsumerIdentity {
-  // A client id is data someone typed into KV: hex keeps any value a single, safe path segment.
-  return {
-    key: `sfmc/${safeSegment(tenant)}/${toHex(clientId)}`,
-    subject: `Marketing Cloud tenant ${tenant}, package client id ${clientId.slice(0, 64)}`,
-  };
-}
 
 /** POLICY_CONSUMER_OWNED when `owner` is another path than `path`. */
 export function ownedElsewhere(owner: ConsumerOwner | undefined, path: string): RotatorError | undefined {
@@ -89,11 +74,13 @@ export function possessionUnproven(path: string, what: string, refusal: string):
   );
 }
 
-function safeSegment(s: string): string {
+/** A consumer-key path segment: `s` itself when plainly safe, its hex otherwise. */
+export function safeSegment(s: string): string {
   return /^[A-Za-z0-9_.-]{1,128}$/.test(s) && s !== "." && s !== ".." ? s : toHex(s);
 }
 
-function toHex(s: string): string {
+/** Any text as one safe path segment (hex of its UTF-8). */
+export function toHex(s: string): string {
   let out = "";
   for (const b of new TextEncoder().encode(s)) out += b.toString(16).padStart(2, "0");
   return out === "" ? "00" : out;

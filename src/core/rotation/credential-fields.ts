@@ -2,7 +2,11 @@
 // from a StoredCredential: consumer keys as text, secrets as SecretValue whatever the store handed back.
 
 import { RotatorError } from "../errors.ts";
-import { type CredentialPolicy, parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import {
+  type CredentialPolicy,
+  type PolicyReader,
+  parseCredentialPolicy,
+} from "../inventory/credential-policy.ts";
 import { SecretValue } from "../secret-value.ts";
 import type { StoredCredential } from "./rotation-ports.ts";
 
@@ -31,8 +35,12 @@ export function secretField(c: StoredCredential, name: string): SecretValue | un
 
 // The credential's parsed policy, or the final error that says why the rotator may not touch it.
 /** VAULT_NOT_MANAGED without `provider`, POLICY_INVALID (final) for metadata that cannot be interpreted. */
-export function managedPolicy(cred: StoredCredential, path: string): CredentialPolicy {
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+export function managedPolicy(
+  cred: StoredCredential,
+  path: string,
+  providers: PolicyReader,
+): CredentialPolicy {
+  const parsed = parseCredentialPolicy(cred.customMetadata, providers);
   if (parsed.kind === "unmanaged") {
     throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
       context: { path },

@@ -7,17 +7,27 @@
 // What a provider supplies to the shared engine. The engine owns the lease, the journal (cas + fence), the drive
 // loop, failure handling (counted attempts, rollback before the point of no return, parking), audit, chat and
 // outcomes; a provider owns what is specific to its credentials: which policies it accepts, its state machine
-// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Providers live in
+// and step functions per mode, its waits, its dry-run checks and the words of its refusals. Everything the rest of
+// the program asks about a provider is on its profile (ProviderProfile): its own metadata keys, the scan's words,
+// its chat next steps, its CLI outcome lines and its `check` findings. Providers live in
 // src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
 // the metadata's) `provider`. The engine imports no provider.
-import type { Clock, Scheduler } from "../clock.ts";
+
 import { RotatorError } from "../errors.ts";
-import type { CredentialPolicy } from "../inventory/credential-policy.ts";
+import {
+  type CredentialPolicy,
+  PolicyReader,
+  type ProviderMetadata,
+} from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
-import type { Provider } from "../inventory/policy-fields.ts";
+import type { OnSoakMax, SoakUntil } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
+import type { DeadlineChatEvent, RotationChatEvent } from "../notify/chat-event.ts";
+import type { CheckFinding, CredentialFacts, ProviderCheckContext } from "../providers/credential-facts.ts";
+import type { ReaderEvidence } from "../readers/readers.ts";
 import type { SecretValue } from "../secret-value.ts";
+import type { Clock, Scheduler } from "../time.ts";
 import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
 import { managedPolicy } from "./credential-fields.ts";
 import type { IssuerTarget, JournalChanges, JournalRecord } from "./journal-record.ts";
@@ -41,6 +51,14 @@ export interface RotationEngineSettings {
   readonly leaseTtlMs: number;
   /** Soak when the credential's metadata has no `soak` (config rotation.soak). */
   readonly soakMs: number;
+  /** What ends a standard soak when the metadata has no `soak_until` (config rotation.soak_until; default time). */
+  readonly soakUntil?: SoakUntil | undefined;
+  /** soak_until=readers: the longest soak when the metadata has no `soak_max` (config rotation.soak_max; 24h). */
+  readonly soakMaxMs?: number | undefined;
+  /** soak_until=readers at soak_max with readers lagging (config rotation.on_soak_max; default promote). */
+  readonly onSoakMax?: OnSoakMax | undefined;
+  /** How far before publication a reader counts (config readers.window; DEFAULT_READERS_WINDOW_MS). */
+  readonly readersWindowMs?: number | undefined;
   /** How long verifyPair may wait out Salesforce's propagation delay. */
   readonly verifyTimeoutMs: number;
   /** Failed attempts of one step before the rotation fails for good (then only an operator restarts it). */
@@ -92,6 +110,11 @@ export interface RotationEngineDeps {
    * tests). Without it generated credentials fail at their first step and nothing is changed.
    */
   readonly randomBytes?: ((size: number) => Uint8Array) | undefined;
+  /**
+   * Who reads each credential (the reader feed over Vault's audit device). Without it a soak_until=readers soak
+   * has no evidence and never promotes early: it runs to soak_max and on_soak_max decides.
+   */
+  readonly readers?: ReaderEvidence | undefined;
   /** provider=sfmc verifies secrets here; without it sfmc credentials fail at their first step, unchanged. */
   readonly sfmcTokenCheck?: SfmcTokenCheck | undefined;
   readonly settings: RotationEngineSettings;
@@ -135,7 +158,12 @@ export interface PlanCheck {
  */
 export type StepResult =
   | undefined
-  | { readonly kind: "wait"; readonly waiting: WaitKind; readonly until: Date }
+  | {
+      readonly kind: "wait";
+      readonly waiting: WaitKind;
+      readonly until: Date;
+      readonly detail?: string | undefined;
+    }
   | { readonly kind: "done"; readonly outcome: RotationOutcome };
 
 export type StepFunction = (run: RotationRun) => Promise<StepResult>;
@@ -206,8 +234,26 @@ export interface ProviderPickup {
   decide(cred: StoredCredential): { readonly mode: RotationMode; readonly reason: string } | undefined;
 }
 
-export interface RotationProvider {
-  readonly name: Provider;
+/**
+ * What every provider, rotated by the engine or tracked only (manual), tells the rest of the program: its metadata
+ * keys and scan words (ProviderMetadata), and the words below. Each hook returns undefined (or is absent) where the
+ * generic words fit. Words are plain and never hold a secret.
+ */
+export interface ProviderProfile extends ProviderMetadata {
+  /** The concrete next step a chat message about this provider's credential ends with. */
+  chatNextStep?(event: RotationChatEvent | DeadlineChatEvent, mount: string): string | undefined;
+  /** `rotate`, `rollback` and `run --once`: the one line saying what happened and what comes next. */
+  outcomeText?(outcome: RotationOutcome, now: Date): string | undefined;
+  /** `run --once`: the RESULT cell of the credential's row. */
+  cycleResultText?(outcome: RotationOutcome, now: Date): string | undefined;
+  /** `check`: this provider's findings; `needsSecretData`: the caller reads the secret data (presence only) first. */
+  readonly checks?: {
+    readonly needsSecretData: boolean;
+    run(facts: CredentialFacts, ctx: ProviderCheckContext): CheckFinding[];
+  };
+}
+
+export interface RotationProvider extends ProviderProfile {
   readonly machine: StepMachine;
   /**
    * Throws POLICY_INVALID (final) when this policy cannot be rotated by the provider, e.g. it chooses no
@@ -238,8 +284,18 @@ export interface RotationProvider {
     opts: StartOptions,
     now: Date,
   ): { readonly changes: JournalChanges; readonly usesFlag: boolean };
+  /**
+   * True when `resolve` may end a parked rotation of this provider (it reads the issuer's state to find out
+   * what a failed step left behind); the others are resumed with rotate=now or rolled back.
+   */
+  readonly resolvesParked?: true;
   /** True when rotate=now during the overlap (awaiting_promotion) is the operator's go-ahead to end it. */
   readonly flagEndsOverlap: boolean;
+  /**
+   * True when soak_until=readers applies to the provider's standard soak (readers-soak.ts): publication pins it,
+   * and rotate=now during such a soak is the operator's go-ahead to promote.
+   */
+  readonly readersSoak?: true;
   /** false: only an operator's flag starts a rotation; deadlines only remind (assisted providers such as sfmc). */
   readonly startsOnSchedule?: false;
   readonly pickup?: ProviderPickup;
@@ -269,12 +325,30 @@ export interface RotationProvider {
   ): Promise<void>;
 }
 
-/** The providers one engine rotates, by name. manual is tracked but never rotated: it is never in a set. */
-export class ProviderSet {
+/**
+ * The providers this program knows, by name: the ones the engine rotates and the ones only tracked (manual). It
+ * reads custom_metadata with them (PolicyReader): `provider` must name one.
+ */
+export class ProviderSet extends PolicyReader {
+  readonly #profiles: ReadonlyMap<string, ProviderProfile>;
   readonly #byName: ReadonlyMap<string, RotationProvider>;
 
-  constructor(providers: readonly RotationProvider[]) {
-    this.#byName = new Map(providers.map((p) => [p.name, p]));
+  constructor(providers: readonly (RotationProvider | ProviderProfile)[]) {
+    super(providers);
+    this.#profiles = new Map(providers.map((p) => [p.name, p]));
+    this.#byName = new Map(
+      providers.filter((p): p is RotationProvider => "machine" in p).map((p) => [p.name, p]),
+    );
+  }
+
+  /** The providers the engine rotates, in registration order. */
+  get rotators(): readonly RotationProvider[] {
+    return [...this.#byName.values()];
+  }
+
+  /** What the provider of this name says of itself; undefined for a name not registered. */
+  profile(name: string | undefined): ProviderProfile | undefined {
+    return name === undefined ? undefined : this.#profiles.get(name);
   }
 
   /** The provider that rotates credentials of this `provider` value; undefined when the engine does not. */
@@ -311,7 +385,7 @@ export class ProviderSet {
     path: string,
     deps: RotationEngineDeps,
   ): { policy: CredentialPolicy; provider: RotationProvider } {
-    const policy = managedPolicy(cred, path);
+    const policy = managedPolicy(cred, path, this);
     const provider = this.get(policy.provider);
     if (provider === undefined) {
       throw new RotatorError("POLICY_INVALID", notRotatedMessage(policy.provider), { context: { path } });

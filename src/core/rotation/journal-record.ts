@@ -3,10 +3,14 @@
 // returns it. A crashed or killed process loses nothing: the next run reads the record and resumes from its
 // step. Stored as a KV v2 entry of string fields (toJournalFields / parseJournalFields).
 import { z } from "zod";
-import { parseRfc3339 } from "../rfc3339.ts";
+import type { ErrorCode } from "../errors.ts";
 import { SecretValue } from "../secret-value.ts";
+import { parseRfc3339 } from "../time.ts";
 import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
 import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
+
+/** An error code as the engine writes it: upper case, digits and underscores. */
+const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]+$/;
 
 /** Which Salesforce consumer a credential is, resolved once per rotation and kept in the journal. */
 export interface IssuerTarget {
@@ -45,6 +49,8 @@ export interface JournalRecord {
   readonly promotedAt: Date | undefined;
   /** "CODE: message" of the last failure; never a secret. */
   readonly lastError: string | undefined;
+  /** The error code of the last failure (lastError's code, kept apart so nobody reads it back out of the text). */
+  readonly lastErrorCode?: ErrorCode | "UNCLASSIFIED" | undefined;
   /** When the new pair was published to KV (emergency mode's outage ends here). Optional: added later. */
   readonly publishedAt?: Date | undefined;
   /** With step `failed`: the step the rotation failed in, where an operator's flag resumes it. */
@@ -88,7 +94,113 @@ export interface JournalRecord {
    * rotate flag is left set, so the request is carried out once Salesforce answers again.
    */
   readonly keepTrigger?: boolean | undefined;
+  /**
+   * soak_until=readers (pinned at publication, like the soak): the soak ends once every reader has moved to the
+   * published version, not before promoteAfter and at the latest at promoteBy (soak_max), where onSoakMax says
+   * whether to promote anyway or hold. Absent: the soak ends at promoteAfter (soak_until=time).
+   */
+  readonly promoteBy?: Date | undefined;
+  readonly onSoakMax?: "promote" | "hold" | undefined;
+  /** An operator ended a soak_until=readers soak (rotate=now, rotate PATH, the API, an emergency flag): who. */
+  readonly soakEndedBy?: string | undefined;
+  /** on_soak_max=hold: when soak_max ran out with readers lagging and the hold was announced (once). */
+  readonly heldAt?: Date | undefined;
+  /** What the promotion of a soak_until=readers rotation went by; recorded with the intent to promote. */
+  readonly evidence?: PromotionEvidence | undefined;
 }
+
+/** Why a soak_until=readers rotation was promoted. */
+const PROMOTION_DECISIONS = ["all-moved", "soak-max", "operator"] as const;
+export type PromotionDecision = (typeof PROMOTION_DECISIONS)[number];
+
+/** One reader as the evidence names it: its label (for people), the version of its latest read, and when. */
+export interface EvidenceReader {
+  readonly label: string;
+  readonly version: number;
+  readonly at: Date;
+}
+
+/**
+ * The evidence one promotion went by. The lists are capped (EVIDENCE_LISTED readers each, labels cut) so the
+ * journal and the audit event stay small; the counts are whole.
+ */
+export interface PromotionEvidence {
+  readonly decision: PromotionDecision;
+  /** The KV version whose readers were judged. */
+  readonly publishedVersion: number;
+  readonly movedCount: number;
+  readonly laggingCount: number;
+  readonly moved: readonly EvidenceReader[];
+  readonly lagging: readonly EvidenceReader[];
+  /** Why there was no evidence to go by: "no reader feed", "the reader feed failed (CODE)". */
+  readonly missing?: string | undefined;
+}
+
+/** Readers listed per list in a recorded evidence, and the longest label kept. */
+export const EVIDENCE_LISTED = 10;
+export const EVIDENCE_LABEL_CHARS = 64;
+
+const evidenceReaderSchema = z.strictObject({
+  label: z.string().max(EVIDENCE_LABEL_CHARS * 2),
+  version: z.number().int().nonnegative(),
+  at: z.string().transform((s, ctx) => {
+    const d = parseRfc3339(s);
+    if (d === undefined) {
+      ctx.addIssue({ code: "custom", message: "not an RFC 3339 time" });
+      return z.NEVER;
+    }
+    return d;
+  }),
+});
+
+const evidenceSchema = z.strictObject({
+  decision: z.enum(PROMOTION_DECISIONS),
+  published_version: z.number().int().nonnegative(),
+  moved_count: z.number().int().nonnegative(),
+  lagging_count: z.number().int().nonnegative(),
+  moved: z.array(evidenceReaderSchema).max(EVIDENCE_LISTED),
+  lagging: z.array(evidenceReaderSchema).max(EVIDENCE_LISTED),
+  missing: z.string().max(200).optional(),
+});
+
+/** The evidence as one JSON string field of the journal. */
+function evidenceJson(e: PromotionEvidence): string {
+  const reader = (r: EvidenceReader) => ({ label: r.label, version: r.version, at: r.at.toISOString() });
+  return JSON.stringify({
+    decision: e.decision,
+    published_version: e.publishedVersion,
+    moved_count: e.movedCount,
+    lagging_count: e.laggingCount,
+    moved: e.moved.map(reader),
+    lagging: e.lagging.map(reader),
+    ...(e.missing === undefined ? {} : { missing: e.missing }),
+  });
+}
+
+const evidenceField = z.string().transform((s, ctx): PromotionEvidence => {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(s);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "not JSON" });
+    return z.NEVER;
+  }
+  const parsed = evidenceSchema.safeParse(raw);
+  if (!parsed.success) {
+    ctx.addIssue({ code: "custom", message: "not a promotion evidence" });
+    return z.NEVER;
+  }
+  const e = parsed.data;
+  return {
+    decision: e.decision,
+    publishedVersion: e.published_version,
+    movedCount: e.moved_count,
+    laggingCount: e.lagging_count,
+    moved: e.moved,
+    lagging: e.lagging,
+    ...(e.missing === undefined ? {} : { missing: e.missing }),
+  };
+});
 
 const SECRET_FIELD = "new_secret";
 
@@ -121,6 +233,7 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     promote_after: r.promoteAfter?.toISOString(),
     promoted_at: r.promotedAt?.toISOString(),
     last_error: r.lastError,
+    last_error_code: r.lastErrorCode,
     published_at: r.publishedAt?.toISOString(),
     failed_step: r.failedStep,
     old_secret_fingerprint: r.oldSecretFingerprint,
@@ -134,6 +247,11 @@ export function toJournalFields(r: JournalRecord): Record<string, string | Secre
     retry_after: r.retryAfter?.toISOString(),
     failing_since: r.failingSince?.toISOString(),
     keep_trigger: r.keepTrigger === true ? "true" : undefined,
+    promote_by: r.promoteBy?.toISOString(),
+    on_soak_max: r.onSoakMax,
+    soak_ended_by: r.soakEndedBy,
+    held_at: r.heldAt?.toISOString(),
+    promotion_evidence: r.evidence === undefined ? undefined : evidenceJson(r.evidence),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) out[k] = v;
   if (r.newSecret !== undefined) out[SECRET_FIELD] = r.newSecret;
@@ -180,6 +298,7 @@ const JournalFieldsSchema = z.looseObject({
   promote_after: time.optional(),
   promoted_at: time.optional(),
   last_error: z.string().optional(),
+  last_error_code: z.string().regex(ERROR_CODE_SHAPE).optional(),
   published_at: time.optional(),
   failed_step: z.enum(ROTATION_STATES).optional(),
   old_secret_fingerprint: text.optional(),
@@ -193,6 +312,11 @@ const JournalFieldsSchema = z.looseObject({
   retry_after: time.optional(),
   failing_since: time.optional(),
   keep_trigger: z.literal("true").optional(),
+  promote_by: time.optional(),
+  on_soak_max: z.enum(["promote", "hold"]).optional(),
+  soak_ended_by: text.optional(),
+  held_at: time.optional(),
+  promotion_evidence: evidenceField.optional(),
 });
 
 /** Parses what the store read back. A record that does not parse is reported, never guessed at. */
@@ -236,6 +360,10 @@ export function parseJournalFields(
       promoteAfter: f.promote_after,
       promotedAt: f.promoted_at,
       lastError: f.last_error,
+      lastErrorCode: (f.last_error_code ?? legacyErrorCode(f.last_error)) as
+        | ErrorCode
+        | "UNCLASSIFIED"
+        | undefined,
       publishedAt: f.published_at,
       failedStep: f.failed_step,
       oldSecretFingerprint: f.old_secret_fingerprint,
@@ -249,6 +377,11 @@ export function parseJournalFields(
       retryAfter: f.retry_after,
       failingSince: f.failing_since,
       keepTrigger: f.keep_trigger === "true" ? true : undefined,
+      ...(f.promote_by === undefined ? {} : { promoteBy: f.promote_by }),
+      ...(f.on_soak_max === undefined ? {} : { onSoakMax: f.on_soak_max }),
+      ...(f.soak_ended_by === undefined ? {} : { soakEndedBy: f.soak_ended_by }),
+      ...(f.held_at === undefined ? {} : { heldAt: f.held_at }),
+      ...(f.promotion_evidence === undefined ? {} : { evidence: f.promotion_evidence }),
     },
   };
 }
@@ -257,3 +390,13 @@ export function parseJournalFields(
 export type JournalChanges = Partial<
   Omit<JournalRecord, "rotationId" | "path" | "fence" | "owner" | "updatedAt" | "step">
 >;
+
+/**
+ * A journal written before last_error_code existed (a rotation in flight across an upgrade) has the code only
+ * at the start of last_error, where the engine always put it ("CODE: message").
+ */
+function legacyErrorCode(line: string | undefined): string | undefined {
+  const colon = line?.indexOf(": ") ?? -1;
+  const head = line !== undefined && colon > 0 ? line.slice(0, colon) : undefined;
+  return head !== undefined && ERROR_CODE_SHAPE.test(head) ? head : undefined;
+}

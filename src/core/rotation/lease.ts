@@ -10,8 +10,9 @@
 // lease was taken over) or cannot be written before the lease runs out (Vault unreachable) marks the hold lost,
 // and check(), which every guarded write calls first, then stops the run before it changes anything more.
 // check() reads nothing from Vault: it looks at what the renewals achieved.
-import type { Clock, Scheduler, TimerHandle } from "../clock.ts";
+
 import { classifyError, isRotatorError, RotatorError } from "../errors.ts";
+import type { Clock, Scheduler, TimerHandle } from "../time.ts";
 import type { Lease, RotationStateStore } from "./rotation-ports.ts";
 
 export type ClaimResult =

@@ -62,7 +62,7 @@ export function parked(run: RotationRun): FailedOutcome {
     mode: r.mode,
     sinkFailures: run.sinkFailures,
     step: r.failedStep ?? r.step,
-    code: codeOf(r.lastError) ?? "ROTATION_STATE_MISMATCH",
+    code: r.lastErrorCode ?? "ROTATION_STATE_MISMATCH",
     message: `${r.lastError ?? "failed"}; set rotate=now to resume`,
     willRetry: false,
     attempts: r.attempts,
@@ -95,7 +95,7 @@ export function skipped(
   rotationId: string | undefined,
   mode: RotationMode | undefined,
   reason: string,
-  code: ErrorCode | undefined,
+  code: ErrorCode | "UNCLASSIFIED" | undefined,
 ): SkippedOutcome {
   return { kind: "skipped", path, rotationId, mode, sinkFailures: 0, reason, code };
 }
@@ -103,7 +103,7 @@ export function skipped(
 export function waiting(
   path: string,
   r: JournalRecord,
-  w: { waiting: WaitKind; until: Date },
+  w: { waiting: WaitKind; until: Date; detail?: string | undefined },
   sinkFailures: number,
 ): RotationOutcome {
   return {
@@ -116,16 +116,17 @@ export function waiting(
     step: r.step,
     waiting: w.waiting,
     until: w.until,
+    ...(w.detail === undefined ? {} : { detail: w.detail }),
   };
 }
 
-/** The code of a "CODE: message" line, when it starts with one. */
-export function codeOf(line: string | undefined): ErrorCode | undefined {
-  const m = line === undefined ? null : /^([A-Z][A-Z0-9_]+): /.exec(line);
-  return (m?.[1] as ErrorCode | undefined) ?? undefined;
-}
+/**
+ * The provider whose outcomes carry no `provider` (the engine's first, whose outcomes kept their original shape
+ * when others were added); an outcome without one is that provider's.
+ */
+export const UNTAGGED_PROVIDER = "salesforce-eca";
 
-/** `{ provider }` for every provider but salesforce-eca, whose outcomes keep their original shape. */
+/** `{ provider }` for every provider but UNTAGGED_PROVIDER. */
 export function providerTag(provider: string): { provider?: string } {
-  return provider === "salesforce-eca" ? {} : { provider };
+  return provider === UNTAGGED_PROVIDER ? {} : { provider };
 }

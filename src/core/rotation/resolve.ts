@@ -21,7 +21,6 @@ import {
 } from "./credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
-import { codeOf } from "./outcome-builders.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
 import { claimFor, JournaledRun } from "./rotation-run.ts";
 import { writeWithCas } from "./shared-steps.ts";
@@ -100,7 +99,7 @@ export async function resolveParked(
       return refusal(path, undefined, "ROTATION_RESOLVE_REFUSED", await nothingParked(deps, path));
     const run = new JournaledRun(deps, found.value, found.version, claim.hold);
     journal = summarize(found.value);
-    const refused = whyNotResolvable(run.record);
+    const refused = whyNotResolvable(run);
     if (refused !== undefined) return refusal(path, journal, "ROTATION_RESOLVE_REFUSED", refused);
     const outcome = await resolveUnderLease(run, journal, opts);
     ended = true;
@@ -205,7 +204,7 @@ async function resolveUnderLease(
     trigger: opts.trigger,
     actor: opts.actor,
     reason: opts.reason,
-    errorCode: codeOf(r.lastError),
+    errorCode: r.lastErrorCode,
     kvVersion: written.version,
     keyFingerprint,
   });
@@ -231,12 +230,14 @@ async function resolveUnderLease(
 }
 
 /** Why this journal is not resolve's to end, or undefined when it is. */
-function whyNotResolvable(r: JournalRecord): string | undefined {
+function whyNotResolvable(run: RotationRun): string | undefined {
+  const r = run.record;
   if (r.step !== "failed") {
     return `the rotation is not parked (it is at ${r.step}: running, waiting for its soak, or counting attempts); let it finish, or roll it back (eca-rotator rollback ${r.path}) before promotion`;
   }
-  if (r.provider !== "salesforce-eca") {
-    return `resolve ends parked salesforce-eca rotations; this one is provider ${r.provider}: set rotate=now to resume it, or roll it back (eca-rotator rollback ${r.path})`;
+  if (run.provider.resolvesParked !== true) {
+    const which = run.deps.providers.rotators.filter((p) => p.resolvesParked === true).map((p) => p.name);
+    return `resolve ends parked ${which.join(", ")} rotations; this one is provider ${r.provider}: set rotate=now to resume it, or roll it back (eca-rotator rollback ${r.path})`;
   }
   return undefined;
 }

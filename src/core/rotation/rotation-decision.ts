@@ -11,9 +11,10 @@
 // 4. scheduled rotation honours auto_rotate=false, starts SCHEDULE_LEAD before the deadline (or when the
 //    warning window opens, if that is shorter) so a daily rotate_window always falls before the deadline, and
 //    only inside rotate_window. An overdue credential is due at once, still inside its window.
-import { DAY_MS, formatDuration } from "../duration.ts";
+
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import { isInRotateWindow, type RotateWindow } from "../inventory/policy-fields.ts";
+import { DAY_MS, formatDuration } from "../time.ts";
 import type { ProviderSet } from "./engine-deps.ts";
 import type { RotationMode } from "./rotation-state.ts";
 
@@ -65,6 +66,22 @@ export function decideRotation(item: InventoryItem, now: Date, providers: Provid
       mode: "standard",
       trigger: "flag",
       reason: `rotate=now during the overlap${why}: end it now`,
+    };
+  }
+  // soak_until=readers: rotate=now while the soak waits for readers (or holds at soak_max) is the operator's
+  // go-ahead to promote now (the provider's onRepeatStart ends the soak).
+  if (
+    item.rotationState === "awaiting_promotion" &&
+    item.trigger?.mode === "now" &&
+    item.soakUntil === "readers" &&
+    providers.get(item.provider)?.readersSoak === true
+  ) {
+    const why = item.trigger.reason ? `: ${item.trigger.reason}` : "";
+    return {
+      act: true,
+      mode: "standard",
+      trigger: "flag",
+      reason: `rotate=now while the soak waits for readers${why}: promote now`,
     };
   }
   if (item.rotationState === "in_progress" || item.rotationState === "awaiting_promotion") {

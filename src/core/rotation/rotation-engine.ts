@@ -23,7 +23,6 @@ import type { RotationEngineDeps, RotationRun, StartOptions } from "./engine-dep
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
 import {
-  codeOf,
   errorLine,
   failed,
   isRetryable,
@@ -34,6 +33,7 @@ import {
   skipped,
   waiting,
 } from "./outcome-builders.ts";
+import { heldDetail, readersVerdict, soaksForReaders } from "./readers-soak.ts";
 import type { RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
 import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import { claimFor, JournaledRun, leaseLost } from "./rotation-run.ts";
@@ -165,7 +165,7 @@ async function prepareStart(
   });
   const cred = await deps.store.read(path);
   if (cred === undefined) return skip("the credential is not in KV", "VAULT_NOT_FOUND");
-  const policy = parseCredentialPolicy(cred.customMetadata);
+  const policy = parseCredentialPolicy(cred.customMetadata, deps.providers);
   if (policy.kind === "unmanaged") return skip("unmanaged: no provider in the metadata", "VAULT_NOT_MANAGED");
   if (policy.kind === "invalid") return skip(`invalid metadata: ${policy.reason}`, "POLICY_INVALID");
   const provider = deps.providers.get(policy.policy.provider);
@@ -278,7 +278,7 @@ async function continueExisting(run: RotationRun, opts: StartOptions): Promise<R
 /** The operator's flag now in the metadata, as journal fields, when a flag made this request (else nothing). */
 async function flagNow(run: RotationRun, opts: StartOptions): Promise<JournalChanges> {
   if (opts.trigger !== "flag") return {};
-  const parsed = parseCredentialPolicy((await run.readCredential()).customMetadata);
+  const parsed = parseCredentialPolicy((await run.readCredential()).customMetadata, run.deps.providers);
   const t = parsed.kind === "managed" ? parsed.policy.trigger : undefined;
   return { flag: t?.mode, flagReason: t?.reason };
 }
@@ -294,10 +294,20 @@ async function resume(deps: RotationEngineDeps, path: string): Promise<RotationO
       peek.value.rotationId,
       peek.value.mode,
       `failed at ${peek.value.failedStep ?? "?"} (${peek.value.lastError ?? "no error recorded"}): set rotate=now to resume`,
-      codeOf(peek.value.lastError),
+      peek.value.lastErrorCode,
     );
   }
   if (early !== undefined) return waiting(path, peek.value, early, 0);
+  // soak_until=readers: the evidence is judged without the lease too; only a promotion, or the one-time notice
+  // of a hold, claims it. A soak that waits for readers costs one reader-feed read per look, no write.
+  if (soaksForReaders(peek.value)) {
+    const v = await readersVerdict(peek.value, deps);
+    if (v.kind === "wait") return waiting(path, peek.value, v, 0);
+    if (v.kind === "hold" && peek.value.heldAt !== undefined) {
+      const detail = heldDetail(v.evidence, deps.clock.now());
+      return waiting(path, peek.value, { waiting: "readers", until: v.until, detail }, 0);
+    }
+  }
 
   const claim = await claimFor(deps, path);
   if (!claim.ok) return claim.outcome;
@@ -595,7 +605,13 @@ async function recordRetry(
 ): Promise<void> {
   const r = run.record;
   const first = r.failingSince === undefined;
-  await run.update({ attempts, lastError: line, retryAfter: retry.at, failingSince: retry.since });
+  await run.update({
+    attempts,
+    lastError: line,
+    lastErrorCode: classifyError(err),
+    retryAfter: retry.at,
+    failingSince: retry.since,
+  });
   const when = retry.at.toISOString();
   await run.patchMetadata({
     last_rotation_error: `${RETRYING_PREFIX} (attempt ${attempts}, next after ${when}): ${line}`.slice(
@@ -634,11 +650,24 @@ async function failForGood(
   // A failure alone rolls back only where Salesforce's main pair is certainly still the old one; at `promoting` a
   // PATCH may have landed, so the rotation parks and a resume reads the main key before anything else.
   if (r.mode === "standard" && run.provider.machine.rollbackFrom.has(step)) {
-    await run.advance("rolling_back", { lastError: line, rolledBackFrom: step, ...keep });
+    await run.advance("rolling_back", {
+      lastError: line,
+      lastErrorCode: classifyError(err),
+      rolledBackFrom: step,
+      ...keep,
+    });
     return drive(run);
   }
   const abandon = step === "claimed" || step === "inspected";
-  if (!abandon) await run.advance("failed", { failedStep: step, lastError: line, attempts, ...keep });
+  if (!abandon) {
+    await run.advance("failed", {
+      failedStep: step,
+      lastError: line,
+      lastErrorCode: classifyError(err),
+      attempts,
+      ...keep,
+    });
+  }
   await run.patchMetadata({
     rotation_state: "failed",
     last_rotation_error: line.slice(0, 300),

@@ -3,8 +3,11 @@
 import type { ErrorCode } from "../errors.ts";
 import type { RotationMode, RotationStep } from "./rotation-state.ts";
 
-/** retry: a failed attempt backs off until the next one may run (journal retry_after). */
-export type WaitKind = "soak" | "retire" | "confirm" | "retry";
+/**
+ * retry: a failed attempt backs off until the next one may run (journal retry_after). readers: a soak_until=readers
+ * soak past its minimum waits for readers still on the old pair; `until` is the next look, never past soak_max.
+ */
+export type WaitKind = "soak" | "retire" | "confirm" | "retry" | "readers";
 
 interface OutcomeBase {
   readonly path: string;
@@ -13,7 +16,7 @@ interface OutcomeBase {
   readonly mode: RotationMode | undefined;
   /** Audit events and notifications that could not be delivered during this call (they never change the outcome). */
   readonly sinkFailures: number;
-  /** Set for providers other than salesforce-eca (absent means salesforce-eca), so words can fit the credential. */
+  /** Set for every provider but outcome-builders' UNTAGGED_PROVIDER (absent means it), so words can fit the credential. */
   readonly provider?: string | undefined;
 }
 
@@ -36,6 +39,8 @@ interface WaitingOutcome extends OutcomeBase {
   readonly step: RotationStep;
   readonly waiting: WaitKind;
   readonly until: Date;
+  /** waiting readers: who has moved and who not, e.g. "3 of 4 readers moved; waiting for billing-sync". */
+  readonly detail?: string | undefined;
 }
 
 /** The staged set is gone and KV holds the old pair again (automatic after a failure before promotion, or asked). */
@@ -64,7 +69,7 @@ export interface FailedOutcome extends OutcomeBase {
 export interface SkippedOutcome extends OutcomeBase {
   readonly kind: "skipped";
   readonly reason: string;
-  readonly code: ErrorCode | undefined;
+  readonly code: ErrorCode | "UNCLASSIFIED" | undefined;
 }
 
 export type RotationOutcome =

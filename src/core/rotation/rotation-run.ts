@@ -5,9 +5,8 @@
 // use cas against the version this run read or wrote, carry the fence, and may only follow the state machine, so
 // a stale owner's late journal write fails even when it passed its guard just before a pause.
 
-import { systemScheduler } from "../clock.ts";
-import { formatDuration } from "../duration.ts";
 import { isRotatorError, RotatorError } from "../errors.ts";
+import { formatDuration, systemScheduler } from "../time.ts";
 import type { AuditEvent, AuditEventType } from "./audit-events.ts";
 import type { RotationEngineDeps, RotationProvider, RotationRun } from "./engine-deps.ts";
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
@@ -106,6 +105,7 @@ export class JournaledRun implements RotationRun {
       ...changes,
       attempts: 0,
       lastError: changes.lastError,
+      lastErrorCode: changes.lastErrorCode,
       step,
     });
   }

@@ -9,7 +9,7 @@ import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { computeDeadline } from "../inventory/deadline.ts";
 import type { SecretValue } from "../secret-value.ts";
 import type { RotationRun, StepResult } from "./engine-deps.ts";
-import { codeOf, providerTag } from "./outcome-builders.ts";
+import { providerTag } from "./outcome-builders.ts";
 import type { RotationOutcome } from "./rotation-outcome.ts";
 import type { StoredCredential } from "./rotation-ports.ts";
 
@@ -81,7 +81,7 @@ export async function stampClosed(
 ): Promise<void> {
   const stamp = now.toISOString();
   const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
   let nextDue: string | null = null;
   if (parsed.kind === "managed") {
     const policy = { ...parsed.policy, lastRotated: now };
@@ -118,7 +118,7 @@ export async function finishRollback(
     last_rotation_error: why.slice(0, 300),
     ...(await run.flagClearing(r.mode === "emergency")),
   });
-  const code = codeOf(r.lastError);
+  const code = r.lastErrorCode;
   await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });
   await run.notify(
     "rotation.rolled_back",

@@ -4,8 +4,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { systemClock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
+import { systemClock } from "../../core/time.ts";
 import { handleAdmin } from "./sim-admin-routes.ts";
 import type { SimContext } from "./sim-context.ts";
 import { maintenancePage, notFound, restError } from "./sim-errors.ts";

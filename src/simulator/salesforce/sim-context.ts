@@ -1,5 +1,5 @@
 // What every route handler may touch: the org, the switches, the clock and the server's own URL.
-import type { Clock } from "../../core/clock.ts";
+import type { Clock } from "../../core/time.ts";
 import type { SimSettings } from "./sim-settings.ts";
 import type { SimOrgState } from "./sim-state.ts";
 

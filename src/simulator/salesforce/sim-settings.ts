@@ -1,7 +1,7 @@
 // The simulator's switches: one for every behaviour the sources could not pin down.
 import { z } from "zod";
-import type { Clock } from "../../core/clock.ts";
 import { RotatorError } from "../../core/errors.ts";
+import type { Clock } from "../../core/time.ts";
 
 /**
  * What PATCH rotate does with the former main pair; Salesforce's documentation and public implementations disagree.

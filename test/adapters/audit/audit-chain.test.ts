@@ -9,7 +9,7 @@ import {
   sha256Hex,
   tailProblem,
   verifyAuditChain,
-} from "../../../src/adapters/audit/audit-chain.ts";
+} from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
 
 const KEY_CANARY = "test-secret-canary-chain-key-0123456789abcdef";
 const KEY = AuditChainKey.of(KEY_CANARY);

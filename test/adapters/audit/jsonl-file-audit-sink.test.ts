@@ -5,8 +5,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AuditChainKey, verifyAuditChain } from "../../../src/adapters/audit/audit-chain.ts";
-import { JsonlFileAuditSink } from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
+import {
+  AuditChainKey,
+  JsonlFileAuditSink,
+  verifyAuditChain,
+} from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 
@@ -14,7 +17,10 @@ const CANARY = "test-secret-canary-audit";
 const KEY_CANARY = "test-secret-canary-chain-key-5d0c2b7e9a41f386";
 const KEY = AuditChainKey.of(KEY_CANARY);
 const SINK_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/jsonl-file-audit-sink.ts");
-const CHAIN_MODULE = path.resolve(import.meta.dirname, "../../../src/adapters/audit/audit-chain.ts");
+const CHAIN_MODULE = path.resolve(
+  import.meta.dirname,
+  "../../../src/adapters/audit/jsonl-file-audit-sink.ts",
+);
 
 function event(i: number, over: Partial<AuditEvent> = {}): AuditEvent {
   return {

@@ -6,9 +6,9 @@ import {
   signWebhookBody,
   verifyWebhookSignature,
 } from "../../../src/adapters/chat/signed-webhook.ts";
-import { FixedClock } from "../../../src/core/clock.ts";
 import { isRotatorError } from "../../../src/core/errors.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../support/webhook-receiver.ts";
 import { failedMessage, SIGNING_CANARY, sleepLog, targetOptions } from "./chat-test-kit.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelayMs, parseRetryAfter } from "../../../src/adapters/http/backoff.ts";
 import { isNotSentCode, transportErrorCode } from "../../../src/adapters/http/transport-errors.ts";
-import { FixedClock } from "../../../src/core/clock.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 
 describe("backoffDelayMs", () => {
   it("doubles per attempt, keeps half of the delay fixed and caps the growth", () => {

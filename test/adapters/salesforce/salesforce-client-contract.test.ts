@@ -9,9 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SalesforceClient } from "../../../src/adapters/salesforce/salesforce-client.ts";
 import { realSleep } from "../../../src/adapters/salesforce/salesforce-http.ts";
 import { sameSalesforceId } from "../../../src/adapters/salesforce/salesforce-ids.ts";
-import { FixedClock } from "../../../src/core/clock.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 import type {
   SalesforceSimulator,
   SimulatedApp,

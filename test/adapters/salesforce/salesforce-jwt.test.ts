@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPrivateKey, signJwtAssertion } from "../../../src/adapters/salesforce/salesforce-jwt.ts";
-import { FixedClock } from "../../../src/core/clock.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 
 describe("JWT bearer assertion", () => {
   let dir = "";

@@ -3,8 +3,8 @@ import {
   type SalesforceClientOptions,
   type SalesforceLog,
 } from "../../../src/adapters/salesforce/salesforce-client.ts";
-import { FixedClock } from "../../../src/core/clock.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 import {
   type SalesforceSimulator,
   type SimulatorOptions,

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { FixedClock } from "../../../src/core/clock.ts";
-import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from "../../../src/core/duration.ts";
 import {
   type ClassifyDefaults,
   classifyEntry,
   classifyScanItem,
 } from "../../../src/core/inventory/classify.ts";
 import { CREDENTIAL_STATES } from "../../../src/core/inventory/inventory-item.ts";
+import { DAY_MS, FixedClock, HOUR_MS, MINUTE_MS, SECOND_MS } from "../../../src/core/time.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
 const clock = new FixedClock("2026-05-04T09:00:00Z");

@@ -1,28 +1,31 @@
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/duration.ts";
 import {
   type CredentialPolicy,
   parseCredentialPolicy,
 } from "../../../src/core/inventory/credential-policy.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/time.ts";
 
 const ECA = { provider: "salesforce-eca", eca_app_id: "0xIWt0000003lOz" };
 
 function managed(metadata: Record<string, string>): CredentialPolicy {
-  const result = parseCredentialPolicy(metadata);
+  const result = parseCredentialPolicy(metadata, PROVIDERS);
   if (result.kind !== "managed") throw new Error(`expected managed, got ${JSON.stringify(result)}`);
   return result.policy;
 }
 
 function reasonFor(metadata: Record<string, string>): string {
-  const result = parseCredentialPolicy(metadata);
+  const result = parseCredentialPolicy(metadata, PROVIDERS);
   if (result.kind !== "invalid") throw new Error(`expected invalid, got ${result.kind}`);
   return result.reason;
 }
 
 describe("parseCredentialPolicy", () => {
   it("calls an entry without a provider key unmanaged, whatever else it holds", () => {
-    expect(parseCredentialPolicy({})).toEqual({ kind: "unmanaged" });
-    expect(parseCredentialPolicy({ owner: "team-a", rotate: "now", Provider: "salesforce-eca" })).toEqual({
+    expect(parseCredentialPolicy({}, PROVIDERS)).toEqual({ kind: "unmanaged" });
+    expect(
+      parseCredentialPolicy({ owner: "team-a", rotate: "now", Provider: "salesforce-eca" }, PROVIDERS),
+    ).toEqual({
       kind: "unmanaged",
     });
   });
@@ -265,6 +268,37 @@ describe("parseCredentialPolicy", () => {
     expect(reasonFor(metadata)).toContain(reason);
   });
 
+  it("reads soak_until, soak_max and on_soak_max, and leaves them to the config when absent", () => {
+    expect(
+      managed({ ...ECA, soak_until: "readers", soak: "30m", soak_max: "6h", on_soak_max: "hold" }),
+    ).toMatchObject({
+      soakUntil: "readers",
+      soakMs: 30 * MINUTE_MS,
+      soakMaxMs: 6 * HOUR_MS,
+      onSoakMax: "hold",
+    });
+    const plain = managed(ECA);
+    expect(plain.soakUntil).toBeUndefined();
+    expect(plain.soakMaxMs).toBeUndefined();
+    expect(plain.onSoakMax).toBeUndefined();
+    expect(managed({ ...ECA, soak_max: "14d" }).soakMaxMs).toBe(14 * DAY_MS);
+  });
+
+  it.each([
+    [{ soak_until: "evidence" }, 'soak_until must be one of time, readers (got "evidence")'],
+    [{ on_soak_max: "wait" }, 'on_soak_max must be one of promote, hold (got "wait")'],
+    [{ soak_max: "15d" }, "soak_max"],
+    [{ soak_max: "0s" }, "soak_max"],
+    [{ soak_max: "soon" }, "soak_max"],
+    [{ soak: "2h", soak_max: "1h" }, "soak_max must be at least soak"],
+  ])("marks malformed soak keys invalid, naming the key: %j", (extra, reason) => {
+    const got = reasonFor({ ...ECA, ...extra });
+    expect(got).toContain(reason);
+    // One problem, about that key only.
+    expect(got.startsWith(reason.split(" ")[0] ?? "")).toBe(true);
+    expect(got).not.toContain("and 1 more");
+  });
+
   it("lists several problems in the documented key order", () => {
     const reason = reasonFor({ ...ECA, rotate: "later", risk: "critical", rotation_period: "banana" });
     expect(reason.indexOf("risk")).toBeLessThan(reason.indexOf("rotation_period"));
@@ -305,12 +339,15 @@ describe("parseCredentialPolicy", () => {
   });
 
   it("keeps the provider, consumers and contact of an invalid entry for the report", () => {
-    const result = parseCredentialPolicy({
-      ...ECA,
-      rotation_period: "banana",
-      consumers: "a, b",
-      rotation_contact: "#ops",
-    });
+    const result = parseCredentialPolicy(
+      {
+        ...ECA,
+        rotation_period: "banana",
+        consumers: "a, b",
+        rotation_contact: "#ops",
+      },
+      PROVIDERS,
+    );
     expect(result).toMatchObject({
       kind: "invalid",
       hints: { provider: "salesforce-eca", consumers: ["a", "b"], rotationContact: "#ops" },
@@ -322,7 +359,7 @@ describe("parseCredentialPolicy", () => {
       string,
       string
     >;
-    expect(parseCredentialPolicy(metadata)).toEqual({ kind: "unmanaged" });
+    expect(parseCredentialPolicy(metadata, PROVIDERS)).toEqual({ kind: "unmanaged" });
     const withProtoKey = JSON.parse(
       '{"provider":"manual","__proto__":{"risk":"high"},"constructor":"x"}',
     ) as Record<string, string>;
@@ -335,7 +372,7 @@ describe("parseCredentialPolicy", () => {
     ["a string", "provider=salesforce-eca"],
     ["a number", 7],
   ])("calls %s as custom_metadata invalid without throwing", (_what, metadata) => {
-    expect(parseCredentialPolicy(metadata)).toMatchObject({
+    expect(parseCredentialPolicy(metadata, PROVIDERS)).toMatchObject({
       kind: "invalid",
       reason: "custom_metadata is not a map of strings",
     });

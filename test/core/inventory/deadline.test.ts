@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { DAY_MS } from "../../../src/core/duration.ts";
 import {
   type CredentialPolicy,
   parseCredentialPolicy,
@@ -9,9 +8,11 @@ import {
   SCHEDULE_TABLE_DAYS,
   schedulePeriodMs,
 } from "../../../src/core/inventory/deadline.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
+import { DAY_MS } from "../../../src/core/time.ts";
 
 function policy(metadata: Record<string, string>): CredentialPolicy {
-  const result = parseCredentialPolicy({ provider: "manual", ...metadata });
+  const result = parseCredentialPolicy({ provider: "manual", ...metadata }, PROVIDERS);
   if (result.kind !== "managed") throw new Error(`expected managed: ${JSON.stringify(result)}`);
   return result.policy;
 }

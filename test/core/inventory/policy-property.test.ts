@@ -3,14 +3,16 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
-import {
-  POLICY_FIELDS,
-  POLICY_KEYS,
-  parseCredentialPolicy,
-} from "../../../src/core/inventory/credential-policy.ts";
+import { parseCredentialPolicy } from "../../../src/core/inventory/credential-policy.ts";
 import { CREDENTIAL_STATES, type CredentialState } from "../../../src/core/inventory/inventory-item.ts";
+import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
+
+// The registered providers' keys and the generic ones, as the scan reads them.
+const POLICY_KEYS = PROVIDERS.policyKeys;
+const POLICY_FIELDS = PROVIDERS.policyFields;
+
+import { DAY_MS, HOUR_MS } from "../../../src/core/time.ts";
 
 const plausible = fc.constantFrom(
   "salesforce-eca",
@@ -171,7 +173,7 @@ describe("custom_metadata under generated input", () => {
   it("parseCredentialPolicy never throws and gives short reasons that do not echo long values", () => {
     fc.assert(
       fc.property(metadata, (md) => {
-        const result = parseCredentialPolicy(md);
+        const result = parseCredentialPolicy(md, PROVIDERS);
         expect(["managed", "invalid", "unmanaged"]).toContain(result.kind);
         if (!Object.hasOwn(md, "provider")) expect(result.kind).toBe("unmanaged");
         if (result.kind === "invalid") {
@@ -216,7 +218,7 @@ describe("custom_metadata under generated input", () => {
         fc.constantFrom(...POLICY_KEYS),
         fc.oneof(value, nearDate, fc.constant("a, b ,a,,")),
         (k, v) => {
-          const bySchema = schemas[k].safeParse(v);
+          const bySchema = (schemas[k] as NonNullable<(typeof schemas)[string]>).safeParse(v);
           const plain = (fast[k] as (text: string) => unknown)(v);
           if (bySchema.success) expect(plain).toEqual(bySchema.data);
           else expect(plain).toBe(refused);

@@ -2,10 +2,10 @@
 // rotation (recorded), a first sight is adopted without claiming a rotation, and metadata-only changes, deleted
 // versions, other providers and already stamped versions change nothing.
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
 import type { KvEntryMetadata } from "../../../src/core/inventory/kv-entry.ts";
 import { manualAction, manualActions, notRotatedMessage } from "../../../src/core/manual/manual-actions.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/time.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
 const NOW = new Date("2026-05-04T09:00:00Z");

@@ -1,10 +1,10 @@
 // deadlineReminders over classified scan items: due_soon in the warning window, overdue at the deadline, then a
 // numbered reminder each notifications.overdue_repeat while it stays overdue; one message per period by key.
 import { describe, expect, it } from "vitest";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/duration.ts";
 import { classifyEntry } from "../../../src/core/inventory/classify.ts";
 import { buildChatMessage } from "../../../src/core/notify/chat-message.ts";
 import { deadlineReminders, reminderNumber } from "../../../src/core/notify/deadline-reminders.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../../src/core/time.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 
 const DEFAULTS = { warningWindowMs: 14 * DAY_MS, stuckAfterMs: HOUR_MS, soakMs: 15 * MINUTE_MS };

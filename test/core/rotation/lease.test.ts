@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { FixedClock, systemScheduler } from "../../../src/core/clock.ts";
 import { RotatorError } from "../../../src/core/errors.ts";
 import { claimLease, LeaseHold } from "../../../src/core/rotation/lease.ts";
 import type { Lease } from "../../../src/core/rotation/rotation-ports.ts";
+import { FixedClock, systemScheduler } from "../../../src/core/time.ts";
 import { InMemoryStateStore } from "../../fakes/in-memory-state-store.ts";
 import { ManualScheduler } from "../../fakes/manual-scheduler.ts";
 

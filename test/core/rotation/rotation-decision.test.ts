@@ -98,6 +98,40 @@ describe("decideRotation", () => {
     expect(decide(1, { rotate: "now", rotation_state: "in_progress" })).toMatchObject({ act: false });
   });
 
+  it("acts on rotate=now during a soak that waits for readers (soak_until=readers): promote now", () => {
+    expect(
+      decide(1, {
+        rotate: "now",
+        rotate_reason: "ok",
+        soak_until: "readers",
+        rotation_state: "awaiting_promotion",
+      }),
+    ).toEqual({
+      act: true,
+      mode: "standard",
+      trigger: "flag",
+      reason: "rotate=now while the soak waits for readers: ok: promote now",
+    });
+    // The config default counts as well as the metadata key; a time soak still leaves rotate=now for later.
+    const meta = {
+      provider: "salesforce-eca",
+      eca_app_name: "App",
+      rotate: "now",
+      rotation_state: "awaiting_promotion",
+    };
+    const entry = kvEntry("api-credentials/x", meta);
+    const readers = { ...DEFAULT_CLASSIFY_DEFAULTS, soakUntil: "readers" as const };
+    expect(decideRotation(classifyEntry(entry, NOW, readers), NOW, PROVIDERS)).toMatchObject({ act: true });
+    expect(
+      decideRotation(classifyEntry(entry, NOW, DEFAULT_CLASSIFY_DEFAULTS), NOW, PROVIDERS),
+    ).toMatchObject({
+      act: false,
+    });
+    expect(decide(1, { rotate: "now", soak_until: "readers", rotation_state: "in_progress" })).toMatchObject({
+      act: false,
+    });
+  });
+
   it("leaves another deployment's rotation alone, even an emergency flag during its soak", () => {
     const meta = {
       provider: "salesforce-eca",

@@ -129,8 +129,8 @@ async function issuerCallCount(
   const log = new Interceptor();
   const engine = makeEngine(w, { interceptor: log, settings });
   let out = await engine.start(PATH, { ...FLAG_START, mode });
-  // A retire_after wait: move past it and finish, counting the calls of both engine calls.
-  if (out.kind === "waiting") {
+  // A retire_after wait (or a soak's looks at its readers): move past it and finish, counting every call.
+  while (out.kind === "waiting") {
     w.clock.advance(out.until.getTime() - w.clock.now().getTime());
     out = await engine.resume(PATH);
   }
@@ -224,6 +224,37 @@ describe("the invariant under faults at every Salesforce call, with a retire_aft
           expect(w.issuer.promotions, context).toBeLessThanOrEqual(1);
           if (outcomes.at(-1)?.kind === "completed") expectRotatedCleanly(w);
         }
+      });
+    }
+  }
+});
+
+// soak_until=readers with no reader feed: the soak looks again every minute and promotes at soak_max. The extra
+// engine calls (and the promotion decided from the journal alone) must keep KV's pair working under every fault.
+describe("the invariant under faults at every Salesforce call, with soak_until=readers", () => {
+  const settings = { soakUntil: "readers" as const, soakMaxMs: 3 * 60_000 };
+  for (const semantics of ROTATE_SEMANTICS) {
+    for (const [faultName, f] of Object.entries(FAULTS)) {
+      it(`standard, ${semantics}, ${faultName}: KV's pair logs in at every call`, async () => {
+        const calls = await issuerCallCount("standard", semantics, settings);
+        expect(calls).toBeGreaterThan(8);
+        let waitedForReaders = 0;
+        for (let k = 0; k < calls; k++) {
+          const { w, outcomes, violations, hit } = await driveWithFault(
+            "standard",
+            semantics,
+            k,
+            f,
+            settings,
+          );
+          const context = `fault at Salesforce call #${k} (${hit ?? "?"})`;
+          expect(violations, context).toEqual([]);
+          expect(w.issuer.promotions, context).toBeLessThanOrEqual(1);
+          if (outcomes.at(-1)?.kind === "completed") expectRotatedCleanly(w);
+          if (outcomes.some((o) => o.kind === "waiting" && o.waiting === "readers")) waitedForReaders++;
+        }
+        // The soak did wait for its readers (a fault before publication may end a run earlier).
+        expect(waitedForReaders).toBeGreaterThan(0);
       });
     }
   }

@@ -4,7 +4,6 @@
 // rotation must leave behind whatever happened on the way.
 import { createHash } from "node:crypto";
 import { expect } from "vitest";
-import { FixedClock } from "../../../src/core/clock.ts";
 import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import type {
   RotationEngineDeps,
@@ -20,6 +19,7 @@ import type {
   RotationStateStore,
 } from "../../../src/core/rotation/rotation-ports.ts";
 import type { RotationStep } from "../../../src/core/rotation/rotation-state.ts";
+import { FixedClock } from "../../../src/core/time.ts";
 import { InMemoryCredentialIssuer, type RotateSemantics } from "../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../fakes/in-memory-state-store.ts";

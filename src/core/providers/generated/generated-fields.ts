@@ -2,6 +2,11 @@
 // helpers its steps share. The phase lives in the secret data, beside the secrets, so a receiver that reads
 // one KV version sees secrets and phase that belong together.
 import { RotatorError } from "../../errors.ts";
+import {
+  type CredentialPolicy,
+  enumMetadataField,
+  type MetadataField,
+} from "../../inventory/credential-policy.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationRun } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
@@ -12,6 +17,16 @@ export const PREVIOUS_SECRET = "previous_secret";
 export const ROTATION_PHASE = "rotation_phase";
 export const PHASE_DUAL_ACCEPT = "dual-accept";
 export const PHASE_COMPLETE = "complete";
+
+/** The metadata key of provider=generated: what ends the dual-accept overlap (the soak, or only an operator's rotate=now). */
+export const GENERATED_METADATA_FIELDS: Readonly<Record<string, MetadataField>> = {
+  confirm_by: enumMetadataField("confirmBy", ["soak", "flag"]),
+};
+
+/** confirm_by=flag: only an operator's rotate=now ends the overlap (absent means soak). */
+export function confirmsByFlag(policy: CredentialPolicy | undefined): boolean {
+  return policy?.["confirmBy"] === "flag";
+}
 
 /** 32 random bytes, written as 64 hex characters (as `openssl rand -hex 32` makes them). */
 export const SECRET_BYTES = 32;

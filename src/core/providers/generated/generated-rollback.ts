@@ -51,7 +51,11 @@ export async function rollbackGeneratedStep(run: RotationRun): Promise<StepResul
     // Any other current_secret was written by someone else, not by this rotation: it is theirs.
     break;
   }
-  await run.advance("rolled_back", { kvVersionPublished: restored, lastError: r.lastError });
+  await run.advance("rolled_back", {
+    kvVersionPublished: restored,
+    lastError: r.lastError,
+    lastErrorCode: r.lastErrorCode,
+  });
   return undefined;
 }
 

@@ -11,17 +11,25 @@
 // second secret and never publishes twice. A current_secret that is neither ours nor the old one (by its
 // fingerprint) was written by someone else and is never overwritten.
 
-import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
 import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import {
+  auditEvidence,
+  evidenceText,
+  readersSoak,
+  soakPins,
+  tellLaggards,
+} from "../../rotation/readers-soak.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import { SecretValue } from "../../secret-value.ts";
+import { HOUR_MS } from "../../time.ts";
 import {
   CURRENT_SECRET,
+  confirmsByFlag,
   currentSecret,
   journaledSecret,
   PHASE_COMPLETE,
@@ -66,14 +74,21 @@ export async function publishDualAcceptStep(run: RotationRun): Promise<StepResul
     [PREVIOUS_SECRET]: old ?? "",
     [ROTATION_PHASE]: PHASE_DUAL_ACCEPT,
   }));
-  const parsed = parseCredentialPolicy(written.cred.customMetadata);
+  const parsed = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
   const policy = parsed.kind === "managed" ? parsed.policy : undefined;
   const now = run.now();
   // confirm_by=flag: no end time until an operator confirms (onRepeatStart sets it to "now").
   const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
-  const promoteAfter = policy?.confirmBy === "flag" ? undefined : new Date(now.getTime() + soakMs);
-  await run.advance("published", { kvVersionPublished: written.version, promoteAfter, publishedAt: now });
-  if (promoteAfter === undefined || soakMs > 0) {
+  const promoteAfter = confirmsByFlag(policy) ? undefined : new Date(now.getTime() + soakMs);
+  // soak_until=readers: the overlap ends once every reader has the new secret (readers-soak.ts).
+  const pins = promoteAfter === undefined ? {} : soakPins(policy, run.deps.settings, now, soakMs);
+  await run.advance("published", {
+    kvVersionPublished: written.version,
+    promoteAfter,
+    publishedAt: now,
+    ...pins,
+  });
+  if (promoteAfter === undefined || soakMs > 0 || pins.promoteBy !== undefined) {
     // The flag that started the rotation is spent: from now on rotate=now means "the sender is updated".
     await run.patchMetadata({ rotation_state: "awaiting_promotion", ...(await run.flagClearing()) });
   }
@@ -130,7 +145,16 @@ export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
   if (until === undefined) {
     return { kind: "wait", waiting: "confirm", until: new Date(now.getTime() + CONFIRM_RECHECK_MS) };
   }
-  if (now < until) return { kind: "wait", waiting: "soak", until };
+  let evidence = run.record.evidence;
+  if (run.record.promoteBy !== undefined && evidence === undefined) {
+    // Judged once: the evidence is journaled before the KV write, so a retry after a crash does not judge again.
+    const soak = await readersSoak(run);
+    if ("wait" in soak) return soak.wait;
+    evidence = soak.evidence;
+    await run.update({ evidence });
+  } else if (run.record.promoteBy === undefined && now < until) {
+    return { kind: "wait", waiting: "soak", until };
+  }
   const secret = journaledSecret(run);
   const { version } = await writeWithCas(run, (cred) => {
     if (!sameSecret(currentSecret(cred), secret)) {
@@ -145,7 +169,8 @@ export async function endOverlapStep(run: RotationRun): Promise<StepResult> {
     return { [PREVIOUS_SECRET]: "", [ROTATION_PHASE]: PHASE_COMPLETE };
   });
   await run.advance("retired");
-  await run.emit("rotation.retired", { kvVersion: version });
+  await run.emit("rotation.retired", { kvVersion: version, evidence: auditEvidence(evidence) });
+  await tellLaggards(run, evidence);
   return undefined;
 }
 
@@ -168,6 +193,14 @@ export async function closeGeneratedStep(run: RotationRun): Promise<StepResult> 
     now,
     r.mode === "emergency"
       ? `EMERGENCY rotation of ${r.path} done (${by}): a new generated secret is current_secret (${version}) and the old one is no longer kept (previous_secret empty); update the sender now.${why}`
-      : `Rotated ${r.path} (${by}): a new generated secret is current_secret (${version}); the dual-accept overlap is over and previous_secret is cleared.${why}`,
+      : `Rotated ${r.path} (${by}): a new generated secret is current_secret (${version}); the dual-accept overlap is over and previous_secret is cleared.${evidenceSentence(run, now)}${why}`,
   );
+}
+
+/** " Overlap ended: 3 of 3 readers on the new pair (v8); …." for a soak_until=readers overlap, else "". */
+function evidenceSentence(run: RotationRun, now: Date): string {
+  const e = run.record.evidence;
+  return e === undefined
+    ? ""
+    : ` Overlap ended: ${evidenceText(e, now, run.record.provider, run.record.soakEndedBy)}.`;
 }

@@ -7,13 +7,18 @@
 // (ROTATION_POSSESSION_UNPROVEN otherwise): a path can only rotate an app whose working pair it holds.
 // The first path to pass all of that is recorded as the consumer's owner (consumer-owner.ts).
 import { RotatorError } from "../../errors.ts";
-import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
-import { chooseDestination, type Destination } from "../../inventory/destinations.ts";
 import {
-  ecaConsumer,
+  type CredentialPolicy,
+  type MetadataField,
+  patternMetadataField,
+} from "../../inventory/credential-policy.ts";
+import { chooseDestination, type Destination, type Destinations } from "../../inventory/destinations.ts";
+import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
+import {
   ownedElsewhere,
   possessionUnproven,
   recordOwner,
+  safeSegment,
 } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
@@ -36,6 +41,58 @@ import { outageOf } from "./stage-to-close-steps.ts";
 
 const ENGINE_PROVIDER = "salesforce-eca";
 
+// Salesforce ids are 15 (case-sensitive) or 18 (case-safe) alphanumerics.
+const ECA_APP_ID = /^0xI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
+const ECA_CONSUMER_ID = /^888[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/;
+// Developer names: a letter, then letters, digits and underscores; an optional `namespace__` prefix.
+const ECA_APP_NAME = /^(?:[A-Za-z][A-Za-z0-9_]{0,14}__)?[A-Za-z][A-Za-z0-9_]{0,79}$/;
+
+/** The metadata keys of provider=salesforce-eca: the connection its secrets go to and the app to rotate. */
+export const ECA_METADATA_FIELDS: Readonly<Record<string, MetadataField>> = {
+  sf_connection: patternMetadataField(
+    "sfConnection",
+    CONFIG_NAME,
+    "a connection name from the config (letters, digits, _ . -)",
+  ),
+  eca_app_id: patternMetadataField("ecaAppId", ECA_APP_ID, "a 15- or 18-character ECA id starting 0xI"),
+  eca_app_name: patternMetadataField(
+    "ecaAppName",
+    ECA_APP_NAME,
+    "a Salesforce developer name (letters, digits, underscores)",
+  ),
+  eca_consumer_id: patternMetadataField(
+    "ecaConsumerId",
+    ECA_CONSUMER_ID,
+    "a 15- or 18-character OAuth consumer id starting 888",
+  ),
+};
+
+/** A policy with the salesforce-eca keys (ECA_METADATA_FIELDS) as the parser filled them in. */
+export type EcaPolicy = CredentialPolicy & {
+  readonly sfConnection?: string | undefined;
+  readonly ecaAppId?: string | undefined;
+  readonly ecaAppName?: string | undefined;
+  readonly ecaConsumerId?: string | undefined;
+};
+
+/** Why a salesforce-eca entry is invalid although each key parsed: it must name the app. */
+export function ecaMetadataProblem(policy: EcaPolicy): string | undefined {
+  return policy.ecaAppId === undefined && policy.ecaAppName === undefined
+    ? "salesforce-eca needs eca_app_id or eca_app_name"
+    : undefined;
+}
+
+/** The scan's judgement of sf_connection, once connections are configured. */
+export function ecaDestinationProblem(
+  policy: EcaPolicy,
+  path: string,
+  destinations: Destinations,
+): string | undefined {
+  if (destinations.connections.length === 0) return undefined;
+  const choice = chooseDestination(destinations, "connection", policy.sfConnection, path);
+  return choice.ok ? undefined : choice.why;
+}
+
 export interface Inspection {
   readonly policy: CredentialPolicy;
   readonly destination: Destination;
@@ -51,8 +108,8 @@ export interface Inspection {
 }
 
 /** The credential's policy, when this engine may rotate it; POLICY_INVALID (final) otherwise. */
-function rotatablePolicy(cred: StoredCredential, path: string): CredentialPolicy {
-  const policy = managedPolicy(cred, path);
+function rotatablePolicy(cred: StoredCredential, path: string, deps: RotationEngineDeps): EcaPolicy {
+  const policy: EcaPolicy = managedPolicy(cred, path, deps.providers);
   if (policy.provider !== ENGINE_PROVIDER) {
     throw new RotatorError(
       "POLICY_INVALID",
@@ -63,8 +120,19 @@ function rotatablePolicy(cred: StoredCredential, path: string): CredentialPolicy
   return policy;
 }
 
+/**
+ * The consumer's owner key: the org, app and consumer ids (org, not connection: two connections may reach one
+ * org).
+ */
+function ecaConsumer(orgId: string, target: IssuerTarget): ConsumerIdentity {
+  return {
+    key: `${ENGINE_PROVIDER}/${safeSegment(orgId)}/${safeSegment(target.appId)}/${safeSegment(target.consumerId)}`,
+    subject: `Salesforce org ${orgId}, app ${target.appId}, consumer ${target.consumerId}`,
+  };
+}
+
 /** The configured connection this path's metadata chooses; POLICY_INVALID (final) when none may be used. */
-export function connectionOf(policy: CredentialPolicy, deps: RotationEngineDeps, path: string): Destination {
+export function connectionOf(policy: EcaPolicy, deps: RotationEngineDeps, path: string): Destination {
   const choice = chooseDestination(deps.settings.destinations, "connection", policy.sfConnection, path);
   if (!choice.ok) throw new RotatorError("POLICY_INVALID", choice.why, { context: { path } });
   return choice.destination;
@@ -77,7 +145,7 @@ export async function inspectCredential(
   cred: StoredCredential,
   knownTarget?: IssuerTarget,
 ): Promise<Inspection> {
-  const policy = rotatablePolicy(cred, path);
+  const policy = rotatablePolicy(cred, path, deps);
   const destination = connectionOf(policy, deps, path);
   const connection = destination.name;
   // A first inspection resolves the consumer from Salesforce's consumer list, which shows its main key; a resumed

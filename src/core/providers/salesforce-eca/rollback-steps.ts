@@ -47,7 +47,11 @@ export async function rollbackStep(run: RotationRun): Promise<StepResult> {
     restored = restore.version;
   }
   if (!deleteFirst) await deleteOurStaged(run);
-  await run.advance("rolled_back", { kvVersionPublished: restored, lastError: run.record.lastError });
+  await run.advance("rolled_back", {
+    kvVersionPublished: restored,
+    lastError: run.record.lastError,
+    lastErrorCode: run.record.lastErrorCode,
+  });
   return undefined;
 }
 

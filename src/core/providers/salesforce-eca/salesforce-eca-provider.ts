@@ -1,17 +1,23 @@
 // provider=salesforce-eca: Salesforce's staged-credentials API. Its steps live in
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
-import { formatDuration } from "../../duration.ts";
+
 import { isRotatorError } from "../../errors.ts";
+import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import { readersPlanText, soaksForReaders } from "../../rotation/readers-soak.ts";
 import {
   ECA_MACHINE,
   isPastPromotion,
   type RotationMode,
   type RotationStep,
 } from "../../rotation/rotation-state.ts";
+import { formatDuration } from "../../time.ts";
 import {
   connectionOf,
+  ECA_METADATA_FIELDS,
+  ecaDestinationProblem,
+  ecaMetadataProblem,
   inspectCredential,
   inspectionProblems,
   inspectStep,
@@ -19,6 +25,7 @@ import {
 } from "./inspect-step.ts";
 import { retireStep } from "./retire-step.ts";
 import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
+import { checkSalesforceEca } from "./salesforce-eca-checks.ts";
 import {
   closeStep,
   promoteIntentStep,
@@ -35,8 +42,13 @@ import {
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",
+  metadataFields: ECA_METADATA_FIELDS,
+  metadataProblem: ecaMetadataProblem,
+  destinationProblem: ecaDestinationProblem,
+  checks: { needsSecretData: true, run: checkSalesforceEca },
+  resolvesParked: true,
   machine: ECA_MACHINE,
-  // parseCredentialPolicy already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
+  // The parser already requires eca_app_id or eca_app_name; the app is resolved at inspect. The
   // connection must be one the configuration names and lets this path use, before anything is journaled.
   checkPolicy: (policy, path, deps) => {
     connectionOf(policy, deps, path);
@@ -63,13 +75,23 @@ export const salesforceEcaProvider: RotationProvider = {
   // waiting for retire_after. Asked for after promotion (during the retire wait, say), it ends that wait too, but
   // it is not used up: the new pair has been in KV since publication and may be what leaked, so the flag survives
   // the close and an emergency rotation follows.
+  // soak_until=readers: any operator's request (rotate=now, rotate PATH, the API) ends the soak too, and the
+  // promotion records it as the operator's decision.
   onRepeatStart: (r, opts, now) => {
+    const readers = r.step === "published" && soaksForReaders(r);
+    if (readers && opts.mode === "standard" && isOperatorRequest(opts.trigger)) {
+      return { changes: { promoteAfter: now, soakEndedBy: opts.actor }, usesFlag: true };
+    }
     if (opts.mode !== "emergency" || r.mode !== "standard") return { changes: {}, usesFlag: false };
-    if (r.step === "published") return { changes: { promoteAfter: now, retireNow: true }, usesFlag: true };
+    if (r.step === "published") {
+      const ended = readers ? { soakEndedBy: opts.actor } : {};
+      return { changes: { promoteAfter: now, retireNow: true, ...ended }, usesFlag: true };
+    }
     if (isPastPromotion(r.mode, r.step)) return { changes: { retireNow: true }, usesFlag: false };
     return { changes: {}, usesFlag: false };
   },
   flagEndsOverlap: false,
+  readersSoak: true,
 
   rollbackRefusal: (mode, at) =>
     mode === "emergency"
@@ -90,6 +112,8 @@ export const salesforceEcaProvider: RotationProvider = {
       return { soakMs: 0, text: "soak: none (emergency: the old pair dies at once)" };
     }
     const soakMs = policy.soakMs ?? deps.settings.soakMs;
+    const readers = readersPlanText(policy, deps, soakMs);
+    if (readers !== undefined) return { soakMs, text: readers };
     return { soakMs, text: `soak: ${formatDuration(soakMs)} between publishing and promoting` };
   },
 

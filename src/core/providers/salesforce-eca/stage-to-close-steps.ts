@@ -25,17 +25,33 @@ import {
   secretField,
 } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import {
+  auditEvidence,
+  evidenceText,
+  readersSoak,
+  soakPins,
+  tellLaggards,
+} from "../../rotation/readers-soak.ts";
 import type { StagedCredential, StoredCredential } from "../../rotation/rotation-ports.ts";
 import { canTransition } from "../../rotation/rotation-state.ts";
 import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
 
-/** Standard published → promoting, once the soak is over. */
+/**
+ * Standard published → promoting, once the soak is over: at promote_after (soak_until=time), or when the readers'
+ * evidence says so (soak_until=readers, readers-soak.ts), which the intent records.
+ */
 export async function soakStep(run: RotationRun): Promise<StepResult> {
-  const until = run.record.promoteAfter;
-  if (until !== undefined && run.now() < until) return { kind: "wait", waiting: "soak", until };
-  await run.advance("promoting");
+  if (run.record.promoteBy !== undefined) {
+    const soak = await readersSoak(run);
+    if ("wait" in soak) return soak.wait;
+    await run.advance("promoting", { evidence: soak.evidence });
+  } else {
+    const until = run.record.promoteAfter;
+    if (until !== undefined && run.now() < until) return { kind: "wait", waiting: "soak", until };
+    await run.advance("promoting");
+  }
   await run.patchMetadata({ rotation_state: "in_progress" });
   return undefined;
 }
@@ -92,7 +108,8 @@ export async function promoteStep(run: RotationRun): Promise<StepResult> {
   }
   await run.advance("promoted", { promotedAt: run.record.promotedAt ?? run.now() });
   run.seen.promoted = true;
-  await run.emit("rotation.promoted");
+  await run.emit("rotation.promoted", { evidence: auditEvidence(run.record.evidence) });
+  await tellLaggards(run, run.record.evidence);
   return undefined;
 }
 
@@ -118,6 +135,7 @@ async function promoteOnce(run: RotationRun): Promise<void> {
 async function rollBack(run: RotationRun, why: string): Promise<StepResult> {
   await run.advance("rolling_back", {
     lastError: `ROTATION_STATE_MISMATCH: ${why}`,
+    lastErrorCode: "ROTATION_STATE_MISMATCH",
     rolledBackFrom: "promoting",
   });
   return undefined;
@@ -233,15 +251,24 @@ export async function publishStandardStep(run: RotationRun, verified = false): P
     if (oldSecret === undefined) throw stateMismatch(run, "KV lost its api_key during the rotation");
     return { [PREVIOUS_CLIENT_ID]: run.oldClientId, [PREVIOUS_KEY]: oldSecret };
   });
-  const policy = parseCredentialPolicy(written.cred.customMetadata);
-  const soakMs = (policy.kind === "managed" ? policy.policy.soakMs : undefined) ?? run.deps.settings.soakMs;
+  const parsed = parseCredentialPolicy(written.cred.customMetadata, run.deps.providers);
+  const policy = parsed.kind === "managed" ? parsed.policy : undefined;
+  const soakMs = policy?.soakMs ?? run.deps.settings.soakMs;
   const now = run.now();
   const promoteAfter = new Date(now.getTime() + soakMs);
-  const published = { kvVersionPublished: written.version, promoteAfter, publishedAt: now };
+  // soak_until=readers: the rule is pinned here, and even a soak of 0 waits for the readers' evidence.
+  const pins = soakPins(policy, run.deps.settings, now, soakMs);
+  const soaks = soakMs > 0 || pins.promoteBy !== undefined;
+  const published = { kvVersionPublished: written.version, promoteAfter, publishedAt: now, ...pins };
   const promoteNow =
-    soakMs <= 0 && canTransition(run.record.mode, run.record.step, "promoting", run.provider.machine);
+    !soaks && canTransition(run.record.mode, run.record.step, "promoting", run.provider.machine);
   await run.advance(promoteNow ? "promoting" : "published", published);
-  if (soakMs > 0) await run.patchMetadata({ rotation_state: "awaiting_promotion" });
+  // soak_until=readers: the flag that started the rotation is spent here, so that rotate=now set during the soak
+  // is an operator's go-ahead to promote (as for a generated secret's overlap).
+  if (soaks) {
+    const spent = pins.promoteBy === undefined ? {} : await run.flagClearing();
+    await run.patchMetadata({ rotation_state: "awaiting_promotion", ...spent });
+  }
   // Audit events follow the journal write that makes their step durable, under their own step's name.
   if (verified) await run.emit("rotation.verified", { step: "verified" });
   await run.emit("rotation.published", { kvVersion: written.version, step: "published" });
@@ -389,5 +416,9 @@ function completedText(run: RotationRun, outageMs: number | undefined): string {
         : ` Outage from promotion to publication: ${run.describeDuration(outageMs)}.`;
     return `EMERGENCY rotation of ${r.path} done (${by}): the old pair is revoked and proven dead; ${key}.${outage}${why}`;
   }
-  return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${why}`;
+  const evidence =
+    r.evidence === undefined
+      ? ""
+      : ` Promotion: ${evidenceText(r.evidence, run.now(), r.provider, r.soakEndedBy)}.`;
+  return `Rotated ${r.path} (${by}): ${key}; the old pair is retired and proven dead.${evidence}${why}`;
 }

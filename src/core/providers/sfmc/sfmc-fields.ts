@@ -6,11 +6,22 @@
 // tenant when there is one). The tenant and its origin are pinned in the journal when the rotation starts.
 
 import { RotatorError } from "../../errors.ts";
-import type { CredentialPolicy } from "../../inventory/credential-policy.ts";
-import { chooseDestination, type Destination, findDestination } from "../../inventory/destinations.ts";
+import {
+  type CredentialPolicy,
+  type MetadataField,
+  patternMetadataField,
+} from "../../inventory/credential-policy.ts";
+import {
+  chooseDestination,
+  type Destination,
+  type Destinations,
+  findDestination,
+} from "../../inventory/destinations.ts";
+import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
+import { safeSegment, toHex } from "../../rotation/consumer-owner.ts";
 import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
-import type { StoredCredential } from "../../rotation/rotation-ports.ts";
+import type { ConsumerIdentity, StoredCredential } from "../../rotation/rotation-ports.ts";
 import { stateMismatch } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
@@ -18,12 +29,44 @@ export const PENDING_API_KEY = "pending_api_key";
 /** A Marketing Cloud secret works for 180 days after it was generated. */
 export const SFMC_SECRET_TTL_MS = 180 * 24 * 3_600_000;
 
-/** The configured tenant this path's metadata chooses; POLICY_INVALID (final) when none may be used. */
-export function chooseTenant(
-  policy: Pick<CredentialPolicy, "sfmcTenant">,
-  deps: RotationEngineDeps,
+/** The metadata key of provider=sfmc: the configured Marketing Cloud tenant whose auth host checks its secrets. */
+export const SFMC_METADATA_FIELDS: Readonly<Record<string, MetadataField>> = {
+  sfmc_tenant: patternMetadataField(
+    "sfmcTenant",
+    CONFIG_NAME,
+    "a tenant name from the config's marketing_cloud.tenants (letters, digits, _ . -)",
+  ),
+};
+
+/** A policy with `sfmc_tenant` as the parser filled it in. */
+export type SfmcPolicy = CredentialPolicy & { readonly sfmcTenant?: string | undefined };
+
+/** The metadata key provider=sfmc once took its auth URL from; an entry that still has it is invalid. */
+const LEGACY_SFMC_AUTH_URL = "sfmc_auth_url";
+
+/**
+ * Where a Marketing Cloud secret is sent used to come from a metadata key, which anyone allowed to patch
+ * metadata can write. It is refused rather than ignored, so the entry says how to move it.
+ */
+export function sfmcMetadataProblem(_policy: CredentialPolicy, customMetadata: object): string | undefined {
+  return Object.hasOwn(customMetadata, LEGACY_SFMC_AUTH_URL)
+    ? `${LEGACY_SFMC_AUTH_URL} is no longer read (a secret goes only to a host the config names): add the tenant under marketing_cloud.tenants, set sfmc_tenant to its name and remove ${LEGACY_SFMC_AUTH_URL}`
+    : undefined;
+}
+
+/** The scan's judgement of sfmc_tenant, once tenants are configured. */
+export function sfmcDestinationProblem(
+  policy: SfmcPolicy,
   path: string,
-): Destination {
+  destinations: Destinations,
+): string | undefined {
+  if (destinations.tenants.length === 0) return undefined;
+  const choice = chooseDestination(destinations, "tenant", policy.sfmcTenant, path);
+  return choice.ok ? undefined : choice.why;
+}
+
+/** The configured tenant this path's metadata chooses; POLICY_INVALID (final) when none may be used. */
+export function chooseTenant(policy: SfmcPolicy, deps: RotationEngineDeps, path: string): Destination {
   const choice = chooseDestination(deps.settings.destinations, "tenant", policy.sfmcTenant, path);
   if (!choice.ok) throw new RotatorError("POLICY_INVALID", choice.why, { context: { path } });
   return choice.destination;
@@ -50,6 +93,15 @@ export function pinnedAuthOrigin(run: RotationRun): string {
     );
   }
   return origin;
+}
+
+/** The consumer's owner key: the tenant and the package's client id. */
+export function sfmcConsumer(tenant: string, clientId: string): ConsumerIdentity {
+  // A client id is data someone typed into KV: hex keeps any value a single, safe path segment.
+  return {
+    key: `sfmc/${safeSegment(tenant)}/${toHex(clientId)}`,
+    subject: `Marketing Cloud tenant ${tenant}, package client id ${clientId.slice(0, 64)}`,
+  };
 }
 
 export function sameSecret(a: SecretValue | undefined, b: SecretValue | undefined): boolean {

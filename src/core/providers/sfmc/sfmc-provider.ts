@@ -2,16 +2,29 @@
 // activate a secret, so an operator stages one in Setup and pastes it into
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
-import { formatDuration } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination } from "../../inventory/destinations.ts";
+import type { DeadlineChatEvent, RotationChatEvent } from "../../notify/chat-event.ts";
+import { formatUtc, kvPath, rotateNowCommand } from "../../notify/chat-text.ts";
 import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import { possessionUnproven, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { possessionUnproven } from "../../rotation/consumer-owner.ts";
 import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import type { RotationOutcome } from "../../rotation/rotation-outcome.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
-import { chooseTenant, PENDING_API_KEY, pendingSecret } from "./sfmc-fields.ts";
+import { formatDuration, formatPreciseDuration, formatRelative } from "../../time.ts";
+import { checkSfmc } from "./sfmc-checks.ts";
+import {
+  chooseTenant,
+  PENDING_API_KEY,
+  pendingSecret,
+  SFMC_METADATA_FIELDS,
+  type SfmcPolicy,
+  sfmcConsumer,
+  sfmcDestinationProblem,
+  sfmcMetadataProblem,
+} from "./sfmc-fields.ts";
 import { sfmcPickup } from "./sfmc-pickup.ts";
 import {
   closeSfmcStep,
@@ -42,6 +55,24 @@ const STEPS: Partial<Record<RotationStep, StepFunction>> = {
 
 export const sfmcProvider: RotationProvider = {
   name: "sfmc",
+  metadataFields: SFMC_METADATA_FIELDS,
+  metadataProblem: sfmcMetadataProblem,
+  destinationProblem: sfmcDestinationProblem,
+  awaitingText: () => "new secret published: activate it in Setup once the soak is over, then set rotate=now",
+  // Activating the secret in Setup is a person's work: the wait is never called stuck.
+  waitsForPerson: () => true,
+  chatNextStep,
+  outcomeText,
+  cycleResultText(o) {
+    if (o.kind === "completed") {
+      return `completed: staged Marketing Cloud secret, KV version ${o.kvVersion ?? "?"}, ${formatPreciseDuration(o.durationMs)}`;
+    }
+    if (o.kind === "waiting" && o.waiting === "confirm") {
+      return "waiting: activate the staged secret in Setup, then set rotate=now";
+    }
+    return undefined;
+  },
+  checks: { needsSecretData: true, run: checkSfmc },
   machine: SFMC_MACHINE,
   pickup: sfmcPickup,
   checkPolicy: (policy, path, deps) => {
@@ -123,11 +154,11 @@ export const sfmcProvider: RotationProvider = {
   },
 
   async planChecks(deps, path, cred, add) {
-    const policy = parseCredentialPolicy(cred.customMetadata);
+    const policy = parseCredentialPolicy(cred.customMetadata, deps.providers);
     const tenant = chooseDestination(
       deps.settings.destinations,
       "tenant",
-      policy.kind === "managed" ? policy.policy.sfmcTenant : undefined,
+      policy.kind === "managed" ? (policy.policy as SfmcPolicy).sfmcTenant : undefined,
       path,
     );
     add(
@@ -159,3 +190,53 @@ export const sfmcProvider: RotationProvider = {
     );
   },
 };
+
+function chatNextStep(e: RotationChatEvent | DeadlineChatEvent, mount: string): string | undefined {
+  const path = e.credential.path;
+  const kv = kvPath(mount, path);
+  switch (e.kind) {
+    case "rotation.failed":
+      // Never rolled back by the rotator, and a refused paste is only tried again after a new paste.
+      return (
+        `Check last_rotation_error (vault kv metadata get ${kv}). If Marketing Cloud refused the pasted secret, ` +
+        "stage a new one in Setup, wait 5 minutes and paste it into pending_api_key (the next scan picks it up); " +
+        `otherwise fix the cause, then resume: ${rotateNowCommand(mount, path)}`
+      );
+    case "rotation.action_needed":
+      return (
+        `Activate the staged secret (now api_key in ${kv}) in Setup → Installed Packages, then run: ${rotateNowCommand(mount, path)} ` +
+        "(the rotator then proves the old secret is refused and clears previous_key)."
+      );
+    case "credential.due_soon":
+    case "credential.overdue": {
+      // The schedule never starts one (Marketing Cloud stages secrets in Setup only); the scan picks up a secret
+      // pasted into pending_api_key, and rotate=now starts at once.
+      const when = e.kind === "credential.overdue" ? "now" : `before ${formatUtc(e.deadline)}`;
+      return (
+        `Stage a new secret in Setup → Installed Packages ${when}, wait 5 minutes, then paste it into pending_api_key ` +
+        `(vault kv patch ${kv} pending_api_key=- reads it from stdin). The rotator ` +
+        `verifies and publishes it at its next scan (${rotateNowCommand(mount, path)} starts at once), ` +
+        "then asks you to activate it in Setup."
+      );
+    }
+    default:
+      return undefined;
+  }
+}
+
+function outcomeText(o: RotationOutcome, now: Date): string | undefined {
+  if (o.kind === "completed") {
+    return (
+      `completed: ${o.path}: rotated (${o.mode ?? "standard"}) in ${formatPreciseDuration(o.durationMs)}; ` +
+      `the staged Marketing Cloud secret is api_key (KV version ${o.kvVersion ?? "?"}); the old one is refused and previous_key is cleared`
+    );
+  }
+  if (o.kind === "waiting") {
+    return o.waiting === "confirm"
+      ? `waiting: ${o.path}: the new secret is published; the old one still gets tokens: activate the staged ` +
+          "secret in Setup (Installed Packages), then set rotate=now (or run rotate PATH again)"
+      : `waiting: ${o.path}: the new secret is published (api_key, old one in previous_key); activate it in ` +
+          `Setup after the soak at ${o.until.toISOString()} (${formatRelative(o.until.getTime() - now.getTime())})`;
+  }
+  return undefined;
+}

@@ -15,11 +15,10 @@
 // Every secret goes only to the auth host of the tenant pinned in the journal (sfmc-fields.ts). Every KV write is
 // cas against the version just read and checks before it acts, like provider=generated.
 
-import { HOUR_MS } from "../../duration.ts";
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { startedByText } from "../../rotation/audit-events.ts";
-import { ownedElsewhere, recordOwner, sfmcConsumer } from "../../rotation/consumer-owner.ts";
+import { ownedElsewhere, recordOwner } from "../../rotation/consumer-owner.ts";
 import {
   API_KEY,
   PREVIOUS_KEY,
@@ -31,6 +30,7 @@ import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
 import type { SecretValue } from "../../secret-value.ts";
+import { HOUR_MS } from "../../time.ts";
 import {
   fingerprintOf,
   journaledSecret,
@@ -39,6 +39,7 @@ import {
   pinnedAuthOrigin,
   SFMC_SECRET_TTL_MS,
   sameSecret,
+  sfmcConsumer,
 } from "./sfmc-fields.ts";
 
 /** How often a rotation waiting for the old secret to be deactivated in Setup looks again (one token request). */
@@ -133,7 +134,7 @@ export async function publishStep(run: RotationRun): Promise<StepResult> {
   });
   const now = run.now();
   const cred = await run.readCredential();
-  const parsed = parseCredentialPolicy(cred.customMetadata);
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
   const soakMs =
     run.record.mode === "emergency"
       ? 0

@@ -1,12 +1,14 @@
 // An in-memory world for provider=generated: a fake clock, a KV entry holding a webhook signing secret, the
 // rotator's state store, audit and chat recorders, and a counting random source whose every draw is a new,
 // recognisable secret. Reuses the ECA world's interceptor, fingerprint and settings.
+
 import { expect } from "vitest";
-import { FixedClock } from "../../../../src/core/clock.ts";
 import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
+import type { ReaderEvidence } from "../../../../src/core/readers/readers.ts";
 import type { RotationEngineSettings, StartOptions } from "../../../../src/core/rotation/engine-deps.ts";
 import { createRotationEngine, type RotationEngine } from "../../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../../src/core/rotation/rotation-outcome.ts";
+import { FixedClock } from "../../../../src/core/time.ts";
 import { InMemoryCredentialIssuer } from "../../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../../fakes/in-memory-state-store.ts";
@@ -81,6 +83,8 @@ export function makeGeneratedEngine(
     settings?: Partial<RotationEngineSettings>;
     interceptor?: Interceptor;
     noRandom?: boolean;
+    /** The reader feed, for soak_until=readers. */
+    readers?: ReaderEvidence;
   } = {},
 ): RotationEngine {
   const i = opts.interceptor;
@@ -100,6 +104,7 @@ export function makeGeneratedEngine(
     fingerprint,
     settings: { ...SETTINGS, ...opts.settings },
     randomBytes: opts.noRandom === true ? undefined : w.randomBytes,
+    readers: opts.readers,
   });
 }
 

@@ -1,7 +1,6 @@
 // An in-memory world for provider=sfmc: a fake clock, a KV entry holding an installed package's client id and
 // secret, a fake Marketing Cloud tenant (which secrets get a token), the rotator's state store, audit and chat.
 import { expect } from "vitest";
-import { FixedClock } from "../../../../src/core/clock.ts";
 import { PROVIDERS } from "../../../../src/core/providers/provider-registry.ts";
 import type {
   RotationEngineSettings,
@@ -11,6 +10,7 @@ import type {
 import { createRotationEngine, type RotationEngine } from "../../../../src/core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../../../../src/core/rotation/rotation-outcome.ts";
 import type { SecretValue } from "../../../../src/core/secret-value.ts";
+import { FixedClock } from "../../../../src/core/time.ts";
 import { InMemoryCredentialIssuer } from "../../../fakes/in-memory-credential-issuer.ts";
 import { InMemoryCredentialStore } from "../../../fakes/in-memory-credential-store.ts";
 import { InMemoryStateStore } from "../../../fakes/in-memory-state-store.ts";
