@@ -39,7 +39,7 @@ import { destinationsOf } from "../config/load-config.ts";
 import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
-import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
+import { DEFAULT_READERS_WINDOW_MS, type ReaderEvidence } from "../core/readers/readers.ts";
 import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
@@ -102,6 +102,8 @@ export interface RotationStackOptions {
   readonly shouldPause?: (() => boolean) | undefined;
   /** New rotation ids; default randomUUID. */
   readonly ids?: (() => string) | undefined;
+  /** Who reads each credential (serve's reader feed), for soak_until=readers; none: no evidence. */
+  readonly readers?: ReaderEvidence | undefined;
 }
 
 export async function buildRotationStack(
@@ -174,7 +176,7 @@ export async function buildRotationStack(
       soakUntil: r.soakUntil,
       soakMaxMs: r.soakMaxMs,
       onSoakMax: r.onSoakMax,
-      readersWindowMs: DEFAULT_READERS_WINDOW_MS,
+      readersWindowMs: cfg.readers?.windowMs ?? DEFAULT_READERS_WINDOW_MS,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retryBudgetMs: r.retryBudgetMs,
@@ -188,6 +190,7 @@ export async function buildRotationStack(
       ((sink, err) =>
         opts.stderr(`warning: the ${sink} sink failed (${classifyError(err)}); the rotation goes on`)),
     shouldPause: opts.shouldPause,
+    readers: opts.readers,
   };
   const engine = createRotationEngine(deps);
 

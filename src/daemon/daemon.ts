@@ -156,6 +156,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       notifier: sinks.chat,
       shouldPause: () => stopping,
+      readers: readerFeed,
       onSinkFailure: (sink, err) =>
         log.warn({ sink, code: classifyError(err) }, "a sink failed; the rotation goes on"),
     });
