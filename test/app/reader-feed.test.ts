@@ -11,7 +11,13 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VaultReaderShards } from "../../src/adapters/vault/vault-reader-shards.ts";
-import { attachReaderFeed, connectVault, startReaderFeed, type VaultStack } from "../../src/app/compose.ts";
+import {
+  attachReaderFeed,
+  buildRotationStack,
+  connectVault,
+  startReaderFeed,
+  type VaultStack,
+} from "../../src/app/compose.ts";
 import type { ReaderFeed } from "../../src/app/reader-feed.ts";
 import type { Config } from "../../src/config/config-types.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
@@ -285,6 +291,55 @@ describe("the reader feed on OpenBao's audit devices", () => {
     const at = `secret/data/eca-rotator/readers/${shardOf(CRED)}`;
     expect((await consumer.request("GET", at)).status).toBe(403);
     expect((await consumer.request("POST", at, { data: { format: 1, paths: [] } })).status).toBe(403);
+  });
+
+  it("ends a soak_until=readers soak once every reader has moved: the engine asks the feed", async () => {
+    const p = "api-credentials/gen/hook";
+    const old = `${CANARY}-generated`;
+    await root.seedKv(
+      "secret",
+      p,
+      { current_secret: old, endpoint: "https://hooks.example.com" },
+      { provider: "generated", credential_type: "webhook_secret", soak_until: "readers" },
+    );
+    const app1 = root.withToken(app1Token);
+    await app1.readData("secret", p); // a reader on version 1 before the rotation
+    await eventually(
+      () => feedSocket.readersOf(p, new Date(0)),
+      (rs) => rs.length === 1,
+    );
+    const cfg = loadConfig({
+      file: "/config.yaml",
+      env: { VAULT_ADDR: server.addr, VAULT_TOKEN: "unused" },
+      readFile: () =>
+        "vault:\n  kv_mount: secret\n  prefixes: [api-credentials]\nrotation:\n  soak: 0s\n  soak_max: 1h\n" +
+        "readers:\n  file: /nonexistent\n",
+    });
+    const stderr: string[] = [];
+    const readers = feedSocket;
+    const stack = await buildRotationStack(cfg, vault, { stderr: (l: string) => stderr.push(l), readers });
+    try {
+      const first = await stack.engine.start(p, {
+        mode: "standard",
+        trigger: "schedule",
+        actor: "scheduler",
+      });
+      // Published as version 2; token-app1 still reads version 1, so the soak waits (the rotator's own reads of
+      // the credential during the rotation are not readers).
+      expect(first).toMatchObject({ kind: "waiting", waiting: "readers" });
+      expect((first as { detail?: string }).detail).toMatch(/0 of 1 .*token-app1/);
+      await app1.readData("secret", p);
+      await eventually(
+        () => feedSocket.readersOf(p, new Date(0)),
+        (rs) => rs[0]?.version === 2,
+      );
+      const done = await stack.engine.resume(p);
+      expect(done).toMatchObject({ kind: "completed" });
+      expect((await root.readData("secret", p))["previous_secret"]).toBe("");
+    } finally {
+      await stack.close();
+    }
+    expect(stderr.join("\n")).not.toContain(old);
   });
 
   it("keeps nothing of the secret: not the value, not its HMAC, in what it holds, shares, logs or counts", async () => {
