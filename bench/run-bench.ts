@@ -13,6 +13,7 @@ import { fmt } from "./bench-stats.ts";
 import { managedEntries, seed, startBenchVault } from "./bench-vault.ts";
 import { benchFlagLatency, type LatencyResult } from "./latency-bench.ts";
 import { benchMemory, type MemoryResult } from "./memory-bench.ts";
+import { benchReaderFeed } from "./reader-feed-bench.ts";
 import { RequestMeter } from "./request-meter.ts";
 import { benchRotations, type RotationRow } from "./rotation-bench.ts";
 import { benchScan, benchShellLoop, type ScanRow } from "./scan-bench.ts";
@@ -115,6 +116,22 @@ async function main(argv: readonly string[]): Promise<number> {
       `start-up: --help ${fmt(startup.helpMs)} ms, scan ${fmt(startup.scanMs)} ms, serve ready ` +
         `${fmt(startup.serveReadyMs)} ms (node -e 0: ${fmt(startup.nodeMs)} ms)`,
     );
+    monitor.phase("reader feed");
+    const feedSize = { tiny: [2_500, 1, 10_000], quick: [10_000, 3, 50_000], full: [50_000, 20, 100_000] }[
+      plan.preset
+    ];
+    const readerFeed = await benchReaderFeed({
+      vault,
+      dir,
+      reads: feedSize[0] ?? 2_000,
+      pacedSeconds: feedSize[1] ?? 1,
+      bookReaders: feedSize[2] ?? 10_000,
+    });
+    say(
+      `reader feed: ${fmt(readerFeed.oursPerSec)} lines/s (bare ${fmt(readerFeed.barePerSec)}), paced ` +
+        `${fmt(readerFeed.pacedReceived)} lines ${fmt(readerFeed.pacedLagMs)} ms behind, ` +
+        `${fmt(readerFeed.heapPerThousandKb)} KB per 1,000 readers`,
+    );
     if (memory === undefined || latency === undefined) throw new Error("the memory size was never reached");
     const results: BenchResults = {
       plan,
@@ -135,6 +152,7 @@ async function main(argv: readonly string[]): Promise<number> {
       memory,
       latency,
       startup,
+      readerFeed,
     };
     writeFileSync(plan.out, renderMarkdown(results));
     for (const t of evaluateTargets(results))

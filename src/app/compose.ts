@@ -22,10 +22,16 @@ import {
   type SalesforceIssuerConnection,
 } from "../adapters/salesforce/salesforce-eca-issuer.ts";
 import { SFMC_TOKEN_TIMEOUT_MS, verifySfmcSecret } from "../adapters/sfmc/sfmc-token-check.ts";
+import {
+  AuditFileFollower,
+  AuditSocketListener,
+  type AuditSource,
+} from "../adapters/vault/audit-feed-sources.ts";
 import { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { VaultClient } from "../adapters/vault/vault-client.ts";
 import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
 import { VaultMetadataSource } from "../adapters/vault/vault-metadata-source.ts";
+import { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
 import { CHAT_EVENTS } from "../config/daemon-sections.ts";
@@ -33,7 +39,7 @@ import { destinationsOf } from "../config/load-config.ts";
 import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
-import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
+import { DEFAULT_READERS_WINDOW_MS, type ReaderEvidence } from "../core/readers/readers.ts";
 import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
@@ -59,6 +65,7 @@ import {
 } from "../daemon/secret-refs.ts";
 import { AuditFanout, type NamedAuditSink } from "./audit-fanout.ts";
 import { ChatNotifier, type ChatSubscription, type DedupStore } from "./chat-notifier.ts";
+import { ReaderFeed } from "./reader-feed.ts";
 import { VaultDedupStore } from "./vault-dedup-store.ts";
 
 export interface RotationStack {
@@ -95,6 +102,8 @@ export interface RotationStackOptions {
   readonly shouldPause?: (() => boolean) | undefined;
   /** New rotation ids; default randomUUID. */
   readonly ids?: (() => string) | undefined;
+  /** Who reads each credential (serve's reader feed), for soak_until=readers; none: no evidence. */
+  readonly readers?: ReaderEvidence | undefined;
 }
 
 export async function buildRotationStack(
@@ -167,7 +176,7 @@ export async function buildRotationStack(
       soakUntil: r.soakUntil,
       soakMaxMs: r.soakMaxMs,
       onSoakMax: r.onSoakMax,
-      readersWindowMs: DEFAULT_READERS_WINDOW_MS,
+      readersWindowMs: cfg.readers?.windowMs ?? DEFAULT_READERS_WINDOW_MS,
       verifyTimeoutMs: r.verifyTimeoutMs,
       maxAttempts: r.maxAttempts,
       retryBudgetMs: r.retryBudgetMs,
@@ -181,6 +190,7 @@ export async function buildRotationStack(
       ((sink, err) =>
         opts.stderr(`warning: the ${sink} sink failed (${classifyError(err)}); the rotation goes on`)),
     shouldPause: opts.shouldPause,
+    readers: opts.readers,
   };
   const engine = createRotationEngine(deps);
 
@@ -208,6 +218,103 @@ export function credentialStore(cfg: Config, vault: Pick<VaultStack, "kv">): Vau
 /** Journals, leases and consumer owners under the state prefix. */
 export function stateStore(vault: Pick<VaultStack, "kv">): VaultStateStore {
   return new VaultStateStore(vault.kv);
+}
+
+/**
+ * The reader feed of the `readers` section with its sources started (the socket listening, the file followed);
+ * undefined without the section. serve calls it before connecting to Vault (Vault does not start while its
+ * socket audit device cannot connect), then attachReaderFeed once connected.
+ */
+export async function startReaderFeed(cfg: Config, clock: Clock): Promise<ReaderFeed | undefined> {
+  const r = cfg.readers;
+  if (r === undefined) return undefined;
+  const feed = new ReaderFeed({
+    kvMount: cfg.vault.kvMount,
+    prefixes: cfg.vault.prefixes,
+    namespace: cfg.vault.namespace,
+    ignore: r.ignore,
+    clock,
+    windowMs: r.windowMs,
+    shareIntervalMs: r.shareIntervalMs,
+  });
+  const sources: AuditSource[] = [];
+  if (r.socket !== undefined) sources.push(new AuditSocketListener(r.socket, feed));
+  if (r.file !== undefined) sources.push(new AuditFileFollower(r.file, feed));
+  try {
+    await feed.start(sources);
+  } catch (err) {
+    await feed.stop();
+    const where =
+      r.socket === undefined
+        ? ""
+        : r.socket.kind === "unix"
+          ? r.socket.path
+          : `${r.socket.host}:${r.socket.port}`;
+    throw new RotatorError(
+      "CONFIG_INVALID",
+      `readers.socket: cannot listen on ${where}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      { cause: err },
+    );
+  }
+  return feed;
+}
+
+/**
+ * Connects a started feed to Vault: the rotator's own reads are recognised by its token (auth/token/lookup-self,
+ * once, here: its identity entity when it has one, else its display name), and the shared entries live under
+ * the state prefix.
+ */
+export async function attachReaderFeed(
+  feed: ReaderFeed,
+  vault: Pick<VaultStack, "client" | "kv">,
+  deps: { readonly log: Logger; readonly metrics?: DaemonMetrics | undefined },
+): Promise<void> {
+  const self = await vault.client.lookupSelf();
+  feed.attach({
+    ownEntityId: self.entityId === "" ? undefined : self.entityId,
+    ownDisplayName: self.displayName === "" ? undefined : self.displayName,
+    shards: new VaultReaderShards(vault.kv),
+    onResult: (res) =>
+      deps.metrics?.recordReaderEvent(
+        res.kind,
+        res.kind === "kept" ? undefined : res.reason,
+        feed.readersKnown,
+      ),
+    onFlushFailure: (err) =>
+      deps.log.warn(
+        { code: classifyError(err) },
+        "the reader feed could not share what it saw; retrying at the next interval",
+      ),
+  });
+}
+
+/** How long serve waits for Vault at start-up when its reader feed listens (see connectVaultPatiently). */
+const READER_FEED_VAULT_WAIT_MS = 5 * 60_000;
+
+/**
+ * connectVault, retried every 2 s while Vault is unreachable or sealed, for up to 5 minutes. serve uses it when
+ * the reader feed listens for a socket audit device: Vault does not start until it can connect to the feed, so
+ * a rotator that gave up at once would be restarted, close its listener, and could keep Vault from starting.
+ */
+export async function connectVaultPatiently(
+  cfg: Config,
+  clock: Clock,
+  onWait: (code: string) => void,
+  waitMs = READER_FEED_VAULT_WAIT_MS,
+): Promise<VaultStack> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await connectVault(cfg, clock);
+    } catch (err) {
+      const waiting =
+        (isRotatorError(err, "VAULT_UNAVAILABLE") || isRotatorError(err, "VAULT_SEALED")) &&
+        Date.now() < deadline;
+      if (!waiting) throw err;
+      onWait(err.code);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
 }
 
 // The Vault connection.

@@ -180,7 +180,7 @@ export async function checkVault(cfg: Config): Promise<CheckLine[]> {
     lines.push(await checkStateMount(stack.client, cfg));
     lines.push(...(await checkCapabilities(stack.client, cfg)));
     for (const conn of cfg.salesforce.connections) lines.push(...(await checkSalesforce(conn, stack.kv)));
-    lines.push(...(await checkProviders(cfg, stack)));
+    lines.push(...(await checkProviders(cfg, stack, { readerFeedConfigured: cfg.readers !== undefined })));
   } catch (err) {
     lines.push(failure("vault", err));
   } finally {

@@ -40,6 +40,8 @@ import {
   keyed,
   notificationsSchema,
   notificationsShape,
+  readersSchema,
+  readersShape,
   secretRef,
   serverShape,
   syslogShape,
@@ -171,6 +173,7 @@ const rootShape = {
   log: z.unknown(),
   notifications: z.unknown(),
   marketing_cloud: z.unknown(),
+  readers: z.unknown(),
 };
 
 /** Known keys per object, for "did you mean" hints. `*` stands for a connection name. */
@@ -193,6 +196,7 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "notifications.targets.*": TARGET_KEYS,
   "rotation.api_budget": Object.keys(apiBudgetShape),
   log: ["level"],
+  readers: Object.keys(readersShape),
 };
 
 /**
@@ -569,6 +573,7 @@ export function configFileSchema(ctx: ConfigSchemaContext) {
           statusRefreshMs: s.status_refresh,
         })),
         notifications: notificationsSchema(),
+        readers: readersSchema(),
         log: section({ level: oneOf(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }),
       },
       { error: () => "the config file must be a YAML mapping (key: value) at the top level" },

@@ -169,6 +169,24 @@ interface ServerConfig {
   readonly statusRefreshMs: number;
 }
 
+/** readers: the reader feed from Vault's audit device; undefined (no section) = no feed. */
+export interface ReadersConfig {
+  /** Where Vault's socket audit device connects: TCP (loopback unless allowRemote) or a unix socket. */
+  readonly socket:
+    | { readonly kind: "tcp"; readonly host: string; readonly port: number }
+    | { readonly kind: "unix"; readonly path: string; readonly mode: number }
+    | undefined;
+  /** A file audit device's log, followed from its end. */
+  readonly file: string | undefined;
+  /** How far back a read makes its reader count; default 7d. */
+  readonly windowMs: number;
+  /** Display names whose reads are not counted. */
+  readonly ignore: readonly string[];
+  /** How often this replica writes what it saw to the shared entries; default 10s. */
+  readonly shareIntervalMs: number;
+  readonly allowRemote: boolean;
+}
+
 interface LogConfig {
   readonly level: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 }
@@ -183,6 +201,8 @@ export interface Config {
   readonly server: ServerConfig;
   readonly log: LogConfig;
   readonly notifications: NotificationsConfig;
+  /** Optional so hand-built test configs need not set it. */
+  readonly readers?: ReadersConfig | undefined;
   /**
    * Where the config came from, for `check`: "file /etc/eca-rotator.yaml", then one "env NAME" per variable
    * that supplied a value (names only, never values).

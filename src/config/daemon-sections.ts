@@ -5,10 +5,20 @@
 
 import { z } from "zod";
 import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
+import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
 import type { SecretValue } from "../core/secret-value.ts";
 import { DAY_MS, HOUR_MS, parseDuration } from "../core/time.ts";
-import { bool, duration, filePath, kvPath, oneOf, text, wholeNumber } from "./config-fields.ts";
-import type { ChatTargetConfig, SecretRef } from "./config-types.ts";
+import {
+  bool,
+  duration,
+  filePath,
+  isLoopbackHost,
+  kvPath,
+  oneOf,
+  text,
+  wholeNumber,
+} from "./config-fields.ts";
+import type { ChatTargetConfig, ReadersConfig, SecretRef } from "./config-types.ts";
 
 export const CHAT_EVENTS = SUBSCRIBABLE_CHAT_EVENTS;
 
@@ -225,3 +235,71 @@ export const apiBudgetShape = {
   slow_at: z.number({ error: "must be a fraction such as 0.5" }).gt(0).lt(1).default(0.5),
   stop_at: z.number({ error: "must be a fraction such as 0.9" }).gt(0).max(1).default(0.9),
 };
+
+/**
+ * readers: the reader feed, learnt from Vault's audit device. `socket` is HOST:PORT (Vault's socket audit device
+ * connects there) or unix:/PATH; `file` is the file audit device's log. The feed is believed because of where
+ * it comes from, so a TCP address that is not loopback is refused unless allow_remote is true.
+ */
+export const readersShape = {
+  socket: text().optional(),
+  socket_mode: oneOf(["0600", "0660"]).default("0600"),
+  file: filePath().optional(),
+  window: duration({ maxMs: 90 * DAY_MS }).default(DEFAULT_READERS_WINDOW_MS),
+  ignore: z.array(text(), { error: "must be a list of display names" }).default([]),
+  share_interval: duration({ maxMs: HOUR_MS }).default(10_000),
+  allow_remote: bool().default(false),
+};
+
+const TCP_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):([0-9]{1,5})$/;
+
+export function readersSchema() {
+  return z
+    .strictObject(readersShape, { error: () => "must be a mapping (socket, file, window, ...)" })
+    .transform((r, ctx): ReadersConfig => {
+      if (r.socket === undefined && r.file === undefined)
+        ctx.addIssue({
+          code: "custom",
+          message: "needs readers.socket or readers.file (where audit lines come from)",
+        });
+      let socket: ReadersConfig["socket"];
+      if (r.socket?.startsWith("unix:")) {
+        const p = r.socket.slice("unix:".length);
+        if (!p.startsWith("/"))
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message: "unix: needs an absolute path, such as unix:/run/eca/audit.sock",
+          });
+        socket = { kind: "unix", path: p, mode: Number.parseInt(r.socket_mode, 8) };
+      } else if (r.socket !== undefined) {
+        const m = TCP_ADDRESS.exec(r.socket);
+        const port = Number(m?.[2] ?? "-1");
+        const host = (m?.[1] ?? "").replace(/^\[|\]$/g, "");
+        if (m === null || port < 0 || port > 65_535) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message: "must be HOST:PORT (such as 127.0.0.1:9201) or unix:/PATH",
+          });
+        } else if (!isLoopbackHost(m[1] ?? "") && !r.allow_remote) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message:
+              "is not a loopback address: anyone who can connect could forge reads, since the feed is trusted by where it comes from; use a loopback address or unix:/PATH, or set readers.allow_remote: true",
+          });
+        }
+        socket = { kind: "tcp", host, port };
+      }
+      return {
+        socket,
+        file: r.file,
+        windowMs: r.window,
+        ignore: r.ignore,
+        shareIntervalMs: r.share_interval,
+        allowRemote: r.allow_remote,
+      };
+    })
+    .optional();
+}

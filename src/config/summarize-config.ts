@@ -90,6 +90,24 @@ export function summarizeConfig(cfg: Config): string {
     cfg.server.allowedHosts.length === 0 ? undefined : cfg.server.allowedHosts.join(", "),
   );
   add("log.level", cfg.log.level);
+  const rd = cfg.readers;
+  if (rd === undefined) lines.push("readers: not set (no reader feed)");
+  else {
+    const sock = rd.socket;
+    add(
+      "readers.socket",
+      sock === undefined
+        ? undefined
+        : sock.kind === "unix"
+          ? `unix:${sock.path} (mode ${sock.mode.toString(8).padStart(4, "0")})`
+          : `${sock.host.includes(":") ? `[${sock.host}]` : sock.host}:${sock.port}`,
+    );
+    add("readers.file", rd.file);
+    add("readers.window", formatExactDuration(rd.windowMs));
+    add("readers.ignore", rd.ignore.length === 0 ? undefined : rd.ignore.join(", "));
+    add("readers.share_interval", formatExactDuration(rd.shareIntervalMs));
+    add("readers.allow_remote", String(rd.allowRemote));
+  }
   return lines.join("\n");
 }
 

@@ -3,11 +3,14 @@
 import { randomUUID } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import {
+  attachReaderFeed,
   buildDaemonSinks,
   buildRotationStack,
   connectVault,
+  connectVaultPatiently,
   type DaemonSinks,
   type RotationStack,
+  startReaderFeed,
   type VaultStack,
 } from "../app/compose.ts";
 import { followUpScan } from "../app/manual-tracker.ts";
@@ -85,7 +88,16 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
   };
 
   try {
-    const vault: VaultStack = await connectVault(cfg, clock);
+    // Who reads each credential, from Vault's audit device (readers: section); nothing without it. Listening
+    // before Vault is reached: Vault does not start while its socket audit device cannot connect.
+    const readerFeed = await startReaderFeed(cfg, clock);
+    if (readerFeed !== undefined) closers.push(() => readerFeed.stop());
+    const vault: VaultStack =
+      readerFeed?.listens === true
+        ? await connectVaultPatiently(cfg, clock, (code) =>
+            log.warn({ code }, "waiting for Vault (its socket audit device connects to the reader feed)"),
+          )
+        : await connectVault(cfg, clock);
     closers.push(() => vault.close());
     const metrics = createDaemonMetrics({
       version: opts.version,
@@ -107,6 +119,12 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       writeStderr: opts.writeStderr,
     });
     closers.push(() => sinks.close());
+
+    if (readerFeed !== undefined) {
+      await attachReaderFeed(readerFeed, vault, { log, metrics });
+      // Again here, so it stops (and shares what is left) while the Vault client is still open.
+      closers.push(() => readerFeed.stop());
+    }
 
     const tracker = new RotationTracker();
     const stepStarts = new Map<string, number>();
@@ -138,6 +156,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       notifier: sinks.chat,
       shouldPause: () => stopping,
+      readers: readerFeed,
       onSinkFailure: (sink, err) =>
         log.warn({ sink, code: classifyError(err) }, "a sink failed; the rotation goes on"),
     });

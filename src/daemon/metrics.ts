@@ -6,6 +6,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { CREDENTIAL_STATES, type InventoryItem } from "../core/inventory/inventory-item.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
+import { AUDIT_MALFORMED_REASONS, AUDIT_SKIP_REASONS } from "../core/readers/audit-line.ts";
 import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-events.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 
@@ -28,6 +29,8 @@ export interface DaemonMetrics {
   recordApiUsage(connection: string, used: number, max: number): void;
   recordReportSent(): void;
   recordUnauthorized(access: string, reason: string): void;
+  /** One audit line the reader feed judged (kept, skipped or malformed, with the reason), and the readers known. */
+  recordReaderEvent(result: string, reason: string | undefined, readersKnown: number): void;
   text(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -165,7 +168,23 @@ export function createDaemonMetrics(opts: {
     registers: [registry],
   });
 
+  const readerEvents = new Counter({
+    name: "eca_rotator_reader_events_total",
+    help: "Audit lines the reader feed took, by result (kept, skipped, malformed) and reason (none when kept).",
+    labelNames: ["result", "reason"],
+    registers: [registry],
+  });
+  const readersKnown = new Gauge({
+    name: "eca_rotator_readers_known",
+    help: "Readers (per credential path) this replica's reader book holds.",
+    registers: [registry],
+  });
+  const READER_REASONS = [...AUDIT_SKIP_REASONS, ...AUDIT_MALFORMED_REASONS, "none"] as const;
+
   // Closed label sets start at zero so dashboards and alerts see the series before the first event.
+  readerEvents.inc({ result: "kept", reason: "none" }, 0);
+  for (const reason of AUDIT_SKIP_REASONS) readerEvents.inc({ result: "skipped", reason }, 0);
+  for (const reason of AUDIT_MALFORMED_REASONS) readerEvents.inc({ result: "malformed", reason }, 0);
   for (const access of HTTP_ACCESS) {
     for (const reason of UNAUTHORIZED_REASONS) unauthorized.inc({ access, reason }, 0);
   }
@@ -237,6 +256,13 @@ export function createDaemonMetrics(opts: {
     },
     recordUnauthorized(access, reason) {
       unauthorized.inc({ access: closed(HTTP_ACCESS, access), reason: closed(UNAUTHORIZED_REASONS, reason) });
+    },
+    recordReaderEvent(result, reason, known) {
+      readerEvents.inc({
+        result: closed(["kept", "skipped", "malformed"], result),
+        reason: closed(READER_REASONS, reason ?? "none"),
+      });
+      readersKnown.set(known);
     },
     async text() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -56,8 +56,16 @@ export async function waitForHealthy(addr: string, timeoutMs = 30_000, proc?: Ch
   throw new Error(`Vault at ${addr} did not become healthy within ${timeoutMs} ms (${last})`);
 }
 
-export async function startDevServer(binary: string, token: string): Promise<DevServer> {
-  const port = await freePort();
+/**
+ * `extraArgs`: more server flags, such as -config=FILE with audit devices; `port`: a port chosen beforehand
+ * (tests of the reader feed, whose daemon must know the address before the server starts).
+ */
+export async function startDevServer(
+  binary: string,
+  token: string,
+  opts: { readonly extraArgs?: readonly string[]; readonly port?: number } = {},
+): Promise<DevServer> {
+  const port = opts.port ?? (await freePort());
   const addr = `http://127.0.0.1:${port}`;
   const proc = spawn(
     binary,
@@ -67,6 +75,7 @@ export async function startDevServer(binary: string, token: string): Promise<Dev
       `-dev-root-token-id=${token}`,
       `-dev-listen-address=127.0.0.1:${port}`,
       "-dev-no-store-token",
+      ...(opts.extraArgs ?? []),
     ],
     {
       stdio: ["ignore", "ignore", "pipe"],

@@ -56,7 +56,7 @@ describe("npm run bench -- --tiny", () => {
     expect(machine).toHaveProperty("Other runs (vitest, serve, demo) at start");
 
     const targets = tableAfter(md, "## Targets");
-    expect(targets).toHaveLength(15);
+    expect(targets).toHaveLength(16);
     const target = (start: string) => targets.find((t) => t[0]?.startsWith(start));
     expect(target("Scan, detailed-metadata listing: ≤ 2 ×")?.[1]).toMatch(/^25: [\d.]+×, 50: [\d.]+×$/);
     expect(target("Memory: serve with 10,000 credentials")?.[1]).toMatch(/50 credentials: peak [\d.]+ MB/);
@@ -105,6 +105,15 @@ describe("npm run bench -- --tiny", () => {
     ]);
     for (const r of startup) expect(r[2]).toMatch(/^[\d.]+×$/);
     for (const r of rotations) expect(r[3]).toMatch(/^[\d.]+ \/ [\d.]+ ms \([\d.]+\)$/);
+
+    const feed = tableAfter(md, "## 6. Reader feed");
+    expect(feed.map((r) => r[0])).toEqual([
+      "unpaced (lines/s)",
+      "paced at 5,000/s",
+      "memory per 1,000 readers",
+      "flush of the whole book",
+    ]);
+    expect(feed[1]?.[1]).toMatch(/^5,000 lines counted/);
 
     const latency = tableAfter(md, "Flag-to-rotation latency");
     expect(latency.map((r) => r[0])).toEqual(["flag → rotation started", "flag → rotation completed"]);

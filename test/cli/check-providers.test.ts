@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 /** Marketing Cloud tenants the config names: the simulator, and optionally one nobody listens on. */
-function configFor(prefix: string, deadPort?: number): string {
+function configFor(prefix: string, deadPort?: number, extraYaml = ""): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "eca-check-prov-")), "config.yaml");
   const dead =
     deadPort === undefined
@@ -41,7 +41,7 @@ function configFor(prefix: string, deadPort?: number): string {
       : `    dead: { auth_url: "http://127.0.0.1:${deadPort}", allow_loopback_http: true }\n`;
   writeFileSync(
     file,
-    `vault:\n  prefixes: [${prefix}]\nmarketing_cloud:\n  tenants:\n    sim: { auth_url: "${sim.url}", allow_loopback_http: true }\n${dead}`,
+    `vault:\n  prefixes: [${prefix}]\nmarketing_cloud:\n  tenants:\n    sim: { auth_url: "${sim.url}", allow_loopback_http: true }\n${dead}${extraYaml}`,
   );
   return file;
 }
@@ -51,8 +51,9 @@ async function check(
   json: boolean,
   token = useVault().token,
   deadPort?: number,
+  extraYaml?: string,
 ): Promise<CliResult> {
-  const args = ["check", ...(json ? ["--json"] : []), "--config", configFor(prefix, deadPort)];
+  const args = ["check", ...(json ? ["--json"] : []), "--config", configFor(prefix, deadPort, extraYaml)];
   const res = await runCliProcess(args, { VAULT_ADDR: useVault().addr, VAULT_TOKEN: token });
   for (const s of secrets) expect(res.stdout + res.stderr).not.toContain(s);
   return res;
@@ -232,6 +233,15 @@ path "sys/capabilities-self" { capabilities = ["update"] }`,
       },
     ]);
     expect(res.code).toBe(0);
+    // With a reader feed configured (readers:), the same credentials get no warning.
+    const fed = await check(
+      prefix,
+      true,
+      undefined,
+      undefined,
+      "readers:\n  file: /var/log/openbao/audit.log\n",
+    );
+    expect(linesOf(fed, "readers")).toEqual([]);
 
     const none = uniqueName("check-prov-no-readers");
     await admin().seedKv(MOUNT, `${none}/hook`, { current_secret: CANARY }, { provider: "generated" });

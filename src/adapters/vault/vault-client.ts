@@ -64,6 +64,8 @@ export interface TokenSelf {
   renewable: boolean;
   policies: string[];
   displayName: string;
+  /** The identity entity of the token ("" when it has none, as a plain token). */
+  entityId: string;
   expireTime: string | null;
 }
 
@@ -177,6 +179,7 @@ export class VaultClient {
       renewable: d.renewable ?? false,
       policies: d.policies ?? [],
       displayName: d.display_name ?? "",
+      entityId: d.entity_id ?? "",
       expireTime: d.expire_time ?? null,
     };
   }

@@ -22,6 +22,7 @@ export const LookupSelfSchema = z.looseObject({
     renewable: z.boolean().nullish(),
     policies: z.array(z.string()).nullish(),
     display_name: z.string().nullish(),
+    entity_id: z.string().nullish(),
     expire_time: z.string().nullish(),
     creation_ttl: z.number().nullish(),
   }),

@@ -1,0 +1,271 @@
+// The reader feed: audit lines from Vault's socket or file audit device → the parser → this replica's reader
+// book → the shared shard entries every share_interval; and the ReaderEvidence the soak step asks, answered
+// from the shared entries (cached briefly) merged with this replica's own book (what it has not flushed yet).
+// Trust: a line is believed because of where it comes from (a loopback or unix socket, a log file only Vault
+// writes). A forged line can at worst make a rotation promote early or hold it until soak_max; the feed keeps
+// no secret, so none can leak through it.
+//
+// The sources start before the daemon connects to Vault: Vault refuses to start while a socket audit device it
+// is configured with cannot connect, so a feed that waited for Vault would wait for ever. Lines that arrive
+// before attach() (which names the rotator's own token and the shared store) wait in a bounded backlog.
+import {
+  type AuditLineSink,
+  AuditSocketListener,
+  type AuditSource,
+} from "../adapters/vault/audit-feed-sources.ts";
+import type { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
+import { isRotatorError, RotatorError } from "../core/errors.ts";
+import {
+  AUDIT_MALFORMED_REASONS,
+  AUDIT_SKIP_REASONS,
+  type AuditLineFilter,
+  type AuditLineResult,
+  type AuditMalformedReason,
+  type AuditSkipReason,
+  parseAuditLine,
+} from "../core/readers/audit-line.ts";
+import {
+  type BookEntry,
+  DEFAULT_MAX_READERS,
+  DEFAULT_MAX_READERS_PER_PATH,
+  newer,
+  ReaderBook,
+  type ShardContent,
+  shardOf,
+} from "../core/readers/reader-book.ts";
+import type { ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
+import type { Clock } from "../core/time.ts";
+
+/** How long a shard read from Vault answers readersOf before it is read again. */
+const SHARD_CACHE_MS = 5_000;
+/** The backlog before attach(): lines and bytes. */
+const MAX_BACKLOG_LINES = 10_000;
+const MAX_BACKLOG_CHARS = 32 * 1024 * 1024;
+
+export interface ReaderFeedStats {
+  kept: number;
+  readonly skipped: Record<AuditSkipReason, number>;
+  readonly malformed: Record<AuditMalformedReason, number>;
+}
+
+export interface ReaderFeedOptions {
+  readonly kvMount: string;
+  readonly prefixes: readonly string[];
+  readonly namespace: string | undefined;
+  /** readers.ignore */
+  readonly ignore: readonly string[];
+  readonly clock: Clock;
+  readonly windowMs: number;
+  readonly shareIntervalMs: number;
+  readonly maxReadersPerPath?: number;
+  readonly maxReaders?: number;
+}
+
+/** What the feed learns once the daemon is connected to Vault. */
+export interface ReaderFeedAttachment {
+  /** The rotator's own token (auth/token/lookup-self): its entity id, else its display name. */
+  readonly ownEntityId: string | undefined;
+  readonly ownDisplayName: string | undefined;
+  readonly shards: VaultReaderShards;
+  /** Each line's verdict (metrics). */
+  readonly onResult?: ((result: AuditLineResult) => void) | undefined;
+  /** A flush that failed (it is retried at the next interval). */
+  readonly onFlushFailure?: ((err: unknown) => void) | undefined;
+}
+
+export class ReaderFeed implements ReaderEvidence, AuditLineSink {
+  readonly #o: ReaderFeedOptions;
+  readonly #book: ReaderBook;
+  readonly #maxPerPath: number;
+  readonly #cache = new Map<string, { content: ShardContent; until: number }>();
+  readonly #sources: AuditSource[] = [];
+  #attached: (ReaderFeedAttachment & { filter: AuditLineFilter }) | undefined;
+  #backlog: string[] = [];
+  #backlogChars = 0;
+  #backlogDropped = 0;
+  readonly stats: ReaderFeedStats = {
+    kept: 0,
+    skipped: Object.fromEntries(AUDIT_SKIP_REASONS.map((r) => [r, 0])) as Record<AuditSkipReason, number>,
+    malformed: Object.fromEntries(AUDIT_MALFORMED_REASONS.map((r) => [r, 0])) as Record<
+      AuditMalformedReason,
+      number
+    >,
+  };
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+
+  constructor(opts: ReaderFeedOptions) {
+    this.#o = opts;
+    this.#maxPerPath = opts.maxReadersPerPath ?? DEFAULT_MAX_READERS_PER_PATH;
+    this.#book = new ReaderBook({
+      windowMs: opts.windowMs,
+      maxReadersPerPath: this.#maxPerPath,
+      maxReaders: opts.maxReaders ?? DEFAULT_MAX_READERS,
+    });
+  }
+
+  /** A socket source is listening (Vault's socket audit device depends on it to start). */
+  get listens(): boolean {
+    return this.#sources.some((s) => s instanceof AuditSocketListener);
+  }
+
+  /** Readers this replica's book holds. */
+  get readersKnown(): number {
+    return this.#book.size;
+  }
+
+  /** AuditLineSink: one line from a source. */
+  line(text: string): void {
+    const a = this.#attached;
+    if (a === undefined) {
+      if (this.#backlog.length >= MAX_BACKLOG_LINES || this.#backlogChars + text.length > MAX_BACKLOG_CHARS) {
+        this.#backlogDropped++;
+        return;
+      }
+      this.#backlog.push(text);
+      this.#backlogChars += text.length;
+      return;
+    }
+    this.#count(parseAuditLine(text, a.filter, this.#o.clock.now().getTime()));
+  }
+
+  /** AuditLineSink: a line over the cap went past. */
+  oversized(): void {
+    this.#count({ kind: "malformed", reason: "oversized" });
+  }
+
+  #count(result: AuditLineResult): void {
+    if (result.kind === "kept") {
+      this.stats.kept++;
+      this.#book.add(result.read);
+    } else if (result.kind === "skipped") this.stats.skipped[result.reason]++;
+    else this.stats.malformed[result.reason]++;
+    this.#attached?.onResult?.(result);
+  }
+
+  /** Starts the sources (before Vault is reached; lines wait in the backlog until attach()). */
+  async start(sources: readonly AuditSource[]): Promise<void> {
+    for (const s of sources) {
+      await s.start();
+      this.#sources.push(s);
+    }
+  }
+
+  /** Names the rotator's own token and the shared store, takes the backlog in, and starts sharing. */
+  attach(a: ReaderFeedAttachment): void {
+    this.#attached = {
+      ...a,
+      filter: {
+        kvMount: this.#o.kvMount,
+        prefixes: this.#o.prefixes,
+        namespace: this.#o.namespace,
+        ownEntityId: a.ownEntityId,
+        ownDisplayName: a.ownDisplayName,
+        ignore: new Set(this.#o.ignore),
+      },
+    };
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    this.#backlogChars = 0;
+    for (const text of backlog) this.line(text);
+    for (; this.#backlogDropped > 0; this.#backlogDropped--)
+      this.#count({ kind: "skipped", reason: "backlog" });
+    const tick = () => {
+      this.#timer = setTimeout(() => {
+        void this.flush().finally(() => {
+          if (this.#timer !== undefined) tick();
+        });
+      }, this.#o.shareIntervalMs);
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  /** Stops the sources, then shares what is left (best effort). */
+  async stop(): Promise<void> {
+    const timer = this.#timer;
+    this.#timer = undefined;
+    if (timer !== undefined) clearTimeout(timer);
+    for (const s of this.#sources.splice(0).reverse()) await s.stop();
+    if (this.#attached !== undefined) await this.flush();
+  }
+
+  /** Writes the shards of every path read since the last flush; failures are reported and retried next time. */
+  async flush(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    this.#flushing = this.#flushOnce().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    const a = this.#attached;
+    if (a === undefined) return;
+    const now = this.#o.clock.now().getTime();
+    this.#book.prune(now);
+    const byShard = new Map<string, string[]>();
+    for (const path of this.#book.takeDirty()) {
+      const shard = shardOf(path);
+      const list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, [path]);
+      else list.push(path);
+    }
+    for (const [shard, paths] of byShard) {
+      const ours: ShardContent = new Map();
+      for (const p of paths) {
+        const readers = this.#book.entriesOf(p);
+        if (readers !== undefined) ours.set(p, new Map(readers));
+      }
+      try {
+        const written = await a.shards.merge(shard, ours, now - this.#o.windowMs, this.#maxPerPath);
+        this.#cache.set(shard, { content: written, until: now + SHARD_CACHE_MS });
+      } catch (err) {
+        this.#book.markDirty(paths);
+        a.onFlushFailure?.(err);
+      }
+    }
+  }
+
+  /** ReaderEvidence: the shared entries (cached briefly) merged with this replica's own book. */
+  async readersOf(path: string, since: Date): Promise<readonly ReaderSeen[]> {
+    const sinceMs = since.getTime();
+    const shared = (await this.#sharedShard(shardOf(path))).get(path);
+    const byId = new Map<string, BookEntry>();
+    for (const [id, e] of shared ?? []) byId.set(id, e);
+    for (const [id, e] of this.#book.entriesOf(path) ?? []) {
+      const held = byId.get(id);
+      if (held === undefined || newer(e, held)) byId.set(id, e);
+    }
+    const out: ReaderSeen[] = [];
+    for (const [id, e] of byId) {
+      if (e.at >= sinceMs) out.push({ id, label: e.label, version: e.version, at: new Date(e.at) });
+    }
+    return out;
+  }
+
+  async #sharedShard(shard: string): Promise<ShardContent> {
+    const a = this.#attached;
+    if (a === undefined) {
+      throw new RotatorError("VAULT_UNAVAILABLE", "the reader feed is not connected to Vault yet", {
+        retryable: true,
+      });
+    }
+    const now = this.#o.clock.now().getTime();
+    const cached = this.#cache.get(shard);
+    if (cached !== undefined && cached.until > now) return cached.content;
+    try {
+      const { content } = await a.shards.read(shard);
+      this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
+      return content;
+    } catch (err) {
+      // The soak waits longer on missing evidence; it never promotes on it.
+      if (isRotatorError(err) && err.retryable) throw err;
+      throw new RotatorError("VAULT_UNAVAILABLE", "the shared reader entries could not be read", {
+        retryable: true,
+        cause: err,
+        context: { shard },
+      });
+    }
+  }
+}
