@@ -7,8 +7,8 @@
 // - flush() and close() are bounded by closeTimeoutMs too, so shutdown finishes even if a sink hangs.
 import { setTimeout as sleep } from "node:timers/promises";
 import { isRotatorError, RotatorError } from "../core/errors.ts";
-import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { AuditSink } from "../core/rotation/rotation-ports.ts";
+import type { AuditEvent } from "../core/rotation/rotation-state.ts";
 import { type Clock, systemClock } from "../core/time.ts";
 
 export interface NamedAuditSink {

@@ -40,7 +40,6 @@ import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { DEFAULT_READERS_WINDOW_MS, type ReaderEvidence } from "../core/readers/readers.ts";
-import type { AuditEvent } from "../core/rotation/audit-events.ts";
 import type { RotationEngineDeps } from "../core/rotation/engine-deps.ts";
 import { type ResolveOptions, type ResolveOutcome, resolveParked } from "../core/rotation/resolve.ts";
 import { createRotationEngine, type RotationEngine } from "../core/rotation/rotation-engine.ts";
@@ -52,6 +51,7 @@ import type {
   Notifier,
   RotationStateStore,
 } from "../core/rotation/rotation-ports.ts";
+import type { AuditEvent } from "../core/rotation/rotation-state.ts";
 import { SecretValue } from "../core/secret-value.ts";
 import { type Clock, systemClock } from "../core/time.ts";
 import type { Logger } from "../daemon/logger.ts";

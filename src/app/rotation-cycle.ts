@@ -17,13 +17,17 @@ import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
-import { applyBudget, type BudgetLevel } from "../core/rotation/api-budget.ts";
-import { actorOf } from "../core/rotation/audit-events.ts";
 import type { StartOptions } from "../core/rotation/engine-deps.ts";
-import { decideRotation, type RotationDecision } from "../core/rotation/rotation-decision.ts";
+import {
+  applyBudget,
+  type BudgetLevel,
+  decideRotation,
+  type RotationDecision,
+} from "../core/rotation/rotation-decision.ts";
 import type { RotationEngine } from "../core/rotation/rotation-engine.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { CredentialStore, RotationStateStore } from "../core/rotation/rotation-ports.ts";
+import { actorOf } from "../core/rotation/rotation-state.ts";
 import type { Clock } from "../core/time.ts";
 
 export interface CycleRow {
@@ -63,7 +67,7 @@ export interface ScanAndRotateDeps {
 
 export interface CycleDeps extends ScanAndRotateDeps {
   readonly onProgress?: ScanProgress | undefined;
-  /** The Salesforce API budget per connection (api-budget.ts); absent: no pacing (run --once, tests). */
+  /** The Salesforce API budget per connection (rotation-decision.ts); absent: no pacing (run --once, tests). */
   readonly budgetLevel?: ((connection: string | undefined) => BudgetLevel) | undefined;
 }
 

@@ -37,7 +37,7 @@ import {
 import { checkCredential, isCheckedItem, needsSecretData } from "../core/providers/provider-checks.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { sfmcLiveTarget, sfmcTokenFinding } from "../core/providers/sfmc/sfmc-checks.ts";
-import { API_KEY, secretField } from "../core/rotation/credential-fields.ts";
+import { API_KEY, secretField } from "../core/rotation/engine-deps.ts";
 import type { StoredCredential } from "../core/rotation/rotation-ports.ts";
 import {
   exposedSecretFiles,

@@ -7,8 +7,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { CREDENTIAL_STATES, type InventoryItem } from "../core/inventory/inventory-item.ts";
 import { PROVIDERS } from "../core/providers/provider-registry.ts";
 import { AUDIT_MALFORMED_REASONS, AUDIT_SKIP_REASONS } from "../core/readers/audit-line.ts";
-import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/audit-events.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+import { AUDIT_EVENT_TYPES, type AuditEventType } from "../core/rotation/rotation-state.ts";
 
 const OUTCOMES = ["completed", "waiting", "failed", "rolled_back"] as const;
 const SINK_NAMES = ["file", "syslog", "http", "stderr"] as const;

@@ -7,8 +7,8 @@
 import { planCycle, type ScanAndRotateDeps, startOptions } from "../app/rotation-cycle.ts";
 import { classifyError } from "../core/errors.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import type { BudgetLevel } from "../core/rotation/api-budget.ts";
 import type { StartOptions } from "../core/rotation/engine-deps.ts";
+import type { BudgetLevel } from "../core/rotation/rotation-decision.ts";
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
 import type { RotationTracker } from "./rotation-tracker.ts";
 

@@ -1,8 +1,9 @@
 // What this replica knows of rotations, for GET /v1/rotations/{id} and the status page: every rotation it
 // queued, started or resumed, kept in memory (the newest 500). Steps come from the audit events the engine
 // emits (the tracker sits in front of the audit sinks); the final status from the engine's outcome.
-import type { AuditEvent } from "../core/rotation/audit-events.ts";
+
 import type { RotationOutcome } from "../core/rotation/rotation-outcome.ts";
+import type { AuditEvent } from "../core/rotation/rotation-state.ts";
 import type { RotationView } from "../http/daemon-view.ts";
 
 const KEEP = 500;

@@ -2,9 +2,8 @@
 // scan and ask for rotations through this interface only, so they are tested with an in-memory fake and the
 // daemon (src/daemon) implements it over the real scheduler, Vault and engine. Nothing here holds a secret.
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import type { RotationTrigger } from "../core/rotation/audit-events.ts";
 import type { WaitKind } from "../core/rotation/rotation-outcome.ts";
-import type { RotationMode } from "../core/rotation/rotation-state.ts";
+import type { RotationMode, RotationTrigger } from "../core/rotation/rotation-state.ts";
 
 /** The last completed scan; undefined until the first one finishes. */
 export interface InventorySnapshot {

@@ -5,7 +5,7 @@
 
 import { createHash } from "node:crypto";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
-import { startedByText } from "../core/rotation/audit-events.ts";
+import { startedByText } from "../core/rotation/rotation-state.ts";
 import { formatDuration, formatRelative } from "../core/time.ts";
 import { escapeHtml } from "../report/format-html.ts";
 import { cell } from "../report/report-cells.ts";

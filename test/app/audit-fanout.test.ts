@@ -10,7 +10,7 @@ import { JsonlFileAuditSink, verifyAuditChain } from "../../src/adapters/audit/j
 import { SyslogAuditSink } from "../../src/adapters/audit/syslog-audit-sink.ts";
 import { AuditFanout, type NamedAuditSink } from "../../src/app/audit-fanout.ts";
 import { isRotatorError, RotatorError } from "../../src/core/errors.ts";
-import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
+import type { AuditEvent } from "../../src/core/rotation/rotation-state.ts";
 import { FixedClock } from "../../src/core/time.ts";
 import { freePort } from "../support/vault-backend.ts";
 

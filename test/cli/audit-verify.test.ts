@@ -15,7 +15,7 @@ import {
 } from "../../src/adapters/audit/jsonl-file-audit-sink.ts";
 import type { CliIo } from "../../src/cli/cli-io.ts";
 import { runCli } from "../../src/cli/run-cli.ts";
-import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
+import type { AuditEvent } from "../../src/core/rotation/rotation-state.ts";
 import { type CliResult, runCliProcess } from "../support/run-cli.ts";
 import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
 

@@ -1,7 +1,7 @@
 // RotationTracker: what this replica knows of rotations, from requests, audit events and the engine's outcomes.
 import { describe, expect, it } from "vitest";
-import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
 import type { RotationOutcome, WaitKind } from "../../src/core/rotation/rotation-outcome.ts";
+import type { AuditEvent } from "../../src/core/rotation/rotation-state.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
 
 const PATH = "api-credentials/team-a/crm";

@@ -1,8 +1,8 @@
 // AuditSink for unit tests: keeps every event in order, and fails on demand (a failing sink must never change
 // a rotation's outcome).
 import { RotatorError } from "../../src/core/errors.ts";
-import type { AuditEvent } from "../../src/core/rotation/audit-events.ts";
 import type { AuditSink } from "../../src/core/rotation/rotation-ports.ts";
+import type { AuditEvent } from "../../src/core/rotation/rotation-state.ts";
 
 export class RecordingAuditSink implements AuditSink {
   readonly events: AuditEvent[] = [];

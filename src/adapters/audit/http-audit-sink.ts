@@ -14,8 +14,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import { RotatorError } from "../../core/errors.ts";
-import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
+import type { AuditEvent } from "../../core/rotation/rotation-state.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";

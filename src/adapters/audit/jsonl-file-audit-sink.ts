@@ -29,8 +29,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import { RotatorError } from "../../core/errors.ts";
-import type { AuditEvent } from "../../core/rotation/audit-events.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
+import type { AuditEvent } from "../../core/rotation/rotation-state.ts";
 
 const STALE_LOCK_MS = 10_000;
 

@@ -10,7 +10,7 @@
 //   events are a few hundred bytes; only a free-text reason can make one large, so an oversized message has its
 //   reason shortened (marked " [truncated]"); if it still does not fit, it is refused (AUDIT_FAILED).
 import { RotatorError } from "../../core/errors.ts";
-import type { AuditEvent, AuditEventType } from "../../core/rotation/audit-events.ts";
+import type { AuditEvent, AuditEventType } from "../../core/rotation/rotation-state.ts";
 import { asciiJson, auditEventBody } from "./jsonl-file-audit-sink.ts";
 
 const SD_ID = "eca@32473";

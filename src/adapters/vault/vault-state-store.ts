@@ -2,7 +2,7 @@
 // The KV paths (relative to the mount; user-visible, documented in docs/metadata.md and granted by rotator.hcl):
 //   <state_prefix>/journal/<credential path>   one journal record per unfinished rotation (journal-record.ts)
 //   <state_prefix>/leases/<credential path>    the credential's lease: fields owner, expires_at (RFC 3339), fence
-//   <state_prefix>/owners/<consumer key>       the path that owns an external consumer (consumer-owner.ts):
+//   <state_prefix>/owners/<consumer key>       the path that owns an external consumer (rotation-run.ts):
 //                                              fields path, since (RFC 3339), subject, adopted_from
 // e.g. secret/data/eca-rotator/journal/api-credentials/team-a/crm for the credential api-credentials/team-a/crm.
 // Every write is a POST with cas (0 = create). Deletes remove the metadata, so every version goes and the next

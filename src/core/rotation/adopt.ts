@@ -5,9 +5,9 @@
 // rotation of PATH or of the consumer's current owner is unfinished, writes the owner record with cas and
 // leaves a consumer.adopted audit event naming both paths.
 import { isRotatorError, RotatorError } from "../errors.ts";
-import type { RotationTrigger } from "./audit-events.ts";
 import type { RotationEngineDeps } from "./engine-deps.ts";
 import { claimFor } from "./rotation-run.ts";
+import type { RotationTrigger } from "./rotation-state.ts";
 
 export interface AdoptOptions {
   /** "cli"; never a token. */

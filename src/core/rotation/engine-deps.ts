@@ -12,12 +12,12 @@
 // its chat next steps, its CLI outcome lines and its `check` findings. Providers live in
 // src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
 // the metadata's) `provider`. The engine imports no provider.
-
 import { RotatorError } from "../errors.ts";
 import {
   type CredentialPolicy,
   PolicyReader,
   type ProviderMetadata,
+  parseCredentialPolicy,
 } from "../inventory/credential-policy.ts";
 import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
@@ -26,10 +26,8 @@ import { notRotatedMessage } from "../manual/manual-actions.ts";
 import type { DeadlineChatEvent, RotationChatEvent } from "../notify/chat-event.ts";
 import type { CheckFinding, CredentialFacts, ProviderCheckContext } from "../providers/credential-facts.ts";
 import type { ReaderEvidence } from "../readers/readers.ts";
-import type { SecretValue } from "../secret-value.ts";
+import { SecretValue } from "../secret-value.ts";
 import type { Clock, Scheduler } from "../time.ts";
-import type { AuditEvent, AuditEventType, RotationTrigger } from "./audit-events.ts";
-import { managedPolicy } from "./credential-fields.ts";
 import type { IssuerTarget, JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
 import type { RotationOutcome, WaitKind } from "./rotation-outcome.ts";
@@ -44,7 +42,14 @@ import type {
   RotationStateStore,
   StoredCredential,
 } from "./rotation-ports.ts";
-import type { RotationMode, RotationStep, StepMachine } from "./rotation-state.ts";
+import type {
+  AuditEvent,
+  AuditEventType,
+  RotationMode,
+  RotationStep,
+  RotationTrigger,
+  StepMachine,
+} from "./rotation-state.ts";
 
 export interface RotationEngineSettings {
   /** Lease expiry. The lease is renewed every third of it while a run holds it, so steps may take longer. */
@@ -306,7 +311,7 @@ export interface RotationProvider extends ProviderProfile {
   /** Dry run: the soak a rotation in `mode` would wait, and what the wait is, in the provider's words. */
   planWait(policy: CredentialPolicy, mode: RotationMode, deps: RotationEngineDeps): PlanWait;
   /**
-   * The external consumer the credential names, for the one-owner rule (consumer-owner.ts), and how to prove
+   * The external consumer the credential names, for the one-owner rule (rotation-run.ts), and how to prove
    * that the path holds its working secret (throws ROTATION_POSSESSION_UNPROVEN when it does not). Reads only.
    * Absent for providers with no external consumer (generated: the rotator makes the secret itself).
    */
@@ -393,4 +398,48 @@ export class ProviderSet extends PolicyReader {
     provider.checkPolicy(policy, path, deps);
     return { policy, provider };
   }
+}
+
+// The secret-data fields of a salesforce-eca credential as the engine reads them
+// from a StoredCredential: consumer keys as text, secrets as SecretValue whatever the store handed back.
+export const CLIENT_ID = "client_id";
+export const API_KEY = "api_key";
+export const PREVIOUS_CLIENT_ID = "previous_client_id";
+export const PREVIOUS_KEY = "previous_key";
+export const ROTATED_AT = "rotated_at";
+export const ROTATED_BY = "rotated_by";
+
+/** A consumer key field; "" and absent are both undefined (previous_* are "" once retired). */
+export function keyField(c: StoredCredential, name: string): string | undefined {
+  const v = c.data[name];
+  // Consumer keys are identifiers, not secrets; a store that wraps them anyway is handled.
+  const text = v === undefined ? undefined : typeof v === "string" ? v : v.reveal();
+  return text === "" ? undefined : text;
+}
+
+/** A secret field as a SecretValue; "" and absent are both undefined. */
+export function secretField(c: StoredCredential, name: string): SecretValue | undefined {
+  const v = c.data[name];
+  if (v === undefined) return undefined;
+  const secret = typeof v === "string" ? SecretValue.of(v) : v;
+  return secret.reveal() === "" ? undefined : secret;
+}
+
+// The credential's parsed policy, or the final error that says why the rotator may not touch it.
+/** VAULT_NOT_MANAGED without `provider`, POLICY_INVALID (final) for metadata that cannot be interpreted. */
+export function managedPolicy(
+  cred: StoredCredential,
+  path: string,
+  providers: PolicyReader,
+): CredentialPolicy {
+  const parsed = parseCredentialPolicy(cred.customMetadata, providers);
+  if (parsed.kind === "unmanaged") {
+    throw new RotatorError("VAULT_NOT_MANAGED", `"${path}" has no provider in its metadata`, {
+      context: { path },
+    });
+  }
+  if (parsed.kind === "invalid") {
+    throw new RotatorError("POLICY_INVALID", `invalid metadata: ${parsed.reason}`, { context: { path } });
+  }
+  return parsed.policy;
 }

@@ -6,8 +6,13 @@ import { z } from "zod";
 import type { ErrorCode } from "../errors.ts";
 import { SecretValue } from "../secret-value.ts";
 import { parseRfc3339 } from "../time.ts";
-import { ROTATION_TRIGGERS, type RotationTrigger } from "./audit-events.ts";
-import { ROTATION_STATES, type RotationMode, type RotationStep } from "./rotation-state.ts";
+import {
+  ROTATION_STATES,
+  ROTATION_TRIGGERS,
+  type RotationMode,
+  type RotationStep,
+  type RotationTrigger,
+} from "./rotation-state.ts";
 
 /** An error code as the engine writes it: upper case, digits and underscores. */
 const ERROR_CODE_SHAPE = /^[A-Z][A-Z0-9_]+$/;

@@ -14,7 +14,6 @@ import { classifyError } from "../errors.ts";
 import type { CredentialPolicy } from "../inventory/credential-policy.ts";
 import { DEFAULT_READERS_WINDOW_MS, judgeReaders, type ReaderSeen } from "../readers/readers.ts";
 import { formatDuration, HOUR_MS } from "../time.ts";
-import type { AuditEvidence } from "./audit-events.ts";
 import type { RotationEngineDeps, RotationEngineSettings, RotationRun } from "./engine-deps.ts";
 import {
   EVIDENCE_LABEL_CHARS,
@@ -25,6 +24,7 @@ import {
   type PromotionDecision,
   type PromotionEvidence,
 } from "./journal-record.ts";
+import type { AuditEvidence } from "./rotation-state.ts";
 
 /** How often a soak waiting for readers looks again (one ReaderEvidence read, no lease, no write). */
 const READERS_RECHECK_MS = 60_000;

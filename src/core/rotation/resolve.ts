@@ -10,7 +10,7 @@
 // A rotation that is running or waiting is refused: let it finish, or roll it back.
 import { type ErrorCode, isRotatorError, RotatorError } from "../errors.ts";
 import type { SecretValue } from "../secret-value.ts";
-import type { RotationTrigger } from "./audit-events.ts";
+import type { RotationEngineDeps, RotationRun } from "./engine-deps.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -18,12 +18,11 @@ import {
   PREVIOUS_CLIENT_ID,
   PREVIOUS_KEY,
   secretField,
-} from "./credential-fields.ts";
-import type { RotationEngineDeps, RotationRun } from "./engine-deps.ts";
+} from "./engine-deps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { IssuerTarget, StoredCredential } from "./rotation-ports.ts";
-import { claimFor, JournaledRun } from "./rotation-run.ts";
-import { writeWithCas } from "./shared-steps.ts";
+import { claimFor, JournaledRun, writeWithCas } from "./rotation-run.ts";
+import type { RotationTrigger } from "./rotation-state.ts";
 
 export interface ResolveOptions {
   /** "cli"; never a token. */

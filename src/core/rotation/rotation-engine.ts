@@ -18,26 +18,27 @@ import { rotationWithoutJournal } from "../inventory/collect-inventory.ts";
 import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";
 import { type AdoptOptions, type AdoptOutcome, adoptConsumer } from "./adopt.ts";
-import { isOperatorRequest } from "./audit-events.ts";
 import type { RotationEngineDeps, RotationRun, StartOptions } from "./engine-deps.ts";
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import type { LeaseHold } from "./lease.ts";
+import { heldDetail, readersVerdict, soaksForReaders } from "./readers-soak.ts";
+import type { RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
+import { planRotation, type RotationPlan } from "./rotation-plan.ts";
 import {
+  claimFor,
   errorLine,
   failed,
   isRetryable,
   isTransient,
+  JournaledRun,
+  leaseLost,
   parked,
   publicMessage,
   refused,
   skipped,
   waiting,
-} from "./outcome-builders.ts";
-import { heldDetail, readersVerdict, soaksForReaders } from "./readers-soak.ts";
-import type { RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
-import { planRotation, type RotationPlan } from "./rotation-plan.ts";
-import { claimFor, JournaledRun, leaseLost } from "./rotation-run.ts";
-import { canTransition, isPastPromotion, type RotationMode } from "./rotation-state.ts";
+} from "./rotation-run.ts";
+import { canTransition, isOperatorRequest, isPastPromotion, type RotationMode } from "./rotation-state.ts";
 
 interface RollbackOptions {
   readonly actor: string;

@@ -16,7 +16,7 @@ interface OutcomeBase {
   readonly mode: RotationMode | undefined;
   /** Audit events and notifications that could not be delivered during this call (they never change the outcome). */
   readonly sinkFailures: number;
-  /** Set for every provider but outcome-builders' UNTAGGED_PROVIDER (absent means it), so words can fit the credential. */
+  /** Set for every provider but rotation-run.ts's UNTAGGED_PROVIDER (absent means it), so words can fit the credential. */
   readonly provider?: string | undefined;
 }
 

@@ -2,9 +2,8 @@
 // Vault (src/adapters/vault) and Salesforce (src/adapters/salesforce), fakes implement them in memory for
 // unit tests (test/fakes). Every adapter throws RotatorError; the doc comments fix retry and idempotency.
 import type { SecretValue } from "../secret-value.ts";
-import type { AuditEvent } from "./audit-events.ts";
 import type { IssuerTarget, JournalRecord } from "./journal-record.ts";
-import type { RotationMode } from "./rotation-state.ts";
+import type { AuditEvent, RotationMode } from "./rotation-state.ts";
 
 export type { IssuerTarget };
 
@@ -137,7 +136,7 @@ export interface RotationStateStore {
   /** Credential paths that have a journal record (unfinished rotations). */
   listJournals(): AsyncIterable<string>;
   readLease(path: string): Promise<Versioned<Lease> | undefined>;
-  /** Which credential path owns an external consumer (consumer-owner.ts); undefined when none yet. */
+  /** Which credential path owns an external consumer (rotation-run.ts); undefined when none yet. */
   readOwner(key: string): Promise<Versioned<ConsumerOwner> | undefined>;
   /** cas = the version read (0 to create). VAULT_CAS_CONFLICT when someone else wrote in between. */
   writeOwner(key: string, owner: ConsumerOwner, cas: number): Promise<number>;

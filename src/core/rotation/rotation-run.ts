@@ -4,17 +4,27 @@
 // taken over, or could not be renewed in time, stops with ROTATION_LEASE_HELD and changes nothing. Journal writes
 // use cas against the version this run read or wrote, carry the fence, and may only follow the state machine, so
 // a stale owner's late journal write fails even when it passed its guard just before a pause.
-
-import { isRotatorError, RotatorError } from "../errors.ts";
+// Below the run: the outcomes built from it, what every provider's steps share (the cas write of KV data and the
+// endings of a rotation), and the one-owner-per-consumer records those steps check.
+import { classifyError, type ErrorCode, isRotatorError, RotatorError } from "../errors.ts";
+import { parseCredentialPolicy } from "../inventory/credential-policy.ts";
+import { computeDeadline } from "../inventory/deadline.ts";
+import type { SecretValue } from "../secret-value.ts";
 import { formatDuration, systemScheduler } from "../time.ts";
-import type { AuditEvent, AuditEventType } from "./audit-events.ts";
-import type { RotationEngineDeps, RotationProvider, RotationRun } from "./engine-deps.ts";
+import type { RotationEngineDeps, RotationProvider, RotationRun, StepResult } from "./engine-deps.ts";
 import type { JournalChanges, JournalRecord } from "./journal-record.ts";
 import { claimLease, LeaseHold, leaseLost } from "./lease.ts";
-import { skipped } from "./outcome-builders.ts";
-import type { SkippedOutcome } from "./rotation-outcome.ts";
-import type { IssuerTarget, Lease, Notification, StoredCredential } from "./rotation-ports.ts";
-import { canTransition, type RotationStep } from "./rotation-state.ts";
+import type { FailedOutcome, RotationOutcome, SkippedOutcome, WaitKind } from "./rotation-outcome.ts";
+import type {
+  ConsumerIdentity,
+  ConsumerOwner,
+  IssuerTarget,
+  Lease,
+  Notification,
+  StoredCredential,
+} from "./rotation-ports.ts";
+import type { AuditEvent, AuditEventType } from "./rotation-state.ts";
+import { canTransition, type RotationMode, type RotationStep } from "./rotation-state.ts";
 
 /** The engine's run: a RotationRun on the journal, the lease and the ports. */
 export class JournaledRun implements RotationRun {
@@ -346,4 +356,355 @@ export async function claimFor(
     if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
     return raced();
   }
+}
+
+// Outcome values built from a run or from plain facts, and the public face of errors in them: RotatorError
+// messages are public by contract; anything else is named, never quoted (its text could hold anything).
+export function isRetryable(err: unknown): boolean {
+  if (!(err instanceof RotatorError)) return true; // unknown: counted, and capped like any other
+  // A cas conflict means "read again and decide again", which the next attempt does.
+  return err.retryable || err.code === "VAULT_CAS_CONFLICT";
+}
+
+/**
+ * Salesforce (or a Marketing Cloud tenant) unavailable, unreachable or rate-limited: an outage that waiting fixes.
+ * Retried with backoff for as long as rotation.retry_budget allows, beyond max_attempts, and it never clears an
+ * operator's flag.
+ */
+export function isTransient(err: unknown): boolean {
+  return (
+    err instanceof RotatorError &&
+    err.retryable &&
+    (err.code === "SALESFORCE_UNAVAILABLE" || err.code === "SALESFORCE_RATE_LIMITED")
+  );
+}
+
+/** Public text of an error: RotatorError messages are safe by contract; anything else is named, not quoted. */
+export function publicMessage(err: unknown): string {
+  if (err instanceof RotatorError) return err.message;
+  const name = err instanceof Error ? err.name : typeof err;
+  return `unexpected ${name}`;
+}
+
+export function errorLine(err: unknown): string {
+  return `${classifyError(err)}: ${publicMessage(err)}`;
+}
+
+export function failed(run: RotationRun, err: unknown, willRetry: boolean, attempts: number): FailedOutcome {
+  return {
+    ...providerTag(run.record.provider),
+    kind: "failed",
+    path: run.path,
+    rotationId: run.record.rotationId,
+    mode: run.record.mode,
+    sinkFailures: run.sinkFailures,
+    step: run.record.step,
+    code: classifyError(err),
+    message: publicMessage(err),
+    willRetry,
+    attempts,
+  };
+}
+
+export function parked(run: RotationRun): FailedOutcome {
+  const r = run.record;
+  return {
+    ...providerTag(r.provider),
+    kind: "failed",
+    path: run.path,
+    rotationId: r.rotationId,
+    mode: r.mode,
+    sinkFailures: run.sinkFailures,
+    step: r.failedStep ?? r.step,
+    code: r.lastErrorCode ?? "ROTATION_STATE_MISMATCH",
+    message: `${r.lastError ?? "failed"}; set rotate=now to resume`,
+    willRetry: false,
+    attempts: r.attempts,
+  };
+}
+
+export function refused(
+  path: string,
+  rotationId: string | undefined,
+  mode: RotationMode | undefined,
+  step: RotationStep | undefined,
+  message: string,
+): FailedOutcome {
+  return {
+    kind: "failed",
+    path,
+    rotationId,
+    mode,
+    sinkFailures: 0,
+    step,
+    code: "ROTATION_ROLLBACK_REFUSED",
+    message,
+    willRetry: false,
+    attempts: 0,
+  };
+}
+
+export function skipped(
+  path: string,
+  rotationId: string | undefined,
+  mode: RotationMode | undefined,
+  reason: string,
+  code: ErrorCode | "UNCLASSIFIED" | undefined,
+): SkippedOutcome {
+  return { kind: "skipped", path, rotationId, mode, sinkFailures: 0, reason, code };
+}
+
+export function waiting(
+  path: string,
+  r: JournalRecord,
+  w: { waiting: WaitKind; until: Date; detail?: string | undefined },
+  sinkFailures: number,
+): RotationOutcome {
+  return {
+    ...providerTag(r.provider),
+    kind: "waiting",
+    path,
+    rotationId: r.rotationId,
+    mode: r.mode,
+    sinkFailures,
+    step: r.step,
+    waiting: w.waiting,
+    until: w.until,
+    ...(w.detail === undefined ? {} : { detail: w.detail }),
+  };
+}
+
+/**
+ * The provider whose outcomes carry no `provider` (the engine's first, whose outcomes kept their original shape
+ * when others were added); an outcome without one is that provider's.
+ */
+export const UNTAGGED_PROVIDER = "salesforce-eca";
+
+/** `{ provider }` for every provider but UNTAGGED_PROVIDER. */
+function providerTag(provider: string): { provider?: string } {
+  return provider === UNTAGGED_PROVIDER ? {} : { provider };
+}
+
+// What every provider's steps share: the one way a step writes a credential's KV data (read, decide, write with
+// cas against the version read; a cas conflict means someone wrote in between: read again and decide again, never
+// a blind retry), and the endings every rotation has (the close's metadata stamps, audit, chat and journal
+// removal; a rolled-back journal's the same). `decide` throws to refuse (a value someone else wrote), or returns
+// undefined when the version read needs no write (our own earlier write whose answer was lost, or a step already
+// done).
+const CAS_RETRIES = 3;
+
+export type FieldWrite = Readonly<Record<string, string | SecretValue>>;
+
+/** The version that now holds the decision, and the credential as read before it. */
+export async function writeWithCas(
+  run: RotationRun,
+  decide: (cred: StoredCredential) => FieldWrite | undefined,
+  /** The credential as the caller has just read it: the first decision uses it instead of a read. */
+  first?: StoredCredential,
+): Promise<{ version: number; cred: StoredCredential }> {
+  for (let i = 0; ; i++) {
+    const cred = i === 0 && first !== undefined ? first : await run.readCredential();
+    const fields = decide(cred);
+    if (fields === undefined) return { version: cred.version, cred };
+    await run.guard();
+    try {
+      const { version } = await run.deps.store.writeFields(run.path, fields, cred.version);
+      return { version, cred };
+    } catch (err) {
+      if (!isRotatorError(err, "VAULT_CAS_CONFLICT") || i + 1 >= CAS_RETRIES) throw err;
+    }
+  }
+}
+
+/**
+ * What every provider's close does after its stamps: audit rotation.completed, chat (rotation.emergency in an
+ * emergency) with the provider's words, the journal and lease deleted, and the completed outcome.
+ */
+export async function finishClose(
+  run: RotationRun,
+  now: Date,
+  chatText: string,
+  opts: { keyFingerprint?: string | undefined; outageMs?: number | undefined } = {},
+): Promise<StepResult> {
+  const r = run.record;
+  const durationMs = now.getTime() - r.startedAt.getTime();
+  const { outageMs } = opts;
+  await run.emit("rotation.completed", { kvVersion: r.kvVersionPublished, durationMs, outageMs });
+  await run.notify(r.mode === "emergency" ? "rotation.emergency" : "rotation.completed", chatText);
+  await run.endJournal();
+  const outcome: RotationOutcome = {
+    ...providerTag(r.provider),
+    kind: "completed",
+    path: run.path,
+    rotationId: r.rotationId,
+    mode: r.mode,
+    sinkFailures: run.sinkFailures,
+    kvVersion: r.kvVersionPublished,
+    keyFingerprint: opts.keyFingerprint,
+    durationMs,
+    outageMs,
+  };
+  return { kind: "done", outcome };
+}
+
+/**
+ * The metadata every provider stamps when a rotation closes: verified and rotated now, the next deadline counted
+ * from now with the credential's own period (removed rather than guessed when the metadata became invalid
+ * meanwhile), idle, trigger and last error cleared. `expiresAt`: a new expiry to record too.
+ */
+export async function stampClosed(
+  run: RotationRun,
+  now: Date,
+  opts: { expiresAt?: Date } = {},
+): Promise<void> {
+  const stamp = now.toISOString();
+  const cred = await run.readCredential();
+  const parsed = parseCredentialPolicy(cred.customMetadata, run.deps.providers);
+  let nextDue: string | null = null;
+  if (parsed.kind === "managed") {
+    const policy = { ...parsed.policy, lastRotated: now };
+    const due = computeDeadline(
+      opts.expiresAt === undefined ? policy : { ...policy, expiresAt: opts.expiresAt },
+      { createdTime: stamp, currentVersionCreatedTime: stamp },
+    );
+    if (due.ok) nextDue = due.deadline.toISOString();
+  }
+  await run.patchMetadata({
+    rotation_verified_at: stamp,
+    last_rotated: stamp,
+    ...(opts.expiresAt === undefined ? {} : { expires_at: opts.expiresAt.toISOString() }),
+    next_rotation_due: nextDue,
+    rotation_state: "idle",
+    ...(await run.flagClearing(false, cred.customMetadata)),
+    last_rotation_error: null,
+  });
+}
+
+/**
+ * What every provider's rolled_back journal ends with: metadata failed (with why), audit, chat naming what was
+ * restored (`restored(kvVersion)`, undefined when nothing had been published), journal and lease deleted.
+ */
+export async function finishRollback(
+  run: RotationRun,
+  restored: (kvVersion: number | undefined) => string,
+): Promise<StepResult> {
+  const r = run.record;
+  const why = r.lastError ?? "rolled back";
+  // An emergency rolled back before promotion has not revoked anything: its flag stays, so it is tried again.
+  await run.patchMetadata({
+    rotation_state: "failed",
+    last_rotation_error: why.slice(0, 300),
+    ...(await run.flagClearing(r.mode === "emergency")),
+  });
+  const code = r.lastErrorCode;
+  await run.emit("rotation.rolled_back", { errorCode: code, kvVersion: r.kvVersionPublished });
+  await run.notify(
+    "rotation.rolled_back",
+    `Rotation of ${r.path} was rolled back (${why}): ${restored(r.kvVersionPublished)}. Set rotate=now to try again.`,
+    code,
+  );
+  await run.endJournal();
+  const outcome: RotationOutcome = {
+    ...providerTag(r.provider),
+    kind: "rolled_back",
+    path: r.path,
+    rotationId: r.rotationId,
+    mode: r.mode,
+    sinkFailures: run.sinkFailures,
+    code,
+    message: why,
+    kvVersion: r.kvVersionPublished,
+  };
+  return { kind: "done", outcome };
+}
+
+/** A state a step cannot go on from (KV or Salesforce not as the journal expects): final, named with its step. */
+export function stateMismatch(run: RotationRun, message: string): RotatorError {
+  return new RotatorError("ROTATION_STATE_MISMATCH", message, {
+    context: { path: run.path, step: run.record.step },
+  });
+}
+
+// One KV path per external consumer. Whoever can write a path under the prefixes controls its metadata and data,
+// so a path could name another team's Salesforce app (or Marketing Cloud package) and have the rotator rotate
+// it and publish the new secret to that path. Two rules close that:
+//   - proof of possession: before anything is changed, the secret currently in the path's KV must work (a
+//     Salesforce login with the pair; a Marketing Cloud token with the client id), so a path can only rotate
+//     what it already holds;
+//   - one owner: the first path that proves possession of a consumer is recorded as its owner under the state
+//     prefix (which only the rotator writes); any other path naming the same consumer is refused with
+//     POLICY_CONSUMER_OWNED, even one that somehow holds the secret too. Moving a consumer to another path is
+//     the explicit, audited `eca-rotator adopt PATH`, which proves possession again.
+// An owner is keyed by what identifies the consumer at its issuer, which each provider says (its consumer
+// identity, built with safeSegment / toHex below, under its own name as the first segment).
+/** The owner record of one consumer. Never a secret: ids and a KV path. */
+
+/** POLICY_CONSUMER_OWNED when `owner` is another path than `path`. */
+export function ownedElsewhere(owner: ConsumerOwner | undefined, path: string): RotatorError | undefined {
+  if (owner === undefined || owner.path === path) return undefined;
+  return new RotatorError(
+    "POLICY_CONSUMER_OWNED",
+    `consumer already managed at ${owner.path} (${owner.subject}); a consumer is rotated from one path only. To move it here, run: eca-rotator adopt ${path}`,
+    { context: { path, owner: owner.path } },
+  );
+}
+
+/**
+ * Records `path` as the owner of `consumer` when nobody owns it yet (cas 0); a path that already owns it is left
+ * alone. Returns true when this call made `path` the owner. Throws POLICY_CONSUMER_OWNED when another path
+ * owns it, including one that won a race to create the record. `known`: the owner record as the caller has
+ * read it in this engine call (the read is not repeated: the create's cas 0 fails if one was written since).
+ */
+export async function recordOwner(
+  deps: Pick<RotationEngineDeps, "state" | "clock">,
+  consumer: ConsumerIdentity,
+  path: string,
+  guard: () => Promise<void>,
+  known?: { readonly owner: ConsumerOwner | undefined },
+): Promise<boolean> {
+  const found = known === undefined ? (await deps.state.readOwner(consumer.key))?.value : known.owner;
+  const refused = ownedElsewhere(found, path);
+  if (refused !== undefined) throw refused;
+  if (found !== undefined) return false;
+  await guard();
+  try {
+    await deps.state.writeOwner(
+      consumer.key,
+      { path, since: deps.clock.now(), subject: consumer.subject },
+      0,
+    );
+    return true;
+  } catch (err) {
+    if (!isRotatorError(err, "VAULT_CAS_CONFLICT")) throw err;
+    const winner = await deps.state.readOwner(consumer.key);
+    const lost = ownedElsewhere(winner?.value, path);
+    if (lost !== undefined) throw lost;
+    return false;
+  }
+}
+
+/**
+ * ROTATION_POSSESSION_UNPROVEN: the secret in the path's KV does not work, so the rotator does not touch the
+ * consumer. Retryable: a pair created minutes ago may not work yet (a new app takes up to ten minutes to
+ * propagate), so later cycles ask again, up to rotation.max_attempts; then the rotation ends, having changed
+ * nothing.
+ */
+export function possessionUnproven(path: string, what: string, refusal: string): RotatorError {
+  return new RotatorError(
+    "ROTATION_POSSESSION_UNPROVEN",
+    `${what} (${refusal}): nothing was changed; the rotator rotates only a consumer whose working secret this path holds. Put the secret that works now into KV, then set rotate=now`,
+    { retryable: true, context: { path, refusal } },
+  );
+}
+
+/** A consumer-key path segment: `s` itself when plainly safe, its hex otherwise. */
+export function safeSegment(s: string): string {
+  return /^[A-Za-z0-9_.-]{1,128}$/.test(s) && s !== "." && s !== ".." ? s : toHex(s);
+}
+
+/** Any text as one safe path segment (hex of its UTF-8). */
+export function toHex(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) out += b.toString(16).padStart(2, "0");
+  return out === "" ? "00" : out;
 }

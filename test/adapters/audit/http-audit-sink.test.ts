@@ -5,7 +5,7 @@ import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpAuditSink } from "../../../src/adapters/audit/http-audit-sink.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
-import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
+import type { AuditEvent } from "../../../src/core/rotation/rotation-state.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { startFloodServer } from "../../support/flood-server.ts";
 import { freePort } from "../../support/vault-backend.ts";

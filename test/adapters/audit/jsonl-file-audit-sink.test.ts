@@ -10,7 +10,7 @@ import {
   JsonlFileAuditSink,
   verifyAuditChain,
 } from "../../../src/adapters/audit/jsonl-file-audit-sink.ts";
-import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
+import type { AuditEvent } from "../../../src/core/rotation/rotation-state.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 
 const CANARY = "test-secret-canary-audit";

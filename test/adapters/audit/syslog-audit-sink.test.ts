@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SyslogAuditSink } from "../../../src/adapters/audit/syslog-audit-sink.ts";
 import { isRotatorError } from "../../../src/core/errors.ts";
-import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
+import type { AuditEvent } from "../../../src/core/rotation/rotation-state.ts";
 import { FixedClock } from "../../../src/core/time.ts";
 import { type RsyslogServer, type SyslogRecord, startRsyslog } from "../../support/rsyslog-server.ts";
 import { freePort } from "../../support/vault-backend.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyBudget, budgetLevel } from "../../../src/core/rotation/api-budget.ts";
+import { applyBudget, budgetLevel } from "../../../src/core/rotation/rotation-decision.ts";
 
 const budget = { slowAt: 0.5, stopAt: 0.9 };
 

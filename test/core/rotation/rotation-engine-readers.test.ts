@@ -3,10 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { RotatorError } from "../../../src/core/errors.ts";
 import type { ReaderEvidence, ReaderSeen } from "../../../src/core/readers/readers.ts";
-import type { AuditEvent } from "../../../src/core/rotation/audit-events.ts";
 import type { RotationEngineSettings } from "../../../src/core/rotation/engine-deps.ts";
 import type { JournalRecord } from "../../../src/core/rotation/journal-record.ts";
 import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
+import type { AuditEvent } from "../../../src/core/rotation/rotation-state.ts";
 import {
   expectGeneratedCleanly,
   FLAG,

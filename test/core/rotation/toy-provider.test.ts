@@ -21,7 +21,7 @@ import {
   type StepResult,
 } from "../../../src/core/rotation/engine-deps.ts";
 import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
-import { finishClose, stampClosed, writeWithCas } from "../../../src/core/rotation/shared-steps.ts";
+import { finishClose, stampClosed, writeWithCas } from "../../../src/core/rotation/rotation-run.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { kvEntry } from "../../fakes/kv-entry-builder.ts";
 import { ManualScheduler } from "../../fakes/manual-scheduler.ts";

@@ -7,8 +7,8 @@ import {
   enumMetadataField,
   type MetadataField,
 } from "../../inventory/credential-policy.ts";
-import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationRun } from "../../rotation/engine-deps.ts";
+import { secretField } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
 import type { SecretValue } from "../../secret-value.ts";
 

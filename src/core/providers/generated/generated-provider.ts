@@ -2,11 +2,11 @@
 // handshake). No issuer to call: the steps only generate, write KV and wait for the overlap to end.
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { kvPath, rotateNowCommand } from "../../notify/chat-text.ts";
-import { isOperatorRequest } from "../../rotation/audit-events.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
 import { readersPlanText, soaksForReaders } from "../../rotation/readers-soak.ts";
 import type { RotationOutcome } from "../../rotation/rotation-outcome.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
+import { isOperatorRequest } from "../../rotation/rotation-state.ts";
 import { formatDuration, formatPreciseDuration, formatRelative } from "../../time.ts";
 import { checkGenerated } from "./generated-checks.ts";
 import { confirmsByFlag, currentSecret, GENERATED_METADATA_FIELDS } from "./generated-fields.ts";

@@ -3,9 +3,9 @@
 // rotation_phase=complete. Check before act: a KV version that already holds the old secret is done work, and
 // a current_secret that is neither ours nor the old one belongs to someone else and is left alone.
 import { isRotatorError } from "../../errors.ts";
-import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
-import { finishRollback, stateMismatch } from "../../rotation/shared-steps.ts";
+import { ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/engine-deps.ts";
+import { finishRollback, stateMismatch } from "../../rotation/rotation-run.ts";
 import {
   CURRENT_SECRET,
   currentSecret,

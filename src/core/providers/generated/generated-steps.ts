@@ -13,9 +13,8 @@
 
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { startedByText } from "../../rotation/audit-events.ts";
-import { ROTATED_AT, ROTATED_BY } from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import { ROTATED_AT, ROTATED_BY } from "../../rotation/engine-deps.ts";
 import {
   auditEvidence,
   evidenceText,
@@ -24,7 +23,8 @@ import {
   tellLaggards,
 } from "../../rotation/readers-soak.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
+import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/rotation-run.ts";
+import { startedByText } from "../../rotation/rotation-state.ts";
 import { SecretValue } from "../../secret-value.ts";
 import { HOUR_MS } from "../../time.ts";
 import {

@@ -5,7 +5,7 @@
 // exists that this rotation did not make (a person may be mid-rotation, and a new POST would destroy their
 // set); no other path owns the consumer (POLICY_CONSUMER_OWNED); and the pair in KV logs in
 // (ROTATION_POSSESSION_UNPROVEN otherwise): a path can only rotate an app whose working pair it holds.
-// The first path to pass all of that is recorded as the consumer's owner (consumer-owner.ts).
+// The first path to pass all of that is recorded as the consumer's owner (rotation-run.ts).
 import { RotatorError } from "../../errors.ts";
 import {
   type CredentialPolicy,
@@ -14,20 +14,8 @@ import {
 } from "../../inventory/credential-policy.ts";
 import { chooseDestination, type Destination, type Destinations } from "../../inventory/destinations.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
-import {
-  ownedElsewhere,
-  possessionUnproven,
-  recordOwner,
-  safeSegment,
-} from "../../rotation/consumer-owner.ts";
-import {
-  API_KEY,
-  CLIENT_ID,
-  keyField,
-  managedPolicy,
-  secretField,
-} from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import { API_KEY, CLIENT_ID, keyField, managedPolicy, secretField } from "../../rotation/engine-deps.ts";
 import type {
   ConsumerIdentity,
   ConsumerOwner,
@@ -36,6 +24,7 @@ import type {
   StagedCredential,
   StoredCredential,
 } from "../../rotation/rotation-ports.ts";
+import { ownedElsewhere, possessionUnproven, recordOwner, safeSegment } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import { outageOf } from "./stage-to-close-steps.ts";
 

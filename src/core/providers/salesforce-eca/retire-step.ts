@@ -13,6 +13,7 @@
 // A standard rotation retires only while KV names the new pair; an emergency retires whatever KV says (the old
 // pair is compromised) and points KV that was set back to the dead pair at the new one again.
 import { RotatorError } from "../../errors.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -22,10 +23,9 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../../rotation/credential-fields.ts";
-import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+} from "../../rotation/engine-deps.ts";
 import type { DeathProof, StoredCredential } from "../../rotation/rotation-ports.ts";
-import { stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
+import { stateMismatch, writeWithCas } from "../../rotation/rotation-run.ts";
 import { SecretValue } from "../../secret-value.ts";
 
 /**

@@ -7,6 +7,8 @@
 // and delete the staged set after (both pairs work meanwhile); from `promoting`, delete first, so that a PATCH that
 // lands late cannot promote the staged pair after KV was pointed back at the old one.
 // Check before act: a staged set already gone and a KV version already holding the old pair are done work.
+
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -16,10 +18,9 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../../rotation/credential-fields.ts";
-import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+} from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishRollback, stateMismatch } from "../../rotation/shared-steps.ts";
+import { finishRollback, stateMismatch } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 /** rolling_back → rolled_back. */

@@ -2,7 +2,7 @@
 // there is only one) and KV holds the pair to rotate. eca_app_id / eca_app_name are required by the metadata parser already. Salesforce
 // itself is checked per connection (checkSalesforce in the CLI); this never contacts it.
 import { chooseDestination } from "../../inventory/destinations.ts";
-import { API_KEY, CLIENT_ID } from "../../rotation/credential-fields.ts";
+import { API_KEY, CLIENT_ID } from "../../rotation/engine-deps.ts";
 import {
   type CheckFinding,
   type CredentialFacts,

@@ -2,12 +2,12 @@
 // src/core/rotation/steps/ (the engine's first provider); this file is what the shared engine asks of it.
 
 import { isRotatorError } from "../../errors.ts";
-import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import { CLIENT_ID, keyField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import { CLIENT_ID, keyField } from "../../rotation/engine-deps.ts";
 import { readersPlanText, soaksForReaders } from "../../rotation/readers-soak.ts";
 import {
   ECA_MACHINE,
+  isOperatorRequest,
   isPastPromotion,
   type RotationMode,
   type RotationStep,

@@ -13,7 +13,7 @@
 // still works; a KV holding a pair this rotation does not know stops it without promoting.
 import { type ErrorCode, isRotatorError, RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { startedByText } from "../../rotation/audit-events.ts";
+import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import {
   API_KEY,
   CLIENT_ID,
@@ -23,8 +23,7 @@ import {
   ROTATED_AT,
   ROTATED_BY,
   secretField,
-} from "../../rotation/credential-fields.ts";
-import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+} from "../../rotation/engine-deps.ts";
 import {
   auditEvidence,
   evidenceText,
@@ -33,8 +32,8 @@ import {
   tellLaggards,
 } from "../../rotation/readers-soak.ts";
 import type { StagedCredential, StoredCredential } from "../../rotation/rotation-ports.ts";
-import { canTransition } from "../../rotation/rotation-state.ts";
-import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
+import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/rotation-run.ts";
+import { canTransition, startedByText } from "../../rotation/rotation-state.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import { diedAtPromotion, retireStep, retireWait } from "./retire-step.ts";
 
@@ -391,7 +390,7 @@ export function outageOf(code: string | undefined): ErrorCode | undefined {
   return undefined;
 }
 
-/** Step 8, close: stamp the metadata, tell audit and chat, delete journal and lease (shared-steps.ts). */
+/** Step 8, close: stamp the metadata, tell audit and chat, delete journal and lease (rotation-run.ts). */
 export async function closeStep(run: RotationRun): Promise<StepResult> {
   const now = run.now();
   await stampClosed(run, now);

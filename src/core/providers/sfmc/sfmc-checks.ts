@@ -3,8 +3,8 @@
 // the live v2/token check found. Pure: the caller reads KV and asks Marketing Cloud, and only ever at the auth
 // host the configuration names for the tenant; secret values never reach a finding.
 import { chooseDestination, type DestinationChoice } from "../../inventory/destinations.ts";
-import { API_KEY, CLIENT_ID } from "../../rotation/credential-fields.ts";
 import type { SfmcTokenAnswer } from "../../rotation/engine-deps.ts";
+import { API_KEY, CLIENT_ID } from "../../rotation/engine-deps.ts";
 import {
   type CheckFinding,
   type CredentialFacts,

@@ -18,11 +18,10 @@ import {
   findDestination,
 } from "../../inventory/destinations.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
-import { safeSegment, toHex } from "../../rotation/consumer-owner.ts";
-import { secretField } from "../../rotation/credential-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
+import { secretField } from "../../rotation/engine-deps.ts";
 import type { ConsumerIdentity, StoredCredential } from "../../rotation/rotation-ports.ts";
-import { stateMismatch } from "../../rotation/shared-steps.ts";
+import { safeSegment, stateMismatch, toHex } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
 
 export const PENDING_API_KEY = "pending_api_key";

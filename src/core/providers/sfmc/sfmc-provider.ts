@@ -7,12 +7,12 @@ import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import { chooseDestination } from "../../inventory/destinations.ts";
 import type { DeadlineChatEvent, RotationChatEvent } from "../../notify/chat-event.ts";
 import { formatUtc, kvPath, rotateNowCommand } from "../../notify/chat-text.ts";
-import { isOperatorRequest } from "../../rotation/audit-events.ts";
-import { possessionUnproven } from "../../rotation/consumer-owner.ts";
-import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/credential-fields.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
+import { API_KEY, CLIENT_ID, keyField, secretField } from "../../rotation/engine-deps.ts";
 import type { RotationOutcome } from "../../rotation/rotation-outcome.ts";
+import { possessionUnproven } from "../../rotation/rotation-run.ts";
 import type { RotationStep, StepMachine } from "../../rotation/rotation-state.ts";
+import { isOperatorRequest } from "../../rotation/rotation-state.ts";
 import { formatDuration, formatPreciseDuration, formatRelative } from "../../time.ts";
 import { checkSfmc } from "./sfmc-checks.ts";
 import {

@@ -17,18 +17,18 @@
 
 import { RotatorError } from "../../errors.ts";
 import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { startedByText } from "../../rotation/audit-events.ts";
-import { ownedElsewhere, recordOwner } from "../../rotation/consumer-owner.ts";
-import {
-  API_KEY,
-  PREVIOUS_KEY,
-  ROTATED_AT,
-  ROTATED_BY,
-  secretField,
-} from "../../rotation/credential-fields.ts";
 import type { RotationRun, StepResult } from "../../rotation/engine-deps.ts";
+import { API_KEY, PREVIOUS_KEY, ROTATED_AT, ROTATED_BY, secretField } from "../../rotation/engine-deps.ts";
 import type { StoredCredential } from "../../rotation/rotation-ports.ts";
-import { finishClose, stampClosed, stateMismatch, writeWithCas } from "../../rotation/shared-steps.ts";
+import {
+  finishClose,
+  ownedElsewhere,
+  recordOwner,
+  stampClosed,
+  stateMismatch,
+  writeWithCas,
+} from "../../rotation/rotation-run.ts";
+import { startedByText } from "../../rotation/rotation-state.ts";
 import type { SecretValue } from "../../secret-value.ts";
 import { HOUR_MS } from "../../time.ts";
 import {
