@@ -634,7 +634,7 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
     out.push(
       `- **Resident memory**: ${sizes}. An empty Node process on this machine is ` +
         `${fmt(m.bareNodeRssMb ?? Number.NaN, 1)} MB (the binary's pages it touches and V8's own heap); the ` +
-        "rest of the floor is the code loaded at start (undici, zod, prom-client, the rotator) and " +
+        "rest of the floor is the code loaded at start (undici, zod, yaml, the rotator) and " +
         "the heap V8 keeps beyond the live objects. What the inventory adds per 1,000 credentials is the figure " +
         "the scan controls; see section 3.",
     );

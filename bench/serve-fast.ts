@@ -5,7 +5,7 @@
 
 import { loadConfig } from "../src/config/load-config.ts";
 import { startDaemon, tuneHeapForDaemon } from "../src/daemon/daemon.ts";
-import { createLogger } from "../src/daemon/logger.ts";
+import { createLogger, STDOUT } from "../src/daemon/logger.ts";
 
 tuneHeapForDaemon(); // as serve-command.ts does
 const file = process.argv[2];
@@ -13,7 +13,7 @@ if (file === undefined) throw new Error("usage: node bench/serve-fast.ts CONFIG_
 const loaded = loadConfig({ file, env: process.env });
 const intervalMs = Number(process.env["ECA_BENCH_SCAN_INTERVAL_MS"] ?? "0");
 const cfg = { ...loaded, rotation: { ...loaded.rotation, scanIntervalMs: intervalMs } };
-const log = createLogger(cfg.log.level, { write: (line: string) => process.stdout.write(line) });
+const log = createLogger(cfg.log.level, STDOUT);
 const daemon = await startDaemon(cfg, {
   env: process.env,
   version: "bench",

@@ -1,9 +1,9 @@
-// `serve`: the daemon. Logs are pino JSON on stdout; the process runs until SIGTERM or SIGINT, then stops
+// `serve`: the daemon. Logs are JSON lines on stdout; the process runs until SIGTERM or SIGINT, then stops
 // taking work, lets running rotations reach their next step boundary (bounded by server.shutdown_timeout),
 // flushes the audit sinks and exits 0. A second signal exits at once (the journals make that safe too).
 
 import { startDaemon, tuneHeapForDaemon } from "../daemon/daemon.ts";
-import { createLogger } from "../daemon/logger.ts";
+import { createLogger, STDOUT } from "../daemon/logger.ts";
 import { exposedSecretFiles } from "../daemon/secret-refs.ts";
 import type { CommandSpec } from "./cli-io.ts";
 import { EXIT, loadCliConfig } from "./cli-io.ts";
@@ -27,7 +27,7 @@ Exit 2 on a configuration error (named by key), 1 when start-up fails (Vault unr
   async run(ctx) {
     tuneHeapForDaemon();
     const cfg = loadCliConfig(ctx);
-    const log = createLogger(cfg.log.level, { write: (line: string) => ctx.io.stdout.write(line) });
+    const log = createLogger(cfg.log.level, STDOUT);
     for (const f of await exposedSecretFiles(cfg)) {
       log.warn({ key: f.key, file: f.path, mode: f.mode }, "secret file readable by its group or others");
     }

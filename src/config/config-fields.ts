@@ -143,7 +143,8 @@ export function cronSchedule() {
     (s) => {
       if (s.split(/\s+/).length !== 5) return false;
       try {
-        return new Cron(s, { timezone: "UTC", paused: true }).nextRun() !== null;
+        // UTC as the fixed offset 0, as weekly-report.ts evaluates it (croner's time-zone path would load ICU).
+        return new Cron(s, { utcOffset: 0, paused: true }).nextRun() !== null;
       } catch {
         return false;
       }

@@ -181,7 +181,7 @@ describe("the reader feed on OpenBao's audit devices", () => {
       systemClock,
     );
     if (replica === undefined) throw new Error("no feed");
-    await attachReaderFeed(replica, vault, { log: createLogger("error") });
+    await attachReaderFeed(replica, vault, { log: createLogger("error", { write: () => {} }) });
     try {
       expect(byLabel(await replica.readersOf(CRED, new Date(0)))).toEqual({
         "approle (billing)": 3,

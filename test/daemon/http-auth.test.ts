@@ -1,5 +1,5 @@
 // The daemon's HTTP tokens and 401 summary: token files on disk resolved by the real resolver, re-read as the
-// daemon re-reads them, and a real pino logger. The attacker here is whoever can shorten a token file (a bad
+// daemon re-reads them, and the real JSON logger. The attacker here is whoever can shorten a token file (a bad
 // rotation script, a careless edit): a short token must never be accepted, and must never open anything.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,5 +1,6 @@
 // WeeklyReportJob with the claim in the real Vault (two jobs on separate connections act as two replicas),
 // a recording `send` and a FixedClock; and the weekly chat event built from a scan.
+import { Cron } from "croner";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
 import { RotatorError } from "../../src/core/errors.ts";
@@ -215,6 +216,30 @@ describe("scheduledRunAt", () => {
     expect(scheduledRunAt("*/5 * * * * *", new Date("2026-11-23T09:00:07.020Z"))).toEqual(
       new Date("2026-11-23T09:00:05.000Z"),
     );
+  });
+
+  it("gives the runs croner gives in the time zone UTC, over schedules, years and leap days", () => {
+    const schedules = [
+      "0 9 * * 1",
+      "*/5 * * * *",
+      "30 2 1 * *",
+      "0 0 29 2 *",
+      "15 14 * * 1-5",
+      "59 23 31 12 *",
+    ];
+    let compared = 0;
+    for (const schedule of schedules) {
+      for (let i = 0; i < 150; i++) {
+        const at = new Date(Date.UTC(2023, 0, 1) + i * 7_919 * 60_000 * 11 + (i % 7) * 1_001);
+        const inZone = new Cron(schedule, { timezone: "UTC", paused: true }).previousRuns(
+          1,
+          new Date(at.getTime() + 1),
+        );
+        expect(scheduledRunAt(schedule, at), `${schedule} at ${at.toISOString()}`).toEqual(inZone[0] ?? at);
+        compared += 1;
+      }
+    }
+    expect(compared).toBe(900);
   });
 });
 

@@ -1,4 +1,4 @@
-// The real `eca-rotator serve` as a child process: its pino JSON log lines parsed as they arrive, waits on log
+// The real `eca-rotator serve` as a child process: its JSON log lines parsed as they arrive, waits on log
 // records, and a signal-and-wait stop. Used by the daemon's end-to-end tests.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
