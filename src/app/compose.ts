@@ -33,8 +33,8 @@ import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.t
 import { VaultMetadataSource } from "../adapters/vault/vault-metadata-source.ts";
 import { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
+import { CHAT_EVENTS } from "../config/config-schema.ts";
 import type { Config, SalesforceConnectionConfig } from "../config/config-types.ts";
-import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { destinationsOf } from "../config/load-config.ts";
 import { classifyError, isRotatorError, RotatorError } from "../core/errors.ts";
 import type { ChatCredential, ChatEventKind } from "../core/notify/chat-event.ts";

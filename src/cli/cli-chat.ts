@@ -5,8 +5,8 @@
 import type { ChatNotifier, DedupStore } from "../app/chat-notifier.ts";
 import type { VaultStack } from "../app/compose.ts";
 import { buildChatNotifier } from "../app/compose.ts";
+import { CHAT_EVENTS } from "../config/config-schema.ts";
 import type { ChatTargetConfig, Config } from "../config/config-types.ts";
-import { CHAT_EVENTS } from "../config/daemon-sections.ts";
 import { systemClock } from "../core/time.ts";
 import { createLogger } from "../daemon/logger.ts";
 import type { CliIo } from "./cli-io.ts";

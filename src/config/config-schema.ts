@@ -3,50 +3,469 @@
 // typo such as `adress` would otherwise be silently ignored. The output is the normalised Config (minus sources).
 // Vault's standard environment variables are merged into the input before parsing (see load-config.ts); the only
 // value the file cannot hold, the token, reaches the schema through the context.
+
 import path from "node:path";
+import { Cron } from "croner";
 import { z } from "zod";
 import { ON_SOAK_MAX, SOAK_UNTIL } from "../core/inventory/policy-fields.ts";
+import { SUBSCRIBABLE_CHAT_EVENTS } from "../core/notify/chat-event.ts";
+import { DEFAULT_READERS_WINDOW_MS } from "../core/readers/readers.ts";
 import type { SecretValue } from "../core/secret-value.ts";
-import { formatExactDuration } from "../core/time.ts";
 import {
-  apiVersion,
-  bool,
-  cronSchedule,
-  duration,
-  filePath,
-  isLoopbackHost,
-  isPlainHttpToRemote,
-  kvPath,
-  listenAddress,
-  oneOf,
-  originUrl,
-  plainHttpRefusal,
-  text,
-  wholeNumber,
-} from "./config-fields.ts";
+  DAY_MS,
+  formatExactDuration,
+  HOUR_MS,
+  type ParseDurationOptions,
+  parseDuration,
+} from "../core/time.ts";
 import type {
+  ChatTargetConfig,
   Config,
   MarketingCloudTenantConfig,
+  ReadersConfig,
   SalesforceConnectionConfig,
   SecretRef,
   VaultAuthConfig,
 } from "./config-types.ts";
-import {
-  allowedHostsSchema,
-  apiBudgetShape,
-  apiTokensSchema,
-  httpSinkSchema,
-  httpSinkShape,
-  keyed,
-  notificationsSchema,
-  notificationsShape,
-  readersSchema,
-  readersShape,
-  secretRef,
-  serverShape,
-  syslogShape,
-  TARGET_KEYS,
-} from "./daemon-sections.ts";
+
+// Field schemas shared by the sections below. Every message names the problem and never repeats the input:
+// the input may be a secret pasted into the wrong key.
+/** "is required" for a missing value, else `must be <what>`: the value itself is never shown. */
+function expected(what: string): (issue: { input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? "is required" : `must be ${what}`);
+}
+
+function text(): z.ZodString {
+  return z
+    .string({ error: expected("a string") })
+    .trim()
+    .min(1, { error: "must not be empty" });
+}
+
+/** A local file path (a token file, a CA bundle, a key): only its shape is checked here. */
+function filePath(): z.ZodString {
+  return text();
+}
+
+function bool(): z.ZodBoolean {
+  return z.boolean({ error: expected("true or false") });
+}
+
+function wholeNumber(min: number, max: number): z.ZodNumber {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .number({ error: expected(`a whole number from ${min} to ${max}`) })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(max, { error: message });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+): z.ZodEnum<{ [K in T[number]]: K }> {
+  return z.enum(values, { error: expected(`one of ${values.join(", ")}`) });
+}
+
+/** A duration string (`10s`, `15m`, `14d`, `1h30m`) parsed by the core grammar into milliseconds. */
+function duration(opts: ParseDurationOptions = {}) {
+  return z.string({ error: expected("a duration such as 10s, 15m or 14d") }).transform((s, ctx) => {
+    const parsed = parseDuration(s, opts);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: "custom", message: parsed.reason });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}
+
+const KV_PATH_HINT =
+  "must be a KV path such as api-credentials/team-a (no empty, . or .. segments, no * or +)";
+
+/**
+ * A mount or a path inside one, normalised without leading or trailing slashes. Globs are refused because
+ * these paths are pasted into policy paths and capability probes, where `*` and `+` mean something else.
+ */
+function kvPath() {
+  return text().transform((s, ctx) => {
+    const trimmed = s.replace(/^\/+|\/+$/g, "");
+    const segments = trimmed.split("/");
+    const bad =
+      trimmed === "" ||
+      segments.some((seg) => seg === "" || seg === "." || seg === "..") ||
+      /[*+\s\p{Cc}]/u.test(trimmed);
+    if (bad) {
+      ctx.addIssue({ code: "custom", message: KV_PATH_HINT });
+      return z.NEVER;
+    }
+    return trimmed;
+  });
+}
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * An http(s) origin without credentials, path, query or fragment (any of those could carry a secret, and the
+ * clients append their own paths). `http:` only when `allowHttp` says so for the host.
+ */
+function originUrl(opts: { allowHttp: (hostname: string) => boolean; httpHint: string }) {
+  return text().transform((s, ctx) => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
+    if (!URL.canParse(s)) return fail("must be a URL such as https://vault.example.com:8200");
+    const url = new URL(s);
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      return fail("must be an http:// or https:// URL");
+    if (url.protocol === "http:" && !opts.allowHttp(url.hostname)) return fail(opts.httpHint);
+    if (url.username !== "" || url.password !== "") return fail("must not contain a user name or password");
+    if (url.search !== "" || url.hash !== "") return fail("must not contain a query or fragment");
+    if (url.pathname !== "/" && url.pathname !== "")
+      return fail("must be scheme://host[:port] without a path");
+    return `${url.protocol}//${url.host}`;
+  });
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOST.test(hostname);
+}
+
+/**
+ * Plain http:// to a host that is not loopback: whatever is sent (a token, a secret, a webhook URL) can be read
+ * and changed by anyone on the network path. Refused unless that target's `allow_insecure_http` says otherwise.
+ */
+export function isPlainHttpToRemote(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.protocol === "http:" && !isLoopbackHost(u.hostname);
+}
+
+/** The refusal of plain http to a remote host. `exposes`: what would cross the network in clear. */
+export function plainHttpRefusal(exposes: string, optOutKey: string): string {
+  return (
+    `is plain http:// to a host that is not loopback, which would send ${exposes} in clear: ` +
+    `use https://, or set ${optOutKey}: true (only on a network you trust)`
+  );
+}
+
+function apiVersion() {
+  return text().regex(/^v[1-9][0-9]{0,2}\.[0-9]$/, { error: "must look like v65.0" });
+}
+
+function listenAddress() {
+  return text().refine(
+    (s) => {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):([0-9]{1,5})$/.exec(s);
+      const port = Number(match?.[2] ?? "0");
+      return match !== null && port >= 1 && port <= 65_535;
+    },
+    { error: "must be host:port, such as 127.0.0.1:8080 or [::1]:8080" },
+  );
+}
+
+/** Five cron fields (minute hour day-of-month month day-of-week), evaluated in UTC; checked by croner itself. */
+function cronSchedule() {
+  return text().refine(
+    (s) => {
+      if (s.split(/\s+/).length !== 5) return false;
+      try {
+        // UTC as the fixed offset 0, as weekly-report.ts evaluates it (croner's time-zone path would load ICU).
+        return new Cron(s, { utcOffset: 0, paused: true }).nextRun() !== null;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'must be a 5-field cron expression in UTC that fires, such as "0 9 * * 1"' },
+  );
+}
+
+// The config sections only the daemon uses: chat targets, the extra audit sinks,
+// the HTTP API and read tokens, the allowed Host names and the Salesforce API budget. Webhook URLs, HMAC secrets and API tokens are secrets, so
+// the file never holds them inline: each is a reference `{file: PATH}`, `{env: NAME}` or `{vault: "PATH#FIELD"}`
+// that the daemon resolves at start-up (src/daemon/secret-refs.ts), naming the key when it cannot.
+export const CHAT_EVENTS = SUBSCRIBABLE_CHAT_EVENTS;
+
+const INLINE_SECRET =
+  'is a secret and is never written inline: use {file: PATH}, {env: NAME} or {vault: "KV_PATH#FIELD"}';
+
+/** `{file}`, `{env}` or `{vault: "path#field"}`; exactly one. `key` (the config key, for start-up errors) is set by the caller. */
+function secretRef() {
+  return z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (typeof v === "string") ctx.addIssue({ code: "custom", message: INLINE_SECRET });
+    })
+    .pipe(
+      z
+        .strictObject(
+          {
+            file: filePath().optional(),
+            env: text()
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" })
+              .optional(),
+            vault: text()
+              .regex(/^[^#\s]+#[^#\s]+$/, { error: 'must be "KV_PATH#FIELD" (under vault.kv_mount)' })
+              .optional(),
+          },
+          { error: (i) => (i.input === undefined ? "is required" : INLINE_SECRET) },
+        )
+        .transform((r, ctx): SecretRef => {
+          const set = [r.file, r.env, r.vault].filter((x) => x !== undefined).length;
+          if (set !== 1) {
+            ctx.addIssue({ code: "custom", message: "set exactly one of file, env and vault" });
+            return z.NEVER;
+          }
+          if (r.file !== undefined) return { kind: "file", path: r.file, key: "" };
+          if (r.env !== undefined) return { kind: "env", name: r.env, key: "" };
+          const [path = "", field = ""] = (r.vault ?? "").split("#");
+          const parsed = kvPath().safeParse(path);
+          if (!parsed.success) {
+            ctx.addIssue({ code: "custom", path: ["vault"], message: "the part before # must be a KV path" });
+            return z.NEVER;
+          }
+          return { kind: "vault", path: parsed.data, field, key: "" };
+        }),
+    );
+}
+
+const targetShape = {
+  type: oneOf(["slack", "teams", "webhook"]),
+  url: z.unknown(),
+  secret: z.unknown(),
+  events: z.array(oneOf(CHAT_EVENTS), { error: "must be a list of event names" }).min(1).optional(),
+  // The URL is checked once resolved (src/daemon/secret-refs.ts): plain http:// to a host that is not loopback
+  // is refused unless this is true.
+  allow_insecure_http: bool().default(false),
+};
+const TARGET_KEYS = Object.keys(targetShape);
+
+const targetSchema = z
+  .strictObject(
+    { ...targetShape, url: secretRef(), secret: secretRef().optional() },
+    { error: () => "must be a mapping (type, url, secret, events)" },
+  )
+  .superRefine((t, ctx) => {
+    if (t.type === "webhook" && t.secret === undefined)
+      ctx.addIssue({ code: "custom", path: ["secret"], message: "is required for type webhook (HMAC key)" });
+    if (t.type !== "webhook" && t.secret !== undefined)
+      ctx.addIssue({ code: "custom", path: ["secret"], message: "is only used with type webhook" });
+  });
+
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  error: "target names use letters, digits, '.', '_' and '-' (at most 64)",
+});
+
+const notificationsShape = {
+  targets: z.unknown(),
+  overdue_repeat: z.unknown(),
+};
+
+/** Below this, overdue reminders would be noise: a scan interval or two apart. */
+const MIN_OVERDUE_REPEAT_MS = HOUR_MS;
+
+function notificationsSchema() {
+  return z
+    .strictObject(
+      {
+        targets: z
+          .record(targetName, targetSchema, {
+            error: (i) =>
+              i.code === "invalid_type" ? "must be a mapping of target names to targets" : undefined,
+          })
+          .default({}),
+        // How often an overdue credential is reminded of again while it stays overdue; "off": only once.
+        overdue_repeat: overdueRepeat().default(7 * DAY_MS),
+      },
+      { error: () => "must be a mapping (targets, overdue_repeat)" },
+    )
+    .prefault({})
+    .transform((n) => ({
+      overdueRepeatMs: n.overdue_repeat === "off" ? undefined : n.overdue_repeat,
+      targets: Object.entries(n.targets).map(
+        ([name, t]): ChatTargetConfig => ({
+          name,
+          type: t.type,
+          url: keyed(t.url, `notifications.targets.${name}.url`),
+          secret:
+            t.secret === undefined ? undefined : keyed(t.secret, `notifications.targets.${name}.secret`),
+          events: t.events ?? [...CHAT_EVENTS],
+          allowInsecureHttp: t.allow_insecure_http,
+        }),
+      ),
+    }));
+}
+
+/** A duration of at least 1h, or "off". */
+function overdueRepeat() {
+  const problem = 'must be a duration of at least 1h, such as 7d (or "off" for a single overdue message)';
+  return z.string({ error: problem }).transform((s, ctx): number | "off" => {
+    if (s.trim() === "off") return "off";
+    const parsed = parseDuration(s);
+    if (!parsed.ok || parsed.ms < MIN_OVERDUE_REPEAT_MS) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}
+
+function keyed(ref: SecretRef, key: string): SecretRef {
+  return { ...ref, key };
+}
+
+const syslogShape = {
+  address: text().regex(/^(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):[0-9]{1,5}$/, {
+    error: "must be udp://HOST:PORT or tcp://HOST:PORT",
+  }),
+  app_name: text()
+    .regex(/^[\x21-\x7e]{1,48}$/, { error: "must be 1-48 printable ASCII characters" })
+    .default("eca-rotator"),
+  facility: wholeNumber(0, 23).default(13),
+};
+
+const httpSinkShape = {
+  url: z.unknown(),
+  batch_size: wholeNumber(1, 1000).default(50),
+  flush_interval: duration().default(1000),
+  allow_insecure_http: bool().default(false),
+};
+
+const httpSinkSchema = z.strictObject(
+  { ...httpSinkShape, url: secretRef() },
+  { error: () => "must be a mapping (url, batch_size, flush_interval)" },
+);
+
+const serverShape = {
+  listen: z.unknown(),
+  api_tokens: z.unknown(),
+  read_tokens: z.unknown(),
+  allowed_hosts: z.unknown(),
+  shutdown_timeout: duration().default(30_000),
+  status_refresh: duration().default(30_000),
+};
+
+/** server.api_tokens (writes) or server.read_tokens (the GET routes): token name → secret reference. */
+function apiTokensSchema(key: "api_tokens" | "read_tokens" = "api_tokens") {
+  return z
+    .record(targetName, secretRef(), {
+      error: (i) =>
+        i.code === "invalid_type" ? "must be a mapping of token names to secret references" : undefined,
+    })
+    .default({})
+    .transform((m) =>
+      Object.entries(m).map(([name, ref]) => ({ name, ref: keyed(ref, `server.${key}.${name}`) })),
+    );
+}
+
+/**
+ * The shortest API or read token accepted. 32 random hex characters are 128 bits: nothing an online guesser
+ * gets near, while a word such as "dev-only-api-token" falls to a dictionary.
+ */
+export const MIN_HTTP_TOKEN_LENGTH = 32;
+
+/**
+ * The problem line for a resolved API or read token that is too short, naming its config key and never the
+ * value (nor its length, which would narrow a guess); undefined when it is long enough.
+ */
+export function shortTokenProblem(key: string, token: SecretValue): string | undefined {
+  if (token.reveal().length >= MIN_HTTP_TOKEN_LENGTH) return undefined;
+  return `${key}: the token is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters; make a random one with \`openssl rand -hex 32\``;
+}
+
+// A DNS name (letters, digits, '-', '_' in labels of at most 63), without scheme, port, path or wildcard.
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/;
+
+/** server.allowed_hosts: host names the Host header may carry besides IP literals and localhost; lower-cased. */
+function allowedHostsSchema() {
+  return z
+    .array(
+      z
+        .string({ error: "must be a host name" })
+        .trim()
+        .toLowerCase()
+        .regex(HOST_NAME, {
+          error: "must be a host name such as eca-rotator.eca-rotator.svc (no scheme, port, path or *)",
+        })
+        .transform((h) => h.replace(/\.$/, "")),
+      { error: "must be a list of host names" },
+    )
+    .default([]);
+}
+
+/** Fractions of the org's daily API limit (Sforce-Limit-Info) at which new rotations slow down and stop. */
+const apiBudgetShape = {
+  slow_at: z.number({ error: "must be a fraction such as 0.5" }).gt(0).lt(1).default(0.5),
+  stop_at: z.number({ error: "must be a fraction such as 0.9" }).gt(0).max(1).default(0.9),
+};
+
+/**
+ * readers: the reader feed, learnt from Vault's audit device. `socket` is HOST:PORT (Vault's socket audit device
+ * connects there) or unix:/PATH; `file` is the file audit device's log. The feed is believed because of where
+ * it comes from, so a TCP address that is not loopback is refused unless allow_remote is true.
+ */
+const readersShape = {
+  socket: text().optional(),
+  socket_mode: oneOf(["0600", "0660"]).default("0600"),
+  file: filePath().optional(),
+  window: duration({ maxMs: 90 * DAY_MS }).default(DEFAULT_READERS_WINDOW_MS),
+  ignore: z.array(text(), { error: "must be a list of display names" }).default([]),
+  share_interval: duration({ maxMs: HOUR_MS }).default(10_000),
+  allow_remote: bool().default(false),
+};
+
+const TCP_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):([0-9]{1,5})$/;
+
+function readersSchema() {
+  return z
+    .strictObject(readersShape, { error: () => "must be a mapping (socket, file, window, ...)" })
+    .transform((r, ctx): ReadersConfig => {
+      if (r.socket === undefined && r.file === undefined)
+        ctx.addIssue({
+          code: "custom",
+          message: "needs readers.socket or readers.file (where audit lines come from)",
+        });
+      let socket: ReadersConfig["socket"];
+      if (r.socket?.startsWith("unix:")) {
+        const p = r.socket.slice("unix:".length);
+        if (!p.startsWith("/"))
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message: "unix: needs an absolute path, such as unix:/run/eca/audit.sock",
+          });
+        socket = { kind: "unix", path: p, mode: Number.parseInt(r.socket_mode, 8) };
+      } else if (r.socket !== undefined) {
+        const m = TCP_ADDRESS.exec(r.socket);
+        const port = Number(m?.[2] ?? "-1");
+        const host = (m?.[1] ?? "").replace(/^\[|\]$/g, "");
+        if (m === null || port < 0 || port > 65_535) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message: "must be HOST:PORT (such as 127.0.0.1:9201) or unix:/PATH",
+          });
+        } else if (!isLoopbackHost(m[1] ?? "") && !r.allow_remote) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["socket"],
+            message:
+              "is not a loopback address: anyone who can connect could forge reads, since the feed is trusted by where it comes from; use a loopback address or unix:/PATH, or set readers.allow_remote: true",
+          });
+        }
+        socket = { kind: "tcp", host, port };
+      }
+      return {
+        socket,
+        file: r.file,
+        windowMs: r.window,
+        ignore: r.ignore,
+        shareIntervalMs: r.share_interval,
+        allowRemote: r.allow_remote,
+      };
+    })
+    .optional();
+}
 
 const DEFAULT_KUBERNETES_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 

@@ -101,7 +101,7 @@ interface ReportConfig {
   readonly schedule: string | undefined; // cron, UTC; default "0 9 * * 1"; undefined: "off"
 }
 
-/** A secret the file names but never holds (config/daemon-sections.ts); `key` is the config key it came from. */
+/** A secret the file names but never holds (config-schema.ts); `key` is the config key it came from. */
 export type SecretRef =
   | { readonly kind: "file"; readonly path: string; readonly key: string }
   | { readonly kind: "env"; readonly name: string; readonly key: string }

@@ -2,7 +2,7 @@
 // AppRole role id) are shown only as "set"; paths, names and the address are shown because they are validated
 // not to carry credentials (an address with a user, password or query is refused).
 import { formatExactDuration } from "../core/time.ts";
-import { isPlainHttpToRemote } from "./config-fields.ts";
+import { isPlainHttpToRemote } from "./config-schema.ts";
 import type { Config, VaultAuthConfig } from "./config-types.ts";
 
 export function summarizeConfig(cfg: Config): string {

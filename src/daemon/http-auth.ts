@@ -2,8 +2,8 @@
 // re-read every few seconds (a rotated token file takes effect without a restart), held to a minimum length
 // at start-up and on every re-read; and a summary of refused requests for the log that cannot flood it.
 
+import { shortTokenProblem } from "../config/config-schema.ts";
 import type { SecretRef } from "../config/config-types.ts";
-import { shortTokenProblem } from "../config/daemon-sections.ts";
 import { RotatorError } from "../core/errors.ts";
 import type { SecretValue } from "../core/secret-value.ts";
 import type { ApiToken } from "../http/bearer-auth.ts";

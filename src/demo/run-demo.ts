@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isPlainHttpToRemote } from "../config/config-fields.ts";
+import { isPlainHttpToRemote } from "../config/config-schema.ts";
 import {
   type SalesforceSimulator,
   startSalesforceSimulator,

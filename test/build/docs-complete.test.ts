@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { COMMANDS } from "../../src/cli/commands.ts";
+import { COMMANDS } from "../../src/cli/run-cli.ts";
 import { KNOWN_KEYS } from "../../src/config/config-schema.ts";
 import { PROVIDERS } from "../../src/core/providers/provider-registry.ts";
 import { createDaemonMetrics } from "../../src/daemon/metrics.ts";
@@ -234,7 +234,7 @@ describe("docs/ documents everything the code has", () => {
     expect(missing(short, (n) => new RegExp(`\`(?:eca_rotator_)?${literal(n)}[\`{]`).test(page))).toEqual([]);
   });
 
-  it("every CLI command of src/cli/commands.ts has an entry in docs/cli.md, with each of its options", async () => {
+  it("every CLI command of src/cli/run-cli.ts has an entry in docs/cli.md, with each of its options", async () => {
     const page = repoFile("docs/cli.md");
     expect(COMMANDS.length).toBeGreaterThan(8);
     const commands = COMMANDS.map((c) => c.name);

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MIN_HTTP_TOKEN_LENGTH, shortTokenProblem } from "../../src/config/daemon-sections.ts";
+import { MIN_HTTP_TOKEN_LENGTH, shortTokenProblem } from "../../src/config/config-schema.ts";
 import { summarizeConfig } from "../../src/config/load-config.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
 import { resolveSecretRef } from "../../src/daemon/secret-refs.ts";

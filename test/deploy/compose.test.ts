@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { shortTokenProblem } from "../../src/config/daemon-sections.ts";
+import { shortTokenProblem } from "../../src/config/config-schema.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { SecretValue } from "../../src/core/secret-value.ts";
 import { runCliProcess } from "../support/run-cli.ts";

@@ -26,7 +26,7 @@ import type {
 } from "../../rotation/rotation-ports.ts";
 import { ownedElsewhere, possessionUnproven, recordOwner, safeSegment } from "../../rotation/rotation-run.ts";
 import type { SecretValue } from "../../secret-value.ts";
-import { outageOf } from "./stage-to-close-steps.ts";
+import { outageOf } from "./stage-to-retire-steps.ts";
 
 const ENGINE_PROVIDER = "salesforce-eca";
 

@@ -23,7 +23,6 @@ import {
   inspectStep,
   provePossession,
 } from "./inspect-step.ts";
-import { retireStep } from "./retire-step.ts";
 import { finishRollbackStep, rollbackStep } from "./rollback-steps.ts";
 import { checkSalesforceEca } from "./salesforce-eca-checks.ts";
 import {
@@ -32,13 +31,14 @@ import {
   promoteStep,
   publishEmergencyStep,
   publishStandardStep,
+  retireStep,
   soakStep,
   stageStep,
   stagingIntentStep,
   verifyMainStep,
   verifyMainThenRetireStep,
   verifyNewStep,
-} from "./stage-to-close-steps.ts";
+} from "./stage-to-retire-steps.ts";
 
 export const salesforceEcaProvider: RotationProvider = {
   name: "salesforce-eca",
