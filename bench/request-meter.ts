@@ -1,5 +1,5 @@
-// Counts and times every HTTP request undici sends in this process, per origin (Vault, the simulator), from
-// undici's diagnostics channels: nothing in src/ is wrapped or changed to be measured. A request is attributed
+// Counts and times every HTTP request node:http sends in this process (the rotator's adapters), per origin (Vault,
+// the simulator), from node:http's diagnostics channels: nothing in src/ is wrapped or changed to be measured. A request is attributed
 // to the unit of work (one rotation) whose AsyncLocalStorage scope was active when it was created, so a
 // rotation's own work can be computed as its wall time minus the time it spent waiting on the network.
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -21,45 +21,33 @@ export interface MeteredRequest {
   readonly path: string;
 }
 
-interface Pending {
-  readonly t0: number;
-  readonly origin: string;
-  readonly scope: WorkScope | undefined;
-}
-
-interface UndiciRequest {
-  readonly origin?: string | URL;
+interface ClientRequestLike {
+  readonly protocol?: string;
   readonly method?: string;
   readonly path?: string;
+  getHeader(name: string): unknown;
+  once(event: "close", listener: () => void): unknown;
 }
 
 export class RequestMeter {
   readonly #scope = new AsyncLocalStorage<WorkScope>();
-  readonly #pending = new WeakMap<object, Pending>();
   readonly #counts = new Map<string, number>();
   readonly #onCreate = (msg: unknown) => {
-    const request = (msg as { request: UndiciRequest & object }).request;
-    const origin = String(request.origin ?? "").replace(/\/+$/, "");
+    const request = (msg as { request: ClientRequestLike }).request;
+    const origin = `${request.protocol ?? "http:"}//${String(request.getHeader("host") ?? "")}`;
     this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
     const scope = this.#scope.getStore();
     if (scope !== undefined) {
       scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
       scope.requests.push({ origin, method: request.method ?? "?", path: request.path ?? "?" });
     }
-    this.#pending.set(request, { t0: performance.now(), origin, scope });
-  };
-  readonly #onEnd = (msg: unknown) => {
-    const request = (msg as { request: object }).request;
-    const p = this.#pending.get(request);
-    if (p === undefined) return;
-    this.#pending.delete(request);
-    p.scope?.intervals.push([p.t0, performance.now()]);
+    const t0 = performance.now();
+    // A request closes once its answer was read to the end, or it failed.
+    request.once("close", () => scope?.intervals.push([t0, performance.now()]));
   };
 
   constructor() {
-    subscribe("undici:request:create", this.#onCreate);
-    subscribe("undici:request:trailers", this.#onEnd);
-    subscribe("undici:request:error", this.#onEnd);
+    subscribe("http.client.request.created", this.#onCreate);
   }
 
   /** Requests created so far to `origin` (http://host:port), over the whole process. */
@@ -75,9 +63,7 @@ export class RequestMeter {
   }
 
   close(): void {
-    unsubscribe("undici:request:create", this.#onCreate);
-    unsubscribe("undici:request:trailers", this.#onEnd);
-    unsubscribe("undici:request:error", this.#onEnd);
+    unsubscribe("http.client.request.created", this.#onCreate);
   }
 }
 
