@@ -282,22 +282,48 @@ export async function discardCapped(res: Answer, maxBytes: number): Promise<void
   await consume(res, maxBytes, () => {});
 }
 
-async function consume(res: Answer, maxBytes: number, keep: (chunk: Buffer) => void): Promise<void> {
-  // Destroying the body closes the connection: nobody else listens for its error event.
-  res.body.on("error", () => {});
+function consume(res: Answer, maxBytes: number, keep: (chunk: Buffer) => void): Promise<void> {
+  const body = res.body;
   const header = res.headers["content-length"];
   const declared = Number(Array.isArray(header) ? header[0] : header);
   if (header !== undefined && Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy();
-    throw new AnswerTooLargeError(maxBytes);
+    // Destroying the body closes the connection: nobody else listens for its error event.
+    body.on("error", () => {});
+    body.destroy();
+    return Promise.reject(new AnswerTooLargeError(maxBytes));
   }
-  let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      res.body.destroy();
-      throw new AnswerTooLargeError(maxBytes);
-    }
-    keep(chunk);
-  }
+  if (body.destroyed) return Promise.reject(body.errored ?? prematureClose());
+  // Events rather than async iteration: this runs once per Vault read of a scan, and the iterator costs more.
+  return new Promise<void>((resolve, reject) => {
+    let total = 0;
+    let done = false;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      body.off("data", onData);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        finish(new AnswerTooLargeError(maxBytes));
+        body.destroy();
+        return;
+      }
+      keep(chunk);
+    };
+    body.on("data", onData);
+    body.once("end", () => finish());
+    body.on("error", (err) => finish(err));
+    body.once("close", () => {
+      if (!done) finish(prematureClose());
+    });
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error("the answer ended before its body did"), {
+    code: "ERR_STREAM_PREMATURE_CLOSE",
+  });
 }
