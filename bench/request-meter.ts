@@ -1,7 +1,8 @@
-// Counts and times every HTTP request node:http sends in this process (the rotator's adapters), per origin (Vault,
-// the simulator), from node:http's diagnostics channels: nothing in src/ is wrapped or changed to be measured. A request is attributed
-// to the unit of work (one rotation) whose AsyncLocalStorage scope was active when it was created, so a
-// rotation's own work can be computed as its wall time minus the time it spent waiting on the network.
+// Counts and times every HTTP request sent in this process, per origin (Vault, the simulator), from the
+// diagnostics channels of node:http (the rotator's adapters) and of undici (the bench's own bare loops and
+// seeding): nothing in src/ is wrapped or changed to be measured. A request is attributed to the unit of work
+// (one rotation) whose AsyncLocalStorage scope was active when it was created, so a rotation's own work can be
+// computed as its wall time minus the time it spent waiting on the network.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 
@@ -29,25 +30,40 @@ interface ClientRequestLike {
   once(event: "close", listener: () => void): unknown;
 }
 
+interface UndiciRequest {
+  readonly origin?: string | URL;
+  readonly method?: string;
+  readonly path?: string;
+}
+
 export class RequestMeter {
   readonly #scope = new AsyncLocalStorage<WorkScope>();
   readonly #counts = new Map<string, number>();
-  readonly #onCreate = (msg: unknown) => {
+  /** undici requests in flight: their end comes on another channel. */
+  readonly #pending = new WeakMap<object, (end: number) => void>();
+  readonly #onNodeCreate = (msg: unknown) => {
     const request = (msg as { request: ClientRequestLike }).request;
     const origin = `${request.protocol ?? "http:"}//${String(request.getHeader("host") ?? "")}`;
-    this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
-    const scope = this.#scope.getStore();
-    if (scope !== undefined) {
-      scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
-      scope.requests.push({ origin, method: request.method ?? "?", path: request.path ?? "?" });
-    }
-    const t0 = performance.now();
+    const done = this.#record(origin, request.method, request.path);
     // A request closes once its answer was read to the end, or it failed.
-    request.once("close", () => scope?.intervals.push([t0, performance.now()]));
+    request.once("close", () => done(performance.now()));
+  };
+  readonly #onUndiciCreate = (msg: unknown) => {
+    const request = (msg as { request: UndiciRequest & object }).request;
+    const origin = String(request.origin ?? "").replace(/\/+$/, "");
+    this.#pending.set(request, this.#record(origin, request.method, request.path));
+  };
+  readonly #onUndiciEnd = (msg: unknown) => {
+    const request = (msg as { request: object }).request;
+    this.#pending.get(request)?.(performance.now());
+    this.#pending.delete(request);
   };
 
   constructor() {
-    subscribe("http.client.request.created", this.#onCreate);
+    subscribe("http.client.request.created", this.#onNodeCreate);
+    subscribe("undici:request:create", this.#onUndiciCreate);
+    subscribe("undici:request:trailers", this.#onUndiciEnd);
+    subscribe("undici:request:error", this.#onUndiciEnd);
   }
 
   /** Requests created so far to `origin` (http://host:port), over the whole process. */
@@ -63,7 +79,22 @@ export class RequestMeter {
   }
 
   close(): void {
-    unsubscribe("http.client.request.created", this.#onCreate);
+    unsubscribe("http.client.request.created", this.#onNodeCreate);
+    unsubscribe("undici:request:create", this.#onUndiciCreate);
+    unsubscribe("undici:request:trailers", this.#onUndiciEnd);
+    unsubscribe("undici:request:error", this.#onUndiciEnd);
+  }
+
+  /** Counts one request; the returned function closes its interval. */
+  #record(origin: string, method: string | undefined, path: string | undefined): (end: number) => void {
+    this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
+    const scope = this.#scope.getStore();
+    if (scope !== undefined) {
+      scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
+      scope.requests.push({ origin, method: method ?? "?", path: path ?? "?" });
+    }
+    const t0 = performance.now();
+    return (end) => scope?.intervals.push([t0, end]);
   }
 }
 
