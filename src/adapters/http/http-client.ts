@@ -5,9 +5,10 @@
 //   fails with its own code; the codes are the ones the adapters (and logs, audit and health) have always shown.
 // - Redirects are never followed: a 3xx is an answer like any other.
 // - Keep-alive: an idle connection is closed after a few seconds, or sooner when the server's Keep-Alive hint
-//   says so. A safe request (GET, HEAD, OPTIONS, LIST) that fails on a reused connection the server had closed,
-//   before any answer came, is sent once more on a new connection: nothing can have been acted on. Any other
-//   failure is the adapter's to retry by its own rules.
+//   says so, and Node's agent drops a free connection with unread data instead of reusing it. A safe request
+//   (GET, HEAD, OPTIONS, LIST) that fails on a reused connection the server had closed, before any answer came,
+//   is sent once more on a new connection: a read is harmless to repeat. Any other failure is the adapter's to
+//   retry by its own rules.
 // - Answers are read with a byte cap: a peer that is broken, hostile or replaced by a proxy's error page must not
 //   make the rotator hold an answer of any size. A declared Content-Length above the cap is refused before a byte
 //   is read; otherwise bytes are counted as they arrive and the connection is closed the moment the count passes
@@ -90,6 +91,7 @@ class NodeHttpTransport implements HttpTransport {
   #inFlight = 0;
   #closed = false;
   #drained: (() => void) | undefined;
+  #idle: Promise<void> | undefined;
 
   constructor(timeoutMs: number, tls: TransportTls) {
     this.#timeoutMs = timeoutMs;
@@ -138,9 +140,10 @@ class NodeHttpTransport implements HttpTransport {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
+      this.#idle ??= new Promise<void>((resolve) => {
         this.#drained = resolve;
       });
+      await this.#idle;
     }
     this.#http.destroy();
     this.#https.destroy();

@@ -234,7 +234,7 @@ describe("requests and answers", () => {
     const t = createHttpTransport(5_000);
     const pending = t.request(lb.url, { method: "GET" }).then((r) => readCappedText(r, MiB));
     await new Promise((r) => setTimeout(r, 50));
-    const closing = t.close();
+    const closing = Promise.all([t.close(), t.close()]);
     expect(await pending).toBe("late");
     await closing;
     await new Promise((r) => setTimeout(r, 50));
