@@ -330,7 +330,7 @@ export function renderMarkdown(r: BenchResults): string {
     `${fmt(plan.rotations)} rotations per row, \`rotate=now\` through the real engine (\`buildRotationStack\`: ` +
       "KV stores, Salesforce client, audit file), soak 0, the simulator in its own process without latency. " +
       "**Own work** = a rotation's wall time minus the time any of its own HTTP requests was in flight " +
-      "(requests are attributed to their rotation through undici's diagnostics channel and AsyncLocalStorage): " +
+      "(requests are attributed to their rotation through node:http's diagnostics channel and AsyncLocalStorage): " +
       "parsing, validation, crypto, journal and audit bookkeeping, and, at concurrency > 1, waiting for the event " +
       "loop while other rotations compute. CPU per rotation is this process's user + system CPU time divided by " +
       "the rotations (Vault and the simulator run in other processes). Audit-file wait = a rotation's total time " +

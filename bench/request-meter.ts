@@ -1,7 +1,8 @@
-// Counts and times every HTTP request undici sends in this process, per origin (Vault, the simulator), from
-// undici's diagnostics channels: nothing in src/ is wrapped or changed to be measured. A request is attributed
-// to the unit of work (one rotation) whose AsyncLocalStorage scope was active when it was created, so a
-// rotation's own work can be computed as its wall time minus the time it spent waiting on the network.
+// Counts and times every HTTP request sent in this process, per origin (Vault, the simulator), from the
+// diagnostics channels of node:http (the rotator's adapters) and of undici (the bench's own bare loops and
+// seeding): nothing in src/ is wrapped or changed to be measured. A request is attributed to the unit of work
+// (one rotation) whose AsyncLocalStorage scope was active when it was created, so a rotation's own work can be
+// computed as its wall time minus the time it spent waiting on the network.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 
@@ -21,10 +22,12 @@ export interface MeteredRequest {
   readonly path: string;
 }
 
-interface Pending {
-  readonly t0: number;
-  readonly origin: string;
-  readonly scope: WorkScope | undefined;
+interface ClientRequestLike {
+  readonly protocol?: string;
+  readonly method?: string;
+  readonly path?: string;
+  getHeader(name: string): unknown;
+  once(event: "close", listener: () => void): unknown;
 }
 
 interface UndiciRequest {
@@ -35,31 +38,32 @@ interface UndiciRequest {
 
 export class RequestMeter {
   readonly #scope = new AsyncLocalStorage<WorkScope>();
-  readonly #pending = new WeakMap<object, Pending>();
   readonly #counts = new Map<string, number>();
-  readonly #onCreate = (msg: unknown) => {
+  /** undici requests in flight: their end comes on another channel. */
+  readonly #pending = new WeakMap<object, (end: number) => void>();
+  readonly #onNodeCreate = (msg: unknown) => {
+    const request = (msg as { request: ClientRequestLike }).request;
+    const origin = `${request.protocol ?? "http:"}//${String(request.getHeader("host") ?? "")}`;
+    const done = this.#record(origin, request.method, request.path);
+    // A request closes once its answer was read to the end, or it failed.
+    request.once("close", () => done(performance.now()));
+  };
+  readonly #onUndiciCreate = (msg: unknown) => {
     const request = (msg as { request: UndiciRequest & object }).request;
     const origin = String(request.origin ?? "").replace(/\/+$/, "");
-    this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
-    const scope = this.#scope.getStore();
-    if (scope !== undefined) {
-      scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
-      scope.requests.push({ origin, method: request.method ?? "?", path: request.path ?? "?" });
-    }
-    this.#pending.set(request, { t0: performance.now(), origin, scope });
+    this.#pending.set(request, this.#record(origin, request.method, request.path));
   };
-  readonly #onEnd = (msg: unknown) => {
+  readonly #onUndiciEnd = (msg: unknown) => {
     const request = (msg as { request: object }).request;
-    const p = this.#pending.get(request);
-    if (p === undefined) return;
+    this.#pending.get(request)?.(performance.now());
     this.#pending.delete(request);
-    p.scope?.intervals.push([p.t0, performance.now()]);
   };
 
   constructor() {
-    subscribe("undici:request:create", this.#onCreate);
-    subscribe("undici:request:trailers", this.#onEnd);
-    subscribe("undici:request:error", this.#onEnd);
+    subscribe("http.client.request.created", this.#onNodeCreate);
+    subscribe("undici:request:create", this.#onUndiciCreate);
+    subscribe("undici:request:trailers", this.#onUndiciEnd);
+    subscribe("undici:request:error", this.#onUndiciEnd);
   }
 
   /** Requests created so far to `origin` (http://host:port), over the whole process. */
@@ -75,9 +79,22 @@ export class RequestMeter {
   }
 
   close(): void {
-    unsubscribe("undici:request:create", this.#onCreate);
-    unsubscribe("undici:request:trailers", this.#onEnd);
-    unsubscribe("undici:request:error", this.#onEnd);
+    unsubscribe("http.client.request.created", this.#onNodeCreate);
+    unsubscribe("undici:request:create", this.#onUndiciCreate);
+    unsubscribe("undici:request:trailers", this.#onUndiciEnd);
+    unsubscribe("undici:request:error", this.#onUndiciEnd);
+  }
+
+  /** Counts one request; the returned function closes its interval. */
+  #record(origin: string, method: string | undefined, path: string | undefined): (end: number) => void {
+    this.#counts.set(origin, (this.#counts.get(origin) ?? 0) + 1);
+    const scope = this.#scope.getStore();
+    if (scope !== undefined) {
+      scope.calls.set(origin, (scope.calls.get(origin) ?? 0) + 1);
+      scope.requests.push({ origin, method: method ?? "?", path: path ?? "?" });
+    }
+    const t0 = performance.now();
+    return (end) => scope?.intervals.push([t0, end]);
   }
 }
 

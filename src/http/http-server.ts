@@ -25,7 +25,7 @@ import { registerStatusPageRoute, STATUS_PAGE_CSS_HASH } from "./status-page.ts"
 export type { HttpAccessRecord, HttpDeps, UnauthorizedEvent } from "./http-deps.ts";
 
 // Taken with getBuiltinModule, not imported: an ES import of node:http builds its module namespace, which
-// reads http's lazy WebSocket getters and so loads Node's bundled undici (about 14 MB resident) for nothing.
+// reads http's lazy WebSocket getters and so loads Node's bundled undici (about 9 MB resident) for nothing.
 const http = process.getBuiltinModule("node:http");
 
 /** The rotate body is tiny; anything larger is a mistake or an attack. */

@@ -1,6 +1,6 @@
 // What one standard rotation (salesforce-eca, overlap semantics, soak 0) costs in calls, on the real adapters:
 // the stack `rotate` and the daemon build (buildRotationStack), the run's OpenBao and the Salesforce simulator
-// over loopback. Every request is counted where it leaves this process (undici's diagnostics channel, attributed
+// over loopback. Every request is counted where it leaves this process (node:http's diagnostics channel, attributed
 // to the rotation: the bench's RequestMeter) and, for Salesforce, also where it arrives (the simulator's
 // onRequest). The calls must stay exactly those of the call table in docs/rotation.md: a new call fails this test until
 // it is justified there, and so does a saved one until the table says so.

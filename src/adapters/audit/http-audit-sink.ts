@@ -12,15 +12,19 @@
 //   without a retry (the collector misbehaves, and it may have stored the batch already).
 // - The flush timer is unref'd: a process that ends calls close() (which flushes) rather than waiting on it.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Dispatcher, request as undiciRequest } from "undici";
 import { RotatorError } from "../../core/errors.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import type { AuditEvent } from "../../core/rotation/rotation-state.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
-import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, discardCapped } from "../http/capped-body.ts";
-import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import {
+  AnswerTooLargeError,
+  createHttpTransport,
+  DEFAULT_ANSWER_CAP_BYTES,
+  discardCapped,
+  type HttpTransport,
+} from "../http/http-client.ts";
 import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import { auditEventBody } from "./jsonl-file-audit-sink.ts";
 
@@ -43,7 +47,7 @@ export interface HttpAuditSinkOptions {
   readonly retryBaseMs?: number;
   /** Upper bound on a Retry-After wait, default 60000. */
   readonly maxRetryAfterMs?: number;
-  readonly dispatcher?: Dispatcher;
+  readonly transport?: HttpTransport;
   readonly clock?: Clock;
   readonly random?: () => number;
   /** Called once per batch that is given up on, with how many events it held. */
@@ -75,8 +79,8 @@ export class HttpAuditSink implements AuditSink {
   readonly #maxQueue: number;
   readonly #retryBaseMs: number;
   readonly #maxRetryAfterMs: number;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  readonly #transport: HttpTransport;
+  readonly #ownsTransport: boolean;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #onDeliveryFailure: ((err: RotatorError, dropped: number) => void) | undefined;
@@ -106,8 +110,8 @@ export class HttpAuditSink implements AuditSink {
     this.#maxQueue = positive(opts.maxQueue ?? 10_000, "maxQueue");
     this.#retryBaseMs = opts.retryBaseMs ?? 500;
     this.#maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
-    this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher = opts.dispatcher ?? buildTimeoutAgent(this.#timeoutMs);
+    this.#ownsTransport = opts.transport === undefined;
+    this.#transport = opts.transport ?? createHttpTransport(this.#timeoutMs);
     this.#clock = opts.clock ?? systemClock;
     this.#random = opts.random ?? Math.random;
     this.#onDeliveryFailure = opts.onDeliveryFailure;
@@ -149,7 +153,7 @@ export class HttpAuditSink implements AuditSink {
     this.#closed = true;
     await this.flush();
     this.#disarm();
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsTransport) await this.#transport.close();
   }
 
   health(): HttpAuditSinkHealth {
@@ -232,13 +236,11 @@ export class HttpAuditSink implements AuditSink {
   async #post(body: string, events: number): Promise<Attempt> {
     let status: number | undefined;
     try {
-      const res = await undiciRequest(this.#url, {
+      const res = await this.#transport.request(this.#url, {
         method: "POST",
         headers: this.#headers,
         body,
-        dispatcher: this.#dispatcher,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
+        timeoutMs: this.#timeoutMs,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = res.statusCode;
@@ -274,7 +276,7 @@ export class HttpAuditSink implements AuditSink {
           retryAfterMs: undefined,
         };
       }
-      // No cause attached: undici's errors can quote the request's URL.
+      // No cause attached: a transport error is no place for anything about the endpoint.
       const code = transportErrorCode(err) ?? "UNKNOWN";
       return {
         ok: false,

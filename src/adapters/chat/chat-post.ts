@@ -1,16 +1,20 @@
-// The one HTTP POST every chat target makes, on undici: a timeout per attempt, retries with jittered backoff
+// The one HTTP POST every chat target makes: a timeout per attempt, retries with jittered backoff
 // after 429, 5xx and transport failures (honouring Retry-After up to 30 s), never after another 4xx (the payload
 // or the URL is wrong; repeating cannot help). Errors name the target and the status, never the URL: a webhook
-// URL is a credential. Undici's own error is not attached as a cause for the same reason. An answer larger than
+// URL is a credential. The transport's own error is not attached as a cause for the same reason. An answer larger than
 // 1 MiB (a chat service answers a few bytes) aborts the request and fails the send without a retry.
 import { setTimeout as sleepTimer } from "node:timers/promises";
-import { type Dispatcher, request as undiciRequest } from "undici";
 import { RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
-import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
-import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import {
+  AnswerTooLargeError,
+  createHttpTransport,
+  DEFAULT_ANSWER_CAP_BYTES,
+  type HttpTransport,
+  readCappedText,
+} from "../http/http-client.ts";
 import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import type { ChatTargetKind, ChatTargetOptions, Sleep } from "./chat-target.ts";
 
@@ -50,8 +54,8 @@ export class ChatPoster {
   readonly #url: SecretValue;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  readonly #transport: HttpTransport;
+  readonly #ownsTransport: boolean;
   readonly #clock: Clock;
   readonly #sleep: Sleep;
   readonly #random: () => number;
@@ -67,8 +71,8 @@ export class ChatPoster {
     this.#url = opts.url;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, opts.maxRetries ?? DEFAULT_MAX_RETRIES);
-    this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher = opts.dispatcher ?? buildTimeoutAgent(this.#timeoutMs);
+    this.#ownsTransport = opts.transport === undefined;
+    this.#transport = opts.transport ?? createHttpTransport(this.#timeoutMs);
     this.#clock = opts.clock ?? systemClock;
     this.#sleep = opts.sleep ?? realSleep;
     this.#random = opts.random ?? Math.random;
@@ -96,7 +100,7 @@ export class ChatPoster {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsTransport) await this.#transport.close();
   }
 
   async #once(out: OutgoingPost): Promise<Attempt> {
@@ -104,13 +108,11 @@ export class ChatPoster {
     let retryAfter: string | undefined;
     let text: string;
     try {
-      const res = await undiciRequest(this.#url.reveal(), {
+      const res = await this.#transport.request(this.#url.reveal(), {
         method: "POST",
         headers: { "content-type": "application/json; charset=utf-8", ...out.headers },
         body: out.body,
-        dispatcher: this.#dispatcher,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
+        timeoutMs: this.#timeoutMs,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = res.statusCode;

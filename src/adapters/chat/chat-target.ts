@@ -2,10 +2,10 @@
 // out the same ChatMessage in its service's format and POSTs it. Webhook URLs are secrets (anyone holding one can
 // post to the channel), so they are SecretValues here and never appear in errors or logs; errors name the
 // target's configured name instead.
-import type { Dispatcher } from "undici";
 import type { ChatMessage } from "../../core/notify/chat-message.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import type { Clock } from "../../core/time.ts";
+import type { HttpTransport } from "../http/http-client.ts";
 
 export type ChatTargetKind = "slack" | "teams" | "webhook";
 
@@ -14,7 +14,7 @@ export interface ChatTarget {
   readonly kind: ChatTargetKind;
   /** Retries 429, 5xx and transport failures; throws RotatorError NOTIFY_FAILED naming the target, never its URL. */
   send(message: ChatMessage): Promise<void>;
-  /** Releases the connection pool the target made for itself (an injected dispatcher is the caller's). */
+  /** Releases the connection pool the target made for itself (an injected transport is the caller's). */
   close?(): Promise<void>;
 }
 
@@ -30,7 +30,7 @@ export interface ChatTargetOptions {
   readonly timeoutMs?: number | undefined;
   /** Retries after the first attempt. Default 3. */
   readonly maxRetries?: number | undefined;
-  readonly dispatcher?: Dispatcher | undefined;
+  readonly transport?: HttpTransport | undefined;
   readonly clock?: Clock | undefined;
   /** Test seams: how to wait between attempts and the jitter source. */
   readonly sleep?: Sleep | undefined;

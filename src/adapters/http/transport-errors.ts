@@ -1,6 +1,6 @@
-// Classifying transport failures (no HTTP answer) the same way in every HTTP adapter: which error code undici or
-// Node gave, whether it is worth another try, whether the request can have reached the server at all, and the
-// safe forms of addresses and texts that may appear in messages.
+// Classifying transport failures (no HTTP answer) the same way in every HTTP adapter: which error code the HTTP
+// client (http-client.ts) or Node gave, whether it is worth another try, whether the request can have reached the
+// server at all, and the safe forms of addresses and texts that may appear in messages.
 
 /** Codes of failures that are transient: another try may work. */
 const UNAVAILABLE_TRANSPORT_CODES: ReadonlySet<string> = new Set([

@@ -4,12 +4,11 @@
 // Sforce-Limit-Info. Every call has a timeout; reads, DELETE and token requests are retried (bounded, jittered);
 // POST staged and PATCH rotate never are — an uncertain failure is flagged context.uncertain = true (and
 // retryable = false) so the caller re-reads the state.
-import type { Dispatcher } from "undici";
 import type { SalesforceConnectionConfig } from "../../config/config-types.ts";
 import { RotatorError } from "../../core/errors.ts";
 import { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
-import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import { createHttpTransport, type HttpTransport } from "../http/http-client.ts";
 import type {
   ConsumerCredentials,
   ConsumerPart,
@@ -63,8 +62,8 @@ export interface SalesforceClientOptions {
   readonly clientSecret?: SecretValue | undefined;
   /** The JWT's aud claim. Default: the My Domain URL (https://login.salesforce.com works for production orgs). */
   readonly jwtAudience?: string | undefined;
-  /** Injectable; otherwise an Agent with timeouts is built here and closed by close(). */
-  readonly dispatcher?: Dispatcher;
+  /** Injectable; otherwise a transport with timeouts is built here and closed by close(). */
+  readonly transport?: HttpTransport;
   readonly clock?: Clock;
   /** Per call, overall and per phase. Default 20 s. */
   readonly timeoutMs?: number;
@@ -101,8 +100,8 @@ export class SalesforceClient {
   readonly #session: SalesforceSession;
   readonly #pairs: PairCheckDeps;
   readonly #version: ApiVersion;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  readonly #transport: HttpTransport;
+  readonly #ownsTransport: boolean;
   readonly #log: SalesforceLog;
 
   /** Validates the configuration (CONFIG_INVALID); no network call until the first request. */
@@ -116,13 +115,13 @@ export class SalesforceClient {
       jwtAudience: opts.jwtAudience ?? origin,
     });
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher = opts.dispatcher ?? buildTimeoutAgent(timeoutMs);
+    this.#ownsTransport = opts.transport === undefined;
+    this.#transport = opts.transport ?? createHttpTransport(timeoutMs);
     this.#log = opts.log ?? silentLog;
     const sleep = opts.sleep ?? realSleep;
     const random = opts.random ?? Math.random;
     this.#http = new SalesforceHttp({
-      dispatcher: this.#dispatcher,
+      transport: this.#transport,
       clock: opts.clock ?? systemClock,
       timeoutMs,
       maxRetries: Math.max(0, opts.maxRetries ?? DEFAULT_MAX_RETRIES),
@@ -345,9 +344,9 @@ export class SalesforceClient {
     return provePairDead(this.#pairs, clientId, clientSecret, opts);
   }
 
-  /** Closes the dispatcher this client built (an injected one stays open). */
+  /** Closes the transport this client built (an injected one stays open). */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsTransport) await this.#transport.close();
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-// One HTTP exchange with Salesforce on undici: an injected Dispatcher, a timeout on every call (per phase and
+// One HTTP exchange with Salesforce: an injected HttpTransport, a timeout on every call (per phase and
 // overall), the Sforce-Limit-Info header read from every answer, transport failures mapped to RotatorError,
 // and bounded retries with jittered backoff for idempotent calls only (transport failures and 5xx answers).
 // Answers are read up to 1 MiB (Salesforce's largest, a page of the usage listing, is tens of KiB); a larger one
 // aborts the request and is SALESFORCE_UNEXPECTED_RESPONSE.
 import { setTimeout as sleepTimer } from "node:timers/promises";
-import { type Dispatcher, request as undiciRequest } from "undici";
 import type { z } from "zod";
 import { isRotatorError } from "../../core/errors.ts";
 import type { Clock } from "../../core/time.ts";
 import { backoffDelayMs } from "../http/backoff.ts";
-import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
+import {
+  AnswerTooLargeError,
+  DEFAULT_ANSWER_CAP_BYTES,
+  type HttpTransport,
+  readCappedText,
+} from "../http/http-client.ts";
 import {
   describeIssues,
   errorFromRestAnswer,
@@ -55,7 +59,7 @@ export interface HttpAnswer {
 }
 
 export interface SalesforceHttpOptions {
-  readonly dispatcher: Dispatcher;
+  readonly transport: HttpTransport;
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly maxRetries: number;
@@ -124,13 +128,11 @@ export class SalesforceHttp {
     const signal = x.signal ? AbortSignal.any([overall, x.signal]) : overall;
     let status = 0;
     try {
-      const res = await undiciRequest(x.url, {
-        method: x.call.method as Dispatcher.HttpMethod,
+      const res = await this.#opts.transport.request(x.url, {
+        method: x.call.method,
         headers: { accept: "application/json", ...x.headers },
-        body: x.body ?? null,
-        dispatcher: this.#opts.dispatcher,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        body: x.body,
+        timeoutMs,
         signal,
       });
       const usage = parseLimitInfo(res.headers["sforce-limit-info"]);

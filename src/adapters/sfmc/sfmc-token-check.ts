@@ -3,20 +3,24 @@
 // answer (401 invalid_client, 400 …) → refused with its code; no answer, a 5xx or a 429 → a retryable
 // SALESFORCE_UNAVAILABLE. The token is thrown away unused: it lives 20 minutes and cannot be revoked. An answer
 // larger than 1 MiB (a token answer is under 2 KiB) aborts the request: SALESFORCE_UNEXPECTED_RESPONSE.
-import { type Dispatcher, request } from "undici";
 import { RotatorError } from "../../core/errors.ts";
 import type { SfmcTokenAnswer } from "../../core/rotation/engine-deps.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
-import { AnswerTooLargeError, DEFAULT_ANSWER_CAP_BYTES, readCappedText } from "../http/capped-body.ts";
-import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import {
+  AnswerTooLargeError,
+  createHttpTransport,
+  DEFAULT_ANSWER_CAP_BYTES,
+  type HttpTransport,
+  readCappedText,
+} from "../http/http-client.ts";
 import { safeOrigin, transportErrorCode } from "../http/transport-errors.ts";
 
 /** One v2/token request, for the engine's checks and `check`'s alike. */
 export const SFMC_TOKEN_TIMEOUT_MS = 15_000;
 
 export interface SfmcTokenCheckOptions {
-  /** Injected in tests; by default a timeout agent closed after the call. */
-  readonly dispatcher?: Dispatcher;
+  /** Injected in tests; by default a transport of its own, closed after the call. */
+  readonly transport?: HttpTransport;
 }
 
 export async function verifySfmcSecret(
@@ -28,13 +32,13 @@ export async function verifySfmcSecret(
 ): Promise<SfmcTokenAnswer> {
   const url = `${authBaseUrl.replace(/\/+$/, "")}/v2/token`;
   const where = safeOrigin(url);
-  const dispatcher: Dispatcher = opts.dispatcher ?? buildTimeoutAgent(timeoutMs);
-  const own = opts.dispatcher === undefined ? dispatcher : undefined;
+  const transport: HttpTransport = opts.transport ?? createHttpTransport(timeoutMs);
+  const own = opts.transport === undefined ? transport : undefined;
   try {
     let status: number | undefined;
     let text: string;
     try {
-      const res = await request(url, {
+      const res = await transport.request(url, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json" },
         body: JSON.stringify({
@@ -42,7 +46,6 @@ export async function verifySfmcSecret(
           client_id: clientId,
           client_secret: secret.reveal(),
         }),
-        dispatcher,
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;

@@ -1,4 +1,4 @@
-// eca-rotator's own Vault/OpenBao client on undici + zod: every call has a timeout, only
+// eca-rotator's own Vault/OpenBao client on the adapters' HTTP client and zod: every call has a timeout, only
 // idempotent calls are retried (bounded, with jitter, honouring Retry-After), every failure is a RotatorError
 // with a stable code, and the token is kept alive (renew-self at about 2/3 of its TTL, re-login when that stops
 // working). Tokens live in SecretValue and are sent only in the X-Vault-Token header. Answers are read up to
@@ -6,15 +6,19 @@
 
 import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Agent, type Dispatcher, request as undiciRequest } from "undici";
 import type { z } from "zod";
 import type { VaultAuthConfig, VaultTlsConfig } from "../../config/config-types.ts";
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
 import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
-import { AnswerTooLargeError, MiB, readCappedText } from "../http/capped-body.ts";
-import { buildTimeoutAgent } from "../http/timeout-agent.ts";
+import {
+  AnswerTooLargeError,
+  createHttpTransport,
+  type HttpTransport,
+  MiB,
+  readCappedText,
+} from "../http/http-client.ts";
 import { type AuthGrant, VaultAuthenticator } from "./vault-auth.ts";
 import { errorFromAnswer, errorFromTransport } from "./vault-errors.ts";
 import { parseVaultBody, type VaultRequest, type VaultResponse } from "./vault-request.ts";
@@ -42,12 +46,12 @@ export interface VaultClientOptions {
   namespace?: string | undefined;
   auth: VaultAuthConfig;
   tls?: VaultTlsConfig | undefined;
-  /** Per request: connect, response headers and body each (undici's own default is 300 s). Default 10 s. */
+  /** Per request: connect, response headers and the body going idle, each. Default 10 s. */
   timeoutMs?: number;
   /** Retries of idempotent calls after a transport failure, 5xx or 429. Default 2. */
   maxRetries?: number;
   /** Injectable for tests; otherwise built from `tls` and `timeoutMs`, and closed by close(). */
-  dispatcher?: Dispatcher;
+  transport?: HttpTransport;
   clock?: Clock;
   log?: VaultLog;
 }
@@ -118,8 +122,8 @@ export class VaultClient {
   readonly namespace: string | undefined;
   readonly clock: Clock;
   readonly authMethod: VaultAuthConfig["method"];
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  readonly #transport: HttpTransport;
+  readonly #ownsTransport: boolean;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
   readonly #log: VaultLog;
@@ -136,13 +140,13 @@ export class VaultClient {
   #recovery: Promise<boolean> | undefined;
   #closed = false;
 
-  private constructor(opts: VaultClientOptions, dispatcher: Dispatcher, ownsDispatcher: boolean) {
+  private constructor(opts: VaultClientOptions, transport: HttpTransport, ownsTransport: boolean) {
     this.address = opts.address.replace(/\/+$/, "");
     this.namespace = opts.namespace || undefined;
     this.clock = opts.clock ?? systemClock;
     this.authMethod = opts.auth.method;
-    this.#dispatcher = dispatcher;
-    this.#ownsDispatcher = ownsDispatcher;
+    this.#transport = transport;
+    this.#ownsTransport = ownsTransport;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, opts.maxRetries ?? DEFAULT_MAX_RETRIES);
     this.#log = opts.log ?? silentLog;
@@ -152,8 +156,8 @@ export class VaultClient {
   /** Logs in (AppRole/Kubernetes) or looks the token up (token auth), then keeps the token renewed. */
   static async connect(opts: VaultClientOptions): Promise<VaultClient> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const dispatcher = opts.dispatcher ?? (await buildVaultDispatcher(opts.tls, timeoutMs));
-    const client = new VaultClient(opts, dispatcher, opts.dispatcher === undefined);
+    const transport = opts.transport ?? (await buildVaultTransport(opts.tls, timeoutMs));
+    const client = new VaultClient(opts, transport, opts.transport === undefined);
     try {
       await client.#authenticate("connect");
     } catch (err) {
@@ -288,12 +292,12 @@ export class VaultClient {
     return this.#reauth;
   }
 
-  /** Stops renewal and closes the dispatcher this client built (an injected one stays open). */
+  /** Stops renewal and closes the transport this client built (an injected one stays open). */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsTransport) await this.#transport.close();
   }
 
   // ---- auth and renewal -------------------------------------------------------------------------------------
@@ -456,13 +460,11 @@ export class VaultClient {
     let retryAfter: string | undefined;
     let date: string | undefined;
     try {
-      const res = await undiciRequest(this.#url(req), {
+      const res = await this.#transport.request(this.#url(req), {
         method: req.method,
         headers,
-        body: payload ?? null,
-        dispatcher: this.#dispatcher,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
+        body: payload,
+        timeoutMs: this.#timeoutMs,
       });
       status = res.statusCode;
       const ra = res.headers["retry-after"];
@@ -578,8 +580,7 @@ function codeOf(err: unknown): string {
   return isRotatorError(err) ? err.code : "UNCLASSIFIED";
 }
 
-// The undici Agent the client uses when none is injected: timeouts on every phase (undici's defaults are 300 s)
-// and TLS from VAULT_CACERT / VAULT_CAPATH / client certificate / server name / skip-verify.
+// The transport the client uses when none is injected: timeouts on every phase and TLS from VAULT_CACERT / VAULT_CAPATH / client certificate / server name / skip-verify.
 async function readTlsFile(file: string, what: string): Promise<Buffer> {
   try {
     return await readFile(file);
@@ -608,7 +609,10 @@ async function readCaDir(dir: string): Promise<Buffer[]> {
   return Promise.all(pems.map((n) => readTlsFile(path.join(dir, n), "CA certificate")));
 }
 
-async function buildVaultDispatcher(tls: VaultTlsConfig | undefined, timeoutMs: number): Promise<Agent> {
+async function buildVaultTransport(
+  tls: VaultTlsConfig | undefined,
+  timeoutMs: number,
+): Promise<HttpTransport> {
   const ca: Buffer[] = [];
   if (tls?.caCertFile) ca.push(await readTlsFile(tls.caCertFile, "CA certificate file"));
   if (tls?.caPath) ca.push(...(await readCaDir(tls.caPath)));
@@ -619,7 +623,7 @@ async function buildVaultDispatcher(tls: VaultTlsConfig | undefined, timeoutMs: 
     ? await readTlsFile(tls.clientCertFile, "client certificate file")
     : undefined;
   const key = tls?.clientKeyFile ? await readTlsFile(tls.clientKeyFile, "client key file") : undefined;
-  return buildTimeoutAgent(timeoutMs, {
+  return createHttpTransport(timeoutMs, {
     rejectUnauthorized: !(tls?.skipVerify ?? false),
     ca,
     ...(cert ? { cert } : {}),

@@ -1,7 +1,7 @@
 // Bad input from "Salesforce" (a deliberately malformed peer): every case ends in a typed RotatorError —
 // SALESFORCE_UNEXPECTED_RESPONSE for broken bodies — never a crash, never a quoted body.
 import { afterEach, describe, expect, it } from "vitest";
-import { MiB } from "../../../src/adapters/http/capped-body.ts";
+import { MiB } from "../../../src/adapters/http/http-client.ts";
 import { SalesforceClient } from "../../../src/adapters/salesforce/salesforce-client.ts";
 import { isRotatorError, type RotatorError } from "../../../src/core/errors.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";

@@ -11,7 +11,7 @@ import {
   startSalesforceSimulator,
 } from "../../../src/simulator/salesforce/salesforce-simulator.ts";
 
-import { type RecordingDispatcher, recordingDispatcher } from "../../support/recording-dispatcher.ts";
+import { type RecordingTransport, recordingTransport } from "../../support/recording-transport.ts";
 
 export interface RecordedLine {
   level: "debug" | "warn";
@@ -48,7 +48,7 @@ export function sharedClock(at = "2026-03-01T09:00:00Z"): {
 
 export interface SimHarness {
   sim: SalesforceSimulator;
-  rec: RecordingDispatcher;
+  rec: RecordingTransport;
   client(extra?: Partial<SalesforceClientOptions>): SalesforceClient;
   close(): Promise<void>;
 }
@@ -56,7 +56,7 @@ export interface SimHarness {
 /** Starts a simulator and builds clients logged in as its admin app (client_credentials, v65.0). */
 export async function startHarness(opts: SimulatorOptions = {}): Promise<SimHarness> {
   const sim = await startSalesforceSimulator(opts);
-  const rec = recordingDispatcher();
+  const rec = recordingTransport();
   const clients: SalesforceClient[] = [];
   return {
     sim,
@@ -72,7 +72,7 @@ export async function startHarness(opts: SimulatorOptions = {}): Promise<SimHarn
         },
         clientId: sim.adminApp.consumerKey,
         clientSecret: SecretValue.of(sim.adminApp.consumerSecret),
-        dispatcher: rec.dispatcher,
+        transport: rec.transport,
         timeoutMs: 5_000,
         sleep: async () => {},
         ...(opts.clock ? { clock: opts.clock } : {}),

@@ -11,7 +11,7 @@ import {
   type TokenReviewServer,
 } from "../../support/k8s-token-review-server.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
-import { caught, connectWithToken, recordingDispatcher, recordingLog } from "./vault-test-kit.ts";
+import { caught, connectWithToken, recordingLog, recordingTransport } from "./vault-test-kit.ts";
 
 const a = admin();
 let dir = "";
@@ -100,8 +100,8 @@ describe("token auth", () => {
 
   it("does not retry a denied request when the token came from the environment and cannot be replaced", async () => {
     const token = await a.createToken({ policies: ["default"] });
-    const counting = recordingDispatcher();
-    const client = await connectWithToken(token, { dispatcher: counting.dispatcher });
+    const counting = recordingTransport();
+    const client = await connectWithToken(token, { transport: counting.transport });
     try {
       counting.calls.length = 0;
       const err = (await caught(
@@ -127,7 +127,7 @@ describe("AppRole auth", () => {
     const { roleId, secretId } = await a.createAppRole(role, { policies: [policy] });
     const secretIdFile = path.join(dir, uniqueName("secret-id"));
     await writeFile(secretIdFile, `${secretId}\n`);
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     const client = await VaultClient.connect({
       address: useVault().addr,
       auth: {
@@ -138,7 +138,7 @@ describe("AppRole auth", () => {
         secretIdFile,
         secretIdWrapped: false,
       },
-      dispatcher: counting.dispatcher,
+      transport: counting.transport,
     });
     try {
       expect((await client.lookupSelf()).policies).toContain(policy);
@@ -192,7 +192,7 @@ describe("AppRole auth", () => {
     const wrapped = await a.newWrappedSecretId(role);
     const file = path.join(dir, uniqueName("wrapped"));
     await writeFile(file, wrapped);
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     const client = await VaultClient.connect({
       address: useVault().addr,
       auth: {
@@ -203,7 +203,7 @@ describe("AppRole auth", () => {
         secretIdFile: file,
         secretIdWrapped: true,
       },
-      dispatcher: counting.dispatcher,
+      transport: counting.transport,
     });
     try {
       expect(counting.calls).toEqual(["POST /v1/sys/wrapping/unwrap", "POST /v1/auth/approle/login"]);

@@ -12,8 +12,8 @@ import { freePort, stopProcess } from "../../support/vault-backend.ts";
 import {
   caught,
   connectWithToken,
-  recordingDispatcher,
   recordingLog,
+  recordingTransport,
   rootClient,
   tokenAuth,
 } from "./vault-test-kit.ts";
@@ -117,7 +117,7 @@ describe("VaultClient against the real server", () => {
 
   it("gives VAULT_UNAVAILABLE after bounded retries when nothing listens", async () => {
     const port = await freePort();
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     try {
       const started = Date.now();
       const err = (await caught(
@@ -125,7 +125,7 @@ describe("VaultClient against the real server", () => {
           address: `http://127.0.0.1:${port}`,
           auth: tokenAuth("s.whatever"),
           maxRetries: 2,
-          dispatcher: counting.dispatcher,
+          transport: counting.transport,
         }),
       )) as RotatorError;
       expect(err.code).toBe("VAULT_UNAVAILABLE");
@@ -170,9 +170,9 @@ describe("VaultClient against the real server", () => {
     await a.mountKv(mount, 2);
     await a.seedKv(mount, "x", { v: 1 });
     await a.must("POST", "sys/quotas/config", { enable_rate_limit_response_headers: true });
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     const log = recordingLog();
-    const client = await rootClient({ dispatcher: counting.dispatcher, maxRetries: 2, log });
+    const client = await rootClient({ transport: counting.transport, maxRetries: 2, log });
     try {
       const kv = new KvV2(client, mount);
       await kv.checkMount();
@@ -344,10 +344,10 @@ describe("VaultClient over TLS (a second dev server with -dev-tls)", () => {
   });
 
   it("refuses a server certificate it cannot verify with VAULT_TLS, without retrying", async () => {
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     try {
       const err = (await caught(
-        VaultClient.connect({ address: addr, auth: tokenAuth(token), dispatcher: counting.dispatcher }),
+        VaultClient.connect({ address: addr, auth: tokenAuth(token), transport: counting.transport }),
       )) as RotatorError;
       expect(err.code).toBe("VAULT_TLS");
       expect(err.message).toMatch(

@@ -21,7 +21,7 @@ import {
 import { policyText } from "../../policies/policy-test-helpers.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";
 import { credentialFixtureKit, rawEntry, seedVersion } from "./rotation-store-kit.ts";
-import { caught, connectWithToken, recordingDispatcher, rootClient } from "./vault-test-kit.ts";
+import { caught, connectWithToken, recordingTransport, rootClient } from "./vault-test-kit.ts";
 
 const MOUNT = "secret";
 const PREFIX = "api-credentials";
@@ -122,10 +122,10 @@ describe("VaultCredentialStore", () => {
     const v2 = await seedVersion(a, MOUNT, p, { client_id: "b", api_key: CANARY_NEW });
     const expected = { version: v2, data: { client_id: "b" }, customMetadata: MANAGED };
 
-    const rec = recordingDispatcher();
+    const rec = recordingTransport();
     const proxy = await oldStyleVault();
     try {
-      const client = await remember(connectWithToken(useVault().token, { dispatcher: rec.dispatcher }));
+      const client = await remember(connectWithToken(useVault().token, { transport: rec.transport }));
       const store = new VaultCredentialStore(new KvV2(client, MOUNT), { prefixes: [PREFIX] });
       await store.read(p); // the first call also checks the mount
       rec.calls.length = 0;
@@ -135,7 +135,7 @@ describe("VaultCredentialStore", () => {
       expect(rec.calls).toEqual([`GET /v1/${MOUNT}/data/${p}`]);
 
       const old = await remember(
-        connectWithToken(useVault().token, { address: proxy.addr, dispatcher: rec.dispatcher }),
+        connectWithToken(useVault().token, { address: proxy.addr, transport: rec.transport }),
       );
       const oldStore = new VaultCredentialStore(new KvV2(old, MOUNT), { prefixes: [PREFIX] });
       await oldStore.read(p);
@@ -239,8 +239,8 @@ describe("VaultCredentialStore", () => {
       advance: (ms: number) => void;
       close: () => Promise<void>;
     }> {
-      const rec = recordingDispatcher();
-      const client = await remember(connectWithToken(useVault().token, { dispatcher: rec.dispatcher }));
+      const rec = recordingTransport();
+      const client = await remember(connectWithToken(useVault().token, { transport: rec.transport }));
       let t = 0;
       const store = new VaultCredentialStore(new KvV2(client, MOUNT), { prefixes: [PREFIX], now: () => t });
       return { store, calls: rec.calls, advance: (ms) => (t += ms), close: () => rec.close() };

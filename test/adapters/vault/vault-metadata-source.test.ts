@@ -9,8 +9,8 @@ import {
   caught,
   collect,
   connectWithToken,
-  type RecordingDispatcher,
-  recordingDispatcher,
+  type RecordingTransport,
+  recordingTransport,
 } from "./vault-test-kit.ts";
 
 function byPath(items: ScanItem[]): ScanItem[] {
@@ -29,7 +29,7 @@ describe("VaultMetadataSource against the real server", () => {
     `${base}/team-b/x/y`,
   ];
   const keys: string[] = [];
-  let counting: RecordingDispatcher;
+  let counting: RecordingTransport;
   let client: VaultClient;
 
   beforeAll(async () => {
@@ -52,8 +52,8 @@ describe("VaultMetadataSource against the real server", () => {
     await a.seedKv("secret", keys[2] as string, { api_key: "v2" });
     await a.must("DELETE", `secret/data/${keys[2]}`);
     await a.must("PUT", `secret/destroy/${keys[3]}`, { versions: [1] });
-    counting = recordingDispatcher();
-    client = await connectWithToken(useVault().token, { dispatcher: counting.dispatcher });
+    counting = recordingTransport();
+    client = await connectWithToken(useVault().token, { transport: counting.transport });
   });
 
   afterAll(async () => {

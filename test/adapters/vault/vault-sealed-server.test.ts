@@ -5,7 +5,7 @@ import type { RotatorError } from "../../../src/core/errors.ts";
 import { type StandaloneServer, startStandaloneServer } from "../../support/standalone-server.ts";
 import { useVault, VaultAdmin } from "../../support/vault-admin.ts";
 import { waitForHealthy } from "../../support/vault-backend.ts";
-import { caught, recordingDispatcher, tokenAuth } from "./vault-test-kit.ts";
+import { caught, recordingTransport, tokenAuth } from "./vault-test-kit.ts";
 
 describe("VaultClient against a sealed, then unsealed, then stopped server", () => {
   let server: StandaloneServer | undefined;
@@ -63,12 +63,12 @@ describe("VaultClient against a sealed, then unsealed, then stopped server", () 
 
   it("retries reads a bounded number of times but sends a write only once when the server goes away", async () => {
     expect(rootToken).not.toBe("");
-    const counting = recordingDispatcher();
+    const counting = recordingTransport();
     const client = await VaultClient.connect({
       address: addr,
       auth: tokenAuth(rootToken),
       maxRetries: 2,
-      dispatcher: counting.dispatcher,
+      transport: counting.transport,
     });
     try {
       const kv = new KvV2(client, "secret");

@@ -7,7 +7,7 @@ import {
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import { useVault } from "../../support/vault-admin.ts";
 
-export { type RecordingDispatcher, recordingDispatcher } from "../../support/recording-dispatcher.ts";
+export { type RecordingTransport, recordingTransport } from "../../support/recording-transport.ts";
 
 export function tokenAuth(token: string): VaultClientOptions["auth"] {
   return { method: "token", token: SecretValue.of(token), tokenFile: undefined };
