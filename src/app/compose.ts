@@ -267,19 +267,26 @@ export async function startReaderFeed(cfg: Config, clock: Clock): Promise<Reader
 export async function attachReaderFeed(
   feed: ReaderFeed,
   vault: Pick<VaultStack, "client" | "kv">,
-  deps: { readonly log: Logger; readonly metrics?: DaemonMetrics | undefined },
+  deps: {
+    readonly log: Logger;
+    readonly metrics?: DaemonMetrics | undefined;
+    /** Each kept read's credential path (the daemon looks at a soak waiting for that path's readers). */
+    readonly onRead?: ((path: string) => void) | undefined;
+  },
 ): Promise<void> {
   const self = await vault.client.lookupSelf();
   feed.attach({
     ownEntityId: self.entityId === "" ? undefined : self.entityId,
     ownDisplayName: self.displayName === "" ? undefined : self.displayName,
     shards: new VaultReaderShards(vault.kv),
-    onResult: (res) =>
+    onResult: (res) => {
       deps.metrics?.recordReaderEvent(
         res.kind,
         res.kind === "kept" ? undefined : res.reason,
         feed.readersKnown,
-      ),
+      );
+      if (res.kind === "kept") deps.onRead?.(res.read.path);
+    },
     onFlushFailure: (err) =>
       deps.log.warn(
         { code: classifyError(err) },

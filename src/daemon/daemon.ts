@@ -120,8 +120,10 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
     });
     closers.push(() => sinks.close());
 
+    // A read the feed keeps wakes a soak waiting for that credential's readers (set once the loop exists).
+    let readerSeen: (path: string) => void = () => {};
     if (readerFeed !== undefined) {
-      await attachReaderFeed(readerFeed, vault, { log, metrics });
+      await attachReaderFeed(readerFeed, vault, { log, metrics, onRead: (path) => readerSeen(path) });
       // Again here, so it stops (and shares what is left) while the Vault client is still open.
       closers.push(() => readerFeed.stop());
     }
@@ -222,7 +224,14 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
           task: task.kind,
           outcome: outcome.kind,
           ...(outcome.kind === "failed" || outcome.kind === "rolled_back" ? { code: outcome.code } : {}),
-          ...(outcome.kind === "waiting" ? { until: outcome.until.toISOString(), step: outcome.step } : {}),
+          ...(outcome.kind === "waiting"
+            ? {
+                until: outcome.until.toISOString(),
+                step: outcome.step,
+                waiting: outcome.waiting,
+                ...(outcome.detail === undefined ? {} : { detail: outcome.detail }),
+              }
+            : {}),
           ...(outcome.kind === "skipped" ? { reason: outcome.reason } : {}),
         };
         if (outcome.kind === "failed" || outcome.kind === "rolled_back")
@@ -234,6 +243,7 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       onTaskError: (err, path) =>
         log.error({ path, code: classifyError(err) }, "rotation task threw (a bug)"),
     });
+    readerSeen = (path) => loop.readerSeen(path);
 
     const schedule = cfg.report.schedule;
     const weekly =

@@ -49,6 +49,8 @@ export class RotationLoop {
    * the process restarts; the journal's retry_after still holds the backoff then).
    */
   readonly #notBefore = new Map<string, number>();
+  /** Soaks waiting for their readers (soak_until=readers): a read of one is worth a look at the next tick. */
+  readonly #waitingForReaders = new Set<string>();
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
@@ -74,6 +76,15 @@ export class RotationLoop {
 
   isBusy(path: string): boolean {
     return this.#inFlight.has(path);
+  }
+
+  /**
+   * The reader feed saw `path` read. A soak waiting for its readers is looked at again at the next tick instead
+   * of at its next minute, so it promotes right after the last reader moves; at most one look per tick however
+   * often the path is read.
+   */
+  readerSeen(path: string): void {
+    if (this.#waitingForReaders.delete(path)) this.#notBefore.delete(path);
   }
 
   /** Queues a rotation asked for through the API. False when stopping or the path is already queued or running. */
@@ -216,6 +227,8 @@ export class RotationLoop {
         task.kind === "resume" || task.opts === undefined
           ? await d.engine.resume(task.path)
           : await d.engine.start(task.path, task.opts);
+      if (outcome.kind === "waiting" && outcome.waiting === "readers") this.#waitingForReaders.add(task.path);
+      else this.#waitingForReaders.delete(task.path);
       if (outcome.kind === "waiting") this.#notBefore.set(task.path, outcome.until.getTime());
       else if (outcome.kind === "failed" && outcome.willRetry && outcome.retryAt !== undefined)
         this.#notBefore.set(task.path, outcome.retryAt.getTime());

@@ -20,7 +20,9 @@ export function narrateAudit(e: Record<string, unknown>): string | undefined {
     case "rotation.published":
       return `  ${path}: KV version ${e["kvVersion"]} holds the new pair (api_key) and the old one (previous_key): consumers switch during the soak`;
     case "rotation.promoted":
-      return `  ${path}: promoted: Salesforce now treats the new pair as the main one`;
+      return `  ${path}: promoted: Salesforce now treats the new pair as the main one${evidenceWords(e["evidence"])}`;
+    case "rotation.held":
+      return `⏸ ${path}: held at soak_max: readers still on the old pair; rotate=now promotes`;
     case "rotation.retired":
       return `  ${path}: the old pair is revoked and proven dead`;
     case "rotation.completed":
@@ -36,9 +38,36 @@ export function narrateAudit(e: Record<string, unknown>): string | undefined {
   }
 }
 
+/** What a soak_until=readers promotion went by (the audit event's `evidence`), or nothing. */
+function evidenceWords(evidence: unknown): string {
+  if (typeof evidence !== "object" || evidence === null) return "";
+  const e = evidence as {
+    decision?: unknown;
+    publishedVersion?: unknown;
+    moved?: unknown;
+    lagging?: unknown;
+  };
+  const labels = (list: unknown) =>
+    Array.isArray(list) ? list.map((r) => String((r as { label?: unknown }).label)).join(", ") : "";
+  const moved = labels(e.moved);
+  switch (e.decision) {
+    case "all-moved":
+      return `,\n    the moment the last reader moved: every reader has read v${e.publishedVersion} (${moved || "none seen"})`;
+    case "soak-max":
+      return `,\n    at soak_max, without ${labels(e.lagging) || "evidence"} (still on the old pair)`;
+    case "operator":
+      return ",\n    because an operator ended the soak";
+    default:
+      return "";
+  }
+}
+
 /** One daemon log record. */
 export function narrateLog(r: Record<string, unknown>): string | undefined {
   const msg = r["msg"];
+  if (msg === "rotation waiting" && r["waiting"] === "readers" && typeof r["detail"] === "string") {
+    return `  ${r["path"]}: both pairs work; ${r["detail"]}`;
+  }
   if (msg === "rotation waiting") {
     return `  ${r["path"]}: soaking until ${time(r["until"])} UTC: both pairs are valid, so nothing breaks`;
   }

@@ -2,6 +2,8 @@
 // Vault in VAULT_ADDR/VAULT_TOKEN (BAO_* win) when both are set. In an existing Vault everything goes under one
 // fresh folder of the `secret/` KV v2 mount, `eca-rotator-demo-<random>/`, which the demo deletes at the end.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { KvV2 } from "../adapters/vault/kv-v2.ts";
 import { VaultClient } from "../adapters/vault/vault-client.ts";
 import { SecretValue } from "../core/secret-value.ts";
@@ -20,22 +22,34 @@ export interface DemoVault {
   readonly connectionPath: string;
   readonly client: VaultClient;
   readonly kv: KvV2;
+  /** The dev server's file audit device's log (the reader feed follows it); undefined for your Vault. */
+  readonly auditLog: string | undefined;
   /** Deletes what the demo wrote (existing Vault) or stops the dev server. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function openDemoVault(env: NodeJS.ProcessEnv): Promise<DemoVault> {
+/** `dir`: where the dev server's audit log and the config declaring it go (a folder the demo removes). */
+export async function openDemoVault(env: NodeJS.ProcessEnv, dir: string): Promise<DemoVault> {
   const addr = env["BAO_ADDR"] || env["VAULT_ADDR"];
   const token = env["BAO_TOKEN"] || env["VAULT_TOKEN"];
   let server: DevServer | undefined;
   let root = "";
+  let auditLog: string | undefined;
   if (addr && token) {
     root = `eca-rotator-demo-${randomBytes(4).toString("hex")}/`;
   } else {
     const binary = findServerBinary(env);
     if (!binary)
       throw new Error("no bao or vault binary found: ./run.sh installs one, or put bao/vault on PATH");
-    server = await startDevServer(binary, "eca-demo-root");
+    // A file audit device, declared in the server's config (OpenBao takes audit devices only from there): every
+    // read of a credential is logged, and serve's reader feed follows the log to learn who reads what.
+    auditLog = path.join(dir, "vault-audit.log");
+    const hcl = path.join(dir, "vault-audit.hcl");
+    writeFileSync(
+      hcl,
+      `audit "file" "demo" {\n  options = {\n    file_path = "${auditLog}"\n    mode = "0600"\n  }\n}\n`,
+    );
+    server = await startDevServer(binary, "eca-demo-root", { extraArgs: [`-config=${hcl}`] });
   }
   const target = server ?? { addr: addr ?? "", token: token ?? "" };
   const client = await VaultClient.connect({
@@ -54,6 +68,7 @@ export async function openDemoVault(env: NodeJS.ProcessEnv): Promise<DemoVault> 
     connectionPath: `${statePrefix}/connections/sim`,
     client,
     kv,
+    auditLog,
     async close() {
       if (closed) return;
       closed = true;

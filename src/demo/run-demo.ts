@@ -1,7 +1,9 @@
 // ./run.sh: the whole product in one command. Starts a throw-away OpenBao dev server (or uses your Vault when
-// VAULT_ADDR and VAULT_TOKEN are set) and the bundled Salesforce simulator on free loopback ports, seeds
-// realistic credentials, starts `eca-rotator serve` with a short soak, and narrates what the daemon does: the
-// scan, each rotation step, the chat message, then the report and the status page. Ctrl-C stops everything it
+// VAULT_ADDR and VAULT_TOKEN are set) and the bundled Salesforce simulator on free loopback ports, starts
+// `eca-rotator serve` with a short soak, seeds realistic credentials, and narrates what the daemon does: the
+// scan, each rotation step, the chat message, then the report and the status page. On its own dev server the
+// daemon also follows Vault's audit log (the reader feed), and one credential's consumers read it on their own
+// cadence: its rotation promotes once the last of them has read the new pair. Ctrl-C stops everything it
 // started (and removes what it wrote to your Vault); --exit-when-done stops once the rotations are done.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -14,16 +16,20 @@ import {
   type SalesforceSimulator,
   startSalesforceSimulator,
 } from "../simulator/salesforce/salesforce-simulator.ts";
+import { type DemoConsumers, startDemoConsumers } from "./demo-consumers.ts";
 import { narrateAudit, narrateLog } from "./demo-narrator.ts";
 import { DEMO_MOUNT, type DemoVault, openDemoVault } from "./demo-vault.ts";
 import { freePort } from "./dev-vault-server.ts";
-import { SAMPLE_APPS, type SamplePair } from "./sample-credentials.ts";
+import { READERS_SAMPLE, SAMPLE_APPS, type SamplePair } from "./sample-credentials.ts";
 import { seedSamples } from "./seed-samples.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../cli.ts");
+/** nightly-reporting's next run after the publication: past the 6 s soak, so the rotation visibly waits for it. */
+const NIGHTLY_AFTER_S = 12;
 const WHAT_HAPPENS: Readonly<Record<string, string>> = {
   overdue: "past its deadline: the scheduler rotates it",
   flagged: "an operator set rotate=now: rotated at once",
+  readers: "past its deadline: rotated, and promoted once its consumers have read the new pair",
   due_soon: "inside its warning window: rotated a day before the deadline, not now",
   ok: "healthy: left alone",
   failed: "its last rotation failed: waits for an operator",
@@ -52,9 +58,11 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   let vault: DemoVault | undefined;
   let sim: SalesforceSimulator | undefined;
   let serve: ChildProcess | undefined;
+  let consumers: DemoConsumers | undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
+      consumers?.stop();
       if (serve !== undefined && serve.exitCode === null) {
         serve.kill("SIGTERM");
         await Promise.race([once(serve, "exit"), sleep(20_000, undefined, { ref: false })]);
@@ -77,12 +85,15 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
 
   try {
     banner("1. Vault");
-    vault = await openDemoVault(process.env);
+    vault = await openDemoVault(process.env, dir);
     say(
       vault.kind === "dev"
         ? `A throw-away OpenBao dev server (in memory, loopback only) at ${vault.addr}`
         : `Your Vault at ${vault.addr}: everything goes under ${DEMO_MOUNT}/${vault.prefix.split("/")[0]}/ and is deleted at the end`,
     );
+    const auditLog = vault.auditLog;
+    if (auditLog !== undefined)
+      say("Its file audit device logs every read: who read which credential, and which version it got.");
 
     banner("2. Salesforce");
     sim = await startSalesforceSimulator({ adminApi: false });
@@ -99,17 +110,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     say(`The bundled Salesforce simulator at ${sim.url}: an org with the External Client Apps`);
     say(`${SAMPLE_APPS.join(", ")}, and an admin app whose pair the rotator reads from KV.`);
 
-    banner(`3. Credentials in ${DEMO_MOUNT}/${vault.prefix}/`);
-    const samples = await seedSamples(vault.kv, vault.prefix, new Date(), pairs);
-    for (const s of samples)
-      say(
-        `  ${s.path.slice(vault.prefix.length + 1).padEnd(38)} ${WHAT_HAPPENS[s.expectedState] ?? s.expectedState}`,
-      );
-    const expected = samples
-      .filter((s) => s.expectedState === "overdue" || s.expectedState === "flagged")
-      .map((s) => s.path);
-
-    banner("4. eca-rotator serve");
+    banner("3. eca-rotator serve");
     const port = await freePort();
     const auditFile = path.join(dir, "audit.jsonl");
     const configFile = path.join(dir, "config.yaml");
@@ -131,6 +132,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
         `      my_domain_url: ${sim.url}`,
         `      credentials_path: ${vault.connectionPath}`,
         "rotation: { scan_interval: 2s, soak: 6s, verify_timeout: 30s }",
+        ...(auditLog === undefined ? [] : [`readers: { file: ${auditLog}, share_interval: 2s }`]),
         `audit: { file: ${auditFile} }`,
         `server: { listen: "127.0.0.1:${port}", status_refresh: 3s, shutdown_timeout: 10s }`,
         "",
@@ -155,9 +157,16 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const lastSaid = new Map<string, string>();
     const up = watchLog(serve, (r) => {
       if (r["msg"] === "eca-rotator serving") return true;
       const line = narrateLog(r);
+      // A soak waiting for readers is looked at after each of their reads: say only what changed.
+      if (line !== undefined && typeof r["path"] === "string") {
+        const gist = line.replace(/\d+\w* ago/g, "");
+        if (lastSaid.get(r["path"]) === gist) return false;
+        lastSaid.set(r["path"], gist);
+      }
       // The audit file is polled every 100 ms: a short delay keeps log lines after the step they follow.
       if (line !== undefined) setTimeout(() => say(line), 250);
       return false;
@@ -177,11 +186,54 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     }
     const url = `http://127.0.0.1:${port}`;
     say(`Up. Status page ${url}/ · metrics ${url}/metrics · API ${url}/v1/credentials`);
+    if (auditLog !== undefined) say(`It follows Vault's audit log ${auditLog} (readers.file).`);
+
+    banner(`4. Credentials in ${DEMO_MOUNT}/${vault.prefix}/`);
+    const readersPath = `${vault.prefix}/${READERS_SAMPLE}`;
+    const dev = vault;
+    // The consumers read their credential before the rotator manages it: the feed has seen them on the old pair.
+    const samples = await seedSamples(dev.kv, dev.prefix, new Date(), pairs, {
+      readers: auditLog !== undefined,
+      afterData: async () => {
+        if (auditLog === undefined) return;
+        consumers = await startDemoConsumers({
+          addr: dev.addr,
+          token: dev.token,
+          mount: DEMO_MOUNT,
+          folder: `${dev.prefix}/salesforce`,
+          credPath: readersPath,
+          say,
+        });
+      },
+    });
+    for (const s of samples) {
+      const what = s.path === readersPath && auditLog !== undefined ? "readers" : s.expectedState;
+      say(`  ${s.path.slice(vault.prefix.length + 1).padEnd(38)} ${WHAT_HAPPENS[what] ?? what}`);
+    }
+    if (auditLog !== undefined) {
+      say(
+        `${READERS_SAMPLE} has soak_until=readers: its soak ends once every reader seen reading it has read`,
+      );
+      say("the new pair (at least 6 s, at most soak_max=60s). Its consumers: crm-sync (AppRole) polls every");
+      say(
+        `second; nightly-reporting (a token) reads when its next run starts, ${NIGHTLY_AFTER_S} s after the new pair is published.`,
+      );
+    }
+    const expected = samples
+      .filter((s) => s.expectedState === "overdue" || s.expectedState === "flagged")
+      .map((s) => s.path);
 
     banner("5. What the daemon does (from its audit file and log)");
     const tail = tailAudit(auditFile, (e) => {
       const line = narrateAudit(e);
       if (line !== undefined) say(line);
+      if (e["type"] === "rotation.published" && e["path"] === readersPath && consumers !== undefined) {
+        const nightly = consumers;
+        const at = Date.parse(String(e["time"])) + NIGHTLY_AFTER_S * 1000;
+        setTimeout(() => void nightly.runNightly().catch(() => {}), Math.max(0, at - Date.now())).unref();
+      }
+      // Its consumers keep polling once the story is told; their later reads would only repeat it.
+      if (e["type"] === "rotation.completed" && e["path"] === readersPath) consumers?.stop();
       if (e["type"] === "rotation.completed" && expected.includes(String(e["path"]))) {
         done.add(String(e["path"]));
         if (done.size === expected.length) allDone();

@@ -42,18 +42,23 @@ function fakePair(name: string): Record<string, string> {
   };
 }
 
+/** The sample whose soak ends on its readers' evidence when the demo has a reader feed (under the prefix). */
+export const READERS_SAMPLE = "salesforce/crm-integration";
+
 /**
  * The samples under `prefix`. With `pairs`, the Salesforce samples whose app is in it hold that app's real pair
- * and name it by id (eca_app_id), so a rotator pointed at the simulator can rotate them.
+ * and name it by id (eca_app_id), so a rotator pointed at the simulator can rotate them. `readers`: a reader
+ * feed runs, so READERS_SAMPLE promotes once its consumers have read the new pair (at most a minute).
  */
 export function sampleCredentials(
   prefix: string,
   now: Date,
   pairs: ReadonlyMap<string, SamplePair> = new Map(),
+  readers = false,
 ): SampleCredential[] {
   return withPairs(pairs, [
     {
-      path: `${prefix}/salesforce/crm-integration`,
+      path: `${prefix}/${READERS_SAMPLE}`,
       data: fakePair("crm"),
       customMetadata: {
         provider: "salesforce-eca",
@@ -62,6 +67,7 @@ export function sampleCredentials(
         rotation_contact: "#crm-oncall",
         last_rotated: ago(now, 200),
         rotation_verified_at: ago(now, 200),
+        ...(readers ? { soak_until: "readers", soak_max: "60s" } : {}),
       },
       expectedState: "overdue",
     },

@@ -121,8 +121,13 @@ function completed(path: string, rotationId?: string): RotationOutcome {
   };
 }
 
-function waiting(path: string, until: Date, rotationId = "rot-journal"): RotationOutcome {
-  return { ...base(path, rotationId), kind: "waiting", step: "published", waiting: "soak", until };
+function waiting(
+  path: string,
+  until: Date,
+  rotationId = "rot-journal",
+  wait: "soak" | "readers" = "soak",
+): RotationOutcome {
+  return { ...base(path, rotationId), kind: "waiting", step: "published", waiting: wait, until };
 }
 
 function retrying(path: string, rotationId = "rot-journal"): RotationOutcome {
@@ -372,6 +377,43 @@ describe("RotationLoop", () => {
     await flush();
     expect(h.engine.calls.map((c) => c.kind)).toEqual(["resume", "resume", "resume"]);
     expect(h.outcomes.map((o) => o.task.kind)).toEqual(["resume", "resume"]);
+  });
+
+  it("looks again at the next tick when a soak waiting for readers sees its path read, at most once per read", async () => {
+    const h = harness();
+    const j = `${PREFIX}/readers`;
+    const other = `${PREFIX}/soak-of-time`;
+    journal(h.state, j);
+    journal(h.state, other);
+    await h.loop.tickNow();
+    await flush();
+    const inAMinute = () => new Date(h.clock.now().getTime() + MINUTE);
+    h.engine
+      .open(j)
+      .answer({ ...(waiting(j, inAMinute()) as object), waiting: "readers" } as RotationOutcome);
+    h.engine.open(other).answer(waiting(other, inAMinute()));
+    await flush();
+
+    // A read of another path, or of a soak that waits for time, changes nothing.
+    h.loop.readerSeen(`${PREFIX}/unrelated`);
+    h.loop.readerSeen(other);
+    await h.loop.tickNow();
+    await flush();
+    expect(h.engine.calls).toHaveLength(2);
+
+    // Its reader read it: one look at the next tick, however many reads came in between.
+    h.loop.readerSeen(j);
+    h.loop.readerSeen(j);
+    await h.loop.tickNow();
+    await flush();
+    expect(h.engine.calls.map((c) => c.path)).toEqual([j, other, j]);
+    h.engine
+      .open(j)
+      .answer({ ...(waiting(j, inAMinute()) as object), waiting: "readers" } as RotationOutcome);
+    await flush();
+    await h.loop.tickNow();
+    await flush();
+    expect(h.engine.calls).toHaveLength(3);
   });
 
   it("leaves a failed attempt alone until the backoff it reports (retryAt) has passed", async () => {

@@ -1,6 +1,7 @@
 // ./run.sh is the README's first command: on its own dev server, or on an existing Vault, the demo must show
 // the daemon rotating the flagged and the overdue credential step by step, print the chat message and the
-// report, and leave nothing running (nor anything behind in an existing Vault).
+// report, and leave nothing running (nor anything behind in an existing Vault). On its own dev server, the
+// overdue one waits for its readers: it promotes once the last of its two consumers has read the new pair.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -68,11 +69,43 @@ async function closed(url: string): Promise<boolean> {
   }
 }
 
+/** The readers story: consumers on the old pair, one moves at once, the soak waits for the other, then promotes. */
+function expectReadersStory(out: string): void {
+  const p = "api-credentials/salesforce/crm-integration";
+  const lines = out.split("\n");
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  const story = [
+    at(new RegExp(`👤 crm-sync read ${p} v1`)),
+    at(new RegExp(`👤 nightly-reporting read ${p} v1`)),
+    at(new RegExp(`${p}: KV version 2 holds the new pair`)),
+    at(new RegExp(`👤 crm-sync read ${p} v2, the new pair`)),
+    at(
+      new RegExp(
+        `${p}: both pairs work; waiting for readers: 1 of 2 moved; waiting for token-nightly-reporting, last read v1 \\d+s ago`,
+      ),
+    ),
+    at(new RegExp(`👤 nightly-reporting read ${p} v2, the new pair`)),
+    at(new RegExp(`${p}: promoted: `)),
+  ];
+  expect(
+    story.every((i) => i >= 0),
+    out,
+  ).toBe(true);
+  expect(
+    [...story].sort((a, b) => a - b),
+    out,
+  ).toEqual(story);
+  const moved = /the moment the last reader moved: every reader has read v2 \((.*)\)$/m.exec(out)?.[1];
+  expect(moved?.split(", ").sort(), out).toEqual(["approle (crm-sync)", "token-nightly-reporting"]);
+  expect(out).toContain("2 of 2 readers on the new pair (v2); promoted as soon as every reader had moved");
+}
+
 describe("the demo (./run.sh)", () => {
   it("on its own dev server: narrates two rotations, the chat message and the report, then stops everything", async () => {
     const { code, out } = await runDemo({});
     expect(code, out).toBe(0);
     expectNarratedRotations(out, "api-credentials");
+    expectReadersStory(out);
     const vault = /OpenBao dev server \(in memory, loopback only\) at (http:\/\/127\.0\.0\.1:\d+)/.exec(
       out,
     )?.[1];
@@ -112,6 +145,8 @@ describe("the demo (./run.sh)", () => {
     const folder = /everything goes under secret\/(eca-rotator-demo-[0-9a-f]{8})\//.exec(out)?.[1];
     expect(folder, out).toBeDefined();
     expectNarratedRotations(out, `${folder}/api-credentials`);
+    // Your Vault has no audit device the demo can add: no reader feed, no consumers, a soak of time alone.
+    expect(out).not.toContain("👤");
     const list = await new VaultAdmin(target).request("LIST", `secret/metadata/${folder}`);
     expect(list.status).toBe(404);
     expect(out).toContain("deleted the demo's entries from your Vault");
