@@ -33,7 +33,7 @@ import {
   type ShardContent,
   shardOf,
 } from "../core/readers/reader-book.ts";
-import type { ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
+import type { ReaderDirectory, ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
 import type { Clock } from "../core/time.ts";
 
 /** How long a shard read from Vault answers readersOf before it is read again. */
@@ -73,7 +73,7 @@ export interface ReaderFeedAttachment {
   readonly onFlushFailure?: ((err: unknown) => void) | undefined;
 }
 
-export class ReaderFeed implements ReaderEvidence, AuditLineSink {
+export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSink {
   readonly #o: ReaderFeedOptions;
   readonly #book: ReaderBook;
   readonly #maxPerPath: number;
@@ -229,8 +229,12 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
 
   /** ReaderEvidence: the shared entries (cached briefly) merged with this replica's own book. */
   async readersOf(path: string, since: Date): Promise<readonly ReaderSeen[]> {
-    const sinceMs = since.getTime();
     const shared = (await this.#sharedShard(shardOf(path))).get(path);
+    return this.#merged(path, shared, since.getTime());
+  }
+
+  /** One path's shared readers with this replica's own (per reader, the later read wins), from `sinceMs` on. */
+  #merged(path: string, shared: ReadonlyMap<string, BookEntry> | undefined, sinceMs: number): ReaderSeen[] {
     const byId = new Map<string, BookEntry>();
     for (const [id, e] of shared ?? []) byId.set(id, e);
     for (const [id, e] of this.#book.entriesOf(path) ?? []) {
@@ -244,13 +248,55 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
     return out;
   }
 
-  async #sharedShard(shard: string): Promise<ShardContent> {
+  /**
+   * ReaderDirectory: every path's readers, from one LIST of the shards and one read of each (cached briefly, as
+   * for readersOf) merged with this replica's own book. The CLI's feed has no sources, so only the shared part.
+   */
+  async allReaders(since: Date): Promise<ReadonlyMap<string, readonly ReaderSeen[]>> {
+    const a = this.#attachedOrThrow();
+    let shards: string[];
+    try {
+      shards = await a.shards.list();
+    } catch (err) {
+      throw this.#unreadable(err, "list");
+    }
+    const paths = new Set(this.#book.paths());
+    const contents = new Map<string, ShardContent>();
+    for (const shard of shards) {
+      const content = await this.#sharedShard(shard);
+      contents.set(shard, content);
+      for (const path of content.keys()) paths.add(path);
+    }
+    const out = new Map<string, readonly ReaderSeen[]>();
+    for (const path of paths) {
+      const seen = this.#merged(path, contents.get(shardOf(path))?.get(path), since.getTime());
+      if (seen.length > 0) out.set(path, seen);
+    }
+    return out;
+  }
+
+  #attachedOrThrow(): ReaderFeedAttachment {
     const a = this.#attached;
     if (a === undefined) {
       throw new RotatorError("VAULT_UNAVAILABLE", "the reader feed is not connected to Vault yet", {
         retryable: true,
       });
     }
+    return a;
+  }
+
+  #unreadable(err: unknown, shard: string): RotatorError {
+    // The soak waits longer on missing evidence; it never promotes on it.
+    if (isRotatorError(err) && err.retryable) return err;
+    return new RotatorError("VAULT_UNAVAILABLE", "the shared reader entries could not be read", {
+      retryable: true,
+      cause: err,
+      context: { shard },
+    });
+  }
+
+  async #sharedShard(shard: string): Promise<ShardContent> {
+    const a = this.#attachedOrThrow();
     const now = this.#o.clock.now().getTime();
     const cached = this.#cache.get(shard);
     if (cached !== undefined && cached.until > now) return cached.content;
@@ -259,13 +305,7 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
       this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
       return content;
     } catch (err) {
-      // The soak waits longer on missing evidence; it never promotes on it.
-      if (isRotatorError(err) && err.retryable) throw err;
-      throw new RotatorError("VAULT_UNAVAILABLE", "the shared reader entries could not be read", {
-        retryable: true,
-        cause: err,
-        context: { shard },
-      });
+      throw this.#unreadable(err, shard);
     }
   }
 }
