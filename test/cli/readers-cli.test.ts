@@ -1,0 +1,191 @@
+// The CLI reads the reader evidence serve's replicas share: shard entries written by the real ReaderFeed (fed
+// audit lines as Vault's audit device writes them, flushed through VaultReaderShards into a real OpenBao), then
+// `scan --json` and `report` as a user runs them show who read what. And a scan of many credentials reads the
+// shared entries once, not once per credential (every Vault call counted on the wire).
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
+import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-source.ts";
+import { VaultReaderShards } from "../../src/adapters/vault/vault-reader-shards.ts";
+import { ReaderFeed } from "../../src/app/reader-feed.ts";
+import { DEFAULT_CLASSIFY_DEFAULTS } from "../../src/core/inventory/classify.ts";
+import { collectInventory, withReaders } from "../../src/core/inventory/collect-inventory.ts";
+import { systemClock } from "../../src/core/time.ts";
+import { connectWithToken, recordingDispatcher } from "../adapters/vault/vault-test-kit.ts";
+import { runCliProcess } from "../support/run-cli.ts";
+import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
+
+const WINDOW = 7 * 86_400_000;
+const base = uniqueName("readers-cli");
+const PREFIX = `${base}/creds`;
+const STATE = `${base}/state`;
+const CRM = `${PREFIX}/crm`;
+const QUIET = `${PREFIX}/quiet`;
+const MANY = 120;
+const CANARY = "test-secret-canary-readers-cli";
+
+/** A KV v2 read response as the audit device writes it (only what the parser looks at). */
+function auditRead(
+  p: string,
+  version: number,
+  reader: { name: string; role?: string; entity?: string },
+  at: Date,
+) {
+  return JSON.stringify({
+    time: at.toISOString(),
+    type: "response",
+    auth: {
+      accessor: `hmac-sha256:${Buffer.from(reader.name).toString("hex").padEnd(64, "0").slice(0, 64)}`,
+      display_name: reader.name,
+      ...(reader.entity === undefined ? {} : { entity_id: reader.entity }),
+      ...(reader.role === undefined ? {} : { metadata: { role_name: reader.role } }),
+    },
+    request: { operation: "read", mount_type: "kv", namespace: { id: "root" }, path: `secret/data/${p}` },
+    response: { data: { data: { api_key: "hmac-sha256:00" }, metadata: { version } } },
+  });
+}
+
+let env: Record<string, string> = {};
+let configFile = "";
+
+beforeAll(async () => {
+  const vault = useVault();
+  const a = admin();
+  // crm: two versions, declared consumers billing-sync and crm-web.
+  await a.seedKv("secret", CRM, { api_key: CANARY });
+  await a.seedKv(
+    "secret",
+    CRM,
+    { api_key: `${CANARY}-2` },
+    {
+      provider: "manual",
+      rotation_period: "90d",
+      consumers: "billing-sync, crm-web",
+    },
+  );
+  await a.seedKv("secret", QUIET, { api_key: CANARY }, { provider: "manual", rotation_period: "90d" });
+  for (let i = 0; i < MANY; i++) {
+    await a.seedKv(
+      "secret",
+      `${PREFIX}/many/c${i}`,
+      { api_key: CANARY },
+      { provider: "manual", rotation_period: "90d" },
+    );
+  }
+
+  // What a serve replica shares: its feed saw three reads and flushed them into the shard entries.
+  const client = await connectWithToken(vault.token);
+  const feed = new ReaderFeed({
+    kvMount: "secret",
+    prefixes: [PREFIX],
+    namespace: undefined,
+    ignore: [],
+    clock: systemClock,
+    windowMs: WINDOW,
+    shareIntervalMs: 3_600_000,
+  });
+  feed.attach({
+    ownEntityId: "rotator-entity",
+    ownDisplayName: undefined,
+    shards: new VaultReaderShards(new KvV2(client, "secret", { statePrefix: STATE })),
+  });
+  const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+  feed.line(auditRead(CRM, 2, { name: "approle", role: "billing-sync", entity: "e-billing" }, hoursAgo(1)));
+  feed.line(auditRead(CRM, 1, { name: "token-report-job" }, hoursAgo(2)));
+  for (let i = 0; i < 20; i++)
+    feed.line(auditRead(`${PREFIX}/many/c${i}`, 1, { name: "token-batch" }, hoursAgo(3)));
+  expect(feed.stats.kept).toBe(22);
+  await feed.stop();
+  await client.close();
+
+  const dir = mkdtempSync(path.join(tmpdir(), "eca-readers-cli-"));
+  configFile = path.join(dir, "config.yaml");
+  writeFileSync(
+    configFile,
+    `vault:\n  kv_mount: secret\n  prefixes: [${PREFIX}]\n  state_prefix: ${STATE}\n` +
+      `readers:\n  file: ${path.join(dir, "audit.log")}\n  window: 7d\n`,
+  );
+  env = { VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token };
+}, 120_000);
+
+describe("the CLI shows the readers serve shared", () => {
+  it("scan --json lists each credential's readers, the version each read and whether it is current", async () => {
+    const res = await runCliProcess(["scan", "--json", "--config", configFile], env);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const items = (
+      JSON.parse(res.stdout) as { items: { path: string; current_version: number; readers: unknown }[] }
+    ).items;
+    const crm = items.find((i) => i.path === CRM);
+    expect(crm?.current_version).toBe(2);
+    expect(crm?.readers).toMatchObject({
+      total: 2,
+      on_current: 1,
+      listed: [
+        { label: "token-report-job", version: 1, current: false, declared: false },
+        { label: "approle (billing-sync)", version: 2, current: true, declared: true },
+      ],
+      unseen_consumers: ["crm-web"],
+    });
+    expect(items.find((i) => i.path === QUIET)?.readers).toMatchObject({ total: 0 });
+    expect(res.stdout).not.toContain(CANARY);
+
+    const table = await runCliProcess(["scan", "--config", configFile], env);
+    expect(table.stdout.split("\n")[0]).toContain("READERS");
+    expect(table.stdout.split("\n").find((l) => l.startsWith(CRM))).toContain("1/2 current");
+  });
+
+  it("report lists no reader, readers on an old version, and readers beside the declared consumers", async () => {
+    const res = await runCliProcess(["report", "--format", "markdown", "--config", configFile], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("## Readers: no reader in the window");
+    expect(res.stdout).toMatch(/\| [^|]*quiet \| no consumer declared \|/);
+    expect(res.stdout).toContain("## Readers: still on an old version (1)");
+    expect(res.stdout).toMatch(/crm \| current v2; token-report-job \(v1, 2h ago\) \|/);
+    expect(res.stdout).toContain("declared, never seen: crm-web");
+    const json = await runCliProcess(["report", "--format", "json", "--config", configFile], env);
+    const report = JSON.parse(json.stdout) as { readers: { lagging: { path: string }[] } };
+    expect(report.readers.lagging.map((l) => l.path)).toEqual([CRM]);
+  });
+});
+
+describe("the cost of readers in a scan", () => {
+  const rec = recordingDispatcher();
+  afterAll(() => rec.close());
+
+  it("reads the shared entries once per scan: one LIST and each existing shard once, whatever the count", async () => {
+    const client = await connectWithToken(useVault().token, { dispatcher: rec.dispatcher });
+    try {
+      const kv = new KvV2(client, "secret", { statePrefix: STATE });
+      const feed = new ReaderFeed({
+        kvMount: "secret",
+        prefixes: [PREFIX],
+        namespace: undefined,
+        ignore: [],
+        clock: systemClock,
+        windowMs: WINDOW,
+        shareIntervalMs: 3_600_000,
+      });
+      feed.attach({ ownEntityId: undefined, ownDisplayName: undefined, shards: new VaultReaderShards(kv) });
+      const source = new VaultMetadataSource(kv, { listing: "auto", concurrency: 4 });
+      const now = new Date();
+      const { items } = await collectInventory(source, [PREFIX], now, DEFAULT_CLASSIFY_DEFAULTS);
+      rec.calls.length = 0;
+      const out = await withReaders(items, feed, now, WINDOW);
+      await feed.stop();
+      expect(out).toHaveLength(MANY + 2);
+      expect(out.filter((i) => (i.readers?.total ?? 0) > 0)).toHaveLength(21);
+      const shardCalls = rec.calls.filter((c) => c.includes(`/${STATE}/readers`));
+      expect(rec.calls).toEqual(shardCalls);
+      const reads = shardCalls.filter((c) => c.startsWith("GET "));
+      expect(shardCalls.filter((c) => c.startsWith("LIST ") || c.includes("list"))).toHaveLength(1);
+      expect(new Set(reads).size).toBe(reads.length);
+      // 22 reads of 21 paths land in at most 21 shards: far fewer calls than credentials.
+      expect(reads.length).toBeLessThanOrEqual(21);
+    } finally {
+      await client.close();
+    }
+  });
+});
