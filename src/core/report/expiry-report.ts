@@ -65,7 +65,7 @@ export interface ExpiryReport {
 }
 
 /** The reader feed's findings over the managed credentials, each list sorted by path. */
-export interface ReaderFindings {
+interface ReaderFindings {
   /** No reader in readers.window: unused, or read by something the feed does not see. */
   readonly noReader: readonly InventoryItem[];
   /** Readers whose latest read returned an older version than the current one. */
@@ -82,7 +82,7 @@ export interface ReaderFindings {
 }
 
 /** Findings from the items' readers summaries; undefined when none has one. */
-export function readerFindings(items: readonly InventoryItem[]): ReaderFindings | undefined {
+function readerFindings(items: readonly InventoryItem[]): ReaderFindings | undefined {
   const known = items.filter((i) => i.readers !== undefined && i.state !== "unmanaged").sort(comparePaths);
   if (!items.some((i) => i.readers !== undefined)) return undefined;
   const noReader: InventoryItem[] = [];
