@@ -15,6 +15,7 @@ import { collectInventory, withReaders } from "../../src/core/inventory/collect-
 import { systemClock } from "../../src/core/time.ts";
 import { connectWithToken, recordingDispatcher } from "../adapters/vault/vault-test-kit.ts";
 import { runCliProcess } from "../support/run-cli.ts";
+import { shareReads } from "../support/shared-reads.ts";
 import { admin, uniqueName, useVault } from "../support/vault-admin.ts";
 
 const WINDOW = 7 * 86_400_000;
@@ -25,27 +26,6 @@ const CRM = `${PREFIX}/crm`;
 const QUIET = `${PREFIX}/quiet`;
 const MANY = 120;
 const CANARY = "test-secret-canary-readers-cli";
-
-/** A KV v2 read response as the audit device writes it (only what the parser looks at). */
-function auditRead(
-  p: string,
-  version: number,
-  reader: { name: string; role?: string; entity?: string },
-  at: Date,
-) {
-  return JSON.stringify({
-    time: at.toISOString(),
-    type: "response",
-    auth: {
-      accessor: `hmac-sha256:${Buffer.from(reader.name).toString("hex").padEnd(64, "0").slice(0, 64)}`,
-      display_name: reader.name,
-      ...(reader.entity === undefined ? {} : { entity_id: reader.entity }),
-      ...(reader.role === undefined ? {} : { metadata: { role_name: reader.role } }),
-    },
-    request: { operation: "read", mount_type: "kv", namespace: { id: "root" }, path: `secret/data/${p}` },
-    response: { data: { data: { api_key: "hmac-sha256:00" }, metadata: { version } } },
-  });
-}
 
 let env: Record<string, string> = {};
 let configFile = "";
@@ -75,30 +55,19 @@ beforeAll(async () => {
     );
   }
 
-  // What a serve replica shares: its feed saw three reads and flushed them into the shard entries.
-  const client = await connectWithToken(vault.token);
-  const feed = new ReaderFeed({
-    kvMount: "secret",
-    prefixes: [PREFIX],
-    namespace: undefined,
-    ignore: [],
-    clock: systemClock,
-    windowMs: WINDOW,
-    shareIntervalMs: 3_600_000,
-  });
-  feed.attach({
-    ownEntityId: "rotator-entity",
-    ownDisplayName: undefined,
-    shards: new VaultReaderShards(new KvV2(client, "secret", { statePrefix: STATE })),
-  });
+  // What a serve replica shares: its feed saw these reads and flushed them into the shard entries.
   const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
-  feed.line(auditRead(CRM, 2, { name: "approle", role: "billing-sync", entity: "e-billing" }, hoursAgo(1)));
-  feed.line(auditRead(CRM, 1, { name: "token-report-job" }, hoursAgo(2)));
-  for (let i = 0; i < 20; i++)
-    feed.line(auditRead(`${PREFIX}/many/c${i}`, 1, { name: "token-batch" }, hoursAgo(3)));
-  expect(feed.stats.kept).toBe(22);
-  await feed.stop();
-  await client.close();
+  const kept = await shareReads(vault, { statePrefix: STATE, prefixes: [PREFIX] }, [
+    { path: CRM, version: 2, name: "approle", role: "billing-sync", entity: "e-billing", at: hoursAgo(1) },
+    { path: CRM, version: 1, name: "token-report-job", at: hoursAgo(2) },
+    ...Array.from({ length: 20 }, (_, i) => ({
+      path: `${PREFIX}/many/c${i}`,
+      version: 1,
+      name: "token-batch",
+      at: hoursAgo(3),
+    })),
+  ]);
+  expect(kept).toBe(22);
 
   const dir = mkdtempSync(path.join(tmpdir(), "eca-readers-cli-"));
   configFile = path.join(dir, "config.yaml");
