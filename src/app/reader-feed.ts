@@ -38,6 +38,8 @@ import type { Clock } from "../core/time.ts";
 
 /** How long a shard read from Vault answers readersOf before it is read again. */
 const SHARD_CACHE_MS = 5_000;
+/** Shard reads in flight at once when every path's readers are asked for (allReaders). */
+const SHARD_READ_CONCURRENCY = 8;
 /** The backlog before attach(): lines and bytes. */
 const MAX_BACKLOG_LINES = 10_000;
 const MAX_BACKLOG_CHARS = 32 * 1024 * 1024;
@@ -235,11 +237,15 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
 
   /** One path's shared readers with this replica's own (per reader, the later read wins), from `sinceMs` on. */
   #merged(path: string, shared: ReadonlyMap<string, BookEntry> | undefined, sinceMs: number): ReaderSeen[] {
-    const byId = new Map<string, BookEntry>();
-    for (const [id, e] of shared ?? []) byId.set(id, e);
-    for (const [id, e] of this.#book.entriesOf(path) ?? []) {
-      const held = byId.get(id);
-      if (held === undefined || newer(e, held)) byId.set(id, e);
+    const own = this.#book.entriesOf(path);
+    let byId: ReadonlyMap<string, BookEntry> = shared ?? new Map();
+    if (own !== undefined && own.size > 0) {
+      const merged = new Map(byId);
+      for (const [id, e] of own) {
+        const held = merged.get(id);
+        if (held === undefined || newer(e, held)) merged.set(id, e);
+      }
+      byId = merged;
     }
     const out: ReaderSeen[] = [];
     for (const [id, e] of byId) {
@@ -260,13 +266,18 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
     } catch (err) {
       throw this.#unreadable(err, "list");
     }
-    const paths = new Set(this.#book.paths());
     const contents = new Map<string, ShardContent>();
-    for (const shard of shards) {
-      const content = await this.#sharedShard(shard);
-      contents.set(shard, content);
-      for (const path of content.keys()) paths.add(path);
-    }
+    // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
+    let next = 0;
+    const worker = async () => {
+      while (next < shards.length) {
+        const shard = shards[next++] ?? "";
+        contents.set(shard, await this.#sharedShard(shard));
+      }
+    };
+    await Promise.all(Array.from({ length: SHARD_READ_CONCURRENCY }, worker));
+    const paths = new Set(this.#book.paths());
+    for (const content of contents.values()) for (const path of content.keys()) paths.add(path);
     const out = new Map<string, readonly ReaderSeen[]>();
     for (const path of paths) {
       const seen = this.#merged(path, contents.get(shardOf(path))?.get(path), since.getTime());

@@ -17,7 +17,7 @@ export interface SharedRead {
 }
 
 /** One KV v2 read response line for `r`, under the mount "secret". */
-export function auditReadLine(r: SharedRead): string {
+function auditReadLine(r: SharedRead): string {
   return JSON.stringify({
     time: r.at.toISOString(),
     type: "response",

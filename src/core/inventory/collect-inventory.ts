@@ -112,23 +112,36 @@ export function summarizeReaders(
   item: Pick<InventoryItem, "currentVersion" | "consumers">,
 ): ReadersSummary {
   const current = item.currentVersion ?? 0;
-  const rows: ReaderRow[] = seen.map((r) => ({
-    label: r.label,
-    version: r.version,
-    lastReadAt: r.at,
-    current: r.version >= current,
-    declared: item.consumers.some((c) => consumerMatchesReader(c, r.label)),
-  }));
-  rows.sort((a, b) => {
-    if (a.current !== b.current) return a.current ? 1 : -1;
-    if (!a.current) return b.lastReadAt.getTime() - a.lastReadAt.getTime();
-    return a.label < b.label ? -1 : a.label > b.label ? 1 : 0;
+  const wanted = item.consumers.map((c) => c.trim().toLowerCase());
+  const matched = new Set<number>();
+  let onCurrent = 0;
+  const rows: ReaderRow[] = seen.map((r) => {
+    let declared = false;
+    if (wanted.length > 0) {
+      const names = readerNames(r.label);
+      wanted.forEach((w, i) => {
+        if (w !== "" && names.includes(w)) {
+          declared = true;
+          matched.add(i);
+        }
+      });
+    }
+    const isCurrent = r.version >= current;
+    if (isCurrent) onCurrent++;
+    return { label: r.label, version: r.version, lastReadAt: r.at, current: isCurrent, declared };
   });
+  if (rows.length > 1) {
+    rows.sort((a, b) => {
+      if (a.current !== b.current) return a.current ? 1 : -1;
+      if (!a.current) return b.lastReadAt.getTime() - a.lastReadAt.getTime();
+      return a.label < b.label ? -1 : a.label > b.label ? 1 : 0;
+    });
+  }
   return {
     total: rows.length,
-    onCurrent: rows.filter((r) => r.current).length,
-    listed: rows.slice(0, READERS_LISTED),
-    unseenConsumers: item.consumers.filter((c) => !seen.some((r) => consumerMatchesReader(c, r.label))),
+    onCurrent,
+    listed: rows.length > READERS_LISTED ? rows.slice(0, READERS_LISTED) : rows,
+    unseenConsumers: item.consumers.filter((_, i) => !matched.has(i)),
   };
 }
 
@@ -140,7 +153,11 @@ export function summarizeReaders(
  */
 export function consumerMatchesReader(name: string, label: string): boolean {
   const want = name.trim().toLowerCase();
-  if (want === "") return false;
+  return want !== "" && readerNames(label).includes(want);
+}
+
+/** The names a reader's label answers to, lower-cased (see consumerMatchesReader). */
+function readerNames(label: string): string[] {
   const l = label.toLowerCase();
   const names = [l];
   const open = l.lastIndexOf(" (");
@@ -152,5 +169,5 @@ export function consumerMatchesReader(name: string, label: string): boolean {
     if (slash >= 0) names.push(extra.slice(slash + 1));
   }
   if (display.startsWith("token-")) names.push(display.slice("token-".length));
-  return names.includes(want);
+  return names;
 }
