@@ -259,20 +259,15 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
    * for readersOf) merged with this replica's own book. The CLI's feed has no sources, so only the shared part.
    */
   async allReaders(since: Date): Promise<ReadonlyMap<string, readonly ReaderSeen[]>> {
-    const a = this.#attachedOrThrow();
-    let shards: string[];
-    try {
-      shards = await a.shards.list();
-    } catch (err) {
-      throw this.#unreadable(err, "list");
-    }
+    // Errors as Vault gave them (a token without list on the folder says so): no soak waits on this answer.
+    const shards = await this.#attachedOrThrow().shards.list();
     const contents = new Map<string, ShardContent>();
     // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
     let next = 0;
     const worker = async () => {
       while (next < shards.length) {
         const shard = shards[next++] ?? "";
-        contents.set(shard, await this.#sharedShard(shard));
+        contents.set(shard, await this.#sharedShard(shard, false));
       }
     };
     await Promise.all(Array.from({ length: SHARD_READ_CONCURRENCY }, worker));
@@ -306,7 +301,8 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
     });
   }
 
-  async #sharedShard(shard: string): Promise<ShardContent> {
+  /** `forSoak`: an error becomes a retryable VAULT_UNAVAILABLE (the soak waits; it never promotes on it). */
+  async #sharedShard(shard: string, forSoak = true): Promise<ShardContent> {
     const a = this.#attachedOrThrow();
     const now = this.#o.clock.now().getTime();
     const cached = this.#cache.get(shard);
@@ -316,7 +312,7 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
       this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
       return content;
     } catch (err) {
-      throw this.#unreadable(err, shard);
+      throw forSoak ? this.#unreadable(err, shard) : err;
     }
   }
 }

@@ -120,6 +120,30 @@ describe("the CLI shows the readers serve shared", () => {
   });
 });
 
+describe("a token that may not read the reader entries", () => {
+  it("scans without readers (null, not none) and says why in one warning line", async () => {
+    const a = admin();
+    const policy = uniqueName("scan-only");
+    await a.writePolicy(
+      policy,
+      `path "secret/metadata/${PREFIX}/*" { capabilities = ["list", "read"] }\n` +
+        `path "secret/detailed-metadata/${PREFIX}/*" { capabilities = ["list"] }\n`,
+    );
+    const token = await a.createToken({ policies: [policy] });
+    const res = await runCliProcess(["scan", "--json", "--config", configFile], {
+      ...env,
+      VAULT_TOKEN: token,
+    });
+    expect(res.code).toBe(0);
+    expect(res.stderr.trim().split("\n")).toEqual([
+      "warning: the shared reader entries could not be read (VAULT_PERMISSION_DENIED); readers are not shown",
+    ]);
+    const items = (JSON.parse(res.stdout) as { items: { readers: unknown }[] }).items;
+    expect(items.length).toBe(MANY + 2);
+    expect(items.every((i) => i.readers === null)).toBe(true);
+  });
+});
+
 describe("the cost of readers in a scan", () => {
   const rec = recordingDispatcher();
   afterAll(() => rec.close());
