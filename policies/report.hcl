@@ -9,3 +9,12 @@ path "secret/metadata/api-credentials/*" {
 path "secret/detailed-metadata/api-credentials/*" {
   capabilities = ["list"]
 }
+
+# With `readers:`, who read each credential: the entries serve's reader feed shares under the state prefix
+# (paths, reader labels, KV version numbers, times; nothing secret). Only that folder: no journal, lease or claim.
+path "secret/metadata/eca-rotator/readers/" {
+  capabilities = ["list"] # one LIST per scan
+}
+path "secret/data/eca-rotator/readers/*" {
+  capabilities = ["read"] # each shard once per scan
+}

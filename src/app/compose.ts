@@ -228,15 +228,7 @@ export function stateStore(vault: Pick<VaultStack, "kv">): VaultStateStore {
 export async function startReaderFeed(cfg: Config, clock: Clock): Promise<ReaderFeed | undefined> {
   const r = cfg.readers;
   if (r === undefined) return undefined;
-  const feed = new ReaderFeed({
-    kvMount: cfg.vault.kvMount,
-    prefixes: cfg.vault.prefixes,
-    namespace: cfg.vault.namespace,
-    ignore: r.ignore,
-    clock,
-    windowMs: r.windowMs,
-    shareIntervalMs: r.shareIntervalMs,
-  });
+  const feed = newReaderFeed(cfg, r, clock);
   const sources: AuditSource[] = [];
   if (r.socket !== undefined) sources.push(new AuditSocketListener(r.socket, feed));
   if (r.file !== undefined) sources.push(new AuditFileFollower(r.file, feed));
@@ -256,6 +248,35 @@ export async function startReaderFeed(cfg: Config, clock: Clock): Promise<Reader
       { cause: err },
     );
   }
+  return feed;
+}
+
+function newReaderFeed(cfg: Config, r: NonNullable<Config["readers"]>, clock: Clock): ReaderFeed {
+  return new ReaderFeed({
+    kvMount: cfg.vault.kvMount,
+    prefixes: cfg.vault.prefixes,
+    namespace: cfg.vault.namespace,
+    ignore: r.ignore,
+    clock,
+    windowMs: r.windowMs,
+    shareIntervalMs: r.shareIntervalMs,
+  });
+}
+
+/**
+ * The reader evidence serve's replicas share, for the CLI (scan, report, run --once, rotate): a feed with no
+ * audit source, attached to the shard entries under the state prefix, so it answers from what the replicas
+ * shared and never writes. Undefined without a `readers:` section. Stop it when done (it has a share timer).
+ */
+export function sharedReaderFeed(
+  cfg: Config,
+  vault: Pick<VaultStack, "kv">,
+  clock: Clock = systemClock,
+): ReaderFeed | undefined {
+  if (cfg.readers === undefined) return undefined;
+  const feed = newReaderFeed(cfg, cfg.readers, clock);
+  // No audit lines ever reach it, so the rotator's own identity does not matter here.
+  feed.attach({ ownEntityId: undefined, ownDisplayName: undefined, shards: new VaultReaderShards(vault.kv) });
   return feed;
 }
 

@@ -33,11 +33,13 @@ import {
   type ShardContent,
   shardOf,
 } from "../core/readers/reader-book.ts";
-import type { ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
+import type { ReaderDirectory, ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
 import type { Clock } from "../core/time.ts";
 
 /** How long a shard read from Vault answers readersOf before it is read again. */
 const SHARD_CACHE_MS = 5_000;
+/** Shard reads in flight at once when every path's readers are asked for (allReaders). */
+const SHARD_READ_CONCURRENCY = 8;
 /** The backlog before attach(): lines and bytes. */
 const MAX_BACKLOG_LINES = 10_000;
 const MAX_BACKLOG_CHARS = 32 * 1024 * 1024;
@@ -73,7 +75,7 @@ export interface ReaderFeedAttachment {
   readonly onFlushFailure?: ((err: unknown) => void) | undefined;
 }
 
-export class ReaderFeed implements ReaderEvidence, AuditLineSink {
+export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSink {
   readonly #o: ReaderFeedOptions;
   readonly #book: ReaderBook;
   readonly #maxPerPath: number;
@@ -229,13 +231,21 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
 
   /** ReaderEvidence: the shared entries (cached briefly) merged with this replica's own book. */
   async readersOf(path: string, since: Date): Promise<readonly ReaderSeen[]> {
-    const sinceMs = since.getTime();
     const shared = (await this.#sharedShard(shardOf(path))).get(path);
-    const byId = new Map<string, BookEntry>();
-    for (const [id, e] of shared ?? []) byId.set(id, e);
-    for (const [id, e] of this.#book.entriesOf(path) ?? []) {
-      const held = byId.get(id);
-      if (held === undefined || newer(e, held)) byId.set(id, e);
+    return this.#merged(path, shared, since.getTime());
+  }
+
+  /** One path's shared readers with this replica's own (per reader, the later read wins), from `sinceMs` on. */
+  #merged(path: string, shared: ReadonlyMap<string, BookEntry> | undefined, sinceMs: number): ReaderSeen[] {
+    const own = this.#book.entriesOf(path);
+    let byId: ReadonlyMap<string, BookEntry> = shared ?? new Map();
+    if (own !== undefined && own.size > 0) {
+      const merged = new Map(byId);
+      for (const [id, e] of own) {
+        const held = merged.get(id);
+        if (held === undefined || newer(e, held)) merged.set(id, e);
+      }
+      byId = merged;
     }
     const out: ReaderSeen[] = [];
     for (const [id, e] of byId) {
@@ -244,13 +254,56 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
     return out;
   }
 
-  async #sharedShard(shard: string): Promise<ShardContent> {
+  /**
+   * ReaderDirectory: every path's readers, from one LIST of the shards and one read of each (cached briefly, as
+   * for readersOf) merged with this replica's own book. The CLI's feed has no sources, so only the shared part.
+   */
+  async allReaders(since: Date): Promise<ReadonlyMap<string, readonly ReaderSeen[]>> {
+    // Errors as Vault gave them (a token without list on the folder says so): no soak waits on this answer.
+    const shards = await this.#attachedOrThrow().shards.list();
+    const contents = new Map<string, ShardContent>();
+    // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
+    let next = 0;
+    const worker = async () => {
+      while (next < shards.length) {
+        const shard = shards[next++] ?? "";
+        contents.set(shard, await this.#sharedShard(shard, false));
+      }
+    };
+    await Promise.all(Array.from({ length: SHARD_READ_CONCURRENCY }, worker));
+    const paths = new Set(this.#book.paths());
+    for (const content of contents.values()) for (const path of content.keys()) paths.add(path);
+    const out = new Map<string, readonly ReaderSeen[]>();
+    for (const path of paths) {
+      const seen = this.#merged(path, contents.get(shardOf(path))?.get(path), since.getTime());
+      if (seen.length > 0) out.set(path, seen);
+    }
+    return out;
+  }
+
+  #attachedOrThrow(): ReaderFeedAttachment {
     const a = this.#attached;
     if (a === undefined) {
       throw new RotatorError("VAULT_UNAVAILABLE", "the reader feed is not connected to Vault yet", {
         retryable: true,
       });
     }
+    return a;
+  }
+
+  #unreadable(err: unknown, shard: string): RotatorError {
+    // The soak waits longer on missing evidence; it never promotes on it.
+    if (isRotatorError(err) && err.retryable) return err;
+    return new RotatorError("VAULT_UNAVAILABLE", "the shared reader entries could not be read", {
+      retryable: true,
+      cause: err,
+      context: { shard },
+    });
+  }
+
+  /** `forSoak`: an error becomes a retryable VAULT_UNAVAILABLE (the soak waits; it never promotes on it). */
+  async #sharedShard(shard: string, forSoak = true): Promise<ShardContent> {
+    const a = this.#attachedOrThrow();
     const now = this.#o.clock.now().getTime();
     const cached = this.#cache.get(shard);
     if (cached !== undefined && cached.until > now) return cached.content;
@@ -259,13 +312,7 @@ export class ReaderFeed implements ReaderEvidence, AuditLineSink {
       this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
       return content;
     } catch (err) {
-      // The soak waits longer on missing evidence; it never promotes on it.
-      if (isRotatorError(err) && err.retryable) throw err;
-      throw new RotatorError("VAULT_UNAVAILABLE", "the shared reader entries could not be read", {
-        retryable: true,
-        cause: err,
-        context: { shard },
-      });
+      throw forSoak ? this.#unreadable(err, shard) : err;
     }
   }
 }

@@ -12,11 +12,13 @@ import {
   collectInventory,
   markRotationsWithoutJournal,
   type ScanProgress,
+  withReaders,
 } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import type { MetadataSource } from "../core/inventory/kv-entry.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
+import { DEFAULT_READERS_WINDOW_MS, type ReaderDirectory } from "../core/readers/readers.ts";
 import type { StartOptions } from "../core/rotation/engine-deps.ts";
 import {
   applyBudget,
@@ -63,6 +65,11 @@ export interface ScanAndRotateDeps {
   readonly defaults: ClassifyDefaults;
   readonly clock: Clock;
   readonly concurrency: number;
+  /** Who read each credential (the shared reader entries), read once per scan; absent: no `readers:`. */
+  readonly readers?: ReaderDirectory | undefined;
+  readonly readersWindowMs?: number | undefined;
+  /** The reader entries could not be read: the scan goes on, its items without readers. */
+  readonly onReadersFailure?: ((err: unknown) => void) | undefined;
 }
 
 export interface CycleDeps extends ScanAndRotateDeps {
@@ -145,7 +152,16 @@ export async function planCycle(deps: CycleDeps, hooks: CycleHooks): Promise<Cyc
 
   const now = deps.clock.now();
   const scanned = await collectInventory(deps.source, deps.prefixes, now, deps.defaults, deps.onProgress);
-  const items = await markRotationsWithoutJournal(scanned.items, journalSet, () => deps.state.listJournals());
+  const marked = await markRotationsWithoutJournal(scanned.items, journalSet, () =>
+    deps.state.listJournals(),
+  );
+  const items = await withReaders(
+    marked,
+    deps.readers,
+    now,
+    deps.readersWindowMs ?? DEFAULT_READERS_WINDOW_MS,
+    deps.onReadersFailure,
+  );
   const selection = selectStarts(items, now, { settled: hooks.settled, budgetLevel: deps.budgetLevel });
   const chosen = new Set(selection.starts.map((s) => s.item.path));
   const picked = await findPickups(items, {

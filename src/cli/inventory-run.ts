@@ -1,13 +1,14 @@
 // Shared by `scan` and `report`: load config, connect to Vault, collect and classify the inventory.
-import { connectVault, stateStore, type VaultStack } from "../app/compose.ts";
+import { connectVault, sharedReaderFeed, stateStore, type VaultStack } from "../app/compose.ts";
 import type { Config } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
-import { isRotatorError } from "../core/errors.ts";
+import { classifyError, isRotatorError } from "../core/errors.ts";
 import {
   collectInventory,
   type Inventory,
   markRotationsWithoutJournal,
   type ScanProgress,
+  withReaders,
 } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { systemClock } from "../core/time.ts";
@@ -25,7 +26,19 @@ export async function runInventory(cfg: Config, io: CliIo, vault?: VaultStack): 
       classifyDefaultsOf(cfg),
       progress.onProgress,
     );
-    return { ...inventory, items: await markWithoutJournal(inventory.items, stack) };
+    const marked = await markWithoutJournal(inventory.items, stack);
+    // Who read each credential, from the entries serve's reader feed shares (one read of them per scan).
+    const feed = sharedReaderFeed(cfg, stack);
+    try {
+      const items = await withReaders(marked, feed, inventory.scannedAt, cfg.readers?.windowMs ?? 0, (err) =>
+        io.stderr.write(
+          `warning: the shared reader entries could not be read (${classifyError(err)}); readers are not shown\n`,
+        ),
+      );
+      return { ...inventory, items };
+    } finally {
+      await feed?.stop();
+    }
   } finally {
     progress.done();
     if (vault === undefined) await stack.close();

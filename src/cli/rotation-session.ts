@@ -7,8 +7,10 @@ import {
   buildRotationStack,
   connectVault,
   type RotationStack,
+  sharedReaderFeed,
   type VaultStack,
 } from "../app/compose.ts";
+import type { ReaderFeed } from "../app/reader-feed.ts";
 import type { Config } from "../config/config-types.ts";
 import type { Notification } from "../core/rotation/rotation-ports.ts";
 import { systemClock } from "../core/time.ts";
@@ -20,6 +22,8 @@ export interface RotationSession {
   readonly cfg: Config;
   readonly vault: VaultStack;
   readonly stack: RotationStack;
+  /** The shared reader evidence (undefined without `readers:`). */
+  readonly readers: ReaderFeed | undefined;
   close(): Promise<void>;
 }
 
@@ -30,6 +34,8 @@ export async function openRotationSession(
   opts: { readonly readOnly?: boolean; readonly chat?: boolean } = {},
 ): Promise<RotationSession> {
   const vault = await connectVault(cfg);
+  // The evidence serve's replicas share, so a soak_until=readers rotation from here promotes on it too.
+  const readers = sharedReaderFeed(cfg, vault);
   const stderr = (line: string) => ctx.io.stderr.write(`${line}\n`);
   let audit: AuditFanout | undefined;
   let chat: ChatNotifier | undefined;
@@ -51,6 +57,7 @@ export async function openRotationSession(
       env: ctx.io.env,
       readOnly: opts.readOnly === true,
       audit,
+      readers,
       ...(chat === undefined ? {} : { notifier: alsoToChat(chat, stderr) }),
     });
     const fanout = audit;
@@ -59,7 +66,9 @@ export async function openRotationSession(
       cfg,
       vault,
       stack,
+      readers,
       async close() {
+        await readers?.stop();
         await stack.close();
         await chatNotifier?.close();
         await fanout.close();
@@ -67,6 +76,7 @@ export async function openRotationSession(
       },
     };
   } catch (err) {
+    await readers?.stop();
     await chat?.close();
     await audit?.close();
     await vault.close();

@@ -3,6 +3,7 @@
 import { followUpScan } from "../app/manual-tracker.ts";
 import { runRotationCycle } from "../app/rotation-cycle.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
+import { classifyError } from "../core/errors.ts";
 import { systemClock } from "../core/time.ts";
 import { buildCliChat } from "./cli-chat.ts";
 import type { CommandSpec } from "./cli-io.ts";
@@ -46,6 +47,12 @@ Exit 0 when nothing failed, 1 when a rotation failed or was rolled back, 2 on a 
         clock: systemClock,
         concurrency: cfg.rotation.concurrency,
         onProgress: progress.onProgress,
+        readers: session.readers,
+        readersWindowMs: cfg.readers?.windowMs,
+        onReadersFailure: (err) =>
+          ctx.io.stderr.write(
+            `warning: the shared reader entries could not be read (${classifyError(err)})\n`,
+          ),
       });
       progress.done();
       // As serve does after each scan: record manual rotations, send due-soon and overdue reminders (deduplicated

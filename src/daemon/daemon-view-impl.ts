@@ -7,10 +7,11 @@ import type { AuditFanout } from "../app/audit-fanout.ts";
 import type { VaultStack } from "../app/compose.ts";
 import { classifyError } from "../core/errors.ts";
 import { type ClassifyDefaults, classifyEntry } from "../core/inventory/classify.ts";
-import { markRotationsWithoutJournal } from "../core/inventory/collect-inventory.ts";
+import { markRotationsWithoutJournal, summarizeReaders } from "../core/inventory/collect-inventory.ts";
 import type { InventoryItem } from "../core/inventory/inventory-item.ts";
 import { notRotatedMessage } from "../core/manual/manual-actions.ts";
 import { isRotatedByEngine, PROVIDERS } from "../core/providers/provider-registry.ts";
+import type { ReaderEvidence } from "../core/readers/readers.ts";
 import { soaksForReaders } from "../core/rotation/readers-soak.ts";
 import type { RotationStateStore } from "../core/rotation/rotation-ports.ts";
 import type { Clock } from "../core/time.ts";
@@ -42,6 +43,9 @@ export interface DaemonViewDeps {
   readonly scanIntervalMs: number;
   readonly ids: () => string;
   readonly snapshot: () => InventorySnapshot | undefined;
+  /** serve's reader feed (undefined without `readers:`) and readers.window. */
+  readonly readers?: ReaderEvidence | undefined;
+  readonly readersWindowMs?: number | undefined;
 }
 
 export function createDaemonView(d: DaemonViewDeps): DaemonView {
@@ -59,7 +63,14 @@ export function createDaemonView(d: DaemonViewDeps): DaemonView {
     const item = classifyEntry(toEntry(path, meta, now.getTime()), now, d.defaults);
     // As the scan shows it: a rotation the metadata claims with no journal here is another deployment's.
     const [marked] = await markRotationsWithoutJournal([item], new Set(), () => d.state.listJournals());
-    return marked ?? item;
+    const found = marked ?? item;
+    if (d.readers === undefined) return found;
+    try {
+      const since = new Date(now.getTime() - (d.readersWindowMs ?? 0));
+      return { ...found, readers: summarizeReaders(await d.readers.readersOf(path, since), found) };
+    } catch {
+      return found; // readers unknown while the shared entries cannot be read
+    }
   }
 
   return {

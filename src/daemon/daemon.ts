@@ -18,7 +18,7 @@ import type { Config, SecretRef } from "../config/config-types.ts";
 import { classifyDefaultsOf } from "../config/load-config.ts";
 import { transportWarnings } from "../config/summarize-config.ts";
 import { classifyError } from "../core/errors.ts";
-import { collectInventory } from "../core/inventory/collect-inventory.ts";
+import { collectInventory, withReaders } from "../core/inventory/collect-inventory.ts";
 import type { ChatCredential } from "../core/notify/chat-event.ts";
 import { chatCredentialOf } from "../core/notify/deadline-reminders.ts";
 import { budgetLevel } from "../core/rotation/rotation-decision.ts";
@@ -182,6 +182,13 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       },
       tracker,
       ids: randomUUID,
+      readers: readerFeed,
+      readersWindowMs: cfg.readers?.windowMs,
+      onReadersFailure: (err) =>
+        log.warn(
+          { code: classifyError(err) },
+          "the shared reader entries could not be read; readers not shown",
+        ),
       onScan: async (items, scannedAt, durationMs) => {
         snapshot = { scannedAt, items };
         metrics.recordScan(items, scannedAt, durationMs);
@@ -256,8 +263,11 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
             owner: stack.owner,
             clock,
             log: log.child({ job: "weekly-report" }),
-            scan: async () =>
-              (await collectInventory(vault.source, cfg.vault.prefixes, clock.now(), defaults)).items,
+            scan: async () => {
+              const now = clock.now();
+              const { items } = await collectInventory(vault.source, cfg.vault.prefixes, now, defaults);
+              return withReaders(items, readerFeed, now, cfg.readers?.windowMs ?? 0);
+            },
             send: async (event) => {
               await sinks.chat.send(event);
             },
@@ -278,6 +288,8 @@ export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<Run
       scanIntervalMs: cfg.rotation.scanIntervalMs,
       ids: randomUUID,
       snapshot: () => snapshot,
+      readers: readerFeed,
+      readersWindowMs: cfg.readers?.windowMs ?? 0,
     });
 
     // Re-read every few seconds so a rotated token file takes effect without a restart. A missing or short

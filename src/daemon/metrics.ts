@@ -174,6 +174,12 @@ export function createDaemonMetrics(opts: {
     help: "Readers (per credential path) this replica's reader book holds.",
     registry,
   });
+  const byReaders = new Gauge({
+    name: "eca_rotator_credentials_by_readers",
+    help: "Credentials by their readers in readers.window as of the last scan: none, all_current (every reader read the current version) or some_lagging.",
+    labelNames: ["state"],
+    registry,
+  });
   const READER_REASONS = [...AUDIT_SKIP_REASONS, ...AUDIT_MALFORMED_REASONS, "none"] as const;
 
   // Closed label sets start at zero so dashboards and alerts see the series before the first event.
@@ -211,6 +217,12 @@ export function createDaemonMetrics(opts: {
           byState.set({ state, provider }, counts.get(`${state} ${provider}`) ?? 0);
         }
       }
+      const readers = { none: 0, all_current: 0, some_lagging: 0 };
+      for (const { readers: r } of items) {
+        if (r !== undefined)
+          readers[r.total === 0 ? "none" : r.onCurrent === r.total ? "all_current" : "some_lagging"]++;
+      }
+      for (const [state, n] of Object.entries(readers)) byReaders.set({ state }, n);
       lastScan.set(at.getTime() / 1000);
       scanSeconds.observe(durationMs / 1000);
     },

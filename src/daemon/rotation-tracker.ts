@@ -76,6 +76,8 @@ export class RotationTracker {
         view.waitingUntil = outcome.until;
         view.waitingFor = outcome.waiting;
         view.step = outcome.step;
+        // A soak waiting for readers says who has moved and who not (a retry's old message goes).
+        view.message = outcome.detail;
         break;
       case "rolled_back":
         view.status = "rolled_back";

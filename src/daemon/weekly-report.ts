@@ -127,5 +127,13 @@ export function weeklyEvent(
       failed: t.byState.failed,
     },
     topItems,
+    readers:
+      report.readers === undefined
+        ? undefined
+        : {
+            noReader: report.readers.noReader.length,
+            lagging: report.readers.lagging.length,
+            discovery: report.readers.discovery.length,
+          },
   };
 }

@@ -88,7 +88,7 @@ export function renderStatusPage(input: StatusPageInput): string {
       "<h2>Credentials</h2>",
       items.length === 0
         ? '<p class="empty">No credentials under this mount.</p>'
-        : credentialsTable(items, now),
+        : credentialsTable(items, now, waitingForReaders(input.rotations)),
     );
   }
   out.push("<h2>Recent rotations</h2>", rotationsTable(input.rotations, now), "</main>");
@@ -109,7 +109,48 @@ function totalsHtml(items: readonly InventoryItem[]): string {
   return chips.length === 0 ? "" : `<ul class="totals" aria-label="Totals by state">${chips.join("")}</ul>`;
 }
 
-function credentialsTable(items: readonly InventoryItem[], now: Date): string {
+/** Path → what its soak waits for ("waiting for readers: 3 of 4 moved; waiting for …"). */
+function waitingForReaders(rotations: readonly RotationView[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const r of rotations) {
+    if (r.status === "waiting" && r.waitingFor === "readers" && r.message !== undefined && !out.has(r.path))
+      out.set(r.path, r.message);
+  }
+  return out;
+}
+
+/** Readers on the current version of those seen in readers.window, then who lags (the soak's words when waiting). */
+function readersHtml(item: InventoryItem, waiting: string | undefined, now: Date): string {
+  const r = item.readers;
+  const parts: string[] = [];
+  if (r !== undefined) {
+    parts.push(
+      esc(
+        r.total === 0
+          ? "none in the window"
+          : `${r.onCurrent} of ${r.total} on v${item.currentVersion ?? "?"}`,
+      ),
+    );
+    const lagging = r.listed.filter((x) => !x.current);
+    for (const x of lagging.slice(0, LAGGARDS_SHOWN)) {
+      const ago = formatRelative(x.lastReadAt.getTime() - now.getTime());
+      parts.push(`<span class="reason">${esc(cell(x.label, 128))}: v${x.version}, ${esc(ago)}</span>`);
+    }
+    const more = r.total - r.onCurrent - Math.min(lagging.length, LAGGARDS_SHOWN);
+    if (more > 0) parts.push(`<span class="reason">and ${more} more</span>`);
+  }
+  if (waiting !== undefined) parts.push(`<span class="reason">${esc(cell(waiting, 300))}</span>`);
+  return parts.join("");
+}
+
+const LAGGARDS_SHOWN = 3;
+
+function credentialsTable(
+  items: readonly InventoryItem[],
+  now: Date,
+  waiting: ReadonlyMap<string, string>,
+): string {
+  const withReaders = items.some((i) => i.readers !== undefined) || waiting.size > 0;
   const rows = items.map((item) => {
     const group = attentionGroup(item);
     const tone = GROUP_TONE[group];
@@ -126,13 +167,14 @@ function credentialsTable(items: readonly InventoryItem[], now: Date): string {
       td("Last rotation", pastHtml(item.lastRotated, now)),
       td("Verified", pastHtml(item.verifiedAt, now)),
       td("Consumers", esc(cell(item.consumers.join(", ")))),
+      ...(withReaders ? [td("Readers", readersHtml(item, waiting.get(item.path), now))] : []),
       td("Contact", esc(cell(item.contact))),
     ];
     return `<tr class="row-${tone}" data-state="${group}">${cells.join("")}</tr>`;
   });
   return [
     '<table id="credentials">',
-    "<thead><tr><th>Path</th><th>State</th><th>Provider</th><th>Deadline</th><th>Last rotation</th><th>Verified</th><th>Consumers</th><th>Contact</th></tr></thead>",
+    `<thead><tr><th>Path</th><th>State</th><th>Provider</th><th>Deadline</th><th>Last rotation</th><th>Verified</th><th>Consumers</th>${withReaders ? "<th>Readers</th>" : ""}<th>Contact</th></tr></thead>`,
     `<tbody>${rows.join("\n")}</tbody>`,
     "</table>",
   ].join("\n");

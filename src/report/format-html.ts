@@ -3,7 +3,7 @@
 
 import type { ExpiryReport, ReportSectionId } from "../core/report/expiry-report.ts";
 import { attentionRowCells, humanTime } from "./report-cells.ts";
-import { attentionSections, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
+import { attentionSections, NOTHING_TO_DO, readerSections, summaryLine } from "./report-summary.ts";
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
@@ -55,6 +55,13 @@ export function formatReportHtml(report: ExpiryReport): string {
       const cells = [`<code>${path ?? ""}</code>`, ...rest];
       out.push(`<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`);
     }
+    out.push("</tbody></table>");
+  }
+  for (const section of readerSections(report)) {
+    out.push(`<h2 class="blue">${escapeHtml(section.title)} (${section.rows.length})</h2>`);
+    out.push("<table><thead><tr><th>Path</th><th>Readers</th></tr></thead><tbody>");
+    for (const [path = "", readers = ""] of section.rows)
+      out.push(`<tr><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(readers)}</td></tr>`);
     out.push("</tbody></table>");
   }
   out.push("</body>", "</html>");

@@ -9,7 +9,7 @@ import {
 } from "../core/inventory/inventory-item.ts";
 import { renderTextTable, type TextColumn } from "./format-table.ts";
 import { type InventoryItemJson, itemToJson } from "./item-json.ts";
-import { cell, humanTime, reasonCell, relativeDeadline } from "./report-cells.ts";
+import { cell, humanTime, readersCell, reasonCell, relativeDeadline } from "./report-cells.ts";
 
 const INVENTORY_SCHEMA = "eca-rotator/inventory@1";
 
@@ -21,6 +21,8 @@ const INVENTORY_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "PROVIDER", maxWidth: 14 },
   { header: "REASON", maxWidth: 80 },
 ];
+/** Only when a reader feed is configured: readers on the current version of those seen in readers.window. */
+const READERS_COLUMN: TextColumn = { header: "READERS", maxWidth: 16 };
 
 interface InventoryJson {
   readonly schema: typeof INVENTORY_SCHEMA;
@@ -32,21 +34,26 @@ interface InventoryJson {
 
 export function formatInventoryTable(items: readonly InventoryItem[], now: Date): string {
   const sorted = sortByPath(items);
+  const withReaders = items.some((i) => i.readers !== undefined);
   const rows = sorted.map((item) => [
     cell(item.path),
     item.stuck ? `${item.state} (stuck)` : item.state,
     humanTime(item.deadline),
     relativeDeadline(item),
     cell(item.provider),
+    ...(withReaders ? [readersCell(item)] : []),
     reasonCell(item),
   ]);
+  const columns = withReaders
+    ? [...INVENTORY_TABLE_COLUMNS.slice(0, -1), READERS_COLUMN, ...INVENTORY_TABLE_COLUMNS.slice(-1)]
+    : INVENTORY_TABLE_COLUMNS;
   const counts = countByState(items);
   const summary = CREDENTIAL_STATES.filter((s) => counts[s] > 0)
     .map((s) => `${counts[s]} ${s}`)
     .join(", ");
   const noun = items.length === 1 ? "credential" : "credentials";
   const footer = `${items.length} ${noun} as of ${humanTime(now)} UTC${summary === "" ? "" : `: ${summary}`}`;
-  const table = items.length === 0 ? [] : renderTextTable(INVENTORY_TABLE_COLUMNS, rows);
+  const table = items.length === 0 ? [] : renderTextTable(columns, rows);
   return `${[...table, footer].join("\n")}\n`;
 }
 

@@ -3,7 +3,7 @@
 
 import type { ExpiryReport } from "../core/report/expiry-report.ts";
 import { attentionRowCells, humanTime } from "./report-cells.ts";
-import { attentionSections, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
+import { attentionSections, NOTHING_TO_DO, readerSections, summaryLine } from "./report-summary.ts";
 
 export function formatReportMarkdown(report: ExpiryReport): string {
   const out = [
@@ -24,6 +24,10 @@ export function formatReportMarkdown(report: ExpiryReport): string {
     for (const item of section.items) {
       out.push(`| ${attentionRowCells(item).map(escapeMarkdown).join(" | ")} |`);
     }
+  }
+  for (const section of readerSections(report)) {
+    out.push("", `## ${section.title} (${section.rows.length})`, "", "| Path | Readers |", "|---|---|");
+    for (const row of section.rows) out.push(`| ${row.map(escapeMarkdown).join(" | ")} |`);
   }
   return `${out.join("\n")}\n`;
 }

@@ -2,7 +2,13 @@
 // when asked (the CLI asks when stdout is a TTY and NO_COLOR is unset).
 import type { ExpiryReport, ReportSectionId } from "../core/report/expiry-report.ts";
 import { attentionRowCells, humanTime } from "./report-cells.ts";
-import { attentionSections, countsLine, NOTHING_TO_DO, summaryLine } from "./report-summary.ts";
+import {
+  attentionSections,
+  countsLine,
+  NOTHING_TO_DO,
+  readerSections,
+  summaryLine,
+} from "./report-summary.ts";
 
 export interface TableFormatOptions {
   readonly color?: boolean;
@@ -16,6 +22,11 @@ const REPORT_TABLE_COLUMNS: readonly TextColumn[] = [
   { header: "CONSUMERS", maxWidth: 30 },
   { header: "CONTACT", maxWidth: 30 },
   { header: "REASON", maxWidth: 80 },
+];
+
+const READER_TABLE_COLUMNS: readonly TextColumn[] = [
+  { header: "PATH", maxWidth: 60 },
+  { header: "READERS", maxWidth: 200 },
 ];
 
 const RED = new Set<ReportSectionId>(["overdue", "failed", "stuck", "invalid"]);
@@ -34,6 +45,10 @@ export function formatReportTable(report: ExpiryReport, opts: TableFormatOptions
     out.push("", opts.color === true ? paint(title, section.id) : title);
     const rows = section.items.map(attentionRowCells);
     out.push(...renderTextTable(REPORT_TABLE_COLUMNS, rows));
+  }
+  for (const section of readerSections(report)) {
+    out.push("", `${section.title.toUpperCase()} (${section.rows.length})`);
+    out.push(...renderTextTable(READER_TABLE_COLUMNS, section.rows));
   }
   return `${out.join("\n")}\n`;
 }

@@ -2,7 +2,12 @@
 // snake_case like the custom_metadata keys, every key is always present (null when unknown), dates are
 // ISO 8601 UTC with milliseconds, durations are whole seconds. Values are the raw ones (JSON escapes them).
 
-import type { CredentialState, InventoryItem } from "../core/inventory/inventory-item.ts";
+import type {
+  CredentialState,
+  InventoryItem,
+  ReaderRow,
+  ReadersSummary,
+} from "../core/inventory/inventory-item.ts";
 import { isoOrNull } from "./report-cells.ts";
 
 export interface InventoryItemJson {
@@ -32,6 +37,47 @@ export interface InventoryItemJson {
   readonly stuck: boolean;
   readonly current_version: number | null;
   readonly updated_time: string | null;
+  /** Who read it in readers.window; null without a reader feed (or when its entries could not be read). */
+  readonly readers: ReadersJson | null;
+}
+
+export interface ReaderRowJson {
+  readonly label: string;
+  readonly version: number;
+  readonly last_read_at: string | null;
+  /** The version read is the credential's current KV version. */
+  readonly current: boolean;
+  /** The label matches a declared consumer. */
+  readonly declared: boolean;
+}
+
+export function readerRowToJson(x: ReaderRow): ReaderRowJson {
+  return {
+    label: x.label,
+    version: x.version,
+    last_read_at: isoOrNull(x.lastReadAt),
+    current: x.current,
+    declared: x.declared,
+  };
+}
+
+interface ReadersJson {
+  readonly total: number;
+  readonly on_current: number;
+  /** At most 50: those on an old version first (latest read first), then by label. */
+  readonly listed: readonly ReaderRowJson[];
+  /** Declared consumers that no reader in the window matches. */
+  readonly unseen_consumers: readonly string[];
+}
+
+function readersToJson(r: ReadersSummary | undefined): ReadersJson | null {
+  if (r === undefined) return null;
+  return {
+    total: r.total,
+    on_current: r.onCurrent,
+    listed: r.listed.map(readerRowToJson),
+    unseen_consumers: [...r.unseenConsumers],
+  };
 }
 
 export function itemToJson(item: InventoryItem): InventoryItemJson {
@@ -64,5 +110,6 @@ export function itemToJson(item: InventoryItem): InventoryItemJson {
     stuck: item.stuck,
     current_version: item.currentVersion ?? null,
     updated_time: isoOrNull(item.updatedTime),
+    readers: readersToJson(item.readers),
   };
 }

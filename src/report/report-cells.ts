@@ -49,3 +49,10 @@ export function attentionRowCells(item: InventoryItem): string[] {
     reasonCell(item),
   ];
 }
+
+/** "3/4 current", "none" (no reader in the window), or empty when readers are unknown (no reader feed). */
+export function readersCell(item: InventoryItem): string {
+  const r = item.readers;
+  if (r === undefined) return "";
+  return r.total === 0 ? "none" : `${r.onCurrent}/${r.total} current`;
+}

@@ -24,6 +24,7 @@ import { RotationLoop } from "../../src/daemon/rotation-loop.ts";
 import { RotationTracker } from "../../src/daemon/rotation-tracker.ts";
 import type { RotationRequest } from "../../src/http/daemon-view.ts";
 import { connectWithToken, rootClient } from "../adapters/vault/vault-test-kit.ts";
+import { InMemoryReaders } from "../fakes/in-memory-readers.ts";
 import { RecordingAuditSink } from "../fakes/recording-audit-sink.ts";
 import { admin, uniqueName } from "../support/vault-admin.ts";
 import { freePort } from "../support/vault-backend.ts";
@@ -133,6 +134,7 @@ async function setup(
     audit?: AuditFanout;
     httpAudit?: HttpAuditSink;
     failScan?: boolean;
+    readers?: InMemoryReaders;
   } = {},
 ): Promise<Setup> {
   const client = opts.client ?? (await rootClient());
@@ -189,6 +191,8 @@ async function setup(
     scanIntervalMs: INTERVAL,
     ids: () => `rot-http-${++serial}`,
     snapshot: () => undefined,
+    readers: opts.readers,
+    readersWindowMs: 24 * 3_600_000,
   });
   return { view, loop, engine, tracker, state, clock };
 }
@@ -363,6 +367,27 @@ describe("DaemonView lookups", () => {
     const item = await s.view.credential(`${PREFIX}/managed`);
     expect(item).toMatchObject({ path: `${PREFIX}/managed`, state: "ok", provider: "salesforce-eca" });
     expect(JSON.stringify(item)).not.toContain("test-secret-canary");
+  });
+
+  it("gives one credential its readers in the window from the reader evidence; unknown when it fails", async () => {
+    const readers = new InMemoryReaders()
+      .add(`${PREFIX}/managed`, {
+        label: "approle (billing)",
+        version: 1,
+        at: new Date("2026-03-02T09:00:00Z"),
+      })
+      .add(`${PREFIX}/managed`, { label: "token-old", version: 1, at: new Date("2026-02-20T09:00:00Z") });
+    const s = await setup({ readers });
+    const item = await s.view.credential(`${PREFIX}/managed`);
+    expect(item?.readers).toMatchObject({
+      total: 1,
+      onCurrent: 1,
+      listed: [{ label: "approle (billing)", version: 1, current: true }],
+    });
+    readers.failWith = new RotatorError("VAULT_UNAVAILABLE", "down", { retryable: true });
+    const unknown = await s.view.credential(`${PREFIX}/managed`);
+    expect(unknown?.state).toBe("ok");
+    expect(unknown?.readers).toBeUndefined();
   });
 
   it("finds another replica's rotation by id in the journals, and nothing for an unknown id", async () => {

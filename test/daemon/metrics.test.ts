@@ -82,6 +82,31 @@ describe("daemon metrics", () => {
     expect(body).toContain('eca_rotator_http_unauthorized_total{access="write",reason="missing"} 0');
   });
 
+  it("counts credentials by their readers: none, all on the current version, some lagging", async () => {
+    const m = createDaemonMetrics({ version: "0.1.0", connections: [] });
+    const readers = (total: number, onCurrent: number) => ({
+      total,
+      onCurrent,
+      listed: [],
+      unseenConsumers: [],
+    });
+    m.recordScan(
+      [
+        { ...item("a", "ok"), readers: readers(0, 0) },
+        { ...item("b", "ok"), readers: readers(3, 3) },
+        { ...item("c", "ok"), readers: readers(4, 3) },
+        { ...item("d", "ok"), readers: readers(2, 0) },
+        item("e", "ok"),
+      ],
+      at,
+      10,
+    );
+    const { body } = await m.text();
+    expect(body).toContain('eca_rotator_credentials_by_readers{state="none"} 1');
+    expect(body).toContain('eca_rotator_credentials_by_readers{state="all_current"} 1');
+    expect(body).toContain('eca_rotator_credentials_by_readers{state="some_lagging"} 2');
+  });
+
   it("maps label values outside the closed sets to other and ignores unknown connections", async () => {
     const m = createDaemonMetrics({ version: "0.1.0", connections: ["prod"] });
     m.recordAuditFailure("test-secret-canary-sink");

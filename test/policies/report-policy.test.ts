@@ -35,6 +35,16 @@ describe("policies/report.hcl on a real server", () => {
     );
   });
 
+  it("lists and reads the shared reader entries, and cannot write them", async () => {
+    await admin().seedKv("secret", `eca-rotator/readers/${u}`, { p: {} });
+    expectAllowed(await report.request("LIST", "secret/metadata/eca-rotator/readers/"), "LIST readers");
+    expectAllowed(await report.request("GET", `secret/data/eca-rotator/readers/${u}`), "GET a reader shard");
+    expectDenied(
+      await report.request("POST", `secret/data/eca-rotator/readers/${u}`, { data: { p: {} } }),
+      "write a reader shard",
+    );
+  });
+
   it.each<[string, string, string, unknown?]>([
     ["read secret data", "GET", `secret/data/${cred}`],
     ["read subkeys", "GET", `secret/subkeys/${cred}`],

@@ -29,6 +29,7 @@ const ITEM_KEYS = [
   "stuck",
   "current_version",
   "updated_time",
+  "readers",
 ];
 
 describe("formatReportJson", () => {
@@ -36,7 +37,7 @@ describe("formatReportJson", () => {
   const json = JSON.parse(text);
 
   it("has a versioned, stable top-level shape", () => {
-    expect(Object.keys(json)).toEqual(["schema", "generated_at", "totals", "sections"]);
+    expect(Object.keys(json)).toEqual(["schema", "generated_at", "totals", "sections", "readers"]);
     expect(json.schema).toBe("eca-rotator/expiry-report@1");
     expect(json.generated_at).toBe("2026-05-04T09:00:00.000Z");
     expect(json.totals).toMatchObject({

@@ -34,6 +34,12 @@ export class VaultReaderShards {
     return `${this.#prefix}/${READERS_FOLDER}/${shard}`;
   }
 
+  /** The shards that exist (one LIST). */
+  async list(): Promise<string[]> {
+    const names = await this.#kv.list(`${this.#prefix}/${READERS_FOLDER}`);
+    return names.filter((n) => /^[0-9a-f]{2}$/.test(n));
+  }
+
   /** A shard's content and current KV version (0: no entry yet). Rows that do not parse are counted in `bad`. */
   async read(shard: string): Promise<{ content: ShardContent; version: number; bad: number }> {
     const d = await this.#kv.readData(this.shardPath(shard));

@@ -1,7 +1,9 @@
 // Walks every configured prefix through the MetadataSource port and classifies each entry. Pure apart from
 // the port: the unit tests drive it with the in-memory source, the CLI with the Vault one.
+
+import type { ReaderDirectory, ReaderSeen } from "../readers/readers.ts";
 import { type ClassifyDefaults, classifyScanItem } from "./classify.ts";
-import type { InventoryItem } from "./inventory-item.ts";
+import type { InventoryItem, ReaderRow, ReadersSummary } from "./inventory-item.ts";
 import type { MetadataSource } from "./kv-entry.ts";
 import type { RotationState } from "./policy-fields.ts";
 
@@ -76,4 +78,96 @@ export async function markRotationsWithoutJournal(
       ? { ...i, stuck: true, noJournalHere: true, reason: rotationWithoutJournal(i.rotationState) }
       : i,
   );
+}
+
+/** Readers listed per credential (the counts cover them all). */
+export const READERS_LISTED = 50;
+
+/**
+ * The items with their readers in the window before `now`, from one read of the reader directory (the shared
+ * shard entries: at most 256 KV reads, whatever the number of credentials). When the directory cannot be read
+ * the items stay without readers (unknown, not "none") and `onError` hears why: a scan never fails for it.
+ */
+export async function withReaders(
+  items: readonly InventoryItem[],
+  directory: ReaderDirectory | undefined,
+  now: Date,
+  windowMs: number,
+  onError?: (err: unknown) => void,
+): Promise<InventoryItem[]> {
+  if (directory === undefined) return [...items];
+  let byPath: ReadonlyMap<string, readonly ReaderSeen[]>;
+  try {
+    byPath = await directory.allReaders(new Date(now.getTime() - windowMs));
+  } catch (err) {
+    onError?.(err);
+    return [...items];
+  }
+  return items.map((i) => ({ ...i, readers: summarizeReaders(byPath.get(i.path) ?? [], i) }));
+}
+
+/** One credential's readers against its current version and its declared consumers. */
+export function summarizeReaders(
+  seen: readonly ReaderSeen[],
+  item: Pick<InventoryItem, "currentVersion" | "consumers">,
+): ReadersSummary {
+  const current = item.currentVersion ?? 0;
+  const wanted = item.consumers.map((c) => c.trim().toLowerCase());
+  const matched = new Set<number>();
+  let onCurrent = 0;
+  const rows: ReaderRow[] = seen.map((r) => {
+    let declared = false;
+    if (wanted.length > 0) {
+      const names = readerNames(r.label);
+      wanted.forEach((w, i) => {
+        if (w !== "" && names.includes(w)) {
+          declared = true;
+          matched.add(i);
+        }
+      });
+    }
+    const isCurrent = r.version >= current;
+    if (isCurrent) onCurrent++;
+    return { label: r.label, version: r.version, lastReadAt: r.at, current: isCurrent, declared };
+  });
+  if (rows.length > 1) {
+    rows.sort((a, b) => {
+      if (a.current !== b.current) return a.current ? 1 : -1;
+      if (!a.current) return b.lastReadAt.getTime() - a.lastReadAt.getTime();
+      return a.label < b.label ? -1 : a.label > b.label ? 1 : 0;
+    });
+  }
+  return {
+    total: rows.length,
+    onCurrent,
+    listed: rows.length > READERS_LISTED ? rows.slice(0, READERS_LISTED) : rows,
+    unseenConsumers: item.consumers.filter((_, i) => !matched.has(i)),
+  };
+}
+
+/**
+ * Is the declared consumer `name` this reader? Case-insensitively, `name` equals the whole label, its display
+ * name (the part before " ("), that name without Vault's "token-" prefix, the role or service account in its
+ * brackets, or, for "namespace/account", the account alone. "billing-sync" matches "approle (billing-sync)",
+ * "token-billing-sync" and "kubernetes-prod-billing-sync (prod/billing-sync)"; not "billing-sync-v2".
+ */
+export function consumerMatchesReader(name: string, label: string): boolean {
+  const want = name.trim().toLowerCase();
+  return want !== "" && readerNames(label).includes(want);
+}
+
+/** The names a reader's label answers to, lower-cased (see consumerMatchesReader). */
+function readerNames(label: string): string[] {
+  const l = label.toLowerCase();
+  const names = [l];
+  const open = l.lastIndexOf(" (");
+  const display = open > 0 && l.endsWith(")") ? l.slice(0, open) : l;
+  if (display !== l) {
+    const extra = l.slice(open + 2, -1);
+    names.push(display, extra);
+    const slash = extra.lastIndexOf("/");
+    if (slash >= 0) names.push(extra.slice(slash + 1));
+  }
+  if (display.startsWith("token-")) names.push(display.slice("token-".length));
+  return names;
 }

@@ -85,4 +85,31 @@ export interface InventoryItem {
   readonly expiresAt?: Date | undefined;
   /** What ends a standard soak (soak_until, else rotation.soak_until); set for items with a deadline. */
   readonly soakUntil?: SoakUntil | undefined;
+  /** Who read it in readers.window (the reader feed's shared entries); undefined: no feed, or unreadable. */
+  readonly readers?: ReadersSummary | undefined;
+}
+
+/** One reader's latest read of a credential, for people. */
+export interface ReaderRow {
+  /** The reader's label (display name, with the AppRole role or service account in brackets). */
+  readonly label: string;
+  /** The KV version the latest read returned. */
+  readonly version: number;
+  readonly lastReadAt: Date;
+  /** The version read is the credential's current KV version (or later). */
+  readonly current: boolean;
+  /** The label matches a name in the credential's `consumers` (see consumerMatchesReader). */
+  readonly declared: boolean;
+}
+
+/** A credential's readers in the window. */
+export interface ReadersSummary {
+  /** Readers seen in the window. */
+  readonly total: number;
+  /** Of those, the ones whose latest read returned the current version. */
+  readonly onCurrent: number;
+  /** At most READERS_LISTED of them: those on an old version first (latest read first), then by label. */
+  readonly listed: readonly ReaderRow[];
+  /** Declared consumers that match no reader seen in the window. */
+  readonly unseenConsumers: readonly string[];
 }

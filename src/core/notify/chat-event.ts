@@ -83,6 +83,10 @@ export interface WeeklyReportChatEvent {
   readonly topItems: readonly WeeklyReportItem[];
   /** The report period, e.g. "2026-W48": one message per period. */
   readonly period: string;
+  /** Credentials per reader finding (the report lists them); undefined without a reader feed. */
+  readonly readers?:
+    | { readonly noReader: number; readonly lagging: number; readonly discovery: number }
+    | undefined;
 }
 
 export interface TestChatEvent {

@@ -147,7 +147,11 @@ function weeklyMessage(e: WeeklyReportChatEvent, mount: string): ChatMessage {
     title: `Weekly credential report ${e.period}`,
     summary:
       `${t.all} credentials (${t.managed} managed): ${t.overdue} overdue, ${t.dueSoon} due soon, ` +
-      `${t.failed} failed; ${t.needingAttention} need attention.`,
+      `${t.failed} failed; ${t.needingAttention} need attention.` +
+      (e.readers === undefined
+        ? ""
+        : ` Readers: ${e.readers.noReader} with no reader in the window, ${e.readers.lagging} read on an old ` +
+          `version, ${e.readers.discovery} read beside their declared consumers.`),
     facts,
     nextStep: weeklyNextStep(e, mount),
     dedupKey: `report.weekly:${e.period}`,

@@ -94,6 +94,11 @@ export class ReaderBook {
     return out;
   }
 
+  /** Every path the book holds readers of. */
+  paths(): IterableIterator<string> {
+    return this.#paths.keys();
+  }
+
   /** The readers of `path` as held (no copy; do not change it). */
   entriesOf(path: string): ReadonlyMap<string, BookEntry> | undefined {
     return this.#paths.get(path);

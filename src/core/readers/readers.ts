@@ -34,6 +34,15 @@ export interface ReaderEvidence {
   readersOf(path: string, since: Date): Promise<readonly ReaderSeen[]>;
 }
 
+/**
+ * Every credential's readers at once, for the inventory: one read of the shared entries per scan, never one
+ * per credential. Throws like ReaderEvidence when the shared entries cannot be read.
+ */
+export interface ReaderDirectory {
+  /** Credential path → its readers whose latest read is at or after `since` (paths with none are absent). */
+  allReaders(since: Date): Promise<ReadonlyMap<string, readonly ReaderSeen[]>>;
+}
+
 /** The judgement for one published version: who has moved to it and who has not. */
 export interface ReaderJudgement {
   /** Readers whose latest read returned the published version or a later one. */

@@ -1,7 +1,12 @@
 // The weekly expiry report as a model (formatting lives in src/report). Every credential lands in exactly
 // one section: a stuck rotation is listed under "stuck" rather than "in progress", so counts add up.
 
-import { CREDENTIAL_STATES, type CredentialState, type InventoryItem } from "../inventory/inventory-item.ts";
+import {
+  CREDENTIAL_STATES,
+  type CredentialState,
+  type InventoryItem,
+  type ReaderRow,
+} from "../inventory/inventory-item.ts";
 
 /** Section ids in report order: the issue's order, then the calmer ones, then what needs nothing. */
 export const REPORT_SECTION_IDS = [
@@ -55,6 +60,45 @@ export interface ExpiryReport {
   readonly totals: ReportTotals;
   /** Always every id of REPORT_SECTION_IDS, in that order, possibly empty. */
   readonly sections: readonly ReportSection[];
+  /** What the reader feed saw; undefined when no credential has readers (no `readers:`, or unreadable). */
+  readonly readers?: ReaderFindings | undefined;
+}
+
+/** The reader feed's findings over the managed credentials, each list sorted by path. */
+interface ReaderFindings {
+  /** No reader in readers.window: unused, or read by something the feed does not see. */
+  readonly noReader: readonly InventoryItem[];
+  /** Readers whose latest read returned an older version than the current one. */
+  readonly lagging: readonly { readonly item: InventoryItem; readonly readers: readonly ReaderRow[] }[];
+  /**
+   * Readers beside the declared `consumers`: readers that match no declared name, and declared names that
+   * match no reader in the window.
+   */
+  readonly discovery: readonly {
+    readonly item: InventoryItem;
+    readonly undeclared: readonly ReaderRow[];
+    readonly unseenConsumers: readonly string[];
+  }[];
+}
+
+/** Findings from the items' readers summaries; undefined when none has one. */
+function readerFindings(items: readonly InventoryItem[]): ReaderFindings | undefined {
+  const known = items.filter((i) => i.readers !== undefined && i.state !== "unmanaged").sort(comparePaths);
+  if (!items.some((i) => i.readers !== undefined)) return undefined;
+  const noReader: InventoryItem[] = [];
+  const lagging: { item: InventoryItem; readers: ReaderRow[] }[] = [];
+  const discovery: { item: InventoryItem; undeclared: ReaderRow[]; unseenConsumers: string[] }[] = [];
+  for (const item of known) {
+    const r = item.readers;
+    if (r === undefined) continue;
+    if (r.total === 0) noReader.push(item);
+    const old = r.listed.filter((x) => !x.current);
+    if (old.length > 0) lagging.push({ item, readers: old });
+    const undeclared = r.listed.filter((x) => !x.declared);
+    if (undeclared.length > 0 || r.unseenConsumers.length > 0)
+      discovery.push({ item, undeclared, unseenConsumers: [...r.unseenConsumers] });
+  }
+  return { noReader, lagging, discovery };
 }
 
 function sectionFor(item: InventoryItem): ReportSectionId {
@@ -96,6 +140,7 @@ export function buildExpiryReport(items: readonly InventoryItem[], now: Date): E
       byState,
     },
     sections,
+    readers: readerFindings(items),
   };
 }
 
