@@ -27,10 +27,8 @@ import {
   AuditSocketListener,
   type AuditSource,
 } from "../adapters/vault/audit-feed-sources.ts";
-import { KvV2 } from "../adapters/vault/kv-v2.ts";
+import { KvV2, VaultCredentialStore, VaultMetadataSource } from "../adapters/vault/kv-v2.ts";
 import { VaultClient } from "../adapters/vault/vault-client.ts";
-import { VaultCredentialStore } from "../adapters/vault/vault-credential-store.ts";
-import { VaultMetadataSource } from "../adapters/vault/vault-metadata-source.ts";
 import { VaultReaderShards } from "../adapters/vault/vault-reader-shards.ts";
 import { VaultStateStore } from "../adapters/vault/vault-state-store.ts";
 import { CHAT_EVENTS } from "../config/config-schema.ts";

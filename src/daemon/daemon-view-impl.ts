@@ -1,8 +1,8 @@
 // The DaemonView the HTTP face reads (src/http/daemon-view.ts), over the running loop, tracker and Vault.
 
 import type { HttpAuditSink } from "../adapters/audit/http-audit-sink.ts";
+import { toEntry } from "../adapters/vault/kv-v2.ts";
 import type { TokenSelf } from "../adapters/vault/vault-client.ts";
-import { toEntry } from "../adapters/vault/vault-metadata-source.ts";
 import type { AuditFanout } from "../app/audit-fanout.ts";
 import type { VaultStack } from "../app/compose.ts";
 import { classifyError } from "../core/errors.ts";

@@ -4,10 +4,8 @@
 // period. Secret values never appear in metadata, chat or results.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SlackWebhookTarget } from "../../src/adapters/chat/slack-webhook.ts";
-import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
+import { KvV2, VaultCredentialStore, VaultMetadataSource } from "../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../src/adapters/vault/vault-client.ts";
-import { VaultCredentialStore } from "../../src/adapters/vault/vault-credential-store.ts";
-import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-source.ts";
 import { ChatNotifier } from "../../src/app/chat-notifier.ts";
 import { followUpScan, type ScanFollowUpDeps } from "../../src/app/manual-tracker.ts";
 import { VaultDedupStore } from "../../src/app/vault-dedup-store.ts";

@@ -2,10 +2,8 @@
 // whose engine is scripted (calls stay open until the test answers them), with real audit sinks' health.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpAuditSink } from "../../src/adapters/audit/http-audit-sink.ts";
-import { KvV2 } from "../../src/adapters/vault/kv-v2.ts";
+import { KvV2, VaultCredentialStore, VaultMetadataSource } from "../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../src/adapters/vault/vault-client.ts";
-import { VaultCredentialStore } from "../../src/adapters/vault/vault-credential-store.ts";
-import { VaultMetadataSource } from "../../src/adapters/vault/vault-metadata-source.ts";
 import { VaultStateStore } from "../../src/adapters/vault/vault-state-store.ts";
 import { AuditFanout } from "../../src/app/audit-fanout.ts";
 import type { VaultStack } from "../../src/app/compose.ts";

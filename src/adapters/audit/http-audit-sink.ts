@@ -17,15 +17,17 @@ import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import type { AuditEvent } from "../../core/rotation/rotation-state.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
-import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import {
   AnswerTooLargeError,
+  backoffDelayMs,
   createHttpTransport,
   DEFAULT_ANSWER_CAP_BYTES,
   discardCapped,
   type HttpTransport,
+  isUnavailableCode,
+  parseRetryAfter,
+  transportErrorCode,
 } from "../http/http-client.ts";
-import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import { auditEventBody } from "./jsonl-file-audit-sink.ts";
 
 const ENDPOINT = "the audit HTTP endpoint";

@@ -15,7 +15,7 @@ import { RotatorError } from "../../core/errors.ts";
 import type { AuditSink } from "../../core/rotation/rotation-ports.ts";
 import type { AuditEvent } from "../../core/rotation/rotation-state.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
-import { transportErrorCode } from "../http/transport-errors.ts";
+import { transportErrorCode } from "../http/http-client.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, formatSyslogMessage, type SyslogHeader } from "./syslog-message.ts";
 
 export interface SyslogSinkOptions {

@@ -7,15 +7,17 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import { RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
-import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import {
   AnswerTooLargeError,
+  backoffDelayMs,
   createHttpTransport,
   DEFAULT_ANSWER_CAP_BYTES,
   type HttpTransport,
+  isUnavailableCode,
+  parseRetryAfter,
   readCappedText,
+  transportErrorCode,
 } from "../http/http-client.ts";
-import { isUnavailableCode, transportErrorCode } from "../http/transport-errors.ts";
 import type { ChatTargetKind, ChatTargetOptions, Sleep } from "./chat-target.ts";
 
 export interface OutgoingPost {

@@ -15,8 +15,8 @@ import type {
 } from "../../core/rotation/rotation-ports.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
 import type { SalesforceClient } from "./salesforce-client.ts";
+import { isSalesforceId, sameSalesforceId, to18 } from "./salesforce-client.ts";
 import type { StagedCredential as ClientStaged } from "./salesforce-eca-types.ts";
-import { isSalesforceId, sameSalesforceId, to18 } from "./salesforce-ids.ts";
 
 /** The client calls the issuer needs (a SalesforceClient fits). */
 export type IssuerClient = Pick<

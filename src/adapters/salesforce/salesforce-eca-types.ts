@@ -2,7 +2,7 @@
 // sameSalesforceId), URLs as opaque relative paths, secrets as SecretValue.
 import type { ErrorCode, RotatorError } from "../../core/errors.ts";
 import type { SecretValue } from "../../core/secret-value.ts";
-import type { TokenRefusal } from "./salesforce-errors.ts";
+import type { TokenRefusal } from "./salesforce-http.ts";
 
 export interface EcaApp {
   /** The usage listing's `identifier` (15 characters there). */

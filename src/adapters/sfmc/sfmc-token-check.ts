@@ -12,8 +12,9 @@ import {
   DEFAULT_ANSWER_CAP_BYTES,
   type HttpTransport,
   readCappedText,
+  safeOrigin,
+  transportErrorCode,
 } from "../http/http-client.ts";
-import { safeOrigin, transportErrorCode } from "../http/transport-errors.ts";
 
 /** One v2/token request, for the engine's checks and `check`'s alike. */
 export const SFMC_TOKEN_TIMEOUT_MS = 15_000;

@@ -3,9 +3,18 @@
 // missing key, a 400 check-and-set is VAULT_CAS_CONFLICT, merge patches use application/merge-patch+json.
 // The mount is checked once (KV v2?) before the first call, so nothing is ever written into a KV v1 mount.
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
-import { encodePath, type VaultClient } from "./vault-client.ts";
-import { errorFromAnswer, isInvalidKvV2Path } from "./vault-errors.ts";
-import { parseVaultBody, type VaultRequest } from "./vault-request.ts";
+import type { KvEntryMetadata, MetadataSource, ScanItem } from "../../core/inventory/kv-entry.ts";
+import type { CredentialStore, StoredCredential } from "../../core/rotation/rotation-ports.ts";
+import { SecretValue } from "../../core/secret-value.ts";
+import { type Clock, systemClock } from "../../core/time.ts";
+import {
+  encodePath,
+  errorFromAnswer,
+  isInvalidKvV2Path,
+  parseVaultBody,
+  type VaultClient,
+  type VaultRequest,
+} from "./vault-client.ts";
 import {
   DetailedListSchema,
   KvDataSchema,
@@ -428,4 +437,415 @@ function assertKvV2Answer(warnings: readonly string[], req: VaultRequest): void 
       context: { method: req.method, path: req.path, status: 404 },
     });
   }
+}
+
+// CredentialStore (rotation-ports.ts) on KV v2: the managed credential's current version and custom_metadata.
+// Writes go only to managed credentials (custom_metadata has `provider`, and the path lies under one of the
+// configured prefixes when prefixes are given): VAULT_NOT_MANAGED otherwise. Secrets are revealed only here,
+// at the wire.
+//
+// Data writes: KV PATCH with cas (a merge patch, so fields the rotator does not own survive untouched, in
+// their original JSON types). Vault answers 403 when the token lacks the `patch` capability (and 405 before
+// Vault 1.9); then, and from then on for this store, the fallback is read version `expectedVersion` + POST the
+// merged fields with cas = expectedVersion. The cas makes the fallback exactly as safe as PATCH: a write in
+// between is a VAULT_CAS_CONFLICT, never a lost update.
+//
+// The managed check reads the metadata before each write, unless this store has just read the entry itself: a
+// read (data, version and custom_metadata in one answer) that showed `provider` vouches for the next write or
+// metadata patch of that entry, once, within MANAGED_READ_FRESH_MS, and for a data write only at the version it
+// read (the write's cas then covers the data). So a read-decide-write costs two calls, not three, and a person
+// who removes `provider` is still heeded from the next read on, as before within about one round trip.
+//
+// Reading: one GET of the current version, whose answer carries the data, its version number and the key's
+// custom_metadata together (a server that leaves custom_metadata out gets a second GET, of the metadata). Fields
+// whose names look secret (isSecretFieldName) come back as SecretValue. KV values that are not strings
+// (numbers, booleans, objects, null) come back as their JSON text; the rotator never writes them back, and
+// writes never touch fields they don't name, so their JSON types survive.
+const NEVER_SECRET = new Set(["client_id", "previous_client_id"]);
+const SECRET_NAME = /secret|key|password|token|private/i;
+
+/**
+ * Which data fields are secrets: api_key, previous_key, client_secret, current_secret, previous_secret and
+ * anything else whose name contains secret/key/password/token/private, except the consumer keys client_id and
+ * previous_client_id (identifiers the rotator compares and logs as fingerprints). Wrapping too much is safe.
+ */
+export function isSecretFieldName(name: string): boolean {
+  return !NEVER_SECRET.has(name) && SECRET_NAME.test(name);
+}
+
+/** A KV data value as the port's string: strings as they are, anything else as its JSON text. */
+function asText(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "null");
+}
+
+function revealAll(fields: Readonly<Record<string, string | SecretValue>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === "string" ? v : v.reveal();
+  return out;
+}
+
+export interface VaultCredentialStoreOptions {
+  /** The configured credential prefixes (relative to the mount); writes outside them are refused. */
+  readonly prefixes?: readonly string[];
+  /** Milliseconds on a monotonic clock (tests move it); default performance.now. */
+  readonly now?: () => number;
+}
+
+/** How long a read of an entry stands in for the managed check's metadata read before a write. */
+export const MANAGED_READ_FRESH_MS = 2_000;
+
+/** What the last read of an entry showed: its version and that `provider` was set, and when (now()). */
+interface ManagedRead {
+  readonly version: number;
+  readonly at: number;
+}
+
+export class VaultCredentialStore implements CredentialStore {
+  readonly #kv: KvV2;
+  readonly #prefixes: readonly string[] | undefined;
+  /** false once a PATCH was refused with 403/405: later writes use read + POST with cas straight away. */
+  #patchAllowed = true;
+  readonly #now: () => number;
+  /** Per entry, the last read that showed it managed; taken (deleted) by the next write or patch of the entry. */
+  readonly #managedReads = new Map<string, ManagedRead>();
+
+  constructor(kv: KvV2, opts: VaultCredentialStoreOptions = {}) {
+    this.#kv = kv;
+    this.#prefixes = opts.prefixes?.map(normalizeKvPath).filter((p) => p !== "");
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /** Whether writes go through KV PATCH (true) or fell back to read + POST with cas (false). */
+  get usesPatch(): boolean {
+    return this.#patchAllowed;
+  }
+
+  async read(path: string): Promise<StoredCredential | undefined> {
+    const clean = normalizeKvPath(path);
+    this.#managedReads.delete(clean);
+    const current = await this.#kv.readData(clean);
+    if (current === undefined || current.deleted || current.data === null) return undefined;
+    const customMetadata = current.customMetadata ?? (await this.#kv.readMetadata(clean))?.customMetadata;
+    const data: Record<string, string | SecretValue> = {};
+    for (const [k, v] of Object.entries(current.data)) {
+      const text = asText(v);
+      data[k] = isSecretFieldName(k) ? SecretValue.of(text) : text;
+    }
+    if ((customMetadata?.["provider"] ?? "") !== "") {
+      this.#managedReads.set(clean, { version: current.version, at: this.#now() });
+    }
+    return { version: current.version, data, customMetadata: { ...customMetadata } };
+  }
+
+  async writeFields(
+    path: string,
+    fields: Readonly<Record<string, string | SecretValue>>,
+    expectedVersion: number,
+  ): Promise<{ version: number }> {
+    const clean = normalizeKvPath(path);
+    if (!this.#vouched(clean, "write", expectedVersion)) {
+      const meta = await this.#managedMetadata(clean, "write");
+      if (meta.currentVersion !== expectedVersion)
+        throw casConflict(clean, expectedVersion, meta.currentVersion);
+    }
+    const wire = revealAll(fields);
+    if (this.#patchAllowed && expectedVersion > 0) {
+      try {
+        return await this.#kv.patchData(clean, wire, { cas: expectedVersion });
+      } catch (err) {
+        if (!isPatchRefused(err)) throw err;
+        this.#patchAllowed = false;
+      }
+    }
+    return this.#readAndPost(clean, wire, expectedVersion);
+  }
+
+  async patchMetadata(path: string, patch: Readonly<Record<string, string | null>>): Promise<void> {
+    const clean = normalizeKvPath(path);
+    if (Object.hasOwn(patch, "provider")) {
+      // `provider` is the operators' decision to hand a credential to the rotator; the rotator never changes it.
+      throw new RotatorError("VAULT_NOT_MANAGED", `refusing to change "provider" of "${clean}"`, {
+        context: { path: clean },
+      });
+    }
+    if (!this.#vouched(clean, "patch the metadata of"))
+      await this.#managedMetadata(clean, "patch the metadata of");
+    await this.#kv.patchMetadata(clean, { ...patch });
+  }
+
+  /**
+   * Whether this store's own read of `path`, moments ago, showed it managed (at `version`, for a data write), so
+   * that the managed check needs no read of its own. The read is used up either way: it vouches once.
+   */
+  #vouched(path: string, what: string, version?: number): boolean {
+    const read = this.#managedReads.get(path);
+    this.#managedReads.delete(path);
+    if (read === undefined || this.#now() - read.at > MANAGED_READ_FRESH_MS) return false;
+    if (version !== undefined && read.version !== version) return false;
+    this.#checkPrefix(path, what);
+    return true;
+  }
+
+  async #readAndPost(path: string, wire: Record<string, string>, expectedVersion: number) {
+    let base: Record<string, unknown> = {};
+    if (expectedVersion > 0) {
+      const current = await this.#kv.readData(path, expectedVersion);
+      if (current === undefined || current.deleted || current.data === null) {
+        throw new RotatorError(
+          "VAULT_NOT_FOUND",
+          `cannot write "${path}": version ${expectedVersion} is deleted or destroyed`,
+          { context: { path, expectedVersion } },
+        );
+      }
+      base = current.data;
+    }
+    return this.#kv.writeData(path, { ...base, ...wire }, { cas: expectedVersion });
+  }
+
+  /** The metadata of a managed credential; VAULT_NOT_FOUND when absent, VAULT_NOT_MANAGED when not ours. */
+  async #managedMetadata(path: string, what: string): Promise<KvMetadata> {
+    this.#checkPrefix(path, what);
+    const meta = await this.#kv.readMetadata(path);
+    if (meta === undefined) {
+      throw new RotatorError("VAULT_NOT_FOUND", `cannot ${what} "${path}": no such key`, {
+        context: { path },
+      });
+    }
+    if ((meta.customMetadata["provider"] ?? "") === "") {
+      throw new RotatorError(
+        "VAULT_NOT_MANAGED",
+        `refusing to ${what} "${path}": its custom_metadata has no "provider", so it is not managed`,
+        { context: { path } },
+      );
+    }
+    return meta;
+  }
+
+  /** VAULT_NOT_MANAGED for a path outside the configured prefixes. */
+  #checkPrefix(path: string, what: string): void {
+    const underPrefix = this.#prefixes === undefined || this.#prefixes.some((p) => path.startsWith(`${p}/`));
+    if (!underPrefix || path.split("/").some((s) => s === "." || s === "..")) {
+      throw new RotatorError(
+        "VAULT_NOT_MANAGED",
+        `refusing to ${what} "${path}": it is not under a configured prefix`,
+        { context: { path } },
+      );
+    }
+  }
+}
+
+function casConflict(path: string, expected: number, current: number): RotatorError {
+  return new RotatorError(
+    "VAULT_CAS_CONFLICT",
+    `"${path}" is at version ${current}, not ${expected}: someone else wrote it; re-read`,
+    { context: { path, expectedVersion: expected, currentVersion: current } },
+  );
+}
+
+/** 403: the token's policy lacks `patch`; 405: a server without KV PATCH (Vault < 1.9). */
+function isPatchRefused(err: unknown): boolean {
+  if (isRotatorError(err, "VAULT_PERMISSION_DENIED")) return true;
+  return isRotatorError(err, "VAULT_BAD_REQUEST") && err.context["status"] === 405;
+}
+
+// MetadataSource over KV v2. Two ways to read a tree's metadata:
+//   detailed  OpenBao 2.2+ `detailed-metadata` LIST: one request per folder, metadata included;
+//   per-key   LIST per folder plus one GET metadata per key, `concurrency` at a time (Vault CE).
+// "auto" tries detailed once and remembers whether the server (and the token's policy) allows it. Items are
+// yielded as they are read, so memory stays bounded by one folder listing plus the read window.
+export type ListingMode = "auto" | "detailed" | "per-key";
+
+export interface VaultMetadataSourceOptions {
+  listing: ListingMode;
+  /** Parallel metadata reads in per-key mode. */
+  concurrency: number;
+  /** Decides whether a scheduled deletion_time is already in the past; defaults to the client's clock. */
+  clock?: Clock;
+}
+
+/** Errors that mean the whole scan cannot go on (as opposed to one unreadable entry). */
+const SCAN_STOPPERS = new Set([
+  "VAULT_UNAVAILABLE",
+  "VAULT_SEALED",
+  "VAULT_AUTH_FAILED",
+  "VAULT_TLS",
+  "VAULT_NOT_KV_V2",
+  "VAULT_RATE_LIMITED",
+]);
+
+type Settled = { readonly item: ScanItem } | { readonly error: unknown };
+
+export class VaultMetadataSource implements MetadataSource {
+  readonly #kv: KvV2;
+  readonly #listing: ListingMode;
+  readonly #concurrency: number;
+  readonly #clock: Clock;
+  /** auto mode: whether detailed listing worked here (undefined: not tried yet). */
+  #detailedWorks: boolean | undefined;
+  #listingUsed: "detailed" | "per-key" | undefined;
+
+  constructor(kv: KvV2, opts: VaultMetadataSourceOptions) {
+    this.#kv = kv;
+    this.#listing = opts.listing;
+    this.#concurrency = Math.max(1, Math.floor(opts.concurrency));
+    this.#clock = opts.clock ?? kv.client.clock ?? systemClock;
+  }
+
+  /** What the last scan actually used (for `check` and benchmarks). */
+  get listingUsed(): "detailed" | "per-key" | undefined {
+    return this.#listingUsed;
+  }
+
+  async *scan(prefix: string): AsyncIterable<ScanItem> {
+    const base = normalizeKvPath(prefix);
+    if (this.#listing !== "per-key" && this.#detailedWorks !== false) {
+      const first = await this.#firstDetailedListing(base);
+      if (first) {
+        this.#listingUsed = "detailed";
+        yield* this.#detailedFrom(base, first);
+        return;
+      }
+    }
+    this.#listingUsed = "per-key";
+    yield* this.#perKey(base);
+  }
+
+  /** The prefix's detailed listing, or undefined when auto mode must fall back to per-key reads. */
+  async #firstDetailedListing(base: string) {
+    try {
+      const listing = await this.#kv.listDetailed(base);
+      if (listing) {
+        this.#detailedWorks = true;
+        return listing;
+      }
+      if (this.#listing === "detailed") {
+        throw new RotatorError(
+          "VAULT_BAD_REQUEST",
+          `the server has no detailed-metadata listing (OpenBao 2.2+) on mount "${this.#kv.mount}"; ` +
+            'set vault.listing to "auto" or "per-key"',
+          { context: { mount: this.#kv.mount } },
+        );
+      }
+    } catch (err) {
+      // A policy without `list` on detailed-metadata/ is normal (it also reveals metadata of unreadable keys).
+      if (this.#listing === "detailed" || !isRotatorError(err, "VAULT_PERMISSION_DENIED")) throw err;
+    }
+    this.#detailedWorks = false;
+    return undefined;
+  }
+
+  async *#detailedFrom(
+    base: string,
+    listing: NonNullable<Awaited<ReturnType<KvV2["listDetailed"]>>>,
+  ): AsyncGenerator<ScanItem> {
+    const now = this.#clock.now().getTime();
+    for (const [name, meta] of listing.entries) {
+      yield { kind: "entry", entry: toEntry(join(base, name), meta, now) };
+    }
+    for (const name of listing.invalid) {
+      yield unreadable(
+        join(base, name),
+        "VAULT_UNEXPECTED_RESPONSE",
+        "metadata missing or malformed in the listing",
+      );
+    }
+    for (const folder of listing.folders) {
+      const sub = join(base, folder.replace(/\/$/, ""));
+      let next: Awaited<ReturnType<KvV2["listDetailed"]>>;
+      try {
+        next = await this.#kv.listDetailed(sub);
+      } catch (err) {
+        if (isStopper(err)) throw err;
+        yield unreadableFrom(`${sub}/`, err);
+        continue;
+      }
+      if (next) yield* this.#detailedFrom(sub, next);
+      else yield unreadable(`${sub}/`, "VAULT_BAD_REQUEST", "detailed listing unavailable for this folder");
+    }
+  }
+
+  /** LIST every folder, GET each key's metadata with at most `concurrency` reads in flight, in listing order. */
+  async *#perKey(base: string): AsyncGenerator<ScanItem> {
+    const window: Promise<Settled>[] = [];
+    for await (const found of this.#keys(base, true)) {
+      if (found.kind === "unreadable") {
+        yield found;
+        continue;
+      }
+      window.push(this.#readOne(found.path));
+      if (window.length >= this.#concurrency) yield unwrap(await (window.shift() as Promise<Settled>));
+    }
+    while (window.length > 0) yield unwrap(await (window.shift() as Promise<Settled>));
+  }
+
+  /** Every key path under `base`; a sub-folder that cannot be listed is reported, the prefix itself throws. */
+  async *#keys(
+    base: string,
+    isPrefix: boolean,
+  ): AsyncGenerator<{ kind: "key"; path: string } | Extract<ScanItem, { kind: "unreadable" }>> {
+    let names: string[];
+    try {
+      names = await this.#kv.list(base);
+    } catch (err) {
+      if (isPrefix || isStopper(err)) throw err;
+      yield unreadableFrom(`${base}/`, err);
+      return;
+    }
+    for (const name of names) {
+      const full = join(base, name.replace(/\/$/, ""));
+      if (name.endsWith("/")) yield* this.#keys(full, false);
+      else yield { kind: "key", path: full };
+    }
+  }
+
+  /** Never rejects (a rejected promise waiting in the window would be an unhandled rejection). */
+  async #readOne(path: string): Promise<Settled> {
+    try {
+      const meta = await this.#kv.readMetadata(path);
+      if (!meta) return { item: unreadable(path, "VAULT_NOT_FOUND", "deleted between listing and reading") };
+      return { item: { kind: "entry", entry: toEntry(path, meta, this.#clock.now().getTime()) } };
+    } catch (err) {
+      if (isStopper(err)) return { error: err };
+      return { item: unreadableFrom(path, err) };
+    }
+  }
+}
+
+function unwrap(s: Settled): ScanItem {
+  if ("error" in s) throw s.error;
+  return s.item;
+}
+
+function isStopper(err: unknown): boolean {
+  return !isRotatorError(err) || SCAN_STOPPERS.has(err.code);
+}
+
+function join(base: string, name: string): string {
+  return base === "" ? name : `${base}/${name}`;
+}
+
+function unreadable(path: string, code: string, message: string): Extract<ScanItem, { kind: "unreadable" }> {
+  return { kind: "unreadable", path, code, message };
+}
+
+function unreadableFrom(path: string, err: unknown): Extract<ScanItem, { kind: "unreadable" }> {
+  return isRotatorError(err)
+    ? unreadable(path, err.code, err.message)
+    : unreadable(path, "UNCLASSIFIED", "unexpected error while reading metadata");
+}
+
+/** The inventory's view of one key; the current version's times come from versions[current_version]. */
+export function toEntry(path: string, meta: KvMetadata, nowMs: number): KvEntryMetadata {
+  const current = meta.versions[String(meta.currentVersion)];
+  const deletionMs = current?.deletionTime ? Date.parse(current.deletionTime) : Number.NaN;
+  return {
+    path,
+    currentVersion: meta.currentVersion,
+    createdTime: meta.createdTime,
+    updatedTime: meta.updatedTime,
+    currentVersionCreatedTime: current?.createdTime,
+    currentVersionDeleted:
+      (current?.destroyed ?? false) || (!Number.isNaN(deletionMs) && deletionMs <= nowMs),
+    customMetadata: meta.customMetadata,
+  };
 }

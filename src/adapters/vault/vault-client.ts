@@ -4,24 +4,29 @@
 // working). Tokens live in SecretValue and are sent only in the X-Vault-Token header. Answers are read up to
 // VAULT_ANSWER_CAP_BYTES; a larger one aborts the request.
 
+import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { VaultAuthConfig, VaultTlsConfig } from "../../config/config-types.ts";
 import { isRotatorError, RotatorError } from "../../core/errors.ts";
-import type { SecretValue } from "../../core/secret-value.ts";
+import { SecretValue } from "../../core/secret-value.ts";
 import { type Clock, systemClock } from "../../core/time.ts";
-import { backoffDelayMs, parseRetryAfter } from "../http/backoff.ts";
 import {
   AnswerTooLargeError,
+  backoffDelayMs,
   createHttpTransport,
   type HttpTransport,
+  isTlsErrorCode,
+  isUnavailableCode,
   MiB,
+  parseRetryAfter,
   readCappedText,
+  safeOrigin,
+  transportErrorCode,
+  truncateOneLine,
 } from "../http/http-client.ts";
-import { type AuthGrant, VaultAuthenticator } from "./vault-auth.ts";
-import { errorFromAnswer, errorFromTransport } from "./vault-errors.ts";
-import { parseVaultBody, type VaultRequest, type VaultResponse } from "./vault-request.ts";
 import {
   AuthAnswerSchema,
   CapabilitiesSelfSchema,
@@ -29,12 +34,9 @@ import {
   KvConfigSchema,
   LookupSelfSchema,
   MountInfoSchema,
+  UnwrapSecretIdSchema,
   VaultEnvelopeSchema,
 } from "./vault-schemas.ts";
-
-export type { VaultRequest, VaultResponse } from "./vault-request.ts";
-
-import path from "node:path";
 
 export interface VaultLog {
   debug(obj: object, msg: string): void;
@@ -630,4 +632,356 @@ async function buildVaultTransport(
     ...(key ? { key } : {}),
     ...(tls?.serverName ? { servername: tls.serverName } : {}),
   });
+}
+
+// The shapes of one low-level Vault call, shared by the client, the auth methods and the KV v2 wrapper.
+type VaultMethod = "GET" | "LIST" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface VaultRequest {
+  readonly method: VaultMethod;
+  /** API path relative to /v1/, already URL-encoded, without a query string (it appears in error messages). */
+  readonly path: string;
+  /** Query parameters; never put secrets here. */
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** JSON body. */
+  readonly body?: unknown;
+  /** Send the body as `application/merge-patch+json` (PATCH on data/ and metadata/). */
+  readonly mergePatch?: boolean;
+  /**
+   * Whether the call may be retried after a transport failure, 5xx or 429. Defaults to true for GET and
+   * LIST and false for everything else: data writes are never retried blindly.
+   */
+  readonly idempotent?: boolean;
+  /** Which token to send: the client's session token (default), none, or an explicit one (unwrap). */
+  readonly token?: "session" | "none" | SecretValue;
+  /** Non-2xx statuses that are answers to the caller rather than errors (404 on LIST, say). */
+  readonly accept?: readonly number[];
+  /** Extra headers (X-Vault-Wrap-TTL, …). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface VaultResponse {
+  readonly status: number;
+  /** Parsed JSON, or undefined for an empty body (204, PATCH 404). */
+  readonly body: unknown;
+  readonly requestId: string | undefined;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  /** The server's Date header (HTTP date, whole seconds), for clock checks; undefined when absent. */
+  readonly date?: string | undefined;
+}
+
+/** Validates a response body; a mismatch is VAULT_UNEXPECTED_RESPONSE naming the call and the field paths. */
+export function parseVaultBody<S extends z.ZodType>(
+  schema: S,
+  res: VaultResponse,
+  call: { readonly method: string; readonly path: string },
+): z.output<S> {
+  const parsed = schema.safeParse(res.body);
+  if (parsed.success) return parsed.data;
+  // Issue paths and messages only: zod issues can quote input values, which may be secret.
+  const where = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join(".") || "(body)"}: ${i.code}`)
+    .join("; ");
+  throw new RotatorError(
+    "VAULT_UNEXPECTED_RESPONSE",
+    `${call.method} ${call.path} → HTTP ${res.status}: unexpected response shape (${where})`,
+    { context: { method: call.method, path: call.path, status: res.status, requestId: res.requestId } },
+  );
+}
+
+// Vault/OpenBao answers and transport failures → RotatorError, in one place. Messages are one line:
+// "<METHOD> <api path> → HTTP <status>: <Vault's error text>". The API path never carries a query string,
+// and Vault's error texts name paths and reasons, not secret values; they are still normalised and truncated.
+const MAX_VAULT_TEXT = 200;
+
+/** What an error message may say about the call that failed. */
+interface VaultCallInfo {
+  readonly method: string;
+  /** API path relative to /v1/, without a query string. */
+  readonly path: string;
+}
+
+export interface VaultErrorAnswer extends VaultCallInfo {
+  readonly status: number;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  readonly requestId: string | undefined;
+  /** From a Retry-After header (429/503), so the retry loop can honour it. */
+  readonly retryAfterMs?: number | undefined;
+}
+
+/**
+ * Vault wraps many errors in go-multierror ("1 error occurred:\n\t* permission denied\n\n"): keep the
+ * reasons only, on one line, and cut long texts so a message stays a single readable line.
+ */
+function vaultErrorText(errors: readonly string[]): string {
+  const parts = errors
+    .flatMap((e) => e.split("\n"))
+    .map((line) => line.replace(/^\s*\*\s*/, "").trim())
+    .filter((line) => line !== "" && !/^\d+ errors? occurred:$/.test(line));
+  return truncateOneLine([...new Set(parts)].join("; "), MAX_VAULT_TEXT);
+}
+
+export function isInvalidKvV2Path(warnings: readonly string[]): boolean {
+  return warnings.some((w) => w.includes("Invalid path for a versioned K/V secrets engine"));
+}
+
+function isCasMismatch(errors: readonly string[]): boolean {
+  return errors.some((e) => e.includes("check-and-set parameter did not match"));
+}
+
+function isSealedText(text: string): boolean {
+  return /\bsealed\b/i.test(text) || /not initiali[sz]ed/i.test(text);
+}
+
+/** Maps a non-2xx answer to the stable error codes (house-style 4.5). */
+export function errorFromAnswer(a: VaultErrorAnswer): RotatorError {
+  const text = vaultErrorText(a.errors);
+  const warning = a.errors.length === 0 && a.warnings.length > 0 ? vaultErrorText(a.warnings) : "";
+  const detail = text || warning || defaultText(a.status);
+  const message = `${a.method} ${a.path} → HTTP ${a.status}: ${detail}`;
+  const context = {
+    method: a.method,
+    path: a.path,
+    status: a.status,
+    requestId: a.requestId,
+    retryAfterMs: a.retryAfterMs,
+  };
+  const make = (code: ConstructorParameters<typeof RotatorError>[0], retryable: boolean): RotatorError =>
+    new RotatorError(code, message, { retryable, context });
+
+  if (a.status === 400)
+    return make(isCasMismatch(a.errors) ? "VAULT_CAS_CONFLICT" : "VAULT_BAD_REQUEST", false);
+  if (a.status === 401) return make("VAULT_AUTH_FAILED", false);
+  if (a.status === 403) return make("VAULT_PERMISSION_DENIED", false);
+  if (a.status === 404)
+    return make(isInvalidKvV2Path(a.warnings) ? "VAULT_NOT_KV_V2" : "VAULT_NOT_FOUND", false);
+  if (a.status === 405 || a.status === 415) return make("VAULT_BAD_REQUEST", false);
+  if (a.status === 412) return make("VAULT_UNAVAILABLE", true);
+  if (a.status === 429) return make("VAULT_RATE_LIMITED", true);
+  if (a.status === 503 && isSealedText(text)) return make("VAULT_SEALED", true);
+  if (a.status >= 500) return make("VAULT_UNAVAILABLE", true);
+  return make("VAULT_UNEXPECTED_RESPONSE", false);
+}
+
+function defaultText(status: number): string {
+  switch (status) {
+    case 404:
+      return "not found";
+    case 405:
+      return "unsupported operation";
+    case 429:
+      return "rate limit quota exceeded";
+    default:
+      return "no error text";
+  }
+}
+
+/** A transport failure (no HTTP answer) → VAULT_UNAVAILABLE (retryable) or VAULT_TLS. */
+function errorFromTransport(call: VaultCallInfo, address: string, err: unknown): RotatorError {
+  const code = transportErrorCode(err) ?? "UNKNOWN";
+  const where = `${call.method} ${call.path}`;
+  const context = { method: call.method, path: call.path, errorCode: code };
+  if (isTlsErrorCode(code)) {
+    return new RotatorError(
+      "VAULT_TLS",
+      `${where}: TLS handshake with Vault at ${safeOrigin(address)} failed (${code})`,
+      { retryable: false, context, cause: err },
+    );
+  }
+  const reason = isUnavailableCode(code)
+    ? code
+    : `${code}: ${truncateOneLine(String((err as Error)?.message ?? err), 120)}`;
+  return new RotatorError(
+    "VAULT_UNAVAILABLE",
+    `${where}: cannot reach Vault at ${safeOrigin(address)} (${reason})`,
+    {
+      retryable: true,
+      context,
+      cause: err,
+    },
+  );
+}
+
+// How the client gets a token: a configured token (or a token file, re-read on every (re)load), AppRole (role id,
+// secret id from a file, optionally response-wrapped) or Kubernetes (service-account JWT file, re-read on every
+// login). Every secret read here goes straight into a SecretValue; none ever reaches a message or a log.
+export interface AuthGrant {
+  readonly token: SecretValue;
+  /** Seconds left; 0 means the token never expires (root, or no TTL). */
+  readonly ttlSeconds: number;
+  readonly renewable: boolean;
+  /** The TTL the token was granted with (lookup-self's creation_ttl); a renewal returning less is capped. */
+  readonly grantedTtlSeconds: number;
+}
+
+export type VaultSend = (req: VaultRequest) => Promise<VaultResponse>;
+
+/** Login and unwrap answers that mean "these credentials are wrong", as opposed to "Vault is down". */
+const REJECTED = [400, 401, 403, 404] as const;
+
+async function readCredentialFile(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "read error";
+    throw new RotatorError("VAULT_AUTH_FAILED", `cannot read the ${what} ${file} (${code})`, {
+      context: { file, errorCode: code },
+      cause: err,
+    });
+  }
+  const value = text.trim();
+  if (value === "") {
+    throw new RotatorError("VAULT_AUTH_FAILED", `the ${what} ${file} is empty`, { context: { file } });
+  }
+  return value;
+}
+
+function rejected(what: string, res: VaultResponse, call: { method: string; path: string }): RotatorError {
+  const text = vaultErrorText(res.errors) || "no error text";
+  return new RotatorError(
+    "VAULT_AUTH_FAILED",
+    `${what}: ${call.method} ${call.path} → HTTP ${res.status}: ${text}`,
+    {
+      context: { method: call.method, path: call.path, status: res.status, requestId: res.requestId },
+    },
+  );
+}
+
+function digest(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+export class VaultAuthenticator {
+  readonly #config: VaultAuthConfig;
+  /** The secret id a wrapping token unwrapped to: the wrapping token is single use, re-logins need this. */
+  #unwrappedSecretId: SecretValue | undefined;
+  #unwrappedFrom: string | undefined;
+
+  constructor(config: VaultAuthConfig) {
+    this.#config = config;
+  }
+
+  get method(): VaultAuthConfig["method"] {
+    return this.#config.method;
+  }
+
+  /** Whether a new token can be had when the current one dies: a login method, or a token file to re-read. */
+  get canReauthenticate(): boolean {
+    return this.#config.method !== "token" || this.#config.tokenFile !== undefined;
+  }
+
+  async authenticate(send: VaultSend): Promise<AuthGrant> {
+    const cfg = this.#config;
+    switch (cfg.method) {
+      case "token":
+        return this.#tokenGrant(send, cfg);
+      case "approle":
+        return this.#appRoleLogin(send, cfg);
+      case "kubernetes":
+        return this.#kubernetesLogin(send, cfg);
+    }
+  }
+
+  async #tokenGrant(send: VaultSend, cfg: Extract<VaultAuthConfig, { method: "token" }>): Promise<AuthGrant> {
+    const token = cfg.tokenFile
+      ? SecretValue.of(await readCredentialFile(cfg.tokenFile, "token file"))
+      : cfg.token;
+    if (!token) {
+      throw new RotatorError(
+        "VAULT_AUTH_FAILED",
+        "no Vault token: set VAULT_TOKEN/BAO_TOKEN or vault.auth.token_file",
+      );
+    }
+    const call = { method: "GET", path: "auth/token/lookup-self" } as const;
+    const res = await send({ ...call, token, accept: REJECTED });
+    if (res.status >= 400) {
+      throw rejected(
+        "the Vault token was rejected (invalid, expired, or lacking the default policy)",
+        res,
+        call,
+      );
+    }
+    const data = parseVaultBody(LookupSelfSchema, res, call).data;
+    return {
+      token,
+      ttlSeconds: data.ttl,
+      renewable: data.renewable ?? false,
+      grantedTtlSeconds: Math.max(data.creation_ttl ?? 0, data.ttl),
+    };
+  }
+
+  async #appRoleLogin(
+    send: VaultSend,
+    cfg: Extract<VaultAuthConfig, { method: "approle" }>,
+  ): Promise<AuthGrant> {
+    const roleId =
+      cfg.roleId ??
+      (cfg.roleIdFile ? await readCredentialFile(cfg.roleIdFile, "AppRole role id file") : undefined);
+    if (!roleId)
+      throw new RotatorError("VAULT_AUTH_FAILED", "AppRole auth needs a role id or a role id file");
+    const secretId = cfg.secretIdWrapped
+      ? await this.#unwrapSecretId(send, cfg.secretIdFile)
+      : SecretValue.of(await readCredentialFile(cfg.secretIdFile, "AppRole secret id file"));
+    const call = { method: "POST", path: `auth/${cfg.mount}/login` } as const;
+    const res = await send({
+      ...call,
+      token: "none",
+      body: { role_id: roleId, secret_id: secretId.reveal() },
+      accept: REJECTED,
+    });
+    if (res.status >= 400) throw rejected("AppRole login failed", res, call);
+    return grantFrom(res, call);
+  }
+
+  /** Unwraps the file's wrapping token once; the same file content later reuses the cached secret id. */
+  async #unwrapSecretId(send: VaultSend, file: string): Promise<SecretValue> {
+    const wrapping = await readCredentialFile(file, "AppRole wrapped secret id file");
+    const fingerprint = digest(wrapping);
+    if (this.#unwrappedSecretId && this.#unwrappedFrom === fingerprint) return this.#unwrappedSecretId;
+    const call = { method: "POST", path: "sys/wrapping/unwrap" } as const;
+    const res = await send({ ...call, token: SecretValue.of(wrapping), accept: REJECTED });
+    if (res.status >= 400) {
+      throw rejected(
+        `cannot unwrap the secret id in ${file} (already unwrapped, expired, or not a wrapping token)`,
+        res,
+        call,
+      );
+    }
+    const secretId = SecretValue.of(parseVaultBody(UnwrapSecretIdSchema, res, call).data.secret_id);
+    this.#unwrappedSecretId = secretId;
+    this.#unwrappedFrom = fingerprint;
+    return secretId;
+  }
+
+  async #kubernetesLogin(
+    send: VaultSend,
+    cfg: Extract<VaultAuthConfig, { method: "kubernetes" }>,
+  ): Promise<AuthGrant> {
+    const jwt = SecretValue.of(
+      await readCredentialFile(cfg.jwtFile, "Kubernetes service-account token file"),
+    );
+    const call = { method: "POST", path: `auth/${cfg.mount}/login` } as const;
+    const res = await send({
+      ...call,
+      token: "none",
+      body: { role: cfg.role, jwt: jwt.reveal() },
+      accept: REJECTED,
+    });
+    if (res.status >= 400) throw rejected(`Kubernetes login as role ${cfg.role} failed`, res, call);
+    return grantFrom(res, call);
+  }
+}
+
+function grantFrom(res: VaultResponse, call: { method: string; path: string }): AuthGrant {
+  const auth = parseVaultBody(AuthAnswerSchema, res, call).auth;
+  return {
+    token: SecretValue.of(auth.client_token),
+    ttlSeconds: auth.lease_duration,
+    renewable: auth.renewable,
+    grantedTtlSeconds: auth.lease_duration,
+  };
 }

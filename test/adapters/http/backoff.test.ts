@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, parseRetryAfter } from "../../../src/adapters/http/backoff.ts";
-import { isNotSentCode, transportErrorCode } from "../../../src/adapters/http/transport-errors.ts";
+import {
+  backoffDelayMs,
+  isNotSentCode,
+  parseRetryAfter,
+  transportErrorCode,
+} from "../../../src/adapters/http/http-client.ts";
 import { FixedClock } from "../../../src/core/time.ts";
 
 describe("backoffDelayMs", () => {

@@ -16,14 +16,12 @@ import {
   discardCapped,
   formatBytes,
   type HttpTransport,
-  MiB,
-  readCappedText,
-} from "../../../src/adapters/http/http-client.ts";
-import {
   isNotSentCode,
   isTlsErrorCode,
+  MiB,
+  readCappedText,
   transportErrorCode,
-} from "../../../src/adapters/http/transport-errors.ts";
+} from "../../../src/adapters/http/http-client.ts";
 import { FLOOD_BYTES, type FloodServer, startFloodServer } from "../../support/flood-server.ts";
 
 const CANARY = "canary-s3cr3t-9f2e";

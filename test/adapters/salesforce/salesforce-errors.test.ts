@@ -4,7 +4,7 @@ import {
   errorFromTokenAnswer,
   errorFromTransport,
   type SalesforceCall,
-} from "../../../src/adapters/salesforce/salesforce-errors.ts";
+} from "../../../src/adapters/salesforce/salesforce-http.ts";
 
 const read: SalesforceCall = {
   step: "list staged",

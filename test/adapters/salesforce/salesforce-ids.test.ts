@@ -1,13 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseApiVersion, requireStagedSupport } from "../../../src/adapters/salesforce/salesforce-client.ts";
 import {
   isSalesforceId,
+  parseApiVersion,
   requireSalesforceId,
+  requireStagedSupport,
   sameSalesforceId,
   to15,
   to18,
-} from "../../../src/adapters/salesforce/salesforce-ids.ts";
+} from "../../../src/adapters/salesforce/salesforce-client.ts";
 import { isRotatorError } from "../../../src/core/errors.ts";
 
 describe("Salesforce ids", () => {

@@ -4,13 +4,13 @@
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
-import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import {
   isSecretFieldName,
+  KvV2,
   MANAGED_READ_FRESH_MS,
   VaultCredentialStore,
-} from "../../../src/adapters/vault/vault-credential-store.ts";
+} from "../../../src/adapters/vault/kv-v2.ts";
+import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
 import { SecretValue } from "../../../src/core/secret-value.ts";
 import {
   CANARY_NEW,

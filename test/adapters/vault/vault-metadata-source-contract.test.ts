@@ -1,7 +1,7 @@
 // The MetadataSource contract that the in-memory fake follows, run against the real adapter on the real server
 // in both listing modes, so the fake used by the core's unit tests cannot drift from what Vault does.
 import { afterAll } from "vitest";
-import { VaultMetadataSource } from "../../../src/adapters/vault/vault-metadata-source.ts";
+import { VaultMetadataSource } from "../../../src/adapters/vault/kv-v2.ts";
 import { describeMetadataSourceContract } from "../../fakes/metadata-source-contract.ts";
 import { admin, uniqueName } from "../../support/vault-admin.ts";
 import { rootKv } from "./vault-test-kit.ts";

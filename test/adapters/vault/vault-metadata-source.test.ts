@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
+import { KvV2, VaultMetadataSource } from "../../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
-import { VaultMetadataSource } from "../../../src/adapters/vault/vault-metadata-source.ts";
 import { RotatorError } from "../../../src/core/errors.ts";
 import type { ScanItem } from "../../../src/core/inventory/kv-entry.ts";
 import { admin, uniqueName, useVault } from "../../support/vault-admin.ts";

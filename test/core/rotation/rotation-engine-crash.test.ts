@@ -3,10 +3,7 @@
 // answer lost" are both among them). A new engine, the same owner restarted or another replica after the lease
 // expired, then settles the rotation. Whatever the moment, the result is one clean rotation.
 import { describe, expect, it } from "vitest";
-import {
-  errorFromRestAnswer,
-  errorFromTransport,
-} from "../../../src/adapters/salesforce/salesforce-errors.ts";
+import { errorFromRestAnswer, errorFromTransport } from "../../../src/adapters/salesforce/salesforce-http.ts";
 import type { StartOptions } from "../../../src/core/rotation/engine-deps.ts";
 import type { RotationOutcome } from "../../../src/core/rotation/rotation-outcome.ts";
 import { ROTATE_SEMANTICS } from "../../../src/simulator/salesforce/sim-settings.ts";
@@ -90,7 +87,7 @@ describe("rotation engine, killed at every step boundary", () => {
 });
 
 describe("rotation engine, uncertain Salesforce answers", () => {
-  // The Salesforce adapter's own errors (salesforce-errors.ts): a 503, or a connection reset after the request
+  // The Salesforce adapter's own errors (salesforce-http.ts): a 503, or a connection reset after the request
   // went out, on POST staged / PATCH rotate is uncertain and therefore not retryable until a re-read settles it.
   const call = (method: "POST" | "PATCH") => ({
     step: method === "POST" ? "create staged" : "rotate staged",

@@ -1,13 +1,13 @@
 // Salesforce being unavailable or rate-limited never ends a rotation early: failed attempts back off (the
 // journal's retry_after), outages are bounded by rotation.retry_budget rather than max_attempts, nothing is parked
 // while the budget lasts, and an operator's flag outlives an outage that exhausts it. The errors are the ones the
-// real adapter builds (salesforce-errors.ts), so the engine is tested against the shapes it will meet.
+// real adapter builds (salesforce-http.ts), so the engine is tested against the shapes it will meet.
 import { describe, expect, it } from "vitest";
 import {
   errorFromRestAnswer,
   errorFromTokenAnswer,
   type SalesforceCall,
-} from "../../../src/adapters/salesforce/salesforce-errors.ts";
+} from "../../../src/adapters/salesforce/salesforce-http.ts";
 import { runRotationCycle } from "../../../src/app/rotation-cycle.ts";
 import { DEFAULT_CLASSIFY_DEFAULTS } from "../../../src/core/inventory/classify.ts";
 import type { MetadataSource, ScanItem } from "../../../src/core/inventory/kv-entry.ts";

@@ -2,9 +2,8 @@
 // the journal, the lease, the KV versions and the metadata stamps are real KV v2 writes with cas. Salesforce is
 // the in-memory fake (the simulator end-to-end runs through the CLI belong to the CLI's tests).
 import { afterAll, describe, expect, it } from "vitest";
-import { KvV2 } from "../../../src/adapters/vault/kv-v2.ts";
+import { KvV2, VaultCredentialStore } from "../../../src/adapters/vault/kv-v2.ts";
 import type { VaultClient } from "../../../src/adapters/vault/vault-client.ts";
-import { VaultCredentialStore } from "../../../src/adapters/vault/vault-credential-store.ts";
 import { VaultStateStore } from "../../../src/adapters/vault/vault-state-store.ts";
 import { PROVIDERS } from "../../../src/core/providers/provider-registry.ts";
 import { createRotationEngine, type RotationEngine } from "../../../src/core/rotation/rotation-engine.ts";
