@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { isMap, parseDocument } from "yaml";
 import type { ClassifyDefaults } from "../core/inventory/classify.ts";
-import type { Destinations } from "../core/inventory/destinations.ts";
+import type { Destinations } from "../core/inventory/credential-policy.ts";
 import { SecretValue } from "../core/secret-value.ts";
 import { ConfigError } from "./config-error.ts";
 import { formatIssue } from "./config-issues.ts";

@@ -4,9 +4,8 @@
 import { toDisplayText } from "../display-text.ts";
 import { PROVIDERS } from "../providers/provider-registry.ts";
 import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseRfc3339, SECOND_MS } from "../time.ts";
-import type { CredentialPolicy, PolicyReader, ProviderMetadata } from "./credential-policy.ts";
+import type { CredentialPolicy, Destinations, PolicyReader, ProviderMetadata } from "./credential-policy.ts";
 import { computeDeadline, type Deadline } from "./deadline.ts";
-import type { Destinations } from "./destinations.ts";
 import type { CredentialState, InventoryItem } from "./inventory-item.ts";
 import type { KvEntryMetadata, ScanItem } from "./kv-entry.ts";
 import type { SoakUntil } from "./policy-fields.ts";

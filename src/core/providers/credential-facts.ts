@@ -1,7 +1,7 @@
 // What a provider's `check` sees of one managed credential: the scanned item, its custom_metadata and, for the
 // providers that need it, which secret-data fields are set. Secret values never get here: a secret field is
 // only "present" or not, so a finding cannot print one by mistake.
-import type { Destinations } from "../inventory/destinations.ts";
+import type { Destinations } from "../inventory/credential-policy.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import type { StoredCredential } from "../rotation/rotation-ports.ts";
 

@@ -13,13 +13,13 @@
 // src/core/providers/<name>/; the composition root hands the engine a ProviderSet, looked up by the journal's (or
 // the metadata's) `provider`. The engine imports no provider.
 import { RotatorError } from "../errors.ts";
+import type { Destinations } from "../inventory/credential-policy.ts";
 import {
   type CredentialPolicy,
   PolicyReader,
   type ProviderMetadata,
   parseCredentialPolicy,
 } from "../inventory/credential-policy.ts";
-import type { Destinations } from "../inventory/destinations.ts";
 import type { InventoryItem } from "../inventory/inventory-item.ts";
 import type { OnSoakMax, SoakUntil } from "../inventory/policy-fields.ts";
 import { notRotatedMessage } from "../manual/manual-actions.ts";

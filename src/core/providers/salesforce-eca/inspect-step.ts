@@ -9,10 +9,12 @@
 import { RotatorError } from "../../errors.ts";
 import {
   type CredentialPolicy,
+  chooseDestination,
+  type Destination,
+  type Destinations,
   type MetadataField,
   patternMetadataField,
 } from "../../inventory/credential-policy.ts";
-import { chooseDestination, type Destination, type Destinations } from "../../inventory/destinations.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
 import type { RotationEngineDeps, RotationRun, StepResult } from "../../rotation/engine-deps.ts";
 import { API_KEY, CLIENT_ID, keyField, managedPolicy, secretField } from "../../rotation/engine-deps.ts";

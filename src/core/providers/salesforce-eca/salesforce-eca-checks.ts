@@ -1,7 +1,7 @@
 // `check` for provider=salesforce-eca: the credential chooses a configured connection this path may use (or
 // there is only one) and KV holds the pair to rotate. eca_app_id / eca_app_name are required by the metadata parser already. Salesforce
 // itself is checked per connection (checkSalesforce in the CLI); this never contacts it.
-import { chooseDestination } from "../../inventory/destinations.ts";
+import { chooseDestination } from "../../inventory/credential-policy.ts";
 import { API_KEY, CLIENT_ID } from "../../rotation/engine-deps.ts";
 import {
   type CheckFinding,

@@ -2,7 +2,7 @@
 // client_id, api_key), the expiry it tracks (expires_at), a staged secret waiting in pending_api_key, and what
 // the live v2/token check found. Pure: the caller reads KV and asks Marketing Cloud, and only ever at the auth
 // host the configuration names for the tenant; secret values never reach a finding.
-import { chooseDestination, type DestinationChoice } from "../../inventory/destinations.ts";
+import { chooseDestination, type DestinationChoice } from "../../inventory/credential-policy.ts";
 import type { SfmcTokenAnswer } from "../../rotation/engine-deps.ts";
 import { API_KEY, CLIENT_ID } from "../../rotation/engine-deps.ts";
 import {

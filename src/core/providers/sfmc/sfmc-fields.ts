@@ -8,15 +8,13 @@
 import { RotatorError } from "../../errors.ts";
 import {
   type CredentialPolicy,
-  type MetadataField,
-  patternMetadataField,
-} from "../../inventory/credential-policy.ts";
-import {
   chooseDestination,
   type Destination,
   type Destinations,
   findDestination,
-} from "../../inventory/destinations.ts";
+  type MetadataField,
+  patternMetadataField,
+} from "../../inventory/credential-policy.ts";
 import { CONFIG_NAME } from "../../inventory/policy-fields.ts";
 import type { RotationEngineDeps, RotationRun } from "../../rotation/engine-deps.ts";
 import { secretField } from "../../rotation/engine-deps.ts";

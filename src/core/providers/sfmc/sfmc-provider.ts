@@ -3,8 +3,7 @@
 // `pending_api_key`; the engine verifies, publishes and later proves the old secret dead (sfmc-steps.ts). The
 // schedule never starts one: deadlines (expires_at, the 180-day TTL) only remind, through the scan's warnings.
 import { RotatorError } from "../../errors.ts";
-import { parseCredentialPolicy } from "../../inventory/credential-policy.ts";
-import { chooseDestination } from "../../inventory/destinations.ts";
+import { chooseDestination, parseCredentialPolicy } from "../../inventory/credential-policy.ts";
 import type { DeadlineChatEvent, RotationChatEvent } from "../../notify/chat-event.ts";
 import { formatUtc, kvPath, rotateNowCommand } from "../../notify/chat-text.ts";
 import type { RotationProvider, StepFunction } from "../../rotation/engine-deps.ts";
