@@ -78,5 +78,9 @@ STOPSIGNAL SIGTERM
 # node asks. One-shot commands (scan, report, check) exit long before the first check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/cli.js"]
+# --no-opt --no-maglev: V8's optimising compilers stay off. A sidecar that scans once a minute gains little from
+# them, and they cost resident memory: about 10 MB for `serve` (their code pages in the node binary and the code
+# they emit) against a few percent more CPU per scan (docs/benchmarks.md). On the command line, not only from
+# `serve` itself, because V8 touches those pages before any of our code runs.
+ENTRYPOINT ["node", "--enable-source-maps", "--no-opt", "--no-maglev", "/app/dist/cli.js"]
 CMD ["serve"]

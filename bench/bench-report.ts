@@ -389,7 +389,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(
     `One \`serve\` process scanning ${fmt(mem.entries)} managed entries (listing ${mem.listing}) for ` +
       `${fmt(mem.cycles)} cycles (${fmt(mem.seconds)} s). The process is \`bench/serve-fast.ts\`, compiled with ` +
-      "tsc like the image's `dist/` and run with the image's `--enable-source-maps`: the same " +
+      "tsc like the image's `dist/` and run with the image's node flags (`--enable-source-maps --no-opt --no-maglev`): the same " +
       "`startDaemon`, heap settings and logger as `eca-rotator serve`, from the same config file, with `rotation.scan_interval` " +
       "set to 0 after validation (the config's floor is 1 s, so 1,000 cycles of the CLI would need over 17 minutes " +
       "of pure waiting). At every mark, RSS and heap used are read from the daemon's own `/metrics`; then the " +

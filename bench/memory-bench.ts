@@ -17,6 +17,9 @@ import { metricValue, spawnServe } from "./serve-process.ts";
 
 const run = promisify(execFile);
 
+/** The node flags the image's ENTRYPOINT runs the CLI with (test/deploy/dockerfile.test.ts keeps the two equal). */
+export const IMAGE_NODE_FLAGS = ["--enable-source-maps", "--no-opt", "--no-maglev"] as const;
+
 interface MemorySample {
   readonly cycle: number;
   readonly rssMb: number;
@@ -114,8 +117,8 @@ async function benchMemoryOnce(ctx: MemoryContext, serveFast: string): Promise<M
     extraYaml: [`server: { listen: "127.0.0.1:${port}" }`, "log: { level: debug }"],
   });
   const url = `http://127.0.0.1:${port}`;
-  // --enable-source-maps as in the image's ENTRYPOINT.
-  const serve = spawnServe(["--expose-gc", "--enable-source-maps", serveFast, file], {
+  // The V8 flags of the image's ENTRYPOINT (and the systemd unit's ExecStart).
+  const serve = spawnServe(["--expose-gc", ...IMAGE_NODE_FLAGS, serveFast, file], {
     PATH: process.env["PATH"] ?? "",
     HOME: process.env["HOME"] ?? "/tmp",
     VAULT_ADDR: ctx.vault.addr,

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IMAGE_NODE_FLAGS } from "../../bench/memory-bench.ts";
 import { useVault } from "../support/vault-admin.ts";
 import { freePort } from "../support/vault-backend.ts";
 import {
@@ -177,6 +178,8 @@ describe("the Dockerfile", () => {
     const entry = execForm(only(ins, "ENTRYPOINT").args);
     expect(entry[0]).toBe("node");
     expect(entry.at(-1)).toBe(`${only(ins, "WORKDIR").args}/dist/cli.js`);
+    // The bench measures serve's memory with the image's flags, so its figures are the image's.
+    expect(entry.slice(1, -1)).toEqual([...IMAGE_NODE_FLAGS]);
     expect(execForm(only(ins, "CMD").args)).toEqual(["serve"]);
     const hc = healthcheckCommand();
     expect(hc.slice(0, 2)).toEqual(["node", "-e"]);

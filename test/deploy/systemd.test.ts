@@ -28,6 +28,8 @@ describe("the systemd unit", () => {
     expect(value("User")).toBe("eca-rotator");
     expect(value("ExecStart").split(/\s+/)).toEqual([
       "/usr/bin/node",
+      "--no-opt",
+      "--no-maglev",
       "/opt/eca-rotator/dist/cli.js",
       "serve",
       "--config",
