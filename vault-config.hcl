@@ -3,7 +3,8 @@
 # A single node with integrated (raft) storage, TLS on the API listener, Prometheus telemetry. Adjust the paths
 # and addresses marked below; test/server-config/vault-config.test.ts starts a real server from this file.
 # Server-specific extras (OpenBao's `audit "file"` stanza, `seal "static"` auto-unseal, self-init) belong in a
-# second file passed with another -config flag, so this one stays portable.
+# second file passed with another -config flag, so this one stays portable: deploy/vault/audit-devices.hcl is the
+# one that wires the audit devices to eca-rotator's reader feed (readers.socket / readers.file).
 
 # The web UI on the API listener. Harmless when a build ships without it.
 ui = true

@@ -83,7 +83,10 @@ export async function startRsyslog(): Promise<RsyslogServer> {
 
   const records = async (): Promise<SyslogRecord[]> => {
     const text = await readFile(outFile, "utf8").catch(() => "");
+    // rsyslog writes a long record in more than one write: a last line without its newline is still arriving,
+    // and the caller polls again.
     return text
+      .slice(0, text.lastIndexOf("\n") + 1)
       .split("\n")
       .filter((l) => l.trim() !== "")
       .map((l) => JSON.parse(l) as SyslogRecord);
