@@ -72,7 +72,7 @@ const SECRET_KEYS = [
   "private_key",
 ];
 
-/** HTTP header names that carry a credential (lower case, as node and undici report them). */
+/** HTTP header names that carry a credential (lower case, as node reports them). */
 const SECRET_HEADERS = [
   "authorization",
   "proxy-authorization",
