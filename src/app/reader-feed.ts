@@ -35,6 +35,7 @@ import {
 } from "../core/readers/reader-book.ts";
 import type { ReaderDirectory, ReaderEvidence, ReaderSeen } from "../core/readers/readers.ts";
 import type { Clock } from "../core/time.ts";
+import { forEachBounded } from "./rotation-cycle.ts";
 
 /** How long a shard read from Vault answers readersOf before it is read again. */
 const SHARD_CACHE_MS = 5_000;
@@ -263,14 +264,9 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
     const shards = await this.#attachedOrThrow().shards.list();
     const contents = new Map<string, ShardContent>();
     // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
-    let next = 0;
-    const worker = async () => {
-      while (next < shards.length) {
-        const shard = shards[next++] ?? "";
-        contents.set(shard, await this.#sharedShard(shard, false));
-      }
-    };
-    await Promise.all(Array.from({ length: SHARD_READ_CONCURRENCY }, worker));
+    await forEachBounded(shards, SHARD_READ_CONCURRENCY, async (shard) => {
+      contents.set(shard, await this.#sharedShard(shard, false));
+    });
     const paths = new Set(this.#book.paths());
     for (const content of contents.values()) for (const path of content.keys()) paths.add(path);
     const out = new Map<string, readonly ReaderSeen[]>();

@@ -224,6 +224,27 @@ async function expectBothPairsLive(w: E2eWorld, cred: Credential, promotionsBefo
   expect(sim.counters().promotions).toBe(promotionsBefore);
 }
 
+/**
+ * Both consumers read v1 and the feed has kept it; then rotate=now, and once the rotation waits for its readers,
+ * billing-sync reads the published v2. Returns the versions of the two first reads.
+ */
+async function publishWithBothOnV1(
+  daemon: ServeProcess,
+  w: E2eWorld,
+  cred: Credential,
+  readers: {
+    readonly billingSync: { read(): Promise<number> };
+    readonly crmWeb: { read(): Promise<number> };
+  },
+): Promise<readonly [number, number]> {
+  const first = [await readers.billingSync.read(), await readers.crmWeb.read()] as const;
+  await feedHasKept(daemon, 2);
+  await flag(w, cred);
+  await daemon.waitForLog((r) => r.msg === "rotation waiting" && r["path"] === cred.path, 30_000);
+  expect(await readers.billingSync.read()).toBe(2);
+  return first;
+}
+
 /** No secret in serve's output, the audit file or chat. */
 function expectNoLeak(w: E2eWorld, cred: Credential, daemons: readonly ServeProcess[]): void {
   w.outputs.push(...daemons.flatMap((d) => [d.stdout, d.stderr]), ...hooks.requests.map((r) => r.rawBody));
@@ -237,12 +258,7 @@ describe("serve with a reader feed: a soak_until=readers rotation", () => {
     const before = sim.counters().promotions;
     const daemon = await serve(w);
     try {
-      expect(await billingSync.read()).toBe(1);
-      expect(await crmWeb.read()).toBe(1);
-      await feedHasKept(daemon, 2);
-      await flag(w, cred);
-      await daemon.waitForLog((r) => r.msg === "rotation waiting" && r["path"] === cred.path, 30_000);
-      expect(await billingSync.read()).toBe(2);
+      expect(await publishWithBothOnV1(daemon, w, cred, { billingSync, crmWeb })).toEqual([1, 1]);
       await waitingFor(daemon, cred, "1 of 2 moved; waiting for token-crm-web, last read v1");
 
       // While crm-web lags (and when it reads the old version again on purpose) nothing is promoted.
@@ -284,12 +300,7 @@ describe("serve with a reader feed: a soak_until=readers rotation", () => {
     const before = sim.counters().promotions;
     const daemon = await serve(w);
     try {
-      await billingSync.read();
-      await crmWeb.read();
-      await feedHasKept(daemon, 2);
-      await flag(w, cred);
-      await daemon.waitForLog((r) => r.msg === "rotation waiting" && r["path"] === cred.path, 30_000);
-      expect(await billingSync.read()).toBe(2);
+      await publishWithBothOnV1(daemon, w, cred, { billingSync, crmWeb });
       const promoted = await auditEvent(w, cred, "rotation.promoted");
       const published = await auditEvent(w, cred, "rotation.published");
       // Not before soak_max (5 s after publication).
@@ -321,12 +332,7 @@ describe("serve with a reader feed: a soak_until=readers rotation", () => {
     const before = sim.counters().promotions;
     const daemon = await serve(w);
     try {
-      await billingSync.read();
-      await crmWeb.read();
-      await feedHasKept(daemon, 2);
-      await flag(w, cred);
-      await daemon.waitForLog((r) => r.msg === "rotation waiting" && r["path"] === cred.path, 30_000);
-      expect(await billingSync.read()).toBe(2);
+      await publishWithBothOnV1(daemon, w, cred, { billingSync, crmWeb });
       const held = await auditEvent(w, cred, "rotation.held");
       expect(held["evidence"]).toMatchObject({
         decision: "soak-max",
@@ -364,12 +370,7 @@ describe("serve with a reader feed: a soak_until=readers rotation", () => {
     const first = await serve(w);
     let second: ServeProcess | undefined;
     try {
-      await billingSync.read();
-      await crmWeb.read();
-      await feedHasKept(first, 2);
-      await flag(w, cred);
-      await first.waitForLog((r) => r.msg === "rotation waiting" && r["path"] === cred.path, 30_000);
-      expect(await billingSync.read()).toBe(2);
+      await publishWithBothOnV1(first, w, cred, { billingSync, crmWeb });
       await waitingFor(first, cred, "1 of 2 moved; waiting for token-crm-web");
       // The shared entry holds billing-sync's move (share_interval 1 s) before the process dies without a goodbye.
       const shard = `${MOUNT}/data/${w.statePrefix}/readers/${shardOf(cred.path)}`;
