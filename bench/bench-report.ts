@@ -335,7 +335,8 @@ export function renderMarkdown(r: BenchResults): string {
       "loop while other rotations compute. CPU per rotation is this process's user + system CPU time divided by " +
       "the rotations (Vault and the simulator run in other processes). Audit-file wait = a rotation's total time " +
       "in the audit file sink's emit (about seven lines per rotation, each durable before the next step; lines " +
-      "that arrive in the same turn of the event loop share one write and one fdatasync under the lock file), " +
+      "emitted together, by one callback, share one write and one fdatasync under the lock file, and a line is " +
+      "written as soon as the code that emitted it yields), " +
       "measured by wrapping the same JsonlFileAuditSink the stack would build; lines per fdatasync counts them.",
     "",
   );
