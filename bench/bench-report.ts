@@ -4,7 +4,7 @@ import type { BenchPlan } from "./bench-args.ts";
 import type { MachineInfo, PhaseLoad } from "./bench-machine.ts";
 import { fmt, median } from "./bench-stats.ts";
 import type { LatencyResult } from "./latency-bench.ts";
-import type { MemoryResult } from "./memory-bench.ts";
+import { IMAGE_NODE_FLAGS, type MemoryResult } from "./memory-bench.ts";
 import { FEED_RATE, type ReaderFeedResult } from "./reader-feed-bench.ts";
 import type { RotationRow } from "./rotation-bench.ts";
 import type { ScanRow, ShellLoopResult } from "./scan-bench.ts";
@@ -389,8 +389,9 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("## 3. Memory over time", "");
   lines.push(
     `One \`serve\` process scanning ${fmt(mem.entries)} managed entries (listing ${mem.listing}) for ` +
-      `${fmt(mem.cycles)} cycles (${fmt(mem.seconds)} s). The process is \`bench/serve-fast.ts\`, compiled with ` +
-      "tsc like the image's `dist/` and run with the image's node flags (`--enable-source-maps --no-opt --no-maglev`): the same " +
+      `${fmt(mem.cycles)} cycles (${fmt(mem.seconds)} s). The process is \`bench/serve-fast.ts\`, bundled with ` +
+      "the package's own bundler settings (scripts/build.ts: rolldown, the vendor chunk, ASCII chunks, source maps; " +
+      `the shipped \`dist/cli.js serve\` loads the same code split into a few more chunks) and run with the image's node flags (\`${IMAGE_NODE_FLAGS.join(" ")}\`): the same ` +
       "`startDaemon`, heap settings and logger as `eca-rotator serve`, from the same config file, with `rotation.scan_interval` " +
       "set to 0 after validation (the config's floor is 1 s, so 1,000 cycles of the CLI would need over 17 minutes " +
       "of pure waiting). At every mark, RSS and heap used are read from the daemon's own `/metrics`; then the " +

@@ -5,10 +5,11 @@
 // process (VmHWM), read just before it stops. A second, small run (its own prefix of `smallEntries`) gives the
 // floor, and the two give the RSS each 1,000 credentials add.
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { request } from "undici";
+import { bundle } from "../scripts/build.ts";
 import { freePort } from "../src/demo/dev-vault-server.ts";
 import { writeConfig } from "./bench-config.ts";
 import { median } from "./bench-stats.ts";
@@ -18,7 +19,12 @@ import { metricValue, spawnServe } from "./serve-process.ts";
 const run = promisify(execFile);
 
 /** The node flags the image's ENTRYPOINT runs the CLI with (test/deploy/dockerfile.test.ts keeps the two equal). */
-export const IMAGE_NODE_FLAGS = ["--enable-source-maps", "--no-opt", "--no-maglev"] as const;
+export const IMAGE_NODE_FLAGS = [
+  "--enable-source-maps",
+  "--no-opt",
+  "--no-maglev",
+  "--max-semi-space-size=1",
+] as const;
 
 interface MemorySample {
   readonly cycle: number;
@@ -71,31 +77,17 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 /**
- * Compiles src/ and serve-fast.ts to JavaScript in the run's temp folder, as the image ships the CLI (tsc with
- * tsconfig.build.json): a .ts entry point would make Node load its TypeScript stripper (about 30 MB resident)
- * into the very process whose memory is measured. Returns the compiled serve-fast.js.
+ * Bundles serve-fast.ts into the run's temp folder with the package's own bundler settings (scripts/build.ts:
+ * rolldown, the vendor chunk, ASCII chunks, source maps), so the process measured loads its code as the shipped
+ * `dist/cli.js serve` does: a .ts entry point would make Node load its TypeScript stripper (about 30 MB
+ * resident) into the very process, and a file-by-file build loads about 150 modules where the bundle loads a
+ * few chunks (about 7 MB more at 100 credentials). Returns the bundled serve-fast.js.
  */
 async function buildServeFast(dir: string): Promise<string> {
-  const out = path.join(dir, "build");
-  const tsconfig = path.join(dir, "tsconfig.bench.json");
-  // tsc finds @types, and the compiled files their packages, by walking up from the temp folder.
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: path.join(ROOT, "tsconfig.build.json"),
-      compilerOptions: { rootDir: ROOT, outDir: out, sourceMap: false },
-      include: [path.join(ROOT, "src"), path.join(ROOT, "bench/serve-fast.ts")],
-    }),
-  );
-  await run(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", tsconfig], { cwd: ROOT }).catch(
-    (err: { stdout?: string }) => {
-      throw new Error(`building serve-fast failed: ${err.stdout ?? ""}`);
-    },
-  );
-  mkdirSync(out, { recursive: true });
+  const out = path.join(dir, "serve-bundle");
+  await bundle({ "serve-fast": path.join(ROOT, "bench/serve-fast.ts") }, out);
   writeFileSync(path.join(out, "package.json"), JSON.stringify({ type: "module" }));
-  return path.join(out, "bench/serve-fast.js");
+  return path.join(out, "serve-fast.js");
 }
 
 async function bareNodeRss(): Promise<number> {
