@@ -23,6 +23,7 @@ export const IMAGE_NODE_FLAGS = [
   "--enable-source-maps",
   "--no-opt",
   "--no-maglev",
+  "--no-sparkplug",
   "--max-semi-space-size=1",
 ] as const;
 

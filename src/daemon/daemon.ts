@@ -66,7 +66,7 @@ export interface RunningDaemon {
  * semi-space size set here takes only partly: V8 has sized the young generation before any script runs, and
  * with the flag on node's command line a scan of 10,000 credentials scavenges three times as often and the peak
  * RSS is about 8 MB lower (the bench's memory run). So the image's ENTRYPOINT and the systemd unit pass
- * --max-semi-space-size=1 too, with --no-opt --no-maglev, and this stays for other ways of starting `serve`.
+ * --max-semi-space-size=1 too, with --no-opt --no-maglev --no-sparkplug, and this stays for other ways of starting `serve`.
  */
 export function tuneHeapForDaemon(): void {
   setFlagsFromString("--optimize-for-size");
@@ -75,6 +75,7 @@ export function tuneHeapForDaemon(): void {
   // systemd unit also pass these on node's command line, which saves more (V8 maps their code before ours runs).
   setFlagsFromString("--no-opt");
   setFlagsFromString("--no-maglev");
+  setFlagsFromString("--no-sparkplug");
 }
 
 export async function startDaemon(cfg: Config, opts: DaemonOptions): Promise<RunningDaemon> {

@@ -30,6 +30,7 @@ describe("the systemd unit", () => {
       "/usr/bin/node",
       "--no-opt",
       "--no-maglev",
+      "--no-sparkplug",
       "--max-semi-space-size=1",
       "/opt/eca-rotator/dist/cli.js",
       "serve",
