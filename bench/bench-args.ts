@@ -18,6 +18,8 @@ export interface BenchPlan {
   readonly memoryListing: "auto" | "per-key";
   /** The second memory run's inventory (its own prefix): the daemon's floor, and RSS per 1,000 credentials. */
   readonly memorySmallEntries: number;
+  /** Scans of the shipped CLI's own `serve` over the small inventory, 1 s apart (a cross-check of the bundle). */
+  readonly memoryShippedScans: number;
   readonly latencyIntervalS: number;
   readonly latencySamples: number;
   /** Minutes to wait for other vitest / serve processes to finish before measuring (0: do not wait). */
@@ -111,6 +113,7 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     memoryEvery: 100,
     memoryListing: "auto",
     memorySmallEntries: 100,
+    memoryShippedScans: 30,
     latencyIntervalS: 5,
     latencySamples: 5,
     waitMinutes: 15,
@@ -127,6 +130,7 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     memoryEvery: 100,
     memoryListing: "auto",
     memorySmallEntries: 100,
+    memoryShippedScans: 10,
     latencyIntervalS: 2,
     latencySamples: 2,
     waitMinutes: 0,
@@ -143,6 +147,7 @@ const PRESETS: Record<BenchPlan["preset"], Omit<BenchPlan, "preset" | "out">> = 
     memoryEvery: 2,
     memoryListing: "auto",
     memorySmallEntries: 10,
+    memoryShippedScans: 2,
     latencyIntervalS: 1,
     latencySamples: 1,
     waitMinutes: 0,

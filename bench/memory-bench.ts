@@ -5,7 +5,7 @@
 // process (VmHWM), read just before it stops. A second, small run (its own prefix of `smallEntries`) gives the
 // floor, and the two give the RSS each 1,000 credentials add.
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { request } from "undici";
@@ -15,6 +15,7 @@ import { writeConfig } from "./bench-config.ts";
 import { median } from "./bench-stats.ts";
 import { type BenchVault, managedEntries, seed } from "./bench-vault.ts";
 import { metricValue, spawnServe } from "./serve-process.ts";
+import { buildDist } from "./startup-bench.ts";
 
 const run = promisify(execFile);
 
@@ -51,6 +52,18 @@ export interface MemoryResult {
   readonly small?: MemoryResult | undefined;
   /** RSS of an empty Node process on this machine (`node -e` doing nothing): the floor under any daemon. */
   readonly bareNodeRssMb?: number | undefined;
+  /** The shipped CLI's own `serve` over the small inventory, when asked for (a cross-check of the bundle). */
+  readonly shipped?: ShippedServeResult | undefined;
+}
+
+/** `dist/cli.js serve` as the image runs it, over a few scans at the config's shortest interval. */
+export interface ShippedServeResult {
+  readonly entries: number;
+  readonly scans: number;
+  readonly intervalS: number;
+  readonly peakRssMb: number;
+  /** Median RSS from /metrics after each scan of the second half. */
+  readonly steadyRssMb: number;
 }
 
 export interface MemoryContext {
@@ -63,6 +76,8 @@ export interface MemoryContext {
   readonly listing: "auto" | "per-key";
   /** Also run the same cycles over this many credentials under a prefix of their own (seeded here). */
   readonly smallEntries?: number | undefined;
+  /** Then run the shipped CLI's `serve` over the small inventory for this many scans, 1 s apart. */
+  readonly shippedScans?: number | undefined;
 }
 
 export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
@@ -72,7 +87,62 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
   const prefix = "bench/memory-small";
   await seed(ctx.vault, managedEntries(prefix, 0, ctx.smallEntries));
   const small = await benchMemoryOnce({ ...ctx, prefix, entries: ctx.smallEntries }, entry);
-  return { ...big, small, bareNodeRssMb: await bareNodeRss() };
+  const shipped =
+    ctx.shippedScans === undefined || ctx.shippedScans < 1
+      ? undefined
+      : await benchShippedServe({ ...ctx, prefix, entries: ctx.smallEntries }, ctx.shippedScans);
+  return { ...big, small, bareNodeRssMb: await bareNodeRss(), shipped };
+}
+
+/**
+ * The real `eca-rotator serve` (`npm run build`'s dist/cli.js, with the image's node flags) over `ctx.entries`
+ * for `scans` scans at `rotation.scan_interval: 1s`, the shortest the config takes: what a user runs, against
+ * the bundled serve-fast the long runs use. RSS from /metrics after each scan; peak = VmHWM at the end.
+ */
+async function benchShippedServe(ctx: MemoryContext, scans: number): Promise<ShippedServeResult> {
+  const dist = buildDist();
+  try {
+    const port = await freePort();
+    const file = writeConfig({
+      dir: ctx.dir,
+      name: "memory-shipped",
+      prefix: ctx.prefix,
+      statePrefix: "bench/state-memory-shipped",
+      listing: ctx.listing,
+      rotation: ["scan_interval: 1s"],
+      extraYaml: [`server: { listen: "127.0.0.1:${port}" }`, "log: { level: debug }"],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const serve = spawnServe([...IMAGE_NODE_FLAGS, path.join(dist, "cli.js"), "serve", "--config", file], {
+      PATH: process.env["PATH"] ?? "",
+      HOME: process.env["HOME"] ?? "/tmp",
+      VAULT_ADDR: ctx.vault.addr,
+      VAULT_TOKEN: ctx.vault.token,
+    });
+    const rss: number[] = [];
+    let peakRssMb = Number.NaN;
+    try {
+      for (let i = 0; i < scans; i++) {
+        const { rec } = await serve.waitFor((r) => r.msg === "scan finished", 60_000);
+        if (rec["credentials"] !== ctx.entries) {
+          throw new Error(`serve scanned ${String(rec["credentials"])} entries, expected ${ctx.entries}`);
+        }
+        rss.push((await scrape(url)).rss / 2 ** 20);
+      }
+      peakRssMb = highWaterMarkMb(serve.child.pid);
+    } finally {
+      await serve.stop();
+    }
+    return {
+      entries: ctx.entries,
+      scans,
+      intervalS: 1,
+      peakRssMb,
+      steadyRssMb: median(rss.slice(Math.floor(rss.length / 2))),
+    };
+  } finally {
+    rmSync(dist, { recursive: true, force: true });
+  }
 }
 
 const ROOT = path.resolve(import.meta.dirname, "..");

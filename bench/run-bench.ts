@@ -75,6 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
           every: plan.memoryEvery,
           listing: plan.memoryListing,
           smallEntries: plan.memorySmallEntries,
+          shippedScans: plan.memoryShippedScans,
         });
         const last = memory.samples[memory.samples.length - 1];
         say(

@@ -89,7 +89,7 @@ export async function benchStartup(ctx: StartupContext, rounds: number): Promise
 
 /** `npm run build` (scripts/build.ts) into a folder of its own beside dist/, so package.json and node_modules
  * resolve as they do for dist/; the name is one the repository's ignore files already leave out. */
-function buildDist(): string {
+export function buildDist(): string {
   const out = mkdtempSync(path.join(ROOT, ".build-test-startup-"));
   const build = spawnSync(process.execPath, [path.join(ROOT, "scripts/build.ts"), "--out-dir", out], {
     cwd: ROOT,
