@@ -1,7 +1,7 @@
 // A daemon SIGKILLed in the middle of a rotation: with the default lease_ttl (30s) and scan_interval (60s), the
 // other replica's next scan after the dead owner's lease lapsed resumes the rotation and finishes it. Two real
 // `eca-rotator serve` processes on one config, the run's OpenBao, the Salesforce simulator answering every call
-// after a delay so that a rotation lasts about half a minute: longer than the lease, which only the owner's
+// after a delay so that a rotation lasts over half a minute: longer than the lease, which only the owner's
 // background renewals keep alive, and long enough to die at a random step.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -14,8 +14,13 @@ import { E2eWorld } from "./e2e-kit.ts";
 
 const LEASE_TTL_MS = 30_000; // the default
 const SCAN_INTERVAL_MS = 60_000; // the default
-/** Per Salesforce call: a standard rotation makes 17 of them (about 25 s), plus the admin login. */
-const SALESFORCE_LATENCY_MS = 1_400;
+/**
+ * Per Salesforce call: a standard rotation makes 10 of them, plus the admin login and the org id on a process's
+ * first rotation: about 36 s in all, so a kill 2 to 20 s in always finds the rotation under way.
+ */
+const SALESFORCE_LATENCY_MS = 3_000;
+/** The longest the rest of the rotation can take once taken over: all of it, with a login (12 calls). */
+const WHOLE_ROTATION_MS = 12 * SALESFORCE_LATENCY_MS + 4_000;
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -62,7 +67,7 @@ describe("eca-rotator serve, a dead owner's rotation", () => {
       const b = await ServeProcess.start(["--config", configB], env);
       daemons.push(b);
 
-      // A random moment of A's rotation (which lasts about 25 s): A is still working on it.
+      // A random moment of A's rotation (which lasts about 36 s): A is still working on it.
       const killAfter = 2_000 + Math.floor(Math.random() * 18_000);
       await new Promise((r) => setTimeout(r, Math.max(0, startedAt + killAfter - Date.now())));
       const journalAtKill = await w.journal(cred.path);
@@ -80,7 +85,7 @@ describe("eca-rotator serve, a dead owner's rotation", () => {
       const takenOverAt = await until("daemon B to take the rotation over", 2 * 60_000, async () =>
         (await ownedBy(b)) === undefined ? undefined : Date.now(),
       );
-      const doneAt = await until("the rotation to finish", 60_000, async () => {
+      const doneAt = await until("the rotation to finish", WHOLE_ROTATION_MS + 20_000, async () => {
         const kv = await w.entry(cred.path);
         const done = kv?.meta["rotation_state"] === "idle" && (await w.journal(cred.path)) === undefined;
         return done ? Date.now() : undefined;
@@ -93,8 +98,8 @@ describe("eca-rotator serve, a dead owner's rotation", () => {
       // Never before the dead owner's lease ran out; then at the next scan (plus the time a scan takes).
       expect(takenOverAt).toBeGreaterThanOrEqual(expiresAt);
       expect(took.takeover).toBeLessThanOrEqual(LEASE_TTL_MS + SCAN_INTERVAL_MS + 2_000);
-      // Finishing the rest is at most a whole rotation against this slow simulator (about 25 s).
-      expect(took.done).toBeLessThanOrEqual(LEASE_TTL_MS + SCAN_INTERVAL_MS + 30_000);
+      // Finishing the rest is at most a whole rotation against this slow simulator.
+      expect(took.done).toBeLessThanOrEqual(LEASE_TTL_MS + SCAN_INTERVAL_MS + WHOLE_ROTATION_MS);
 
       await b.waitForLog((r) => r.msg === "rotation completed" && r["path"] === cred.path, 10_000);
       expect((await b.stop()).code).toBe(0);
