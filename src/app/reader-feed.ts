@@ -222,7 +222,7 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
       }
       try {
         const written = await a.shards.merge(shard, ours, now - this.#o.windowMs, this.#maxPerPath);
-        this.#cache.set(shard, { content: written, until: now + SHARD_CACHE_MS });
+        this.#remember(shard, written, now);
       } catch (err) {
         this.#book.markDirty(paths);
         a.onFlushFailure?.(err);
@@ -262,16 +262,23 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
   async allReaders(since: Date): Promise<ReadonlyMap<string, readonly ReaderSeen[]>> {
     // Errors as Vault gave them (a token without list on the folder says so): no soak waits on this answer.
     const shards = await this.#attachedOrThrow().shards.list();
-    const contents = new Map<string, ShardContent>();
-    // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
-    await forEachBounded(shards, SHARD_READ_CONCURRENCY, async (shard) => {
-      contents.set(shard, await this.#sharedShard(shard, false));
-    });
-    const paths = new Set(this.#book.paths());
-    for (const content of contents.values()) for (const path of content.keys()) paths.add(path);
+    const sinceMs = since.getTime();
     const out = new Map<string, readonly ReaderSeen[]>();
-    for (const path of paths) {
-      const seen = this.#merged(path, contents.get(shardOf(path))?.get(path), since.getTime());
+    // A few reads at a time: up to 256 shards should cost a scan well under a second, not 256 round trips.
+    // Each shard is turned into its paths' readers as it arrives and then let go: at 10,000 credentials with
+    // five readers each the shards hold 50,000 readers (about 25 MB of heap), and the next scan, a scan
+    // interval later, reads them again anyway.
+    await forEachBounded(shards, SHARD_READ_CONCURRENCY, async (shard) => {
+      for (const [path, shared] of await this.#sharedShard(shard, false, false)) {
+        if (shardOf(path) !== shard) continue; // a path is only ever read from its own shard
+        const seen = this.#merged(path, shared, sinceMs);
+        if (seen.length > 0) out.set(path, seen);
+      }
+    });
+    // Paths only this replica's book has so far (not flushed yet).
+    for (const path of this.#book.paths()) {
+      if (out.has(path)) continue;
+      const seen = this.#merged(path, undefined, sinceMs);
       if (seen.length > 0) out.set(path, seen);
     }
     return out;
@@ -297,18 +304,27 @@ export class ReaderFeed implements ReaderEvidence, ReaderDirectory, AuditLineSin
     });
   }
 
-  /** `forSoak`: an error becomes a retryable VAULT_UNAVAILABLE (the soak waits; it never promotes on it). */
-  async #sharedShard(shard: string, forSoak = true): Promise<ShardContent> {
+  /**
+   * `forSoak`: an error becomes a retryable VAULT_UNAVAILABLE (the soak waits; it never promotes on it).
+   * `keep`: remember what was read for SHARD_CACHE_MS (the soaks of one cycle ask for the same few shards).
+   */
+  async #sharedShard(shard: string, forSoak = true, keep = true): Promise<ShardContent> {
     const a = this.#attachedOrThrow();
     const now = this.#o.clock.now().getTime();
     const cached = this.#cache.get(shard);
     if (cached !== undefined && cached.until > now) return cached.content;
     try {
       const { content } = await a.shards.read(shard);
-      this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
+      if (keep) this.#remember(shard, content, now);
       return content;
     } catch (err) {
       throw forSoak ? this.#unreadable(err, shard) : err;
     }
+  }
+
+  /** Caches a shard's content briefly; entries past their time are dropped, not kept until overwritten. */
+  #remember(shard: string, content: ShardContent, now: number): void {
+    for (const [key, entry] of this.#cache) if (entry.until <= now) this.#cache.delete(key);
+    this.#cache.set(shard, { content, until: now + SHARD_CACHE_MS });
   }
 }
