@@ -102,23 +102,13 @@ export async function benchMemory(ctx: MemoryContext): Promise<MemoryResult> {
 async function benchShippedServe(ctx: MemoryContext, scans: number): Promise<ShippedServeResult> {
   const dist = buildDist();
   try {
-    const port = await freePort();
-    const file = writeConfig({
-      dir: ctx.dir,
-      name: "memory-shipped",
-      prefix: ctx.prefix,
-      statePrefix: "bench/state-memory-shipped",
-      listing: ctx.listing,
-      rotation: ["scan_interval: 1s"],
-      extraYaml: [`server: { listen: "127.0.0.1:${port}" }`, "log: { level: debug }"],
-    });
-    const url = `http://127.0.0.1:${port}`;
-    const serve = spawnServe([...IMAGE_NODE_FLAGS, path.join(dist, "cli.js"), "serve", "--config", file], {
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? "/tmp",
-      VAULT_ADDR: ctx.vault.addr,
-      VAULT_TOKEN: ctx.vault.token,
-    });
+    const { serve, url } = await startServe(ctx, "memory-shipped", ["scan_interval: 1s"], (file) => [
+      ...IMAGE_NODE_FLAGS,
+      path.join(dist, "cli.js"),
+      "serve",
+      "--config",
+      file,
+    ]);
     const rss: number[] = [];
     let peakRssMb = Number.NaN;
     try {
@@ -169,25 +159,43 @@ async function bareNodeRss(): Promise<number> {
   return Number(stdout.trim()) / 2 ** 20;
 }
 
-async function benchMemoryOnce(ctx: MemoryContext, serveFast: string): Promise<MemoryResult> {
+/** A serve process over `ctx.prefix` with its own config file (`name`), state prefix and HTTP port. */
+async function startServe(
+  ctx: MemoryContext,
+  name: string,
+  rotation: readonly string[],
+  args: (configFile: string) => string[],
+  env: NodeJS.ProcessEnv = {},
+) {
   const port = await freePort();
   const file = writeConfig({
     dir: ctx.dir,
-    name: "memory",
+    name,
     prefix: ctx.prefix,
-    statePrefix: "bench/state-memory",
+    statePrefix: `bench/state-${name}`,
     listing: ctx.listing,
+    rotation,
     extraYaml: [`server: { listen: "127.0.0.1:${port}" }`, "log: { level: debug }"],
   });
-  const url = `http://127.0.0.1:${port}`;
-  // The V8 flags of the image's ENTRYPOINT (and the systemd unit's ExecStart).
-  const serve = spawnServe(["--expose-gc", ...IMAGE_NODE_FLAGS, serveFast, file], {
+  const serve = spawnServe(args(file), {
     PATH: process.env["PATH"] ?? "",
     HOME: process.env["HOME"] ?? "/tmp",
     VAULT_ADDR: ctx.vault.addr,
     VAULT_TOKEN: ctx.vault.token,
-    ECA_BENCH_SCAN_INTERVAL_MS: "0",
+    ...env,
   });
+  return { serve, url: `http://127.0.0.1:${port}` };
+}
+
+async function benchMemoryOnce(ctx: MemoryContext, serveFast: string): Promise<MemoryResult> {
+  // The V8 flags of the image's ENTRYPOINT (and the systemd unit's ExecStart).
+  const { serve, url } = await startServe(
+    ctx,
+    "memory",
+    [],
+    (file) => ["--expose-gc", ...IMAGE_NODE_FLAGS, serveFast, file],
+    { ECA_BENCH_SCAN_INTERVAL_MS: "0" },
+  );
   const samples: MemorySample[] = [];
   let cycles = 0;
   let lastScanMs = Number.NaN;
