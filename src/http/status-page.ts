@@ -133,7 +133,7 @@ function readersHtml(item: InventoryItem, waiting: string | undefined, now: Date
     );
     const lagging = r.listed.filter((x) => !x.current);
     for (const x of lagging.slice(0, LAGGARDS_SHOWN)) {
-      const ago = formatRelative(x.lastReadAt.getTime() - now.getTime());
+      const ago = formatRelative(x.lastReadMs - now.getTime());
       parts.push(`<span class="reason">${esc(cell(x.label, 128))}: v${x.version}, ${esc(ago)}</span>`);
     }
     const more = r.total - r.onCurrent - Math.min(lagging.length, LAGGARDS_SHOWN);

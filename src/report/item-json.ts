@@ -55,7 +55,7 @@ export function readerRowToJson(x: ReaderRow): ReaderRowJson {
   return {
     label: x.label,
     version: x.version,
-    last_read_at: isoOrNull(x.lastReadAt),
+    last_read_at: isoOrNull(new Date(x.lastReadMs)),
     current: x.current,
     declared: x.declared,
   };

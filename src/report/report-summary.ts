@@ -37,9 +37,7 @@ export function readerSections(report: ExpiryReport): ReaderSectionText[] {
   if (f === undefined) return [];
   const now = report.generatedAt;
   const who = (rows: readonly ReaderRow[]) =>
-    rows
-      .map((x) => `${x.label} (v${x.version}, ${formatRelative(x.lastReadAt.getTime() - now.getTime())})`)
-      .join(", ");
+    rows.map((x) => `${x.label} (v${x.version}, ${formatRelative(x.lastReadMs - now.getTime())})`).join(", ");
   return [
     {
       title: "Readers: no reader in the window",

@@ -128,12 +128,12 @@ export function summarizeReaders(
     }
     const isCurrent = r.version >= current;
     if (isCurrent) onCurrent++;
-    return { label: r.label, version: r.version, lastReadAt: r.at, current: isCurrent, declared };
+    return { label: r.label, version: r.version, lastReadMs: r.at.getTime(), current: isCurrent, declared };
   });
   if (rows.length > 1) {
     rows.sort((a, b) => {
       if (a.current !== b.current) return a.current ? 1 : -1;
-      if (!a.current) return b.lastReadAt.getTime() - a.lastReadAt.getTime();
+      if (!a.current) return b.lastReadMs - a.lastReadMs;
       return a.label < b.label ? -1 : a.label > b.label ? 1 : 0;
     });
   }

@@ -47,11 +47,17 @@ describe("withReaders", () => {
       total: 2,
       onCurrent: 1,
       listed: [
-        { label: "token-report-job", version: 7, lastReadAt: hoursAgo(2), current: false, declared: false },
+        {
+          label: "token-report-job",
+          version: 7,
+          lastReadMs: hoursAgo(2).getTime(),
+          current: false,
+          declared: false,
+        },
         {
           label: "approle (billing-sync)",
           version: 8,
-          lastReadAt: hoursAgo(1),
+          lastReadMs: hoursAgo(1).getTime(),
           current: true,
           declared: true,
         },
