@@ -57,7 +57,7 @@ export interface MemoryResult {
 }
 
 /** `dist/cli.js serve` as the image runs it, over a few scans at the config's shortest interval. */
-export interface ShippedServeResult {
+interface ShippedServeResult {
   readonly entries: number;
   readonly scans: number;
   readonly intervalS: number;
