@@ -1,12 +1,13 @@
 // Starts the real server from the repository's vault-config.hcl, changing only what must differ on a test
 // machine (storage folder, ports, certificate paths), then initialises, unseals and uses it over TLS.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, fetch } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
+import { selfSignedCert } from "../support/system-tools.ts";
 import { useVault } from "../support/vault-admin.ts";
 import { findServerBinary, freePort, stopProcess } from "../support/vault-backend.ts";
 
@@ -100,29 +101,7 @@ describe("vault-config.hcl", () => {
     if (binary === undefined)
       throw new Error("this test starts its own server: put bao or vault on PATH (./test.sh installs bao)");
 
-    const certFile = path.join(dir, "server.crt");
-    const keyFile = path.join(dir, "server.key");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-      ],
-      { stdio: "ignore" },
-    );
+    const { certFile, keyFile } = selfSignedCert(dir, "server", "/CN=127.0.0.1", "IP:127.0.0.1");
     const [apiPort, clusterPort] = [await freePort(), await freePort()];
     const configPath = path.join(dir, "server.hcl");
     const dataDir = path.join(dir, "raft");

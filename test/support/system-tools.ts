@@ -1,7 +1,8 @@
 // System programs some tests drive for real (chromium, rsyslogd, promtool). test.sh's setup installs them with
 // apt-get when it can; when one is still missing the test fails (never skips) naming the Debian package.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import path from "node:path";
 
 const DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
@@ -39,4 +40,39 @@ export async function runTool(
   child.stdin.end(input ?? "");
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   return { code, stdout, stderr };
+}
+
+/**
+ * A self-signed certificate and its key (RSA 2048, one day), written by openssl into `dir` as `<name>.crt` and
+ * `<name>.key`; `san` adds a subjectAltName extension (e.g. "IP:127.0.0.1"). Returns the two files' paths.
+ */
+export function selfSignedCert(
+  dir: string,
+  name: string,
+  subject: string,
+  san?: string,
+): { certFile: string; keyFile: string } {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      subject,
+      ...(san === undefined ? [] : ["-addext", `subjectAltName=${san}`]),
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "ignore" },
+  );
+  return { certFile, keyFile };
 }

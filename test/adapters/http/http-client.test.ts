@@ -23,6 +23,7 @@ import {
   transportErrorCode,
 } from "../../../src/adapters/http/http-client.ts";
 import { FLOOD_BYTES, type FloodServer, startFloodServer } from "../../support/flood-server.ts";
+import { selfSignedCert } from "../../support/system-tools.ts";
 
 const CANARY = "canary-s3cr3t-9f2e";
 
@@ -544,29 +545,8 @@ let cached: { key: string; cert: string } | undefined;
 function selfSigned(): { key: string; cert: string } {
   if (cached) return cached;
   const dir = mkdtempSync(path.join(tmpdir(), "http-client-self-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      "k.pem",
-      "-out",
-      "c.pem",
-    ],
-    { cwd: dir, stdio: "ignore" },
-  );
-  cached = {
-    key: readFileSync(path.join(dir, "k.pem"), "utf8"),
-    cert: readFileSync(path.join(dir, "c.pem"), "utf8"),
-  };
+  const { certFile, keyFile } = selfSignedCert(dir, "self", "/CN=127.0.0.1");
+  cached = { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8") };
   rmSync(dir, { recursive: true, force: true });
   return cached;
 }
