@@ -1,30 +1,30 @@
-// The outbound HTTP client every adapter uses (Vault, Salesforce, Marketing Cloud, chat, the audit collector), on
-// node:http/node:https with keep-alive agents: a much smaller footprint than a full HTTP library, and all the
-// adapters need is one request with its answer streamed.
-// - Timeouts per phase: connecting (TCP and TLS), waiting for the answer's headers, and the body going idle. Each
+// The outbound HTTP client every adapter uses (Vault, Salesforce, Marketing Cloud, chat, the audit collector):
+// HTTP/1.1 on node:net and node:tls with kept-alive connections, the wire format in http1-wire.ts. All the
+// adapters need is one request and its answer, read with a cap; node:http's client does much more per request
+// (a ClientRequest and an IncomingMessage stream, the agent's bookkeeping), and a scan that reads every key of
+// a large Vault CE mount one by one spent more CPU on that than on the answers.
+// - Timeouts per phase: connecting (TCP and TLS), waiting for the answer's head, and the body going idle. Each
 //   fails with its own code; the codes are the ones the adapters (and logs, audit and health) have always shown.
 // - Redirects are never followed: a 3xx is an answer like any other.
 // - Keep-alive: an idle connection is closed after a few seconds, or sooner when the server's Keep-Alive hint
-//   says so, and Node's agent drops a free connection with unread data instead of reusing it. A safe request
-//   (GET, HEAD, OPTIONS, LIST) that fails on a reused connection the server had closed, before any answer came,
-//   is sent once more on a new connection: a read is harmless to repeat. Any other failure is the adapter's to
-//   retry by its own rules.
+//   says so, and one that receives bytes while idle is closed. A safe request (GET, HEAD, OPTIONS, LIST) that
+//   fails on a reused connection the server had closed, before any byte of an answer came, is sent once more on
+//   a new connection of its own: a read is harmless to repeat. Any other failure is the adapter's to retry.
 // - Answers are read with a byte cap: a peer that is broken, hostile or replaced by a proxy's error page must not
 //   make the rotator hold an answer of any size. A declared Content-Length above the cap is refused before a byte
 //   is read; otherwise bytes are counted as they arrive and the connection is closed the moment the count passes
-//   the cap, so at most the cap plus one chunk is ever held. Each adapter turns AnswerTooLargeError into its own
-//   error code; the body is never quoted.
+//   the cap. Each adapter turns AnswerTooLargeError into its own error code; the body is never quoted.
 // - Errors never carry the URL, its query or a header value: only a code and a fixed text (Node's own connect
 //   errors name the host and port, which are not secrets).
-import type { ClientRequest, Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
-import https from "node:https";
-import type { Socket } from "node:net";
-import type { Readable } from "node:stream";
+// - Each request is published on the diagnostics channels "eca-rotator:http.request" (when it starts) and
+//   "eca-rotator:http.done" (when its answer was read, or it failed), as { origin, method, path }: the
+//   benchmarks count and time requests with them. Nothing is published without a subscriber.
+import { channel } from "node:diagnostics_channel";
+import type { IncomingHttpHeaders } from "node:http";
+import net from "node:net";
+import tls from "node:tls";
 import type { Clock } from "../../core/time.ts";
-
-// Taken with getBuiltinModule, not imported: an ES import of node:http builds its module namespace, which
-// reads http's lazy WebSocket getters and so loads Node's bundled undici (about 9 MB resident) for nothing.
-const http = process.getBuiltinModule("node:http");
+import { ResponseParser, requestHead } from "./http1-wire.ts";
 
 interface HttpRequestInit {
   readonly method: string;
@@ -39,11 +39,11 @@ interface HttpRequestInit {
 interface HttpResponse {
   readonly statusCode: number;
   readonly headers: IncomingHttpHeaders;
-  /** Must be read (readCappedText, discardCapped) or destroyed, so the connection is released. */
-  readonly body: Readable;
+  /** Must be read (readCappedText, discardCapped), so the connection is released. */
+  readonly body: AnswerBody;
 }
 
-/** What an adapter sends through; tests inject one that records every request. */
+/** What an adapter sends through; tests wrap it to record every request. */
 export interface HttpTransport {
   request(url: string, init: HttpRequestInit): Promise<HttpResponse>;
   /** Waits for the requests in flight, then closes every connection. */
@@ -82,33 +82,39 @@ const KEEP_ALIVE_IDLE_MS = 4_000;
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "LIST"]);
 /** A reused connection the server closed while it sat idle fails with one of these before any answer. */
 const STALE_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE"]);
+/** Body bytes held for a reader that has not started yet, before the connection stops reading. */
+const UNREAD_HIGH_WATER = 64 * 1024;
+
+const requestChannel = channel("eca-rotator:http.request");
+const doneChannel = channel("eca-rotator:http.done");
 
 /** The transport an adapter builds when none is injected: `timeoutMs` for every phase, optional TLS material. */
 export function createHttpTransport(timeoutMs: number, tls: TransportTls = {}): HttpTransport {
-  return new NodeHttpTransport(timeoutMs, tls);
+  return new Http1Transport(timeoutMs, tls);
 }
 
-class NodeHttpTransport implements HttpTransport {
+class Http1Transport implements HttpTransport {
   readonly #timeoutMs: number;
-  readonly #tls: https.AgentOptions;
-  readonly #http: HttpAgent;
-  readonly #https: https.Agent;
+  readonly #tls: tls.ConnectionOptions;
+  /** Idle kept-alive connections by origin, most recently used last. */
+  readonly #idle = new Map<string, Connection[]>();
+  /** The latest TLS session ticket per origin (one each: a handful of origins). */
+  readonly #sessions = new Map<string, Buffer>();
+  readonly #open = new Set<Connection>();
   #inFlight = 0;
   #closed = false;
   #drained: (() => void) | undefined;
-  #idle: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
 
-  constructor(timeoutMs: number, tls: TransportTls) {
+  constructor(timeoutMs: number, tlsOptions: TransportTls) {
     this.#timeoutMs = timeoutMs;
     this.#tls = {
-      rejectUnauthorized: tls.rejectUnauthorized ?? true,
-      ...(tls.ca && tls.ca.length > 0 ? { ca: [...tls.ca] } : {}),
-      ...(tls.cert ? { cert: tls.cert } : {}),
-      ...(tls.key ? { key: tls.key } : {}),
-      ...(tls.servername ? { servername: tls.servername } : {}),
+      rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
+      ...(tlsOptions.ca && tlsOptions.ca.length > 0 ? { ca: [...tlsOptions.ca] } : {}),
+      ...(tlsOptions.cert ? { cert: tlsOptions.cert } : {}),
+      ...(tlsOptions.key ? { key: tlsOptions.key } : {}),
+      ...(tlsOptions.servername ? { servername: tlsOptions.servername } : {}),
     };
-    this.#http = new http.Agent({ keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS });
-    this.#https = new https.Agent({ keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS, ...this.#tls });
   }
 
   async request(url: string, init: HttpRequestInit): Promise<HttpResponse> {
@@ -122,20 +128,37 @@ class NodeHttpTransport implements HttpTransport {
     if (target.protocol !== "http:" && target.protocol !== "https:") {
       throw new HttpClientError(HTTP_CLIENT_CODES.invalidUrl, "the address is not an http or https URL");
     }
+    // Upper-cased, as node:http did: the method decides the framing and the retry, whatever case a caller used.
+    const method = init.method.toUpperCase();
+    const body = init.body === undefined ? undefined : Buffer.from(init.body, "utf8");
+    const head = (keepAlive: boolean) =>
+      requestHead({
+        method,
+        target: `${target.pathname}${target.search}`,
+        host: target.host,
+        headers: init.headers,
+        contentLength: body?.length,
+        keepAlive,
+      });
+    // A request this client refuses to write fails here, before any connection (the message names no value).
+    const pooledHead = head(true);
+    const note = { origin: target.origin, method, path: `${target.pathname}${target.search}` };
+    if (requestChannel.hasSubscribers) requestChannel.publish(note);
     this.#inFlight++;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      if (doneChannel.hasSubscribers) doneChannel.publish(note);
       if (--this.#inFlight === 0) this.#drained?.();
     };
     try {
-      const res = await this.#send(target, init, true).catch(async (err: unknown) => {
-        if (!(err instanceof StaleConnection)) throw err;
-        return this.#send(target, init, false);
-      });
-      res.body.once("close", release);
-      return res;
+      return await this.#exchange(target, method, init, pooledHead, body, true, release).catch(
+        (err: unknown) => {
+          if (!(err instanceof StaleConnection)) throw err;
+          return this.#exchange(target, method, init, head(false), body, false, release);
+        },
+      );
     } catch (err) {
       release();
       throw err;
@@ -145,113 +168,431 @@ class NodeHttpTransport implements HttpTransport {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#inFlight > 0) {
-      this.#idle ??= new Promise<void>((resolve) => {
+      this.#closing ??= new Promise<void>((resolve) => {
         this.#drained = resolve;
       });
-      await this.#idle;
+      await this.#closing;
     }
-    this.#http.destroy();
-    this.#https.destroy();
+    for (const conn of this.#open) conn.close();
+    this.#open.clear();
+    this.#idle.clear();
   }
 
   /** One attempt. `pooled` false: a connection of its own (the retry after a stale one), closed after use. */
-  #send(target: URL, init: HttpRequestInit, pooled: boolean): Promise<HttpResponse> {
-    const secure = target.protocol === "https:";
-    const phaseMs = init.timeoutMs ?? this.#timeoutMs;
+  #exchange(
+    target: URL,
+    method: string,
+    init: HttpRequestInit,
+    head: string,
+    body: Buffer | undefined,
+    pooled: boolean,
+    release: () => void,
+  ): Promise<HttpResponse> {
     const signal = init.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const key = `${target.protocol}//${target.host}`;
+    const conn = (pooled ? this.#takeIdle(key) : undefined) ?? this.#connect(target, key, pooled);
     return new Promise<HttpResponse>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const options: https.RequestOptions = {
-        protocol: target.protocol,
-        hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: target.port === "" ? undefined : Number(target.port),
-        path: `${target.pathname}${target.search}`,
-        method: init.method,
-        headers: { ...init.headers },
-        agent: pooled ? (secure ? this.#https : this.#http) : false,
-        ...(secure && !pooled ? this.#tls : {}),
-      };
-      let req: ClientRequest;
-      try {
-        req = (secure ? https : http).request(options);
-      } catch (err) {
-        // A header value Node refuses: its error names the header, never the value.
-        reject(err);
-        return;
-      }
-      let settled = false;
-      let socket: Socket | undefined;
-      let phaseTimer: NodeJS.Timeout | undefined;
-      const connectTimer = setTimeout(() => {
-        req.destroy(new HttpClientError(HTTP_CLIENT_CODES.connectTimeout, "connect timeout"));
-      }, this.#timeoutMs);
-      const onConnected = () => {
-        clearTimeout(connectTimer);
-        phaseTimer ??= setTimeout(() => {
-          req.destroy(new HttpClientError(HTTP_CLIENT_CODES.headersTimeout, "no answer headers in time"));
-        }, phaseMs);
-      };
-      const onAbort = () => req.destroy(signal?.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(connectTimer);
-        clearTimeout(phaseTimer);
-        socket?.off(secure ? "secureConnect" : "connect", onConnected);
-        signal?.removeEventListener("abort", onAbort);
-        const code = (err as { code?: unknown } | null)?.code;
-        if (pooled && req.reusedSocket && typeof code === "string" && STALE_CODES.has(code)) {
-          if (SAFE_METHODS.has(init.method.toUpperCase())) {
-            reject(new StaleConnection());
-            return;
-          }
-        }
-        reject(err);
-      };
-      req.on("error", fail);
-      req.once("socket", (s: Socket) => {
-        socket = s;
-        if (req.reusedSocket || (!secure && !s.connecting)) onConnected();
-        else s.once(secure ? "secureConnect" : "connect", onConnected);
+      const exchange = new Exchange({
+        conn,
+        headRequest: method === "HEAD",
+        safe: SAFE_METHODS.has(method),
+        phaseMs: init.timeoutMs ?? this.#timeoutMs,
+        connectMs: this.#timeoutMs,
+        signal,
+        resolve,
+        reject,
+        release,
+        settled: (reusable) => this.#settled(conn, reusable),
       });
-      req.once("response", (res: IncomingMessage) => {
-        if (settled) {
-          res.destroy();
-          return;
-        }
-        settled = true;
-        clearTimeout(connectTimer);
-        clearTimeout(phaseTimer);
-        // From here on a failure (abort, idle body, reset) surfaces on the body stream.
-        const idle = setTimeout(() => {
-          res.destroy(new HttpClientError(HTTP_CLIENT_CODES.bodyTimeout, "the answer's body stalled"));
-        }, phaseMs);
-        const onData = () => idle.refresh();
-        const s = res.socket;
-        s?.on("data", onData);
-        signal?.removeEventListener("abort", onAbort);
-        const onBodyAbort = () => res.destroy(signal?.reason);
-        signal?.addEventListener("abort", onBodyAbort, { once: true });
-        res.once("close", () => {
-          clearTimeout(idle);
-          s?.off("data", onData);
-          signal?.removeEventListener("abort", onBodyAbort);
-        });
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
-      });
-      req.end(init.body);
+      conn.start(exchange);
+      if (body === undefined) conn.socket.write(head, "latin1");
+      else conn.socket.write(Buffer.concat([Buffer.from(head, "latin1"), body]));
     });
   }
+
+  #takeIdle(key: string): Connection | undefined {
+    const list = this.#idle.get(key);
+    while (list !== undefined && list.length > 0) {
+      const conn = list.pop() as Connection;
+      if (list.length === 0) this.#idle.delete(key);
+      // One the server has closed (its end came while it sat idle) is dropped, not tried.
+      if (conn.socket.destroyed || conn.socket.readableEnded || !conn.socket.writable) {
+        conn.close();
+        continue;
+      }
+      conn.wake();
+      return conn;
+    }
+    return undefined;
+  }
+
+  #connect(target: URL, key: string, pooled: boolean): Connection {
+    const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+    const secure = target.protocol === "https:";
+    const port = target.port === "" ? (secure ? 443 : 80) : Number(target.port);
+    const session = secure ? this.#sessions.get(key) : undefined;
+    const socket = secure
+      ? tls.connect({
+          host,
+          port,
+          ...this.#tls,
+          // The server name to send and to check the certificate against: the configured one, else the host's
+          // name (an address is checked against the certificate's IP entries instead).
+          servername: this.#tls.servername ?? (net.isIP(host) === 0 ? host : undefined),
+          // The last session with this origin, so a new connection resumes it instead of a full handshake.
+          ...(session ? { session } : {}),
+        })
+      : net.connect({ host, port });
+    if (secure) {
+      socket.on("session", (s: Buffer) => this.#sessions.set(key, s));
+      socket.once("error", () => this.#sessions.delete(key));
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1_000);
+    const conn = new Connection(socket, key, secure, pooled, (c) => this.#forget(c));
+    this.#open.add(conn);
+    return conn;
+  }
+
+  /** The answer ended: the connection goes back to the pool, or is closed. */
+  #settled(conn: Connection, keepMs: number | undefined): void {
+    if (keepMs === undefined || !conn.pooled || this.#closed || conn.socket.destroyed) {
+      conn.close();
+      return;
+    }
+    conn.idle(keepMs);
+    const list = this.#idle.get(conn.key) ?? [];
+    list.push(conn);
+    this.#idle.set(conn.key, list);
+  }
+
+  #forget(conn: Connection): void {
+    this.#open.delete(conn);
+    const list = this.#idle.get(conn.key);
+    const at = list?.indexOf(conn) ?? -1;
+    if (list !== undefined && at >= 0) {
+      list.splice(at, 1);
+      if (list.length === 0) this.#idle.delete(conn.key);
+    }
+  }
+}
+
+/** One TCP (or TLS) connection: at most one exchange at a time, idle in the pool between them. */
+class Connection {
+  readonly socket: net.Socket;
+  readonly key: string;
+  readonly pooled: boolean;
+  /** The socket is connected (and the TLS handshake done). */
+  connected = false;
+  /** An exchange ran on it before: a failure before any answer may be the server's idle close. */
+  reused = false;
+  #exchange: Exchange | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    socket: net.Socket,
+    key: string,
+    secure: boolean,
+    pooled: boolean,
+    forget: (c: Connection) => void,
+  ) {
+    this.socket = socket;
+    this.key = key;
+    this.pooled = pooled;
+    socket.once(secure ? "secureConnect" : "connect", () => {
+      this.connected = true;
+      this.#exchange?.connected();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.#exchange === undefined) {
+        // Bytes nobody asked for: whatever they are, this connection's framing can no longer be trusted.
+        socket.destroy();
+        return;
+      }
+      this.#exchange.data(chunk);
+    });
+    socket.on("end", () => this.#exchange?.ended());
+    socket.on("error", (err: Error) => this.#exchange?.fail(err));
+    socket.on("close", () => {
+      clearTimeout(this.#idleTimer);
+      this.#exchange?.fail(
+        Object.assign(new Error("the connection closed before the answer ended"), { code: "ECONNRESET" }),
+      );
+      forget(this);
+    });
+  }
+
+  start(exchange: Exchange): void {
+    this.#exchange = exchange;
+    exchange.begin(this.reused);
+    this.reused = true;
+  }
+
+  /** The exchange is over and the connection waits for the next one, at most `keepMs`. */
+  idle(keepMs: number): void {
+    this.#exchange = undefined;
+    // Idle connections do not keep the process alive, as Node's own agent does with its free sockets.
+    this.socket.unref();
+    this.#idleTimer = setTimeout(() => this.socket.destroy(), keepMs);
+    this.#idleTimer.unref();
+  }
+
+  close(): void {
+    this.#exchange = undefined;
+    clearTimeout(this.#idleTimer);
+    this.socket.destroy();
+  }
+
+  wake(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.socket.ref();
+  }
+}
+
+interface ExchangeOptions {
+  readonly conn: Connection;
+  readonly headRequest: boolean;
+  readonly safe: boolean;
+  readonly phaseMs: number;
+  readonly connectMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (res: HttpResponse) => void;
+  readonly reject: (err: unknown) => void;
+  readonly release: () => void;
+  /** The answer ended with the connection intact: kept for `keepMs`, or closed (undefined). */
+  readonly settled: (keepMs: number | undefined) => void;
+}
+
+/** One request on one connection: its timers, the parser of its answer, and the body handed to the caller. */
+class Exchange {
+  readonly #o: ExchangeOptions;
+  readonly #parser: ResponseParser;
+  #body: AnswerBody | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #reused = false;
+  #over = false;
+  #keepMs = KEEP_ALIVE_IDLE_MS;
+  readonly #onAbort = () => this.fail(this.#o.signal?.reason);
+
+  constructor(o: ExchangeOptions) {
+    this.#o = o;
+    this.#parser = new ResponseParser(
+      {
+        head: (h) => {
+          const body = new AnswerBody(h.headers, this);
+          this.#body = body;
+          this.#arm(HTTP_CLIENT_CODES.bodyTimeout, "the answer's body stalled");
+          this.#keepMs = keepAliveMs(h.headers["keep-alive"]);
+          o.resolve({ statusCode: h.statusCode, headers: h.headers, body });
+        },
+        body: (chunk) => this.#body?.push(chunk),
+        end: (reusable) => this.#end(reusable),
+      },
+      o.headRequest,
+    );
+  }
+
+  begin(reused: boolean): void {
+    this.#reused = reused;
+    this.#o.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (this.#o.conn.connected) this.connected();
+    else this.#arm(HTTP_CLIENT_CODES.connectTimeout, "connect timeout", this.#o.connectMs);
+  }
+
+  connected(): void {
+    if (!this.#over && this.#body === undefined) {
+      this.#arm(HTTP_CLIENT_CODES.headersTimeout, "no answer headers in time");
+    }
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#over) return;
+    if (this.#body !== undefined) this.#timer?.refresh();
+    try {
+      this.#parser.feed(chunk);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The server closed its side. */
+  ended(): void {
+    if (this.#over) return;
+    try {
+      this.#parser.eof();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Fails the request (before its head) or its body (after), and closes the connection. */
+  fail(err: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#cleanup();
+    this.#o.conn.close();
+    if (this.#body !== undefined) {
+      this.#body.error(err);
+      return;
+    }
+    const code = (err as { code?: unknown } | null)?.code;
+    if (
+      this.#reused &&
+      this.#o.safe &&
+      this.#parser.untouched &&
+      typeof code === "string" &&
+      STALE_CODES.has(code)
+    ) {
+      this.#o.reject(new StaleConnection());
+      return;
+    }
+    this.#o.reject(err);
+  }
+
+  /** The body's reader wants no more: the connection cannot be reused mid-answer. */
+  abandon(err: unknown): void {
+    this.fail(err);
+  }
+
+  /** Applies backpressure while a reader is missing, and lifts it when one starts. */
+  pause(paused: boolean): void {
+    if (this.#over) return;
+    if (paused) this.#o.conn.socket.pause();
+    else this.#o.conn.socket.resume();
+  }
+
+  release(): void {
+    this.#o.release();
+  }
+
+  #end(reusable: boolean): void {
+    this.#over = true;
+    this.#cleanup();
+    this.#body?.end();
+    this.#o.settled(reusable && this.#keepMs > 0 ? this.#keepMs : undefined);
+  }
+
+  #arm(code: string, message: string, ms = this.#o.phaseMs): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.fail(new HttpClientError(code, message)), ms);
+  }
+
+  #cleanup(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#o.signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/** The server's Keep-Alive hint ("timeout=5") less a second, within this client's own idle limit. */
+function keepAliveMs(hint: string | string[] | undefined): number {
+  const seconds = /(?:^|[\s,])timeout=(\d+)/i.exec(Array.isArray(hint) ? hint.join(",") : (hint ?? ""))?.[1];
+  if (seconds === undefined) return KEEP_ALIVE_IDLE_MS;
+  return Math.min(KEEP_ALIVE_IDLE_MS, Number(seconds) * 1000 - 1000);
 }
 
 /** Internal: a reused connection the server had closed; the request goes once more on a new one. */
 class StaleConnection extends Error {}
 
-// ---- reading an answer with a byte cap --------------------------------------------------------------------
+/**
+ * An answer's body, as it arrives. One reader (readCappedText or discardCapped) takes it; bytes that come before
+ * the reader starts are held, up to a high-water mark past which the connection stops reading.
+ */
+class AnswerBody {
+  readonly #headers: IncomingHttpHeaders;
+  readonly #exchange: Exchange;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #ended = false;
+  #error: { readonly err: unknown } | undefined;
+  #reader: BodyReader | undefined;
+  #done = false;
+
+  constructor(headers: IncomingHttpHeaders, exchange: Exchange) {
+    this.#headers = headers;
+    this.#exchange = exchange;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#reader !== undefined) {
+      this.#deliver(chunk);
+      return;
+    }
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes > UNREAD_HIGH_WATER) this.#exchange.pause(true);
+  }
+
+  end(): void {
+    this.#ended = true;
+    if (this.#reader !== undefined) this.#settle();
+  }
+
+  error(err: unknown): void {
+    this.#error ??= { err };
+    if (this.#reader !== undefined) this.#settle();
+  }
+
+  /** Hands every chunk to `keep`; AnswerTooLargeError (connection closed) past `maxBytes`. One reader only. */
+  read(maxBytes: number, keep: (chunk: Buffer) => void): Promise<void> {
+    if (this.#reader !== undefined || this.#done)
+      return Promise.reject(new Error("the answer was already read"));
+    const header = this.#headers["content-length"];
+    const declared = Number(header);
+    return new Promise<void>((resolve, reject) => {
+      this.#reader = { maxBytes, keep, total: 0, resolve, reject };
+      if (header !== undefined && declared > maxBytes) {
+        this.#tooLarge();
+        return;
+      }
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const chunk of held) if (!this.#done) this.#deliver(chunk);
+      if (!this.#done && (this.#ended || this.#error !== undefined)) this.#settle();
+      else if (!this.#done) this.#exchange.pause(false);
+    });
+  }
+
+  #deliver(chunk: Buffer): void {
+    const reader = this.#reader as BodyReader;
+    reader.total += chunk.length;
+    if (reader.total > reader.maxBytes) {
+      this.#tooLarge();
+      return;
+    }
+    reader.keep(chunk);
+  }
+
+  #tooLarge(): void {
+    const reader = this.#reader as BodyReader;
+    const err = new AnswerTooLargeError(reader.maxBytes);
+    this.#error ??= { err };
+    this.#exchange.abandon(err);
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const reader = this.#reader as BodyReader;
+    this.#exchange.release();
+    if (this.#error !== undefined) reader.reject(this.#error.err);
+    else reader.resolve();
+  }
+}
+
+interface BodyReader {
+  readonly maxBytes: number;
+  readonly keep: (chunk: Buffer) => void;
+  total: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+// ---- reading an answer with a cap ---------------------------------------------------------------------------
 
 const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -276,64 +617,20 @@ export function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-type Answer = Pick<HttpResponse, "headers" | "body">;
+type Answer = Pick<HttpResponse, "body">;
 
 /** The body as UTF-8 text; AnswerTooLargeError (connection closed) past `maxBytes`. */
 export async function readCappedText(res: Answer, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
-  await consume(res, maxBytes, (chunk) => chunks.push(chunk));
-  return Buffer.concat(chunks).toString("utf8");
+  await res.body.read(maxBytes, (chunk) => chunks.push(chunk));
+  return chunks.length === 1
+    ? (chunks[0] as Buffer).toString("utf8")
+    : Buffer.concat(chunks).toString("utf8");
 }
 
 /** Reads and drops the body (so the connection can be reused); AnswerTooLargeError past `maxBytes`. */
 export async function discardCapped(res: Answer, maxBytes: number): Promise<void> {
-  await consume(res, maxBytes, () => {});
-}
-
-function consume(res: Answer, maxBytes: number, keep: (chunk: Buffer) => void): Promise<void> {
-  const body = res.body;
-  const header = res.headers["content-length"];
-  const declared = Number(Array.isArray(header) ? header[0] : header);
-  if (header !== undefined && Number.isFinite(declared) && declared > maxBytes) {
-    // Destroying the body closes the connection: nobody else listens for its error event.
-    body.on("error", () => {});
-    body.destroy();
-    return Promise.reject(new AnswerTooLargeError(maxBytes));
-  }
-  if (body.destroyed) return Promise.reject(body.errored ?? prematureClose());
-  // Events rather than async iteration: this runs once per Vault read of a scan, and the iterator costs more.
-  return new Promise<void>((resolve, reject) => {
-    let total = 0;
-    let done = false;
-    const finish = (err?: unknown) => {
-      if (done) return;
-      done = true;
-      body.off("data", onData);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        finish(new AnswerTooLargeError(maxBytes));
-        body.destroy();
-        return;
-      }
-      keep(chunk);
-    };
-    body.on("data", onData);
-    body.once("end", () => finish());
-    body.on("error", (err) => finish(err));
-    body.once("close", () => {
-      if (!done) finish(prematureClose());
-    });
-  });
-}
-
-function prematureClose(): Error {
-  return Object.assign(new Error("the answer ended before its body did"), {
-    code: "ERR_STREAM_PREMATURE_CLOSE",
-  });
+  await res.body.read(maxBytes, () => {});
 }
 
 // Classifying transport failures (no HTTP answer) the same way in every HTTP adapter: which error code the HTTP

@@ -1,7 +1,7 @@
 // The adapters' HTTP client against real loopback servers: each timeout phase, the body cap (declared and
 // streamed), TLS with a private CA, a client certificate and a server name, keep-alive reuse and a kept-alive
 // connection the server closed, no redirect following, aborting, closing, and no secret in any error.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   AnswerTooLargeError,
@@ -358,6 +359,110 @@ describe("keep-alive", () => {
     // Sent, then the connection died: its outcome is unknown, so a non-idempotent caller must not assume.
     expect(isNotSentCode("ECONNRESET")).toBe(false);
     expect(seen.slice(3)).toEqual(["GET #1", "POST #2"]);
+  });
+});
+
+describe("what a broken or hostile server writes", () => {
+  /** A raw TCP server: `answer(n, connection)` gives the bytes for the n-th request (from 1) on a connection. */
+  async function rawServer(answer: (n: number, connection: number, sock: Socket) => string | undefined) {
+    let connections = 0;
+    const s = createNetServer((sock) => {
+      const connection = ++connections;
+      let n = 0;
+      let pending = "";
+      sock.on("error", () => {});
+      sock.on("data", (c: Buffer) => {
+        pending += c.toString("latin1");
+        while (pending.includes("\r\n\r\n")) {
+          pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
+          const out = answer(++n, connection, sock);
+          if (out !== undefined) sock.write(out, "latin1");
+        }
+      });
+    });
+    const lb = await listen(s);
+    return { url: lb.url, connections: () => connections };
+  }
+
+  it("an answer followed by a smuggled second answer fails, and the next request gets its own on a new connection", async () => {
+    const srv = await rawServer((n, connection) =>
+      connection === 1 && n === 1
+        ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+        : "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh",
+    );
+    const t = use(createHttpTransport(5_000));
+    const first = await t.request(srv.url, { method: "GET" });
+    expect(transportErrorCode(await caught(readCappedText(first, MiB)))).toBe("HPE_EXTRA_BYTES");
+    expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("fresh");
+    expect(srv.connections()).toBe(2);
+  });
+
+  it("bytes arriving on an idle kept-alive connection close it: the next request never reads them", async () => {
+    const srv = await rawServer((_n, connection, sock) => {
+      if (connection === 1) {
+        setTimeout(() => sock.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"), 30);
+        return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst";
+      }
+      return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh";
+    });
+    const t = use(createHttpTransport(5_000));
+    expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("first");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("fresh");
+    expect(srv.connections()).toBe(2);
+  });
+
+  it("a malformed answer fails with its parser code, names no secret, and its connection is not reused", async () => {
+    const srv = await rawServer((_n, connection) =>
+      connection === 1
+        ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx"
+        : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    const t = use(createHttpTransport(5_000));
+    const err = await caught(
+      t.request(`${srv.url}/v1/${CANARY}`, { method: "GET", headers: { "x-vault-token": CANARY } }),
+    );
+    expect(transportErrorCode(err)).toBe("HPE_INVALID_CONTENT_LENGTH");
+    expect(everything(err)).not.toContain(CANARY);
+    expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("ok");
+    expect(srv.connections()).toBe(2);
+  });
+
+  it("Connection: close, and a Keep-Alive hint of a second or less, end the connection after the answer", async () => {
+    for (const header of ["Connection: close", "Keep-Alive: timeout=1"]) {
+      const srv = await rawServer(() => `HTTP/1.1 200 OK\r\n${header}\r\nContent-Length: 2\r\n\r\nok`);
+      const t = use(createHttpTransport(5_000));
+      for (let i = 0; i < 3; i++)
+        expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("ok");
+      expect([header, srv.connections()]).toEqual([header, 3]);
+    }
+  });
+
+  it("a body that runs to the end of the connection is read, and that connection is not reused", async () => {
+    const srv = await rawServer((_n, _c, sock) => {
+      sock.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", "latin1");
+      return undefined;
+    });
+    const t = use(createHttpTransport(5_000));
+    for (let i = 0; i < 2; i++) {
+      expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe("until the end");
+    }
+    expect(srv.connections()).toBe(2);
+  });
+
+  it("an idle kept-alive connection does not keep the process alive", async () => {
+    const lb = await httpServer((_req, res) => res.end("ok"));
+    const client = path.resolve(import.meta.dirname, "../../../src/adapters/http/http-client.ts");
+    const script =
+      `const { createHttpTransport, readCappedText } = await import(${JSON.stringify(client)});` +
+      `const t = createHttpTransport(5000);` +
+      `console.log(await readCappedText(await t.request(${JSON.stringify(lb.url)}, { method: "GET" }), 1024));`;
+    const started = performance.now();
+    // Asynchronously: the server answering it lives in this process.
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    expect(stdout.trim()).toBe("ok");
+    // The connection stays open for 4 s; the process ends as soon as its work is done.
+    expect(performance.now() - started).toBeLessThan(3_000);
   });
 });
 
