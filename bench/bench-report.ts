@@ -340,7 +340,7 @@ export function renderMarkdown(r: BenchResults): string {
     `${fmt(plan.rotations)} rotations per row, \`rotate=now\` through the real engine (\`buildRotationStack\`: ` +
       "KV stores, Salesforce client, audit file), soak 0, the simulator in its own process without latency. " +
       "**Own work** = a rotation's wall time minus the time any of its own HTTP requests was in flight " +
-      "(requests are attributed to their rotation through node:http's diagnostics channel and AsyncLocalStorage): " +
+      "(requests are attributed to their rotation through the HTTP client's diagnostics channel and AsyncLocalStorage): " +
       "parsing, validation, crypto, journal and audit bookkeeping, and, at concurrency > 1, waiting for the event " +
       "loop while other rotations compute. CPU per rotation is this process's user + system CPU time divided by " +
       "the rotations (Vault and the simulator run in other processes). Audit-file wait = a rotation's total time " +
@@ -611,7 +611,7 @@ function explainMisses(r: BenchResults, targets: readonly Target[]): string[] {
         "in the table); the difference is client CPU per credential (" +
         cpu +
         `). On ${r.machine.cores} cores the OpenBao server and the client share the CPUs, so the client's ` +
-        "HTTP stack (node:http, where the bare loop has undici), JSON parsing, validation and classification of " +
+        "HTTP client, JSON parsing, validation and classification of " +
         "each entry come straight off the server's request rate. Nothing in the client waits needlessly: the " +
         "network wait per credential is the same as the bare loop's.",
     );

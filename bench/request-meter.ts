@@ -1,5 +1,5 @@
 // Counts and times every HTTP request sent in this process, per origin (Vault, the simulator), from the
-// diagnostics channels of node:http (the rotator's adapters) and of undici (the bench's own bare loops and
+// diagnostics channels of the rotator's HTTP client (its adapters) and of undici (the bench's own bare loops and
 // seeding): nothing in src/ is wrapped or changed to be measured. A request is attributed to the unit of work
 // (one rotation) whose AsyncLocalStorage scope was active when it was created, so a rotation's own work can be
 // computed as its wall time minus the time it spent waiting on the network.
@@ -22,12 +22,11 @@ export interface MeteredRequest {
   readonly path: string;
 }
 
-interface ClientRequestLike {
-  readonly protocol?: string;
-  readonly method?: string;
-  readonly path?: string;
-  getHeader(name: string): unknown;
-  once(event: "close", listener: () => void): unknown;
+/** What the rotator's HTTP client publishes when a request starts, and again (the same object) when it ends. */
+interface ClientNote {
+  readonly origin: string;
+  readonly method: string;
+  readonly path: string;
 }
 
 interface UndiciRequest {
@@ -39,14 +38,16 @@ interface UndiciRequest {
 export class RequestMeter {
   readonly #scope = new AsyncLocalStorage<WorkScope>();
   readonly #counts = new Map<string, number>();
-  /** undici requests in flight: their end comes on another channel. */
+  /** Requests in flight: their end comes on another channel. */
   readonly #pending = new WeakMap<object, (end: number) => void>();
-  readonly #onNodeCreate = (msg: unknown) => {
-    const request = (msg as { request: ClientRequestLike }).request;
-    const origin = `${request.protocol ?? "http:"}//${String(request.getHeader("host") ?? "")}`;
-    const done = this.#record(origin, request.method, request.path);
-    // A request closes once its answer was read to the end, or it failed.
-    request.once("close", () => done(performance.now()));
+  readonly #onClientStart = (msg: unknown) => {
+    const note = msg as ClientNote;
+    this.#pending.set(note, this.#record(note.origin, note.method, note.path));
+  };
+  /** A request ends once its answer was read to the end, or it failed. */
+  readonly #onClientDone = (msg: unknown) => {
+    this.#pending.get(msg as object)?.(performance.now());
+    this.#pending.delete(msg as object);
   };
   readonly #onUndiciCreate = (msg: unknown) => {
     const request = (msg as { request: UndiciRequest & object }).request;
@@ -60,7 +61,8 @@ export class RequestMeter {
   };
 
   constructor() {
-    subscribe("http.client.request.created", this.#onNodeCreate);
+    subscribe("eca-rotator:http.request", this.#onClientStart);
+    subscribe("eca-rotator:http.done", this.#onClientDone);
     subscribe("undici:request:create", this.#onUndiciCreate);
     subscribe("undici:request:trailers", this.#onUndiciEnd);
     subscribe("undici:request:error", this.#onUndiciEnd);
@@ -79,7 +81,8 @@ export class RequestMeter {
   }
 
   close(): void {
-    unsubscribe("http.client.request.created", this.#onNodeCreate);
+    unsubscribe("eca-rotator:http.request", this.#onClientStart);
+    unsubscribe("eca-rotator:http.done", this.#onClientDone);
     unsubscribe("undici:request:create", this.#onUndiciCreate);
     unsubscribe("undici:request:trailers", this.#onUndiciEnd);
     unsubscribe("undici:request:error", this.#onUndiciEnd);
