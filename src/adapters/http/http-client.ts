@@ -17,8 +17,9 @@
 // - Errors never carry the URL, its query or a header value: only a code and a fixed text (Node's own connect
 //   errors name the host and port, which are not secrets).
 // - Each request is published on the diagnostics channels "eca-rotator:http.request" (when it starts) and
-//   "eca-rotator:http.done" (when its answer was read, or it failed), as { origin, method, path }: the
-//   benchmarks count and time requests with them. Nothing is published without a subscriber.
+//   "eca-rotator:http.done" (when its answer has arrived, or it failed), as { origin, method, path } (the path
+//   with its query; never a header or a body): the benchmarks count and time requests with them, in-process.
+//   Nothing is published without a subscriber.
 import { channel } from "node:diagnostics_channel";
 import type { IncomingHttpHeaders } from "node:http";
 import net from "node:net";
@@ -332,6 +333,8 @@ class Connection {
   /** The exchange is over and the connection waits for the next one, at most `keepMs`. */
   idle(keepMs: number): void {
     this.#exchange = undefined;
+    // Reading again, should it have been paused for a late reader: an idle close or stray bytes must be seen.
+    this.socket.resume();
     // Idle connections do not keep the process alive, as Node's own agent does with its free sockets.
     this.socket.unref();
     this.#idleTimer = setTimeout(() => this.socket.destroy(), keepMs);
@@ -434,6 +437,7 @@ class Exchange {
     this.#cleanup();
     this.#o.conn.close();
     if (this.#body !== undefined) {
+      this.#o.release();
       this.#body.error(err);
       return;
     }
@@ -445,9 +449,11 @@ class Exchange {
       typeof code === "string" &&
       STALE_CODES.has(code)
     ) {
+      // Not released: the retry carries the request on.
       this.#o.reject(new StaleConnection());
       return;
     }
+    this.#o.release();
     this.#o.reject(err);
   }
 
@@ -463,13 +469,15 @@ class Exchange {
     else this.#o.conn.socket.resume();
   }
 
-  release(): void {
-    this.#o.release();
-  }
-
+  /**
+   * The answer is complete. The request is over for the transport here, whether or not its body has been read
+   * yet (what was not is held by the body): close() never waits for a reader that never comes.
+   */
   #end(reusable: boolean): void {
+    if (this.#over) return;
     this.#over = true;
     this.#cleanup();
+    this.#o.release();
     this.#body?.end();
     this.#o.settled(reusable && this.#keepMs > 0 ? this.#keepMs : undefined);
   }
@@ -578,7 +586,6 @@ class AnswerBody {
     if (this.#done) return;
     this.#done = true;
     const reader = this.#reader as BodyReader;
-    this.#exchange.release();
     if (this.#error !== undefined) reader.reject(this.#error.err);
     else reader.resolve();
   }
@@ -619,13 +626,34 @@ export function formatBytes(bytes: number): string {
 
 type Answer = Pick<HttpResponse, "body">;
 
-/** The body as UTF-8 text; AnswerTooLargeError (connection closed) past `maxBytes`. */
+/**
+ * The body as UTF-8 text; AnswerTooLargeError (connection closed) past `maxBytes`. Chunks are copied into one
+ * buffer as they come (it grows by doubling, never past the cap): a server sending a byte per packet must not make
+ * the rotator keep a buffer object for each of them.
+ */
 export async function readCappedText(res: Answer, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  await res.body.read(maxBytes, (chunk) => chunks.push(chunk));
-  return chunks.length === 1
-    ? (chunks[0] as Buffer).toString("utf8")
-    : Buffer.concat(chunks).toString("utf8");
+  let only: Buffer | undefined;
+  let joined: Buffer | undefined;
+  let used = 0;
+  await res.body.read(maxBytes, (chunk) => {
+    if (joined === undefined && only === undefined) {
+      only = chunk;
+      return;
+    }
+    const need = (only?.length ?? 0) + used + chunk.length;
+    if (joined === undefined || need > joined.length) {
+      const grown = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(need, 2 * (joined?.length ?? 0), 4096)));
+      if (joined !== undefined) joined.copy(grown, 0, 0, used);
+      joined = grown;
+    }
+    if (only !== undefined) {
+      used = only.copy(joined, 0);
+      only = undefined;
+    }
+    used += chunk.copy(joined, used);
+  });
+  if (joined !== undefined) return joined.toString("utf8", 0, used);
+  return only === undefined ? "" : only.toString("utf8");
 }
 
 /** Reads and drops the body (so the connection can be reused); AnswerTooLargeError past `maxBytes`. */

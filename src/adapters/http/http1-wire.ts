@@ -26,6 +26,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** An origin-form request target: visible ASCII only (a URL's pathname and search always are). */
 const REQUEST_TARGET = /^\/[\x21-\x7e]*$/;
+const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
 /** Set by this client from the request itself: a caller must not be able to change the framing. */
 const FRAMING_HEADERS: ReadonlySet<string> = new Set([
   "host",
@@ -58,18 +59,29 @@ export function requestHead(head: RequestHead): string {
     throw new HttpWireError("ERR_UNESCAPED_CHARACTERS", "the request path contains unescaped characters");
   }
   let out = `${head.method} ${head.target} HTTP/1.1\r\nHost: ${head.host}\r\n`;
-  for (const name in head.headers) {
-    const value = head.headers[name] as string;
+  const headers = head.headers ?? {};
+  const seen = new Set<string>();
+  for (const name of Object.keys(headers)) {
+    const value: unknown = headers[name];
     if (!TOKEN.test(name)) throw new HttpWireError("ERR_INVALID_HTTP_TOKEN", "a header name is not a token");
-    if (FRAMING_HEADERS.has(name.toLowerCase())) {
+    const lower = name.toLowerCase();
+    if (FRAMING_HEADERS.has(lower)) {
       throw new HttpWireError("ERR_INVALID_ARG_VALUE", `the "${name}" header is set by the HTTP client`);
+    }
+    if (seen.has(lower))
+      throw new HttpWireError("ERR_INVALID_ARG_VALUE", `the "${name}" header is given twice`);
+    seen.add(lower);
+    if (typeof value !== "string") {
+      throw new HttpWireError("ERR_HTTP_INVALID_HEADER_VALUE", `Invalid value for header ["${name}"]`);
     }
     if (!FIELD_VALUE.test(value)) {
       throw new HttpWireError("ERR_INVALID_CHAR", `Invalid character in header content ["${name}"]`);
     }
     out += `${name}: ${value}\r\n`;
   }
-  if (head.contentLength !== undefined) out += `Content-Length: ${head.contentLength}\r\n`;
+  // A POST, PUT or PATCH without a body says so, as node:http did (some front ends refuse it otherwise: 411).
+  const length = head.contentLength ?? (BODY_METHODS.has(head.method) ? 0 : undefined);
+  if (length !== undefined) out += `Content-Length: ${length}\r\n`;
   return `${out}Connection: ${head.keepAlive ? "keep-alive" : "close"}\r\n\r\n`;
 }
 
@@ -145,15 +157,16 @@ export class ResponseParser {
   #trailerBytes = 0;
   /** `end` was called. */
   #reported = false;
+  #sawBytes = false;
 
   constructor(events: ParserEvents, headRequest: boolean) {
     this.#events = events;
     this.#headRequest = headRequest;
   }
 
-  /** True while no byte of the answer has been seen: a connection closed now was closed before answering. */
+  /** True while no byte of the answer has been seen (not even of a 1xx): closed now, it closed before answering. */
   get untouched(): boolean {
-    return this.#state === State.Head && this.#pending === undefined;
+    return !this.#sawBytes;
   }
 
   /**
@@ -162,6 +175,7 @@ export class ResponseParser {
    * nobody asked for), so the answer is refused rather than handed over.
    */
   feed(chunk: Buffer): void {
+    if (chunk.length > 0) this.#sawBytes = true;
     let at = 0;
     while (at < chunk.length) {
       switch (this.#state) {
@@ -271,6 +285,8 @@ export class ResponseParser {
     this.#keepAlive = status[1] === "1" ? !connection.includes("close") : connection.includes("keep-alive");
     const te = headers["transfer-encoding"];
     const cl = headers["content-length"];
+    // HTTP/1.0 has no chunked coding: an answer that claims it is framed by a guess, so its connection ends.
+    if (status[1] === "0" && te !== undefined) this.#keepAlive = false;
     // The framing is settled (or the answer refused) before the head is handed over.
     let next: State;
     if (this.#headRequest || statusCode === 204 || statusCode === 304) {

@@ -450,6 +450,61 @@ describe("what a broken or hostile server writes", () => {
     expect(srv.connections()).toBe(2);
   });
 
+  it("a body read late (past the hold mark) leaves its connection fit for the next request", async () => {
+    const big = "b".repeat(100 * 1024);
+    const srv = await rawServer((n) =>
+      n === 1
+        ? `HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n${big}`
+        : "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
+    );
+    const t = use(createHttpTransport(2_000));
+    const first = await t.request(srv.url, { method: "GET" });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await readCappedText(first, MiB)).toBe(big);
+    expect(await readCappedText(await t.request(srv.url, { method: "POST", body: "{}" }), MiB)).toBe("next");
+    expect(srv.connections()).toBe(1);
+  });
+
+  it("close() does not wait for a body nobody reads, once its answer is in", async () => {
+    const lb = await httpServer((_req, res) => res.end("never read"));
+    const t = createHttpTransport(5_000);
+    await t.request(lb.url, { method: "GET" });
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    await t.close();
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it("an answer that began (even a 100 Continue) is not sent again when the connection then dies", async () => {
+    const seen: string[] = [];
+    const srv = await rawServer((n, connection, sock) => {
+      seen.push(`#${connection}.${n}`);
+      if (n === 1) return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      sock.write("HTTP/1.1 100 Continue\r\n\r\n", () => setTimeout(() => sock.destroy(), 20));
+      return undefined;
+    });
+    const t = use(createHttpTransport(5_000));
+    await discardCapped(await t.request(srv.url, { method: "GET" }), MiB);
+    expect(transportErrorCode(await caught(t.request(srv.url, { method: "GET" })))).toBe("ECONNRESET");
+    expect(seen).toEqual(["#1.1", "#1.2"]);
+  });
+
+  it("an answer arriving a byte at a time reads whole, multi-byte characters included", async () => {
+    const text = "é—✓ ".repeat(20);
+    const bytes = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+    const srv = await rawServer((_n, _c, sock) => {
+      sock.setNoDelay(true);
+      let i = 0;
+      const drip = setInterval(() => {
+        if (i >= bytes.length || sock.destroyed) clearInterval(drip);
+        else sock.write(bytes.subarray(i, ++i));
+      }, 1);
+      return undefined;
+    });
+    const t = use(createHttpTransport(5_000));
+    expect(await readCappedText(await t.request(srv.url, { method: "GET" }), MiB)).toBe(text);
+  });
+
   it("an idle kept-alive connection does not keep the process alive", async () => {
     const lb = await httpServer((_req, res) => res.end("ok"));
     const client = path.resolve(import.meta.dirname, "../../../src/adapters/http/http-client.ts");

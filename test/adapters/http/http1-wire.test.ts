@@ -93,6 +93,21 @@ describe("the request head", () => {
     }
   });
 
+  it("says Content-Length: 0 for a POST, PUT or PATCH without a body, and nothing for a GET", () => {
+    for (const method of ["POST", "PUT", "PATCH"])
+      expect(requestHead({ ...base, method })).toContain("\r\nContent-Length: 0\r\n");
+    for (const method of ["GET", "DELETE", "LIST"])
+      expect(requestHead({ ...base, method })).not.toContain("Content-Length");
+  });
+
+  it("refuses a header given twice in any case, and a value that is not a string", () => {
+    expect(() => requestHead({ ...base, headers: { "X-Vault-Token": "a", "x-vault-token": "b" } })).toThrow(
+      /given twice/,
+    );
+    const notText = { "x-vault-token": undefined } as unknown as Record<string, string>;
+    expect(() => requestHead({ ...base, headers: notText })).toThrow(HttpWireError);
+  });
+
   it("refuses headers that would change the framing, a method that is not a token, and an unescaped target", () => {
     for (const name of ["Host", "content-length", "Transfer-Encoding", "connection"]) {
       expect(() => requestHead({ ...base, headers: { [name]: "x" } })).toThrow(/set by the HTTP client/);
@@ -168,6 +183,9 @@ describe("the answer parser", () => {
     expect(whole("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")).toMatchObject({
       reusable: true,
     });
+    const chunked10 =
+      "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    expect(whole(chunked10)).toMatchObject({ reusable: false });
   });
 
   it("refuses an answer followed by more bytes: a wrong length or a smuggled second answer is never handed over", () => {
@@ -252,6 +270,9 @@ describe("the answer parser", () => {
     expect(fresh.untouched).toBe(true);
     fresh.feed(Buffer.from("H"));
     expect(fresh.untouched).toBe(false);
+    const interim = new ResponseParser(events, false);
+    interim.feed(Buffer.from("HTTP/1.1 100 Continue\r\n\r\n"));
+    expect(interim.untouched).toBe(false);
   });
 
   it("gives the same answer however the bytes are split: at every position, and one byte at a time", () => {
