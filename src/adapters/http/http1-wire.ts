@@ -182,25 +182,17 @@ export class ResponseParser {
         case State.Head:
           at = this.#head(chunk, at);
           break;
-        case State.Length: {
-          const take = Math.min(this.#remaining, chunk.length - at);
-          this.#remaining -= take;
-          this.#events.body(chunk.subarray(at, at + take));
-          at += take;
+        case State.Length:
+          at = this.#counted(chunk, at);
           if (this.#remaining === 0) this.#finish();
           break;
-        }
         case State.ChunkLine:
           at = this.#chunkLine(chunk, at);
           break;
-        case State.ChunkData: {
-          const take = Math.min(this.#remaining, chunk.length - at);
-          this.#remaining -= take;
-          this.#events.body(chunk.subarray(at, at + take));
-          at += take;
+        case State.ChunkData:
+          at = this.#counted(chunk, at);
           if (this.#remaining === 0) this.#state = State.ChunkEnd;
           break;
-        }
         case State.ChunkEnd:
           at = this.#chunkEnd(chunk, at);
           break;
@@ -232,6 +224,14 @@ export class ResponseParser {
     if (this.#state !== State.Done) {
       throw new HttpWireError("ECONNRESET", "the connection closed before the answer ended");
     }
+  }
+
+  /** Hands over body bytes of a known length (the Content-Length, or a chunk's size), as many as this read has. */
+  #counted(chunk: Buffer, at: number): number {
+    const take = Math.min(this.#remaining, chunk.length - at);
+    this.#remaining -= take;
+    this.#events.body(chunk.subarray(at, at + take));
+    return at + take;
   }
 
   /** The answer is complete; feed reports it once the rest of the read is known to be empty. */
