@@ -528,21 +528,7 @@ describe("TLS", () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), "http-client-tls-"));
     const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-    ssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-    );
+    selfSignedCert(dir, "ca", "/CN=test CA");
     const issue = (name: string, subject: string, ext: string) => {
       writeFileSync(path.join(dir, `${name}.ext`), ext);
       ssl(
